@@ -1,0 +1,27 @@
+//! Exit codes, documented in one place.
+
+use std::process::ExitCode;
+
+/// The exit codes of every subcommand.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Exit {
+    /// Ran to the end (bad records are counted and skipped, not fatal).
+    Ok = 0,
+    /// `--fail-on LEVEL` was given and a detection at or above LEVEL was found; for `tokens
+    /// verify`, the token is not valid.
+    Findings = 1,
+    /// Usage error, or an input that cannot be opened at all.
+    Usage = 2,
+}
+
+impl From<Exit> for ExitCode {
+    fn from(e: Exit) -> Self {
+        ExitCode::from(e as u8)
+    }
+}
+
+/// Map an error chain to an exit code. Every error that reaches `main` is a usage error, an
+/// input that could not be opened, or an output that could not be written: all exit 2.
+pub(crate) fn code_for(_err: &anyhow::Error) -> Exit {
+    Exit::Usage
+}
