@@ -1,2 +1,83 @@
-//! Built-in detections for forged-token and credential-abuse mail access: baselines, sign-in joins, IOC windows, breadth and bulk reads.
+//! Built-in detections for forged-token and credential-abuse mail access: baselines, sign-in
+//! joins, IOC windows, breadth and bulk reads.
+//!
+//! Fourteen analytics (`builtin/<slug>`), documented one page each under `docs/analytics/`:
+//!
+//! | # | id | what |
+//! |---|---|---|
+//! | 1 | `new-mail-app` | new AppId / ClientAppId reading a mailbox ("Big Yellow Taxi") |
+//! | 2 | `mail-access-without-sign-in` | Exchange records whose session / token no sign-in issued |
+//! | 3 | `forged-token-signals` | TokenTenantId ≠ OrganizationId, consumer tenant, token verdicts |
+//! | 4 | `ioc-infrastructure` | IOC IPs inside their validity window (Storm-0558 built in) |
+//! | 5 | `watchlist-new-context` | any new context on a watch-listed mailbox |
+//! | 6 | `hosting-or-new-asn` | hosting / VPN or new ASN (optional IP → ASN data) |
+//! | 7 | `breadth` | one session / IP / app reading many mailboxes; new non-owner readers |
+//! | 8 | `bulk-bind` | Σ OperationCount above norm, huge records, throttling |
+//! | 9 | `sync-new-context` | Sync (whole folder) from a new network or client |
+//! | 10 | `scripted-rest-client` | `Client=REST`, python, PowerShell, curl for users who never used them |
+//! | 11 | `concurrent-sessions` | two sessions on different networks at once |
+//! | 12 | `owa-token-issuance` | RecordType 275 bursts |
+//! | 13 | `visibility-gaps` | findings about the evidence: unaudited mailboxes, throttling, audit off, gaps |
+//! | 14 | `actor-hours` | score modifier, never fires alone |
+//!
+//! How to use it: build an [`Analytics`] with its [`AnalyticsConfig`] (defaults, or a TOML file
+//! via [`AnalyticsConfig::from_toml_str`]), an [`IocSet`] ([`IocSet::builtin_storm_0558`],
+//! merged with the user's `--ioc` files via [`IocSet::load`]), the [`AppCatalog::builtin`]
+//! first-party app list, optional [`AsnDb`] and a watchlist; optionally
+//! [`Analytics::with_baseline`] a snapshot saved by an earlier run; call
+//! [`Analytics::observe`] for every event (any order: `observe` only folds compact
+//! per-entity aggregates; every decision is taken in [`Analytics::finish`], so the answer does
+//! not depend on input order); feed JWT verdicts with [`Analytics::observe_token_verdict`];
+//! then [`Analytics::finish`] gives the detections, the incidents (detections grouped by actor
+//! context), notes on what the input could not show, and the [`BaselineSnapshot`] to save
+//! (the store keeps it as an opaque blob under [`BaselineSnapshot::STORE_KEY`]).
+//!
+//! Severity model: analytics that stand on their own (no sign-in behind a session, forged
+//! token signals, an IOC IP inside its window) report high or critical; baseline analytics
+//! (new app, network, client, breadth, bulk, sync, scripted client) report medium or lower,
+//! and are raised to high when they share a session or IOC IP with a standalone one.
+//!
+//! ```
+//! use stormwatch_analytics::{Analytics, AnalyticsConfig, AppCatalog, IocSet};
+//! let mut a = Analytics::new(AnalyticsConfig::default(), IocSet::builtin_storm_0558(),
+//!     AppCatalog::builtin(), None, Vec::new());
+//! let ev = stormwatch_core::Event::default();
+//! a.observe(&ev);
+//! let out = a.finish();
+//! assert!(out.detections.is_empty());
+//! assert!(out.notes.iter().any(|n| n.contains("no sign-in logs")));
+//! assert_eq!(Analytics::list().len(), 14);
+//! ```
 #![deny(missing_docs)]
+
+mod analytics;
+mod apps;
+mod asn;
+mod baseline;
+mod config;
+mod engine;
+mod error;
+mod incident;
+mod info;
+mod intern;
+mod iocs;
+mod state;
+#[cfg(test)]
+mod testkit;
+
+pub use apps::AppCatalog;
+pub use asn::{AsnDb, AsnInfo};
+pub use baseline::{BaselineSnapshot, MailboxBaseline, RunningStats, SeenStat};
+pub use config::{
+    ActorHoursConfig, AnalyticsConfig, AsnConfig, BreadthConfig, BulkBindConfig, ConcurrentSessionsConfig,
+    ForgedTokenConfig, IocConfig, NewMailAppConfig, NoSignInConfig, OwaTokenConfig, ScriptedRestConfig,
+    SyncNewContextConfig, VisibilityConfig, WatchlistConfig,
+};
+pub use engine::{Analytics, AnalyticsOutput};
+pub use error::AnalyticsError;
+pub use incident::{Incident, RuleCount};
+pub use info::{AnalyticInfo, Setting};
+pub use iocs::{Indicator, IocSet};
+
+/// The consumer (Microsoft account) tenant id.
+pub const CONSUMER_TENANT: &str = "9188040d-6c67-4c5b-b112-36a304b66dad";

@@ -1,8 +1,11 @@
 //! The `stormwatch` command: parses arguments, runs one subcommand, maps errors to exit codes.
 #![allow(clippy::print_stdout, clippy::print_stderr)]
 
+mod bundled;
 mod cli;
 mod exit;
+
+pub(crate) use bundled::bundled_rules;
 
 use std::io::Write;
 use std::process::ExitCode;

@@ -1,15 +1,172 @@
-//! `stormwatch hunt`.
+//! `stormwatch hunt`: read every input, run Sigma rules and the built-in analytics, report.
 
+use std::path::PathBuf;
 use std::process::ExitCode;
+use std::time::Instant;
+
+use anyhow::Context as _;
+use rayon::prelude::*;
+use stormwatch_core::{Detection, Level, sort_detections};
+use stormwatch_report::{DetectionFormat, HuntSummary};
+
+use super::common::{self, InputArgs, Output};
+use crate::exit::Exit;
 
 /// Arguments of `stormwatch hunt`.
 #[derive(Debug, clap::Args)]
+#[command(after_help = "Examples:
+  stormwatch hunt examples/storm-0558/
+  stormwatch hunt --format jsonl -o detections.jsonl audit/ signins.json.gz
+  stormwatch hunt --rules my-rules/ --no-default-rules --since 2023-05-01 export.csv
+  stormwatch hunt --state ~/.stormwatch --fail-on high this-week.ndjson")]
 pub(crate) struct HuntArgs {
-    /// Inputs.
-    paths: Vec<std::path::PathBuf>,
+    #[command(flatten)]
+    input: InputArgs,
+
+    /// Sigma rules: a file or directory (repeatable). Added to the bundled ruleset.
+    #[arg(long = "rules", value_name = "PATH")]
+    rules: Vec<PathBuf>,
+
+    /// Do not load the bundled ruleset (only the `--rules` given).
+    #[arg(long)]
+    no_default_rules: bool,
+
+    /// Do not run the built-in analytics.
+    #[arg(long)]
+    no_builtin: bool,
+
+    /// Offer every record to every Sigma rule, whatever its log source.
+    #[arg(long)]
+    ignore_logsource: bool,
+
+    /// Indicators: CSV (`indicator,valid_from,valid_until,...`) or STIX 2.1 bundle (repeatable).
+    /// Added to the built-in Storm-0558 indicators.
+    #[arg(long, value_name = "FILE")]
+    ioc: Vec<PathBuf>,
+
+    /// Analytics settings (TOML); `stormwatch analytics list` shows them.
+    #[arg(long, value_name = "FILE")]
+    config: Option<PathBuf>,
+
+    /// Watch-listed high-value mailboxes, one UPN per line.
+    #[arg(long, value_name = "FILE")]
+    watchlist: Option<PathBuf>,
+
+    /// IP → ASN data (CSV `start,end,asn,org`, e.g. the `@ip-location-db/asn` package).
+    #[arg(long, value_name = "FILE")]
+    asn_db: Option<PathBuf>,
+
+    /// Keep baselines between runs in DIR (embedded SQLite store).
+    #[arg(long, value_name = "DIR")]
+    state: Option<PathBuf>,
+
+    /// Exit 1 when a detection at or above LEVEL is found.
+    #[arg(long, value_name = "LEVEL")]
+    fail_on: Option<Level>,
+
+    #[command(flatten)]
+    output: Output,
+
+    /// Output format.
+    #[arg(long, short = 'f', default_value = "table", value_name = "table|jsonl|csv|html")]
+    format: DetectionFormat,
 }
 
 /// Run `stormwatch hunt`.
 pub(crate) fn run(args: HuntArgs) -> anyhow::Result<ExitCode> {
-    anyhow::bail!("`stormwatch hunt` is not built yet ({} paths given)", args.paths.len())
+    let started = Instant::now();
+    common::init_threads(args.input.threads)?;
+    let inputs = common::inputs(&args.input.paths)?;
+    let read_opts = common::with_progress(args.input.read_options()?, args.output.quiet);
+
+    let engine = common::load_sigma(
+        &args.rules,
+        !args.no_default_rules,
+        args.ignore_logsource,
+    )?;
+    let mut correlator = engine.engine.correlator();
+
+    let mut analytics = if args.no_builtin {
+        None
+    } else {
+        Some(common::build_analytics(
+            args.config.as_deref(),
+            &args.ioc,
+            args.watchlist.as_deref(),
+            args.asn_db.as_deref(),
+            args.state.as_deref(),
+        )?)
+    };
+
+    let progress = common::ProgressBar::start(&read_opts, args.output.quiet);
+    let mut detections: Vec<Detection> = Vec::new();
+    let stats = stormwatch_read::read(&inputs, &read_opts, &mut |batch| {
+        let fired: Vec<Vec<Detection>> = batch
+            .par_iter()
+            .map(|ev| {
+                let mut out = Vec::new();
+                engine.engine.scan(ev, &mut out);
+                out
+            })
+            .collect();
+        for (ev, fired) in batch.iter().zip(fired) {
+            correlator.observe(ev, &fired);
+            if let Some(a) = analytics.as_mut() {
+                a.observe(ev);
+            }
+            detections.extend(fired);
+        }
+    });
+    progress.finish();
+    let stats = stats.context("reading inputs")?;
+
+    detections.extend(correlator.finish());
+    let mut notes = Vec::new();
+    let mut incidents = Vec::new();
+    if let Some(a) = analytics {
+        let out = a.analytics.finish();
+        detections.extend(out.detections);
+        notes.extend(out.notes);
+        incidents = out
+            .incidents
+            .iter()
+            .map(serde_json::to_value)
+            .collect::<Result<Vec<_>, _>>()
+            .context("serialising incidents")?;
+        if let Some(store) = a.store {
+            store
+                .save_baseline(common::BASELINE_KEY, &out.baseline)
+                .context("saving baselines to the state store")?;
+        }
+    }
+    sort_detections(&mut detections);
+
+    let summary = HuntSummary {
+        stats,
+        rules_loaded: engine.rules_loaded,
+        rule_errors: engine.errors,
+        notes,
+        elapsed: started.elapsed(),
+    };
+    let mut out = args.output.open()?;
+    stormwatch_report::write_detections(
+        &mut out.writer,
+        args.format,
+        &detections,
+        &incidents,
+        &summary,
+        out.color,
+    )
+    .context("writing detections")?;
+    out.finish()?;
+    if !args.output.quiet {
+        let mut err = std::io::stderr().lock();
+        stormwatch_report::write_summary(&mut err, &summary, &detections)
+            .context("writing the summary")?;
+    }
+
+    let failed = args
+        .fail_on
+        .is_some_and(|min| detections.iter().any(|d| d.level >= min));
+    Ok(if failed { Exit::Findings } else { Exit::Ok }.into())
 }

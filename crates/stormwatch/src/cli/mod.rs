@@ -5,6 +5,7 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 
 pub(crate) mod analytics;
+pub(crate) mod common;
 pub(crate) mod hunt;
 pub(crate) mod impact;
 pub(crate) mod rules;

@@ -1,0 +1,402 @@
+//! The fourteen analytics, one file each, and what they share: the finishing context
+//! ([`Cx`]), per-mailbox novelty against the baseline, and [`Finding`], the raw form of a
+//! detection before it is turned into a [`stormwatch_core::Detection`].
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::fmt::Write as _;
+use std::net::IpAddr;
+
+use stormwatch_core::{Level, Location, Timestamp};
+
+use crate::apps::AppCatalog;
+use crate::asn::{AsnDb, AsnInfo};
+use crate::baseline::BaselineSnapshot;
+use crate::config::AnalyticsConfig;
+use crate::intern::Sym;
+use crate::iocs::IocSet;
+use crate::state::{Ctx, CtxKey, CtxKind, DAY_NS, HOUR_NS, State};
+
+pub(crate) mod actor_hours;
+pub(crate) mod breadth;
+pub(crate) mod bulk_bind;
+pub(crate) mod concurrent_sessions;
+pub(crate) mod forged_token;
+pub(crate) mod hosting_asn;
+pub(crate) mod ioc_infrastructure;
+pub(crate) mod mail_without_sign_in;
+pub(crate) mod new_mail_app;
+pub(crate) mod owa_token;
+pub(crate) mod scripted_rest;
+pub(crate) mod sync_new_context;
+pub(crate) mod visibility_gaps;
+pub(crate) mod watchlist;
+
+/// A dimension of a mailbox's context whose values are baselined.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Dim {
+    /// `ClientAppId`, else `AppId`.
+    App,
+    /// `ClientInfoString` / user agent.
+    ClientInfo,
+    /// The network: ASN when IP → ASN data is loaded, else the /16 (IPv4) or /48 (IPv6).
+    Network,
+    /// ASN (only with IP → ASN data).
+    Asn,
+    /// A non-owner reader (the acting user).
+    Reader,
+    /// `scripted` when the client string looks scripted.
+    ClientClass,
+}
+
+impl Dim {
+    pub(crate) fn as_str(self) -> &'static str {
+        match self {
+            Dim::App => "app",
+            Dim::ClientInfo => "client_info",
+            Dim::Network => "network",
+            Dim::Asn => "asn",
+            Dim::Reader => "reader",
+            Dim::ClientClass => "client_class",
+        }
+    }
+    pub(crate) const ALL: [Dim; 6] = [Dim::App, Dim::ClientInfo, Dim::Network, Dim::Asn, Dim::Reader, Dim::ClientClass];
+}
+
+/// Is a value new for a mailbox?
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Novelty {
+    /// Seen within the baseline before its first record here.
+    Known,
+    /// Not seen, with a full baseline behind it.
+    New,
+    /// Not seen, but the history before it is shorter than `learning_days`.
+    Learning,
+}
+
+/// One value of a dimension for a mailbox.
+#[derive(Debug, Clone)]
+pub(crate) struct Value {
+    pub(crate) value: String,
+    pub(crate) first: i64,
+    pub(crate) last: i64,
+    pub(crate) records: u64,
+    pub(crate) ctxs: Vec<usize>,
+    pub(crate) novelty: Novelty,
+}
+
+/// Everything the analytics read at `finish`.
+pub(crate) struct Cx<'a> {
+    pub(crate) cfg: &'a AnalyticsConfig,
+    pub(crate) st: &'a State,
+    pub(crate) apps: &'a AppCatalog,
+    pub(crate) asn: Option<&'a AsnDb>,
+    pub(crate) iocs: &'a IocSet,
+    pub(crate) snap: &'a BaselineSnapshot,
+    pub(crate) watch: &'a BTreeSet<String>,
+    /// Start of history: the earlier of the input's first record and the snapshot's.
+    pub(crate) hist_start: Option<i64>,
+    /// MailItemsAccessed contexts per mailbox, by mailbox name.
+    pub(crate) mail_by_mailbox: BTreeMap<&'a str, Vec<usize>>,
+    ips: HashMap<Sym, IpAddr>,
+}
+
+impl<'a> Cx<'a> {
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) fn new(
+        cfg: &'a AnalyticsConfig,
+        st: &'a State,
+        apps: &'a AppCatalog,
+        asn: Option<&'a AsnDb>,
+        iocs: &'a IocSet,
+        snap: &'a BaselineSnapshot,
+        watch: &'a BTreeSet<String>,
+    ) -> Self {
+        let mut mail_by_mailbox: BTreeMap<&str, Vec<usize>> = BTreeMap::new();
+        let mut ips = HashMap::new();
+        for (i, (k, _)) in st.ctxs.iter().enumerate() {
+            if k.kind == CtxKind::Mail
+                && let Some(m) = k.mailbox
+            {
+                mail_by_mailbox.entry(st.names.name(m)).or_default().push(i);
+            }
+            if let Some(ip) = k.ip
+                && let Ok(a) = st.names.name(ip).parse::<IpAddr>()
+            {
+                ips.insert(ip, a);
+            }
+        }
+        let snap_first = snap.first.map(Timestamp::nanos);
+        let hist_start = match (st.first, snap_first) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        };
+        Cx { cfg, st, apps, asn, iocs, snap, watch, hist_start, mail_by_mailbox, ips }
+    }
+
+    pub(crate) fn name(&self, s: Sym) -> &'a str {
+        self.st.names.name(s)
+    }
+    pub(crate) fn opt(&self, s: Option<Sym>) -> Option<&'a str> {
+        self.st.names.opt(s)
+    }
+    pub(crate) fn ctx(&self, i: usize) -> Option<&'a (CtxKey, Ctx)> {
+        self.st.ctxs.get(i)
+    }
+    pub(crate) fn ip(&self, s: Option<Sym>) -> Option<IpAddr> {
+        s.and_then(|s| self.ips.get(&s).copied())
+    }
+    pub(crate) fn asn_of(&self, s: Option<Sym>) -> Option<&'a AsnInfo> {
+        self.asn?.lookup(self.ip(s)?)
+    }
+
+    /// The network of an IP: `AS16276 OVH SAS` with ASN data, else its /16 or /48.
+    pub(crate) fn network(&self, s: Option<Sym>) -> Option<String> {
+        if let Some(a) = self.asn_of(s) {
+            return Some(format!("AS{} {}", a.asn, a.org));
+        }
+        Some(match self.ip(s)? {
+            IpAddr::V4(v) => {
+                let o = v.octets();
+                format!("{}.{}.0.0/16", o[0], o[1])
+            }
+            IpAddr::V6(v) => {
+                let s = v.segments();
+                format!("{:x}:{:x}:{:x}::/48", s[0], s[1], s[2])
+            }
+        })
+    }
+
+    pub(crate) fn is_scripted(&self, client: &str) -> bool {
+        let lc = client.to_ascii_lowercase();
+        self.cfg.scripted_rest.patterns.iter().any(|p| {
+            let p = p.to_ascii_lowercase();
+            match p.strip_prefix('^') {
+                Some(prefix) => lc.starts_with(prefix),
+                None => lc.contains(&p),
+            }
+        })
+    }
+
+    /// The value of `dim` for a context.
+    pub(crate) fn dim_value(&self, dim: Dim, k: &CtxKey) -> Option<String> {
+        match dim {
+            Dim::App => self.opt(k.app_or_client()).map(str::to_owned),
+            Dim::ClientInfo => self.opt(k.client_info).map(str::to_owned),
+            Dim::Network => self.network(k.ip),
+            Dim::Asn => self.asn_of(k.ip).map(|a| format!("AS{}", a.asn)),
+            Dim::Reader => k.non_owner().then(|| self.opt(k.user).map(str::to_owned)).flatten(),
+            Dim::ClientClass => {
+                self.opt(k.client_info).filter(|c| self.is_scripted(c)).map(|_| "scripted".to_owned())
+            }
+        }
+    }
+
+    /// Days of history before `t`.
+    pub(crate) fn history_days(&self, t: i64) -> f64 {
+        #[allow(clippy::cast_precision_loss)]
+        self.hist_start.map_or(0.0, |s| (t - s) as f64 / DAY_NS as f64)
+    }
+
+    /// The values of `dim` for `mailbox`, with their novelty against a `days`-long baseline.
+    /// Sorted by first record, then value.
+    pub(crate) fn values(&self, mailbox: &str, dim: Dim, days: u32) -> Vec<Value> {
+        let mut by_value: BTreeMap<String, Value> = BTreeMap::new();
+        for &i in self.mail_by_mailbox.get(mailbox).map_or(&[][..], Vec::as_slice) {
+            let Some((k, c)) = self.ctx(i) else { continue };
+            let Some(v) = self.dim_value(dim, k) else { continue };
+            let e = by_value.entry(v.clone()).or_insert_with(|| Value {
+                value: v,
+                first: c.first,
+                last: c.last,
+                records: 0,
+                ctxs: Vec::new(),
+                novelty: Novelty::Known,
+            });
+            e.first = e.first.min(c.first);
+            e.last = e.last.max(c.last);
+            e.records += c.records;
+            e.ctxs.push(i);
+        }
+        let window = i64::from(days) * DAY_NS;
+        let mut out: Vec<Value> = by_value
+            .into_values()
+            .map(|mut v| {
+                let known = self.snap.seen(mailbox, dim.as_str(), &v.value).is_some_and(|s| {
+                    s.first.nanos() < v.first && s.last.nanos() >= v.first - window
+                });
+                v.novelty = if known {
+                    Novelty::Known
+                } else if self.history_days(v.first) < f64::from(self.cfg.learning_days) {
+                    Novelty::Learning
+                } else {
+                    Novelty::New
+                };
+                v
+            })
+            .collect();
+        out.sort_by(|a, b| (a.first, &a.value).cmp(&(b.first, &b.value)));
+        out
+    }
+
+    /// The other values of `dim` for `mailbox` in the `days` before `t` (input records in that
+    /// window plus saved baseline entries), with record counts, most used first.
+    pub(crate) fn baseline_of(&self, mailbox: &str, dim: Dim, t: i64, days: u32) -> Vec<(String, u64)> {
+        let from = t - i64::from(days) * DAY_NS;
+        let mut counts: BTreeMap<String, u64> = BTreeMap::new();
+        for &i in self.mail_by_mailbox.get(mailbox).map_or(&[][..], Vec::as_slice) {
+            let Some((k, c)) = self.ctx(i) else { continue };
+            if c.first >= t || c.last < from {
+                continue;
+            }
+            let Some(v) = self.dim_value(dim, k) else { continue };
+            let n: u64 = c
+                .hours
+                .range(from.div_euclid(HOUR_NS)..=t.div_euclid(HOUR_NS))
+                .filter(|(_, h)| h.first < t && h.first >= from)
+                .map(|(_, h)| u64::from(h.records))
+                .sum();
+            if n > 0 {
+                *counts.entry(v).or_default() += n;
+            }
+        }
+        for (v, s) in self.snap.values(mailbox, dim.as_str()) {
+            if s.first.nanos() < t && s.last.nanos() >= from {
+                *counts.entry(v.clone()).or_default() += s.records;
+            }
+        }
+        let mut v: Vec<(String, u64)> = counts.into_iter().collect();
+        v.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
+        v
+    }
+
+    /// A label for a value of `dim` (app names resolved).
+    pub(crate) fn label(&self, dim: Dim, v: &str) -> String {
+        match dim {
+            Dim::App => self.apps.name(v).map_or_else(|| format!("third-party app {v}"), |n| format!("{n}")),
+            _ => v.to_owned(),
+        }
+    }
+
+    /// `Outlook (1,204 records), OWA (88)` or `none`.
+    pub(crate) fn baseline_text(&self, dim: Dim, items: &[(String, u64)]) -> String {
+        if items.is_empty() {
+            return "none".to_owned();
+        }
+        let mut s = String::new();
+        for (i, (v, n)) in items.iter().take(8).enumerate() {
+            if i > 0 {
+                s.push_str(", ");
+            }
+            let _ = write!(s, "{} ({} record{})", self.label(dim, v), thousands(*n), if *n == 1 { "" } else { "s" });
+        }
+        if items.len() > 8 {
+            let _ = write!(s, " and {} more", items.len() - 8);
+        }
+        s
+    }
+}
+
+/// `1204` → `1,204`.
+pub(crate) fn thousands(n: u64) -> String {
+    let s = n.to_string();
+    let mut out = String::with_capacity(s.len() + s.len() / 3);
+    for (i, c) in s.chars().enumerate() {
+        if i > 0 && (s.len() - i) % 3 == 0 {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
+}
+
+pub(crate) fn ts(n: i64) -> Timestamp {
+    Timestamp::from_nanos(n)
+}
+
+/// A detection before it becomes one: which contexts (and which hours of them) it covers.
+#[derive(Debug, Clone)]
+pub(crate) struct Finding {
+    pub(crate) slug: &'static str,
+    pub(crate) level: Level,
+    /// Contexts whose records are behind it.
+    pub(crate) ctxs: Vec<usize>,
+    /// Only records in these [from, to) ranges (ns); `None`: all records of `ctxs`.
+    pub(crate) windows: Option<Vec<(i64, i64)>>,
+    /// Records that are not in a context (sign-ins, IOC hits, audit changes, verdicts).
+    pub(crate) extra: Vec<(i64, Location)>,
+    pub(crate) explanation: String,
+    pub(crate) evidence: serde_json::Map<String, serde_json::Value>,
+    /// Strong evidence on its own (no sign-in, forged token, IOC in window): raises weaker
+    /// findings that share its session or IOC IP.
+    pub(crate) strong: bool,
+    /// Time when there are no records (visibility gaps).
+    pub(crate) at: Option<i64>,
+    /// Context fields when not taken from `ctxs`.
+    pub(crate) fields: Fields,
+}
+
+/// Context fields of a detection.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Fields {
+    pub(crate) tenant: Option<String>,
+    pub(crate) user: Option<String>,
+    pub(crate) mailbox: Option<String>,
+    pub(crate) ip: Option<String>,
+    pub(crate) session: Option<String>,
+    pub(crate) app: Option<String>,
+    /// Extra link keys (IOC IPs, sessions of IOC sign-ins).
+    pub(crate) ips: Vec<String>,
+    pub(crate) sessions: Vec<String>,
+}
+
+impl Finding {
+    pub(crate) fn new(slug: &'static str, level: Level, explanation: String) -> Self {
+        Finding {
+            slug,
+            level,
+            ctxs: Vec::new(),
+            windows: None,
+            extra: Vec::new(),
+            explanation,
+            evidence: serde_json::Map::new(),
+            strong: false,
+            at: None,
+            fields: Fields::default(),
+        }
+    }
+    pub(crate) fn ctxs(mut self, c: Vec<usize>) -> Self {
+        self.ctxs = c;
+        self
+    }
+    pub(crate) fn windows(mut self, w: Vec<(i64, i64)>) -> Self {
+        self.windows = Some(w);
+        self
+    }
+    pub(crate) fn ev(mut self, k: &str, v: serde_json::Value) -> Self {
+        self.evidence.insert(k.to_owned(), v);
+        self
+    }
+    pub(crate) fn strong(mut self) -> Self {
+        self.strong = true;
+        self
+    }
+}
+
+/// Merge sorted hours into [from, to) ns ranges of whole hours.
+pub(crate) fn hour_ranges(hours: impl IntoIterator<Item = i64>) -> Vec<(i64, i64)> {
+    let mut hs: Vec<i64> = hours.into_iter().collect();
+    hs.sort_unstable();
+    hs.dedup();
+    let mut out: Vec<(i64, i64)> = Vec::new();
+    for h in hs {
+        let (a, b) = (h * HOUR_NS, (h + 1) * HOUR_NS);
+        match out.last_mut() {
+            Some(last) if last.1 == a => last.1 = b,
+            _ => out.push((a, b)),
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+pub(crate) mod tests_util;

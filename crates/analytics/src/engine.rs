@@ -1,0 +1,393 @@
+//! The analytics engine: observe every event, decide at finish.
+
+use std::collections::BTreeSet;
+
+use stormwatch_core::{Detection, DetectionSource, Event, Level, Location, Timestamp, sort_detections};
+
+use crate::analytics::{self as a, Cx, Dim, Finding};
+use crate::apps::AppCatalog;
+use crate::asn::AsnDb;
+use crate::baseline::{BaselineSnapshot, RunningStats, SeenStat};
+use crate::config::AnalyticsConfig;
+use crate::incident::{self, Incident, Links};
+use crate::info::{self, AnalyticInfo};
+use crate::iocs::IocSet;
+use crate::state::{CtxKind, HOUR_NS, State};
+
+/// The built-in analytics over one input.
+#[derive(Debug)]
+pub struct Analytics {
+    config: AnalyticsConfig,
+    iocs: IocSet,
+    apps: AppCatalog,
+    asn: Option<AsnDb>,
+    watch: BTreeSet<String>,
+    snapshot: BaselineSnapshot,
+    state: State,
+}
+
+/// What [`Analytics::finish`] returns.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct AnalyticsOutput {
+    /// Every detection, in the deterministic output order.
+    pub detections: Vec<Detection>,
+    /// Detections grouped by actor context, most severe first.
+    pub incidents: Vec<Incident>,
+    /// What the analytics could not do or assumed (missing sign-in logs, no ASN data, …).
+    pub notes: Vec<String>,
+    /// The baseline to save for the next run (`--state`).
+    pub baseline: BaselineSnapshot,
+}
+
+fn base_score(l: Level) -> u32 {
+    match l {
+        Level::Informational => 5,
+        Level::Low => 20,
+        Level::Medium => 45,
+        Level::High => 70,
+        Level::Critical => 90,
+    }
+}
+
+impl Analytics {
+    /// Analytics with their configuration, IOC set, app catalogue, optional IP → ASN data and
+    /// watch-listed mailboxes (added to `config.watchlist`).
+    #[must_use]
+    pub fn new(config: AnalyticsConfig, iocs: IocSet, apps: AppCatalog, asn: Option<AsnDb>, watchlist: Vec<String>) -> Self {
+        let watch = config
+            .watchlist
+            .iter()
+            .chain(watchlist.iter())
+            .map(|m| m.trim().to_ascii_lowercase())
+            .filter(|m| !m.is_empty())
+            .collect();
+        let state = State::new(config.max_events_per_context);
+        Analytics { config, iocs, apps, asn, watch, snapshot: BaselineSnapshot::new(), state }
+    }
+
+    /// Compare against a baseline saved by an earlier run (`--state DIR`).
+    #[must_use]
+    pub fn with_baseline(mut self, snapshot: BaselineSnapshot) -> Self {
+        self.snapshot = snapshot;
+        self
+    }
+
+    /// Fold one event in. Call for every event, in any order: results do not depend on it.
+    pub fn observe(&mut self, ev: &Event) {
+        let iocs = &self.iocs;
+        self.state.observe(ev, |ip| !iocs.get(ip).is_empty());
+    }
+
+    /// Feed a token verdict from the token verifier (JWTs captured in proxy or app logs): the
+    /// token was seen at `at` with session id `session` (`sid`) and/or token id `uti`. Verdicts
+    /// `valid` / `ok` raise nothing; `forged`, scope mismatch, revoked or unknown keys raise a
+    /// critical `forged-token-signals` detection over the Exchange records sharing the session
+    /// or token id, anything else a high one. `loc` is where the token was found.
+    pub fn observe_token_verdict(&mut self, at: Timestamp, session: Option<&str>, uti: Option<&str>, verdict: &str, loc: Location) {
+        self.state.observe_verdict(at, session, uti, verdict, loc);
+    }
+
+    /// Every analytic with its default settings and docs page.
+    #[must_use]
+    pub fn list() -> Vec<AnalyticInfo> {
+        info::list(&AnalyticsConfig::default())
+    }
+
+    /// Every analytic with the settings of `config`.
+    #[must_use]
+    pub fn list_with(config: &AnalyticsConfig) -> Vec<AnalyticInfo> {
+        info::list(config)
+    }
+
+    /// Decide: run every analytic over the folded state, group, and build the next baseline.
+    #[must_use]
+    pub fn finish(self) -> AnalyticsOutput {
+        let Analytics { config, iocs, apps, asn, watch, snapshot, mut state } = self;
+        state.settle();
+        let cx = Cx::new(&config, &state, &apps, asn.as_ref(), &iocs, &snapshot, &watch);
+        let mut findings: Vec<Finding> = Vec::new();
+        a::new_mail_app::run(&cx, &mut findings);
+        a::mail_without_sign_in::run(&cx, &mut findings);
+        a::forged_token::run(&cx, &mut findings);
+        a::ioc_infrastructure::run(&cx, &mut findings);
+        a::watchlist::run(&cx, &mut findings);
+        a::hosting_asn::run(&cx, &mut findings);
+        a::breadth::run(&cx, &mut findings);
+        a::bulk_bind::run(&cx, &mut findings);
+        a::sync_new_context::run(&cx, &mut findings);
+        a::scripted_rest::run(&cx, &mut findings);
+        a::concurrent_sessions::run(&cx, &mut findings);
+        a::owa_token::run(&cx, &mut findings);
+        a::visibility_gaps::run(&cx, &mut findings);
+        corroborate(&cx, &mut findings);
+        let mut pairs: Vec<(Detection, Links)> = findings.into_iter().map(|mut f| {
+            let bonus = a::actor_hours::apply(&cx, &mut f);
+            to_detection(&cx, f, bonus)
+        }).collect();
+        pairs.sort_by(|x, y| {
+            x.0.sort_key()
+                .cmp(&y.0.sort_key())
+                .then_with(|| x.0.explanation.cmp(&y.0.explanation))
+                .then_with(|| x.0.evidence.to_string().cmp(&y.0.evidence.to_string()))
+        });
+        let (mut detections, links): (Vec<Detection>, Vec<Links>) = pairs.into_iter().unzip();
+        // Keep core's order definition authoritative (stable: ties keep the order above).
+        sort_detections(&mut detections);
+        let incidents = incident::group(&detections, &links);
+        let notes = notes(&cx);
+        let baseline = next_baseline(&cx);
+        AnalyticsOutput { detections, incidents, notes, baseline }
+    }
+}
+
+/// Strong findings (no sign-in, forged token, IOC in window) raise weaker findings that share
+/// their session or IOC IP to high.
+fn corroborate(cx: &Cx<'_>, findings: &mut [Finding]) {
+    let mut sessions: BTreeSet<&str> = BTreeSet::new();
+    let mut ips: BTreeSet<String> = BTreeSet::new();
+    for f in findings.iter().filter(|f| f.strong && f.level >= Level::High) {
+        for &i in &f.ctxs {
+            if let Some(s) = cx.ctx(i).and_then(|(k, _)| cx.opt(k.session)) {
+                sessions.insert(s);
+            }
+        }
+        sessions.extend(f.fields.sessions.iter().filter_map(|s| cx.st.names.get_ci(s).map(|x| cx.name(x))));
+        ips.extend(f.fields.ips.iter().cloned());
+    }
+    if sessions.is_empty() && ips.is_empty() {
+        return;
+    }
+    for f in findings.iter_mut() {
+        if f.strong || f.level >= Level::High || f.slug == a::visibility_gaps::SLUG {
+            continue;
+        }
+        let shared = f.ctxs.iter().find_map(|&i| {
+            let (k, _) = cx.ctx(i)?;
+            if let Some(s) = cx.opt(k.session).filter(|s| sessions.contains(s)) {
+                return Some(format!("session {s}"));
+            }
+            cx.opt(k.ip).filter(|ip| ips.contains(*ip)).map(|ip| format!("IOC IP {ip}"))
+        });
+        if let Some(what) = shared {
+            f.explanation.push_str(&format!(
+                ". Raised from {} to high: it shares {what} with a detection that stands on its own (no sign-in, forged token or IOC in its window)",
+                f.level
+            ));
+            f.evidence.insert("raised_from".into(), serde_json::json!(f.level));
+            f.level = Level::High;
+        }
+    }
+}
+
+fn in_windows(w: Option<&Vec<(i64, i64)>>, t: i64) -> bool {
+    w.is_none_or(|w| w.iter().any(|&(a, b)| t >= a && t < b))
+}
+
+fn to_detection(cx: &Cx<'_>, f: Finding, bonus: u32) -> (Detection, Links) {
+    let mut links = Links { strong: f.strong, ..Links::default() };
+    let mut locs: Vec<(i64, Location)> = f.extra.clone();
+    let mut not_kept = 0u64;
+    let mut records = u64::try_from(f.extra.len()).unwrap_or(u64::MAX);
+    let mut first_ctx: Option<(i64, usize)> = None;
+    let mut last = f.extra.iter().map(|e| e.0).max();
+    for &i in &f.ctxs {
+        let Some((k, c)) = cx.ctx(i) else { continue };
+        let mut any = false;
+        for (&h, agg) in &c.hours {
+            let (h0, h1) = (h * HOUR_NS, (h + 1) * HOUR_NS);
+            if f.windows.as_ref().is_none_or(|w| w.iter().any(|&(a, b)| h1 > a && h0 < b)) {
+                records += u64::from(agg.records);
+                any = true;
+            }
+        }
+        if !any {
+            continue;
+        }
+        let kept: Vec<&(i64, Location)> = c.locs.items.iter().filter(|(t, _)| in_windows(f.windows.as_ref(), *t)).collect();
+        if let Some(t) = kept.first().map(|k| k.0) {
+            if first_ctx.is_none_or(|(ft, _)| t < ft) {
+                first_ctx = Some((t, i));
+            }
+        }
+        last = last.max(kept.last().map(|k| k.0));
+        locs.extend(kept.into_iter().cloned());
+        not_kept += c.locs.total.saturating_sub(u64::try_from(c.locs.items.len()).unwrap_or(0));
+        if let Some(s) = cx.opt(k.session) {
+            links.sessions.insert(s.to_owned());
+        }
+        for &(_, u) in &c.utis {
+            links.utis.insert(cx.name(u).to_owned());
+        }
+        if let Some(ip) = cx.opt(k.ip) {
+            links.ips.insert(ip.to_owned());
+        }
+        if let Some(app) = cx.opt(k.app_or_client()) {
+            links.apps.insert(app.to_owned());
+        }
+        if let Some(m) = cx.opt(k.mailbox) {
+            links.mailboxes.insert(m.to_owned());
+        }
+        if let Some(u) = cx.opt(k.user) {
+            links.users.insert(u.to_owned());
+        }
+    }
+    links.sessions.extend(f.fields.sessions.iter().cloned());
+    links.ips.extend(f.fields.ips.iter().cloned());
+    locs.sort_unstable();
+    locs.dedup_by(|a, b| a.1 == b.1);
+    let total = locs.len();
+    let cap = cx.cfg.max_events_per_detection;
+    let at = locs.first().map(|l| l.0).or(f.at).or(first_ctx.map(|f| f.0)).unwrap_or(0);
+    let mut d = Detection::new(
+        format!("builtin/{}", f.slug),
+        info::title_of(f.slug),
+        f.level,
+        DetectionSource::Builtin,
+        Timestamp::from_nanos(at),
+    );
+    d.events = locs.into_iter().take(cap).map(|l| l.1).collect();
+    if let Some((_, i)) = first_ctx.or_else(|| f.ctxs.first().map(|&i| (0, i)))
+        && let Some((k, _)) = cx.ctx(i)
+    {
+        d.tenant = cx.opt(k.tenant).map(str::to_owned);
+        d.user = cx.opt(k.user).map(str::to_owned);
+        d.mailbox = cx.opt(k.mailbox).map(str::to_owned);
+        d.ip = cx.opt(k.ip).map(str::to_owned);
+        d.session_id = cx.opt(k.session).map(str::to_owned);
+        d.app_id = cx.opt(k.app_or_client()).map(str::to_owned);
+    }
+    let fl = f.fields;
+    d.tenant = fl.tenant.or(d.tenant);
+    d.user = fl.user.or(d.user);
+    d.mailbox = fl.mailbox.or(d.mailbox);
+    d.ip = fl.ip.or(d.ip);
+    d.session_id = fl.session.or(d.session_id);
+    d.app_id = fl.app.or(d.app_id);
+    for (v, set) in [(&d.mailbox, &mut links.mailboxes), (&d.user, &mut links.users)] {
+        if let Some(v) = v {
+            set.insert(v.clone());
+        }
+    }
+    links.records = records;
+    links.last = last.map(Timestamp::from_nanos);
+    links.score = (base_score(d.level) + bonus).min(100);
+    let mut ev = f.evidence;
+    ev.insert("score".into(), serde_json::json!(links.score));
+    ev.insert("records".into(), serde_json::json!(records));
+    if total > cap || not_kept > 0 {
+        ev.insert(
+            "events_omitted".into(),
+            serde_json::json!((total.saturating_sub(cap)) as u64 + not_kept),
+        );
+    }
+    d.explanation = f.explanation;
+    d.evidence = serde_json::Value::Object(ev);
+    d.tags = vec!["attack.collection".into(), "attack.t1114.002".into()];
+    (d, links)
+}
+
+fn notes(cx: &Cx<'_>) -> Vec<String> {
+    let st = cx.st;
+    let si = &st.sign_ins;
+    let mut n = Vec::new();
+    if !si.present() {
+        n.push(
+            "no sign-in logs in the input: `mail-access-without-sign-in` did not run, so mail access that no sign-in backs cannot be told from ordinary use; IP-only and baseline evidence is ranked medium or below. Add Entra ID interactive and non-interactive sign-in logs covering the same days"
+                .to_owned(),
+        );
+    } else {
+        if si.non_interactive == 0 {
+            n.push(format!(
+                "the sign-in logs hold no non-interactive sign-ins: sessions were matched against any sign-in of the session in the {} days before, not the last {} hours",
+                cx.cfg.no_sign_in.session_max_age_days, cx.cfg.no_sign_in.session_lookback_hours
+            ));
+        }
+        if let (Some((sf, sl)), Some(f), Some(l)) = (si.hours(), st.first, st.last) {
+            let (f, l) = (crate::state::hour_of(f), crate::state::hour_of(l));
+            if f < sf - 1 || l > sl + 1 {
+                n.push(format!(
+                    "sign-in logs cover {} to {} but the input runs from {} to {}: records outside the sign-in coverage were not checked for a sign-in",
+                    a::ts(sf * HOUR_NS),
+                    a::ts((sl + 1) * HOUR_NS),
+                    a::ts(f * HOUR_NS),
+                    a::ts((l + 1) * HOUR_NS)
+                ));
+            }
+        }
+    }
+    if cx.asn.is_none() {
+        n.push("no IP → ASN data loaded: `hosting-or-new-asn` did not run, and networks are compared by address prefix (/16, /48); load the CC-BY-4.0 @ip-location-db/asn CSV with --asn".to_owned());
+    }
+    if st.mail_records == 0 && st.records > 0 {
+        n.push("no MailItemsAccessed records in the input: mail reads are not observable (Audit Premium / Standard MailItemsAccessed not enabled, or not exported)".to_owned());
+    }
+    if st.untimed > 0 {
+        n.push(format!("{} records without a time were not analysed", a::thousands(st.untimed)));
+    }
+    if st.ioc_hits_dropped > 0 {
+        n.push(format!("{} further records from IOC IPs were not kept (limit reached)", a::thousands(st.ioc_hits_dropped)));
+    }
+    if let (Some(f), Some(l)) = (st.first, st.last) {
+        let days = (l - f) as f64 / crate::state::DAY_NS as f64;
+        let mut s = format!("baseline: the input spans {days:.1} days ({} to {})", a::ts(f), a::ts(l));
+        match (cx.snap.first, cx.snap.last) {
+            (Some(sf), Some(sl)) => s.push_str(&format!("; saved baseline from {sf} to {sl} ({} mailboxes)", cx.snap.mailboxes.len())),
+            _ => s.push_str("; no saved baseline (use --state DIR to keep one between runs)"),
+        }
+        if cx.history_days(l) < f64::from(cx.cfg.learning_days) {
+            s.push_str(&format!(
+                "; less than the {}-day learning period, so new first-party apps are not reported and third-party ones are low",
+                cx.cfg.learning_days
+            ));
+        }
+        n.push(s);
+    }
+    let truncated = st.ctxs.iter().filter(|(_, c)| c.locs.total > u64::try_from(c.locs.items.len()).unwrap_or(0)).count();
+    if truncated > 0 {
+        n.push(format!(
+            "{truncated} contexts had more than {} records: detections list the earliest {} of each and count the rest in evidence.events_omitted",
+            cx.cfg.max_events_per_context, cx.cfg.max_events_per_context
+        ));
+    }
+    n
+}
+
+fn next_baseline(cx: &Cx<'_>) -> BaselineSnapshot {
+    let mut s = cx.snap.clone();
+    s.version = BaselineSnapshot::FORMAT_VERSION;
+    for (&mailbox, idxs) in &cx.mail_by_mailbox {
+        let mut ops = RunningStats::default();
+        let (mut inside, mut total) = (0u64, 0u64);
+        for &i in idxs {
+            let Some((k, c)) = cx.ctx(i) else { continue };
+            debug_assert_eq!(k.kind, CtxKind::Mail);
+            let stat = SeenStat { first: a::ts(c.first), last: a::ts(c.last), records: c.records };
+            for dim in Dim::ALL {
+                if let Some(v) = cx.dim_value(dim, k) {
+                    s.record(mailbox, dim.as_str(), &v, stat);
+                }
+            }
+            if k.access != Some(stormwatch_core::MailAccessType::Sync) {
+                #[allow(clippy::cast_precision_loss)]
+                c.hours.values().for_each(|h| ops.push(h.ops as f64));
+            }
+            if !k.non_owner() {
+                for (&h, agg) in &c.hours {
+                    total += u64::from(agg.records);
+                    if a::actor_hours::in_window(&cx.cfg.actor_hours, h) {
+                        inside += u64::from(agg.records);
+                    }
+                }
+            }
+        }
+        let m = s.mailboxes.entry(mailbox.to_owned()).or_default();
+        m.hourly_operations.merge(&ops);
+        m.actor_window_records += inside;
+        m.owner_records += total;
+    }
+    if let (Some(f), Some(l)) = (cx.st.first, cx.st.last) {
+        s.extend_span(a::ts(f), a::ts(l));
+    }
+    s.prune(cx.cfg.snapshot_retention_days);
+    s
+}

@@ -1,0 +1,78 @@
+//! String interning: per-entity state holds `Sym`s (4 bytes) instead of strings.
+
+use std::collections::HashMap;
+
+/// An interned string.
+pub(crate) type Sym = u32;
+
+/// Maps strings to dense ids and back. Ids depend on observation order, so nothing that
+/// reaches the output may be ordered by `Sym`: resolve to text first.
+#[derive(Debug, Default)]
+pub(crate) struct Interner {
+    map: HashMap<Box<str>, Sym>,
+    names: Vec<Box<str>>,
+}
+
+impl Interner {
+    /// Intern `s` as is.
+    pub(crate) fn intern(&mut self, s: &str) -> Sym {
+        if let Some(&id) = self.map.get(s) {
+            return id;
+        }
+        let id = Sym::try_from(self.names.len()).unwrap_or(Sym::MAX);
+        self.names.push(s.into());
+        self.map.insert(s.into(), id);
+        id
+    }
+
+    /// Intern `s` lowercased (UPNs, GUIDs: case-insensitive identifiers), trimmed; `None` for
+    /// empty text.
+    pub(crate) fn intern_ci(&mut self, s: &str) -> Option<Sym> {
+        let t = s.trim();
+        if t.is_empty() {
+            return None;
+        }
+        if t.bytes().any(|b| b.is_ascii_uppercase()) {
+            Some(self.intern(&t.to_ascii_lowercase()))
+        } else {
+            Some(self.intern(t))
+        }
+    }
+
+    /// Intern `s` trimmed, keeping case; `None` for empty text.
+    pub(crate) fn intern_opt(&mut self, s: &str) -> Option<Sym> {
+        let t = s.trim();
+        if t.is_empty() { None } else { Some(self.intern(t)) }
+    }
+
+    /// Look up without interning.
+    pub(crate) fn get_ci(&self, s: &str) -> Option<Sym> {
+        self.map.get(s.trim().to_ascii_lowercase().as_str()).copied()
+    }
+
+    /// The text of `id` (empty for an unknown id).
+    pub(crate) fn name(&self, id: Sym) -> &str {
+        usize::try_from(id).ok().and_then(|i| self.names.get(i)).map_or("", |s| s)
+    }
+
+    /// The text of an optional id.
+    pub(crate) fn opt(&self, id: Option<Sym>) -> Option<&str> {
+        id.map(|i| self.name(i))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn case_insensitive_ids() {
+        let mut i = Interner::default();
+        let a = i.intern_ci("Envoy@Agency.example");
+        let b = i.intern_ci(" envoy@agency.example ");
+        assert_eq!(a, b);
+        assert_eq!(i.opt(a), Some("envoy@agency.example"));
+        assert_eq!(i.intern_ci("  "), None);
+        assert_eq!(i.get_ci("ENVOY@agency.example"), a);
+    }
+}

@@ -1,0 +1,101 @@
+//! A string interner: every identifier, mailbox, folder and message id is stored once.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+/// An interned string.
+pub(crate) type Sym = u32;
+
+/// "No value" (the field was absent from the record).
+pub(crate) const NONE: Sym = u32::MAX;
+
+/// Strings to small ids and back.
+#[derive(Debug, Default)]
+pub(crate) struct Interner {
+    map: HashMap<Arc<str>, Sym>,
+    strs: Vec<Arc<str>>,
+    scratch: String,
+}
+
+impl Interner {
+    /// The id of `s`, adding it when new. Returns [`NONE`] when the table is full.
+    pub(crate) fn intern(&mut self, s: &str) -> Sym {
+        if let Some(&id) = self.map.get(s) {
+            return id;
+        }
+        let Ok(id) = Sym::try_from(self.strs.len()) else {
+            return NONE;
+        };
+        if id == NONE {
+            return NONE;
+        }
+        let a: Arc<str> = Arc::from(s);
+        self.strs.push(Arc::clone(&a));
+        self.map.insert(a, id);
+        id
+    }
+
+    /// Like [`Self::intern`] after ASCII lowercasing (for GUIDs, UPNs and tenant ids).
+    pub(crate) fn intern_lower(&mut self, s: &str) -> Sym {
+        if !s.bytes().any(|b| b.is_ascii_uppercase()) {
+            return self.intern(s);
+        }
+        let mut buf = std::mem::take(&mut self.scratch);
+        buf.clear();
+        buf.push_str(s);
+        buf.make_ascii_lowercase();
+        let id = self.intern(&buf);
+        self.scratch = buf;
+        id
+    }
+
+    /// An optional field: [`NONE`] when absent or blank.
+    pub(crate) fn opt(&mut self, s: Option<&str>, lower: bool) -> Sym {
+        match s.map(str::trim) {
+            Some(v) if !v.is_empty() => {
+                if lower {
+                    self.intern_lower(v)
+                } else {
+                    self.intern(v)
+                }
+            }
+            _ => NONE,
+        }
+    }
+
+    /// The id of `s` if it was seen.
+    pub(crate) fn get(&self, s: &str) -> Option<Sym> {
+        self.map.get(s).copied()
+    }
+
+    /// The text of an id (`""` for [`NONE`] or an unknown id).
+    pub(crate) fn resolve(&self, id: Sym) -> &str {
+        usize::try_from(id)
+            .ok()
+            .and_then(|i| self.strs.get(i))
+            .map_or("", |s| s)
+    }
+
+    /// Number of distinct strings.
+    pub(crate) fn len(&self) -> usize {
+        self.strs.len()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn interns_once_and_lowercases_on_request() {
+        let mut i = Interner::default();
+        let a = i.intern("Alice@X");
+        assert_eq!(i.intern("Alice@X"), a);
+        let b = i.intern_lower("Alice@X");
+        assert_ne!(a, b);
+        assert_eq!(i.resolve(b), "alice@x");
+        assert_eq!(i.opt(Some("  "), false), NONE);
+        assert_eq!(i.resolve(NONE), "");
+        assert_eq!(i.len(), 2);
+    }
+}

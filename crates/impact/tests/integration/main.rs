@@ -1,0 +1,7 @@
+#![allow(clippy::unwrap_used)]
+//! Integration tests of the impact assessment on hand-built scenarios.
+
+mod build;
+mod exposure;
+mod limits;
+mod subjects;

@@ -1,0 +1,145 @@
+//! Framing: cutting a decompressed byte stream into records, within bounds.
+//!
+//! A framer hands out [`Batch`]es: one owned buffer plus the spans of the records in it (and
+//! the framing errors, in their place in record order). Parsing and normalising the records of a
+//! batch happens afterwards, in parallel.
+
+pub(crate) mod csv;
+pub(crate) mod feed;
+pub(crate) mod json;
+pub(crate) mod ndjson;
+
+use std::io::Read;
+
+use crate::options::{InputFormat, Limits};
+use feed::Feed;
+
+/// Bytes a framer gathers before handing out a batch.
+pub(crate) const BATCH_BYTES: usize = 4 * 1024 * 1024;
+/// Records a framer gathers before handing out a batch (small records).
+pub(crate) const BATCH_ITEMS: usize = 16 * 1024;
+
+/// One framed item.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Item {
+    /// A record's bytes `data[start..end]`; `line` is the 1-based line where it starts, or
+    /// its 1-based element index inside a JSON array.
+    Record {
+        start: usize,
+        end: usize,
+        line: u64,
+        /// The 1-based line of the file where the record's text starts.
+        file_line: u64,
+    },
+    /// A record that could not be framed; counted and skipped.
+    Error(FrameError),
+}
+
+/// A framing error, before the file name is attached.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct FrameError {
+    pub(crate) line: u64,
+    pub(crate) field: Option<String>,
+    pub(crate) reason: String,
+}
+
+impl FrameError {
+    pub(crate) fn new(line: u64, reason: impl Into<String>) -> Self {
+        FrameError {
+            line,
+            field: None,
+            reason: reason.into(),
+        }
+    }
+}
+
+/// A buffer of records.
+#[derive(Debug, Default)]
+pub(crate) struct Batch {
+    pub(crate) data: Vec<u8>,
+    pub(crate) items: Vec<Item>,
+}
+
+/// Cuts a stream into batches.
+pub(crate) trait Framer: Send {
+    /// The next batch, or `None` at the end of the input.
+    fn next_batch(&mut self) -> Option<Batch>;
+    /// The framing's name for statistics (`ndjson`, `json`, `json-array`, `csv`, …).
+    fn name(&self) -> &'static str;
+    /// For CSV: the header row.
+    fn header(&self) -> Option<&[String]> {
+        None
+    }
+}
+
+/// How the stream is framed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Framing {
+    Ndjson,
+    Json,
+    Csv,
+}
+
+/// Choose the framing from the first bytes (or the forced format) and build the framer.
+pub(crate) fn framer_for(
+    reader: Box<dyn Read + Send>,
+    forced: InputFormat,
+    limits: Limits,
+) -> Box<dyn Framer> {
+    let mut feed = Feed::new(reader);
+    feed.skip_bom();
+    let framing = match forced {
+        InputFormat::Ndjson => Framing::Ndjson,
+        InputFormat::Json => Framing::Json,
+        InputFormat::Csv | InputFormat::PurviewCsv => Framing::Csv,
+        _ => sniff(&mut feed, &limits),
+    };
+    match framing {
+        Framing::Ndjson => Box::new(ndjson::NdjsonFramer::new(feed, limits)),
+        Framing::Json => Box::new(json::JsonFramer::new(feed, limits)),
+        Framing::Csv => Box::new(csv::CsvFramer::new(feed, limits)),
+    }
+}
+
+/// Look at the start of the stream: `[` → JSON; `{` whose first line is a complete value →
+/// NDJSON, otherwise JSON; anything else with a comma on the first line → CSV; else NDJSON
+/// (each line then becomes a record or a located error).
+fn sniff(feed: &mut Feed, limits: &Limits) -> Framing {
+    // Gather the first line (bounded).
+    let probe = limits.max_record_bytes.min(1 << 20);
+    loop {
+        let avail = feed.available();
+        if memchr::memchr(b'\n', avail).is_some() || avail.len() >= probe {
+            break;
+        }
+        if feed.read_more(probe) == 0 {
+            break;
+        }
+    }
+    let avail = feed.available();
+    let Some(first) = avail.iter().position(|b| !b.is_ascii_whitespace()) else {
+        return Framing::Ndjson;
+    };
+    match avail[first] {
+        b'[' => Framing::Json,
+        b'{' => {
+            let line_end = memchr::memchr(b'\n', &avail[first..]).map(|i| first + i);
+            match line_end {
+                Some(end) if json::completes_value(&avail[first..end]) => Framing::Ndjson,
+                None if feed.is_eof() && json::completes_value(&avail[first..]) => Framing::Ndjson,
+                _ => Framing::Json,
+            }
+        }
+        _ => {
+            let line = match memchr::memchr(b'\n', avail) {
+                Some(e) => &avail[..e],
+                None => avail,
+            };
+            if memchr::memchr(b',', line).is_some() {
+                Framing::Csv
+            } else {
+                Framing::Ndjson
+            }
+        }
+    }
+}

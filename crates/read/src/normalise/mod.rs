@@ -1,0 +1,250 @@
+//! Normalisers: one parsed record in, one [`Event`] out. The record's shape is detected from
+//! its keys (or forced by `--input-format`), so one file may mix shapes.
+
+pub(crate) mod access;
+mod entra;
+pub(crate) mod mail;
+mod other;
+mod record_type;
+pub(crate) mod ual;
+
+use sonic_rs::{JsonContainerTrait, JsonValueTrait, Value};
+use stormwatch_core::{Event, Location, Timestamp};
+
+use crate::options::{InputFormat, Limits};
+use access::{field, nested, str_of};
+
+/// A record-level problem in one field.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct FieldError {
+    pub(crate) field: Option<String>,
+    pub(crate) reason: String,
+}
+
+impl FieldError {
+    pub(crate) fn new(reason: impl Into<String>) -> Self {
+        FieldError {
+            field: None,
+            reason: reason.into(),
+        }
+    }
+}
+
+pub(crate) fn type_name(v: &Value) -> &'static str {
+    if v.is_str() {
+        "a string"
+    } else if v.is_number() {
+        "a number"
+    } else if v.is_boolean() {
+        "a boolean"
+    } else if v.is_array() {
+        "an array"
+    } else if v.is_object() {
+        "an object"
+    } else {
+        "null"
+    }
+}
+
+/// The first of `keys` present: parsed as a timestamp. A present but unparseable or
+/// mistyped value is an error (the record cannot be placed in time).
+pub(crate) fn time_of(v: &Value, keys: &[&str]) -> Result<Option<Timestamp>, FieldError> {
+    for k in keys {
+        let Some(x) = v.get(*k) else { continue };
+        if x.is_null() {
+            continue;
+        }
+        let err = |reason: String| FieldError {
+            field: Some((*k).to_owned()),
+            reason,
+        };
+        return match x.as_str() {
+            Some(s) if s.trim().is_empty() => continue,
+            Some(s) => Timestamp::parse(s).map(Some).map_err(|e| err(e.to_string())),
+            None => Err(err(format!("expected a timestamp string, found {}", type_name(x)))),
+        };
+    }
+    Ok(None)
+}
+
+/// The record shape.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Shape {
+    Auto,
+    Ual,
+    Sentinel,
+    Defender,
+    GraphAudit,
+    SignIn,
+    AzureMonitor,
+    EntraAudit,
+    Windows,
+    Generic,
+}
+
+impl Shape {
+    pub(crate) fn from_format(f: InputFormat) -> Self {
+        match f {
+            InputFormat::Auto | InputFormat::Ndjson | InputFormat::Json | InputFormat::Csv => {
+                Shape::Auto
+            }
+            InputFormat::PurviewCsv | InputFormat::Ual => Shape::Ual,
+            InputFormat::Sentinel => Shape::Sentinel,
+            InputFormat::Defender => Shape::Defender,
+            InputFormat::GraphAudit => Shape::GraphAudit,
+            InputFormat::EntraGraph => Shape::SignIn,
+            InputFormat::EntraAzureMonitor => Shape::AzureMonitor,
+            InputFormat::EntraAudit => Shape::EntraAudit,
+            InputFormat::Evtx => Shape::Windows,
+            InputFormat::Generic => Shape::Generic,
+        }
+    }
+}
+
+fn has(v: &Value, k: &str) -> bool {
+    v.get(k).is_some()
+}
+
+/// Detect the shape of one record from its keys.
+pub(crate) fn detect(v: &Value) -> Shape {
+    if has(v, "RawEventData") {
+        return Shape::Defender;
+    }
+    if has(v, "auditData") || has(v, "auditLogRecordType") {
+        return Shape::GraphAudit;
+    }
+    if let Some(e) = v.get("Event")
+        && e.get("System").is_some()
+    {
+        return Shape::Windows;
+    }
+    if has(v, "category") && v.get("properties").is_some_and(|p| p.is_object()) {
+        return Shape::AzureMonitor;
+    }
+    let ty = v.get("Type").and_then(|t| t.as_str()).unwrap_or("");
+    if ty.eq_ignore_ascii_case("OfficeActivity") || has(v, "OfficeWorkload") {
+        return Shape::Sentinel;
+    }
+    if entra::is_sign_in_category(ty) {
+        return Shape::SignIn;
+    }
+    if ty.eq_ignore_ascii_case("AuditLogs")
+        || ((has(v, "activityDisplayName") || has(v, "ActivityDisplayName"))
+            && (has(v, "initiatedBy") || has(v, "InitiatedBy") || has(v, "targetResources")))
+    {
+        return Shape::EntraAudit;
+    }
+    if has(v, "createdDateTime")
+        && (has(v, "userPrincipalName") || has(v, "appId"))
+        && (has(v, "status")
+            || has(v, "ipAddress")
+            || has(v, "isInteractive")
+            || has(v, "resourceId")
+            || has(v, "uniqueTokenIdentifier"))
+    {
+        return Shape::SignIn;
+    }
+    if (has(v, "CreationTime") || has(v, "CreationDate"))
+        && (has(v, "Operation") || has(v, "Operations") || has(v, "RecordType") || has(v, "Workload"))
+    {
+        return Shape::Ual;
+    }
+    if has(v, "Operation") && has(v, "RecordType") {
+        return Shape::Ual;
+    }
+    Shape::Generic
+}
+
+/// Records inside a record: a JSON array, a `{"value":[…]}` / `{"records":[…]}` envelope,
+/// or a rule-test extract wrapping the record in `log`.
+pub(crate) enum Expansion<'v> {
+    /// The value is one record.
+    Single,
+    /// The value holds these records.
+    Many(Vec<&'v Value>),
+    /// The record is wrapped: read the inner one.
+    Wrapped(&'v Value),
+}
+
+pub(crate) fn expansion(v: &Value) -> Expansion<'_> {
+    if let Some(arr) = v.as_array() {
+        return Expansion::Many(arr.iter().collect());
+    }
+    let Some(obj) = v.as_object() else {
+        return Expansion::Single;
+    };
+    for key in ["value", "records"] {
+        if let Some(inner) = obj.get(&key)
+            && let Some(arr) = inner.as_array()
+            && arr.iter().all(|x| x.is_object())
+            && obj.iter().all(|(k, _)| k == key || k.starts_with('@'))
+        {
+            return Expansion::Many(arr.iter().collect());
+        }
+    }
+    if let Some(inner) = obj.get(&"log")
+        && inner.is_object()
+        && (obj.get(&"log_types").is_some() || obj.get(&"p_log_type").is_some())
+    {
+        return Expansion::Wrapped(inner);
+    }
+    Expansion::Single
+}
+
+/// Normalise one record (an object). `raw` is its JSON text; wrapped shapes replace it with
+/// the inner record's text as [`Event::raw`] documents.
+pub(crate) fn normalise(
+    v: &Value,
+    raw: &str,
+    shape: Shape,
+    loc: Location,
+    limits: &Limits,
+) -> Result<Event, FieldError> {
+    let Some(obj) = v.as_object() else {
+        return Err(FieldError::new(format!(
+            "record is {}, not a JSON object",
+            type_name(v)
+        )));
+    };
+    if obj.len() > limits.max_fields {
+        return Err(FieldError::new(format!(
+            "record has {} fields, more than the limit of {}",
+            obj.len(),
+            limits.max_fields
+        )));
+    }
+    let shape = if shape == Shape::Auto { detect(v) } else { shape };
+    let mut ev = Event {
+        loc,
+        ..Event::default()
+    };
+    let mut raw_override = None;
+    match shape {
+        Shape::Auto | Shape::Ual => ual::normalise(&mut ev, v, limits)?,
+        Shape::Sentinel => ual::sentinel(&mut ev, v, limits)?,
+        Shape::Defender => raw_override = ual::defender(&mut ev, v, limits)?,
+        Shape::GraphAudit => raw_override = ual::graph_audit(&mut ev, v, limits)?,
+        Shape::SignIn => entra::sign_in(&mut ev, v, None, limits)?,
+        Shape::AzureMonitor => {
+            let props = field(v, &["properties"]).and_then(|p| nested(p, limits));
+            let category = str_of(v, &["category"]).unwrap_or_default();
+            match props {
+                Some(p) if entra::is_sign_in_category(&category) => {
+                    entra::sign_in(&mut ev, &p, Some(v), limits)?;
+                }
+                Some(p)
+                    if category.eq_ignore_ascii_case("AuditLogs")
+                        || p.get("activityDisplayName").is_some() =>
+                {
+                    entra::audit(&mut ev, &p, Some(v), limits)?;
+                }
+                _ => other::generic(&mut ev, v)?,
+            }
+        }
+        Shape::EntraAudit => entra::audit(&mut ev, v, None, limits)?,
+        Shape::Windows => other::windows(&mut ev, v)?,
+        Shape::Generic => other::generic(&mut ev, v)?,
+    }
+    ev.raw = raw_override.unwrap_or_else(|| raw.to_owned());
+    Ok(ev)
+}

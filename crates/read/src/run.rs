@@ -1,0 +1,249 @@
+//! The read loop: inputs in order, batches in order, records processed in parallel, events
+//! handed to the sink in input order whatever the thread count.
+
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+
+use stormwatch_core::{CoverageCell, Event, FileStats, InputStats};
+
+use crate::error::ReadError;
+use crate::frame::{self, Batch};
+use crate::normalise::Shape;
+use crate::options::{InputFormat, ReadOptions};
+use crate::process::{CsvCols, FileCtx, Filter, ItemOut, Outcome, process_batch};
+use crate::source::{self, Target};
+
+/// Read every input and call `sink` with batches of events, in input order then record
+/// order, whatever the thread count. Bad records are counted and located in the returned
+/// [`InputStats`]; only an input that cannot be opened at all stops the run.
+///
+/// # Errors
+/// [`ReadError::Open`] for an input that cannot be opened (nothing after it is read),
+/// [`ReadError::Threads`] if the worker pool cannot start.
+pub fn read(
+    inputs: &[crate::Input],
+    opts: &ReadOptions,
+    sink: &mut dyn FnMut(Vec<Event>),
+) -> Result<InputStats, ReadError> {
+    let targets = source::expand(inputs)?;
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(opts.threads)
+        .thread_name(|i| format!("stormwatch-read-{i}"))
+        .build()?;
+    let forced = opts.format.unwrap_or_default();
+    let filter = Filter {
+        since: opts.since,
+        until: opts.until,
+        tenants: opts.tenants.clone(),
+    };
+    let mut stats = InputStats::default();
+    for target in &targets {
+        read_one(target, forced, opts, &filter, &pool, &mut stats, sink)?;
+    }
+    Ok(stats)
+}
+
+/// [`read`] into one vector.
+///
+/// # Errors
+/// As [`read`].
+pub fn read_all(
+    inputs: &[crate::Input],
+    opts: &ReadOptions,
+) -> Result<(Vec<Event>, InputStats), ReadError> {
+    let mut all = Vec::new();
+    let stats = read(inputs, opts, &mut |mut batch| all.append(&mut batch))?;
+    Ok((all, stats))
+}
+
+/// Coverage counts, accumulated over runs of records with the same (tenant, workload, day).
+#[derive(Default)]
+struct CoverageRun {
+    key: Option<(Option<String>, String, i64)>,
+    cell: CoverageCell,
+}
+
+impl CoverageRun {
+    fn add(&mut self, ev: &Event, stats: &mut InputStats) {
+        let Some(t) = ev.time else { return };
+        let day = t.day_number();
+        let workload = ev.workload.as_deref().unwrap_or(ev.source.as_str());
+        let same = self
+            .key
+            .as_ref()
+            .is_some_and(|(tn, w, d)| *d == day && tn.as_deref() == ev.tenant.as_deref() && w == workload);
+        if !same {
+            self.flush(stats);
+            self.key = Some((ev.tenant.clone(), workload.to_owned(), day));
+        }
+        self.cell.records += 1;
+        if ev.is_mail_items_accessed() {
+            self.cell.mail_items_accessed += 1;
+        }
+    }
+
+    fn flush(&mut self, stats: &mut InputStats) {
+        if let Some((tenant, workload, day)) = self.key.take() {
+            let date = stormwatch_core::Timestamp::from_unix_seconds(day * 86_400).date_string();
+            let cell = stats
+                .coverage
+                .entry((tenant.unwrap_or_default(), workload, date))
+                .or_default();
+            cell.records += self.cell.records;
+            cell.mail_items_accessed += self.cell.mail_items_accessed;
+        }
+        self.cell = CoverageCell::default();
+    }
+}
+
+fn note_time(fs: &mut FileStats, t: Option<stormwatch_core::Timestamp>) {
+    if let Some(t) = t {
+        fs.first = Some(fs.first.map_or(t, |f| f.min(t)));
+        fs.last = Some(fs.last.map_or(t, |l| l.max(t)));
+    }
+}
+
+/// Read an in-memory input on the calling thread's pool.
+pub(crate) fn read_in_memory(
+    name: &str,
+    bytes: Vec<u8>,
+    opts: &ReadOptions,
+) -> Result<(Vec<Event>, InputStats), ReadError> {
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(opts.threads)
+        .build()?;
+    let opened = source::open_reader(
+        Box::new(std::io::Cursor::new(bytes)),
+        name,
+        &opts.limits,
+        opts.progress.as_ref(),
+    )?;
+    let filter = Filter {
+        since: opts.since,
+        until: opts.until,
+        tenants: opts.tenants.clone(),
+    };
+    let mut stats = InputStats::default();
+    let mut all = Vec::new();
+    read_opened(
+        opened,
+        Arc::from(name),
+        opts.format.unwrap_or_default(),
+        opts,
+        &filter,
+        &pool,
+        &mut stats,
+        &mut |mut b| all.append(&mut b),
+    );
+    Ok((all, stats))
+}
+
+fn read_one(
+    target: &Target,
+    forced: InputFormat,
+    opts: &ReadOptions,
+    filter: &Filter,
+    pool: &rayon::ThreadPool,
+    stats: &mut InputStats,
+    sink: &mut dyn FnMut(Vec<Event>),
+) -> Result<(), ReadError> {
+    let opened = source::open(target, &opts.limits, opts.progress.as_ref())?;
+    let name: Arc<str> = Arc::from(target.name());
+    read_opened(opened, name, forced, opts, filter, pool, stats, sink);
+    Ok(())
+}
+
+#[allow(clippy::too_many_arguments)]
+fn read_opened(
+    opened: source::Opened,
+    name: Arc<str>,
+    forced: InputFormat,
+    opts: &ReadOptions,
+    filter: &Filter,
+    pool: &rayon::ThreadPool,
+    stats: &mut InputStats,
+    sink: &mut dyn FnMut(Vec<Event>),
+) {
+    let mut framer = frame::framer_for(opened.reader, forced, opts.limits);
+    let mut fs = FileStats {
+        file: name.to_string(),
+        ..FileStats::default()
+    };
+    let mut coverage = CoverageRun::default();
+    let mut pending: Option<Batch> = pool.install(|| framer.next_batch());
+    let ctx = FileCtx {
+        file: Arc::clone(&name),
+        shape: Shape::from_format(forced),
+        limits: opts.limits,
+        csv: framer.header().map(CsvCols::new),
+        filter: filter.clone(),
+    };
+    while let Some(batch) = pending.take() {
+        let (next, outs) =
+            pool.install(|| rayon::join(|| framer.next_batch(), || process_batch(&batch, &ctx)));
+        drop(batch);
+        pending = next;
+        let mut events = Vec::with_capacity(outs.len());
+        let mut seen = 0u64;
+        for out in outs {
+            match out {
+                ItemOut::One(o) => {
+                    seen += 1;
+                    merge(o, &mut fs, &mut coverage, stats, &mut events);
+                }
+                ItemOut::Many(list) => {
+                    for o in list {
+                        seen += 1;
+                        merge(o, &mut fs, &mut coverage, stats, &mut events);
+                    }
+                }
+            }
+        }
+        if let Some(p) = &opts.progress {
+            p.records.fetch_add(seen, Ordering::Relaxed);
+        }
+        if !events.is_empty() {
+            sink(events);
+        }
+    }
+    coverage.flush(stats);
+    fs.format = format!("{}{}", framer.name(), opened.compression.suffix());
+    fs.bytes = opened.bytes.load(Ordering::Relaxed);
+    if let Some(p) = &opts.progress {
+        p.files_done.fetch_add(1, Ordering::Relaxed);
+    }
+    stats.files.push(fs);
+}
+
+fn merge(
+    o: Outcome,
+    fs: &mut FileStats,
+    coverage: &mut CoverageRun,
+    stats: &mut InputStats,
+    events: &mut Vec<Event>,
+) {
+    match o {
+        Outcome::Event(ev) => {
+            fs.records += 1;
+            note_time(fs, ev.time);
+            if ev.mail.as_ref().is_some_and(|m| m.items_lost) {
+                fs.items_lost += 1;
+            }
+            coverage.add(&ev, stats);
+            events.push(ev);
+        }
+        Outcome::Repaired(ev, err) => {
+            stats.push_error(err);
+            merge(Outcome::Event(ev), fs, coverage, stats, events);
+        }
+        Outcome::Filtered(t) => {
+            fs.records += 1;
+            fs.filtered += 1;
+            note_time(fs, t);
+        }
+        Outcome::Error(e) => {
+            fs.skipped += 1;
+            stats.push_error(e);
+        }
+    }
+}

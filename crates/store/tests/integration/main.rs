@@ -1,0 +1,4 @@
+#![allow(clippy::unwrap_used)]
+//! Integration tests of the store.
+
+mod store;
