@@ -62,14 +62,6 @@ impl AppCatalog {
     pub fn is_empty(&self) -> bool {
         self.names.is_empty()
     }
-
-    /// `Name (id)` or `third-party app id` for explanations.
-    pub(crate) fn label(&self, app_id: &str) -> String {
-        match self.name(app_id) {
-            Some(n) => format!("{n} ({app_id})"),
-            None => format!("third-party app {app_id}"),
-        }
-    }
 }
 
 #[cfg(test)]
@@ -85,6 +77,5 @@ mod tests {
         assert!(c.is_first_party("5d661950-3475-41cd-a2c3-d671a3162bc1"));
         // The OTRF sample's attacker app is not Microsoft's.
         assert!(!c.is_first_party("5a95e683-08ad-424e-a441-1d1aec52c02c"));
-        assert_eq!(c.label("x"), "third-party app x");
     }
 }

@@ -72,7 +72,7 @@ section!(
 section!(
     /// `[ioc]`: analytic 4.
     IocConfig {
-        /// Matches within this many days outside an indicator's window still count (high
+        /// Matches within this many days outside an indicator's window still count (medium
         /// instead of critical); further out they are informational.
         margin_days: u32 = 7,
     }

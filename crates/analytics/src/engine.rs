@@ -142,7 +142,7 @@ impl Analytics {
 
 /// Strong findings (no sign-in, forged token, IOC in window) raise weaker findings that share
 /// their session or IOC IP to high.
-fn corroborate(cx: &Cx<'_>, findings: &mut [Finding]) {
+fn corroborate(cx: &Cx<'_>, findings: &mut Vec<Finding>) {
     let mut sessions: BTreeSet<&str> = BTreeSet::new();
     let mut ips: BTreeSet<String> = BTreeSet::new();
     for f in findings.iter().filter(|f| f.strong && f.level >= Level::High) {
@@ -157,26 +157,37 @@ fn corroborate(cx: &Cx<'_>, findings: &mut [Finding]) {
     if sessions.is_empty() && ips.is_empty() {
         return;
     }
+    let mut split_off: Vec<Finding> = Vec::new();
     for f in findings.iter_mut() {
         if f.strong || f.level >= Level::High || f.slug == a::visibility_gaps::SLUG {
             continue;
         }
-        let shared = f.ctxs.iter().find_map(|&i| {
+        let why = |i: usize| -> Option<String> {
             let (k, _) = cx.ctx(i)?;
             if let Some(s) = cx.opt(k.session).filter(|s| sessions.contains(s)) {
                 return Some(format!("session {s}"));
             }
             cx.opt(k.ip).filter(|ip| ips.contains(*ip)).map(|ip| format!("IOC IP {ip}"))
-        });
-        if let Some(what) = shared {
-            f.explanation.push_str(&format!(
-                ". Raised from {} to high: it shares {what} with a detection that stands on its own (no sign-in, forged token or IOC in its window)",
-                f.level
-            ));
-            f.evidence.insert("raised_from".into(), serde_json::json!(f.level));
-            f.level = Level::High;
+        };
+        let Some(what) = f.ctxs.iter().find_map(|&i| why(i)) else { continue };
+        // Only the contexts that share the session / IOC IP are raised; the rest stay as they
+        // are, in a finding of their own.
+        let (shared, rest): (Vec<usize>, Vec<usize>) = f.ctxs.iter().partition(|&&i| why(i).is_some());
+        if !rest.is_empty() {
+            let mut other = f.clone();
+            other.ctxs = rest;
+            other.extra.clear();
+            split_off.push(other);
+            f.ctxs = shared;
         }
+        f.explanation.push_str(&format!(
+            ". Raised from {} to high: it shares {what} with a detection that stands on its own (no sign-in, forged token or IOC in its window)",
+            f.level
+        ));
+        f.evidence.insert("raised_from".into(), serde_json::json!(f.level));
+        f.level = Level::High;
     }
+    findings.extend(split_off);
 }
 
 fn in_windows(w: Option<&Vec<(i64, i64)>>, t: i64) -> bool {
@@ -198,17 +209,18 @@ fn to_detection(cx: &Cx<'_>, f: Finding, bonus: u32) -> (Detection, Links) {
             if f.windows.as_ref().is_none_or(|w| w.iter().any(|&(a, b)| h1 > a && h0 < b)) {
                 records += u64::from(agg.records);
                 any = true;
+                let t = f.windows.as_ref().and_then(|w| w.iter().find(|&&(a, b)| h1 > a && h0 < b)).map_or(agg.first, |&(a, _)| agg.first.max(a));
+                // Ties broken by the context's earliest record, never by its (input-order) index.
+                let tie = |j: usize| cx.ctx(j).and_then(|(_, c)| c.locs.items.first().map(|l| l.1.clone()));
+                if first_ctx.is_none_or(|(ft, fi)| t < ft || (t == ft && tie(i) < tie(fi))) {
+                    first_ctx = Some((t, i));
+                }
             }
         }
         if !any {
             continue;
         }
         let kept: Vec<&(i64, Location)> = c.locs.items.iter().filter(|(t, _)| in_windows(f.windows.as_ref(), *t)).collect();
-        if let Some(t) = kept.first().map(|k| k.0) {
-            if first_ctx.is_none_or(|(ft, _)| t < ft) {
-                first_ctx = Some((t, i));
-            }
-        }
         last = last.max(kept.last().map(|k| k.0));
         locs.extend(kept.into_iter().cloned());
         not_kept += c.locs.total.saturating_sub(u64::try_from(c.locs.items.len()).unwrap_or(0));
@@ -237,7 +249,7 @@ fn to_detection(cx: &Cx<'_>, f: Finding, bonus: u32) -> (Detection, Links) {
     locs.dedup_by(|a, b| a.1 == b.1);
     let total = locs.len();
     let cap = cx.cfg.max_events_per_detection;
-    let at = locs.first().map(|l| l.0).or(f.at).or(first_ctx.map(|f| f.0)).unwrap_or(0);
+    let at = [locs.first().map(|l| l.0), f.at, first_ctx.map(|f| f.0)].into_iter().flatten().min().unwrap_or(0);
     let mut d = Detection::new(
         format!("builtin/{}", f.slug),
         info::title_of(f.slug),
@@ -356,7 +368,7 @@ fn next_baseline(cx: &Cx<'_>) -> BaselineSnapshot {
     let mut s = cx.snap.clone();
     s.version = BaselineSnapshot::FORMAT_VERSION;
     for (&mailbox, idxs) in &cx.mail_by_mailbox {
-        let mut ops = RunningStats::default();
+        let mut samples: Vec<u64> = Vec::new();
         let (mut inside, mut total) = (0u64, 0u64);
         for &i in idxs {
             let Some((k, c)) = cx.ctx(i) else { continue };
@@ -368,8 +380,7 @@ fn next_baseline(cx: &Cx<'_>) -> BaselineSnapshot {
                 }
             }
             if k.access != Some(stormwatch_core::MailAccessType::Sync) {
-                #[allow(clippy::cast_precision_loss)]
-                c.hours.values().for_each(|h| ops.push(h.ops as f64));
+                samples.extend(c.hours.values().map(|h| h.ops));
             }
             if !k.non_owner() {
                 for (&h, agg) in &c.hours {
@@ -380,6 +391,11 @@ fn next_baseline(cx: &Cx<'_>) -> BaselineSnapshot {
                 }
             }
         }
+        // Sorted, so the floating-point sums do not depend on input order.
+        samples.sort_unstable();
+        let mut ops = RunningStats::default();
+        #[allow(clippy::cast_precision_loss)]
+        samples.iter().for_each(|&x| ops.push(x as f64));
         let m = s.mailboxes.entry(mailbox.to_owned()).or_default();
         m.hourly_operations.merge(&ops);
         m.actor_window_records += inside;

@@ -83,7 +83,7 @@ fn settings(c: &AnalyticsConfig, n: u8) -> Vec<Setting> {
             s("no_sign_in.ip_window_hours", c.no_sign_in.ip_window_hours, "weaker: the user signed in from the IP within ± this many hours (level medium)"),
         ],
         3 => vec![s("forged_token.consumer_tenant", format!("{:?}", c.forged_token.consumer_tenant), "the consumer (MSA) tenant id")],
-        4 => vec![s("ioc.margin_days", c.ioc.margin_days, "days outside an indicator's window still reported (high); beyond: informational")],
+        4 => vec![s("ioc.margin_days", c.ioc.margin_days, "days outside an indicator's window still reported (medium); beyond: informational")],
         5 => vec![base(), learn(), s("watchlist", list_str(&c.watchlist), "high-value mailboxes (also --watchlist)")],
         6 => vec![
             s("asn.baseline_days", c.asn.baseline_days, "an ASN not seen for the mailbox in this many days before is new"),

@@ -332,7 +332,8 @@ mod tests {
         assert_eq!(ind.fit(ts("2023-06-12T03:14:07Z"), 7), WindowFit::Inside);
         assert_eq!(ind.fit(ts("2023-07-15T00:00:00Z"), 7), WindowFit::Margin);
         assert_eq!(ind.fit(ts("2024-01-01T00:00:00Z"), 7), WindowFit::Outside);
-        assert_eq!(ind.fit(ts("2023-03-01T00:00:00Z"), 7), WindowFit::Margin);
+        assert_eq!(ind.fit(ts("2023-03-03T00:00:00Z"), 7), WindowFit::Margin);
+        assert_eq!(ind.fit(ts("2023-03-01T00:00:00Z"), 7), WindowFit::Outside);
     }
 
     #[test]

@@ -13,6 +13,7 @@ pub const OUTLOOK: &str = "5d661950-3475-41cd-a2c3-d671a3162bc1";
 pub const OWA: &str = "00000002-0000-0ff1-ce00-000000000000";
 pub const GRAPH: &str = "00000003-0000-0000-c000-000000000000";
 pub const EVIL_APP: &str = "11111111-2222-3333-4444-555555555555";
+pub const CONSUMER: &str = "9188040d-6c67-4c5b-b112-36a304b66dad";
 
 /// An event under construction.
 #[derive(Debug, Clone)]

@@ -82,9 +82,18 @@ impl<'a> Obj<'a> {
         self.key(k).push_str(if v { "true" } else { "false" });
     }
 
-    /// A null field.
-    pub(crate) fn null(&mut self, k: &str) {
-        self.key(k).push_str("null");
+    /// A GUID field.
+    pub(crate) fn guid(&mut self, k: &str, g: crate::ids::Guid) {
+        let o = self.key(k);
+        o.push('"');
+        g.write_to(o);
+        o.push('"');
+    }
+
+    /// A field written with `Display` (no escaping: for IPs and numbers).
+    pub(crate) fn display(&mut self, k: &str, v: &dyn std::fmt::Display) {
+        let o = self.key(k);
+        let _ = write!(o, "\"{v}\"");
     }
 
     /// Close the object.

@@ -88,14 +88,15 @@ impl Scenario {
 
     /// Write the committed example: the first tenant's UAL as NDJSON, the second's as a
     /// Purview CSV (newest first), the unaudited tenant's as a Management API content blob,
-    /// all sign-ins in the Azure Monitor shape, and the ground truth at [`TRUTH_PATH`].
+    /// all sign-ins in the Azure Monitor shape (each file compressed as asked), and the ground
+    /// truth at [`TRUTH_PATH`].
     ///
     /// # Errors
     /// [`GenError::Io`] when a file cannot be written.
-    pub fn write_example(&self, dir: &Path) -> Result<Vec<PathBuf>, GenError> {
+    pub fn write_example(&self, dir: &Path, compression: Compression) -> Result<Vec<PathBuf>, GenError> {
         let d = &self.data;
         let tenant_of = |r: &Ual| d.world.users[r.mailbox].tenant;
-        let none = Compression::None;
+        let none = compression;
         let mut files = Vec::new();
         files.extend(write::write_format(d, Format::Ndjson, dir, Some("ual-agency.ndjson"), none, &|r| tenant_of(r) == 0)?);
         files.extend(write::write_format(d, Format::Csv, dir, Some("purview-ministry.csv"), none, &|r| tenant_of(r) == 1)?);

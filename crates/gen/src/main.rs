@@ -13,7 +13,7 @@ const USAGE: &str = "\
 usage:
   stormwatch-gen scenario --seed N --out DIR [--formats LIST|all] [--compress gz|zst|none]
                           [--staff N] [--days N]
-  stormwatch-gen example  --out DIR [--seed N]
+  stormwatch-gen example  --out DIR [--seed N] [--compress gz|zst|none]   (default gz)
   stormwatch-gen volume   --records N --out FILE [--seed N] [--format ndjson|json-array|csv]
                           [--compress gz|zst|none] [--signins separate|mixed|none] [--truth FILE]
 
@@ -108,7 +108,8 @@ fn run() -> Result<(), (u8, String)> {
             ));
         }
         "example" => {
-            args.check(&["seed", "out"]).map_err(usage)?;
+            args.check(&["seed", "out", "compress"]).map_err(usage)?;
+            let compression = Compression::parse(args.get("compress").unwrap_or("gz")).map_err(gen_err)?;
             let out = PathBuf::from(args.get("out").ok_or_else(|| usage("--out is required".into()))?);
             let opts = ScenarioOptions {
                 seed: args.num("seed", EXAMPLE_SEED).map_err(usage)?,
@@ -116,7 +117,7 @@ fn run() -> Result<(), (u8, String)> {
                 days: EXAMPLE_DAYS,
             };
             let s = Scenario::generate(&opts);
-            let files = s.write_example(&out).map_err(gen_err)?;
+            let files = s.write_example(&out, compression).map_err(gen_err)?;
             for f in &files {
                 say(&format!("wrote {}", f.display()));
             }

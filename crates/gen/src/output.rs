@@ -149,6 +149,11 @@ pub(crate) fn io_err(path: &Path) -> impl FnOnce(io::Error) -> GenError + '_ {
 impl Sink {
     /// Create `path` + the compression suffix (parent directories too).
     pub(crate) fn create(path: &Path, compression: Compression) -> Result<(Sink, PathBuf), GenError> {
+        Sink::create_with(path, compression, false)
+    }
+
+    /// Like [`Sink::create`]; `fast` trades compression ratio for speed (volume mode).
+    pub(crate) fn create_with(path: &Path, compression: Compression, fast: bool) -> Result<(Sink, PathBuf), GenError> {
         let mut p = path.as_os_str().to_owned();
         p.push(compression.suffix());
         let path = PathBuf::from(p);
@@ -161,8 +166,14 @@ impl Sink {
         let buf = BufWriter::with_capacity(1 << 20, file);
         let sink = match compression {
             Compression::None => Sink::Plain(buf),
-            Compression::Gz => Sink::Gz(flate2::write::GzEncoder::new(buf, flate2::Compression::fast())),
-            Compression::Zst => Sink::Zst(zstd::stream::write::Encoder::new(buf, 3).map_err(io_err(&path))?),
+            Compression::Gz => {
+                let level = if fast { flate2::Compression::fast() } else { flate2::Compression::best() };
+                Sink::Gz(flate2::write::GzEncoder::new(buf, level))
+            }
+            Compression::Zst => {
+                let level = if fast { 1 } else { 19 };
+                Sink::Zst(zstd::stream::write::Encoder::new(buf, level).map_err(io_err(&path))?)
+            }
         };
         Ok((sink, path))
     }

@@ -500,7 +500,8 @@ fn attach_signins(g: &mut Gen) -> Vec<SignIn> {
         if need {
             let interactive = !state.contains_key(&r.session);
             let floor = state.get(&r.session).map_or(i64::MIN, |s| s.0 + 1);
-            let t = (r.time - rng.range(5, 900)).max(floor).min(r.time);
+            // The sign-in lands strictly before the record (its fraction is below a second).
+            let t = (r.time - rng.range(5, 900)).max(floor).min(r.time - 1);
             let uti = rng.next_u128();
             signins.push(SignIn {
                 id: Guid(0),
@@ -518,7 +519,7 @@ fn attach_signins(g: &mut Gen) -> Vec<SignIn> {
             state.insert(r.session, (t, uti, r.ip));
             if interactive && r.profile != prof::ADMIN_PS {
                 let mut l = r.clone();
-                l.time = t;
+                l.time = t + 1;
                 l.op = Op::UserLoggedIn;
                 l.mailbox = r.user;
                 l.logon_type = 0;
@@ -568,7 +569,9 @@ fn plan_actor(g: &mut Gen, exec0: usize, exec1: usize, staff0: &[usize], staff1:
         .iter()
         .map(|(p, t, _, _)| (Guid::from_bits(r.next_u128()), *t, *p))
         .collect();
-    let targets0 = [exec0, staff0[2 % staff0.len()], staff0[3 % staff0.len()]];
+    // Staff 0 and 1 of each tenant are decoys; the actor reads other mailboxes.
+    let admin0 = g.w.find(0, Role::Admin).unwrap_or(exec0);
+    let targets0 = [exec0, staff0[2 % staff0.len()], staff0.get(3).copied().unwrap_or(admin0)];
     let targets1 = [exec1, staff1[1 % staff1.len()]];
     let first_day = 14;
     let last_day = g.days.min(32) - 1;

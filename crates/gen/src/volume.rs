@@ -263,12 +263,12 @@ pub fn run(opts: &VolumeOptions) -> Result<VolumeSummary, GenError> {
     let (p, mut truth) = plan(opts);
     let actor_n = p.actor.len() as u64;
     let budget = opts.records.saturating_sub(actor_n);
-    let (mut sink, path) = Sink::create(&opts.out, opts.compression)?;
+    let (mut sink, path) = Sink::create_with(&opts.out, opts.compression, true)?;
     let mut files = vec![path.clone()];
     let mut sign_sink = None;
     if opts.signins == SigninsMode::Separate {
         let sp = signins_path(&opts.out);
-        let (mut s, spath) = Sink::create(&sp, opts.compression)?;
+        let (mut s, spath) = Sink::create_with(&sp, opts.compression, true)?;
         s.write_all(b"{\"records\":[\n").map_err(io_err(&spath))?;
         files.push(spath.clone());
         sign_sink = Some((s, spath));

@@ -119,7 +119,7 @@ pub(crate) fn write_format(
             }
         }
         Format::GraphAudit => {
-            let qid = crate::ids::Guid::from_bits(u128::from(w.seed) << 64 | 0x51).to_string();
+            let qid = crate::ids::Guid::from_bits(crate::rng::Rng::derive(w.seed, &[0x71]).next_u128()).to_string();
             let pages: Vec<&[&Ual]> = recs.chunks(PAGE).collect();
             for (i, chunk) in pages.iter().enumerate() {
                 let mut out = Out::create(&dir.join(format!("{name}-{i:03}.json")), c)?;

@@ -36,7 +36,11 @@ pub(crate) struct Ctx {
 impl Ctx {
     /// The app as reported: `ClientAppId`, else `AppId`.
     pub(crate) fn reported_app(&self) -> Sym {
-        if self.client_app == NONE { self.app } else { self.client_app }
+        if self.client_app == NONE {
+            self.app
+        } else {
+            self.client_app
+        }
     }
 }
 
@@ -191,7 +195,12 @@ impl Assessor {
             i32::try_from(Timestamp::from_nanos(n).day_number()).unwrap_or(NO_DAY)
         });
         let tenant = self.strings.opt(ev.tenant.as_deref(), true);
-        if let Some(name) = ev.org_name.as_deref().map(str::trim).filter(|n| !n.is_empty()) {
+        if let Some(name) = ev
+            .org_name
+            .as_deref()
+            .map(str::trim)
+            .filter(|n| !n.is_empty())
+        {
             self.note_org_name(tenant, name);
         }
         let is_mia = ev.is_mail_items_accessed();
@@ -231,29 +240,48 @@ impl Assessor {
         if ctx.session != NONE && ctx.ip != NONE {
             self.note_edge(ctx.session, ctx.ip, day, t, &ev.loc);
         }
-        if ctx == (Ctx { session: NONE, ip: NONE, app: NONE, client_app: NONE, ua: NONE }) {
+        if ctx
+            == (Ctx {
+                session: NONE,
+                ip: NONE,
+                app: NONE,
+                client_app: NONE,
+                ua: NONE,
+            })
+        {
             return;
         }
         let ctx_id = match self.ctx_ids.get(&ctx) {
             Some(&id) => id,
             None => {
-                let Ok(id) = u32::try_from(self.ctxs.len()) else { return };
+                let Ok(id) = u32::try_from(self.ctxs.len()) else {
+                    return;
+                };
                 self.ctxs.push(ctx);
                 self.ctx_ids.insert(ctx, id);
                 id
             }
         };
-        let key = SlotKey { ctx: ctx_id, day, tenant, mailbox };
+        let key = SlotKey {
+            ctx: ctx_id,
+            day,
+            tenant,
+            mailbox,
+        };
         let slot = match self.slot_ids.get(&key) {
             Some(&id) => id,
             None => {
-                let Ok(id) = u32::try_from(self.slots.len()) else { return };
+                let Ok(id) = u32::try_from(self.slots.len()) else {
+                    return;
+                };
                 self.slots.push((key, SlotAgg::default()));
                 self.slot_ids.insert(key, id);
                 id
             }
         };
-        let Some((_, agg)) = self.slots.get_mut(slot as usize) else { return };
+        let Some((_, agg)) = self.slots.get_mut(slot as usize) else {
+            return;
+        };
         agg.span.add(t);
         agg.records += 1;
         if !is_mia {
@@ -273,7 +301,10 @@ impl Assessor {
         if mail.access_type == Some(MailAccessType::Sync) {
             for f in &mail.folders {
                 let folder = self.folder_sym(f);
-                self.syncs.entry(SyncKey { slot, folder }).or_default().add(t);
+                self.syncs
+                    .entry(SyncKey { slot, folder })
+                    .or_default()
+                    .add(t);
             }
             return;
         }
@@ -317,7 +348,11 @@ impl Assessor {
     }
 
     fn mailbox_of(&mut self, ev: &Event, is_mia: bool) -> Sym {
-        let m = ev.mailbox.as_deref().map(str::trim).filter(|s| !s.is_empty());
+        let m = ev
+            .mailbox
+            .as_deref()
+            .map(str::trim)
+            .filter(|s| !s.is_empty());
         let m = m.or_else(|| {
             if is_mia {
                 ev.mailbox_guid
@@ -349,11 +384,20 @@ impl Assessor {
         } else {
             self.strings.opt(ev.client_ip_text.as_deref(), true)
         };
-        let app = ev.app_id.as_deref().or_else(|| si.and_then(|s| s.app_id.as_deref()));
+        let app = ev
+            .app_id
+            .as_deref()
+            .or_else(|| si.and_then(|s| s.app_id.as_deref()));
         let app = self.strings.opt(app, true);
         let client_app = self.strings.opt(ev.client_app_id.as_deref(), true);
         let ua = self.strings.opt(ev.client_info.as_deref(), false);
-        Ctx { session, ip, app, client_app, ua }
+        Ctx {
+            session,
+            ip,
+            app,
+            client_app,
+            ua,
+        }
     }
 
     fn folder_sym(&mut self, f: &stormwatch_core::FolderAccess) -> Sym {
@@ -375,7 +419,14 @@ impl Assessor {
         let i = match days.binary_search_by(|d| d.day.cmp(&day)) {
             Ok(i) => i,
             Err(i) => {
-                days.insert(i, EdgeDay { day, span: Span::default(), loc: loc.clone() });
+                days.insert(
+                    i,
+                    EdgeDay {
+                        day,
+                        span: Span::default(),
+                        loc: loc.clone(),
+                    },
+                );
                 if let Some(d) = days.get_mut(i) {
                     d.span.add(t);
                 }
@@ -394,10 +445,13 @@ impl Assessor {
     }
 
     fn note_bypass(&mut self, ev: &Event, tenant: Sym) {
-        let Some(op) = ev.operation.as_deref() else { return };
+        let Some(op) = ev.operation.as_deref() else {
+            return;
+        };
         let hit = op.eq_ignore_ascii_case("Set-MailboxAuditBypassAssociation")
             || (op.eq_ignore_ascii_case("Set-Mailbox") && ev.raw.contains("AuditEnabled"))
-            || (op.eq_ignore_ascii_case("Set-OrganizationConfig") && ev.raw.contains("AuditDisabled"))
+            || (op.eq_ignore_ascii_case("Set-OrganizationConfig")
+                && ev.raw.contains("AuditDisabled"))
             || (op.eq_ignore_ascii_case("Set-AdminAuditLogConfig")
                 && ev.raw.contains("UnifiedAuditLogIngestionEnabled"));
         if !hit {

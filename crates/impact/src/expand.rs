@@ -39,7 +39,13 @@ fn clean<'a>(v: &'a [String], lower: bool) -> impl Iterator<Item = String> + 'a 
     v.iter()
         .map(|s| s.trim())
         .filter(|s| !s.is_empty())
-        .map(move |s| if lower { s.to_ascii_lowercase() } else { s.to_owned() })
+        .map(move |s| {
+            if lower {
+                s.to_ascii_lowercase()
+            } else {
+                s.to_owned()
+            }
+        })
 }
 
 fn seed_step(kind: &str, value: &str, via: &str) -> ExpansionStep {
@@ -87,8 +93,12 @@ pub(crate) fn resolve(a: &Assessor, seeds: &Seeds, opts: &ImpactOptions) -> Acto
         w.sort_unstable();
         w.dedup();
     }
-    let mut seed_ips: BTreeSet<String> =
-        seeds.ips.iter().map(|s| canonical_ip(s)).filter(|s| !s.is_empty()).collect();
+    let mut seed_ips: BTreeSet<String> = seeds
+        .ips
+        .iter()
+        .map(|s| canonical_ip(s))
+        .filter(|s| !s.is_empty())
+        .collect();
     seed_ips.extend(actor.windows.keys().cloned());
     let seed_sessions: BTreeSet<String> = clean(&seeds.sessions, true).collect();
     let seed_apps: BTreeSet<String> = clean(&seeds.apps, true).collect();
@@ -98,7 +108,13 @@ pub(crate) fn resolve(a: &Assessor, seeds: &Seeds, opts: &ImpactOptions) -> Acto
             Some(w) => {
                 let ws: Vec<String> = w
                     .iter()
-                    .map(|&(f, t)| format!("{} to {}", Timestamp::from_nanos(f), Timestamp::from_nanos(t)))
+                    .map(|&(f, t)| {
+                        format!(
+                            "{} to {}",
+                            Timestamp::from_nanos(f),
+                            Timestamp::from_nanos(t)
+                        )
+                    })
                     .collect();
                 format!("seed (IOC window {})", ws.join(", "))
             }
@@ -160,8 +176,12 @@ pub(crate) fn resolve(a: &Assessor, seeds: &Seeds, opts: &ImpactOptions) -> Acto
                     if actor.sessions.contains(s_text) {
                         continue;
                     }
-                    let Some(days) = a.edges.get(&(s, ip)) else { continue };
-                    let Some(day) = first_valid(days, windows.as_deref()) else { continue };
+                    let Some(days) = a.edges.get(&(s, ip)) else {
+                        continue;
+                    };
+                    let Some(day) = first_valid(days, windows.as_deref()) else {
+                        continue;
+                    };
                     actor.sessions.insert(s_text.to_owned());
                     actor.steps.push(ExpansionStep {
                         added_kind: "session".to_owned(),
@@ -179,7 +199,9 @@ pub(crate) fn resolve(a: &Assessor, seeds: &Seeds, opts: &ImpactOptions) -> Acto
                     if actor.ips.contains(ip_text) {
                         continue;
                     }
-                    let Some(day) = a.edges.get(&(s, ip)).and_then(|d| d.first()) else { continue };
+                    let Some(day) = a.edges.get(&(s, ip)).and_then(|d| d.first()) else {
+                        continue;
+                    };
                     actor.ips.insert(ip_text.to_owned());
                     actor.steps.push(ExpansionStep {
                         added_kind: "ip".to_owned(),
@@ -204,9 +226,17 @@ impl Actor {
                 out.ips.insert(s, self.windows.get(ip).cloned());
             }
         }
-        out.sessions = self.sessions.iter().filter_map(|s| a.strings.get(s)).collect();
+        out.sessions = self
+            .sessions
+            .iter()
+            .filter_map(|s| a.strings.get(s))
+            .collect();
         out.apps = self.apps.iter().filter_map(|s| a.strings.get(s)).collect();
-        out.user_agents = self.user_agents.iter().filter_map(|s| a.strings.get(s)).collect();
+        out.user_agents = self
+            .user_agents
+            .iter()
+            .filter_map(|s| a.strings.get(s))
+            .collect();
         out
     }
 }

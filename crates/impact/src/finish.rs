@@ -90,10 +90,19 @@ fn note_ctx(sessions: &mut HashSet<Sym>, ips: &mut HashSet<Sym>, apps: &mut Hash
 }
 
 pub(crate) fn tenant_text(a: &Assessor, t: Sym) -> String {
-    if t == NONE { UNKNOWN_TENANT.to_owned() } else { a.strings.resolve(t).to_owned() }
+    if t == NONE {
+        UNKNOWN_TENANT.to_owned()
+    } else {
+        a.strings.resolve(t).to_owned()
+    }
 }
 
-pub(crate) fn finish(a: Assessor, seeds: &Seeds, opts: &ImpactOptions, stats: &InputStats) -> ImpactReport {
+pub(crate) fn finish(
+    a: Assessor,
+    seeds: &Seeds,
+    opts: &ImpactOptions,
+    stats: &InputStats,
+) -> ImpactReport {
     let actor = resolve(&a, seeds, opts);
     let syms = actor.syms(&a);
     let matches: Vec<Match<'_>> = a.ctxs.iter().map(|c| match_ctx(c, &syms)).collect();
@@ -111,7 +120,9 @@ pub(crate) fn finish(a: Assessor, seeds: &Seeds, opts: &ImpactOptions, stats: &I
         if let Some(ok) = slot_ok.get_mut(i) {
             *ok = m;
         }
-        let Some(ctx) = a.ctxs.get(key.ctx as usize) else { continue };
+        let Some(ctx) = a.ctxs.get(key.ctx as usize) else {
+            continue;
+        };
         window.merge(&agg.span);
         let org = orgs.entry(tenant_text(&a, key.tenant)).or_default();
         org.span.merge(&agg.span);
@@ -119,7 +130,10 @@ pub(crate) fn finish(a: Assessor, seeds: &Seeds, opts: &ImpactOptions, stats: &I
         if key.mailbox == NONE {
             continue;
         }
-        let mb = org.mailboxes.entry(a.strings.resolve(key.mailbox).to_owned()).or_default();
+        let mb = org
+            .mailboxes
+            .entry(a.strings.resolve(key.mailbox).to_owned())
+            .or_default();
         mb.span.merge(&agg.span);
         mb.records += agg.records;
         mb.mia += agg.mia;
@@ -130,12 +144,18 @@ pub(crate) fn finish(a: Assessor, seeds: &Seeds, opts: &ImpactOptions, stats: &I
     }
 
     for (k, m) in &a.msgs {
-        let Some(Some(sm)) = slot_ok.get(k.slot as usize) else { continue };
+        let Some(Some(sm)) = slot_ok.get(k.slot as usize) else {
+            continue;
+        };
         if !accepts(Some(*sm), &m.span) {
             continue;
         }
-        let Some((key, _)) = a.slots.get(k.slot as usize) else { continue };
-        let Some(f) = folder_entry(&a, &mut orgs, key.tenant, key.mailbox, k.folder) else { continue };
+        let Some((key, _)) = a.slots.get(k.slot as usize) else {
+            continue;
+        };
+        let Some(f) = folder_entry(&a, &mut orgs, key.tenant, key.mailbox, k.folder) else {
+            continue;
+        };
         let e = f.msgs.entry(k.msg).or_default();
         e.span.merge(&m.span);
         e.count += m.count;
@@ -144,11 +164,15 @@ pub(crate) fn finish(a: Assessor, seeds: &Seeds, opts: &ImpactOptions, stats: &I
         }
     }
     for (k, span) in &a.syncs {
-        let Some(Some(sm)) = slot_ok.get(k.slot as usize) else { continue };
+        let Some(Some(sm)) = slot_ok.get(k.slot as usize) else {
+            continue;
+        };
         if !accepts(Some(*sm), span) {
             continue;
         }
-        let Some((key, _)) = a.slots.get(k.slot as usize) else { continue };
+        let Some((key, _)) = a.slots.get(k.slot as usize) else {
+            continue;
+        };
         if let Some(f) = folder_entry(&a, &mut orgs, key.tenant, key.mailbox, k.folder) {
             f.whole = true;
         }
@@ -167,18 +191,23 @@ pub(crate) fn finish(a: Assessor, seeds: &Seeds, opts: &ImpactOptions, stats: &I
         })
         .collect();
     throttled.sort_by(|x, y| {
-        (a.strings.resolve(x.0.0), a.strings.resolve(x.0.1)).cmp(&(a.strings.resolve(y.0.0), a.strings.resolve(y.0.1)))
+        (a.strings.resolve(x.0.0), a.strings.resolve(x.0.1))
+            .cmp(&(a.strings.resolve(y.0.0), a.strings.resolve(y.0.1)))
     });
     for ((tenant, mailbox), ws) in throttled {
         let tkey = tenant_text(&a, *tenant);
         let mname = a.strings.resolve(*mailbox).to_owned();
-        let Some(org) = orgs.get_mut(&tkey) else { continue };
+        let Some(org) = orgs.get_mut(&tkey) else {
+            continue;
+        };
         let touched = org.mailboxes.contains_key(&mname);
         let org_span = org.span;
         let ws: Vec<(i64, i64)> = if touched {
             ws
         } else {
-            ws.into_iter().filter(|&(f, t)| org_span.meets(f, t)).collect()
+            ws.into_iter()
+                .filter(|&(f, t)| org_span.meets(f, t))
+                .collect()
         };
         if ws.is_empty() {
             continue;
@@ -190,7 +219,11 @@ pub(crate) fn finish(a: Assessor, seeds: &Seeds, opts: &ImpactOptions, stats: &I
     }
 
     let subjects = opts.subjects.as_ref().map(subjects::normalise);
-    let ctx_limits = limits::Context { a: &a, stats, window };
+    let ctx_limits = limits::Context {
+        a: &a,
+        stats,
+        window,
+    };
     let (top_limits, org_limits) = limits::general(&ctx_limits, &orgs);
     for (tenant, ls) in org_limits {
         orgs.entry(tenant).or_default().limits.extend(ls);
@@ -236,7 +269,10 @@ pub(crate) fn finish(a: Assessor, seeds: &Seeds, opts: &ImpactOptions, stats: &I
             apps: actor.apps.into_iter().collect(),
             user_agents: actor.user_agents.into_iter().collect(),
         },
-        window: Window { first: window.first_ts(), last: window.last_ts() },
+        window: Window {
+            first: window.first_ts(),
+            last: window.last_ts(),
+        },
         organizations,
         limits: top_limits,
         expansion: actor.steps,
@@ -257,7 +293,11 @@ fn folder_entry<'o>(
     }
     let org = orgs.get_mut(&tenant_text(a, tenant))?;
     let mb = org.mailboxes.get_mut(a.strings.resolve(mailbox))?;
-    Some(mb.folders.entry(a.strings.resolve(folder).to_owned()).or_default())
+    Some(
+        mb.folders
+            .entry(a.strings.resolve(folder).to_owned())
+            .or_default(),
+    )
 }
 
 fn build_mailbox(
@@ -284,14 +324,20 @@ fn build_mailbox(
                     first_access: m.span.first_ts(),
                     last_access: m.span.last_ts(),
                     access_count: m.count,
-                    subject: subjects.and_then(|s| subjects::lookup(s, text)).map(str::to_owned),
+                    subject: subjects
+                        .and_then(|s| subjects::lookup(s, text))
+                        .map(str::to_owned),
                 }
             })
             .collect();
         msgs.sort_by(|x, y| {
             (x.first_access, &x.internet_message_id).cmp(&(y.first_access, &y.internet_message_id))
         });
-        folders.push(FolderImpact { path, whole_folder: fb.whole, messages: msgs });
+        folders.push(FolderImpact {
+            path,
+            whole_folder: fb.whole,
+            messages: msgs,
+        });
     }
     let mut limits = mb.limits;
     limits::sort(&mut limits);
@@ -302,7 +348,10 @@ fn build_mailbox(
         folders,
         unlisted_binds: mb.unlisted,
         messages: distinct.len() as u64,
-        bytes: distinct.values().filter_map(|s| *s).fold(0u64, u64::saturating_add),
+        bytes: distinct
+            .values()
+            .filter_map(|s| *s)
+            .fold(0u64, u64::saturating_add),
         records: mb.records,
         sessions: mb.sessions.len() as u64,
         ips: mb.ips.len() as u64,

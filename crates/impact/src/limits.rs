@@ -28,7 +28,12 @@ pub(crate) struct Context<'a> {
 }
 
 fn lim(kind: LimitKind, from: Option<Timestamp>, to: Option<Timestamp>, detail: String) -> Limit {
-    Limit { kind, from, to, detail }
+    Limit {
+        kind,
+        from,
+        to,
+        detail,
+    }
 }
 
 fn ts(n: i64) -> Timestamp {
@@ -114,7 +119,10 @@ pub(crate) fn general(
         ));
     }
     bypass(cx, &mut top, &mut per_org);
-    let actor_reads = orgs.values().flat_map(|o| o.mailboxes.values()).any(|m| m.mia > 0);
+    let actor_reads = orgs
+        .values()
+        .flat_map(|o| o.mailboxes.values())
+        .any(|m| m.mia > 0);
     if actor_reads {
         top.push(lim(
             LimitKind::Dedup,
@@ -146,8 +154,11 @@ fn no_mail_audit(
             e.2.add(Some(i64::from(day) * DAY_SECS * NANOS));
         }
     }
-    let mut sorted: Vec<(String, (u64, u64, Span))> =
-        tenants.into_iter().filter(|(t, _)| *t != NONE).map(|(t, v)| (tenant_text(a, t), v)).collect();
+    let mut sorted: Vec<(String, (u64, u64, Span))> = tenants
+        .into_iter()
+        .filter(|(t, _)| *t != NONE)
+        .map(|(t, v)| (tenant_text(a, t), v))
+        .collect();
     sorted.sort_by(|x, y| x.0.cmp(&y.0));
     for (tenant, (records, mia, span)) in &sorted {
         if *mia > 0 || *records == 0 {
@@ -168,14 +179,20 @@ fn no_mail_audit(
         per_org.entry(tenant.clone()).or_default().push(l);
     }
     // Mailboxes with activity but no MailItemsAccessed, in tenants that do have some.
-    let audited: BTreeSet<&str> =
-        sorted.iter().filter(|(_, v)| v.1 > 0).map(|(t, _)| t.as_str()).collect();
+    let audited: BTreeSet<&str> = sorted
+        .iter()
+        .filter(|(_, v)| v.1 > 0)
+        .map(|(t, _)| t.as_str())
+        .collect();
     let mut silent: BTreeMap<String, Vec<String>> = BTreeMap::new();
     for (&(t, m), st) in &a.mailboxes {
         if st.records > 0 && st.mia == 0 {
             let tenant = tenant_text(a, t);
             if audited.contains(tenant.as_str()) {
-                silent.entry(tenant).or_default().push(a.strings.resolve(m).to_owned());
+                silent
+                    .entry(tenant)
+                    .or_default()
+                    .push(a.strings.resolve(m).to_owned());
             }
         }
     }
@@ -183,7 +200,11 @@ fn no_mail_audit(
         boxes.sort();
         let n = boxes.len();
         let named: Vec<&str> = boxes.iter().take(MAX_NAMED).map(String::as_str).collect();
-        let more = if n > MAX_NAMED { format!(" and {} more", n - MAX_NAMED) } else { String::new() };
+        let more = if n > MAX_NAMED {
+            format!(" and {} more", n - MAX_NAMED)
+        } else {
+            String::new()
+        };
         let l = lim(
             LimitKind::NoMailAudit,
             None,
@@ -205,11 +226,15 @@ fn log_gaps(cx: &Context<'_>, top: &mut Vec<Limit>, per_org: &mut BTreeMap<Strin
     let mut days: BTreeMap<String, BTreeSet<i64>> = BTreeMap::new();
     for &(t, _, day) in cx.a.grid.keys() {
         if day != NO_DAY {
-            days.entry(tenant_text(cx.a, t)).or_default().insert(i64::from(day));
+            days.entry(tenant_text(cx.a, t))
+                .or_default()
+                .insert(i64::from(day));
         }
     }
     for (tenant, set) in days {
-        let (Some(&lo), Some(&hi)) = (set.first(), set.last()) else { continue };
+        let (Some(&lo), Some(&hi)) = (set.first(), set.last()) else {
+            continue;
+        };
         let mut gaps: Vec<(i64, i64)> = Vec::new();
         let mut prev = lo;
         for &d in set.iter().skip(1) {
@@ -231,7 +256,11 @@ fn log_gaps(cx: &Context<'_>, top: &mut Vec<Limit>, per_org: &mut BTreeMap<Strin
             let what = if n == 1 {
                 f.date_string()
             } else {
-                format!("{} to {} ({n} days)", f.date_string(), t.add_seconds(-DAY_SECS).date_string())
+                format!(
+                    "{} to {} ({n} days)",
+                    f.date_string(),
+                    t.add_seconds(-DAY_SECS).date_string()
+                )
             };
             let l = lim(
                 LimitKind::LogGap,
@@ -250,7 +279,10 @@ fn log_gaps(cx: &Context<'_>, top: &mut Vec<Limit>, per_org: &mut BTreeMap<Strin
                 LimitKind::LogGap,
                 None,
                 None,
-                format!("Tenant {tenant}: {} more gaps of whole days not listed.", total - MAX_GAPS),
+                format!(
+                    "Tenant {tenant}: {} more gaps of whole days not listed.",
+                    total - MAX_GAPS
+                ),
             ));
         }
     }
@@ -259,9 +291,17 @@ fn log_gaps(cx: &Context<'_>, top: &mut Vec<Limit>, per_org: &mut BTreeMap<Strin
 fn parse_errors(stats: &InputStats, top: &mut Vec<Limit>) {
     let skipped = stats.skipped();
     if skipped > 0 {
-        let quoted: Vec<String> =
-            stats.errors.iter().take(MAX_QUOTED_ERRORS).map(ToString::to_string).collect();
-        let first = if quoted.is_empty() { String::new() } else { format!(" First: {}.", quoted.join("; ")) };
+        let quoted: Vec<String> = stats
+            .errors
+            .iter()
+            .take(MAX_QUOTED_ERRORS)
+            .map(ToString::to_string)
+            .collect();
+        let first = if quoted.is_empty() {
+            String::new()
+        } else {
+            format!(" First: {}.", quoted.join("; "))
+        };
         top.push(lim(
             LimitKind::ParseErrors,
             None,
@@ -288,9 +328,18 @@ fn items_lost(cx: &Context<'_>, top: &mut Vec<Limit>) {
     if n == 0 {
         return;
     }
-    let files: Vec<&str> =
-        cx.stats.files.iter().filter(|f| f.items_lost > 0).map(|f| f.file.as_str()).collect();
-    let in_files = if files.is_empty() { String::new() } else { format!(" ({})", files.join(", ")) };
+    let files: Vec<&str> = cx
+        .stats
+        .files
+        .iter()
+        .filter(|f| f.items_lost > 0)
+        .map(|f| f.file.as_str())
+        .collect();
+    let in_files = if files.is_empty() {
+        String::new()
+    } else {
+        format!(" ({})", files.join(", "))
+    };
     top.push(lim(
         LimitKind::ItemsLost,
         None,
@@ -398,7 +447,11 @@ pub(crate) fn coverage_rows(a: &Assessor, stats: &InputStats) -> Vec<CoverageRow
         .iter()
         .map(|(&(t, w, day), &(records, mia))| CoverageRow {
             tenant: tenant_text(a, t),
-            workload: if w == NONE { "unknown".to_owned() } else { a.strings.resolve(w).to_owned() },
+            workload: if w == NONE {
+                "unknown".to_owned()
+            } else {
+                a.strings.resolve(w).to_owned()
+            },
             day: if day == NO_DAY {
                 "unknown".to_owned()
             } else {

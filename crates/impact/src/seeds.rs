@@ -46,8 +46,12 @@ pub struct ImpactOptions {
 /// An IP in canonical text form (as [`stormwatch_core::Event::ip_string`] writes it).
 pub(crate) fn canonical_ip(s: &str) -> String {
     let t = s.trim();
-    let t = t.strip_prefix('[').and_then(|x| x.strip_suffix(']')).unwrap_or(t);
-    t.parse::<IpAddr>().map_or_else(|_| t.to_owned(), |ip| ip.to_string())
+    let t = t
+        .strip_prefix('[')
+        .and_then(|x| x.strip_suffix(']'))
+        .unwrap_or(t);
+    t.parse::<IpAddr>()
+        .map_or_else(|_| t.to_owned(), |ip| ip.to_string())
 }
 
 #[cfg(test)]

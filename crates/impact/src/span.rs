@@ -11,7 +11,10 @@ pub(crate) struct Span {
 
 impl Default for Span {
     fn default() -> Self {
-        Span { first: i64::MAX, last: i64::MIN }
+        Span {
+            first: i64::MAX,
+            last: i64::MIN,
+        }
     }
 }
 

@@ -19,10 +19,16 @@ pub fn load_subjects_csv(path: &Path) -> Result<HashMap<String, String>, ImpactE
         path: path.to_path_buf(),
         source,
     })?;
-    let mut rdr = csv::ReaderBuilder::new().flexible(true).from_reader(std::io::BufReader::new(file));
+    let mut rdr = csv::ReaderBuilder::new()
+        .flexible(true)
+        .from_reader(std::io::BufReader::new(file));
     let headers = rdr
         .headers()
-        .map_err(|source| ImpactError::Csv { path: path.to_path_buf(), line: 1, source })?
+        .map_err(|source| ImpactError::Csv {
+            path: path.to_path_buf(),
+            line: 1,
+            source,
+        })?
         .clone();
     let norm = |h: &str| {
         h.trim_start_matches('\u{feff}')
@@ -31,13 +37,18 @@ pub fn load_subjects_csv(path: &Path) -> Result<HashMap<String, String>, ImpactE
             .collect::<String>()
             .to_ascii_lowercase()
     };
-    let find = |names: &[&str]| headers.iter().position(|h| names.contains(&norm(h).as_str()));
+    let find = |names: &[&str]| {
+        headers
+            .iter()
+            .position(|h| names.contains(&norm(h).as_str()))
+    };
     let found = || headers.iter().collect::<Vec<_>>().join(",");
-    let id_col = find(&["internetmessageid", "messageid"]).ok_or_else(|| ImpactError::MissingColumn {
-        path: path.to_path_buf(),
-        column: "InternetMessageId",
-        found: found(),
-    })?;
+    let id_col =
+        find(&["internetmessageid", "messageid"]).ok_or_else(|| ImpactError::MissingColumn {
+            path: path.to_path_buf(),
+            column: "InternetMessageId",
+            found: found(),
+        })?;
     let subj_col = find(&["subject"]).ok_or_else(|| ImpactError::MissingColumn {
         path: path.to_path_buf(),
         column: "Subject",
@@ -51,7 +62,11 @@ pub fn load_subjects_csv(path: &Path) -> Result<HashMap<String, String>, ImpactE
             Ok(true) => {}
             Err(source) => {
                 let line = source.position().map_or(0, csv::Position::line);
-                return Err(ImpactError::Csv { path: path.to_path_buf(), line, source });
+                return Err(ImpactError::Csv {
+                    path: path.to_path_buf(),
+                    line,
+                    source,
+                });
             }
         }
         let (Some(id), Some(subject)) = (rec.get(id_col), rec.get(subj_col)) else {

@@ -15,48 +15,78 @@ use crate::text::{cell, ts};
 const MAX_EVENTS_IN_CELL: usize = 20;
 
 fn writer(w: &mut dyn Write) -> csv::Writer<&mut dyn Write> {
-    csv::WriterBuilder::new().terminator(csv::Terminator::CRLF).from_writer(w)
+    csv::WriterBuilder::new()
+        .terminator(csv::Terminator::CRLF)
+        .from_writer(w)
 }
 
-fn row<const N: usize>(wr: &mut csv::Writer<&mut dyn Write>, cells: [&str; N]) -> Result<(), ReportError> {
+fn row<const N: usize>(
+    wr: &mut csv::Writer<&mut dyn Write>,
+    cells: [&str; N],
+) -> Result<(), ReportError> {
     wr.write_record(cells.iter().map(|c| cell(c)))?;
     Ok(())
 }
 
-pub(crate) fn write_detections_csv(w: &mut dyn Write, detections: &[Detection]) -> Result<(), ReportError> {
+pub(crate) fn write_detections_csv(
+    w: &mut dyn Write,
+    detections: &[Detection],
+) -> Result<(), ReportError> {
     let mut wr = writer(w);
-    row(&mut wr, [
-        "timestamp", "level", "rule_id", "rule_title", "source", "tenant", "user", "mailbox", "ip", "session_id",
-        "app_id", "records", "events", "explanation", "tags",
-    ])?;
+    row(
+        &mut wr,
+        [
+            "timestamp",
+            "level",
+            "rule_id",
+            "rule_title",
+            "source",
+            "tenant",
+            "user",
+            "mailbox",
+            "ip",
+            "session_id",
+            "app_id",
+            "records",
+            "events",
+            "explanation",
+            "tags",
+        ],
+    )?;
     for d in ordered(detections) {
-        let mut events: Vec<String> = d.events.iter().take(MAX_EVENTS_IN_CELL).map(|l| {
-            match &l.record_id {
+        let mut events: Vec<String> = d
+            .events
+            .iter()
+            .take(MAX_EVENTS_IN_CELL)
+            .map(|l| match &l.record_id {
                 Some(id) => format!("{l} ({id})"),
                 None => l.to_string(),
-            }
-        }).collect();
+            })
+            .collect();
         if d.events.len() > MAX_EVENTS_IN_CELL {
             events.push(format!("… {} more", d.events.len() - MAX_EVENTS_IN_CELL));
         }
         let o = |v: &Option<String>| v.clone().unwrap_or_default();
-        row(&mut wr, [
-            &d.timestamp.to_string(),
-            d.level.as_str(),
-            &d.rule_id,
-            &d.rule_title,
-            &d.source.to_string(),
-            &o(&d.tenant),
-            &o(&d.user),
-            &o(&d.mailbox),
-            &o(&d.ip),
-            &o(&d.session_id),
-            &o(&d.app_id),
-            &d.events.len().to_string(),
-            &events.join("; "),
-            &d.explanation,
-            &d.tags.join("; "),
-        ])?;
+        row(
+            &mut wr,
+            [
+                &d.timestamp.to_string(),
+                d.level.as_str(),
+                &d.rule_id,
+                &d.rule_title,
+                &d.source.to_string(),
+                &o(&d.tenant),
+                &o(&d.user),
+                &o(&d.mailbox),
+                &o(&d.ip),
+                &o(&d.session_id),
+                &o(&d.app_id),
+                &d.events.len().to_string(),
+                &events.join("; "),
+                &d.explanation,
+                &d.tags.join("; "),
+            ],
+        )?;
     }
     wr.flush()?;
     Ok(())
@@ -65,32 +95,62 @@ pub(crate) fn write_detections_csv(w: &mut dyn Write, detections: &[Detection]) 
 /// Per message: one row per message read, and one per folder exposed whole by a Sync.
 pub(crate) fn write_impact_csv(w: &mut dyn Write, r: &ImpactReport) -> Result<(), ReportError> {
     let mut wr = writer(w);
-    row(&mut wr, [
-        "tenant_id", "organization", "mailbox", "folder", "whole_folder", "internet_message_id", "subject",
-        "size_bytes", "first_access", "last_access", "access_count",
-    ])?;
+    row(
+        &mut wr,
+        [
+            "tenant_id",
+            "organization",
+            "mailbox",
+            "folder",
+            "whole_folder",
+            "internet_message_id",
+            "subject",
+            "size_bytes",
+            "first_access",
+            "last_access",
+            "access_count",
+        ],
+    )?;
     for o in &r.organizations {
         let org = o.name.clone().unwrap_or_default();
         for m in &o.mailboxes {
             for f in &m.folders {
                 let whole = if f.whole_folder { "true" } else { "false" };
                 if f.messages.is_empty() && f.whole_folder {
-                    row(&mut wr, [&o.tenant_id, &org, &m.mailbox, &f.path, whole, "", "", "", "", "", ""])?;
+                    row(
+                        &mut wr,
+                        [
+                            &o.tenant_id,
+                            &org,
+                            &m.mailbox,
+                            &f.path,
+                            whole,
+                            "",
+                            "",
+                            "",
+                            "",
+                            "",
+                            "",
+                        ],
+                    )?;
                 }
                 for msg in &f.messages {
-                    row(&mut wr, [
-                        &o.tenant_id,
-                        &org,
-                        &m.mailbox,
-                        &f.path,
-                        whole,
-                        &msg.internet_message_id,
-                        msg.subject.as_deref().unwrap_or(""),
-                        &msg.size_bytes.map(|s| s.to_string()).unwrap_or_default(),
-                        &ts(msg.first_access),
-                        &ts(msg.last_access),
-                        &msg.access_count.to_string(),
-                    ])?;
+                    row(
+                        &mut wr,
+                        [
+                            &o.tenant_id,
+                            &org,
+                            &m.mailbox,
+                            &f.path,
+                            whole,
+                            &msg.internet_message_id,
+                            msg.subject.as_deref().unwrap_or(""),
+                            &msg.size_bytes.map(|s| s.to_string()).unwrap_or_default(),
+                            &ts(msg.first_access),
+                            &ts(msg.last_access),
+                            &msg.access_count.to_string(),
+                        ],
+                    )?;
                 }
             }
         }
@@ -101,40 +161,66 @@ pub(crate) fn write_impact_csv(w: &mut dyn Write, r: &ImpactReport) -> Result<()
 
 /// Does a mailbox carry a limit that means "presume exposed / not observable"?
 pub(crate) fn presumed_exposed(m: &stormwatch_core::impact::MailboxImpact) -> bool {
-    m.limits.iter().any(|l| matches!(l.kind, LimitKind::Throttled | LimitKind::NoMailAudit))
+    m.limits
+        .iter()
+        .any(|l| matches!(l.kind, LimitKind::Throttled | LimitKind::NoMailAudit))
 }
 
 pub(crate) fn write_mailbox_csv(w: &mut dyn Write, r: &ImpactReport) -> Result<(), ReportError> {
     let mut wr = writer(w);
-    row(&mut wr, [
-        "tenant_id", "organization", "mailbox", "first_access", "last_access", "messages", "bytes",
-        "whole_folders", "whole_folder_paths", "unlisted_binds", "records", "sessions", "ips", "apps",
-        "presumed_exposed", "limits",
-    ])?;
+    row(
+        &mut wr,
+        [
+            "tenant_id",
+            "organization",
+            "mailbox",
+            "first_access",
+            "last_access",
+            "messages",
+            "bytes",
+            "whole_folders",
+            "whole_folder_paths",
+            "unlisted_binds",
+            "records",
+            "sessions",
+            "ips",
+            "apps",
+            "presumed_exposed",
+            "limits",
+        ],
+    )?;
     for o in &r.organizations {
         let org = o.name.clone().unwrap_or_default();
         for m in &o.mailboxes {
-            let whole: Vec<&str> = m.folders.iter().filter(|f| f.whole_folder).map(|f| f.path.as_str()).collect();
+            let whole: Vec<&str> = m
+                .folders
+                .iter()
+                .filter(|f| f.whole_folder)
+                .map(|f| f.path.as_str())
+                .collect();
             let mut kinds: Vec<&str> = m.limits.iter().map(|l| l.kind.as_str()).collect();
             kinds.dedup();
-            row(&mut wr, [
-                &o.tenant_id,
-                &org,
-                &m.mailbox,
-                &ts(m.first_access),
-                &ts(m.last_access),
-                &m.messages.to_string(),
-                &m.bytes.to_string(),
-                &whole.len().to_string(),
-                &whole.join("; "),
-                &m.unlisted_binds.to_string(),
-                &m.records.to_string(),
-                &m.sessions.to_string(),
-                &m.ips.to_string(),
-                &m.apps.to_string(),
-                if presumed_exposed(m) { "true" } else { "false" },
-                &kinds.join("; "),
-            ])?;
+            row(
+                &mut wr,
+                [
+                    &o.tenant_id,
+                    &org,
+                    &m.mailbox,
+                    &ts(m.first_access),
+                    &ts(m.last_access),
+                    &m.messages.to_string(),
+                    &m.bytes.to_string(),
+                    &whole.len().to_string(),
+                    &whole.join("; "),
+                    &m.unlisted_binds.to_string(),
+                    &m.records.to_string(),
+                    &m.sessions.to_string(),
+                    &m.ips.to_string(),
+                    &m.apps.to_string(),
+                    if presumed_exposed(m) { "true" } else { "false" },
+                    &kinds.join("; "),
+                ],
+            )?;
         }
     }
     wr.flush()?;

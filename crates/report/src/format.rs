@@ -27,7 +27,11 @@ impl FromStr for DetectionFormat {
             "jsonl" | "ndjson" => Ok(Self::Jsonl),
             "csv" => Ok(Self::Csv),
             "html" => Ok(Self::Html),
-            _ => Err(UnknownName { what: "format", value: s.to_owned(), expected: "table, jsonl, csv, html" }),
+            _ => Err(UnknownName {
+                what: "format",
+                value: s.to_owned(),
+                expected: "table, jsonl, csv, html",
+            }),
         }
     }
 }
@@ -62,7 +66,11 @@ impl FromStr for ImpactFormat {
             "json" => Ok(Self::Json),
             "csv" => Ok(Self::Csv),
             "html" => Ok(Self::Html),
-            _ => Err(UnknownName { what: "format", value: s.to_owned(), expected: "json, csv, html" }),
+            _ => Err(UnknownName {
+                what: "format",
+                value: s.to_owned(),
+                expected: "json, csv, html",
+            }),
         }
     }
 }
@@ -83,7 +91,12 @@ mod tests {
 
     #[test]
     fn names_round_trip() {
-        for f in [DetectionFormat::Table, DetectionFormat::Jsonl, DetectionFormat::Csv, DetectionFormat::Html] {
+        for f in [
+            DetectionFormat::Table,
+            DetectionFormat::Jsonl,
+            DetectionFormat::Csv,
+            DetectionFormat::Html,
+        ] {
             assert_eq!(f.to_string().parse::<DetectionFormat>().ok(), Some(f));
         }
         for f in [ImpactFormat::Json, ImpactFormat::Csv, ImpactFormat::Html] {

@@ -36,7 +36,9 @@ pub(crate) struct Html {
 
 impl Html {
     pub(crate) fn new() -> Self {
-        Html { buf: String::with_capacity(64 * 1024) }
+        Html {
+            buf: String::with_capacity(64 * 1024),
+        }
     }
 
     /// Markup written by this crate (static, trusted).
@@ -51,7 +53,11 @@ impl Html {
     }
 
     /// `<tag name="value" …>`, values escaped.
-    pub(crate) fn open_with(&mut self, tag: &'static str, attrs: &[(&'static str, &str)]) -> &mut Self {
+    pub(crate) fn open_with(
+        &mut self,
+        tag: &'static str,
+        attrs: &[(&'static str, &str)],
+    ) -> &mut Self {
         self.buf.push('<');
         self.buf.push_str(tag);
         for (name, value) in attrs {
@@ -93,7 +99,12 @@ impl Html {
     }
 
     /// `<tag attrs>text</tag>`.
-    pub(crate) fn elem_with(&mut self, tag: &'static str, attrs: &[(&'static str, &str)], text: &str) -> &mut Self {
+    pub(crate) fn elem_with(
+        &mut self,
+        tag: &'static str,
+        attrs: &[(&'static str, &str)],
+        text: &str,
+    ) -> &mut Self {
         self.open_with(tag, attrs).text(text).close(tag)
     }
 
@@ -119,7 +130,9 @@ mod tests {
     #[test]
     fn text_and_attributes_are_escaped() {
         let mut h = Html::new();
-        h.open_with("td", &[("title", "\"><script>x</script>")]).text("<b>&'\u{1b}").close("td");
+        h.open_with("td", &[("title", "\"><script>x</script>")])
+            .text("<b>&'\u{1b}")
+            .close("td");
         assert_eq!(
             h.finish(),
             "<td title=\"&quot;&gt;&lt;script&gt;x&lt;/script&gt;\">&lt;b&gt;&amp;&#39;\u{fffd}</td>"

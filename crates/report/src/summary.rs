@@ -41,7 +41,12 @@ pub(crate) fn by_level(detections: &[Detection]) -> Vec<(Level, u64)> {
     Level::ALL
         .iter()
         .rev()
-        .filter_map(|l| counts.get(*l as usize).filter(|c| **c > 0).map(|c| (*l, *c)))
+        .filter_map(|l| {
+            counts
+                .get(*l as usize)
+                .filter(|c| **c > 0)
+                .map(|c| (*l, *c))
+        })
         .collect()
 }
 
@@ -50,10 +55,18 @@ pub(crate) fn by_level(detections: &[Detection]) -> Vec<(Level, u64)> {
 ///
 /// # Errors
 /// [`ReportError::Io`] when the output cannot be written.
-pub fn write_summary(w: &mut dyn Write, summary: &HuntSummary, detections: &[Detection]) -> Result<(), ReportError> {
+pub fn write_summary(
+    w: &mut dyn Write,
+    summary: &HuntSummary,
+    detections: &[Detection],
+) -> Result<(), ReportError> {
     let s = &summary.stats;
     let secs = summary.elapsed.as_secs_f64();
-    let rate = if secs > 0.0 { (s.records() as f64 / secs) as u64 } else { 0 };
+    let rate = if secs > 0.0 {
+        (s.records() as f64 / secs) as u64
+    } else {
+        0
+    };
     writeln!(
         w,
         "read {} files, {} records ({}) in {:.2} s ({} records/s)",
@@ -65,7 +78,11 @@ pub fn write_summary(w: &mut dyn Write, summary: &HuntSummary, detections: &[Det
     )?;
     let skipped = s.skipped();
     if skipped > 0 {
-        writeln!(w, "skipped {} bad records; first errors:", thousands(skipped))?;
+        writeln!(
+            w,
+            "skipped {} bad records; first errors:",
+            thousands(skipped)
+        )?;
         for e in s.errors.iter().take(MAX_QUOTED) {
             writeln!(w, "  {}", clean(&e.to_string()))?;
         }
@@ -78,11 +95,19 @@ pub fn write_summary(w: &mut dyn Write, summary: &HuntSummary, detections: &[Det
     }
     let filtered: u64 = s.files.iter().map(|f| f.filtered).sum();
     if filtered > 0 {
-        writeln!(w, "left out by --since/--until/--tenant: {} records", thousands(filtered))?;
+        writeln!(
+            w,
+            "left out by --since/--until/--tenant: {} records",
+            thousands(filtered)
+        )?;
     }
     let lost: u64 = s.files.iter().map(|f| f.items_lost).sum();
     if lost > 0 {
-        writeln!(w, "{} records lost their folder items in a flattened export", thousands(lost))?;
+        writeln!(
+            w,
+            "{} records lost their folder items in a flattened export",
+            thousands(lost)
+        )?;
     }
     write!(w, "rules: {} loaded", summary.rules_loaded)?;
     if summary.builtin {
@@ -90,7 +115,11 @@ pub fn write_summary(w: &mut dyn Write, summary: &HuntSummary, detections: &[Det
     }
     writeln!(w)?;
     if !summary.rule_errors.is_empty() {
-        writeln!(w, "{} rules could not be loaded:", summary.rule_errors.len())?;
+        writeln!(
+            w,
+            "{} rules could not be loaded:",
+            summary.rule_errors.len()
+        )?;
         for e in summary.rule_errors.iter().take(MAX_QUOTED) {
             writeln!(w, "  {}", clean(e))?;
         }
@@ -102,8 +131,16 @@ pub fn write_summary(w: &mut dyn Write, summary: &HuntSummary, detections: &[Det
     if levels.is_empty() {
         writeln!(w, "detections: none")?;
     } else {
-        let parts: Vec<String> = levels.iter().map(|(l, n)| format!("{l} {}", thousands(*n))).collect();
-        writeln!(w, "detections: {} ({})", thousands(detections.len() as u64), parts.join(", "))?;
+        let parts: Vec<String> = levels
+            .iter()
+            .map(|(l, n)| format!("{l} {}", thousands(*n)))
+            .collect();
+        writeln!(
+            w,
+            "detections: {} ({})",
+            thousands(detections.len() as u64),
+            parts.join(", ")
+        )?;
     }
     for n in &summary.notes {
         writeln!(w, "note: {}", clean(n))?;

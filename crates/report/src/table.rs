@@ -66,8 +66,14 @@ fn scalar(v: &serde_json::Value) -> Option<String> {
 }
 
 /// The title, level and time of an incident given as JSON, with the other scalar fields.
-pub(crate) fn incident_parts(v: &serde_json::Value) -> (String, String, String, Vec<(String, String)>) {
-    let pick = |keys: &[&str]| keys.iter().find_map(|k| v.get(*k).and_then(scalar)).unwrap_or_default();
+pub(crate) fn incident_parts(
+    v: &serde_json::Value,
+) -> (String, String, String, Vec<(String, String)>) {
+    let pick = |keys: &[&str]| {
+        keys.iter()
+            .find_map(|k| v.get(*k).and_then(scalar))
+            .unwrap_or_default()
+    };
     let title = pick(&["title", "name", "rule_title", "id"]);
     let level = pick(&["level", "severity"]);
     let time = pick(&["first", "start", "timestamp", "from"]);
@@ -98,7 +104,11 @@ pub(crate) fn write_table(
     incidents: &[serde_json::Value],
     color: bool,
 ) -> Result<(), ReportError> {
-    let (bold, reset) = if color { ("\x1b[1m", "\x1b[0m") } else { ("", "") };
+    let (bold, reset) = if color {
+        ("\x1b[1m", "\x1b[0m")
+    } else {
+        ("", "")
+    };
     writeln!(
         w,
         "{bold}{} {} {} {} {} {}{reset}",
@@ -113,7 +123,11 @@ pub(crate) fn write_table(
         let time = d.timestamp.to_string();
         let time = time.split('.').next().unwrap_or(&time).to_owned();
         let level = pad(d.level.as_str(), W_LEVEL);
-        let level = if color { format!("{}{level}{reset}", colour(d.level)) } else { level };
+        let level = if color {
+            format!("{}{level}{reset}", colour(d.level))
+        } else {
+            level
+        };
         writeln!(
             w,
             "{} {} {} {} {} {}",
@@ -130,7 +144,11 @@ pub(crate) fn write_table(
         writeln!(w, "{bold}INCIDENTS{reset}")?;
         for inc in incidents {
             let (title, level, time, rest) = incident_parts(inc);
-            let extra: Vec<String> = rest.iter().take(6).map(|(k, v)| format!("{k}={}", fit(v, 40))).collect();
+            let extra: Vec<String> = rest
+                .iter()
+                .take(6)
+                .map(|(k, v)| format!("{k}={}", fit(v, 40)))
+                .collect();
             writeln!(
                 w,
                 "{} {} {} {}",

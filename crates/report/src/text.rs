@@ -4,7 +4,9 @@ use stormwatch_core::Timestamp;
 
 /// Replace control characters (ANSI escapes from a log must not reach a terminal).
 pub(crate) fn clean(s: &str) -> String {
-    s.chars().map(|c| if c.is_control() { '\u{fffd}' } else { c }).collect()
+    s.chars()
+        .map(|c| if c.is_control() { '\u{fffd}' } else { c })
+        .collect()
 }
 
 /// Cut to `width` characters with `…` when longer; control characters replaced.
@@ -47,9 +49,22 @@ pub(crate) fn ts_human(t: Option<Timestamp>) -> String {
         None => "—".to_owned(),
         Some(t) => {
             let s = t.to_string();
-            let s = s.split('.').next().unwrap_or(&s).trim_end_matches('Z').replace('T', " ");
+            let s = s
+                .split('.')
+                .next()
+                .unwrap_or(&s)
+                .trim_end_matches('Z')
+                .replace('T', " ");
             format!("{s} UTC")
         }
+    }
+}
+
+/// A timestamp for a table cell (the column header says UTC): `2023-06-12 03:14:07`, or empty.
+pub(crate) fn ts_cell(t: Option<Timestamp>) -> String {
+    match t {
+        None => String::new(),
+        Some(_) => ts_human(t).trim_end_matches(" UTC").to_owned(),
     }
 }
 
@@ -75,7 +90,11 @@ pub(crate) fn bytes(n: u64) -> String {
         v /= 1000.0;
         u += 1;
     }
-    if u == 0 { format!("{n} B") } else { format!("{v:.1} {}", UNITS.get(u).copied().unwrap_or("B")) }
+    if u == 0 {
+        format!("{n} B")
+    } else {
+        format!("{v:.1} {}", UNITS.get(u).copied().unwrap_or("B"))
+    }
 }
 
 #[cfg(test)]

@@ -11,6 +11,7 @@ use super::{Cx, Finding};
 use crate::config::ActorHoursConfig;
 use crate::state::HOUR_NS;
 
+#[cfg_attr(not(test), allow(dead_code))]
 pub(crate) const SLUG: &str = "actor-hours";
 
 pub(crate) fn in_window(cfg: &ActorHoursConfig, hour_index: i64) -> bool {

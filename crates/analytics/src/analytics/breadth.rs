@@ -3,10 +3,11 @@
 //!
 //! What it detects: one SessionId, client IP or ClientAppId reading at least `window_mailboxes`
 //! mailboxes within `window_minutes`, or at least `day_mailboxes` within 24 hours (medium); a
-//! user reading someone else's mailbox for the first time (low). For an IP, a mailbox counts
-//! only when the IP's network is new for it or the reader is not the owner; for an app, only
-//! when the app is new for the mailbox or the reader is not the owner (a shared office NAT or
-//! everyone's Outlook is not breadth).
+//! user reading someone else's mailbox for the first time (low). For a session, a mailbox
+//! counts when it is read as its owner (one session acting as several owners) or by a new
+//! non-owner reader; for an IP, when the IP's network is new for the mailbox or the reader is
+//! new; for an app, when the app is new for the mailbox or the reader is new (a shared office
+//! NAT, everyone's Outlook, a nightly archiver or a long-standing delegate is not breadth).
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -14,7 +15,7 @@ use serde_json::json;
 use stormwatch_core::Level;
 
 use super::{Cx, Dim, Finding, Novelty, ts};
-use crate::state::{CtxKey, DAY_NS};
+use crate::state::DAY_NS;
 
 pub(crate) const SLUG: &str = "breadth";
 
@@ -34,14 +35,15 @@ pub(crate) fn run(cx: &Cx<'_>, out: &mut Vec<Finding>) {
     // Which (mailbox, network) and (mailbox, app) pairs are new.
     let mut new_net: BTreeSet<(&str, String)> = BTreeSet::new();
     let mut new_app: BTreeSet<(&str, String)> = BTreeSet::new();
+    let mut new_reader: BTreeSet<(&str, String)> = BTreeSet::new();
     for &m in cx.mail_by_mailbox.keys() {
         for v in cx.values(m, Dim::Network, days) {
-            if v.novelty != Novelty::Known {
+            if v.novelty == Novelty::New {
                 new_net.insert((m, v.value));
             }
         }
         for v in cx.values(m, Dim::App, days) {
-            if v.novelty != Novelty::Known {
+            if v.novelty == Novelty::New {
                 new_app.insert((m, v.value));
             }
         }
@@ -50,6 +52,7 @@ pub(crate) fn run(cx: &Cx<'_>, out: &mut Vec<Finding>) {
             if v.novelty != Novelty::New {
                 continue;
             }
+            new_reader.insert((m, v.value.clone()));
             let before = cx.baseline_of(m, Dim::Reader, v.first, days);
             out.push(
                 Finding::new(
@@ -76,19 +79,24 @@ pub(crate) fn run(cx: &Cx<'_>, out: &mut Vec<Finding>) {
             continue;
         }
         let Some(m) = cx.opt(k.mailbox) else { continue };
-        if let Some(s) = cx.opt(k.session) {
+        // A non-owner read counts only when the reader is new for the mailbox (an archiver
+        // or a long-standing delegate is not breadth).
+        let new_pair = k.non_owner() && cx.opt(k.user).is_some_and(|u| new_reader.contains(&(m, u.to_owned())));
+        if let Some(s) = cx.opt(k.session)
+            && (!k.non_owner() || new_pair)
+        {
             groups.entry((By::Session, s)).or_default().push(i);
         }
-        let counts = |k: &CtxKey, set: &BTreeSet<(&str, String)>, v: Option<String>| {
-            k.non_owner() || v.is_some_and(|v| set.contains(&(m, v)))
+        let counts = |set: &BTreeSet<(&str, String)>, v: Option<String>| {
+            new_pair || v.is_some_and(|v| set.contains(&(m, v)))
         };
         if let Some(ip) = cx.opt(k.ip)
-            && counts(k, &new_net, cx.network(k.ip))
+            && counts(&new_net, cx.network(k.ip))
         {
             groups.entry((By::Ip, ip)).or_default().push(i);
         }
         if let Some(app) = cx.opt(k.app_or_client())
-            && counts(k, &new_app, Some(app.to_owned()))
+            && counts(&new_app, Some(app.to_owned()))
         {
             groups.entry((By::App, app)).or_default().push(i);
         }

@@ -17,15 +17,19 @@ pub(crate) const SLUG: &str = "bulk-bind";
 
 /// Per-mailbox statistics of Σ OperationCount per context-hour (input plus saved baseline).
 pub(crate) fn mailbox_stats(cx: &Cx<'_>, mailbox: &str) -> RunningStats {
-    let mut s = RunningStats::default();
+    let mut samples: Vec<u64> = Vec::new();
     for &i in cx.mail_by_mailbox.get(mailbox).map_or(&[][..], Vec::as_slice) {
         if let Some((k, c)) = cx.ctx(i)
             && k.access != Some(MailAccessType::Sync)
         {
-            #[allow(clippy::cast_precision_loss)]
-            c.hours.values().for_each(|h| s.push(h.ops as f64));
+            samples.extend(c.hours.values().map(|h| h.ops));
         }
     }
+    // Sorted, so the floating-point sums do not depend on input order.
+    samples.sort_unstable();
+    let mut s = RunningStats::default();
+    #[allow(clippy::cast_precision_loss)]
+    samples.iter().for_each(|&x| s.push(x as f64));
     if let Some(b) = cx.snap.mailboxes.get(mailbox) {
         s.merge(&b.hourly_operations);
     }

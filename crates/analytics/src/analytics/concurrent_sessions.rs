@@ -87,6 +87,7 @@ mod tests {
     #[test]
     fn two_sessions_two_networks_at_once() {
         let mut ev = history(M, 3);
+        ev.push(Ev::sign_in(&at(2, 10, 8), M).session("other").ip("203.0.113.9").build());
         ev.push(Ev::mail(&at(2, 10, 10), M).session("other").ip("203.0.113.9").build());
         let out = run(ev);
         let d = of(&out, super::SLUG);

@@ -75,7 +75,7 @@ mod tests {
     #[test]
     fn hosting_medium_new_asn_low_known_quiet() {
         let mut ev = history(M, 10);
-        ev.push(Ev::mail(&at(10, 3, 0), M).ip("51.89.156.153").build());
+        ev.push(Ev::mail(&at(10, 3, 0), M).ip("51.89.1.1").build());
         ev.push(Ev::mail(&at(10, 20, 0), M).ip("203.0.113.8").build());
         let out = run_full(AnalyticsConfig::default(), Some(db()), vec![], ev);
         let mut levels: Vec<Level> = of(&out, super::SLUG).iter().map(|d| d.level).collect();

@@ -1,8 +1,9 @@
 //! 4. Known-bad infrastructure: IOC IPs inside their validity window.
 //!
 //! What it detects: any record (mail access, sign-in, any operation) from an IOC IP. Inside the
-//! indicator's window: critical; within `margin_days` of it: high; further out: informational
-//! (VPS addresses are reassigned). Records in sessions that signed in from an IOC IP inside its
+//! indicator's window: critical; within `margin_days` of it: medium (published windows are
+//! first/last sightings, so use just outside them is plausible, but VPS addresses are
+//! reassigned); further out: informational. Records in sessions that signed in from an IOC IP inside its
 //! window are included (CISA's playbook join).
 
 use std::collections::BTreeMap;
@@ -41,7 +42,7 @@ pub(crate) fn run(cx: &Cx<'_>, out: &mut Vec<Finding>) {
         let ind = best.get(hits[0]).and_then(|b| b.1);
         let level = match fit {
             WindowFit::Inside => Level::Critical,
-            WindowFit::Margin => Level::High,
+            WindowFit::Margin => Level::Medium,
             WindowFit::Outside => Level::Informational,
         };
         let last = hits.last().and_then(|&i| cx.st.ioc_hits.get(i)).map_or(first.t, |h| h.t);
@@ -52,7 +53,7 @@ pub(crate) fn run(cx: &Cx<'_>, out: &mut Vec<Finding>) {
         let sign_ins = hits.iter().filter(|&&i| cx.st.ioc_hits.get(i).is_some_and(|h| h.sign_in)).count();
         let place = match fit {
             WindowFit::Inside => "inside its window".to_owned(),
-            WindowFit::Margin => format!("outside its window but within the ±{}-day margin", cfg.margin_days),
+            WindowFit::Margin => format!("outside its window but within the ±{}-day margin (ranked medium: the address may already be reassigned)", cfg.margin_days),
             WindowFit::Outside => format!(
                 "outside its window (±{} days): the address may have been reassigned, informational only",
                 cfg.margin_days
@@ -105,7 +106,7 @@ pub(crate) fn run(cx: &Cx<'_>, out: &mut Vec<Finding>) {
         f.fields.mailbox = cx.opt(first.mailbox).map(str::to_owned);
         f.fields.tenant = cx.opt(first.tenant).map(str::to_owned);
         f.fields.session = sessions.first().cloned();
-        if fit != WindowFit::Outside {
+        if fit == WindowFit::Inside {
             f.fields.ips.push(ip.clone());
             f.fields.sessions.clone_from(&sessions);
             f = f.strong();
@@ -138,7 +139,7 @@ mod tests {
         ]);
         let mut levels: Vec<Level> = of(&out, super::SLUG).iter().map(|d| d.level).collect();
         levels.sort();
-        assert_eq!(levels, vec![Level::Informational, Level::High, Level::Critical]);
+        assert_eq!(levels, vec![Level::Informational, Level::Medium, Level::Critical]);
         let crit = of(&out, super::SLUG).into_iter().find(|d| d.level == Level::Critical).unwrap_or_else(|| unreachable!());
         assert!(crit.explanation.contains("2023-05-12 to 2023-05-19"), "{}", crit.explanation);
     }

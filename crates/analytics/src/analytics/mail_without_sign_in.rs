@@ -100,7 +100,9 @@ pub(crate) fn run(cx: &Cx<'_>, out: &mut Vec<Finding>) {
                 )),
                 None => ex.push_str("the records carry no SessionId"),
             }
-            let uti_names: Vec<&str> = c.utis.iter().filter(|(h, _)| hours.contains(h)).map(|&(_, u)| name(u)).collect();
+            let mut uti_names: Vec<&str> = c.utis.iter().filter(|(h, _)| hours.contains(h)).map(|&(_, u)| name(u)).collect();
+            uti_names.sort_unstable();
+            uti_names.dedup();
             if uti_names.is_empty() {
                 ex.push_str("; no UniqueTokenId logged");
             } else {

@@ -19,10 +19,10 @@ pub(crate) fn run(cx: &Cx<'_>, out: &mut Vec<Finding>) {
     let days = cx.cfg.baseline_days;
     for &mailbox in cx.mail_by_mailbox.keys() {
         for v in cx.values(mailbox, Dim::ClientClass, days) {
-            if v.novelty == Novelty::Known {
+            if v.novelty != Novelty::New {
                 continue;
             }
-            let level = if v.novelty == Novelty::New { Level::Medium } else { Level::Low };
+            let level = Level::Medium;
             let mut clients: Vec<&str> = v.ctxs.iter().filter_map(|&i| cx.ctx(i).and_then(|(k, _)| cx.opt(k.client_info))).collect();
             clients.sort_unstable();
             clients.dedup();
@@ -35,9 +35,6 @@ pub(crate) fn run(cx: &Cx<'_>, out: &mut Vec<Finding>) {
                 ts(v.last),
                 cx.baseline_text(Dim::ClientInfo, &before),
             );
-            if v.novelty == Novelty::Learning {
-                ex.push_str(&format!("; only {:.1} days of history (learning period {} days)", cx.history_days(v.first).max(0.0), cx.cfg.learning_days));
-            }
             if storm {
                 ex.push_str("; `Client=REST;Client=RESTSystem;;` is the client string of Storm-0558's collection scripts");
             }

@@ -31,7 +31,8 @@ pub(crate) fn run(cx: &Cx<'_>, out: &mut Vec<Finding>) {
             if net_new.is_none() && client_new.is_none() {
                 continue;
             }
-            let folders: Vec<&str> = c.folders.iter().map(|&f| cx.name(f)).collect();
+            let mut folders: Vec<&str> = c.folders.iter().map(|&f| cx.name(f)).collect();
+            folders.sort_unstable();
             let mut what = Vec::new();
             if let Some(v) = net_new {
                 let b = cx.baseline_of(mailbox, Dim::Network, v.first, days);

@@ -1,8 +1,6 @@
 //! Helpers for the analytics' unit tests.
 #![allow(clippy::unwrap_used)]
 
-use std::collections::BTreeMap;
-
 use stormwatch_core::{Detection, Event, Level};
 
 use crate::testkit::{Ev, at, number};
@@ -45,11 +43,3 @@ pub(crate) fn history(mailbox: &str, days: u32) -> Vec<Event> {
     v
 }
 
-/// Count detections per rule (for messages).
-pub(crate) fn summary(out: &AnalyticsOutput) -> BTreeMap<String, Vec<Level>> {
-    let mut m: BTreeMap<String, Vec<Level>> = BTreeMap::new();
-    for d in &out.detections {
-        m.entry(d.rule_id.clone()).or_default().push(d.level);
-    }
-    m
-}

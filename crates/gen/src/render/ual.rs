@@ -66,7 +66,7 @@ pub(crate) fn push_folders(w: &World, r: &Ual, out: &mut String) {
             }
             items.push(']');
         }
-        o.str("Id", &w.folder_id(r.mailbox, f.folder));
+        o.str("Id", w.folder_id(r.mailbox, f.folder));
         o.str("Path", FOLDERS[f.folder.min(FOLDERS.len() - 1)].0);
         o.close();
     }
@@ -104,16 +104,15 @@ pub(crate) fn audit_data(w: &World, r: &Ual, style: Style, out: &mut String) {
     let profile = &w.profiles[r.profile];
     let mut o = Obj::open(out);
     push_time(o.key("CreationTime"), r.time, style.time);
-    let id = r.id.to_string();
-    o.str("Id", &id);
+    o.guid("Id", r.id);
     o.str("Operation", r.operation());
-    o.str("OrganizationId", &tenant.id.to_string());
+    o.str("OrganizationId", &tenant.id_str);
     o.int("RecordType", i64::from(r.record_type()));
     let ip = r.ip.to_string();
     match &r.op {
         Op::UserLoggedIn => {
             o.str("ResultStatus", "Success");
-            o.str("UserKey", &user.object_id.to_string());
+            o.guid("UserKey", user.object_id);
             o.int("UserType", 0);
             o.int("Version", 1);
             o.str("Workload", r.workload());
@@ -132,14 +131,14 @@ pub(crate) fn audit_data(w: &World, r: &Ual, style: Style, out: &mut String) {
                 "[{{\"ID\":\"{}\",\"Type\":0}},{{\"ID\":\"{}\",\"Type\":5}}]",
                 user.object_id, user.upn
             );
-            o.str("ActorContextId", &tenant.id.to_string());
+            o.str("ActorContextId", &tenant.id_str);
             o.str("ActorIpAddress", &ip);
-            o.str("InterSystemsId", &r.session.to_string());
-            o.str("IntraSystemId", &r.id.to_string());
+            o.guid("InterSystemsId", r.session);
+            o.guid("IntraSystemId", r.id);
             o.str("SupportTicketId", "");
             let target = o.key("Target");
             let _ = write!(target, "[{{\"ID\":\"{}\",\"Type\":0}}]", profile.app_id);
-            o.str("TargetContextId", &tenant.id.to_string());
+            o.str("TargetContextId", &tenant.id_str);
             o.str("ApplicationId", &profile.client_app_id);
             o.str("ErrorNumber", "0");
             o.close();
@@ -155,10 +154,10 @@ pub(crate) fn audit_data(w: &World, r: &Ual, style: Style, out: &mut String) {
             o.str("ClientIP", &ip);
             o.str("ObjectId", &format!("{site}/Shared Documents/{name}"));
             o.str("UserId", &user.upn);
-            o.str("CorrelationId", &r.session.to_string());
+            o.guid("CorrelationId", r.session);
             o.str("EventSource", "SharePoint");
             o.str("ItemType", "File");
-            o.str("Site", &tenant.id.to_string());
+            o.str("Site", &tenant.id_str);
             o.str("UserAgent", &profile.user_agent);
             o.str("SourceFileExtension", "docx");
             o.str("SiteUrl", &format!("{site}/"));
@@ -186,7 +185,7 @@ pub(crate) fn audit_data(w: &World, r: &Ual, style: Style, out: &mut String) {
         o.str("ClientAppId", "");
         o.bool("ExternalAccess", false);
         o.str("OrganizationName", &tenant.org_name);
-        o.str("OriginatingServer", &w.server(r.user));
+        o.str("OriginatingServer", w.server(r.user));
         let p = o.key("Parameters");
         p.push_str("[{\"Name\":\"Identity\",\"Value\":");
         push_str(p, &t.upn);
@@ -199,7 +198,7 @@ pub(crate) fn audit_data(w: &World, r: &Ual, style: Style, out: &mut String) {
             "Set-Mailbox" => p.push_str("},{\"Name\":\"AuditEnabled\",\"Value\":\"True\"}]"),
             _ => p.push_str("}]"),
         }
-        o.str("SessionId", &r.session.to_string());
+        o.guid("SessionId", r.session);
         o.close();
         return;
     }
@@ -212,21 +211,21 @@ pub(crate) fn audit_data(w: &World, r: &Ual, style: Style, out: &mut String) {
     o.int("InternalLogonType", i64::from(r.logon_type));
     o.int("LogonType", i64::from(r.logon_type));
     o.str("LogonUserSid", &user.sid);
-    o.str("MailboxGuid", &owner.mailbox_guid.to_string());
+    o.guid("MailboxGuid", owner.mailbox_guid);
     o.str("MailboxOwnerSid", &owner.sid);
     o.str("MailboxOwnerUPN", &owner.upn);
     o.str("OrganizationName", &tenant.org_name);
-    o.str("OriginatingServer", &w.server(r.mailbox));
-    o.str("SessionId", &r.session.to_string());
+    o.str("OriginatingServer", w.server(r.mailbox));
+    o.guid("SessionId", r.session);
     if profile.actor_info {
         o.str("ActorInfoString", &profile.user_agent);
     }
     if tenant.token_fields {
-        o.str("TokenObjectId", &user.object_id.to_string());
+        o.guid("TokenObjectId", user.object_id);
         if r.foreign_token_tenant {
             o.str("TokenTenantId", CONSUMER_TENANT);
         } else {
-            o.str("TokenTenantId", &tenant.id.to_string());
+            o.str("TokenTenantId", &tenant.id_str);
         }
     }
     if tenant.app_context && r.profile != prof::ADMIN_PS {

@@ -17,7 +17,11 @@ pub(crate) fn t(s: &str) -> Timestamp {
 
 fn base(time: &str, tenant: &str, line: u64) -> Event {
     Event {
-        loc: Location { file: Arc::from("test.ndjson"), line, record_id: Some(format!("r{line}")) },
+        loc: Location {
+            file: Arc::from("test.ndjson"),
+            line,
+            record_id: Some(format!("r{line}")),
+        },
         time: Some(t(time)),
         tenant: Some(tenant.to_owned()),
         ..Event::default()
@@ -51,13 +55,23 @@ pub(crate) fn exch(line: u64, time: &str, tenant: &str, mailbox: &str, op: &str)
 }
 
 /// An Entra sign-in.
-pub(crate) fn sign_in(line: u64, time: &str, tenant: &str, user: &str, session: &str, ip: &str) -> B {
+pub(crate) fn sign_in(
+    line: u64,
+    time: &str,
+    tenant: &str,
+    user: &str,
+    session: &str,
+    ip: &str,
+) -> B {
     let mut e = base(time, tenant, line);
     e.workload = Some("AzureActiveDirectory".into());
     e.operation = Some("SignIn".into());
     e.user = Some(user.to_owned());
     e.client_ip = ip.parse().ok();
-    e.sign_in = Some(SignIn { session_id: Some(session.to_owned()), ..SignIn::default() });
+    e.sign_in = Some(SignIn {
+        session_id: Some(session.to_owned()),
+        ..SignIn::default()
+    });
     B(e)
 }
 
@@ -90,7 +104,10 @@ impl B {
             path: folder.to_owned(),
             items: items
                 .iter()
-                .map(|(id, sz)| MessageRef { internet_message_id: (*id).to_owned(), size_bytes: Some(*sz) })
+                .map(|(id, sz)| MessageRef {
+                    internet_message_id: (*id).to_owned(),
+                    size_bytes: Some(*sz),
+                })
                 .collect(),
         });
         let n: u64 = m.folders.iter().map(|f| f.items.len() as u64).sum();
@@ -100,7 +117,11 @@ impl B {
     pub(crate) fn sync(mut self, folder: &str) -> Self {
         let m = self.mail();
         m.access_type = Some(MailAccessType::Sync);
-        m.folders.push(FolderAccess { id: None, path: folder.to_owned(), items: vec![] });
+        m.folders.push(FolderAccess {
+            id: None,
+            path: folder.to_owned(),
+            items: vec![],
+        });
         self
     }
     pub(crate) fn op_count(mut self, n: u64) -> Self {
@@ -125,18 +146,29 @@ impl B {
 }
 
 pub(crate) fn seeds_ip(ip: &str) -> Seeds {
-    Seeds { ips: vec![ip.to_owned()], ..Seeds::default() }
+    Seeds {
+        ips: vec![ip.to_owned()],
+        ..Seeds::default()
+    }
 }
 
 pub(crate) fn expand() -> ImpactOptions {
-    ImpactOptions { expand: true, ..ImpactOptions::default() }
+    ImpactOptions {
+        expand: true,
+        ..ImpactOptions::default()
+    }
 }
 
 pub(crate) fn run(events: &[Event], seeds: &Seeds, opts: &ImpactOptions) -> ImpactReport {
     run_with(events, seeds, opts, &InputStats::default())
 }
 
-pub(crate) fn run_with(events: &[Event], seeds: &Seeds, opts: &ImpactOptions, stats: &InputStats) -> ImpactReport {
+pub(crate) fn run_with(
+    events: &[Event],
+    seeds: &Seeds,
+    opts: &ImpactOptions,
+    stats: &InputStats,
+) -> ImpactReport {
     let mut a = Assessor::new();
     for e in events {
         a.observe(e);
@@ -160,13 +192,17 @@ pub(crate) fn pairs(r: &ImpactReport) -> BTreeSet<(String, String)> {
 }
 
 pub(crate) fn set(v: &[(&str, &str)]) -> BTreeSet<(String, String)> {
-    v.iter().map(|(a, b)| ((*a).to_owned(), (*b).to_owned())).collect()
+    v.iter()
+        .map(|(a, b)| ((*a).to_owned(), (*b).to_owned()))
+        .collect()
 }
 
 /// Deterministic Fisher–Yates with a small LCG.
 pub(crate) fn shuffle<T>(v: &mut [T], mut seed: u64) {
     for i in (1..v.len()).rev() {
-        seed = seed.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1_442_695_040_888_963_407);
+        seed = seed
+            .wrapping_mul(6_364_136_223_846_793_005)
+            .wrapping_add(1_442_695_040_888_963_407);
         let j = usize::try_from((seed >> 33) % (i as u64 + 1)).unwrap();
         v.swap(i, j);
     }

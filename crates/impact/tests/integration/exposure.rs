@@ -45,8 +45,24 @@ pub(crate) fn scenario() -> Vec<Event> {
             .session("s1-attacker")
             .sync("\\Archive")
             .ev(),
-        sign_in(6, "2023-06-12T04:59:00Z", "t1", "a@t1.example", "s0-owner", Y).ev(),
-        sign_in(7, "2023-06-12T01:00:00Z", "t1", "c@t1.example", "s2-attacker", X).ev(),
+        sign_in(
+            6,
+            "2023-06-12T04:59:00Z",
+            "t1",
+            "a@t1.example",
+            "s0-owner",
+            Y,
+        )
+        .ev(),
+        sign_in(
+            7,
+            "2023-06-12T01:00:00Z",
+            "t1",
+            "c@t1.example",
+            "s2-attacker",
+            X,
+        )
+        .ev(),
         mia(8, "2023-06-12T06:00:00Z", "t1", "c@t1.example")
             .ip(W)
             .session("s2-attacker")
@@ -74,19 +90,38 @@ fn expanded_set_is_exact() {
     assert_eq!(org.tenant_id, "t1");
     assert_eq!(org.name.as_deref(), Some("t1.onmicrosoft.com"));
     assert_eq!((org.sessions, org.ips, org.apps), (2, 3, 1));
-    assert_eq!(org.first_access, Some(t("2023-06-12T01:00:00Z")), "the sign-in from X is actor activity");
+    assert_eq!(
+        org.first_access,
+        Some(t("2023-06-12T01:00:00Z")),
+        "the sign-in from X is actor activity"
+    );
     assert_eq!(r.window.last, Some(t("2023-06-13T02:10:00Z")));
 
     let a = &org.mailboxes[0];
     assert_eq!(a.mailbox, "a@t1.example");
-    assert_eq!((a.first_access, a.last_access), (Some(t("2023-06-12T03:00:00Z")), Some(t("2023-06-12T03:30:00Z"))));
-    assert_eq!((a.messages, a.bytes, a.records, a.unlisted_binds), (3, 600, 2, 0));
+    assert_eq!(
+        (a.first_access, a.last_access),
+        (
+            Some(t("2023-06-12T03:00:00Z")),
+            Some(t("2023-06-12T03:30:00Z"))
+        )
+    );
+    assert_eq!(
+        (a.messages, a.bytes, a.records, a.unlisted_binds),
+        (3, 600, 2, 0)
+    );
     let inbox = &a.folders[0];
     assert_eq!(inbox.path, "\\Inbox");
     let m1 = &inbox.messages[0];
     assert_eq!(m1.internet_message_id, "<m1@x>");
     assert_eq!(m1.access_count, 2);
-    assert_eq!((m1.first_access, m1.last_access), (Some(t("2023-06-12T03:00:00Z")), Some(t("2023-06-12T03:30:00Z"))));
+    assert_eq!(
+        (m1.first_access, m1.last_access),
+        (
+            Some(t("2023-06-12T03:00:00Z")),
+            Some(t("2023-06-12T03:30:00Z"))
+        )
+    );
     assert_eq!(a.folders[1].path, "\\Sent Items");
 }
 
@@ -96,27 +131,61 @@ fn expansion_steps_name_their_evidence() {
     let steps: Vec<(&str, &str, &str, Option<&str>)> = r
         .expansion
         .iter()
-        .map(|s| (s.added_kind.as_str(), s.added.as_str(), s.via.as_str(), s.evidence.as_deref()))
+        .map(|s| {
+            (
+                s.added_kind.as_str(),
+                s.added.as_str(),
+                s.via.as_str(),
+                s.evidence.as_deref(),
+            )
+        })
         .collect();
     assert_eq!(
         steps,
         vec![
             ("ip", X, "seed", None),
-            ("session", "s1-attacker", "ip 51.89.156.153", Some("test.ndjson:1 record r1 at 2023-06-12T03:00:00Z")),
-            ("session", "s2-attacker", "ip 51.89.156.153", Some("test.ndjson:7 record r7 at 2023-06-12T01:00:00Z")),
-            ("ip", Z, "session s1-attacker", Some("test.ndjson:4 record r4 at 2023-06-13T02:00:00Z")),
-            ("ip", W, "session s2-attacker", Some("test.ndjson:8 record r8 at 2023-06-12T06:00:00Z")),
+            (
+                "session",
+                "s1-attacker",
+                "ip 51.89.156.153",
+                Some("test.ndjson:1 record r1 at 2023-06-12T03:00:00Z")
+            ),
+            (
+                "session",
+                "s2-attacker",
+                "ip 51.89.156.153",
+                Some("test.ndjson:7 record r7 at 2023-06-12T01:00:00Z")
+            ),
+            (
+                "ip",
+                Z,
+                "session s1-attacker",
+                Some("test.ndjson:4 record r4 at 2023-06-13T02:00:00Z")
+            ),
+            (
+                "ip",
+                W,
+                "session s2-attacker",
+                Some("test.ndjson:8 record r8 at 2023-06-12T06:00:00Z")
+            ),
         ]
     );
 }
 
 #[test]
 fn no_expand_stops_after_the_seeds() {
-    let opts = ImpactOptions { expand: false, ..ImpactOptions::default() };
+    let opts = ImpactOptions {
+        expand: false,
+        ..ImpactOptions::default()
+    };
     let r = run(&scenario(), &seeds_ip(X), &opts);
     assert_eq!(
         pairs(&r),
-        set(&[("a@t1.example", "<m1@x>"), ("a@t1.example", "<m2@x>"), ("a@t1.example", "<m3@x>")])
+        set(&[
+            ("a@t1.example", "<m1@x>"),
+            ("a@t1.example", "<m2@x>"),
+            ("a@t1.example", "<m3@x>")
+        ])
     );
     assert_eq!(r.actor.ips, vec![X]);
     assert!(r.actor.sessions.is_empty());
@@ -138,25 +207,48 @@ fn sync_exposes_the_whole_folder_and_unlisted_binds_are_counted() {
 
 #[test]
 fn seeds_by_session_app_and_user_agent() {
-    let by_session = Seeds { sessions: vec!["S0-OWNER".into()], ..Seeds::default() };
+    let by_session = Seeds {
+        sessions: vec!["S0-OWNER".into()],
+        ..Seeds::default()
+    };
     let r = run(&scenario(), &by_session, &ImpactOptions::default());
-    assert_eq!(pairs(&r), set(&[("a@t1.example", "<m1@x>"), ("a@t1.example", "<m4@x>")]));
-    let by_app = Seeds { apps: vec!["AppX".into()], ..Seeds::default() };
+    assert_eq!(
+        pairs(&r),
+        set(&[("a@t1.example", "<m1@x>"), ("a@t1.example", "<m4@x>")])
+    );
+    let by_app = Seeds {
+        apps: vec!["AppX".into()],
+        ..Seeds::default()
+    };
     let r = run(&scenario(), &by_app, &ImpactOptions::default());
     assert_eq!(
         pairs(&r),
-        set(&[("a@t1.example", "<m1@x>"), ("a@t1.example", "<m2@x>"), ("a@t1.example", "<m3@x>")])
+        set(&[
+            ("a@t1.example", "<m1@x>"),
+            ("a@t1.example", "<m2@x>"),
+            ("a@t1.example", "<m3@x>")
+        ])
     );
-    let by_ua = Seeds { user_agents: vec!["Client=MSExchangeRPC".into()], ..Seeds::default() };
+    let by_ua = Seeds {
+        user_agents: vec!["Client=MSExchangeRPC".into()],
+        ..Seeds::default()
+    };
     let r = run(&scenario(), &by_ua, &ImpactOptions::default());
-    assert_eq!(pairs(&r), set(&[("a@t1.example", "<m1@x>"), ("a@t1.example", "<m4@x>")]));
+    assert_eq!(
+        pairs(&r),
+        set(&[("a@t1.example", "<m1@x>"), ("a@t1.example", "<m4@x>")])
+    );
 }
 
 #[test]
 fn ioc_ip_counts_only_inside_its_window() {
     let opts = ImpactOptions {
         expand: true,
-        ioc_windows: vec![(X.to_owned(), t("2023-06-12T03:15:00Z"), t("2023-06-12T04:00:00Z"))],
+        ioc_windows: vec![(
+            X.to_owned(),
+            t("2023-06-12T03:15:00Z"),
+            t("2023-06-12T04:00:00Z"),
+        )],
         ..ImpactOptions::default()
     };
     let r = run(&scenario(), &Seeds::default(), &opts);
@@ -172,9 +264,16 @@ fn ioc_ip_counts_only_inside_its_window() {
         ])
     );
     assert_eq!(r.actor.sessions, vec!["s1-attacker"]);
-    assert!(r.expansion[0].via.contains("IOC window 2023-06-12T03:15:00Z to 2023-06-12T04:00:00Z"));
+    assert!(
+        r.expansion[0]
+            .via
+            .contains("IOC window 2023-06-12T03:15:00Z to 2023-06-12T04:00:00Z")
+    );
 
-    let strict = ImpactOptions { expand: false, ..opts };
+    let strict = ImpactOptions {
+        expand: false,
+        ..opts
+    };
     let r = run(&scenario(), &Seeds::default(), &strict);
     assert_eq!(pairs(&r), set(&[("a@t1.example", "<m1@x>")]));
     let m1 = &r.organizations[0].mailboxes[0].folders[0].messages[0];
@@ -193,7 +292,10 @@ fn order_does_not_matter() {
     }
     let mut rev = evs;
     rev.reverse();
-    assert_eq!(serde_json::to_string(&run(&rev, &seeds_ip(X), &expand())).unwrap(), want);
+    assert_eq!(
+        serde_json::to_string(&run(&rev, &seeds_ip(X), &expand())).unwrap(),
+        want
+    );
 }
 
 #[test]
@@ -209,14 +311,20 @@ fn unknown_seed_matches_nothing_and_says_so_in_the_actor() {
 fn json_has_the_contract_shape() {
     let r = run(&scenario(), &seeds_ip(X), &expand());
     let v = serde_json::to_value(&r).unwrap();
-    assert!(v["actor"]["ips"].is_array() && v["actor"]["sessions"].is_array() && v["actor"]["apps"].is_array());
+    assert!(
+        v["actor"]["ips"].is_array()
+            && v["actor"]["sessions"].is_array()
+            && v["actor"]["apps"].is_array()
+    );
     assert_eq!(v["window"]["first"], "2023-06-12T01:00:00Z");
     let org = &v["organizations"][0];
     assert_eq!(org["tenant_id"], "t1");
     assert!(org["first_access"].is_string() && org["last_access"].is_string());
     let mb = &org["mailboxes"][0];
     assert_eq!(mb["mailbox"], "a@t1.example");
-    assert!(mb["first_access"].is_string() && mb["unlisted_binds"].is_u64() && mb["limits"].is_array());
+    assert!(
+        mb["first_access"].is_string() && mb["unlisted_binds"].is_u64() && mb["limits"].is_array()
+    );
     let f = &mb["folders"][0];
     assert_eq!(f["path"], "\\Inbox");
     assert_eq!(f["whole_folder"], false);
@@ -234,7 +342,10 @@ fn json_has_the_contract_shape() {
 
 #[test]
 fn records_without_time_do_not_break_anything() {
-    let mut e = mia(9, "2023-06-12T03:00:00Z", "t1", "z@t1.example").ip(X).bind("\\Inbox", &[("<mz@x>", 1)]).ev();
+    let mut e = mia(9, "2023-06-12T03:00:00Z", "t1", "z@t1.example")
+        .ip(X)
+        .bind("\\Inbox", &[("<mz@x>", 1)])
+        .ev();
     e.time = None;
     let mut evs = scenario();
     evs.push(e);

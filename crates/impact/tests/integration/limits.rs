@@ -14,20 +14,50 @@ fn kinds(ls: &[stormwatch_core::Limit]) -> Vec<LimitKind> {
 fn throttled_window_is_reported_and_presumed_exposed() {
     let mut evs = scenario();
     // The actor's own record is throttled on a@t1.
-    evs.push(mia(20, "2023-06-12T03:40:00Z", "t1", "a@t1.example").ip(X).bind("\\Inbox", &[]).throttled().ev());
+    evs.push(
+        mia(20, "2023-06-12T03:40:00Z", "t1", "a@t1.example")
+            .ip(X)
+            .bind("\\Inbox", &[])
+            .throttled()
+            .ev(),
+    );
     // Another mailbox of the tenant is throttled while the actor is active: presumed exposed.
-    evs.push(mia(21, "2023-06-12T02:00:00Z", "t1", "d@t1.example").ip(Y).session("s9").throttled().ev());
+    evs.push(
+        mia(21, "2023-06-12T02:00:00Z", "t1", "d@t1.example")
+            .ip(Y)
+            .session("s9")
+            .throttled()
+            .ev(),
+    );
     // And one throttled long before: not the actor's time, not listed.
-    evs.push(mia(22, "2023-05-01T02:00:00Z", "t1", "e@t1.example").ip(Y).session("s9").throttled().ev());
+    evs.push(
+        mia(22, "2023-05-01T02:00:00Z", "t1", "e@t1.example")
+            .ip(Y)
+            .session("s9")
+            .throttled()
+            .ev(),
+    );
     let r = run(&evs, &seeds_ip(X), &ImpactOptions::default());
     let org = &r.organizations[0];
-    let a = org.mailboxes.iter().find(|m| m.mailbox == "a@t1.example").unwrap();
-    let th: Vec<_> = a.limits.iter().filter(|l| l.kind == LimitKind::Throttled).collect();
+    let a = org
+        .mailboxes
+        .iter()
+        .find(|m| m.mailbox == "a@t1.example")
+        .unwrap();
+    let th: Vec<_> = a
+        .limits
+        .iter()
+        .filter(|l| l.kind == LimitKind::Throttled)
+        .collect();
     assert_eq!(th.len(), 1);
     assert_eq!(th[0].from, Some(t("2023-06-12T03:40:00Z")));
     assert_eq!(th[0].to, Some(t("2023-06-13T03:40:00Z")));
     assert!(th[0].detail.contains("presume the whole mailbox exposed"));
-    let d = org.mailboxes.iter().find(|m| m.mailbox == "d@t1.example").unwrap();
+    let d = org
+        .mailboxes
+        .iter()
+        .find(|m| m.mailbox == "d@t1.example")
+        .unwrap();
     assert!(d.folders.is_empty());
     assert_eq!(kinds(&d.limits), vec![LimitKind::Throttled]);
     assert!(d.limits[0].detail.contains("not observable"));
@@ -37,14 +67,36 @@ fn throttled_window_is_reported_and_presumed_exposed() {
 #[test]
 fn unaudited_tenant_is_reported_not_silent() {
     let mut evs = scenario();
-    evs.push(sign_in(30, "2023-06-12T07:00:00Z", "t2", "f@t2.example", "s7", "192.0.2.200").ev());
-    evs.push(exch(31, "2023-06-12T07:05:00Z", "t2", "f@t2.example", "Send").ip(X).ev());
+    evs.push(
+        sign_in(
+            30,
+            "2023-06-12T07:00:00Z",
+            "t2",
+            "f@t2.example",
+            "s7",
+            "192.0.2.200",
+        )
+        .ev(),
+    );
+    evs.push(
+        exch(31, "2023-06-12T07:05:00Z", "t2", "f@t2.example", "Send")
+            .ip(X)
+            .ev(),
+    );
     let r = run(&evs, &seeds_ip(X), &ImpactOptions::default());
-    let top: Vec<_> = r.limits.iter().filter(|l| l.kind == LimitKind::NoMailAudit).collect();
+    let top: Vec<_> = r
+        .limits
+        .iter()
+        .filter(|l| l.kind == LimitKind::NoMailAudit)
+        .collect();
     assert_eq!(top.len(), 1);
     assert!(top[0].detail.contains("Tenant t2"));
     assert!(top[0].detail.contains("not observable"));
-    let t2 = r.organizations.iter().find(|o| o.tenant_id == "t2").unwrap();
+    let t2 = r
+        .organizations
+        .iter()
+        .find(|o| o.tenant_id == "t2")
+        .unwrap();
     assert_eq!(kinds(&t2.limits), vec![LimitKind::NoMailAudit]);
     let f = &t2.mailboxes[0];
     assert_eq!(f.mailbox, "f@t2.example");
@@ -58,9 +110,17 @@ fn unaudited_tenant_is_reported_not_silent() {
 #[test]
 fn unaudited_tenant_without_actor_records_still_appears() {
     let mut evs = scenario();
-    evs.push(exch(32, "2023-06-12T07:05:00Z", "t3", "g@t3.example", "Send").ip(Y).ev());
+    evs.push(
+        exch(32, "2023-06-12T07:05:00Z", "t3", "g@t3.example", "Send")
+            .ip(Y)
+            .ev(),
+    );
     let r = run(&evs, &seeds_ip(X), &ImpactOptions::default());
-    let t3 = r.organizations.iter().find(|o| o.tenant_id == "t3").unwrap();
+    let t3 = r
+        .organizations
+        .iter()
+        .find(|o| o.tenant_id == "t3")
+        .unwrap();
     assert!(t3.mailboxes.is_empty());
     assert_eq!(kinds(&t3.limits), vec![LimitKind::NoMailAudit]);
 }
@@ -68,11 +128,31 @@ fn unaudited_tenant_without_actor_records_still_appears() {
 #[test]
 fn gaps_errors_lost_items_edges_dedup_and_sign_ins() {
     let mut evs = vec![
-        mia(1, "2023-06-10T10:00:00Z", "t1", "a@t1.example").ip(Y).session("s0").bind("\\Inbox", &[("<o@x>", 1)]).ev(),
-        mia(2, "2023-06-13T10:00:00Z", "t1", "a@t1.example").ip(X).bind("\\Inbox", &[("<p@x>", 1)]).ev(),
-        mia(3, "2023-06-13T11:00:00Z", "t1", "a@t1.example").ip(X).items_lost().op_count(3).ev(),
+        mia(1, "2023-06-10T10:00:00Z", "t1", "a@t1.example")
+            .ip(Y)
+            .session("s0")
+            .bind("\\Inbox", &[("<o@x>", 1)])
+            .ev(),
+        mia(2, "2023-06-13T10:00:00Z", "t1", "a@t1.example")
+            .ip(X)
+            .bind("\\Inbox", &[("<p@x>", 1)])
+            .ev(),
+        mia(3, "2023-06-13T11:00:00Z", "t1", "a@t1.example")
+            .ip(X)
+            .items_lost()
+            .op_count(3)
+            .ev(),
     ];
-    evs.push(exch(4, "2023-06-14T10:00:00Z", "t1", "h@t1.example", "Set-MailboxAuditBypassAssociation").ev());
+    evs.push(
+        exch(
+            4,
+            "2023-06-14T10:00:00Z",
+            "t1",
+            "h@t1.example",
+            "Set-MailboxAuditBypassAssociation",
+        )
+        .ev(),
+    );
     let stats = InputStats {
         files: vec![FileStats {
             file: "export.csv".into(),
@@ -85,7 +165,11 @@ fn gaps_errors_lost_items_edges_dedup_and_sign_ins() {
             ..FileStats::default()
         }],
         errors: vec![RecordError {
-            loc: Location { file: "export.csv".into(), line: 7, record_id: None },
+            loc: Location {
+                file: "export.csv".into(),
+                line: 7,
+                record_id: None,
+            },
             field: Some("AuditData".into()),
             reason: "unterminated string".into(),
         }],
@@ -104,13 +188,35 @@ fn gaps_errors_lost_items_edges_dedup_and_sign_ins() {
     ] {
         assert!(k.contains(&want), "{want:?} missing from {k:?}");
     }
-    let gap = r.limits.iter().find(|l| l.kind == LimitKind::LogGap).unwrap();
-    assert_eq!((gap.from, gap.to), (Some(t("2023-06-11T00:00:00Z")), Some(t("2023-06-13T00:00:00Z"))));
+    let gap = r
+        .limits
+        .iter()
+        .find(|l| l.kind == LimitKind::LogGap)
+        .unwrap();
+    assert_eq!(
+        (gap.from, gap.to),
+        (
+            Some(t("2023-06-11T00:00:00Z")),
+            Some(t("2023-06-13T00:00:00Z"))
+        )
+    );
     assert!(gap.detail.contains("2023-06-11 to 2023-06-12 (2 days)"));
-    let pe = r.limits.iter().find(|l| l.kind == LimitKind::ParseErrors).unwrap();
+    let pe = r
+        .limits
+        .iter()
+        .find(|l| l.kind == LimitKind::ParseErrors)
+        .unwrap();
     assert!(pe.detail.contains("2 records") && pe.detail.contains("export.csv:7"));
-    let edge: Vec<_> = r.limits.iter().filter(|l| l.kind == LimitKind::RetentionEdge).collect();
-    assert_eq!(edge.len(), 1, "the actor ends a day before the input does, but starts 3 days after it");
+    let edge: Vec<_> = r
+        .limits
+        .iter()
+        .filter(|l| l.kind == LimitKind::RetentionEdge)
+        .collect();
+    assert_eq!(
+        edge.len(),
+        1,
+        "the actor ends a day before the input does, but starts 3 days after it"
+    );
     let a = &r.organizations[0].mailboxes[0];
     assert_eq!(a.unlisted_binds, 3);
     assert!(kinds(&a.limits).contains(&LimitKind::ItemsLost));

@@ -105,16 +105,6 @@ impl Feed {
         }
     }
 
-    /// Move the unconsumed bytes out as the start of a new owned buffer, leaving the feed
-    /// empty; used by framers that hand whole chunks to a batch.
-    pub(crate) fn take_chunk(&mut self, min: usize) -> Vec<u8> {
-        let mut out = Vec::with_capacity(min.max(self.end - self.pos));
-        out.extend_from_slice(&self.buf[self.pos..self.end]);
-        self.pos = 0;
-        self.end = 0;
-        out
-    }
-
     /// Read directly into `out` (appending up to `step` bytes); returns how many arrived.
     pub(crate) fn read_into(&mut self, out: &mut Vec<u8>, step: usize) -> usize {
         // Serve buffered bytes first.

@@ -49,9 +49,12 @@ impl Framer for NdjsonFramer {
         data.reserve(BATCH_BYTES.saturating_sub(data.len()));
         let mut items = Vec::new();
         let cut = loop {
-            while data.len() < BATCH_BYTES
-                && self.feed.read_into(&mut data, BATCH_BYTES - data.len()) > 0
-            {}
+            while data.len() < BATCH_BYTES {
+                let want = BATCH_BYTES - data.len();
+                if self.feed.read_into(&mut data, want) == 0 {
+                    break;
+                }
+            }
             let eof = self.feed.is_eof();
             if self.discarding {
                 match memchr::memchr(b'\n', &data) {

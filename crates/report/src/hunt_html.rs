@@ -1,0 +1,285 @@
+//! The hunt report as a self-contained HTML page.
+
+use stormwatch_core::Detection;
+
+use crate::html::Html;
+use crate::style::CSS;
+use crate::summary::{HuntSummary, by_level};
+use crate::table::{incident_parts, ordered, where_, who};
+use crate::text::{bytes, thousands, ts_cell, ts_human};
+
+/// Detection rows shown (the JSONL and CSV outputs have all of them).
+const MAX_ROWS: usize = 20_000;
+
+fn card(h: &mut Html, class: &'static str, n: &str, label: &str) {
+    h.open_with("div", &[("class", class)]);
+    h.elem_with("div", &[("class", "n")], n);
+    h.elem_with("div", &[("class", "l")], label);
+    h.close("div");
+}
+
+fn level_badge(h: &mut Html, level: stormwatch_core::Level) {
+    let class = match level {
+        stormwatch_core::Level::Critical => "badge b-critical",
+        stormwatch_core::Level::High => "badge b-high",
+        stormwatch_core::Level::Medium => "badge b-medium",
+        stormwatch_core::Level::Low => "badge b-low",
+        stormwatch_core::Level::Informational => "badge b-informational",
+    };
+    h.elem_with("span", &[("class", class)], level.as_str());
+}
+
+pub(crate) fn render(
+    detections: &[Detection],
+    incidents: &[serde_json::Value],
+    s: &HuntSummary,
+) -> String {
+    let mut h = Html::new();
+    h.raw("<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">");
+    h.void(
+        "meta",
+        &[
+            ("name", "viewport"),
+            ("content", "width=device-width, initial-scale=1"),
+        ],
+    );
+    h.elem("title", "Hunt report");
+    h.raw("<style>").raw(CSS).raw("</style></head><body>");
+    h.open("header").elem("h1", "Hunt report");
+    let mut sub = format!(
+        "{} records from {} files · {} rules{}",
+        thousands(s.stats.records()),
+        thousands(s.stats.files.len() as u64),
+        thousands(s.rules_loaded as u64),
+        if s.builtin {
+            " + built-in analytics"
+        } else {
+            ""
+        }
+    );
+    if let Some(t) = s.generated_at {
+        sub.push_str(&format!(" · generated {}", ts_human(Some(t))));
+    }
+    h.elem("p", &sub).close("header");
+    h.open("nav");
+    for (href, label) in [
+        ("#summary", "Summary"),
+        ("#detections", "Detections"),
+        ("#incidents", "Incidents"),
+        ("#inputs", "Inputs"),
+    ] {
+        h.elem_with("a", &[("href", href)], label);
+    }
+    h.close("nav").open("main");
+
+    h.open_with("section", &[("id", "summary")])
+        .elem("h2", "Summary");
+    h.open_with("div", &[("class", "cards")]);
+    card(
+        &mut h,
+        "card",
+        &thousands(detections.len() as u64),
+        "detections",
+    );
+    for (l, n) in by_level(detections) {
+        let class = if l >= stormwatch_core::Level::High {
+            "card bad"
+        } else if l == stormwatch_core::Level::Medium {
+            "card warn"
+        } else {
+            "card"
+        };
+        card(&mut h, class, &thousands(n), l.as_str());
+    }
+    card(
+        &mut h,
+        "card",
+        &thousands(incidents.len() as u64),
+        "incidents",
+    );
+    card(
+        &mut h,
+        "card",
+        &thousands(s.stats.records()),
+        "records read",
+    );
+    let skipped = s.stats.skipped();
+    card(
+        &mut h,
+        if skipped > 0 { "card warn" } else { "card" },
+        &thousands(skipped),
+        "records skipped",
+    );
+    h.close("div");
+    if !s.notes.is_empty() {
+        h.open("ul");
+        for n in &s.notes {
+            h.elem("li", n);
+        }
+        h.close("ul");
+    }
+    h.close("section");
+
+    h.open_with("section", &[("id", "detections")])
+        .elem("h2", "Detections");
+    if detections.is_empty() {
+        h.elem("p", "No detection.");
+    } else {
+        h.open_with("div", &[("class", "tw")])
+            .open("table")
+            .header_row(&[
+                "Time (UTC)",
+                "Level",
+                "Rule",
+                "Tenant",
+                "User / mailbox",
+                "IP",
+                "Session",
+                "App",
+                "Records",
+                "Why",
+            ])
+            .open("tbody");
+        for d in ordered(detections).into_iter().take(MAX_ROWS) {
+            h.open("tr");
+            h.elem_with("td", &[("class", "t")], &ts_cell(Some(d.timestamp)));
+            h.open("td");
+            level_badge(&mut h, d.level);
+            h.close("td");
+            h.open("td")
+                .text(&d.rule_title)
+                .raw("<br>")
+                .elem_with("span", &[("class", "muted mono")], &d.rule_id)
+                .close("td");
+            h.elem_with(
+                "td",
+                &[("class", "mono")],
+                d.tenant.as_deref().unwrap_or(""),
+            );
+            h.elem_with("td", &[("class", "mono")], &who(d));
+            h.elem_with("td", &[("class", "mono")], d.ip.as_deref().unwrap_or(""));
+            h.elem_with(
+                "td",
+                &[("class", "mono")],
+                d.session_id.as_deref().unwrap_or(""),
+            );
+            h.elem_with(
+                "td",
+                &[("class", "mono")],
+                d.app_id.as_deref().unwrap_or(""),
+            );
+            h.elem_with("td", &[("class", "mono")], &where_(d));
+            h.open("td").text(&d.explanation);
+            if !d.tags.is_empty() {
+                h.raw("<br>")
+                    .elem_with("span", &[("class", "muted")], &d.tags.join(", "));
+            }
+            h.close("td").close("tr");
+        }
+        h.close("tbody").close("table").close("div");
+        if detections.len() > MAX_ROWS {
+            h.elem_with(
+                "p",
+                &[("class", "muted")],
+                &format!(
+                    "{} more detections in the JSONL and CSV outputs.",
+                    detections.len() - MAX_ROWS
+                ),
+            );
+        }
+    }
+    h.close("section");
+
+    h.open_with("section", &[("id", "incidents")])
+        .elem("h2", "Incidents");
+    if incidents.is_empty() {
+        h.elem("p", "No incident.");
+    } else {
+        h.open_with("div", &[("class", "tw")])
+            .open("table")
+            .header_row(&["Time", "Level", "Incident", "Details"])
+            .open("tbody");
+        for inc in incidents {
+            let (title, level, time, rest) = incident_parts(inc);
+            h.open("tr");
+            h.elem_with("td", &[("class", "t")], &time);
+            h.elem("td", &level);
+            h.elem("td", &title);
+            h.open("td");
+            for (k, v) in rest.iter().take(12) {
+                h.elem_with("span", &[("class", "muted")], k)
+                    .text(": ")
+                    .text(v)
+                    .raw("<br>");
+            }
+            h.close("td").close("tr");
+        }
+        h.close("tbody").close("table").close("div");
+    }
+    h.close("section");
+
+    h.open_with("section", &[("id", "inputs")])
+        .elem("h2", "Inputs");
+    h.open_with("div", &[("class", "tw")])
+        .open("table")
+        .header_row(&[
+            "File",
+            "Format",
+            "Size",
+            "Records",
+            "Skipped",
+            "First record (UTC)",
+            "Last record (UTC)",
+        ])
+        .open("tbody");
+    for f in &s.stats.files {
+        h.open_with(
+            "tr",
+            if f.skipped > 0 {
+                &[("class", "warnrow")]
+            } else {
+                &[]
+            },
+        );
+        h.elem_with("td", &[("class", "mono")], &f.file);
+        h.elem("td", &f.format);
+        h.elem_with("td", &[("class", "num")], &bytes(f.bytes));
+        h.elem_with("td", &[("class", "num")], &thousands(f.records));
+        h.elem_with("td", &[("class", "num")], &thousands(f.skipped));
+        h.elem_with("td", &[("class", "t")], &ts_cell(f.first));
+        h.elem_with("td", &[("class", "t")], &ts_cell(f.last));
+        h.close("tr");
+    }
+    h.close("tbody").close("table").close("div");
+    if !s.stats.errors.is_empty() {
+        h.elem("h3", "First records that could not be read");
+        h.open("ul");
+        for e in s.stats.errors.iter().take(50) {
+            h.elem_with("li", &[("class", "mono")], &e.to_string());
+        }
+        h.close("ul");
+    }
+    if !s.stats.unreadable.is_empty() {
+        h.elem("h3", "Inputs that could not be opened");
+        h.open("ul");
+        for (p, why) in &s.stats.unreadable {
+            h.elem_with("li", &[("class", "mono")], &format!("{p}: {why}"));
+        }
+        h.close("ul");
+    }
+    if !s.rule_errors.is_empty() {
+        h.elem("h3", "Rules that could not be loaded");
+        h.open("ul");
+        for e in &s.rule_errors {
+            h.elem_with("li", &[("class", "mono")], e);
+        }
+        h.close("ul");
+    }
+    h.close("section").close("main");
+    h.elem(
+        "footer",
+        "stormwatch hunt report · self-contained: no external resources are loaded",
+    );
+    h.raw("</body></html>\n");
+    h.finish()
+}

@@ -1,0 +1,500 @@
+//! Compilation of a rule's detection section (rsigma-parser AST) into a [`Node`] tree.
+
+use std::collections::HashMap;
+
+use rsigma_parser::{
+    ConditionExpr, Detection, DetectionItem, Detections, Modifier, Quantifier, SelectorPattern,
+    SigmaString, SigmaValue, SpecialChar, StringPart,
+};
+
+use crate::encode::{self, BPart, Utf16};
+use crate::error::CompileError;
+use crate::logsource::{Product, Variant, candidates};
+use crate::matcher::{CmpOp, FieldId, FieldTable, Node, Pred, RefMode, TimePart};
+use crate::pattern::{Part, StrPat, required_literal};
+
+/// What the compiler needs besides the AST.
+pub(crate) struct Cx<'a> {
+    pub(crate) table: &'a mut FieldTable,
+    pub(crate) product: Product,
+    pub(crate) variant: &'a Variant,
+    /// Pipeline field renames (applied before the log-source candidates).
+    pub(crate) field_map: &'a dyn Fn(&str) -> Vec<String>,
+    /// Placeholder values for `expand`.
+    pub(crate) placeholders: &'a HashMap<String, Vec<String>>,
+}
+
+impl Cx<'_> {
+    fn field(&mut self, name: &str) -> FieldId {
+        let renamed = self
+            .variant
+            .renames
+            .iter()
+            .find(|(a, _)| *a == name)
+            .map_or(name, |(_, b)| *b);
+        let mut cands = Vec::new();
+        for mapped in (self.field_map)(renamed) {
+            cands.extend(candidates(self.product, &mapped));
+        }
+        let mut seen = std::collections::HashSet::new();
+        cands.retain(|c| seen.insert(c.clone()));
+        self.table.intern(cands)
+    }
+}
+
+/// Compile a detection section.
+pub(crate) fn compile_detections(d: &Detections, cx: &mut Cx<'_>) -> Result<Node, CompileError> {
+    let mut named: HashMap<&str, Node> = HashMap::new();
+    let mut names: Vec<&str> = d.named.keys().map(String::as_str).collect();
+    names.sort_unstable();
+    for name in &names {
+        if let Some(det) = d.named.get(*name) {
+            let node = compile_detection(det, cx, name)?;
+            named.insert(name, node);
+        }
+    }
+    if d.conditions.is_empty() {
+        return Err(CompileError::new(Some("detection.condition"), "no condition"));
+    }
+    let mut conds = Vec::with_capacity(d.conditions.len());
+    for (i, c) in d.conditions.iter().enumerate() {
+        let src = d.condition_strings.get(i).map_or("", String::as_str);
+        conds.push(compile_condition(c, &named, &names, src)?);
+    }
+    Ok(if conds.len() == 1 {
+        conds.pop().unwrap_or(Node::Const(false))
+    } else {
+        Node::Or(conds)
+    })
+}
+
+fn compile_condition(
+    c: &ConditionExpr,
+    named: &HashMap<&str, Node>,
+    names: &[&str],
+    src: &str,
+) -> Result<Node, CompileError> {
+    Ok(match c {
+        ConditionExpr::And(v) => Node::And(
+            v.iter()
+                .map(|x| compile_condition(x, named, names, src))
+                .collect::<Result<_, _>>()?,
+        ),
+        ConditionExpr::Or(v) => Node::Or(
+            v.iter()
+                .map(|x| compile_condition(x, named, names, src))
+                .collect::<Result<_, _>>()?,
+        ),
+        ConditionExpr::Not(x) => Node::Not(Box::new(compile_condition(x, named, names, src)?)),
+        ConditionExpr::Identifier(id) => named.get(id.as_str()).cloned().ok_or_else(|| {
+            CompileError::new(
+                Some("detection.condition"),
+                format!("condition \"{src}\" references unknown selection \"{id}\""),
+            )
+        })?,
+        ConditionExpr::Selector {
+            quantifier,
+            pattern,
+        } => {
+            let matched: Vec<Node> = names
+                .iter()
+                .filter(|n| match pattern {
+                    SelectorPattern::Them => !n.starts_with('_'),
+                    SelectorPattern::Pattern(p) => rsigma_parser::detection_name_matches(n, p),
+                })
+                .filter_map(|n| named.get(n).cloned())
+                .collect();
+            if matched.is_empty() {
+                return Err(CompileError::new(
+                    Some("detection.condition"),
+                    format!("condition \"{src}\": \"{pattern}\" matches no selection"),
+                ));
+            }
+            match quantifier {
+                Quantifier::Any => Node::Or(matched),
+                Quantifier::All => Node::And(matched),
+                Quantifier::Count(n) => {
+                    Node::AtLeast(usize::try_from(*n).unwrap_or(usize::MAX), matched)
+                }
+            }
+        }
+    })
+}
+
+fn compile_detection(d: &Detection, cx: &mut Cx<'_>, name: &str) -> Result<Node, CompileError> {
+    Ok(match d {
+        Detection::AllOf(items) => Node::And(
+            items
+                .iter()
+                .map(|i| compile_item(i, cx, name))
+                .collect::<Result<_, _>>()?,
+        ),
+        Detection::AnyOf(subs) => Node::Or(
+            subs.iter()
+                .map(|s| compile_detection(s, cx, name))
+                .collect::<Result<_, _>>()?,
+        ),
+        Detection::Keywords(values) => {
+            let item = DetectionItem {
+                field: rsigma_parser::FieldSpec::new(None, Vec::new()),
+                values: values.clone(),
+            };
+            compile_item(&item, cx, name)?
+        }
+        Detection::And(parts) => Node::And(
+            parts
+                .iter()
+                .map(|s| compile_detection(s, cx, name))
+                .collect::<Result<_, _>>()?,
+        ),
+        Detection::ArrayMatch { .. } | Detection::Conditional { .. } => {
+            return Err(CompileError::new(
+                Some(&format!("detection.{name}")),
+                "array-matching selectors ([any]/[all]) of the Sigma 2.2 draft are not supported",
+            ));
+        }
+    })
+}
+
+fn key_of(name: &str, item: &DetectionItem) -> String {
+    let mut k = format!("detection.{name}");
+    if let Some(f) = &item.field.name {
+        k.push('.');
+        k.push_str(f);
+    }
+    for m in &item.field.modifiers {
+        k.push('|');
+        k.push_str(&format!("{m:?}").to_ascii_lowercase());
+    }
+    k
+}
+
+fn compile_item(item: &DetectionItem, cx: &mut Cx<'_>, name: &str) -> Result<Node, CompileError> {
+    let key = key_of(name, item);
+    let err = |r: String| CompileError::new(Some(&key), r);
+    let mods = &item.field.modifiers;
+    let has = |m: Modifier| mods.contains(&m);
+    let all = has(Modifier::All);
+    if all && item.values.len() < 2 && item.field.name.is_some() {
+        // The spec discourages it; pySigma accepts it. Evaluate as written.
+    }
+    let field = item.field.name.as_deref();
+
+    // exists
+    if has(Modifier::Exists) {
+        let f = field.ok_or_else(|| err("exists needs a field".into()))?;
+        let want = match item.values.as_slice() {
+            [SigmaValue::Bool(b)] => *b,
+            [SigmaValue::String(s)] if s.original.eq_ignore_ascii_case("true") => true,
+            [SigmaValue::String(s)] if s.original.eq_ignore_ascii_case("false") => false,
+            _ => return Err(err("exists takes one boolean value".into())),
+        };
+        let id = cx.field(f);
+        return Ok(Node::Field {
+            field: id,
+            preds: vec![Pred::Exists(want)],
+            all: false,
+        });
+    }
+
+    let neq = has(Modifier::Neq);
+    let mut preds: Vec<Pred> = Vec::new();
+
+    if has(Modifier::FieldRef) {
+        let f = field.ok_or_else(|| err("fieldref needs a field".into()))?;
+        let mode = if has(Modifier::Contains) {
+            RefMode::Contains
+        } else if has(Modifier::StartsWith) {
+            RefMode::StartsWith
+        } else if has(Modifier::EndsWith) {
+            RefMode::EndsWith
+        } else {
+            RefMode::Eq
+        };
+        let id = cx.field(f);
+        for v in &item.values {
+            let other = match v {
+                SigmaValue::String(s) => s.original.clone(),
+                _ => return Err(err("fieldref takes field names".into())),
+            };
+            let other = cx.field(&other);
+            preds.push(Pred::FieldRef {
+                other,
+                mode,
+                cased: has(Modifier::Cased),
+            });
+        }
+        return Ok(finish(Some(id), preds, all, neq));
+    }
+
+    let time_part = mods.iter().find_map(|m| match m {
+        Modifier::Minute => Some(TimePart::Minute),
+        Modifier::Hour => Some(TimePart::Hour),
+        Modifier::Day => Some(TimePart::Day),
+        Modifier::Week => Some(TimePart::Week),
+        Modifier::Month => Some(TimePart::Month),
+        Modifier::Year => Some(TimePart::Year),
+        _ => None,
+    });
+    let cmp = mods.iter().find_map(|m| match m {
+        Modifier::Gt => Some(CmpOp::Gt),
+        Modifier::Gte => Some(CmpOp::Gte),
+        Modifier::Lt => Some(CmpOp::Lt),
+        Modifier::Lte => Some(CmpOp::Lte),
+        _ => None,
+    });
+
+    for v in &item.values {
+        if let Some(tp) = time_part {
+            let n = num_of(v).ok_or_else(|| err(format!("{v} is not a number")))?;
+            preds.push(Pred::Time(tp, cmp.unwrap_or(CmpOp::Eq), n));
+            continue;
+        }
+        if let Some(op) = cmp {
+            let n = num_of(v).ok_or_else(|| err(format!("{v} is not a number")))?;
+            preds.push(Pred::Cmp(op, n));
+            continue;
+        }
+        if has(Modifier::Cidr) {
+            let s = match v {
+                SigmaValue::String(s) => s.original.clone(),
+                other => other.to_string(),
+            };
+            let net = parse_cidr(&s).ok_or_else(|| err(format!("invalid CIDR \"{s}\"")))?;
+            preds.push(Pred::Cidr(net));
+            continue;
+        }
+        if has(Modifier::Re) {
+            let s = match v {
+                SigmaValue::String(s) => s.original.clone(),
+                other => other.to_string(),
+            };
+            let mut flags = String::new();
+            if has(Modifier::IgnoreCase) {
+                flags.push('i');
+            }
+            if has(Modifier::Multiline) {
+                flags.push('m');
+            }
+            if has(Modifier::DotAll) {
+                flags.push('s');
+            }
+            let src = if flags.is_empty() {
+                s.clone()
+            } else {
+                format!("(?{flags}){s}")
+            };
+            let re = regex::RegexBuilder::new(&src)
+                .size_limit(1 << 22)
+                .build()
+                .map_err(|e| err(format!("invalid regular expression \"{s}\": {e}")))?;
+            preds.push(Pred::Str {
+                pat: StrPat::regex(re),
+                lit: None,
+            });
+            continue;
+        }
+        match v {
+            SigmaValue::Null => preds.push(Pred::Null),
+            SigmaValue::Bool(b) if !string_mods(mods) => preds.push(Pred::Bool(*b)),
+            SigmaValue::Integer(i) if !string_mods(mods) => preds.push(Pred::Num(*i as f64)),
+            SigmaValue::Float(f) if !string_mods(mods) => preds.push(Pred::Num(*f)),
+            other => {
+                let s = match other {
+                    SigmaValue::String(s) => s.clone(),
+                    o => SigmaString::from_raw(&o.to_string()),
+                };
+                for s in expand_placeholders(&s, has(Modifier::Expand), cx.placeholders)
+                    .map_err(err)?
+                {
+                    for val in value_aliases(cx.product, field, &s) {
+                        string_preds(&val, mods, field.is_none(), &mut preds).map_err(err)?;
+                    }
+                }
+            }
+        }
+    }
+    let id = field.map(|f| cx.field(f));
+    Ok(finish(id, preds, all, neq))
+}
+
+fn finish(field: Option<FieldId>, preds: Vec<Pred>, all: bool, neq: bool) -> Node {
+    let preds = if neq {
+        preds.into_iter().map(|p| Pred::Neq(Box::new(p))).collect()
+    } else {
+        preds
+    };
+    // neq over a list: the field differs from every value.
+    let all = all || neq;
+    match field {
+        Some(field) => Node::Field { field, preds, all },
+        None => Node::Keyword { preds, all },
+    }
+}
+
+fn string_mods(mods: &[Modifier]) -> bool {
+    mods.iter().any(|m| {
+        matches!(
+            m,
+            Modifier::Contains
+                | Modifier::StartsWith
+                | Modifier::EndsWith
+                | Modifier::Base64
+                | Modifier::Base64Offset
+                | Modifier::Wide
+                | Modifier::Utf16
+                | Modifier::Utf16be
+                | Modifier::WindAsh
+                | Modifier::Cased
+        )
+    })
+}
+
+fn num_of(v: &SigmaValue) -> Option<f64> {
+    match v {
+        SigmaValue::Integer(i) => Some(*i as f64),
+        SigmaValue::Float(f) => Some(*f),
+        SigmaValue::String(s) => s.original.trim().parse().ok(),
+        _ => None,
+    }
+}
+
+fn parse_cidr(s: &str) -> Option<ipnet::IpNet> {
+    let s = s.trim();
+    if let Ok(n) = s.parse::<ipnet::IpNet>() {
+        return Some(n.trunc());
+    }
+    s.parse::<std::net::IpAddr>().ok().map(ipnet::IpNet::from)
+}
+
+/// The M365 mapping of `status` values onto UAL `ResultStatus` spellings.
+fn value_aliases(product: Product, field: Option<&str>, s: &SigmaString) -> Vec<SigmaString> {
+    if product == Product::M365
+        && field.is_some_and(|f| f.eq_ignore_ascii_case("status"))
+        && let Some(p) = s.as_plain()
+    {
+        let alts: &[&str] = match p.to_ascii_lowercase().as_str() {
+            "success" | "succeeded" => &["success", "succeeded", "true"],
+            "failure" | "failed" => &["failure", "failed", "false"],
+            _ => &[],
+        };
+        if !alts.is_empty() {
+            return alts.iter().map(|a| SigmaString::from_raw(a)).collect();
+        }
+    }
+    vec![s.clone()]
+}
+
+/// `expand`: replace `%name%` placeholders by each of their values.
+fn expand_placeholders(
+    s: &SigmaString,
+    expand: bool,
+    placeholders: &HashMap<String, Vec<String>>,
+) -> Result<Vec<SigmaString>, String> {
+    if !expand {
+        return Ok(vec![s.clone()]);
+    }
+    let orig = &s.original;
+    let mut outs: Vec<String> = vec![String::new()];
+    let mut rest = orig.as_str();
+    while let Some(start) = rest.find('%') {
+        let after = &rest[start + 1..];
+        let Some(end) = after.find('%') else { break };
+        let name = &after[..end];
+        let values = placeholders
+            .get(name)
+            .ok_or_else(|| format!("placeholder %{name}% has no value (supply it through a pipeline's `vars`)"))?;
+        let prefix = &rest[..start];
+        let mut next = Vec::with_capacity(outs.len() * values.len());
+        for o in &outs {
+            for v in values {
+                next.push(format!("{o}{prefix}{v}"));
+            }
+        }
+        outs = next;
+        rest = &after[end + 1..];
+    }
+    Ok(outs
+        .into_iter()
+        .map(|o| SigmaString::new(&format!("{o}{rest}")))
+        .collect())
+}
+
+fn to_bparts(s: &SigmaString) -> Vec<BPart> {
+    s.parts
+        .iter()
+        .map(|p| match p {
+            StringPart::Plain(t) => BPart::Lit(t.as_bytes().to_vec()),
+            StringPart::Special(SpecialChar::WildcardMulti) => BPart::Star,
+            StringPart::Special(SpecialChar::WildcardSingle) => BPart::Quest,
+        })
+        .collect()
+}
+
+fn string_preds(
+    s: &SigmaString,
+    mods: &[Modifier],
+    keyword: bool,
+    out: &mut Vec<Pred>,
+) -> Result<(), String> {
+    let mut variants: Vec<Vec<BPart>> = vec![to_bparts(s)];
+    let (mut contains, mut starts, mut ends, mut cased) = (false, false, false, false);
+    for m in mods {
+        match m {
+            Modifier::Contains => contains = true,
+            Modifier::StartsWith => starts = true,
+            Modifier::EndsWith => ends = true,
+            Modifier::Cased => cased = true,
+            Modifier::All | Modifier::Expand | Modifier::Neq => {}
+            Modifier::Wide => variants = variants.iter().map(|v| encode::utf16(v, Utf16::Le)).collect(),
+            Modifier::Utf16be => variants = variants.iter().map(|v| encode::utf16(v, Utf16::Be)).collect(),
+            Modifier::Utf16 => variants = variants.iter().map(|v| encode::utf16(v, Utf16::Bom)).collect(),
+            Modifier::Base64 => {
+                variants = variants
+                    .iter()
+                    .map(|v| encode::base64(v))
+                    .collect::<Result<_, _>>()?;
+            }
+            Modifier::Base64Offset => {
+                let mut next = Vec::new();
+                for v in &variants {
+                    next.extend(encode::base64offset(v)?);
+                }
+                variants = next;
+            }
+            Modifier::WindAsh => {
+                let mut next = Vec::new();
+                for v in &variants {
+                    next.extend(encode::windash(v)?);
+                }
+                variants = next;
+            }
+            other => return Err(format!("modifier {other:?} cannot apply to a string value")),
+        }
+    }
+    // Keywords without an explicit anchor match anywhere in a value.
+    if keyword && !starts && !ends {
+        contains = true;
+    }
+    for v in variants {
+        let mut parts: Vec<Part> = Vec::with_capacity(v.len() + 2);
+        if contains || ends {
+            parts.push(Part::Star);
+        }
+        for p in v {
+            parts.push(match p {
+                BPart::Lit(b) => Part::Lit(String::from_utf8_lossy(&b).into_owned()),
+                BPart::Star => Part::Star,
+                BPart::Quest => Part::Quest,
+            });
+        }
+        if contains || starts {
+            parts.push(Part::Star);
+        }
+        let parts = crate::pattern::normalise(parts);
+        let lit = required_literal(&parts).map(|l| l.to_lowercase());
+        let pat = StrPat::from_parts(parts, cased)?;
+        out.push(Pred::Str { pat, lit });
+    }
+    Ok(())
+}

@@ -1,0 +1,361 @@
+//! Correlation rules (`event_count`, `value_count`, `temporal`, `temporal_ordered`,
+//! `value_sum`, `value_avg`, `value_percentile`, `value_median`), evaluated at the end of a run
+//! over compact (time, group, rule) tuples sorted by time, so input order does not matter.
+//!
+//! Windows: for each group, a window holds the matches of the last `timespan` before (and
+//! including) the newest one; the condition is tested whenever a match enters the window. When
+//! it holds, one detection is emitted and the window restarts after that match.
+
+use std::collections::{HashMap, HashSet, VecDeque};
+use std::sync::Arc;
+
+use rsigma_parser::{ConditionExpr, ConditionOperator, CorrelationType};
+use stormwatch_core::{Detection, DetectionSource, Event, Location, Timestamp};
+
+use crate::doc::{FieldPath, lookup, to_leaf, Leaf};
+use crate::engine::Inner;
+
+/// Most record locations kept per correlation detection.
+const MAX_LOCS: usize = 1000;
+
+/// What a correlation refers to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Ref {
+    Rule(usize),
+    Corr(usize),
+}
+
+#[derive(Debug)]
+pub(crate) struct CompiledCorrelation {
+    pub(crate) info: usize,
+    pub(crate) kind: CorrelationType,
+    pub(crate) refs: Vec<Ref>,
+    /// Names by which each ref is known (id, name), for aliases and extended conditions.
+    pub(crate) ref_names: Vec<Vec<String>>,
+    pub(crate) group_by: Vec<String>,
+    /// alias → (ref index → field).
+    pub(crate) aliases: HashMap<String, HashMap<usize, String>>,
+    pub(crate) span_ns: i64,
+    pub(crate) preds: Vec<(ConditionOperator, u64)>,
+    pub(crate) field: Option<String>,
+    pub(crate) percentile: Option<u64>,
+    pub(crate) extended: Option<ConditionExpr>,
+}
+
+impl CompiledCorrelation {
+    /// The event field holding group-by field `g` for ref `r`.
+    fn field_for(&self, g: &str, r: usize) -> String {
+        self.aliases
+            .get(g)
+            .and_then(|m| m.get(&r))
+            .cloned()
+            .unwrap_or_else(|| g.to_string())
+    }
+}
+
+#[derive(Debug, Clone)]
+struct Obs {
+    t: i64,
+    /// Field values recorded with the match (group-by and value fields).
+    fields: Vec<(String, String)>,
+    locs: Vec<Location>,
+}
+
+/// Correlation state for one run: feed it every event with what `scan` found, then `finish`.
+#[derive(Debug)]
+pub struct Correlator {
+    inner: Arc<Inner>,
+    /// Per detection rule: the observations.
+    obs: HashMap<usize, Vec<Obs>>,
+    /// Rules referenced by some correlation.
+    wanted: Vec<bool>,
+    /// Fields to record per wanted rule.
+    wanted_fields: HashMap<usize, Vec<String>>,
+    any: bool,
+}
+
+impl Correlator {
+    pub(crate) fn new(inner: Arc<Inner>) -> Self {
+        let mut wanted = vec![false; inner.rules.len()];
+        let mut wanted_fields: HashMap<usize, Vec<String>> = HashMap::new();
+        for c in &inner.correlations {
+            for (i, r) in c.refs.iter().enumerate() {
+                if let Ref::Rule(ri) = r {
+                    if let Some(w) = wanted.get_mut(*ri) {
+                        *w = true;
+                    }
+                    let f = wanted_fields.entry(*ri).or_default();
+                    for g in &c.group_by {
+                        f.push(c.field_for(g, i));
+                    }
+                    if let Some(vf) = &c.field {
+                        f.push(c.field_for(vf, i));
+                    }
+                }
+            }
+        }
+        let any = wanted.iter().any(|w| *w);
+        Correlator {
+            inner,
+            obs: HashMap::new(),
+            wanted,
+            wanted_fields,
+            any,
+        }
+    }
+
+    /// Record the correlation-relevant matches of one event (`fired`: what `scan` reported
+    /// for it; rules that only feed correlations are evaluated here).
+    pub fn observe(&mut self, ev: &Event, fired: &[Detection]) {
+        if !self.any {
+            return;
+        }
+        let _ = fired;
+        let mut hits = Vec::new();
+        self.inner.matching(ev, Some(&self.wanted), &mut hits);
+        if hits.is_empty() {
+            return;
+        }
+        let Some(t) = ev.time else { return };
+        let root: Option<sonic_rs::Value> = sonic_rs::from_str(&ev.raw).ok();
+        for ri in hits {
+            let mut fields = Vec::new();
+            if let (Some(root), Some(names)) = (&root, self.wanted_fields.get(&ri)) {
+                for n in names {
+                    let mut out = Vec::new();
+                    let path = FieldPath::new(n);
+                    lookup(root, &path, &mut out);
+                    if let Some(Leaf::Text { text, .. }) = out.first().map(|v| to_leaf(v)) {
+                        fields.push((n.clone(), text.into_owned()));
+                    }
+                }
+            }
+            self.obs.entry(ri).or_default().push(Obs {
+                t: t.nanos(),
+                fields,
+                locs: vec![ev.loc.clone()],
+            });
+        }
+    }
+
+    /// Evaluate every correlation over what was observed.
+    #[must_use]
+    pub fn finish(self) -> Vec<Detection> {
+        let inner = &self.inner;
+        let n = inner.correlations.len();
+        let mut outputs: Vec<Option<Vec<Obs>>> = vec![None; n];
+        let mut result = Vec::new();
+        // Evaluate in dependency order (chained correlations after the ones they use).
+        let mut done = vec![false; n];
+        for _round in 0..=n {
+            let mut progressed = false;
+            for ci in 0..n {
+                if done[ci] {
+                    continue;
+                }
+                let c = &inner.correlations[ci];
+                let ready = c.refs.iter().all(|r| match r {
+                    Ref::Rule(_) => true,
+                    Ref::Corr(k) => done.get(*k).copied().unwrap_or(true),
+                });
+                if !ready {
+                    continue;
+                }
+                let out = evaluate(c, &self.obs, &outputs);
+                if let Some(info) = inner.infos.get(c.info) {
+                    for o in &out {
+                        let mut d = Detection::new(
+                            info.id.clone(),
+                            info.title.clone(),
+                            info.level,
+                            DetectionSource::Sigma,
+                            Timestamp::from_nanos(o.t),
+                        );
+                        d.events.clone_from(&o.locs);
+                        d.tags.clone_from(&info.tags);
+                        let group: Vec<String> = o.fields.iter().map(|(k, v)| format!("{k}={v}")).collect();
+                        d.explanation = format!(
+                            "{} correlation over {} record(s) within {} s{}",
+                            c.kind.as_str(),
+                            o.locs.len(),
+                            c.span_ns / 1_000_000_000,
+                            if group.is_empty() { String::new() } else { format!(" for {}", group.join(", ")) }
+                        );
+                        result.push(d);
+                    }
+                }
+                outputs[ci] = Some(out);
+                done[ci] = true;
+                progressed = true;
+            }
+            if !progressed {
+                break;
+            }
+        }
+        stormwatch_core::sort_detections(&mut result);
+        result
+    }
+}
+
+fn evaluate(
+    c: &CompiledCorrelation,
+    obs: &HashMap<usize, Vec<Obs>>,
+    outputs: &[Option<Vec<Obs>>],
+) -> Vec<Obs> {
+    // (time, ref index, group key, value, obs)
+    let mut items: Vec<(i64, usize, Vec<String>, Option<String>, &Obs)> = Vec::new();
+    for (i, r) in c.refs.iter().enumerate() {
+        let list: &[Obs] = match r {
+            Ref::Rule(ri) => obs.get(ri).map_or(&[], Vec::as_slice),
+            Ref::Corr(k) => outputs.get(*k).and_then(|o| o.as_deref()).unwrap_or(&[]),
+        };
+        for o in list {
+            let get = |name: &str| {
+                o.fields
+                    .iter()
+                    .find(|(k, _)| k.eq_ignore_ascii_case(name))
+                    .map(|(_, v)| v.clone())
+            };
+            let key: Vec<String> = c
+                .group_by
+                .iter()
+                .map(|g| get(&c.field_for(g, i)).unwrap_or_default())
+                .collect();
+            let val = c.field.as_ref().and_then(|f| get(&c.field_for(f, i)));
+            items.push((o.t, i, key, val, o));
+        }
+    }
+    items.sort_by(|a, b| a.0.cmp(&b.0).then(a.1.cmp(&b.1)).then_with(|| a.4.locs.cmp(&b.4.locs)));
+    let mut by_group: HashMap<Vec<String>, Vec<usize>> = HashMap::new();
+    let mut order: Vec<Vec<String>> = Vec::new();
+    for (idx, it) in items.iter().enumerate() {
+        by_group
+            .entry(it.2.clone())
+            .or_insert_with(|| {
+                order.push(it.2.clone());
+                Vec::new()
+            })
+            .push(idx);
+    }
+    let mut out = Vec::new();
+    for key in order {
+        let Some(idxs) = by_group.get(&key) else { continue };
+        let mut window: VecDeque<usize> = VecDeque::new();
+        for &ix in idxs {
+            let t = items[ix].0;
+            window.push_back(ix);
+            while let Some(&f) = window.front() {
+                if items[f].0 < t.saturating_sub(c.span_ns) {
+                    window.pop_front();
+                } else {
+                    break;
+                }
+            }
+            if holds(c, &items, &window) {
+                let mut locs = Vec::new();
+                for &w in &window {
+                    for l in &items[w].4.locs {
+                        if locs.len() < MAX_LOCS {
+                            locs.push(l.clone());
+                        }
+                    }
+                }
+                let fields = c.group_by.iter().cloned().zip(key.iter().cloned()).collect();
+                out.push(Obs { t, fields, locs });
+                window.clear();
+            }
+        }
+    }
+    out
+}
+
+type Item<'a> = (i64, usize, Vec<String>, Option<String>, &'a Obs);
+
+fn test_preds(preds: &[(ConditionOperator, u64)], x: f64) -> bool {
+    preds.iter().all(|(op, v)| {
+        let v = *v as f64;
+        match op {
+            ConditionOperator::Lt => x < v,
+            ConditionOperator::Lte => x <= v,
+            ConditionOperator::Gt => x > v,
+            ConditionOperator::Gte => x >= v,
+            ConditionOperator::Eq => x == v,
+            ConditionOperator::Neq => x != v,
+        }
+    })
+}
+
+fn holds(c: &CompiledCorrelation, items: &[Item<'_>], window: &VecDeque<usize>) -> bool {
+    let nums = || -> Vec<f64> {
+        window
+            .iter()
+            .filter_map(|&w| items[w].3.as_deref().and_then(crate::doc::parse_num))
+            .collect()
+    };
+    match c.kind {
+        CorrelationType::EventCount => test_preds(&c.preds, window.len() as f64),
+        CorrelationType::ValueCount => {
+            let distinct: HashSet<&str> = window.iter().filter_map(|&w| items[w].3.as_deref()).collect();
+            test_preds(&c.preds, distinct.len() as f64)
+        }
+        CorrelationType::Temporal => {
+            let present: HashSet<usize> = window.iter().map(|&w| items[w].1).collect();
+            match &c.extended {
+                Some(expr) => eval_ext(expr, c, &present),
+                None => {
+                    (0..c.refs.len()).all(|r| present.contains(&r))
+                        && (c.preds.is_empty() || test_preds(&c.preds, present.len() as f64))
+                }
+            }
+        }
+        CorrelationType::TemporalOrdered => {
+            let mut next = 0;
+            for &w in window {
+                if items[w].1 == next {
+                    next += 1;
+                    if next == c.refs.len() {
+                        return true;
+                    }
+                }
+            }
+            false
+        }
+        CorrelationType::ValueSum => test_preds(&c.preds, nums().iter().sum()),
+        CorrelationType::ValueAvg => {
+            let v = nums();
+            !v.is_empty() && test_preds(&c.preds, v.iter().sum::<f64>() / v.len() as f64)
+        }
+        CorrelationType::ValuePercentile | CorrelationType::ValueMedian => {
+            let mut v = nums();
+            if v.is_empty() {
+                return false;
+            }
+            v.sort_by(f64::total_cmp);
+            let p = if c.kind == CorrelationType::ValueMedian {
+                50.0
+            } else {
+                c.percentile.unwrap_or(50) as f64
+            };
+            // Linear interpolation between closest ranks.
+            let rank = (p / 100.0) * (v.len() - 1) as f64;
+            let lo = rank.floor() as usize;
+            let hi = rank.ceil() as usize;
+            let x = v[lo] + (v[hi.min(v.len() - 1)] - v[lo]) * (rank - lo as f64);
+            test_preds(&c.preds, x)
+        }
+    }
+}
+
+fn eval_ext(e: &ConditionExpr, c: &CompiledCorrelation, present: &HashSet<usize>) -> bool {
+    match e {
+        ConditionExpr::And(v) => v.iter().all(|x| eval_ext(x, c, present)),
+        ConditionExpr::Or(v) => v.iter().any(|x| eval_ext(x, c, present)),
+        ConditionExpr::Not(x) => !eval_ext(x, c, present),
+        ConditionExpr::Identifier(id) => c
+            .ref_names
+            .iter()
+            .position(|names| names.iter().any(|n| n == id))
+            .is_some_and(|i| present.contains(&i)),
+        ConditionExpr::Selector { .. } => false,
+    }
+}

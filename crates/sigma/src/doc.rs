@@ -1,0 +1,230 @@
+//! Field lookup in a parsed record: dotted paths into nested objects, through arrays, with a
+//! case-insensitive fallback for key names.
+
+use std::borrow::Cow;
+
+use sonic_rs::{JsonContainerTrait, JsonValueTrait, Value};
+
+/// One candidate location of a field in a record: `a.b.c`, compiled once.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub(crate) struct FieldPath {
+    /// The path segments.
+    segs: Vec<String>,
+    /// `segs[i..].join(".")` for every `i`, to find keys that contain dots literally.
+    suffixes: Vec<String>,
+}
+
+impl FieldPath {
+    pub(crate) fn new(path: &str) -> Self {
+        let segs: Vec<String> = path.split('.').map(str::to_string).collect();
+        let suffixes = (0..segs.len()).map(|i| segs[i..].join(".")).collect();
+        FieldPath { segs, suffixes }
+    }
+
+    /// The dotted path.
+    pub(crate) fn as_str(&self) -> &str {
+        self.suffixes.first().map_or("", String::as_str)
+    }
+}
+
+/// Object member by name: exact first, then ASCII case-insensitive.
+pub(crate) fn get_key<'a>(v: &'a Value, key: &str) -> Option<&'a Value> {
+    let obj = v.as_object()?;
+    if let Some(found) = obj.get(&key) {
+        return Some(found);
+    }
+    obj.iter()
+        .find(|(k, _)| k.eq_ignore_ascii_case(key))
+        .map(|(_, v)| v)
+}
+
+/// Collect the leaf values at `path` (arrays on the way are traversed; a leaf array
+/// contributes its elements). Returns whether the field exists at all.
+pub(crate) fn lookup<'a>(root: &'a Value, path: &FieldPath, out: &mut Vec<&'a Value>) -> bool {
+    let before = out.len();
+    let mut present = false;
+    walk(root, path, 0, out, &mut present, 0);
+    present || out.len() > before
+}
+
+const MAX_DEPTH: usize = 64;
+
+fn walk<'a>(
+    v: &'a Value,
+    path: &FieldPath,
+    i: usize,
+    out: &mut Vec<&'a Value>,
+    present: &mut bool,
+    depth: usize,
+) {
+    if depth > MAX_DEPTH {
+        return;
+    }
+    if i >= path.segs.len() {
+        *present = true;
+        push_leaf(v, out);
+        return;
+    }
+    if let Some(arr) = v.as_array() {
+        for el in arr.iter() {
+            walk(el, path, i, out, present, depth + 1);
+        }
+        return;
+    }
+    if !v.is_object() {
+        return;
+    }
+    // A key that holds the rest of the path literally (`"properties.message": …`).
+    if i + 1 < path.segs.len()
+        && let Some(found) = get_key(v, &path.suffixes[i])
+    {
+        *present = true;
+        push_leaf(found, out);
+        return;
+    }
+    if let Some(next) = get_key(v, &path.segs[i]) {
+        walk(next, path, i + 1, out, present, depth + 1);
+    }
+}
+
+fn push_leaf<'a>(v: &'a Value, out: &mut Vec<&'a Value>) {
+    if let Some(arr) = v.as_array() {
+        for el in arr.iter() {
+            out.push(el);
+        }
+    } else {
+        out.push(v);
+    }
+}
+
+/// A leaf value prepared for matching: its text (strings, numbers, booleans) and a lowercase
+/// copy computed once per event.
+#[derive(Debug, Clone)]
+pub(crate) enum Leaf<'a> {
+    /// A string, number or boolean with its text and lowercase text.
+    Text {
+        text: Cow<'a, str>,
+        lower: Cow<'a, str>,
+        num: Option<f64>,
+        is_str: bool,
+    },
+    /// JSON null.
+    Null,
+    /// An object (or nested array): matches no value pattern.
+    Other,
+}
+
+pub(crate) fn lower_cow(s: &str) -> Cow<'_, str> {
+    if s.is_ascii() {
+        if s.bytes().any(|b| b.is_ascii_uppercase()) {
+            Cow::Owned(s.to_ascii_lowercase())
+        } else {
+            Cow::Borrowed(s)
+        }
+    } else {
+        let l = s.to_lowercase();
+        if l == s { Cow::Borrowed(s) } else { Cow::Owned(l) }
+    }
+}
+
+pub(crate) fn to_leaf(v: &Value) -> Leaf<'_> {
+    if let Some(s) = v.as_str() {
+        let num = parse_num(s);
+        return Leaf::Text {
+            lower: lower_cow(s),
+            text: Cow::Borrowed(s),
+            num,
+            is_str: true,
+        };
+    }
+    if v.is_null() {
+        return Leaf::Null;
+    }
+    if let Some(b) = v.as_bool() {
+        let t = if b { "true" } else { "false" };
+        return Leaf::Text {
+            text: Cow::Borrowed(t),
+            lower: Cow::Borrowed(t),
+            num: None,
+            is_str: false,
+        };
+    }
+    if v.is_number() {
+        let text = if let Some(i) = v.as_i64() {
+            i.to_string()
+        } else if let Some(u) = v.as_u64() {
+            u.to_string()
+        } else {
+            v.as_f64().map(|f| f.to_string()).unwrap_or_default()
+        };
+        let num = v.as_f64();
+        return Leaf::Text {
+            lower: Cow::Owned(text.clone()),
+            text: Cow::Owned(text),
+            num,
+            is_str: false,
+        };
+    }
+    Leaf::Other
+}
+
+/// A number in text (`"4688"`, `" 12.5 "`, `0x1F`).
+pub(crate) fn parse_num(s: &str) -> Option<f64> {
+    let t = s.trim();
+    if t.is_empty() || t.len() > 40 {
+        return None;
+    }
+    let first = t.as_bytes()[0];
+    if !(first.is_ascii_digit() || first == b'-' || first == b'+' || first == b'.') {
+        return None;
+    }
+    if let Some(h) = t.strip_prefix("0x").or_else(|| t.strip_prefix("0X")) {
+        return i64::from_str_radix(h, 16).ok().map(|i| i as f64);
+    }
+    t.parse::<f64>().ok().filter(|f| f.is_finite())
+}
+
+/// Every scalar leaf of a record, for keyword (field-less) searches.
+pub(crate) fn all_leaves<'a>(v: &'a Value, out: &mut Vec<Leaf<'a>>, depth: usize) {
+    if depth > MAX_DEPTH {
+        return;
+    }
+    if let Some(obj) = v.as_object() {
+        for (_, el) in obj.iter() {
+            all_leaves(el, out, depth + 1);
+        }
+    } else if let Some(arr) = v.as_array() {
+        for el in arr.iter() {
+            all_leaves(el, out, depth + 1);
+        }
+    } else {
+        let leaf = to_leaf(v);
+        if matches!(leaf, Leaf::Text { .. }) {
+            out.push(leaf);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    #[test]
+    fn dotted_paths_arrays_and_case() {
+        let v: Value = sonic_rs::from_str(
+            r#"{"DeviceDetail":{"trustType":"Hybrid"},"a":[{"b":1},{"b":[2,3]}],"properties.message":"x"}"#,
+        )
+        .unwrap();
+        let mut out = Vec::new();
+        assert!(lookup(&v, &FieldPath::new("DeviceDetail.trusttype"), &mut out));
+        assert_eq!(out[0].as_str(), Some("Hybrid"));
+        out.clear();
+        assert!(lookup(&v, &FieldPath::new("a.b"), &mut out));
+        assert_eq!(out.len(), 3);
+        out.clear();
+        assert!(lookup(&v, &FieldPath::new("properties.message"), &mut out));
+        out.clear();
+        assert!(!lookup(&v, &FieldPath::new("nope"), &mut out));
+    }
+}

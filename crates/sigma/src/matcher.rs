@@ -1,0 +1,431 @@
+//! The compiled matcher: a tree of predicates over interned fields, evaluated against one
+//! parsed record with per-event caches (field values resolved and lowercased once).
+
+use std::collections::HashMap;
+use std::net::IpAddr;
+
+use sonic_rs::Value;
+
+use crate::doc::{FieldPath, Leaf, all_leaves, lookup, to_leaf};
+use crate::pattern::StrPat;
+
+/// Index of an interned field (a list of candidate paths).
+pub(crate) type FieldId = u32;
+
+/// All fields the compiled rules use; each is a list of candidate paths, first present wins.
+#[derive(Debug, Default)]
+pub(crate) struct FieldTable {
+    fields: Vec<Vec<FieldPath>>,
+    index: HashMap<Vec<String>, FieldId>,
+}
+
+impl FieldTable {
+    pub(crate) fn intern(&mut self, candidates: Vec<String>) -> FieldId {
+        if let Some(id) = self.index.get(&candidates) {
+            return *id;
+        }
+        let id = u32::try_from(self.fields.len()).unwrap_or(u32::MAX);
+        self.fields
+            .push(candidates.iter().map(|c| FieldPath::new(c)).collect());
+        self.index.insert(candidates, id);
+        id
+    }
+
+    pub(crate) fn len(&self) -> usize {
+        self.fields.len()
+    }
+
+    /// The first candidate's path (for messages).
+    pub(crate) fn name(&self, id: FieldId) -> &str {
+        self.fields
+            .get(id as usize)
+            .and_then(|c| c.first())
+            .map_or("", FieldPath::as_str)
+    }
+}
+
+/// Numeric comparison.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum CmpOp {
+    Gt,
+    Gte,
+    Lt,
+    Lte,
+    Eq,
+}
+
+impl CmpOp {
+    pub(crate) fn test(self, a: f64, b: f64) -> bool {
+        match self {
+            CmpOp::Gt => a > b,
+            CmpOp::Gte => a >= b,
+            CmpOp::Lt => a < b,
+            CmpOp::Lte => a <= b,
+            CmpOp::Eq => a == b,
+        }
+    }
+}
+
+/// How a field reference compares.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum RefMode {
+    Eq,
+    Contains,
+    StartsWith,
+    EndsWith,
+}
+
+/// Part of a timestamp (`minute`, `hour`, … modifiers).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum TimePart {
+    Minute,
+    Hour,
+    Day,
+    Week,
+    Month,
+    Year,
+}
+
+/// A predicate on one leaf value (or on the field's presence).
+#[derive(Debug, Clone)]
+pub(crate) enum Pred {
+    /// Text pattern; `lit` is a literal every match contains (lowercase), for prefilters.
+    Str { pat: StrPat, lit: Option<String> },
+    /// Numeric equality (numbers, numeric strings).
+    Num(f64),
+    /// Boolean equality (JSON booleans, `"true"`/`"false"`).
+    Bool(bool),
+    /// Missing or null.
+    Null,
+    /// Field present (`true`) or absent (`false`).
+    Exists(bool),
+    /// Numeric comparison.
+    Cmp(CmpOp, f64),
+    /// IP address in a network.
+    Cidr(ipnet::IpNet),
+    /// Compare with another field of the same record.
+    FieldRef {
+        other: FieldId,
+        mode: RefMode,
+        cased: bool,
+    },
+    /// Part of a date value compared with a number.
+    Time(TimePart, CmpOp, f64),
+    /// `neq`: the field is present and the inner predicate holds for none of its values.
+    Neq(Box<Pred>),
+}
+
+/// A node of the compiled condition.
+#[derive(Debug, Clone)]
+pub(crate) enum Node {
+    And(Vec<Node>),
+    Or(Vec<Node>),
+    Not(Box<Node>),
+    AtLeast(usize, Vec<Node>),
+    Const(bool),
+    /// Values of one field: any (or all, with `all`) of the predicates hold.
+    Field {
+        field: FieldId,
+        preds: Vec<Pred>,
+        all: bool,
+    },
+    /// Field-less search over every value of the record.
+    Keyword { preds: Vec<Pred>, all: bool },
+}
+
+/// Per-event evaluation state.
+pub(crate) struct Ctx<'a> {
+    root: &'a Value,
+    table: &'a FieldTable,
+    /// Per field: 0 unresolved, else index + 1 into `ranges`.
+    slots: Vec<u32>,
+    ranges: Vec<(u32, u32, bool)>,
+    leaves: Vec<Leaf<'a>>,
+    tmp: Vec<&'a Value>,
+    keywords: Option<Vec<Leaf<'a>>>,
+}
+
+impl<'a> Ctx<'a> {
+    pub(crate) fn new(root: &'a Value, table: &'a FieldTable) -> Self {
+        Ctx {
+            root,
+            table,
+            slots: vec![0; table.len()],
+            ranges: Vec::with_capacity(16),
+            leaves: Vec::with_capacity(32),
+            tmp: Vec::with_capacity(8),
+            keywords: None,
+        }
+    }
+
+    /// Resolve a field: (start, end, present).
+    pub(crate) fn resolve(&mut self, id: FieldId) -> (usize, usize, bool) {
+        let i = id as usize;
+        let Some(&slot) = self.slots.get(i) else {
+            return (0, 0, false);
+        };
+        if slot != 0 {
+            let (a, b, p) = self.ranges[slot as usize - 1];
+            return (a as usize, b as usize, p);
+        }
+        let start = self.leaves.len();
+        let mut present = false;
+        if let Some(cands) = self.table.fields.get(i) {
+            for c in cands {
+                self.tmp.clear();
+                if lookup(self.root, c, &mut self.tmp) {
+                    present = true;
+                    for v in self.tmp.drain(..) {
+                        self.leaves.push(to_leaf(v));
+                    }
+                    break;
+                }
+            }
+        }
+        let end = self.leaves.len();
+        self.ranges.push((
+            u32::try_from(start).unwrap_or(u32::MAX),
+            u32::try_from(end).unwrap_or(u32::MAX),
+            present,
+        ));
+        self.slots[i] = u32::try_from(self.ranges.len()).unwrap_or(u32::MAX);
+        (start, end, present)
+    }
+
+    /// The first text value of a field (lowercase), if any.
+    pub(crate) fn first_text_lower(&mut self, id: FieldId) -> Option<&str> {
+        let (a, b, _) = self.resolve(id);
+        self.leaves[a..b].iter().find_map(|l| match l {
+            Leaf::Text { lower, .. } => Some(lower.as_ref()),
+            _ => None,
+        })
+    }
+
+    /// The text values of a field (original case).
+    pub(crate) fn texts(&mut self, id: FieldId) -> Vec<String> {
+        let (a, b, _) = self.resolve(id);
+        self.leaves[a..b]
+            .iter()
+            .filter_map(|l| match l {
+                Leaf::Text { text, .. } => Some(text.to_string()),
+                _ => None,
+            })
+            .collect()
+    }
+
+    pub(crate) fn eval(&mut self, node: &Node) -> bool {
+        match node {
+            Node::And(v) => v.iter().all(|n| self.eval(n)),
+            Node::Or(v) => v.iter().any(|n| self.eval(n)),
+            Node::Not(n) => !self.eval(n),
+            Node::AtLeast(k, v) => {
+                let mut c = 0;
+                for n in v {
+                    if self.eval(n) {
+                        c += 1;
+                        if c >= *k {
+                            return true;
+                        }
+                    }
+                }
+                false
+            }
+            Node::Const(b) => *b,
+            Node::Field { field, preds, all } => {
+                if *all {
+                    preds.iter().all(|p| self.field_pred(*field, p))
+                } else {
+                    preds.iter().any(|p| self.field_pred(*field, p))
+                }
+            }
+            Node::Keyword { preds, all } => {
+                if self.keywords.is_none() {
+                    let mut v = Vec::new();
+                    all_leaves(self.root, &mut v, 0);
+                    self.keywords = Some(v);
+                }
+                let leaves = self.keywords.as_deref().unwrap_or(&[]);
+                let one = |p: &Pred| leaves.iter().any(|l| leaf_match(p, l));
+                if *all {
+                    preds.iter().all(one)
+                } else {
+                    preds.iter().any(one)
+                }
+            }
+        }
+    }
+
+    fn field_pred(&mut self, field: FieldId, pred: &Pred) -> bool {
+        let (a, b, present) = self.resolve(field);
+        match pred {
+            Pred::Exists(want) => present == *want,
+            Pred::Null => self.leaves[a..b].iter().all(|l| matches!(l, Leaf::Null)),
+            Pred::Neq(inner) => {
+                present && b > a && !self.leaves[a..b].iter().any(|l| leaf_match(inner, l))
+            }
+            Pred::FieldRef { other, mode, cased } => {
+                let (c, d, _) = self.resolve(*other);
+                let left = &self.leaves[a..b];
+                let right = &self.leaves[c..d];
+                left.iter().any(|l| {
+                    right.iter().any(|r| match (l, r) {
+                        (
+                            Leaf::Text {
+                                text: lt,
+                                lower: ll,
+                                ..
+                            },
+                            Leaf::Text {
+                                text: rt,
+                                lower: rl,
+                                ..
+                            },
+                        ) => {
+                            let (x, y) = if *cased {
+                                (lt.as_ref(), rt.as_ref())
+                            } else {
+                                (ll.as_ref(), rl.as_ref())
+                            };
+                            match mode {
+                                RefMode::Eq => x == y,
+                                RefMode::Contains => x.contains(y),
+                                RefMode::StartsWith => x.starts_with(y),
+                                RefMode::EndsWith => x.ends_with(y),
+                            }
+                        }
+                        _ => false,
+                    })
+                })
+            }
+            _ => self.leaves[a..b].iter().any(|l| leaf_match(pred, l)),
+        }
+    }
+}
+
+/// One predicate against one leaf value.
+pub(crate) fn leaf_match(pred: &Pred, leaf: &Leaf<'_>) -> bool {
+    let Leaf::Text {
+        text,
+        lower,
+        num,
+        is_str,
+    } = leaf
+    else {
+        return matches!(pred, Pred::Null) && matches!(leaf, Leaf::Null);
+    };
+    match pred {
+        Pred::Str { pat, .. } => pat.is_match(if pat.cased { text } else { lower }),
+        Pred::Num(n) => *num == Some(*n),
+        Pred::Bool(b) => {
+            let t = if *b { "true" } else { "false" };
+            lower.as_ref() == t
+        }
+        Pred::Null => false,
+        Pred::Exists(_) => true,
+        Pred::Cmp(op, n) => num.is_some_and(|x| op.test(x, *n)),
+        Pred::Cidr(net) => {
+            let t = text.trim();
+            let t = t.strip_prefix('[').map_or(t, |x| x.split(']').next().unwrap_or(x));
+            t.parse::<IpAddr>().is_ok_and(|ip| net.contains(&ip))
+        }
+        Pred::Time(part, op, n) => {
+            let _ = is_str;
+            time_part(text, *part).is_some_and(|x| op.test(x, *n))
+        }
+        Pred::FieldRef { .. } => false,
+        Pred::Neq(inner) => !leaf_match(inner, leaf),
+    }
+}
+
+fn time_part(text: &str, part: TimePart) -> Option<f64> {
+    let ts = stormwatch_core::Timestamp::parse(text.trim()).ok()?;
+    let secs = ts.unix_seconds();
+    let days = secs.div_euclid(86_400);
+    let (y, m, d) = civil(days);
+    let v = match part {
+        TimePart::Minute => secs.rem_euclid(3600) / 60,
+        TimePart::Hour => secs.rem_euclid(86_400) / 3600,
+        TimePart::Day => d,
+        TimePart::Month => m,
+        TimePart::Year => y,
+        TimePart::Week => {
+            // ISO week number.
+            let wd = (days + 3).rem_euclid(7); // Monday = 0
+            let ordinal = days - days_from_civil(y, 1, 1) + 1;
+            let w = (ordinal - wd - 1 + 10) / 7;
+            w.clamp(1, 53)
+        }
+    };
+    Some(v as f64)
+}
+
+fn civil(z: i64) -> (i64, i64, i64) {
+    let z = z + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let y = yoe + era * 400;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    (if m <= 2 { y + 1 } else { y }, m, d)
+}
+
+fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
+    let y = if m <= 2 { y - 1 } else { y };
+    let era = y.div_euclid(400);
+    let yoe = y - era * 400;
+    let mp = if m > 2 { m - 3 } else { m + 9 };
+    let doy = (153 * mp + 2) / 5 + d - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    era * 146_097 + doe - 719_468
+}
+
+/// Literals one of which every match of `node` contains (lowercase), or `None` when no such
+/// set is known (negations, regexes, numbers, presence tests).
+pub(crate) fn required_literals(node: &Node) -> Option<Vec<String>> {
+    match node {
+        Node::And(v) => v
+            .iter()
+            .filter_map(required_literals)
+            .max_by_key(|set| score(set)),
+        Node::Or(v) | Node::AtLeast(_, v) => {
+            // AtLeast(k): a match needs k children; any one child's literals are necessary
+            // only for k == n; use the union, which is necessary for any k >= 1.
+            let mut out = Vec::new();
+            for n in v {
+                out.extend(required_literals(n)?);
+            }
+            if out.is_empty() { None } else { Some(out) }
+        }
+        Node::Not(_) | Node::Const(_) => None,
+        Node::Field { preds, all, .. } | Node::Keyword { preds, all } => {
+            if *all {
+                preds
+                    .iter()
+                    .filter_map(|p| pred_literal(p).map(|l| vec![l]))
+                    .max_by_key(|set| score(set))
+            } else {
+                let mut out = Vec::new();
+                for p in preds {
+                    out.push(pred_literal(p)?);
+                }
+                if out.is_empty() { None } else { Some(out) }
+            }
+        }
+    }
+}
+
+fn pred_literal(p: &Pred) -> Option<String> {
+    match p {
+        Pred::Str { lit, .. } => lit.clone(),
+        _ => None,
+    }
+}
+
+/// Higher is better: a set whose shortest literal is long, with few members.
+fn score(set: &[String]) -> (usize, std::cmp::Reverse<usize>) {
+    let min = set.iter().map(String::len).min().unwrap_or(0);
+    (min.min(8), std::cmp::Reverse(set.len()))
+}
