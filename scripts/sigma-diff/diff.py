@@ -82,23 +82,32 @@ def quote(name):
 
 
 def load_db(events):
-    """An in-memory table `logs` holding the events; rowid = index + 1."""
+    """An in-memory table `logs` holding the events; rowid = index + 1.
+
+    Columns are typed as Zircolite types them: INTEGER when the first value seen is an integer
+    (or a boolean), otherwise TEXT COLLATE NOCASE. SQLite column names are case-insensitive, so
+    keys differing only in case share a column (the first spelling names it)."""
     db = sqlite3.connect(":memory:")
     db.create_function(
         "regexp", 2, lambda p, v: v is not None and re.search(p, str(v)) is not None
     )
     flat = [flatten(e) for e in events]
-    cols = {}  # lower name -> name as first seen (SQLite names are case-insensitive)
+    cols = {}  # lower name -> (name as first seen, declared type)
+    for f in flat:
+        for k, v in f.items():
+            if v is None:
+                continue
+            cols.setdefault(k.lower(), (k, "INTEGER" if isinstance(v, int) else "TEXT COLLATE NOCASE"))
     for f in flat:
         for k in f:
-            cols.setdefault(k.lower(), k)
-    cols.setdefault(FULLTEXT.lower(), FULLTEXT)
-    coldefs = ", ".join(f"{quote(c)} COLLATE NOCASE" for c in cols.values())
+            cols.setdefault(k.lower(), (k, "TEXT COLLATE NOCASE"))
+    cols.setdefault(FULLTEXT.lower(), (FULLTEXT, "TEXT COLLATE NOCASE"))
+    coldefs = ", ".join(f"{quote(c)} {t}" for c, t in cols.values())
     db.execute(f"CREATE TABLE logs ({coldefs})")
     for i, (f, e) in enumerate(zip(flat, events)):
         row = {}
         for k, v in f.items():
-            row.setdefault(cols[k.lower()], v)  # first spelling wins, as in Zircolite
+            row.setdefault(cols[k.lower()][0], v)
         row[FULLTEXT] = fulltext(e)
         names = list(row)
         db.execute(
@@ -120,7 +129,7 @@ def run_query(db, cols, sql):
             name = m.group(1).strip().strip("`")
             if name.lower() in cols:
                 raise
-            db.execute(f"ALTER TABLE logs ADD COLUMN {quote(name)} COLLATE NOCASE")
+            db.execute(f"ALTER TABLE logs ADD COLUMN {quote(name)} TEXT COLLATE NOCASE")
             cols.add(name.lower())
     raise RuntimeError("too many missing columns")
 
@@ -225,6 +234,8 @@ def process_file(rel: str, corpus_events):
     del gen
 
     if corrs:
+        # correlations run over the generated events only (their times are controlled)
+        cdb, ccols = load_db(events)
         alerts = {}
         try:
             queries = b.convert(coll)
@@ -234,7 +245,7 @@ def process_file(rel: str, corpus_events):
         for corr, q in zip(corrs, queries):
             cid = str(corr.id)
             try:
-                rows, names = run_query(db, cols, q)
+                rows, names = run_query(cdb, ccols, q)
             except Exception as e:  # noqa: BLE001
                 failures.append({"rule": rel, "id": cid, "reason": f"correlation SQL failed: {type(e).__name__}: {e}"})
                 continue
@@ -304,7 +315,7 @@ def main():
             "matches": "indices into events that pySigma matched, for the detection rules that report (correlation base rules are in matches_by_rule only)",
             "corpus_matches": "indices into corpus-events.json",
             "correlations": "per correlation rule id: alerts, each the group-by values (lower-cased by the backend) and the indices of the events in the window",
-            "sqlite_loading": "nested objects flattened to dotted column names, lists stored as JSON text, booleans as 1/0, every column COLLATE NOCASE, missing columns NULL, keyword search over _fulltext (all scalar values)",
+            "sqlite_loading": "as Zircolite loads events: nested objects flattened to dotted column names, lists stored as text (JSON here, Python repr in Zircolite), a column INTEGER when its first value is an integer or boolean and TEXT COLLATE NOCASE otherwise, column names case-insensitive (keys differing only in case share a column), missing columns NULL, keyword search over _fulltext (every scalar value, one per line); correlations run over the generated events only",
         },
         "rules": [],
         "not_converted": [],

@@ -14,7 +14,9 @@ pub enum GenError {
         source: std::io::Error,
     },
     /// An unknown format name.
-    #[error("unknown format `{0}` (known: ndjson, json-array, pretty, csv, csv-legacy, sentinel, defender, defender-flat, graph-audit, signins-graph, signins-azure-monitor, all)")]
+    #[error(
+        "unknown format `{0}` (known: ndjson, json-array, pretty, csv, csv-legacy, sentinel, defender, defender-flat, graph-audit, signins-graph, signins-azure-monitor, all)"
+    )]
     UnknownFormat(String),
     /// An unknown compression name.
     #[error("unknown compression `{0}` (known: none, gz, zst)")]

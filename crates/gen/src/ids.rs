@@ -17,14 +17,17 @@ impl Guid {
     /// Append the text form to `out`.
     pub(crate) fn write_to(self, out: &mut String) {
         const HEX: &[u8; 16] = b"0123456789abcdef";
+        let mut buf = [b'-'; 36];
         let v = self.0;
+        let mut pos = 0;
         for i in 0..32 {
             if matches!(i, 8 | 12 | 16 | 20) {
-                out.push('-');
+                pos += 1;
             }
-            let nib = ((v >> (124 - 4 * i)) & 0xf) as usize;
-            out.push(char::from(HEX[nib]));
+            buf[pos] = HEX[((v >> (124 - 4 * i)) & 0xf) as usize];
+            pos += 1;
         }
+        out.push_str(std::str::from_utf8(&buf).unwrap_or_default());
     }
 }
 
@@ -90,7 +93,10 @@ mod tests {
 
     #[test]
     fn token_id_is_22_chars() {
-        assert_eq!(token_id(0x0123_4567_89ab_cdef_0123_4567_89ab_cdef).len(), 22);
+        assert_eq!(
+            token_id(0x0123_4567_89ab_cdef_0123_4567_89ab_cdef).len(),
+            22
+        );
         assert_eq!(puid(0xabc).len(), 16);
     }
 }

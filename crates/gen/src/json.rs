@@ -12,6 +12,10 @@ pub(crate) fn push_str(out: &mut String, s: &str) {
 /// Append `s` escaped for the inside of a JSON string literal.
 pub(crate) fn push_escaped(out: &mut String, s: &str) {
     let bytes = s.as_bytes();
+    if !bytes.iter().any(|&b| b < 0x20 || b == b'"' || b == b'\\') {
+        out.push_str(s);
+        return;
+    }
     let mut start = 0;
     for (i, &b) in bytes.iter().enumerate() {
         let esc: Option<&str> = match b {
@@ -88,12 +92,6 @@ impl<'a> Obj<'a> {
         o.push('"');
         g.write_to(o);
         o.push('"');
-    }
-
-    /// A field written with `Display` (no escaping: for IPs and numbers).
-    pub(crate) fn display(&mut self, k: &str, v: &dyn std::fmt::Display) {
-        let o = self.key(k);
-        let _ = write!(o, "\"{v}\"");
     }
 
     /// Close the object.

@@ -57,7 +57,11 @@ impl Scenario {
     pub fn generate(opts: &ScenarioOptions) -> Scenario {
         let data = scenario::generate(opts);
         let truth = truth::build(&data, opts.seed);
-        Scenario { data, truth, seed: opts.seed }
+        Scenario {
+            data,
+            truth,
+            seed: opts.seed,
+        }
     }
 
     /// The ground truth.
@@ -77,10 +81,22 @@ impl Scenario {
     ///
     /// # Errors
     /// [`GenError::Io`] when a file cannot be written.
-    pub fn write(&self, dir: &Path, formats: &[Format], compression: Compression) -> Result<Vec<PathBuf>, GenError> {
+    pub fn write(
+        &self,
+        dir: &Path,
+        formats: &[Format],
+        compression: Compression,
+    ) -> Result<Vec<PathBuf>, GenError> {
         let mut files = Vec::new();
         for &f in formats {
-            files.extend(write::write_format(&self.data, f, &dir.join(f.name()), None, compression, &|_| true)?);
+            files.extend(write::write_format(
+                &self.data,
+                f,
+                &dir.join(f.name()),
+                None,
+                compression,
+                &|_| true,
+            )?);
         }
         files.push(self.write_truth(&dir.join(TRUTH_PATH))?);
         Ok(files)
@@ -93,15 +109,47 @@ impl Scenario {
     ///
     /// # Errors
     /// [`GenError::Io`] when a file cannot be written.
-    pub fn write_example(&self, dir: &Path, compression: Compression) -> Result<Vec<PathBuf>, GenError> {
+    pub fn write_example(
+        &self,
+        dir: &Path,
+        compression: Compression,
+    ) -> Result<Vec<PathBuf>, GenError> {
         let d = &self.data;
         let tenant_of = |r: &Ual| d.world.users[r.mailbox].tenant;
         let none = compression;
         let mut files = Vec::new();
-        files.extend(write::write_format(d, Format::Ndjson, dir, Some("ual-agency.ndjson"), none, &|r| tenant_of(r) == 0)?);
-        files.extend(write::write_format(d, Format::Csv, dir, Some("purview-ministry.csv"), none, &|r| tenant_of(r) == 1)?);
-        files.extend(write::write_format(d, Format::JsonArray, dir, Some("api-contractor"), none, &|r| tenant_of(r) == 2)?);
-        files.extend(write::write_format(d, Format::SigninsAzureMonitor, dir, Some("signins-azure-monitor.json"), none, &|_| true)?);
+        files.extend(write::write_format(
+            d,
+            Format::Ndjson,
+            dir,
+            Some("ual-agency.ndjson"),
+            none,
+            &|r| tenant_of(r) == 0,
+        )?);
+        files.extend(write::write_format(
+            d,
+            Format::Csv,
+            dir,
+            Some("purview-ministry.csv"),
+            none,
+            &|r| tenant_of(r) == 1,
+        )?);
+        files.extend(write::write_format(
+            d,
+            Format::JsonArray,
+            dir,
+            Some("api-contractor"),
+            none,
+            &|r| tenant_of(r) == 2,
+        )?);
+        files.extend(write::write_format(
+            d,
+            Format::SigninsAzureMonitor,
+            dir,
+            Some("signins-azure-monitor.json"),
+            none,
+            &|_| true,
+        )?);
         files.push(self.write_truth(&dir.join(TRUTH_PATH))?);
         Ok(files)
     }

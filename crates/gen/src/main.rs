@@ -50,13 +50,20 @@ impl Args {
     }
 
     fn get(&self, k: &str) -> Option<&str> {
-        self.kv.iter().rev().find(|(n, _)| n == k).map(|(_, v)| v.as_str())
+        self.kv
+            .iter()
+            .rev()
+            .find(|(n, _)| n == k)
+            .map(|(_, v)| v.as_str())
     }
 
     fn num<T: std::str::FromStr>(&self, k: &str, default: T) -> Result<T, String> {
         match self.get(k) {
             None => Ok(default),
-            Some(v) => v.replace('_', "").parse().map_err(|_| format!("--{k}: not a number: {v}")),
+            Some(v) => v
+                .replace('_', "")
+                .parse()
+                .map_err(|_| format!("--{k}: not a number: {v}")),
         }
     }
 
@@ -75,7 +82,16 @@ fn say(msg: &str) {
 }
 
 fn run() -> Result<(), (u8, String)> {
-    let args = Args::parse().map_err(|e| (2, if e.is_empty() { USAGE.to_string() } else { format!("{e}\n{USAGE}") }))?;
+    let args = Args::parse().map_err(|e| {
+        (
+            2,
+            if e.is_empty() {
+                USAGE.to_string()
+            } else {
+                format!("{e}\n{USAGE}")
+            },
+        )
+    })?;
     let usage = |e: String| (2u8, format!("{e}\n{USAGE}"));
     let gen_err = |e: GenError| match e {
         GenError::Io { .. } | GenError::Json(_) => (1u8, e.to_string()),
@@ -84,15 +100,25 @@ fn run() -> Result<(), (u8, String)> {
     let started = Instant::now();
     match args.cmd.as_str() {
         "scenario" => {
-            args.check(&["seed", "out", "formats", "compress", "staff", "days"]).map_err(usage)?;
-            let out = PathBuf::from(args.get("out").ok_or_else(|| usage("--out is required".into()))?);
+            args.check(&["seed", "out", "formats", "compress", "staff", "days"])
+                .map_err(usage)?;
+            let out = PathBuf::from(
+                args.get("out")
+                    .ok_or_else(|| usage("--out is required".into()))?,
+            );
             let opts = ScenarioOptions {
                 seed: args.num("seed", 1).map_err(usage)?,
-                staff_per_tenant: args.num("staff", ScenarioOptions::default().staff_per_tenant).map_err(usage)?,
-                days: args.num("days", ScenarioOptions::default().days).map_err(usage)?,
+                staff_per_tenant: args
+                    .num("staff", ScenarioOptions::default().staff_per_tenant)
+                    .map_err(usage)?,
+                days: args
+                    .num("days", ScenarioOptions::default().days)
+                    .map_err(usage)?,
             };
-            let formats = Format::parse_list(args.get("formats").unwrap_or("all")).map_err(gen_err)?;
-            let compression = Compression::parse(args.get("compress").unwrap_or("none")).map_err(gen_err)?;
+            let formats =
+                Format::parse_list(args.get("formats").unwrap_or("all")).map_err(gen_err)?;
+            let compression =
+                Compression::parse(args.get("compress").unwrap_or("none")).map_err(gen_err)?;
             let s = Scenario::generate(&opts);
             let files = s.write(&out, &formats, compression).map_err(gen_err)?;
             let t = s.truth();
@@ -109,8 +135,12 @@ fn run() -> Result<(), (u8, String)> {
         }
         "example" => {
             args.check(&["seed", "out", "compress"]).map_err(usage)?;
-            let compression = Compression::parse(args.get("compress").unwrap_or("gz")).map_err(gen_err)?;
-            let out = PathBuf::from(args.get("out").ok_or_else(|| usage("--out is required".into()))?);
+            let compression =
+                Compression::parse(args.get("compress").unwrap_or("gz")).map_err(gen_err)?;
+            let out = PathBuf::from(
+                args.get("out")
+                    .ok_or_else(|| usage("--out is required".into()))?,
+            );
             let opts = ScenarioOptions {
                 seed: args.num("seed", EXAMPLE_SEED).map_err(usage)?,
                 staff_per_tenant: EXAMPLE_STAFF,
@@ -123,9 +153,16 @@ fn run() -> Result<(), (u8, String)> {
             }
         }
         "volume" => {
-            args.check(&["seed", "out", "records", "format", "compress", "signins", "truth"]).map_err(usage)?;
-            let out = PathBuf::from(args.get("out").ok_or_else(|| usage("--out is required".into()))?);
-            let format = Format::parse_list(args.get("format").unwrap_or("ndjson")).map_err(gen_err)?;
+            args.check(&[
+                "seed", "out", "records", "format", "compress", "signins", "truth",
+            ])
+            .map_err(usage)?;
+            let out = PathBuf::from(
+                args.get("out")
+                    .ok_or_else(|| usage("--out is required".into()))?,
+            );
+            let format =
+                Format::parse_list(args.get("format").unwrap_or("ndjson")).map_err(gen_err)?;
             let [format] = format[..] else {
                 return Err(usage("--format takes one format".into()));
             };
@@ -140,7 +177,8 @@ fn run() -> Result<(), (u8, String)> {
                 records: args.num("records", 1_000_000).map_err(usage)?,
                 out,
                 format,
-                compression: Compression::parse(args.get("compress").unwrap_or("none")).map_err(gen_err)?,
+                compression: Compression::parse(args.get("compress").unwrap_or("none"))
+                    .map_err(gen_err)?,
                 signins,
             };
             let summary = volume::run(&opts).map_err(gen_err)?;
@@ -148,7 +186,12 @@ fn run() -> Result<(), (u8, String)> {
                 stormwatch_gen::write_truth(&summary.truth, &PathBuf::from(t)).map_err(gen_err)?;
             }
             let secs = started.elapsed().as_secs_f64();
-            let bytes: u64 = summary.files.iter().filter_map(|f| std::fs::metadata(f).ok()).map(|m| m.len()).sum();
+            let bytes: u64 = summary
+                .files
+                .iter()
+                .filter_map(|f| std::fs::metadata(f).ok())
+                .map(|m| m.len())
+                .sum();
             say(&format!(
                 "volume: {} UAL records, {} sign-ins, {:.1} MB in {:.2}s ({:.0} MB/s, {:.0} records/s); peak RSS {} kB",
                 summary.records,

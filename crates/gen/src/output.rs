@@ -143,35 +143,49 @@ pub(crate) enum Sink {
 
 /// The `Io` error for a path.
 pub(crate) fn io_err(path: &Path) -> impl FnOnce(io::Error) -> GenError + '_ {
-    move |source| GenError::Io { path: path.to_path_buf(), source }
+    move |source| GenError::Io {
+        path: path.to_path_buf(),
+        source,
+    }
 }
 
 impl Sink {
     /// Create `path` + the compression suffix (parent directories too).
-    pub(crate) fn create(path: &Path, compression: Compression) -> Result<(Sink, PathBuf), GenError> {
+    pub(crate) fn create(
+        path: &Path,
+        compression: Compression,
+    ) -> Result<(Sink, PathBuf), GenError> {
         Sink::create_with(path, compression, false)
     }
 
     /// Like [`Sink::create`]; `fast` trades compression ratio for speed (volume mode).
-    pub(crate) fn create_with(path: &Path, compression: Compression, fast: bool) -> Result<(Sink, PathBuf), GenError> {
+    pub(crate) fn create_with(
+        path: &Path,
+        compression: Compression,
+        fast: bool,
+    ) -> Result<(Sink, PathBuf), GenError> {
         let mut p = path.as_os_str().to_owned();
         p.push(compression.suffix());
         let path = PathBuf::from(p);
-        if let Some(parent) = path.parent() {
-            if !parent.as_os_str().is_empty() {
-                std::fs::create_dir_all(parent).map_err(io_err(parent))?;
-            }
+        if let Some(parent) = path.parent()
+            && !parent.as_os_str().is_empty()
+        {
+            std::fs::create_dir_all(parent).map_err(io_err(parent))?;
         }
         let file = File::create(&path).map_err(io_err(&path))?;
         let buf = BufWriter::with_capacity(1 << 20, file);
         let sink = match compression {
             Compression::None => Sink::Plain(buf),
             Compression::Gz => {
-                let level = if fast { flate2::Compression::fast() } else { flate2::Compression::best() };
+                let level = if fast {
+                    flate2::Compression::fast()
+                } else {
+                    flate2::Compression::best()
+                };
                 Sink::Gz(flate2::write::GzEncoder::new(buf, level))
             }
             Compression::Zst => {
-                let level = if fast { 1 } else { 19 };
+                let level = if fast { 1 } else { 9 };
                 Sink::Zst(zstd::stream::write::Encoder::new(buf, level).map_err(io_err(&path))?)
             }
         };
@@ -221,7 +235,10 @@ mod tests {
     #[test]
     fn parse_formats() {
         assert_eq!(Format::parse_list("all").unwrap().len(), Format::ALL.len());
-        assert_eq!(Format::parse_list("csv,ndjson,csv").unwrap(), vec![Format::Ndjson, Format::Csv]);
+        assert_eq!(
+            Format::parse_list("csv,ndjson,csv").unwrap(),
+            vec![Format::Ndjson, Format::Csv]
+        );
         assert!(Format::parse_list("xml").is_err());
         assert_eq!(Compression::parse("zst").unwrap().suffix(), ".zst");
         assert!(Compression::parse("bz2").is_err());

@@ -22,7 +22,12 @@ pub(crate) struct FolderRef {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) enum Op {
     /// RecordType 50.
-    MailItemsAccessed { access: Access, throttled: bool, folders: Vec<FolderRef>, count: u32 },
+    MailItemsAccessed {
+        access: Access,
+        throttled: bool,
+        folders: Vec<FolderRef>,
+        count: u32,
+    },
     /// RecordType 2, `Send`.
     Send { item: u32 },
     /// RecordType 6, `FileAccessed`.

@@ -41,7 +41,9 @@ pub(crate) struct Rng {
 impl Rng {
     /// A generator seeded from `seed`.
     pub(crate) fn new(seed: u64) -> Self {
-        Rng { state: mix(seed ^ 0x5851_f42d_4c95_7f2d) }
+        Rng {
+            state: mix(seed ^ 0x5851_f42d_4c95_7f2d),
+        }
     }
 
     /// A generator for a named stream derived from a seed and keys.

@@ -23,7 +23,11 @@ pub struct ScenarioOptions {
 
 impl Default for ScenarioOptions {
     fn default() -> Self {
-        ScenarioOptions { seed: 1, staff_per_tenant: 4, days: 33 }
+        ScenarioOptions {
+            seed: 1,
+            staff_per_tenant: 4,
+            days: 33,
+        }
     }
 }
 
@@ -45,8 +49,6 @@ pub(crate) struct Data {
     pub(crate) end: i64,
     /// Throttled windows: (mailbox user index, start).
     pub(crate) throttled: Vec<(usize, i64)>,
-    /// Actor sessions: (session, tenant index).
-    pub(crate) actor_sessions: Vec<(Guid, usize, usize)>,
     /// Tenant indexes without MailItemsAccessed.
     pub(crate) unaudited: Vec<usize>,
     /// Decoy users: kind → (user, mailbox).
@@ -105,7 +107,9 @@ impl Gen {
     }
 
     fn items(&mut self, folder_max: u32, n: usize) -> Vec<u32> {
-        let mut v: Vec<u32> = (0..n).map(|_| u32::try_from(self.rng.below(u64::from(folder_max))).unwrap_or(0)).collect();
+        let mut v: Vec<u32> = (0..n)
+            .map(|_| u32::try_from(self.rng.below(u64::from(folder_max))).unwrap_or(0))
+            .collect();
         v.sort_unstable();
         v.dedup();
         v
@@ -126,7 +130,10 @@ impl Gen {
         Op::MailItemsAccessed {
             access: Access::Sync,
             throttled: false,
-            folders: vec![FolderRef { folder, items: Vec::new() }],
+            folders: vec![FolderRef {
+                folder,
+                items: Vec::new(),
+            }],
             count: 1,
         }
     }
@@ -145,18 +152,51 @@ impl Gen {
 pub(crate) fn generate(opts: &ScenarioOptions) -> Data {
     let staff = opts.staff_per_tenant.max(3);
     let plans = [
-        TenantPlan { staff, executive: true, admin: true, service: true, migration: false },
-        TenantPlan { staff, executive: true, admin: true, service: false, migration: true },
-        TenantPlan { staff: staff.saturating_sub(1).max(2), executive: false, admin: true, service: false, migration: false },
+        TenantPlan {
+            staff,
+            executive: true,
+            admin: true,
+            service: true,
+            migration: false,
+        },
+        TenantPlan {
+            staff,
+            executive: true,
+            admin: true,
+            service: false,
+            migration: true,
+        },
+        TenantPlan {
+            staff: staff.saturating_sub(1).max(2),
+            executive: false,
+            admin: true,
+            service: false,
+            migration: false,
+        },
     ];
     let w = World::build(opts.seed, &plans);
     let start = period_start();
     let days = i64::from(opts.days.max(32));
-    let mut g = Gen { rng: Rng::derive(opts.seed, &[0x6c_69_66_65]), w, ual: Vec::new(), seq: 0, start, days };
+    let mut g = Gen {
+        rng: Rng::derive(opts.seed, &[0x6c_69_66_65]),
+        w,
+        ual: Vec::new(),
+        seq: 0,
+        start,
+        days,
+    };
 
     // Decoy users.
-    let staff0: Vec<usize> = g.w.tenant_users(0).into_iter().filter(|&u| g.w.users[u].role == Role::Staff).collect();
-    let staff1: Vec<usize> = g.w.tenant_users(1).into_iter().filter(|&u| g.w.users[u].role == Role::Staff).collect();
+    let staff0: Vec<usize> =
+        g.w.tenant_users(0)
+            .into_iter()
+            .filter(|&u| g.w.users[u].role == Role::Staff)
+            .collect();
+    let staff1: Vec<usize> =
+        g.w.tenant_users(1)
+            .into_iter()
+            .filter(|&u| g.w.users[u].role == Role::Staff)
+            .collect();
     let install_user = staff0[0];
     let delegate_user = staff0[1];
     let ioc_user = staff1[0];
@@ -261,7 +301,13 @@ pub(crate) fn generate(opts: &ScenarioOptions) -> Data {
             r.mailbox == mbx
                 && r.time > t
                 && r.time < t + DAY
-                && matches!(r.op, Op::MailItemsAccessed { access: Access::Bind, .. })
+                && matches!(
+                    r.op,
+                    Op::MailItemsAccessed {
+                        access: Access::Bind,
+                        ..
+                    }
+                )
         })
     });
 
@@ -298,7 +344,6 @@ pub(crate) fn generate(opts: &ScenarioOptions) -> Data {
         start,
         end: start + days * DAY,
         throttled,
-        actor_sessions: plan.sessions,
         unaudited: vec![2],
         decoys,
     }
@@ -351,7 +396,11 @@ fn normal_day(g: &mut Gen, u: usize, d: i64, install_user: usize, install_day: i
         _ => {}
     }
     let desktop = user.desktop || (u == install_user && d >= install_day);
-    let desktop_tag = if u == install_user { Tag::Decoy(DecoyKind::NewOutlookInstall) } else { Tag::Normal };
+    let desktop_tag = if u == install_user {
+        Tag::Decoy(DecoyKind::NewOutlookInstall)
+    } else {
+        Tag::Normal
+    };
     let desktop_ip = if u == install_user {
         IpAddr::V4(Ipv4Addr::new(198, 18, 250, 1 + (user.bits % 200) as u8))
     } else {
@@ -370,14 +419,21 @@ fn normal_day(g: &mut Gen, u: usize, d: i64, install_user: usize, install_day: i
             tag: desktop_tag,
         };
         let mut t = ws + g.rng.range(0, 5400);
-        let folders: &[usize] = if g.rng.chance(0.5) { &[0, 1] } else { &[0, 1, 2] };
+        let folders: &[usize] = if g.rng.chance(0.5) {
+            &[0, 1]
+        } else {
+            &[0, 1, 2]
+        };
         for &f in folders {
             g.push(t, &ctx, Gen::sync(f));
             t += g.rng.range(5, 90);
         }
         if g.rng.chance(0.3) {
             let op = g.bind(0, 2, 0);
-            { let dt = g.rng.range(2 * HOUR, 8 * HOUR); g.push(ws + dt, &ctx, op); }
+            {
+                let dt = g.rng.range(2 * HOUR, 8 * HOUR);
+                g.push(ws + dt, &ctx, op);
+            }
         }
     }
     if !desktop || g.rng.chance(0.3) {
@@ -395,7 +451,10 @@ fn normal_day(g: &mut Gen, u: usize, d: i64, install_user: usize, install_day: i
             let f = g.pick_folder();
             let n = usize::try_from(g.rng.range(1, 4)).unwrap_or(1);
             let op = g.bind(f, n, 0);
-            { let dt = g.rng.range(300, 2400); g.push(t0 + k * dt, &ctx, op); }
+            {
+                let dt = g.rng.range(300, 2400);
+                g.push(t0 + k * dt, &ctx, op);
+            }
         }
     }
     if user.mobile && g.rng.chance(0.6) {
@@ -413,8 +472,10 @@ fn normal_day(g: &mut Gen, u: usize, d: i64, install_user: usize, install_day: i
         let op = g.bind(0, n, 0);
         g.push(t, &ctx, op);
     }
-    if user.role == Role::Assistant {
-        if let Some(exec) = g.w.find(ti, Role::Executive) {
+    if user.role == Role::Assistant
+        && let Some(exec) = g.w.find(ti, Role::Executive)
+    {
+        {
             let ctx = Ctx {
                 user: u,
                 mailbox: exec,
@@ -441,16 +502,27 @@ fn normal_day(g: &mut Gen, u: usize, d: i64, install_user: usize, install_day: i
             mailbox: u,
             logon: 0,
             profile,
-            ip: if profile == prof::DESKTOP { desktop_ip } else { ip },
+            ip: if profile == prof::DESKTOP {
+                desktop_ip
+            } else {
+                ip
+            },
             session: if profile == prof::DESKTOP {
                 g.session(u, 1, d / 7 + if u == install_user { 1000 } else { 0 })
             } else {
                 g.session(u, 2, d)
             },
-            tag: if profile == prof::DESKTOP { desktop_tag } else { Tag::Normal },
+            tag: if profile == prof::DESKTOP {
+                desktop_tag
+            } else {
+                Tag::Normal
+            },
         };
         let item = u32::try_from(g.rng.below(u64::from(FOLDERS[1].1))).unwrap_or(0);
-        { let dt = g.rng.range(HOUR, 8 * HOUR); g.push(ws + dt, &ctx, Op::Send { item }); }
+        {
+            let dt = g.rng.range(HOUR, 8 * HOUR);
+            g.push(ws + dt, &ctx, Op::Send { item });
+        }
     }
     // SharePoint.
     if g.rng.chance(0.5) {
@@ -464,13 +536,20 @@ fn normal_day(g: &mut Gen, u: usize, d: i64, install_user: usize, install_day: i
             tag: Tag::Normal,
         };
         let file = u32::try_from(g.rng.below(400)).unwrap_or(0);
-        { let dt = g.rng.range(HOUR, 8 * HOUR); g.push(ws + dt, &ctx, Op::FileAccessed { file }); }
+        {
+            let dt = g.rng.range(HOUR, 8 * HOUR);
+            g.push(ws + dt, &ctx, Op::FileAccessed { file });
+        }
     }
     // Exchange administration.
     if user.role == Role::Admin && workday && g.rng.chance(0.5) {
         let targets = g.w.tenant_users(ti);
         let target = *g.rng.pick(&targets);
-        let name = *g.rng.pick(&["Set-Mailbox", "Set-CASMailbox", "Set-MailboxRegionalConfiguration"]);
+        let name = *g.rng.pick(&[
+            "Set-Mailbox",
+            "Set-CASMailbox",
+            "Set-MailboxRegionalConfiguration",
+        ]);
         let ctx = Ctx {
             user: u,
             mailbox: u,
@@ -480,7 +559,10 @@ fn normal_day(g: &mut Gen, u: usize, d: i64, install_user: usize, install_day: i
             session: g.session(u, 7, d),
             tag: Tag::Normal,
         };
-        { let dt = g.rng.range(HOUR, 7 * HOUR); g.push(ws + dt, &ctx, Op::Cmdlet { name, target }); }
+        {
+            let dt = g.rng.range(HOUR, 7 * HOUR);
+            g.push(ws + dt, &ctx, Op::Cmdlet { name, target });
+        }
     }
 }
 
@@ -544,12 +626,17 @@ fn attach_signins(g: &mut Gen) -> Vec<SignIn> {
 struct ActorPlan {
     records: Vec<Ual>,
     throttled: Vec<(usize, i64)>,
-    sessions: Vec<(Guid, usize, usize)>,
 }
 
 /// Plan the intrusion: four forged-token sessions over IOC IPs, Bind reads across five
 /// mailboxes in two tenants, one whole-folder Sync and one throttled mailbox.
-fn plan_actor(g: &mut Gen, exec0: usize, exec1: usize, staff0: &[usize], staff1: &[usize]) -> ActorPlan {
+fn plan_actor(
+    g: &mut Gen,
+    exec0: usize,
+    exec1: usize,
+    staff0: &[usize],
+    staff1: &[usize],
+) -> ActorPlan {
     let mut r = Rng::derive(g.w.seed, &[0x61_63_74]);
     // IPs: five distinct IOC IPs, one shared by a session in each tenant.
     let mut pool: Vec<[u8; 4]> = ACTOR_IPS.to_vec();
@@ -571,11 +658,17 @@ fn plan_actor(g: &mut Gen, exec0: usize, exec1: usize, staff0: &[usize], staff1:
         .collect();
     // Staff 0 and 1 of each tenant are decoys; the actor reads other mailboxes.
     let admin0 = g.w.find(0, Role::Admin).unwrap_or(exec0);
-    let targets0 = [exec0, staff0[2 % staff0.len()], staff0.get(3).copied().unwrap_or(admin0)];
+    let targets0 = [
+        exec0,
+        staff0[2 % staff0.len()],
+        staff0.get(3).copied().unwrap_or(admin0),
+    ];
     let targets1 = [exec1, staff1[1 % staff1.len()]];
     let first_day = 14;
     let last_day = g.days.min(32) - 1;
-    let workdays: Vec<i64> = (first_day..=last_day).filter(|d| weekday(g.start + d * DAY) < 5).collect();
+    let workdays: Vec<i64> = (first_day..=last_day)
+        .filter(|d| weekday(g.start + d * DAY) < 5)
+        .collect();
     let mut seen: HashMap<(usize, usize), BTreeSet<u32>> = HashMap::new();
     let mut records = Vec::new();
     let mut throttled = Vec::new();
@@ -590,13 +683,18 @@ fn plan_actor(g: &mut Gen, exec0: usize, exec1: usize, staff0: &[usize], staff1:
                 let j = r.index(i + 1);
                 days.swap(i, j);
             }
-            let mut chosen: Vec<i64> = days.into_iter().take(usize::try_from(n).unwrap_or(3)).collect();
+            let mut chosen: Vec<i64> = days
+                .into_iter()
+                .take(usize::try_from(n).unwrap_or(3))
+                .collect();
             if mbx == exec0 && !chosen.contains(&throttle_day) {
                 chosen[0] = throttle_day;
             }
             chosen.sort_unstable();
             for (k, d) in chosen.into_iter().enumerate() {
-                let sess: Vec<usize> = (0..sessions.len()).filter(|&s| sessions[s].1 == ti).collect();
+                let sess: Vec<usize> = (0..sessions.len())
+                    .filter(|&s| sessions[s].1 == ti)
+                    .collect();
                 visits.push((d, mbx, sess[k % sess.len()]));
             }
         }
@@ -612,10 +710,12 @@ fn plan_actor(g: &mut Gen, exec0: usize, exec1: usize, staff0: &[usize], staff1:
         let mut t = g.start + d * DAY + r.range(0, if heavy { 2 * HOUR } else { 6 * HOUR });
         let iat = t - r.range(60, 3000);
         let uti = r.next_u128();
-        if let Some(ts) = throttle_at {
-            if mbx == exec0 && t > ts && t < ts + DAY {
-                continue;
-            }
+        if let Some(ts) = throttle_at
+            && mbx == exec0
+            && t > ts
+            && t < ts + DAY
+        {
+            continue;
         }
         let n_records = if heavy { 30 } else { r.range(2, 6) };
         let mk = |t: i64, op: Op, seq: &mut u64| {
@@ -703,16 +803,31 @@ fn plan_actor(g: &mut Gen, exec0: usize, exec1: usize, staff0: &[usize], staff1:
             records.push(mk(t + 60, Gen::sync(3), &mut seq));
         }
     }
-    ActorPlan { records, throttled, sessions }
+    ActorPlan { records, throttled }
 }
 
 /// Only the world and the actor's records (volume mode plants these into its stream).
 pub(crate) fn actor_only(seed: u64, plans: &[TenantPlan]) -> Data {
     let w = World::build(seed, plans);
     let start = period_start();
-    let mut g = Gen { rng: Rng::derive(seed, &[0x6c_69_66_65]), w, ual: Vec::new(), seq: 0, start, days: 30 };
-    let staff0: Vec<usize> = g.w.tenant_users(0).into_iter().filter(|&u| g.w.users[u].role == Role::Staff).collect();
-    let staff1: Vec<usize> = g.w.tenant_users(1).into_iter().filter(|&u| g.w.users[u].role == Role::Staff).collect();
+    let mut g = Gen {
+        rng: Rng::derive(seed, &[0x6c_69_66_65]),
+        w,
+        ual: Vec::new(),
+        seq: 0,
+        start,
+        days: 30,
+    };
+    let staff0: Vec<usize> =
+        g.w.tenant_users(0)
+            .into_iter()
+            .filter(|&u| g.w.users[u].role == Role::Staff)
+            .collect();
+    let staff1: Vec<usize> =
+        g.w.tenant_users(1)
+            .into_iter()
+            .filter(|&u| g.w.users[u].role == Role::Staff)
+            .collect();
     let exec0 = g.w.find(0, Role::Executive).unwrap_or(0);
     let exec1 = g.w.find(1, Role::Executive).unwrap_or(0);
     let plan = plan_actor(&mut g, exec0, exec1, &staff0, &staff1);
@@ -722,7 +837,9 @@ pub(crate) fn actor_only(seed: u64, plans: &[TenantPlan]) -> Data {
     for r in &mut ual {
         r.id = Guid::from_bits(idr.next_u128());
     }
-    let unaudited = (0..g.w.tenants.len()).filter(|&i| !g.w.tenants[i].audited).collect();
+    let unaudited = (0..g.w.tenants.len())
+        .filter(|&i| !g.w.tenants[i].audited)
+        .collect();
     Data {
         world: g.w,
         ual,
@@ -730,7 +847,6 @@ pub(crate) fn actor_only(seed: u64, plans: &[TenantPlan]) -> Data {
         start,
         end: start + 30 * DAY,
         throttled: plan.throttled,
-        actor_sessions: plan.sessions,
         unaudited,
         decoys: BTreeMap::new(),
     }

@@ -17,7 +17,10 @@ pub(crate) fn secs(y: i64, mo: u32, d: u32, h: u32, mi: u32, s: u32) -> i64 {
 
 /// The core timestamp for seconds (+ ticks).
 pub(crate) fn ts(secs: i64, ticks: u32) -> Timestamp {
-    Timestamp::from_nanos(secs.saturating_mul(1_000_000_000).saturating_add(i64::from(ticks) * 100))
+    Timestamp::from_nanos(
+        secs.saturating_mul(1_000_000_000)
+            .saturating_add(i64::from(ticks) * 100),
+    )
 }
 
 /// Civil date and time of a second count.
@@ -105,13 +108,6 @@ pub(crate) fn push_us(out: &mut String, secs: i64) {
         _ => (h - 12, "PM"),
     };
     let _ = write!(out, "{mo}/{d}/{y} {h12}:{mi:02}:{s:02} {ampm}");
-}
-
-/// One form as an owned string.
-pub(crate) fn plain(secs: i64) -> String {
-    let mut s = String::with_capacity(19);
-    push_plain(&mut s, secs);
-    s
 }
 
 #[cfg(test)]

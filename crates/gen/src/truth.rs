@@ -240,10 +240,18 @@ pub struct Counts {
 
 fn description(kind: &str) -> &'static str {
     match kind {
-        "new_outlook_install" => "The user installs desktop Outlook on a new laptop at home: Sync and Bind from a new ClientInfoString, ClientAppId, IP and session, each backed by interactive and non-interactive sign-ins.",
-        "ioc_ip_outside_window" => "The user reads mail through OWA from two published Storm-0558 IPs on dates far outside their IOC windows (more than 7 days), with sign-ins from the same IPs.",
-        "new_delegate" => "A colleague starts reading the executive's mailbox as a delegate (LogonType 2) through OWA from the office, with sign-ins.",
-        "migration_account" => "A mailbox migration account binds every mailbox of its tenant in bulk (OperationCount in the hundreds) for two days, with sign-ins.",
+        "new_outlook_install" => {
+            "The user installs desktop Outlook on a new laptop at home: Sync and Bind from a new ClientInfoString, ClientAppId, IP and session, each backed by interactive and non-interactive sign-ins."
+        }
+        "ioc_ip_outside_window" => {
+            "The user reads mail through OWA from two published Storm-0558 IPs on dates far outside their IOC windows (more than 7 days), with sign-ins from the same IPs."
+        }
+        "new_delegate" => {
+            "A colleague starts reading the executive's mailbox as a delegate (LogonType 2) through OWA from the office, with sign-ins."
+        }
+        "migration_account" => {
+            "A mailbox migration account binds every mailbox of its tenant in bulk (OperationCount in the hundreds) for two days, with sign-ins."
+        }
         _ => "",
     }
 }
@@ -286,7 +294,10 @@ pub(crate) fn build(data: &Data, seed: u64) -> Truth {
     let (mut win_first, mut win_last) = (i64::MAX, i64::MIN);
     for r in &data.ual {
         match r.tag {
-            Tag::Decoy(k) => decoy_ids.entry(k.slug()).or_default().push(r.id.to_string()),
+            Tag::Decoy(k) => decoy_ids
+                .entry(k.slug())
+                .or_default()
+                .push(r.id.to_string()),
             Tag::Normal => {}
             Tag::Actor => {
                 let owner = &w.users[r.mailbox];
@@ -310,12 +321,22 @@ pub(crate) fn build(data: &Data, seed: u64) -> Truth {
                     .entry(tenant.id.to_string())
                     .or_default()
                     .entry(owner.upn.clone())
-                    .or_insert_with(|| MbxAcc { first: i64::MAX, last: i64::MIN, ..MbxAcc::default() });
+                    .or_insert_with(|| MbxAcc {
+                        first: i64::MAX,
+                        last: i64::MIN,
+                        ..MbxAcc::default()
+                    });
                 m.first = m.first.min(r.time);
                 m.last = m.last.max(r.time);
                 m.sessions.insert(r.session.to_string());
                 m.ips.insert(r.ip.to_string());
-                if let Op::MailItemsAccessed { access, throttled, folders, count } = &r.op {
+                if let Op::MailItemsAccessed {
+                    access,
+                    throttled,
+                    folders,
+                    count,
+                } = &r.op
+                {
                     m.opcount += u64::from(*count);
                     let listed: usize = folders.iter().map(|f| f.items.len()).sum();
                     if *access == Access::Bind {
@@ -366,12 +387,20 @@ pub(crate) fn build(data: &Data, seed: u64) -> Truth {
             let mailboxes: Vec<MailboxTruth> = mbxs
                 .into_iter()
                 .map(|(upn, m)| {
-                    let guid = w.users.iter().find(|u| u.upn == upn).map(|u| u.mailbox_guid.to_string()).unwrap_or_default();
+                    let guid = w
+                        .users
+                        .iter()
+                        .find(|u| u.upn == upn)
+                        .map(|u| u.mailbox_guid.to_string())
+                        .unwrap_or_default();
                     MailboxTruth {
                         throttled: throttles
                             .iter()
                             .filter(|t| t.mailbox == upn)
-                            .map(|t| Window { from: t.from, to: t.to })
+                            .map(|t| Window {
+                                from: t.from,
+                                to: t.to,
+                            })
                             .collect(),
                         mailbox: upn,
                         mailbox_guid: guid,
@@ -404,8 +433,16 @@ pub(crate) fn build(data: &Data, seed: u64) -> Truth {
                 .collect();
             OrgTruth {
                 tenant_id,
-                first_access: mailboxes.iter().map(|m| m.first_access).min().unwrap_or_default(),
-                last_access: mailboxes.iter().map(|m| m.last_access).max().unwrap_or_default(),
+                first_access: mailboxes
+                    .iter()
+                    .map(|m| m.first_access)
+                    .min()
+                    .unwrap_or_default(),
+                last_access: mailboxes
+                    .iter()
+                    .map(|m| m.last_access)
+                    .max()
+                    .unwrap_or_default(),
                 mailboxes,
             }
         })
@@ -417,7 +454,11 @@ pub(crate) fn build(data: &Data, seed: u64) -> Truth {
             ioc_list
                 .iter()
                 .find(|i| i.ip.to_string() == *ip)
-                .map(|i| IocWindow { ip: ip.clone(), from: t0(i.from), to: t0(i.to) })
+                .map(|i| IocWindow {
+                    ip: ip.clone(),
+                    from: t0(i.from),
+                    to: t0(i.to),
+                })
         })
         .collect();
     let decoys = data
@@ -431,11 +472,18 @@ pub(crate) fn build(data: &Data, seed: u64) -> Truth {
             record_ids: decoy_ids.remove(k.slug()).unwrap_or_default(),
         })
         .collect();
-    let mia = data.ual.iter().filter(|r| matches!(r.op, Op::MailItemsAccessed { .. })).count();
+    let mia = data
+        .ual
+        .iter()
+        .filter(|r| matches!(r.op, Op::MailItemsAccessed { .. }))
+        .count();
     Truth {
         schema: TRUTH_SCHEMA.to_string(),
         seed,
-        period: Period { first: t0(data.start), last: t0(data.end) },
+        period: Period {
+            first: t0(data.start),
+            last: t0(data.end),
+        },
         tenants: w
             .tenants
             .iter()
@@ -446,10 +494,19 @@ pub(crate) fn build(data: &Data, seed: u64) -> Truth {
                 organization_name: t.org_name.clone(),
                 mail_items_accessed: t.audited,
                 app_access_context: t.app_context,
-                mailboxes: w.users.iter().filter(|u| u.tenant == i).map(|u| u.upn.clone()).collect(),
+                mailboxes: w
+                    .users
+                    .iter()
+                    .filter(|u| u.tenant == i)
+                    .map(|u| u.upn.clone())
+                    .collect(),
             })
             .collect(),
-        unaudited_tenants: data.unaudited.iter().map(|&i| w.tenants[i].id.to_string()).collect(),
+        unaudited_tenants: data
+            .unaudited
+            .iter()
+            .map(|&i| w.tenants[i].id.to_string())
+            .collect(),
         actor: ActorTruth {
             ips: ips.into_iter().collect(),
             sessions: sessions.into_iter().collect(),
@@ -462,7 +519,10 @@ pub(crate) fn build(data: &Data, seed: u64) -> Truth {
             ioc_windows,
         },
         actor_record_ids: actor_ids,
-        window: Period { first: t0(win_first.min(win_last)), last: t0(win_last.max(win_first)) },
+        window: Period {
+            first: t0(win_first.min(win_last)),
+            last: t0(win_last.max(win_first)),
+        },
         organizations,
         whole_folder_syncs: syncs,
         throttled_windows: throttles,

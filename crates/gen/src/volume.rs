@@ -82,9 +82,27 @@ fn plan(opts: &VolumeOptions) -> (Plan, Truth) {
     let users = (opts.records / 5_000).clamp(40, 4_000) as usize;
     let per = users / 2;
     let plans = [
-        TenantPlan { staff: per, executive: true, admin: true, service: false, migration: false },
-        TenantPlan { staff: per, executive: true, admin: true, service: false, migration: false },
-        TenantPlan { staff: (per / 8).max(2), executive: false, admin: true, service: false, migration: false },
+        TenantPlan {
+            staff: per,
+            executive: true,
+            admin: true,
+            service: false,
+            migration: false,
+        },
+        TenantPlan {
+            staff: per,
+            executive: true,
+            admin: true,
+            service: false,
+            migration: false,
+        },
+        TenantPlan {
+            staff: (per / 8).max(2),
+            executive: false,
+            admin: true,
+            service: false,
+            migration: false,
+        },
     ];
     let scen = scenario::actor_only(opts.seed, &plans);
     let world = scen.world.clone();
@@ -116,10 +134,23 @@ fn plan(opts: &VolumeOptions) -> (Plan, Truth) {
     let humans = (0..world.users.len())
         .filter(|&u| !matches!(world.users[u].role, Role::Service | Role::Migration))
         .collect();
-    let admins = (0..world.users.len()).filter(|&u| world.users[u].role == Role::Admin).collect();
+    let admins = (0..world.users.len())
+        .filter(|&u| world.users[u].role == Role::Admin)
+        .collect();
     let actor: Vec<Ual> = scen.ual;
     (
-        Plan { world, start, chunk, chunks, weights, total_weight, humans, admins, actor, throttled: scen.throttled },
+        Plan {
+            world,
+            start,
+            chunk,
+            chunks,
+            weights,
+            total_weight,
+            humans,
+            admins,
+            actor,
+            throttled: scen.throttled,
+        },
         truth,
     )
 }
@@ -144,7 +175,7 @@ fn session_of(seed: u64, u: usize, profile: usize, day: i64) -> Guid {
 fn gen_chunk(p: &Plan, seed: u64, i: i64, n: u64, out: &mut Vec<Ual>) {
     out.clear();
     let w = &p.world;
-    let mut r = Rng::derive(seed, &[0x766f_6c, i as u64]);
+    let mut r = Rng::derive(seed, &[0x0076_6f6c, i as u64]);
     let t0 = p.start + i * p.chunk;
     for k in 0..n {
         let t = t0 + r.range(0, p.chunk - 1);
@@ -153,7 +184,11 @@ fn gen_chunk(p: &Plan, seed: u64, i: i64, n: u64, out: &mut Vec<Ual>) {
         let (u, profile, op) = if roll < 5 && !p.admins.is_empty() {
             let u = *r.pick(&p.admins);
             let target = *r.pick(&p.humans);
-            let name = *r.pick(&["Set-Mailbox", "Set-CASMailbox", "Set-MailboxRegionalConfiguration"]);
+            let name = *r.pick(&[
+                "Set-Mailbox",
+                "Set-CASMailbox",
+                "Set-MailboxRegionalConfiguration",
+            ]);
             (u, prof::ADMIN_PS, Op::Cmdlet { name, target })
         } else {
             let u = *r.pick(&p.humans);
@@ -161,12 +196,19 @@ fn gen_chunk(p: &Plan, seed: u64, i: i64, n: u64, out: &mut Vec<Ual>) {
             match roll {
                 5..=29 if audited => {
                     let folder = usize::try_from(r.below(3)).unwrap_or(0);
-                    (u, prof::DESKTOP, Op::MailItemsAccessed {
-                        access: Access::Sync,
-                        throttled: false,
-                        folders: vec![FolderRef { folder, items: Vec::new() }],
-                        count: 1,
-                    })
+                    (
+                        u,
+                        prof::DESKTOP,
+                        Op::MailItemsAccessed {
+                            access: Access::Sync,
+                            throttled: false,
+                            folders: vec![FolderRef {
+                                folder,
+                                items: Vec::new(),
+                            }],
+                            count: 1,
+                        },
+                    )
                 }
                 30..=69 if audited => {
                     let profile = *r.pick(&[prof::OWA, prof::OWA, prof::DESKTOP, prof::MOBILE]);
@@ -184,17 +226,24 @@ fn gen_chunk(p: &Plan, seed: u64, i: i64, n: u64, out: &mut Vec<Ual>) {
                     items.dedup();
                     let mut access = Access::Bind;
                     // Throttled mailboxes log no Bind for 24 h; their owner's client syncs instead.
-                    if p.throttled.iter().any(|&(m, tt)| m == u && t > tt && t < tt + DAY) {
+                    if p.throttled
+                        .iter()
+                        .any(|&(m, tt)| m == u && t > tt && t < tt + DAY)
+                    {
                         access = Access::Sync;
                         items.clear();
                     }
                     let count = u32::try_from(items.len()).unwrap_or(0).max(1);
-                    (u, profile, Op::MailItemsAccessed {
-                        access,
-                        throttled: false,
-                        folders: vec![FolderRef { folder, items }],
-                        count,
-                    })
+                    (
+                        u,
+                        profile,
+                        Op::MailItemsAccessed {
+                            access,
+                            throttled: false,
+                            folders: vec![FolderRef { folder, items }],
+                            count,
+                        },
+                    )
                 }
                 5..=77 => {
                     let item = u32::try_from(r.below(u64::from(FOLDERS[1].1))).unwrap_or(0);
@@ -212,7 +261,7 @@ fn gen_chunk(p: &Plan, seed: u64, i: i64, n: u64, out: &mut Vec<Ual>) {
             prof::MOBILE => user.mobile_ip,
             prof::ADMIN_PS => w.tenants[user.tenant].office_ip,
             _ => {
-                if hash(&[seed, u as u64, day as u64]) % 5 == 0 {
+                if hash(&[seed, u as u64, day as u64]).is_multiple_of(5) {
                     user.home_ip
                 } else {
                     w.tenants[user.tenant].office_ip
@@ -230,7 +279,8 @@ fn gen_chunk(p: &Plan, seed: u64, i: i64, n: u64, out: &mut Vec<Ual>) {
             profile,
             ip,
             session,
-            uti: u128::from(hash(&[session.0 as u64, hour as u64])) << 64 | u128::from(hash(&[(session.0 >> 64) as u64, hour as u64])),
+            uti: u128::from(hash(&[session.0 as u64, hour as u64])) << 64
+                | u128::from(hash(&[(session.0 >> 64) as u64, hour as u64])),
             iat: hour * HOUR - 60,
             foreign_token_tenant: false,
             op,
@@ -254,11 +304,17 @@ fn gen_chunk(p: &Plan, seed: u64, i: i64, n: u64, out: &mut Vec<Ual>) {
 /// [`GenError::Unsupported`] for a format other than NDJSON, JSON array or Purview CSV (or
 /// mixed sign-ins outside NDJSON); [`GenError::Io`] when a file cannot be written.
 pub fn run(opts: &VolumeOptions) -> Result<VolumeSummary, GenError> {
-    if !matches!(opts.format, Format::Ndjson | Format::JsonArray | Format::Csv) {
+    if !matches!(
+        opts.format,
+        Format::Ndjson | Format::JsonArray | Format::Csv
+    ) {
         return Err(GenError::Unsupported(opts.format.name().to_string()));
     }
     if opts.signins == SigninsMode::Mixed && opts.format != Format::Ndjson {
-        return Err(GenError::Unsupported(format!("{} with mixed sign-ins", opts.format.name())));
+        return Err(GenError::Unsupported(format!(
+            "{} with mixed sign-ins",
+            opts.format.name()
+        )));
     }
     let (p, mut truth) = plan(opts);
     let actor_n = p.actor.len() as u64;
@@ -275,10 +331,13 @@ pub fn run(opts: &VolumeOptions) -> Result<VolumeSummary, GenError> {
     }
     let w = &p.world;
     let mut buf = String::with_capacity(1 << 16);
+    let mut sbuf = String::with_capacity(1 << 16);
     let mut audit = String::with_capacity(8192);
     let mut chunk = Vec::new();
     let mut written = 0u64;
     let mut signins = 0u64;
+    let mut interactive = 0u64;
+    let mut mia = 0u64;
     let mut first_signin = true;
     let mut first_rec = true;
     let mut seen: HashSet<(Guid, i64)> = HashSet::new();
@@ -288,8 +347,11 @@ pub fn run(opts: &VolumeOptions) -> Result<VolumeSummary, GenError> {
         Format::JsonArray => buf.push_str("[\n"),
         _ => {}
     }
-    let order: Box<dyn Iterator<Item = i64>> =
-        if opts.format == Format::Csv { Box::new((0..p.chunks).rev()) } else { Box::new(0..p.chunks) };
+    let order: Box<dyn Iterator<Item = i64>> = if opts.format == Format::Csv {
+        Box::new((0..p.chunks).rev())
+    } else {
+        Box::new(0..p.chunks)
+    };
     // Actor records all fall inside the 30-day span (the plan keeps them there).
     for i in order {
         let n = chunk_budget(&p, budget, i);
@@ -320,15 +382,18 @@ pub fn run(opts: &VolumeOptions) -> Result<VolumeSummary, GenError> {
                         request: Guid::from_bits(rec.uti.rotate_left(41)),
                     };
                     signins += 1;
+                    interactive += u64::from(s.interactive);
                     match (&mut sign_sink, opts.signins) {
                         (Some((s_sink, spath)), _) => {
-                            let mut line = String::with_capacity(2048);
                             if !first_signin {
-                                line.push_str(",\n");
+                                sbuf.push_str(",\n");
                             }
                             first_signin = false;
-                            signin::azure_monitor_record(w, &s, &mut line);
-                            s_sink.write_all(line.as_bytes()).map_err(io_err(spath))?;
+                            signin::azure_monitor_record(w, &s, &mut sbuf);
+                            if sbuf.len() >= 1 << 16 {
+                                s_sink.write_all(sbuf.as_bytes()).map_err(io_err(spath))?;
+                                sbuf.clear();
+                            }
                         }
                         (None, SigninsMode::Mixed) => {
                             signin::signin_object(w, &s, SignInTime::Z, &mut buf);
@@ -353,6 +418,9 @@ pub fn run(opts: &VolumeOptions) -> Result<VolumeSummary, GenError> {
             }
             first_rec = false;
             written += 1;
+            if matches!(rec.op, Op::MailItemsAccessed { .. }) {
+                mia += 1;
+            }
             if buf.len() >= 1 << 16 {
                 sink.write_all(buf.as_bytes()).map_err(io_err(&path))?;
                 buf.clear();
@@ -365,14 +433,20 @@ pub fn run(opts: &VolumeOptions) -> Result<VolumeSummary, GenError> {
     sink.write_all(buf.as_bytes()).map_err(io_err(&path))?;
     sink.finish().map_err(io_err(&path))?;
     if let Some((mut s, spath)) = sign_sink {
-        s.write_all(b"\n]}\n").map_err(io_err(&spath))?;
+        sbuf.push_str("\n]}\n");
+        s.write_all(sbuf.as_bytes()).map_err(io_err(&spath))?;
         s.finish().map_err(io_err(&spath))?;
     }
     truth.counts.ual_records = written;
     truth.counts.signins = signins;
-    truth.counts.interactive_signins = 0;
-    truth.counts.mail_items_accessed = 0;
-    Ok(VolumeSummary { records: written, signins, files, truth })
+    truth.counts.interactive_signins = interactive;
+    truth.counts.mail_items_accessed = mia;
+    Ok(VolumeSummary {
+        records: written,
+        signins,
+        files,
+        truth,
+    })
 }
 
 /// `<dir>/<stem>.signins.json` for an output path.

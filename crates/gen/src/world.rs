@@ -9,8 +9,6 @@ use crate::timefmt::secs;
 
 /// Office 365 Exchange Online (the resource of every mailbox API).
 pub(crate) const EXCHANGE_APP: &str = "00000002-0000-0ff1-ce00-000000000000";
-/// Microsoft Graph.
-pub(crate) const GRAPH_APP: &str = "00000003-0000-0000-c000-000000000000";
 /// Office 365 SharePoint Online.
 pub(crate) const SHAREPOINT_APP: &str = "00000003-0000-0ff1-ce00-000000000000";
 /// The consumer (MSA) tenant.
@@ -80,7 +78,6 @@ pub(crate) struct User {
 /// A client: what it writes as ClientInfoString, its app ids and sign-in details.
 #[derive(Debug, Clone)]
 pub(crate) struct Profile {
-    pub(crate) name: &'static str,
     pub(crate) client_info: String,
     pub(crate) app_id: String,
     pub(crate) client_app_id: String,
@@ -127,7 +124,8 @@ pub(crate) struct Ioc {
 
 /// Published Storm-0558 IPs (MS-TI, 2023) with first/last seen.
 pub(crate) fn iocs() -> Vec<Ioc> {
-    const LIST: &[([u8; 4], (u32, u32), (u32, u32))] = &[
+    type Entry = ([u8; 4], (u32, u32), (u32, u32));
+    const LIST: &[Entry] = &[
         ([195, 26, 87, 219], (5, 15), (6, 25)),
         ([185, 236, 228, 183], (5, 24), (6, 11)),
         ([85, 239, 63, 160], (6, 7), (6, 11)),
@@ -192,9 +190,30 @@ const FIRST: &[&str] = &[
     "wen", "ximena", "yusuf", "zoe", "anton", "bea", "carlos", "divya",
 ];
 const LAST: &[&str] = &[
-    "okafor", "lindqvist", "tanaka", "moreau", "kowalski", "haddad", "novak", "reyes", "schmidt",
-    "osei", "park", "rossi", "nguyen", "fischer", "silva", "bauer", "ali", "jensen", "costa",
-    "ivanova", "murphy", "sato", "weber", "diaz",
+    "okafor",
+    "lindqvist",
+    "tanaka",
+    "moreau",
+    "kowalski",
+    "haddad",
+    "novak",
+    "reyes",
+    "schmidt",
+    "osei",
+    "park",
+    "rossi",
+    "nguyen",
+    "fischer",
+    "silva",
+    "bauer",
+    "ali",
+    "jensen",
+    "costa",
+    "ivanova",
+    "murphy",
+    "sato",
+    "weber",
+    "diaz",
 ];
 
 fn title(s: &str) -> String {
@@ -219,7 +238,15 @@ pub(crate) struct TenantPlan {
 const TENANT_DEFS: &[(&str, &str, &str, bool, bool, bool, &str)] = &[
     ("agency", "Washington", "US", true, true, true, "CH0PR09MB"),
     ("ministry", "Brussels", "BE", true, false, true, "AM9PR02MB"),
-    ("contractor", "Denver", "US", false, false, false, "BY5PR11MB"),
+    (
+        "contractor",
+        "Denver",
+        "US",
+        false,
+        false,
+        false,
+        "BY5PR11MB",
+    ),
     ("embassy", "Tokyo", "JP", true, true, true, "TYAPR01MB"),
     ("institute", "London", "GB", true, false, true, "LO2PR08MB"),
 ];
@@ -227,7 +254,7 @@ const TENANT_DEFS: &[(&str, &str, &str, bool, bool, bool, &str)] = &[
 impl World {
     /// Build tenants and users from a seed and one plan per tenant (at most five tenants).
     pub(crate) fn build(seed: u64, plans: &[TenantPlan]) -> World {
-        let mut rng = Rng::derive(seed, &[0x77_6f_72_6c_64]);
+        let mut rng = Rng::derive(seed, &[0x0077_6f72_6c64]);
         let mut tenants = Vec::new();
         let mut users = Vec::new();
         let mut used_names = std::collections::BTreeSet::new();
@@ -273,7 +300,9 @@ impl World {
             for role in roles {
                 let (local, display) = match role {
                     Role::Service => ("svc-archive".to_string(), "Archive Service".to_string()),
-                    Role::Migration => ("svc-migration".to_string(), "Migration Service".to_string()),
+                    Role::Migration => {
+                        ("svc-migration".to_string(), "Migration Service".to_string())
+                    }
                     _ => loop {
                         let f = *rng.pick(FIRST);
                         let l = *rng.pick(LAST);
@@ -327,7 +356,12 @@ impl World {
             }
         }
         let profiles = standard_profiles(seed, &tenants);
-        World { seed, tenants, users, profiles }
+        World {
+            seed,
+            tenants,
+            users,
+            profiles,
+        }
     }
 
     /// The message `k` of folder `f` in the mailbox of user `u`: InternetMessageId and size.
@@ -343,12 +377,16 @@ impl World {
 
     /// Index of the first user of a tenant with a role.
     pub(crate) fn find(&self, tenant: usize, role: Role) -> Option<usize> {
-        self.users.iter().position(|u| u.tenant == tenant && u.role == role)
+        self.users
+            .iter()
+            .position(|u| u.tenant == tenant && u.role == role)
     }
 
     /// Users of a tenant.
     pub(crate) fn tenant_users(&self, tenant: usize) -> Vec<usize> {
-        (0..self.users.len()).filter(|&i| self.users[i].tenant == tenant).collect()
+        (0..self.users.len())
+            .filter(|&i| self.users[i].tenant == tenant)
+            .collect()
     }
 
     /// `OriginatingServer` of a user's mailbox.
@@ -363,7 +401,11 @@ pub(crate) fn message_of(user: &User, tenant: &Tenant, f: usize, k: u32) -> (Str
     let server = &tenant.server;
     let srv = (h >> 8) % 10_000;
     let size = 2_000 + u32::try_from((h >> 32) % 180_000).unwrap_or(0);
-    let size = if h % 11 == 0 { size.saturating_mul(9) } else { size };
+    let size = if h.is_multiple_of(11) {
+        size.saturating_mul(9)
+    } else {
+        size
+    };
     (
         format!(
             "<{server}{srv:04}{:08X}@{server}{srv:04}.namprd{:02}.prod.outlook.com>",
@@ -379,7 +421,10 @@ pub(crate) fn folder_id_of(bits: u64, f: usize) -> String {
     let h1 = hash(&[bits, f as u64, 1]);
     let h2 = hash(&[bits, f as u64, 2]);
     let raw = (u128::from(h1) << 64) | u128::from(h2);
-    format!("LgAAAAA{}AAAB", ids::token_id(raw).replace('_', "/").replace('-', "+"))
+    format!(
+        "LgAAAAA{}AAAB",
+        ids::token_id(raw).replace('_', "/").replace('-', "+")
+    )
 }
 
 fn standard_profiles(seed: u64, tenants: &[Tenant]) -> Vec<Profile> {
@@ -396,8 +441,7 @@ fn standard_profiles(seed: u64, tenants: &[Tenant]) -> Vec<Profile> {
     )
     .to_string();
     let _ = tenants;
-    let p = |name: &'static str,
-             cis: &str,
+    let p = |cis: &str,
              app: &str,
              client_app: &str,
              display: &str,
@@ -405,7 +449,6 @@ fn standard_profiles(seed: u64, tenants: &[Tenant]) -> Vec<Profile> {
              used: &'static str,
              os: &'static str,
              browser: &'static str| Profile {
-        name,
         client_info: cis.to_string(),
         app_id: app.to_string(),
         client_app_id: client_app.to_string(),
@@ -418,7 +461,6 @@ fn standard_profiles(seed: u64, tenants: &[Tenant]) -> Vec<Profile> {
     };
     let mut v = vec![
         p(
-            "outlook-desktop",
             "Client=MSExchangeRPC",
             EXCHANGE_APP,
             "d3590ed6-52b3-4102-aeff-aad2292ab01c",
@@ -429,7 +471,6 @@ fn standard_profiles(seed: u64, tenants: &[Tenant]) -> Vec<Profile> {
             "",
         ),
         p(
-            "owa",
             "Client=OWA;Action=ViaProxy",
             EXCHANGE_APP,
             "9199bf20-a13f-4107-85dc-02114787ef48",
@@ -440,7 +481,6 @@ fn standard_profiles(seed: u64, tenants: &[Tenant]) -> Vec<Profile> {
             "Edge 113.0.1774",
         ),
         p(
-            "outlook-mobile",
             "Client=OutlookService;Outlook-iOS/2.0;",
             EXCHANGE_APP,
             "27922004-5251-4030-b22d-91ecd9a37ea4",
@@ -451,7 +491,6 @@ fn standard_profiles(seed: u64, tenants: &[Tenant]) -> Vec<Profile> {
             "",
         ),
         p(
-            "archiver",
             "Client=WebServices;ExchangeWebServices/15.0;Archiver/4.2;",
             EXCHANGE_APP,
             &archiver_app,
@@ -462,7 +501,6 @@ fn standard_profiles(seed: u64, tenants: &[Tenant]) -> Vec<Profile> {
             "",
         ),
         p(
-            "migration",
             "Client=WebServices;ExchangeWebServices/15.0;MailboxMigration/2.1;",
             EXCHANGE_APP,
             &migration_app,
@@ -473,7 +511,6 @@ fn standard_profiles(seed: u64, tenants: &[Tenant]) -> Vec<Profile> {
             "",
         ),
         p(
-            "exchange-powershell",
             "Client=Microsoft.Exchange.Management.PowerShell",
             EXCHANGE_APP,
             "fb78d390-0c51-40cd-8e17-fdbfab77341b",
@@ -484,7 +521,6 @@ fn standard_profiles(seed: u64, tenants: &[Tenant]) -> Vec<Profile> {
             "",
         ),
         p(
-            "sharepoint-browser",
             "",
             SHAREPOINT_APP,
             SHAREPOINT_APP,
@@ -495,14 +531,23 @@ fn standard_profiles(seed: u64, tenants: &[Tenant]) -> Vec<Profile> {
             "Chrome 113.0.0",
         ),
     ];
-    let mut actor = |name: &'static str, cis: &str, ua: &str, actor_info: bool| {
-        let mut pr = p(name, cis, EXCHANGE_APP, &actor_app, "", ua, "Browser", "Windows 10", "");
+    let mut actor = |cis: &str, ua: &str, actor_info: bool| {
+        let mut pr = p(
+            cis,
+            EXCHANGE_APP,
+            &actor_app,
+            "",
+            ua,
+            "Browser",
+            "Windows 10",
+            "",
+        );
         pr.actor_info = actor_info;
         v.push(pr);
     };
-    actor("actor-rest", ACTOR_CIS, "python-requests/2.31.0", false);
-    actor("actor-rest-chrome", ACTOR_CIS, ACTOR_UA_CHROME, true);
-    actor("actor-owa-edge", "Client=OWA;Action=ViaProxy", ACTOR_UA_EDGE, true);
+    actor(ACTOR_CIS, "python-requests/2.31.0", false);
+    actor(ACTOR_CIS, ACTOR_UA_CHROME, true);
+    actor("Client=OWA;Action=ViaProxy", ACTOR_UA_EDGE, true);
     v
 }
 
@@ -511,7 +556,13 @@ mod tests {
     use super::*;
 
     fn small() -> World {
-        let plan = TenantPlan { staff: 3, executive: true, admin: true, service: true, migration: false };
+        let plan = TenantPlan {
+            staff: 3,
+            executive: true,
+            admin: true,
+            service: true,
+            migration: false,
+        };
         World::build(5, &[plan, plan])
     }
 

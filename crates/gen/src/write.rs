@@ -42,7 +42,9 @@ impl Out {
         Ok(Out { sink, path })
     }
     fn put(&mut self, s: &str) -> Result<(), GenError> {
-        self.sink.write_all(s.as_bytes()).map_err(io_err(&self.path))
+        self.sink
+            .write_all(s.as_bytes())
+            .map_err(io_err(&self.path))
     }
     fn done(self) -> Result<PathBuf, GenError> {
         let Out { sink, path } = self;
@@ -68,7 +70,11 @@ pub(crate) fn write_format(
     let mut line = String::with_capacity(4096);
     let mut audit = String::with_capacity(4096);
     match f {
-        Format::Ndjson | Format::Sentinel | Format::Defender | Format::DefenderFlat | Format::Pretty => {
+        Format::Ndjson
+        | Format::Sentinel
+        | Format::Defender
+        | Format::DefenderFlat
+        | Format::Pretty => {
             let mut out = Out::create(&dir.join(name), c)?;
             for r in &recs {
                 line.clear();
@@ -90,7 +96,11 @@ pub(crate) fn write_format(
         }
         Format::Csv | Format::CsvLegacy => {
             let mut out = Out::create(&dir.join(name), c)?;
-            out.put(if f == Format::Csv { PURVIEW_HEADER } else { LEGACY_HEADER })?;
+            out.put(if f == Format::Csv {
+                PURVIEW_HEADER
+            } else {
+                LEGACY_HEADER
+            })?;
             for r in recs.iter().rev() {
                 line.clear();
                 if f == Format::Csv {
@@ -119,7 +129,9 @@ pub(crate) fn write_format(
             }
         }
         Format::GraphAudit => {
-            let qid = crate::ids::Guid::from_bits(crate::rng::Rng::derive(w.seed, &[0x71]).next_u128()).to_string();
+            let qid =
+                crate::ids::Guid::from_bits(crate::rng::Rng::derive(w.seed, &[0x71]).next_u128())
+                    .to_string();
             let pages: Vec<&[&Ual]> = recs.chunks(PAGE).collect();
             for (i, chunk) in pages.iter().enumerate() {
                 let mut out = Out::create(&dir.join(format!("{name}-{i:03}.json")), c)?;

@@ -5,11 +5,12 @@
 //! with the distinct (context, day, mailbox, folder, message) tuples, not with the records:
 //! a message read again in the same context on the same day costs nothing more.
 
-use std::collections::HashMap;
 use std::fmt::Write as _;
 
 use stormwatch_core::{Event, ImpactReport, InputStats, Location, MailAccessType, Timestamp};
 
+use crate::expand::{Actor, ActorSyms, Match, match_ctx};
+use crate::fxhash::IdMap;
 use crate::intern::{Interner, NONE, Sym};
 use crate::seeds::{ImpactOptions, Seeds};
 use crate::span::Span;
@@ -72,12 +73,65 @@ pub(crate) struct MsgKey {
     pub(crate) msg: Sym,
 }
 
-/// Accesses to one message in one slot and folder.
-#[derive(Debug, Clone, Copy, Default)]
+/// Accesses to one message in one slot and folder (compact: this is the bulk of the state).
+#[derive(Debug, Clone, Copy)]
 pub(crate) struct MsgAgg {
     pub(crate) span: Span,
-    pub(crate) count: u64,
-    pub(crate) size: Option<u64>,
+    /// Records listing it (saturating).
+    pub(crate) count: u32,
+    /// Largest `SizeInBytes` seen (saturating); [`NO_SIZE`] when never logged.
+    pub(crate) size: u32,
+}
+
+/// [`MsgAgg::size`] when no size was logged.
+pub(crate) const NO_SIZE: u32 = u32::MAX;
+
+impl Default for MsgAgg {
+    fn default() -> Self {
+        MsgAgg {
+            span: Span::default(),
+            count: 0,
+            size: NO_SIZE,
+        }
+    }
+}
+
+impl MsgAgg {
+    /// The size, when logged.
+    pub(crate) fn size(&self) -> Option<u64> {
+        (self.size != NO_SIZE).then_some(u64::from(self.size))
+    }
+
+    /// Note a logged size (the largest is kept).
+    pub(crate) fn note_size(&mut self, sz: u64) {
+        let sz = u32::try_from(sz).unwrap_or(NO_SIZE - 1).min(NO_SIZE - 1);
+        self.size = if self.size == NO_SIZE {
+            sz
+        } else {
+            self.size.max(sz)
+        };
+    }
+
+    /// Merge another aggregate of the same message.
+    pub(crate) fn merge(&mut self, o: &MsgAgg) {
+        self.span.merge(&o.span);
+        self.count = self.count.saturating_add(o.count);
+        if let Some(sz) = o.size() {
+            self.note_size(sz);
+        }
+    }
+}
+
+/// What [`Assessor::observe`] keeps.
+#[derive(Debug, Default)]
+pub(crate) enum Mode {
+    /// Everything, for every context (one pass, the actor known only at the end).
+    #[default]
+    Full,
+    /// Only the context graph, mailbox states and coverage (first of two passes).
+    GraphOnly,
+    /// Full detail for the actor's records only (second of two passes).
+    Focused(ActorSyms),
 }
 
 /// A folder synchronised in one slot.
@@ -114,6 +168,24 @@ pub(crate) struct Bypass {
     pub(crate) loc: Location,
 }
 
+/// The resolved actor context (seeds and expansion), for a focused second pass.
+#[derive(Debug)]
+pub struct ActorFilter(pub(crate) Actor);
+
+impl ActorFilter {
+    /// The identifiers, after expansion.
+    #[must_use]
+    pub fn context(&self) -> stormwatch_core::impact::ActorContext {
+        self.0.context()
+    }
+
+    /// The seeds and each expansion step, with the record that links them.
+    #[must_use]
+    pub fn expansion(&self) -> &[stormwatch_core::impact::ExpansionStep] {
+        &self.0.steps
+    }
+}
+
 /// Sizes of an [`Assessor`]'s state (see [`Assessor::state_size`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct StateSize {
@@ -137,16 +209,17 @@ pub struct StateSize {
 /// then call [`Assessor::finish`] with the seeds.
 #[derive(Debug, Default)]
 pub struct Assessor {
+    pub(crate) mode: Mode,
     pub(crate) strings: Interner,
-    pub(crate) ctx_ids: HashMap<Ctx, u32>,
+    pub(crate) ctx_ids: IdMap<Ctx, u32>,
     pub(crate) ctxs: Vec<Ctx>,
-    pub(crate) slot_ids: HashMap<SlotKey, u32>,
+    pub(crate) slot_ids: IdMap<SlotKey, u32>,
     pub(crate) slots: Vec<(SlotKey, SlotAgg)>,
-    pub(crate) msgs: HashMap<MsgKey, MsgAgg>,
-    pub(crate) syncs: HashMap<SyncKey, Span>,
-    pub(crate) edges: HashMap<(Sym, Sym), Vec<EdgeDay>>,
-    pub(crate) mailboxes: HashMap<(Sym, Sym), MailboxState>,
-    pub(crate) tenant_names: HashMap<Sym, Sym>,
+    pub(crate) msgs: IdMap<MsgKey, MsgAgg>,
+    pub(crate) syncs: IdMap<SyncKey, Span>,
+    pub(crate) edges: IdMap<(Sym, Sym), Vec<EdgeDay>>,
+    pub(crate) mailboxes: IdMap<(Sym, Sym), MailboxState>,
+    pub(crate) tenant_names: IdMap<Sym, Sym>,
     pub(crate) bypass: Vec<Bypass>,
     pub(crate) bypass_count: u64,
     pub(crate) records: u64,
@@ -155,15 +228,46 @@ pub struct Assessor {
     pub(crate) items_lost_records: u64,
     pub(crate) span: Span,
     /// Records and `MailItemsAccessed` records per (tenant, workload, day).
-    pub(crate) grid: HashMap<(Sym, Sym, i32), (u64, u64)>,
+    pub(crate) grid: IdMap<(Sym, Sym, i32), (u64, u64)>,
     ipbuf: String,
 }
 
 impl Assessor {
-    /// An empty assessor.
+    /// An empty assessor for one pass: every context is aggregated, the actor is resolved at
+    /// [`Assessor::finish`]. Memory grows with the distinct (context, day, mailbox, folder,
+    /// message) tuples of the whole input.
     #[must_use]
     pub fn new() -> Self {
         Self::default()
+    }
+
+    /// First of two passes: keep only the session ↔ IP graph, mailbox states and coverage
+    /// (no message detail), then call [`Assessor::resolve_actor`]. Memory is bounded by the
+    /// number of sessions, IPs and mailboxes, not by the records.
+    #[must_use]
+    pub fn graph_only() -> Self {
+        Assessor {
+            mode: Mode::GraphOnly,
+            ..Self::default()
+        }
+    }
+
+    /// Second of two passes: full detail for the records of `actor` only (an IOC IP's records
+    /// only inside its windows, exactly), so memory is bounded by the actor's own activity.
+    /// Feed the same input again, then [`Assessor::finish`] with the same seeds and options.
+    #[must_use]
+    pub fn focused(actor: &ActorFilter) -> Self {
+        let mut a = Self::default();
+        let syms = actor.0.intern(&mut a.strings);
+        a.mode = Mode::Focused(syms);
+        a
+    }
+
+    /// Resolve and expand the actor context from what was observed (the same expansion
+    /// [`Assessor::finish`] performs), for a second, focused pass.
+    #[must_use]
+    pub fn resolve_actor(&self, seeds: &Seeds, opts: &ImpactOptions) -> ActorFilter {
+        ActorFilter(crate::expand::resolve(self, seeds, opts))
     }
 
     /// Sizes of the aggregated state: what memory grows with.
@@ -236,7 +340,11 @@ impl Assessor {
         }
         self.note_bypass(ev, tenant);
 
-        let ctx = self.ctx_of(ev);
+        let ctx = if matches!(self.mode, Mode::GraphOnly) {
+            self.graph_ctx_of(ev)
+        } else {
+            self.ctx_of(ev)
+        };
         if ctx.session != NONE && ctx.ip != NONE {
             self.note_edge(ctx.session, ctx.ip, day, t, &ev.loc);
         }
@@ -250,6 +358,21 @@ impl Assessor {
             })
         {
             return;
+        }
+        match &self.mode {
+            Mode::Full => {}
+            Mode::GraphOnly => return,
+            Mode::Focused(syms) => {
+                let m: Match<'_> = match_ctx(&ctx, syms);
+                let keep = match m {
+                    None => false,
+                    Some(None) => true,
+                    Some(Some(w)) => t.is_some_and(|t| w.iter().any(|&(a, b)| a <= t && t < b)),
+                };
+                if !keep {
+                    return;
+                }
+            }
         }
         let ctx_id = match self.ctx_ids.get(&ctx) {
             Some(&id) => id,
@@ -320,9 +443,9 @@ impl Assessor {
                 let msg = self.strings.intern(id);
                 let m = self.msgs.entry(MsgKey { slot, folder, msg }).or_default();
                 m.span.add(t);
-                m.count += 1;
+                m.count = m.count.saturating_add(1);
                 if let Some(sz) = item.size_bytes {
-                    m.size = Some(m.size.map_or(sz, |s| s.max(sz)));
+                    m.note_size(sz);
                 }
             }
         }
@@ -368,6 +491,10 @@ impl Assessor {
     }
 
     fn ctx_of(&mut self, ev: &Event) -> Ctx {
+        self.ctx_of_parts(ev, true)
+    }
+
+    fn ctx_of_parts(&mut self, ev: &Event, all: bool) -> Ctx {
         let si = ev.sign_in.as_ref();
         let session = ev
             .session_id
@@ -384,6 +511,15 @@ impl Assessor {
         } else {
             self.strings.opt(ev.client_ip_text.as_deref(), true)
         };
+        if !all {
+            return Ctx {
+                session,
+                ip,
+                app: NONE,
+                client_app: NONE,
+                ua: NONE,
+            };
+        }
         let app = ev
             .app_id
             .as_deref()
@@ -398,6 +534,11 @@ impl Assessor {
             client_app,
             ua,
         }
+    }
+
+    /// Only what the graph needs: session and IP.
+    fn graph_ctx_of(&mut self, ev: &Event) -> Ctx {
+        self.ctx_of_parts(ev, false)
     }
 
     fn folder_sym(&mut self, f: &stormwatch_core::FolderAccess) -> Sym {

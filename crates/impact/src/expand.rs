@@ -217,7 +217,49 @@ pub(crate) fn resolve(a: &Assessor, seeds: &Seeds, opts: &ImpactOptions) -> Acto
     actor
 }
 
+/// How a context matches the actor: `None` not at all, `Some(None)` always,
+/// `Some(Some(w))` only inside the windows `w` (an IOC IP).
+pub(crate) type Match<'a> = Option<Option<&'a [(i64, i64)]>>;
+
+pub(crate) fn match_ctx<'a>(c: &crate::assessor::Ctx, s: &'a ActorSyms) -> Match<'a> {
+    if s.sessions.contains(&c.session)
+        || s.apps.contains(&c.app)
+        || s.apps.contains(&c.client_app)
+        || s.user_agents.contains(&c.ua)
+    {
+        return Some(None);
+    }
+    match s.ips.get(&c.ip) {
+        Some(None) => Some(None),
+        Some(Some(w)) => Some(Some(w.as_slice())),
+        None => None,
+    }
+}
+
 impl Actor {
+    /// The identifiers as the report shows them.
+    pub(crate) fn context(&self) -> stormwatch_core::impact::ActorContext {
+        stormwatch_core::impact::ActorContext {
+            ips: self.ips.iter().cloned().collect(),
+            sessions: self.sessions.iter().cloned().collect(),
+            apps: self.apps.iter().cloned().collect(),
+            user_agents: self.user_agents.iter().cloned().collect(),
+        }
+    }
+
+    /// Intern every identifier (for a focused pass, before any record is seen).
+    pub(crate) fn intern(&self, strings: &mut crate::intern::Interner) -> ActorSyms {
+        let mut out = ActorSyms::default();
+        for ip in &self.ips {
+            out.ips
+                .insert(strings.intern(ip), self.windows.get(ip).cloned());
+        }
+        out.sessions = self.sessions.iter().map(|s| strings.intern(s)).collect();
+        out.apps = self.apps.iter().map(|s| strings.intern(s)).collect();
+        out.user_agents = self.user_agents.iter().map(|s| strings.intern(s)).collect();
+        out
+    }
+
     /// The interned ids of the context (identifiers never seen in the input match nothing).
     pub(crate) fn syms(&self, a: &Assessor) -> ActorSyms {
         let mut out = ActorSyms::default();

@@ -2,13 +2,11 @@
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 
-use stormwatch_core::impact::{
-    ActorContext, FolderImpact, MailboxImpact, MessageImpact, OrgImpact, Window,
-};
+use stormwatch_core::impact::{FolderImpact, MailboxImpact, MessageImpact, OrgImpact, Window};
 use stormwatch_core::{ImpactReport, InputStats, Limit};
 
 use crate::assessor::{Assessor, Ctx, MsgAgg, merge_intervals};
-use crate::expand::{ActorSyms, resolve};
+use crate::expand::{Match, match_ctx, resolve};
 use crate::intern::{NONE, Sym};
 use crate::limits;
 use crate::seeds::{ImpactOptions, Seeds};
@@ -17,25 +15,6 @@ use crate::subjects;
 
 /// Tenant id shown for records without one.
 pub(crate) const UNKNOWN_TENANT: &str = "unknown";
-
-/// How a context matches the actor: `None` not at all, `Some(None)` always,
-/// `Some(Some(w))` only inside the windows `w` (an IOC IP).
-type Match<'a> = Option<Option<&'a [(i64, i64)]>>;
-
-fn match_ctx<'a>(c: &Ctx, s: &'a ActorSyms) -> Match<'a> {
-    if s.sessions.contains(&c.session)
-        || s.apps.contains(&c.app)
-        || s.apps.contains(&c.client_app)
-        || s.user_agents.contains(&c.ua)
-    {
-        return Some(None);
-    }
-    match s.ips.get(&c.ip) {
-        Some(None) => Some(None),
-        Some(Some(w)) => Some(Some(w.as_slice())),
-        None => None,
-    }
-}
 
 fn accepts(m: Match<'_>, span: &Span) -> bool {
     match m {
@@ -156,12 +135,7 @@ pub(crate) fn finish(
         let Some(f) = folder_entry(&a, &mut orgs, key.tenant, key.mailbox, k.folder) else {
             continue;
         };
-        let e = f.msgs.entry(k.msg).or_default();
-        e.span.merge(&m.span);
-        e.count += m.count;
-        if let Some(sz) = m.size {
-            e.size = Some(e.size.map_or(sz, |s| s.max(sz)));
-        }
+        f.msgs.entry(k.msg).or_default().merge(m);
     }
     for (k, span) in &a.syncs {
         let Some(Some(sm)) = slot_ok.get(k.slot as usize) else {
@@ -263,12 +237,7 @@ pub(crate) fn finish(
     }
 
     ImpactReport {
-        actor: ActorContext {
-            ips: actor.ips.into_iter().collect(),
-            sessions: actor.sessions.into_iter().collect(),
-            apps: actor.apps.into_iter().collect(),
-            user_agents: actor.user_agents.into_iter().collect(),
-        },
+        actor: actor.context(),
         window: Window {
             first: window.first_ts(),
             last: window.last_ts(),
@@ -314,16 +283,16 @@ fn build_mailbox(
             .iter()
             .map(|(id, m)| {
                 let d = distinct.entry(*id).or_insert(None);
-                if let Some(sz) = m.size {
+                if let Some(sz) = m.size() {
                     *d = Some(d.map_or(sz, |s| s.max(sz)));
                 }
                 let text = a.strings.resolve(*id);
                 MessageImpact {
                     internet_message_id: text.to_owned(),
-                    size_bytes: m.size,
+                    size_bytes: m.size(),
                     first_access: m.span.first_ts(),
                     last_access: m.span.last_ts(),
-                    access_count: m.count,
+                    access_count: u64::from(m.count),
                     subject: subjects
                         .and_then(|s| subjects::lookup(s, text))
                         .map(str::to_owned),

@@ -54,13 +54,14 @@ mod assessor;
 mod error;
 mod expand;
 mod finish;
+mod fxhash;
 mod intern;
 mod limits;
 mod seeds;
 mod span;
 mod subjects;
 
-pub use assessor::{Assessor, StateSize};
+pub use assessor::{ActorFilter, Assessor, StateSize};
 pub use error::ImpactError;
 pub use seeds::{ImpactOptions, Seeds};
 pub use subjects::load_subjects_csv;

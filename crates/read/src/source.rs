@@ -26,7 +26,8 @@ impl Target {
     }
 }
 
-/// Expand inputs: files as given, directories walked recursively in sorted order.
+/// Expand inputs: files as given, directories walked recursively in sorted order (hidden
+/// entries and files without a log extension skipped).
 pub(crate) fn expand(inputs: &[Input]) -> Result<Vec<Target>, ReadError> {
     let mut out = Vec::new();
     for input in inputs {
@@ -71,11 +72,23 @@ fn walk(dir: &Path, out: &mut Vec<Target>) -> Result<(), ReadError> {
         })?;
         if meta.is_dir() {
             walk(&p, out)?;
-        } else if meta.is_file() {
+        } else if meta.is_file() && is_log_name(&p) {
             out.push(Target::File(p));
         }
     }
     Ok(())
+}
+
+/// Extensions read when walking a directory (a file named explicitly is always read).
+const LOG_EXTENSIONS: &[&str] = &["json", "jsonl", "ndjson", "csv", "log", "txt", "gz", "zst", "zstd"];
+
+/// Is this a file a directory walk should read? Known log extensions, after stripping a
+/// compression suffix (`audit.json.gz`), or no extension at all.
+pub(crate) fn is_log_name(p: &Path) -> bool {
+    match p.extension().and_then(|e| e.to_str()) {
+        None => true,
+        Some(ext) => LOG_EXTENSIONS.iter().any(|k| ext.eq_ignore_ascii_case(k)),
+    }
 }
 
 /// Compression of an input, found from its first bytes.

@@ -100,7 +100,7 @@ fn compile_condition(
                 .iter()
                 .filter(|n| match pattern {
                     SelectorPattern::Them => !n.starts_with('_'),
-                    SelectorPattern::Pattern(p) => rsigma_parser::detection_name_matches(n, p),
+                    SelectorPattern::Pattern(p) => rsigma_parser::detection_name_matches(p, n),
                 })
                 .filter_map(|n| named.get(n).cloned())
                 .collect();

@@ -20,11 +20,6 @@ impl FieldPath {
         let suffixes = (0..segs.len()).map(|i| segs[i..].join(".")).collect();
         FieldPath { segs, suffixes }
     }
-
-    /// The dotted path.
-    pub(crate) fn as_str(&self) -> &str {
-        self.suffixes.first().map_or("", String::as_str)
-    }
 }
 
 /// Object member by name: exact first, then ASCII case-insensitive.
@@ -35,7 +30,23 @@ pub(crate) fn get_key<'a>(v: &'a Value, key: &str) -> Option<&'a Value> {
     }
     obj.iter()
         .find(|(k, _)| k.eq_ignore_ascii_case(key))
+        .or_else(|| {
+            // Windows event data names written with spaces (`Threat Name` for `ThreatName`).
+            obj.iter().find(|(k, _)| k.contains(' ') && eq_no_space(k, key))
+        })
         .map(|(_, v)| v)
+}
+
+fn eq_no_space(k: &str, key: &str) -> bool {
+    let mut a = k.bytes().filter(|b| *b != b' ');
+    let mut b = key.bytes();
+    loop {
+        match (a.next(), b.next()) {
+            (None, None) => return true,
+            (Some(x), Some(y)) if x.eq_ignore_ascii_case(&y) => {}
+            _ => return false,
+        }
+    }
 }
 
 /// Collect the leaf values at `path` (arrays on the way are traversed; a leaf array
@@ -80,6 +91,14 @@ fn walk<'a>(
     {
         *present = true;
         push_leaf(found, out);
+        return;
+    }
+    if path.segs[i] == "*" {
+        if let Some(obj) = v.as_object() {
+            for (_, el) in obj.iter() {
+                walk(el, path, i + 1, out, present, depth + 1);
+            }
+        }
         return;
     }
     if let Some(next) = get_key(v, &path.segs[i]) {

@@ -3,7 +3,7 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use stormwatch_core::event::SourceKind;
+use stormwatch_core::SourceKind;
 use stormwatch_core::{Detection, DetectionSource, Event, Level, Timestamp};
 
 use crate::correlate::CompiledCorrelation;

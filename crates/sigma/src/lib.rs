@@ -9,7 +9,7 @@
 //!
 //! ```
 //! use stormwatch_sigma::{Engine, EngineOptions};
-//! use stormwatch_core::{Event, event::SourceKind};
+//! use stormwatch_core::{Event, SourceKind};
 //!
 //! let rule = r#"
 //! title: Inbox rule created

@@ -7,7 +7,7 @@
 //! Monitor shapes (see `docs/sigma.md`).
 
 use rsigma_parser::LogSource;
-use stormwatch_core::event::SourceKind;
+use stormwatch_core::SourceKind;
 
 /// The family of a rule's log source, which decides field resolution.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -287,6 +287,7 @@ pub(crate) fn candidates(product: Product, field: &str) -> Vec<String> {
             }
             c.push(format!("Event.EventData.{field}"));
             c.push(format!("Event.UserData.{field}"));
+            c.push(format!("Event.UserData.*.{field}"));
             c.push(field.to_string());
             c.push(format!("EventData.{field}"));
             c.push(format!("Event.System.{field}"));

@@ -35,13 +35,6 @@ impl FieldTable {
         self.fields.len()
     }
 
-    /// The first candidate's path (for messages).
-    pub(crate) fn name(&self, id: FieldId) -> &str {
-        self.fields
-            .get(id as usize)
-            .and_then(|c| c.first())
-            .map_or("", FieldPath::as_str)
-    }
 }
 
 /// Numeric comparison.
@@ -201,17 +194,6 @@ impl<'a> Ctx<'a> {
         })
     }
 
-    /// The text values of a field (original case).
-    pub(crate) fn texts(&mut self, id: FieldId) -> Vec<String> {
-        let (a, b, _) = self.resolve(id);
-        self.leaves[a..b]
-            .iter()
-            .filter_map(|l| match l {
-                Leaf::Text { text, .. } => Some(text.to_string()),
-                _ => None,
-            })
-            .collect()
-    }
 
     pub(crate) fn eval(&mut self, node: &Node) -> bool {
         match node {

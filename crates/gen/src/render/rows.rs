@@ -27,15 +27,30 @@ pub(crate) fn sentinel_row(w: &World, r: &Ual, out: &mut String) {
     t.push('"');
     o.str("Operation", r.operation());
     o.str("OrganizationId", &tid);
-    o.str("UserType", if matches!(r.op, Op::Cmdlet { .. }) { "Admin" } else { "Regular" });
+    o.str(
+        "UserType",
+        if matches!(r.op, Op::Cmdlet { .. }) {
+            "Admin"
+        } else {
+            "Regular"
+        },
+    );
     o.str(
         "UserKey",
-        &if matches!(r.op, Op::UserLoggedIn) { user.object_id.to_string() } else { user.puid.clone() },
+        &if matches!(r.op, Op::UserLoggedIn) {
+            user.object_id.to_string()
+        } else {
+            user.puid.clone()
+        },
     );
     o.str("OfficeWorkload", r.workload());
     o.str(
         "ResultStatus",
-        if matches!(r.op, Op::UserLoggedIn) { "Success" } else { "Succeeded" },
+        if matches!(r.op, Op::UserLoggedIn) {
+            "Success"
+        } else {
+            "Succeeded"
+        },
     );
     o.str("UserId", &user.upn);
     o.str("UserId_", &user.upn);
@@ -147,9 +162,26 @@ pub(crate) fn defender_row(w: &World, r: &Ual, flatten: bool, out: &mut String) 
     o.str("AccountObjectId", &user.object_id.to_string());
     o.str("AccountId", &user.object_id.to_string());
     o.str("AccountDisplayName", &user.display);
-    o.int("IsAdminOperation", i64::from(matches!(r.op, Op::Cmdlet { .. })));
-    o.str("DeviceType", if r.profile == crate::world::prof::MOBILE { "Mobile" } else { "Other" });
-    o.str("OSPlatform", if profile.os.is_empty() { "Unknown" } else { profile.os });
+    o.int(
+        "IsAdminOperation",
+        i64::from(matches!(r.op, Op::Cmdlet { .. })),
+    );
+    o.str(
+        "DeviceType",
+        if r.profile == crate::world::prof::MOBILE {
+            "Mobile"
+        } else {
+            "Other"
+        },
+    );
+    o.str(
+        "OSPlatform",
+        if profile.os.is_empty() {
+            "Unknown"
+        } else {
+            profile.os
+        },
+    );
     o.str("IPAddress", &r.ip.to_string());
     o.int("IsAnonymousProxy", 0);
     o.str("CountryCode", tenant.country);
@@ -163,12 +195,28 @@ pub(crate) fn defender_row(w: &World, r: &Ual, flatten: bool, out: &mut String) 
             &profile.user_agent
         },
     );
-    o.str("ActivityType", if matches!(r.op, Op::UserLoggedIn) { "Login" } else { "Run" });
+    o.str(
+        "ActivityType",
+        if matches!(r.op, Op::UserLoggedIn) {
+            "Login"
+        } else {
+            "Run"
+        },
+    );
     let ao = o.key("ActivityObjects");
     ao.push('[');
-    if let Op::MailItemsAccessed { access, throttled, .. } = &r.op {
-        ao.push_str("{\"Type\":\"Task\",\"Role\":\"Target object\",\"Name\":\"MailItemsAccessed\"},");
-        let a = if *access == Access::Bind { "Bind" } else { "Sync" };
+    if let Op::MailItemsAccessed {
+        access, throttled, ..
+    } = &r.op
+    {
+        ao.push_str(
+            "{\"Type\":\"Task\",\"Role\":\"Target object\",\"Name\":\"MailItemsAccessed\"},",
+        );
+        let a = if *access == Access::Bind {
+            "Bind"
+        } else {
+            "Sync"
+        };
         let _ = write!(
             ao,
             "{{\"Type\":\"Property\",\"Role\":\"Parameter\",\"Name\":\"MailAccessType\",\"Value\":\"{a}\"}},{{\"Type\":\"Property\",\"Role\":\"Parameter\",\"Name\":\"IsThrottled\",\"Value\":\"{}\"}},",
@@ -180,7 +228,10 @@ pub(crate) fn defender_row(w: &World, r: &Ual, flatten: bool, out: &mut String) 
     let _ = write!(ao, ",\"Id\":\"{}\"}}]", owner.object_id);
     o.str("ObjectName", r.operation());
     o.str("ObjectType", "Task");
-    o.str("ReportId", &format!("{}_{}_{}", r.seq + 100_000_000, app_no, id));
+    o.str(
+        "ReportId",
+        &format!("{}_{}_{}", r.seq + 100_000_000, app_no, id),
+    );
     o.raw("AdditionalFields", "{\"IsSatelliteProvider\":false}");
     let raw = o.key("RawEventData");
     audit_data(w, r, if flatten { Style::FLAT } else { Style::TICKS }, raw);
@@ -193,7 +244,9 @@ pub(crate) fn defender_row(w: &World, r: &Ual, flatten: bool, out: &mut String) 
 fn graph_record_type(r: &Ual) -> String {
     let n = r.record_type_name();
     let mut c = n.chars();
-    c.next().map(|f| f.to_ascii_lowercase().to_string() + c.as_str()).unwrap_or_default()
+    c.next()
+        .map(|f| f.to_ascii_lowercase().to_string() + c.as_str())
+        .unwrap_or_default()
 }
 
 /// A Graph `security/auditLog/queries/{id}/records` item (`auditLogRecord`).
@@ -210,12 +263,23 @@ pub(crate) fn graph_record(w: &World, r: &Ual, out: &mut String) {
     o.str("auditLogRecordType", &graph_record_type(r));
     o.str("operation", r.operation());
     o.str("organizationId", &tenant.id.to_string());
-    o.str("userType", if matches!(r.op, Op::Cmdlet { .. }) { "admin" } else { "regular" });
+    o.str(
+        "userType",
+        if matches!(r.op, Op::Cmdlet { .. }) {
+            "admin"
+        } else {
+            "regular"
+        },
+    );
     o.str("userId", &user.upn);
     o.str("service", r.workload());
     o.str(
         "objectId",
-        if matches!(r.op, Op::MailItemsAccessed { .. } | Op::Send { .. }) { "" } else { &owner.upn },
+        if matches!(r.op, Op::MailItemsAccessed { .. } | Op::Send { .. }) {
+            ""
+        } else {
+            &owner.upn
+        },
     );
     o.str("userPrincipalName", &user.upn);
     o.str("clientIp", &r.ip.to_string());
@@ -277,4 +341,5 @@ pub(crate) fn legacy_row(w: &World, r: &Ual, audit: &mut String, out: &mut Strin
 /// Header of the Purview portal CSV.
 pub(crate) const PURVIEW_HEADER: &str = "RecordId,CreationDate,RecordType,Operation,UserId,AuditData,AssociatedAdminUnits,AssociatedAdminUnitsNames\r\n";
 /// Header of the `Export-Csv` variant.
-pub(crate) const LEGACY_HEADER: &str = "\"CreationDate\",\"UserIds\",\"Operations\",\"AuditData\"\r\n";
+pub(crate) const LEGACY_HEADER: &str =
+    "\"CreationDate\",\"UserIds\",\"Operations\",\"AuditData\"\r\n";

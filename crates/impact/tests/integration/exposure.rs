@@ -353,3 +353,81 @@ fn records_without_time_do_not_break_anything() {
     assert!(pairs(&r).contains(&("z@t1.example".to_owned(), "<mz@x>".to_owned())));
     let _ = Timestamp::EPOCH;
 }
+
+fn two_pass(
+    events: &[Event],
+    seeds: &Seeds,
+    opts: &ImpactOptions,
+) -> stormwatch_core::ImpactReport {
+    let mut first = stormwatch_impact::Assessor::graph_only();
+    for e in events {
+        first.observe(e);
+    }
+    let actor = first.resolve_actor(seeds, opts);
+    let mut second = stormwatch_impact::Assessor::focused(&actor);
+    for e in events.iter().rev() {
+        second.observe(e);
+    }
+    let r = second.finish(seeds, opts, &stormwatch_core::InputStats::default());
+    assert_eq!(actor.context(), r.actor);
+    assert_eq!(actor.expansion(), r.expansion.as_slice());
+    r
+}
+
+#[test]
+fn two_focused_passes_give_the_one_pass_report() {
+    let windowed = ImpactOptions {
+        expand: true,
+        ioc_windows: vec![(
+            X.to_owned(),
+            t("2023-06-12T03:15:00Z"),
+            t("2023-06-12T04:00:00Z"),
+        )],
+        ..ImpactOptions::default()
+    };
+    for (seeds, opts) in [
+        (seeds_ip(X), expand()),
+        (seeds_ip(X), ImpactOptions::default()),
+        (
+            Seeds {
+                apps: vec!["appx".into()],
+                ..Seeds::default()
+            },
+            expand(),
+        ),
+        (Seeds::default(), windowed.clone()),
+        (
+            Seeds::default(),
+            ImpactOptions {
+                expand: false,
+                ..windowed
+            },
+        ),
+    ] {
+        let one = run(&scenario(), &seeds, &opts);
+        let two = two_pass(&scenario(), &seeds, &opts);
+        assert_eq!(
+            serde_json::to_string(&two).unwrap(),
+            serde_json::to_string(&one).unwrap()
+        );
+    }
+}
+
+#[test]
+fn focused_pass_keeps_only_the_actor() {
+    let mut first = stormwatch_impact::Assessor::graph_only();
+    for e in scenario() {
+        first.observe(&e);
+    }
+    assert_eq!(first.state_size().message_tuples, 0);
+    let actor = first.resolve_actor(&seeds_ip(Z), &ImpactOptions::default());
+    let mut second = stormwatch_impact::Assessor::focused(&actor);
+    for e in scenario() {
+        second.observe(&e);
+    }
+    assert_eq!(
+        second.state_size().message_tuples,
+        1,
+        "only <m5@x> read from Z"
+    );
+}

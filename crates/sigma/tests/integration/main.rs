@@ -1,1 +1,9 @@
+#![allow(clippy::unwrap_used, clippy::print_stdout, clippy::print_stderr)]
+//! Integration tests of the Sigma engine.
 
+mod corpus;
+mod differential;
+mod pysigma;
+mod regression;
+mod spec;
+mod util;

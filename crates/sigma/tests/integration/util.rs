@@ -1,0 +1,61 @@
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use stormwatch_core::{Event, Location, SourceKind, Timestamp};
+use stormwatch_sigma::{Engine, EngineOptions, RuleLoadError};
+
+pub fn corpus() -> PathBuf {
+    PathBuf::from("/work/shared/corpus")
+}
+
+pub fn have_corpus() -> bool {
+    corpus().join("sigma-rules").is_dir()
+}
+
+pub fn engine(yaml: &str) -> Engine {
+    let (e, errs) = Engine::from_sources(&[("rule.yml".into(), yaml.into())], &EngineOptions::default()).unwrap();
+    assert!(errs.is_empty(), "{errs:?}");
+    e
+}
+
+pub fn engine_opts(yaml: &str, opts: &EngineOptions) -> (Engine, Vec<RuleLoadError>) {
+    Engine::from_sources(&[("rule.yml".into(), yaml.into())], opts).unwrap()
+}
+
+pub fn ev(source: SourceKind, raw: &str) -> Event {
+    Event { source, raw: raw.into(), ..Event::default() }
+}
+
+pub fn ev_at(source: SourceKind, raw: &str, secs: i64, line: u64) -> Event {
+    Event {
+        source,
+        raw: raw.into(),
+        time: Some(Timestamp::from_unix_seconds(secs)),
+        loc: Location { file: Arc::from("t.json"), line, record_id: None },
+        ..Event::default()
+    }
+}
+
+pub fn hits(e: &Engine, ev: &Event) -> usize {
+    let mut out = Vec::new();
+    e.scan(ev, &mut out);
+    out.len()
+}
+
+/// Generic JSON record matched against a one-rule engine.
+pub fn m(e: &Engine, raw: &str) -> bool {
+    hits(e, &ev(SourceKind::Generic, raw)) > 0
+}
+
+/// Every JSON document of a file (arrays are flattened; concatenated documents allowed).
+pub fn json_docs(path: &Path) -> Vec<serde_json::Value> {
+    let text = std::fs::read_to_string(path).unwrap();
+    let mut out = Vec::new();
+    for v in serde_json::Deserializer::from_str(&text).into_iter::<serde_json::Value>() {
+        match v.unwrap() {
+            serde_json::Value::Array(a) => out.extend(a),
+            o => out.push(o),
+        }
+    }
+    out
+}
