@@ -11,7 +11,9 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use stormwatch_analytics::{Analytics, AnalyticsConfig, AppCatalog, IocSet};
-use stormwatch_core::{Event, Location, LogonType, MailAccess, MailAccessType, Outcome, SignIn, SourceKind, Timestamp};
+use stormwatch_core::{
+    Event, Location, LogonType, MailAccess, MailAccessType, Outcome, SignIn, SourceKind, Timestamp,
+};
 
 const MAILBOXES: usize = 2_000;
 const DAYS: u64 = 30;
@@ -23,10 +25,20 @@ struct Pools {
 }
 
 fn pools() -> Pools {
-    let mailboxes: Vec<String> = (0..MAILBOXES).map(|i| format!("user{i}@agency.example")).collect();
-    let sessions = (0..MAILBOXES * DAYS as usize).map(|i| format!("{:08x}-0000-4000-8000-{:012x}", i, i * 7)).collect();
-    let ips = (0..256u32).map(|i| std::net::IpAddr::from([198, 51, (i % 64) as u8, (i / 4) as u8])).collect();
-    Pools { mailboxes, sessions, ips }
+    let mailboxes: Vec<String> = (0..MAILBOXES)
+        .map(|i| format!("user{i}@agency.example"))
+        .collect();
+    let sessions = (0..MAILBOXES * DAYS as usize)
+        .map(|i| format!("{:08x}-0000-4000-8000-{:012x}", i, i * 7))
+        .collect();
+    let ips = (0..256u32)
+        .map(|i| std::net::IpAddr::from([198, 51, (i % 64) as u8, (i / 4) as u8]))
+        .collect();
+    Pools {
+        mailboxes,
+        sessions,
+        ips,
+    }
 }
 
 /// Fill `ev` with synthetic event number `n` (deterministic).
@@ -44,14 +56,19 @@ fn fill(ev: &mut Event, p: &Pools, n: u64, total: u64) {
     ev.user = Some(p.mailboxes[m].clone());
     ev.session_id = Some(p.sessions[m * DAYS as usize + day as usize].clone());
     ev.client_ip = Some(p.ips[m % p.ips.len()]);
-    if n % 10 == 0 {
+    if n.is_multiple_of(10) {
         // A sign-in backing the session.
         ev.source = SourceKind::EntraSignIn;
         ev.mail = None;
         ev.mailbox = None;
         ev.record_type = None;
         ev.operation = Some("SignIn".into());
-        ev.sign_in = Some(SignIn { session_id: ev.session_id.clone(), error_code: Some(0), interactive: Some(n % 30 == 0), ..SignIn::default() });
+        ev.sign_in = Some(SignIn {
+            session_id: ev.session_id.clone(),
+            error_code: Some(0),
+            interactive: Some(n.is_multiple_of(30)),
+            ..SignIn::default()
+        });
     } else {
         ev.source = SourceKind::Ual;
         ev.sign_in = None;
@@ -59,10 +76,28 @@ fn fill(ev: &mut Event, p: &Pools, n: u64, total: u64) {
         ev.operation = Some("MailItemsAccessed".into());
         ev.mailbox = ev.user.clone();
         ev.logon_type = Some(LogonType::Owner);
-        ev.app_id = Some(if n % 3 == 0 { "00000002-0000-0ff1-ce00-000000000000" } else { "5d661950-3475-41cd-a2c3-d671a3162bc1" }.into());
-        ev.client_info = Some(if n % 3 == 0 { "Client=OWA;Action=ViaProxy" } else { "Client=MSExchangeRPC" }.into());
+        ev.app_id = Some(
+            if n.is_multiple_of(3) {
+                "00000002-0000-0ff1-ce00-000000000000"
+            } else {
+                "5d661950-3475-41cd-a2c3-d671a3162bc1"
+            }
+            .into(),
+        );
+        ev.client_info = Some(
+            if n.is_multiple_of(3) {
+                "Client=OWA;Action=ViaProxy"
+            } else {
+                "Client=MSExchangeRPC"
+            }
+            .into(),
+        );
         ev.mail = Some(MailAccess {
-            access_type: Some(if n % 7 == 0 { MailAccessType::Sync } else { MailAccessType::Bind }),
+            access_type: Some(if n.is_multiple_of(7) {
+                MailAccessType::Sync
+            } else {
+                MailAccessType::Bind
+            }),
             throttled: false,
             operation_count: 1 + n % 5,
             folders: Vec::new(),
@@ -73,14 +108,26 @@ fn fill(ev: &mut Event, p: &Pools, n: u64, total: u64) {
 
 fn peak_rss_kb() -> Option<u64> {
     let s = std::fs::read_to_string("/proc/self/status").ok()?;
-    s.lines().find(|l| l.starts_with("VmHWM:"))?.split_whitespace().nth(1)?.parse().ok()
+    s.lines()
+        .find(|l| l.starts_with("VmHWM:"))?
+        .split_whitespace()
+        .nth(1)?
+        .parse()
+        .ok()
 }
 
 fn main() {
-    let total: u64 = std::env::args().skip(1).find_map(|a| a.parse().ok()).unwrap_or(3_000_000);
+    let total: u64 = std::env::args()
+        .skip(1)
+        .find_map(|a| a.parse().ok())
+        .unwrap_or(3_000_000);
     let p = pools();
     let mut ev = Event {
-        loc: Location { file: Arc::from("bench.ndjson"), line: 0, record_id: None },
+        loc: Location {
+            file: Arc::from("bench.ndjson"),
+            line: 0,
+            record_id: None,
+        },
         tenant: Some("b1e2c3d4-0000-4000-8000-000000000001".into()),
         workload: Some("Exchange".into()),
         outcome: Outcome::Success,
@@ -94,7 +141,13 @@ fn main() {
         sink = sink.wrapping_add(ev.loc.line);
     }
     let gen_s = t0.elapsed().as_secs_f64();
-    let mut a = Analytics::new(AnalyticsConfig::default(), IocSet::builtin_storm_0558(), AppCatalog::builtin(), None, vec![]);
+    let mut a = Analytics::new(
+        AnalyticsConfig::default(),
+        IocSet::builtin_storm_0558(),
+        AppCatalog::builtin(),
+        None,
+        vec![],
+    );
     let t1 = Instant::now();
     for n in 0..total {
         fill(&mut ev, &p, n, total);
@@ -106,12 +159,29 @@ fn main() {
     let fin_s = t2.elapsed().as_secs_f64();
     let per = |s: f64| total as f64 / s;
     println!("events: {total} ({MAILBOXES} mailboxes, {DAYS} days; sink {sink})");
-    println!("generation only:      {gen_s:.2} s ({:.0} events/s)", per(gen_s));
-    println!("generation + observe: {obs_s:.2} s ({:.0} events/s)", per(obs_s));
-    println!("observe alone (est.): {:.2} s ({:.0} events/s)", obs_s - gen_s, per((obs_s - gen_s).max(1e-9)));
+    println!(
+        "generation only:      {gen_s:.2} s ({:.0} events/s)",
+        per(gen_s)
+    );
+    println!(
+        "generation + observe: {obs_s:.2} s ({:.0} events/s)",
+        per(obs_s)
+    );
+    println!(
+        "observe alone (est.): {:.2} s ({:.0} events/s)",
+        obs_s - gen_s,
+        per((obs_s - gen_s).max(1e-9))
+    );
     println!("finish:               {fin_s:.2} s");
-    println!("observe + finish:     {:.0} events/s (generation excluded)", per((obs_s - gen_s + fin_s).max(1e-9)));
-    println!("detections: {}, incidents: {}", out.detections.len(), out.incidents.len());
+    println!(
+        "observe + finish:     {:.0} events/s (generation excluded)",
+        per((obs_s - gen_s + fin_s).max(1e-9))
+    );
+    println!(
+        "detections: {}, incidents: {}",
+        out.detections.len(),
+        out.incidents.len()
+    );
     if let Some(kb) = peak_rss_kb() {
         println!("peak RSS: {} MB", kb / 1024);
     }

@@ -16,7 +16,9 @@ impl AppCatalog {
     #[must_use]
     pub fn builtin() -> Self {
         let mut c = AppCatalog::default();
-        let mut rdr = csv::ReaderBuilder::new().flexible(true).from_reader(MICROSOFT_APPS_CSV.as_bytes());
+        let mut rdr = csv::ReaderBuilder::new()
+            .flexible(true)
+            .from_reader(MICROSOFT_APPS_CSV.as_bytes());
         for rec in rdr.records().flatten() {
             if let (Some(id), Some(name)) = (rec.get(0), rec.get(1)) {
                 c.insert(id, name);
@@ -42,7 +44,9 @@ impl AppCatalog {
     /// The app's display name, when known.
     #[must_use]
     pub fn name(&self, app_id: &str) -> Option<&str> {
-        self.names.get(app_id.trim().to_ascii_lowercase().as_str()).map(String::as_str)
+        self.names
+            .get(app_id.trim().to_ascii_lowercase().as_str())
+            .map(String::as_str)
     }
 
     /// Is this one of Microsoft's own applications?
@@ -72,8 +76,14 @@ mod tests {
     fn bundled_list_names_first_party_apps() {
         let c = AppCatalog::builtin();
         assert!(c.len() > 4000, "{}", c.len());
-        assert_eq!(c.name("00000003-0000-0000-C000-000000000000"), Some("Microsoft Graph"));
-        assert_eq!(c.name("00000002-0000-0ff1-ce00-000000000000"), Some("Office 365 Exchange Online"));
+        assert_eq!(
+            c.name("00000003-0000-0000-C000-000000000000"),
+            Some("Microsoft Graph")
+        );
+        assert_eq!(
+            c.name("00000002-0000-0ff1-ce00-000000000000"),
+            Some("Office 365 Exchange Online")
+        );
         assert!(c.is_first_party("5d661950-3475-41cd-a2c3-d671a3162bc1"));
         // The OTRF sample's attacker app is not Microsoft's.
         assert!(!c.is_first_party("5a95e683-08ad-424e-a441-1d1aec52c02c"));

@@ -47,13 +47,16 @@ impl AsnDb {
     /// # Errors
     /// As [`AsnDb::load`].
     pub fn extend_from(&mut self, path: &Path) -> Result<(), AnalyticsError> {
-        let text = std::fs::read_to_string(path)
-            .map_err(|source| AnalyticsError::Io { path: path.to_owned(), source })?;
-        self.extend_from_str(&text).map_err(|(line, reason)| AnalyticsError::Csv {
+        let text = std::fs::read_to_string(path).map_err(|source| AnalyticsError::Io {
             path: path.to_owned(),
-            line,
-            reason,
-        })
+            source,
+        })?;
+        self.extend_from_str(&text)
+            .map_err(|(line, reason)| AnalyticsError::Csv {
+                path: path.to_owned(),
+                line,
+                reason,
+            })
     }
 
     fn extend_from_str(&mut self, text: &str) -> Result<(), (u64, String)> {
@@ -69,12 +72,19 @@ impl AsnDb {
             .map(|(i, o)| ((o.asn, o.org.clone()), u32::try_from(i).unwrap_or(u32::MAX)))
             .collect();
         for rec in rdr.records() {
-            let rec = rec.map_err(|e| (e.position().map_or(0, csv::Position::line), e.to_string()))?;
+            let rec =
+                rec.map_err(|e| (e.position().map_or(0, csv::Position::line), e.to_string()))?;
             let line = rec.position().map_or(0, csv::Position::line);
             let field = |i: usize| rec.get(i).unwrap_or("");
-            let start: IpAddr = field(0).parse().map_err(|_| (line, format!("`{}` is not an IP address", field(0))))?;
-            let end: IpAddr = field(1).parse().map_err(|_| (line, format!("`{}` is not an IP address", field(1))))?;
-            let asn: u32 = field(2).parse().map_err(|_| (line, format!("`{}` is not an AS number", field(2))))?;
+            let start: IpAddr = field(0)
+                .parse()
+                .map_err(|_| (line, format!("`{}` is not an IP address", field(0))))?;
+            let end: IpAddr = field(1)
+                .parse()
+                .map_err(|_| (line, format!("`{}` is not an IP address", field(1))))?;
+            let asn: u32 = field(2)
+                .parse()
+                .map_err(|_| (line, format!("`{}` is not an AS number", field(2))))?;
             let org = field(3).to_owned();
             let (s, e) = (key(start), key(end));
             if e < s {
@@ -97,7 +107,11 @@ impl AsnDb {
         let k = key(ip);
         let i = self.ranges.partition_point(|r| r.0 <= k);
         let (_, end, idx) = *self.ranges.get(i.checked_sub(1)?)?;
-        if k <= end { self.orgs.get(usize::try_from(idx).ok()?) } else { None }
+        if k <= end {
+            self.orgs.get(usize::try_from(idx).ok()?)
+        } else {
+            None
+        }
     }
 
     /// Number of ranges.
@@ -126,9 +140,18 @@ mod tests {
         )
         .unwrap();
         assert_eq!(db.len(), 3);
-        assert_eq!(db.lookup("51.89.156.153".parse().unwrap()).unwrap().asn, 16276);
-        assert_eq!(db.lookup("198.51.100.23".parse().unwrap()).unwrap().org, "Example, Inc.");
-        assert_eq!(db.lookup("2001:db8::5".parse().unwrap()).unwrap().asn, 64501);
+        assert_eq!(
+            db.lookup("51.89.156.153".parse().unwrap()).unwrap().asn,
+            16276
+        );
+        assert_eq!(
+            db.lookup("198.51.100.23".parse().unwrap()).unwrap().org,
+            "Example, Inc."
+        );
+        assert_eq!(
+            db.lookup("2001:db8::5".parse().unwrap()).unwrap().asn,
+            64501
+        );
         assert!(db.lookup("8.8.8.8".parse().unwrap()).is_none());
         assert!(db.lookup("51.90.0.0".parse().unwrap()).is_none());
         assert_eq!(db.extend_from_str("1.1.1.1,x,1,a\n").unwrap_err().0, 1);

@@ -123,7 +123,10 @@ impl BaselineSnapshot {
     /// An empty snapshot of the current version.
     #[must_use]
     pub fn new() -> Self {
-        BaselineSnapshot { version: Self::FORMAT_VERSION, ..Default::default() }
+        BaselineSnapshot {
+            version: Self::FORMAT_VERSION,
+            ..Default::default()
+        }
     }
 
     /// Nothing in it.
@@ -144,9 +147,13 @@ impl BaselineSnapshot {
     /// # Errors
     /// Invalid JSON, or a format version this build does not read.
     pub fn from_json_bytes(bytes: &[u8]) -> Result<Self, AnalyticsError> {
-        let s: BaselineSnapshot = serde_json::from_slice(bytes).map_err(AnalyticsError::Snapshot)?;
+        let s: BaselineSnapshot =
+            serde_json::from_slice(bytes).map_err(AnalyticsError::Snapshot)?;
         if s.version != Self::FORMAT_VERSION {
-            return Err(AnalyticsError::SnapshotVersion { found: s.version, known: Self::FORMAT_VERSION });
+            return Err(AnalyticsError::SnapshotVersion {
+                found: s.version,
+                known: Self::FORMAT_VERSION,
+            });
         }
         Ok(s)
     }
@@ -158,8 +165,16 @@ impl BaselineSnapshot {
     }
 
     /// Every value of `dim` for `mailbox`.
-    pub(crate) fn values(&self, mailbox: &str, dim: &str) -> impl Iterator<Item = (&String, &SeenStat)> {
-        self.mailboxes.get(mailbox).and_then(|m| m.seen.get(dim)).into_iter().flatten()
+    pub(crate) fn values(
+        &self,
+        mailbox: &str,
+        dim: &str,
+    ) -> impl Iterator<Item = (&String, &SeenStat)> {
+        self.mailboxes
+            .get(mailbox)
+            .and_then(|m| m.seen.get(dim))
+            .into_iter()
+            .flatten()
     }
 
     pub(crate) fn record(&mut self, mailbox: &str, dim: &str, value: &str, stat: SeenStat) {
@@ -186,7 +201,8 @@ impl BaselineSnapshot {
             for d in m.seen.values_mut() {
                 d.retain(|_, s| s.last >= cutoff);
                 if d.len() > MAX_VALUES {
-                    let mut by_last: Vec<(Timestamp, String)> = d.iter().map(|(k, s)| (s.last, k.clone())).collect();
+                    let mut by_last: Vec<(Timestamp, String)> =
+                        d.iter().map(|(k, s)| (s.last, k.clone())).collect();
                     by_last.sort_unstable_by(|a, b| b.cmp(a));
                     for (_, k) in by_last.into_iter().skip(MAX_VALUES) {
                         d.remove(&k);
@@ -195,7 +211,8 @@ impl BaselineSnapshot {
             }
             m.seen.retain(|_, d| !d.is_empty());
         }
-        self.mailboxes.retain(|_, m| !m.seen.is_empty() || m.owner_records > 0);
+        self.mailboxes
+            .retain(|_, m| !m.seen.is_empty() || m.owner_records > 0);
     }
 }
 
@@ -208,8 +225,26 @@ mod tests {
     fn round_trip_and_version_check() {
         let mut s = BaselineSnapshot::new();
         let t = Timestamp::parse("2023-06-01T00:00:00Z").unwrap();
-        s.record("a@x", "app", "id1", SeenStat { first: t, last: t, records: 3 });
-        s.record("a@x", "app", "id1", SeenStat { first: t, last: t.add_seconds(60), records: 2 });
+        s.record(
+            "a@x",
+            "app",
+            "id1",
+            SeenStat {
+                first: t,
+                last: t,
+                records: 3,
+            },
+        );
+        s.record(
+            "a@x",
+            "app",
+            "id1",
+            SeenStat {
+                first: t,
+                last: t.add_seconds(60),
+                records: 2,
+            },
+        );
         s.extend_span(t, t.add_seconds(60));
         let b = s.to_json_bytes();
         let back = BaselineSnapshot::from_json_bytes(&b).unwrap();
@@ -241,8 +276,26 @@ mod tests {
         let mut s = BaselineSnapshot::new();
         let t = Timestamp::parse("2023-01-01T00:00:00Z").unwrap();
         let late = Timestamp::parse("2023-06-01T00:00:00Z").unwrap();
-        s.record("a@x", "app", "old", SeenStat { first: t, last: t, records: 1 });
-        s.record("a@x", "app", "new", SeenStat { first: late, last: late, records: 1 });
+        s.record(
+            "a@x",
+            "app",
+            "old",
+            SeenStat {
+                first: t,
+                last: t,
+                records: 1,
+            },
+        );
+        s.record(
+            "a@x",
+            "app",
+            "new",
+            SeenStat {
+                first: late,
+                last: late,
+                records: 1,
+            },
+        );
         s.extend_span(t, late);
         s.prune(90);
         assert!(s.seen("a@x", "app", "old").is_none());

@@ -268,7 +268,10 @@ impl AnalyticsConfig {
     /// [`AnalyticsError::ConfigValue`] naming the first bad setting.
     pub fn validate(&self) -> Result<(), AnalyticsError> {
         let bad = |key: &'static str, reason: &str| {
-            Err(AnalyticsError::ConfigValue { key, reason: reason.to_owned() })
+            Err(AnalyticsError::ConfigValue {
+                key,
+                reason: reason.to_owned(),
+            })
         };
         if self.baseline_days == 0 {
             return bad("baseline_days", "must be at least 1");
@@ -302,11 +305,43 @@ impl AnalyticsConfig {
 
 fn default_hosting_keywords() -> Vec<String> {
     [
-        "hosting", "hetzner", "ovh", "digitalocean", "linode", "akamai connected cloud", "vultr",
-        "choopa", "leaseweb", "contabo", "m247", "datacamp", "psychz", "servers.com", "scaleway",
-        "hostinger", "colocrossing", "quadranet", "frantech", "buyvm", "ionos", "aeza", "vpn",
-        "mullvad", "proton", "nord", "private layer", "tor exit", "amazon", "google cloud",
-        "alibaba", "tencent", "oracle", "cloudflare", "zenlayer", "g-core", "stark industries",
+        "hosting",
+        "hetzner",
+        "ovh",
+        "digitalocean",
+        "linode",
+        "akamai connected cloud",
+        "vultr",
+        "choopa",
+        "leaseweb",
+        "contabo",
+        "m247",
+        "datacamp",
+        "psychz",
+        "servers.com",
+        "scaleway",
+        "hostinger",
+        "colocrossing",
+        "quadranet",
+        "frantech",
+        "buyvm",
+        "ionos",
+        "aeza",
+        "vpn",
+        "mullvad",
+        "proton",
+        "nord",
+        "private layer",
+        "tor exit",
+        "amazon",
+        "google cloud",
+        "alibaba",
+        "tencent",
+        "oracle",
+        "cloudflare",
+        "zenlayer",
+        "g-core",
+        "stark industries",
     ]
     .iter()
     .map(|s| (*s).to_owned())
@@ -315,8 +350,17 @@ fn default_hosting_keywords() -> Vec<String> {
 
 fn default_script_patterns() -> Vec<String> {
     [
-        "^client=rest", "python", "powershell", "curl/", "wget/", "go-http-client", "okhttp",
-        "axios/", "node-fetch", "libwww-perl", "java/",
+        "^client=rest",
+        "python",
+        "powershell",
+        "curl/",
+        "wget/",
+        "go-http-client",
+        "okhttp",
+        "axios/",
+        "node-fetch",
+        "libwww-perl",
+        "java/",
     ]
     .iter()
     .map(|s| (*s).to_owned())

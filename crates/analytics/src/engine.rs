@@ -2,7 +2,9 @@
 
 use std::collections::BTreeSet;
 
-use stormwatch_core::{Detection, DetectionSource, Event, Level, Location, Timestamp, sort_detections};
+use stormwatch_core::{
+    Detection, DetectionSource, Event, Level, Location, Timestamp, sort_detections,
+};
 
 use crate::analytics::{self as a, Cx, Dim, Finding};
 use crate::apps::AppCatalog;
@@ -24,6 +26,7 @@ pub struct Analytics {
     watch: BTreeSet<String>,
     snapshot: BaselineSnapshot,
     state: State,
+    early_notes: Vec<String>,
 }
 
 /// What [`Analytics::finish`] returns.
@@ -53,7 +56,13 @@ impl Analytics {
     /// Analytics with their configuration, IOC set, app catalogue, optional IP → ASN data and
     /// watch-listed mailboxes (added to `config.watchlist`).
     #[must_use]
-    pub fn new(config: AnalyticsConfig, iocs: IocSet, apps: AppCatalog, asn: Option<AsnDb>, watchlist: Vec<String>) -> Self {
+    pub fn new(
+        config: AnalyticsConfig,
+        iocs: IocSet,
+        apps: AppCatalog,
+        asn: Option<AsnDb>,
+        watchlist: Vec<String>,
+    ) -> Self {
         let watch = config
             .watchlist
             .iter()
@@ -62,13 +71,31 @@ impl Analytics {
             .filter(|m| !m.is_empty())
             .collect();
         let state = State::new(config.max_events_per_context);
-        Analytics { config, iocs, apps, asn, watch, snapshot: BaselineSnapshot::new(), state }
+        Analytics {
+            config,
+            iocs,
+            apps,
+            asn,
+            watch,
+            snapshot: BaselineSnapshot::new(),
+            state,
+            early_notes: Vec::new(),
+        }
     }
 
     /// Compare against a baseline saved by an earlier run (`--state DIR`).
+    /// A snapshot of another format version is ignored (and the output says so).
     #[must_use]
     pub fn with_baseline(mut self, snapshot: BaselineSnapshot) -> Self {
-        self.snapshot = snapshot;
+        if snapshot.version == BaselineSnapshot::FORMAT_VERSION {
+            self.snapshot = snapshot;
+        } else {
+            self.early_notes.push(format!(
+                "the saved baseline has format version {}, this build reads {}: it was ignored and will be replaced",
+                snapshot.version,
+                BaselineSnapshot::FORMAT_VERSION
+            ));
+        }
         self
     }
 
@@ -83,7 +110,14 @@ impl Analytics {
     /// `valid` / `ok` raise nothing; `forged`, scope mismatch, revoked or unknown keys raise a
     /// critical `forged-token-signals` detection over the Exchange records sharing the session
     /// or token id, anything else a high one. `loc` is where the token was found.
-    pub fn observe_token_verdict(&mut self, at: Timestamp, session: Option<&str>, uti: Option<&str>, verdict: &str, loc: Location) {
+    pub fn observe_token_verdict(
+        &mut self,
+        at: Timestamp,
+        session: Option<&str>,
+        uti: Option<&str>,
+        verdict: &str,
+        loc: Location,
+    ) {
         self.state.observe_verdict(at, session, uti, verdict, loc);
     }
 
@@ -102,9 +136,26 @@ impl Analytics {
     /// Decide: run every analytic over the folded state, group, and build the next baseline.
     #[must_use]
     pub fn finish(self) -> AnalyticsOutput {
-        let Analytics { config, iocs, apps, asn, watch, snapshot, mut state } = self;
+        let Analytics {
+            config,
+            iocs,
+            apps,
+            asn,
+            watch,
+            snapshot,
+            mut state,
+            early_notes,
+        } = self;
         state.settle();
-        let cx = Cx::new(&config, &state, &apps, asn.as_ref(), &iocs, &snapshot, &watch);
+        let cx = Cx::new(
+            &config,
+            &state,
+            &apps,
+            asn.as_ref(),
+            &iocs,
+            &snapshot,
+            &watch,
+        );
         let mut findings: Vec<Finding> = Vec::new();
         a::new_mail_app::run(&cx, &mut findings);
         a::mail_without_sign_in::run(&cx, &mut findings);
@@ -120,10 +171,13 @@ impl Analytics {
         a::owa_token::run(&cx, &mut findings);
         a::visibility_gaps::run(&cx, &mut findings);
         corroborate(&cx, &mut findings);
-        let mut pairs: Vec<(Detection, Links)> = findings.into_iter().map(|mut f| {
-            let bonus = a::actor_hours::apply(&cx, &mut f);
-            to_detection(&cx, f, bonus)
-        }).collect();
+        let mut pairs: Vec<(Detection, Links)> = findings
+            .into_iter()
+            .map(|mut f| {
+                let bonus = a::actor_hours::apply(&cx, &mut f);
+                to_detection(&cx, f, bonus)
+            })
+            .collect();
         pairs.sort_by(|x, y| {
             x.0.sort_key()
                 .cmp(&y.0.sort_key())
@@ -134,9 +188,15 @@ impl Analytics {
         // Keep core's order definition authoritative (stable: ties keep the order above).
         sort_detections(&mut detections);
         let incidents = incident::group(&detections, &links);
-        let notes = notes(&cx);
+        let mut notes = early_notes;
+        notes.extend(notes_of(&cx));
         let baseline = next_baseline(&cx);
-        AnalyticsOutput { detections, incidents, notes, baseline }
+        AnalyticsOutput {
+            detections,
+            incidents,
+            notes,
+            baseline,
+        }
     }
 }
 
@@ -145,13 +205,21 @@ impl Analytics {
 fn corroborate(cx: &Cx<'_>, findings: &mut Vec<Finding>) {
     let mut sessions: BTreeSet<&str> = BTreeSet::new();
     let mut ips: BTreeSet<String> = BTreeSet::new();
-    for f in findings.iter().filter(|f| f.strong && f.level >= Level::High) {
+    for f in findings
+        .iter()
+        .filter(|f| f.strong && f.level >= Level::High)
+    {
         for &i in &f.ctxs {
             if let Some(s) = cx.ctx(i).and_then(|(k, _)| cx.opt(k.session)) {
                 sessions.insert(s);
             }
         }
-        sessions.extend(f.fields.sessions.iter().filter_map(|s| cx.st.names.get_ci(s).map(|x| cx.name(x))));
+        sessions.extend(
+            f.fields
+                .sessions
+                .iter()
+                .filter_map(|s| cx.st.names.get_ci(s).map(|x| cx.name(x))),
+        );
         ips.extend(f.fields.ips.iter().cloned());
     }
     if sessions.is_empty() && ips.is_empty() {
@@ -167,12 +235,17 @@ fn corroborate(cx: &Cx<'_>, findings: &mut Vec<Finding>) {
             if let Some(s) = cx.opt(k.session).filter(|s| sessions.contains(s)) {
                 return Some(format!("session {s}"));
             }
-            cx.opt(k.ip).filter(|ip| ips.contains(*ip)).map(|ip| format!("IOC IP {ip}"))
+            cx.opt(k.ip)
+                .filter(|ip| ips.contains(*ip))
+                .map(|ip| format!("IOC IP {ip}"))
         };
-        let Some(what) = f.ctxs.iter().find_map(|&i| why(i)) else { continue };
+        let Some(what) = f.ctxs.iter().find_map(|&i| why(i)) else {
+            continue;
+        };
         // Only the contexts that share the session / IOC IP are raised; the rest stay as they
         // are, in a finding of their own.
-        let (shared, rest): (Vec<usize>, Vec<usize>) = f.ctxs.iter().partition(|&&i| why(i).is_some());
+        let (shared, rest): (Vec<usize>, Vec<usize>) =
+            f.ctxs.iter().partition(|&&i| why(i).is_some());
         if !rest.is_empty() {
             let mut other = f.clone();
             other.ctxs = rest;
@@ -184,7 +257,8 @@ fn corroborate(cx: &Cx<'_>, findings: &mut Vec<Finding>) {
             ". Raised from {} to high: it shares {what} with a detection that stands on its own (no sign-in, forged token or IOC in its window)",
             f.level
         ));
-        f.evidence.insert("raised_from".into(), serde_json::json!(f.level));
+        f.evidence
+            .insert("raised_from".into(), serde_json::json!(f.level));
         f.level = Level::High;
     }
     findings.extend(split_off);
@@ -195,7 +269,10 @@ fn in_windows(w: Option<&Vec<(i64, i64)>>, t: i64) -> bool {
 }
 
 fn to_detection(cx: &Cx<'_>, f: Finding, bonus: u32) -> (Detection, Links) {
-    let mut links = Links { strong: f.strong, ..Links::default() };
+    let mut links = Links {
+        strong: f.strong,
+        ..Links::default()
+    };
     let mut locs: Vec<(i64, Location)> = f.extra.clone();
     let mut not_kept = 0u64;
     let mut records = u64::try_from(f.extra.len()).unwrap_or(u64::MAX);
@@ -206,12 +283,22 @@ fn to_detection(cx: &Cx<'_>, f: Finding, bonus: u32) -> (Detection, Links) {
         let mut any = false;
         for (&h, agg) in &c.hours {
             let (h0, h1) = (h * HOUR_NS, (h + 1) * HOUR_NS);
-            if f.windows.as_ref().is_none_or(|w| w.iter().any(|&(a, b)| h1 > a && h0 < b)) {
+            if f.windows
+                .as_ref()
+                .is_none_or(|w| w.iter().any(|&(a, b)| h1 > a && h0 < b))
+            {
                 records += u64::from(agg.records);
                 any = true;
-                let t = f.windows.as_ref().and_then(|w| w.iter().find(|&&(a, b)| h1 > a && h0 < b)).map_or(agg.first, |&(a, _)| agg.first.max(a));
+                let t = f
+                    .windows
+                    .as_ref()
+                    .and_then(|w| w.iter().find(|&&(a, b)| h1 > a && h0 < b))
+                    .map_or(agg.first, |&(a, _)| agg.first.max(a));
                 // Ties broken by the context's earliest record, never by its (input-order) index.
-                let tie = |j: usize| cx.ctx(j).and_then(|(_, c)| c.locs.items.first().map(|l| l.1.clone()));
+                let tie = |j: usize| {
+                    cx.ctx(j)
+                        .and_then(|(_, c)| c.locs.items.first().map(|l| l.1.clone()))
+                };
                 if first_ctx.is_none_or(|(ft, fi)| t < ft || (t == ft && tie(i) < tie(fi))) {
                     first_ctx = Some((t, i));
                 }
@@ -220,10 +307,18 @@ fn to_detection(cx: &Cx<'_>, f: Finding, bonus: u32) -> (Detection, Links) {
         if !any {
             continue;
         }
-        let kept: Vec<&(i64, Location)> = c.locs.items.iter().filter(|(t, _)| in_windows(f.windows.as_ref(), *t)).collect();
+        let kept: Vec<&(i64, Location)> = c
+            .locs
+            .items
+            .iter()
+            .filter(|(t, _)| in_windows(f.windows.as_ref(), *t))
+            .collect();
         last = last.max(kept.last().map(|k| k.0));
         locs.extend(kept.into_iter().cloned());
-        not_kept += c.locs.total.saturating_sub(u64::try_from(c.locs.items.len()).unwrap_or(0));
+        not_kept += c
+            .locs
+            .total
+            .saturating_sub(u64::try_from(c.locs.items.len()).unwrap_or(0));
         if let Some(s) = cx.opt(k.session) {
             links.sessions.insert(s.to_owned());
         }
@@ -249,7 +344,11 @@ fn to_detection(cx: &Cx<'_>, f: Finding, bonus: u32) -> (Detection, Links) {
     locs.dedup_by(|a, b| a.1 == b.1);
     let total = locs.len();
     let cap = cx.cfg.max_events_per_detection;
-    let at = [locs.first().map(|l| l.0), f.at, first_ctx.map(|f| f.0)].into_iter().flatten().min().unwrap_or(0);
+    let at = [locs.first().map(|l| l.0), f.at, first_ctx.map(|f| f.0)]
+        .into_iter()
+        .flatten()
+        .min()
+        .unwrap_or(0);
     let mut d = Detection::new(
         format!("builtin/{}", f.slug),
         info::title_of(f.slug),
@@ -275,7 +374,10 @@ fn to_detection(cx: &Cx<'_>, f: Finding, bonus: u32) -> (Detection, Links) {
     d.ip = fl.ip.or(d.ip);
     d.session_id = fl.session.or(d.session_id);
     d.app_id = fl.app.or(d.app_id);
-    for (v, set) in [(&d.mailbox, &mut links.mailboxes), (&d.user, &mut links.users)] {
+    for (v, set) in [
+        (&d.mailbox, &mut links.mailboxes),
+        (&d.user, &mut links.users),
+    ] {
         if let Some(v) = v {
             set.insert(v.clone());
         }
@@ -298,7 +400,7 @@ fn to_detection(cx: &Cx<'_>, f: Finding, bonus: u32) -> (Detection, Links) {
     (d, links)
 }
 
-fn notes(cx: &Cx<'_>) -> Vec<String> {
+fn notes_of(cx: &Cx<'_>) -> Vec<String> {
     let st = cx.st;
     let si = &st.sign_ins;
     let mut n = Vec::new();
@@ -334,16 +436,29 @@ fn notes(cx: &Cx<'_>) -> Vec<String> {
         n.push("no MailItemsAccessed records in the input: mail reads are not observable (Audit Premium / Standard MailItemsAccessed not enabled, or not exported)".to_owned());
     }
     if st.untimed > 0 {
-        n.push(format!("{} records without a time were not analysed", a::thousands(st.untimed)));
+        n.push(format!(
+            "{} records without a time were not analysed",
+            a::thousands(st.untimed)
+        ));
     }
     if st.ioc_hits_dropped > 0 {
-        n.push(format!("{} further records from IOC IPs were not kept (limit reached)", a::thousands(st.ioc_hits_dropped)));
+        n.push(format!(
+            "{} further records from IOC IPs were not kept (limit reached)",
+            a::thousands(st.ioc_hits_dropped)
+        ));
     }
     if let (Some(f), Some(l)) = (st.first, st.last) {
         let days = (l - f) as f64 / crate::state::DAY_NS as f64;
-        let mut s = format!("baseline: the input spans {days:.1} days ({} to {})", a::ts(f), a::ts(l));
+        let mut s = format!(
+            "baseline: the input spans {days:.1} days ({} to {})",
+            a::ts(f),
+            a::ts(l)
+        );
         match (cx.snap.first, cx.snap.last) {
-            (Some(sf), Some(sl)) => s.push_str(&format!("; saved baseline from {sf} to {sl} ({} mailboxes)", cx.snap.mailboxes.len())),
+            (Some(sf), Some(sl)) => s.push_str(&format!(
+                "; saved baseline from {sf} to {sl} ({} mailboxes)",
+                cx.snap.mailboxes.len()
+            )),
             _ => s.push_str("; no saved baseline (use --state DIR to keep one between runs)"),
         }
         if cx.history_days(l) < f64::from(cx.cfg.learning_days) {
@@ -354,7 +469,11 @@ fn notes(cx: &Cx<'_>) -> Vec<String> {
         }
         n.push(s);
     }
-    let truncated = st.ctxs.iter().filter(|(_, c)| c.locs.total > u64::try_from(c.locs.items.len()).unwrap_or(0)).count();
+    let truncated = st
+        .ctxs
+        .iter()
+        .filter(|(_, c)| c.locs.total > u64::try_from(c.locs.items.len()).unwrap_or(0))
+        .count();
     if truncated > 0 {
         n.push(format!(
             "{truncated} contexts had more than {} records: detections list the earliest {} of each and count the rest in evidence.events_omitted",
@@ -373,7 +492,11 @@ fn next_baseline(cx: &Cx<'_>) -> BaselineSnapshot {
         for &i in idxs {
             let Some((k, c)) = cx.ctx(i) else { continue };
             debug_assert_eq!(k.kind, CtxKind::Mail);
-            let stat = SeenStat { first: a::ts(c.first), last: a::ts(c.last), records: c.records };
+            let stat = SeenStat {
+                first: a::ts(c.first),
+                last: a::ts(c.last),
+                records: c.records,
+            };
             for dim in Dim::ALL {
                 if let Some(v) = cx.dim_value(dim, k) {
                     s.record(mailbox, dim.as_str(), &v, stat);

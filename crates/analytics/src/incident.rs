@@ -80,7 +80,9 @@ pub(crate) fn group(dets: &[Detection], links: &[Links]) -> Vec<Incident> {
     let mut parent: Vec<usize> = (0..n).collect();
     let mut owner: BTreeMap<String, usize> = BTreeMap::new();
     let eligible = |i: usize| {
-        dets.get(i).is_some_and(|d| d.level > Level::Informational && d.rule_id != "builtin/visibility-gaps")
+        dets.get(i).is_some_and(|d| {
+            d.level > Level::Informational && d.rule_id != "builtin/visibility-gaps"
+        })
     };
     for i in (0..n).filter(|&i| eligible(i)) {
         let (d, l) = (&dets[i], &links[i]);
@@ -92,7 +94,11 @@ pub(crate) fn group(dets: &[Detection], links: &[Links]) -> Vec<Incident> {
             keys.extend(l.apps.iter().map(|s| format!("a:{s}")));
         }
         if keys.is_empty() {
-            keys.push(format!("r:{}:{}", d.rule_id, l.mailboxes.iter().next().map_or("", String::as_str)));
+            keys.push(format!(
+                "r:{}:{}",
+                d.rule_id,
+                l.mailboxes.iter().next().map_or("", String::as_str)
+            ));
         }
         for k in keys {
             match owner.get(&k) {
@@ -132,7 +138,13 @@ pub(crate) fn group(dets: &[Detection], links: &[Links]) -> Vec<Incident> {
                 detections: members.clone(),
                 records: 0,
             };
-            let (mut m, mut u, mut s, mut ip, mut a) = (BTreeSet::new(), BTreeSet::new(), BTreeSet::new(), BTreeSet::new(), BTreeSet::new());
+            let (mut m, mut u, mut s, mut ip, mut a) = (
+                BTreeSet::new(),
+                BTreeSet::new(),
+                BTreeSet::new(),
+                BTreeSet::new(),
+                BTreeSet::new(),
+            );
             let mut rules: BTreeMap<&str, (Level, usize)> = BTreeMap::new();
             let mut scores = Vec::new();
             for &i in &members {
@@ -152,8 +164,17 @@ pub(crate) fn group(dets: &[Detection], links: &[Links]) -> Vec<Incident> {
                 scores.push(l.score);
             }
             let distinct_rules = u32::try_from(rules.len()).unwrap_or(u32::MAX);
-            inc.score = (scores.iter().copied().max().unwrap_or(0) + 5 * distinct_rules.saturating_sub(1).min(4)).min(100);
-            inc.rules = rules.into_iter().map(|(r, (l, c))| RuleCount { rule_id: r.to_owned(), level: l, detections: c }).collect();
+            inc.score = (scores.iter().copied().max().unwrap_or(0)
+                + 5 * distinct_rules.saturating_sub(1).min(4))
+            .min(100);
+            inc.rules = rules
+                .into_iter()
+                .map(|(r, (l, c))| RuleCount {
+                    rule_id: r.to_owned(),
+                    level: l,
+                    detections: c,
+                })
+                .collect();
             inc.mailboxes = m.into_iter().collect();
             inc.users = u.into_iter().collect();
             inc.sessions = s.into_iter().collect();
@@ -169,7 +190,11 @@ pub(crate) fn group(dets: &[Detection], links: &[Links]) -> Vec<Incident> {
                 if inc.ips.len() == 1 { "" } else { "s" },
                 inc.apps.len(),
                 if inc.apps.len() == 1 { "" } else { "s" },
-                inc.rules.iter().map(|r| r.rule_id.trim_start_matches("builtin/")).collect::<Vec<_>>().join(", ")
+                inc.rules
+                    .iter()
+                    .map(|r| r.rule_id.trim_start_matches("builtin/"))
+                    .collect::<Vec<_>>()
+                    .join(", ")
             );
             inc
         })

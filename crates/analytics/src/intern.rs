@@ -42,17 +42,26 @@ impl Interner {
     /// Intern `s` trimmed, keeping case; `None` for empty text.
     pub(crate) fn intern_opt(&mut self, s: &str) -> Option<Sym> {
         let t = s.trim();
-        if t.is_empty() { None } else { Some(self.intern(t)) }
+        if t.is_empty() {
+            None
+        } else {
+            Some(self.intern(t))
+        }
     }
 
     /// Look up without interning.
     pub(crate) fn get_ci(&self, s: &str) -> Option<Sym> {
-        self.map.get(s.trim().to_ascii_lowercase().as_str()).copied()
+        self.map
+            .get(s.trim().to_ascii_lowercase().as_str())
+            .copied()
     }
 
     /// The text of `id` (empty for an unknown id).
     pub(crate) fn name(&self, id: Sym) -> &str {
-        usize::try_from(id).ok().and_then(|i| self.names.get(i)).map_or("", |s| s)
+        usize::try_from(id)
+            .ok()
+            .and_then(|i| self.names.get(i))
+            .map_or("", |s| s)
     }
 
     /// The text of an optional id.

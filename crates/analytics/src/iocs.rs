@@ -45,13 +45,21 @@ impl Indicator {
         }
         let after_m = self.valid_from.is_none_or(|f| t >= f.add_seconds(-m));
         let before_m = self.valid_until.is_none_or(|u| t <= u.add_seconds(m));
-        if after_m && before_m { WindowFit::Margin } else { WindowFit::Outside }
+        if after_m && before_m {
+            WindowFit::Margin
+        } else {
+            WindowFit::Outside
+        }
     }
 
     /// The window as text.
     pub(crate) fn window_text(&self) -> String {
-        let f = self.valid_from.map_or_else(|| "…".to_owned(), |t| t.date_string());
-        let u = self.valid_until.map_or_else(|| "…".to_owned(), |t| t.date_string());
+        let f = self
+            .valid_from
+            .map_or_else(|| "…".to_owned(), |t| t.date_string());
+        let u = self
+            .valid_until
+            .map_or_else(|| "…".to_owned(), |t| t.date_string());
         format!("{f} to {u}")
     }
 }
@@ -65,7 +73,10 @@ pub struct IocSet {
 const MS_TI: &str = "Microsoft Threat Intelligence, Analysis of Storm-0558 techniques (2023-07-14)";
 
 /// (ip, first seen M/D, last seen M/D, kind), year 2023, from storm-0558.md §4.
-const STORM_0558: &[(&str, (u32, u32), (u32, u32), &str)] = &[
+/// (month, day) in 2023.
+type MonthDay = (u32, u32);
+
+const STORM_0558: &[(&str, MonthDay, MonthDay, &str)] = &[
     ("195.26.87.219", (5, 15), (6, 25), "token web panel"),
     ("185.236.228.183", (5, 24), (6, 11), "token web panel"),
     ("85.239.63.160", (6, 7), (6, 11), "token web panel"),
@@ -102,7 +113,12 @@ const STORM_0558: &[(&str, (u32, u32), (u32, u32), &str)] = &[
     ("5.252.178.68", (7, 3), (7, 11), "SoftEther proxy"),
     ("116.202.251.8", (7, 4), (7, 7), "SoftEther proxy"),
     ("185.158.248.93", (6, 25), (6, 26), "actor infrastructure"),
-    ("20.108.240.252", (6, 25), (7, 5), "actor infrastructure (Azure address space: expect false positives)"),
+    (
+        "20.108.240.252",
+        (6, 25),
+        (7, 5),
+        "actor infrastructure (Azure address space: expect false positives)",
+    ),
     ("146.70.135.182", (5, 18), (6, 22), "actor infrastructure"),
 ];
 
@@ -119,7 +135,9 @@ impl IocSet {
     pub fn builtin_storm_0558() -> Self {
         let mut s = IocSet::new();
         for &(ip, (fm, fd), (lm, ld), kind) in STORM_0558 {
-            let Ok(ip) = ip.parse::<IpAddr>() else { continue };
+            let Ok(ip) = ip.parse::<IpAddr>() else {
+                continue;
+            };
             s.add(Indicator {
                 ip,
                 valid_from: Timestamp::from_civil(2023, fm, fd, 0, 0, 0, 0),
@@ -167,6 +185,28 @@ impl IocSet {
         self.by_ip.get(ip).map_or(&[], Vec::as_slice)
     }
 
+    /// Every indicator as `(ip, from, until)`, open ends as the epoch / the far future, sorted.
+    #[must_use]
+    pub fn ip_windows(&self) -> Vec<(String, Timestamp, Timestamp)> {
+        self.ip_windows_with_margin(0)
+    }
+
+    /// As [`IocSet::ip_windows`], each window widened by `margin_days` on both sides.
+    #[must_use]
+    pub fn ip_windows_with_margin(&self, margin_days: u32) -> Vec<(String, Timestamp, Timestamp)> {
+        let m = i64::from(margin_days) * 86_400;
+        self.iter()
+            .map(|i| {
+                (
+                    i.ip.to_string(),
+                    i.valid_from.map_or(Timestamp::EPOCH, |t| t.add_seconds(-m)),
+                    i.valid_until
+                        .map_or(Timestamp::from_nanos(i64::MAX), |t| t.add_seconds(m)),
+                )
+            })
+            .collect()
+    }
+
     /// Every indicator, by IP.
     pub fn iter(&self) -> impl Iterator<Item = &Indicator> {
         self.by_ip.values().flatten()
@@ -179,8 +219,10 @@ impl IocSet {
     /// # Errors
     /// The file cannot be read, or a row / indicator is invalid (named by line or id).
     pub fn load(path: &Path) -> Result<Self, AnalyticsError> {
-        let text = std::fs::read_to_string(path)
-            .map_err(|source| AnalyticsError::Io { path: path.to_owned(), source })?;
+        let text = std::fs::read_to_string(path).map_err(|source| AnalyticsError::Io {
+            path: path.to_owned(),
+            source,
+        })?;
         if text.trim_start().starts_with('{') {
             parse_stix(path, &text)
         } else {
@@ -198,7 +240,11 @@ fn parse_time(s: &str) -> Option<Result<Timestamp, String>> {
 }
 
 fn parse_csv(path: &Path, text: &str) -> Result<IocSet, AnalyticsError> {
-    let err = |line: u64, reason: String| AnalyticsError::Csv { path: path.to_owned(), line, reason };
+    let err = |line: u64, reason: String| AnalyticsError::Csv {
+        path: path.to_owned(),
+        line,
+        reason,
+    };
     let mut rdr = csv::ReaderBuilder::new()
         .flexible(true)
         .trim(csv::Trim::All)
@@ -206,10 +252,16 @@ fn parse_csv(path: &Path, text: &str) -> Result<IocSet, AnalyticsError> {
         .from_reader(text.as_bytes());
     let headers = rdr.headers().map_err(|e| err(1, e.to_string()))?.clone();
     let col = |names: &[&str]| {
-        headers.iter().position(|h| names.iter().any(|n| h.eq_ignore_ascii_case(n)))
+        headers
+            .iter()
+            .position(|h| names.iter().any(|n| h.eq_ignore_ascii_case(n)))
     };
-    let ip_col = col(&["ip", "indicator", "value", "ip_address"])
-        .ok_or_else(|| err(1, "no `ip` (or `indicator` / `value`) column in the header".into()))?;
+    let ip_col = col(&["ip", "indicator", "value", "ip_address"]).ok_or_else(|| {
+        err(
+            1,
+            "no `ip` (or `indicator` / `value`) column in the header".into(),
+        )
+    })?;
     let from_col = col(&["valid_from", "first_seen", "from"]);
     let until_col = col(&["valid_until", "last_seen", "until"]);
     let desc_col = col(&["description", "comment", "note"]);
@@ -252,7 +304,10 @@ fn parse_csv(path: &Path, text: &str) -> Result<IocSet, AnalyticsError> {
 }
 
 fn parse_stix(path: &Path, text: &str) -> Result<IocSet, AnalyticsError> {
-    let err = |reason: String| AnalyticsError::Stix { path: path.to_owned(), reason };
+    let err = |reason: String| AnalyticsError::Stix {
+        path: path.to_owned(),
+        reason,
+    };
     let v: serde_json::Value = serde_json::from_str(text).map_err(|e| err(e.to_string()))?;
     if v.get("type").and_then(|t| t.as_str()) != Some("bundle") {
         return Err(err("not a STIX bundle (`type` is not \"bundle\")".into()));
@@ -302,9 +357,13 @@ fn stix_ips(pattern: &str) -> Vec<IpAddr> {
     let mut out = Vec::new();
     for part in pattern.split("-addr:value") {
         let rest = part.trim_start();
-        let Some(rest) = rest.strip_prefix('=') else { continue };
+        let Some(rest) = rest.strip_prefix('=') else {
+            continue;
+        };
         let rest = rest.trim_start();
-        let Some(rest) = rest.strip_prefix('\'') else { continue };
+        let Some(rest) = rest.strip_prefix('\'') else {
+            continue;
+        };
         let Some(end) = rest.find('\'') else { continue };
         if let Ok(ip) = rest[..end].parse::<IpAddr>() {
             out.push(ip);
@@ -334,6 +393,18 @@ mod tests {
         assert_eq!(ind.fit(ts("2024-01-01T00:00:00Z"), 7), WindowFit::Outside);
         assert_eq!(ind.fit(ts("2023-03-03T00:00:00Z"), 7), WindowFit::Margin);
         assert_eq!(ind.fit(ts("2023-03-01T00:00:00Z"), 7), WindowFit::Outside);
+        let w = s.ip_windows();
+        assert_eq!(w.len(), 38);
+        assert!(w.contains(&(
+            "51.89.156.153".to_owned(),
+            ts("2023-03-09T00:00:00Z"),
+            ts("2023-07-10T23:59:59Z")
+        )));
+        assert!(s.ip_windows_with_margin(7).contains(&(
+            "51.89.156.153".to_owned(),
+            ts("2023-03-02T00:00:00Z"),
+            ts("2023-07-17T23:59:59Z")
+        )));
     }
 
     #[test]
@@ -351,19 +422,29 @@ mod tests {
         let e = IocSet::load(&csv).unwrap_err().to_string();
         assert!(e.contains(":2:") && e.contains("not-an-ip"), "{e}");
         let stix = dir.join("b.json");
-        std::fs::write(&stix, r#"{"type":"bundle","id":"bundle--1","objects":[
+        std::fs::write(
+            &stix,
+            r#"{"type":"bundle","id":"bundle--1","objects":[
           {"type":"indicator","id":"indicator--a","name":"proxy","pattern_type":"stix",
            "pattern":"[ipv4-addr:value = '198.51.100.7'] OR [ipv4-addr:value = '198.51.100.8']",
            "valid_from":"2024-02-01T00:00:00Z","valid_until":"2024-03-01T00:00:00Z"},
-          {"type":"malware","id":"malware--x"}]}"#).unwrap();
+          {"type":"malware","id":"malware--x"}]}"#,
+        )
+        .unwrap();
         let s = IocSet::load(&stix).unwrap();
         assert_eq!(s.len(), 2);
-        assert_eq!(s.get(&"198.51.100.8".parse().unwrap())[0].valid_from, Some(ts("2024-02-01T00:00:00Z")));
+        assert_eq!(
+            s.get(&"198.51.100.8".parse().unwrap())[0].valid_from,
+            Some(ts("2024-02-01T00:00:00Z"))
+        );
         let mut all = IocSet::builtin_storm_0558();
         all.merge(s);
         assert_eq!(all.len(), 40);
         std::fs::write(&stix, r#"{"type":"x"}"#).unwrap();
-        assert!(matches!(IocSet::load(&stix), Err(AnalyticsError::Stix { .. })));
+        assert!(matches!(
+            IocSet::load(&stix),
+            Err(AnalyticsError::Stix { .. })
+        ));
         let _ = std::fs::remove_dir_all(&dir);
     }
 }

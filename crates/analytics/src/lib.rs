@@ -69,9 +69,9 @@ pub use apps::AppCatalog;
 pub use asn::{AsnDb, AsnInfo};
 pub use baseline::{BaselineSnapshot, MailboxBaseline, RunningStats, SeenStat};
 pub use config::{
-    ActorHoursConfig, AnalyticsConfig, AsnConfig, BreadthConfig, BulkBindConfig, ConcurrentSessionsConfig,
-    ForgedTokenConfig, IocConfig, NewMailAppConfig, NoSignInConfig, OwaTokenConfig, ScriptedRestConfig,
-    SyncNewContextConfig, VisibilityConfig, WatchlistConfig,
+    ActorHoursConfig, AnalyticsConfig, AsnConfig, BreadthConfig, BulkBindConfig,
+    ConcurrentSessionsConfig, ForgedTokenConfig, IocConfig, NewMailAppConfig, NoSignInConfig,
+    OwaTokenConfig, ScriptedRestConfig, SyncNewContextConfig, VisibilityConfig, WatchlistConfig,
 };
 pub use engine::{Analytics, AnalyticsOutput};
 pub use error::AnalyticsError;

@@ -58,7 +58,10 @@ impl CtxKey {
     /// The acting user reads someone else's mailbox.
     pub(crate) fn non_owner(&self) -> bool {
         matches!((self.user, self.mailbox), (Some(u), Some(m)) if u != m)
-            || matches!(self.logon, Some(LogonType::Delegated | LogonType::Admin | LogonType::DelegatedAdmin))
+            || matches!(
+                self.logon,
+                Some(LogonType::Delegated | LogonType::Admin | LogonType::DelegatedAdmin)
+            )
     }
 }
 
@@ -84,7 +87,12 @@ pub(crate) struct LocBuf {
 
 impl LocBuf {
     pub(crate) fn new(cap: usize) -> Self {
-        LocBuf { items: Vec::new(), total: 0, cap: cap.max(1), cutoff: None }
+        LocBuf {
+            items: Vec::new(),
+            total: 0,
+            cap: cap.max(1),
+            cutoff: None,
+        }
     }
     pub(crate) fn push(&mut self, t: i64, loc: &Location) {
         self.total += 1;
@@ -154,13 +162,19 @@ impl SignIns {
         Some((hour_of(self.first?), hour_of(self.last?)))
     }
     pub(crate) fn session_in(&self, s: Sym, from: i64, to: i64) -> bool {
-        self.sessions.get(&s).is_some_and(|h| h.range(from..=to).next().is_some())
+        self.sessions
+            .get(&s)
+            .is_some_and(|h| h.range(from..=to).next().is_some())
     }
     pub(crate) fn uti_in(&self, u: Sym, from: i64, to: i64) -> bool {
-        self.utis.get(&u).is_some_and(|&(a, b)| b >= from && a <= to)
+        self.utis
+            .get(&u)
+            .is_some_and(|&(a, b)| b >= from && a <= to)
     }
     pub(crate) fn user_ip_in(&self, user: Sym, ip: Sym, from: i64, to: i64) -> bool {
-        self.user_ips.get(&(user, ip)).is_some_and(|h| h.range(from..=to).next().is_some())
+        self.user_ips
+            .get(&(user, ip))
+            .is_some_and(|h| h.range(from..=to).next().is_some())
     }
 }
 
@@ -233,7 +247,9 @@ const MAX_IOC_HITS: usize = 200_000;
 const MAX_AUDIT_CHANGES: usize = 10_000;
 
 fn is_exchange(ev: &Event) -> bool {
-    ev.workload.as_deref().is_some_and(|w| w.eq_ignore_ascii_case("Exchange"))
+    ev.workload
+        .as_deref()
+        .is_some_and(|w| w.eq_ignore_ascii_case("Exchange"))
         || matches!(ev.record_type, Some(1..=3 | 19 | 50 | 275))
 }
 
@@ -245,7 +261,10 @@ fn audit_change(ev: &Event) -> Option<&'static str> {
     if op.eq_ignore_ascii_case("Set-MailboxAuditBypassAssociation") {
         return Some("audit bypass set for an account: its mailbox access is not logged");
     }
-    if op.eq_ignore_ascii_case("Set-AdminAuditLogConfig") && has("unifiedauditlogingestionenabled") && has("false") {
+    if op.eq_ignore_ascii_case("Set-AdminAuditLogConfig")
+        && has("unifiedauditlogingestionenabled")
+        && has("false")
+    {
         return Some("unified audit log ingestion turned off");
     }
     if op.eq_ignore_ascii_case("Set-OrganizationConfig") && has("auditdisabled") && has("true") {
@@ -254,8 +273,10 @@ fn audit_change(ev: &Event) -> Option<&'static str> {
     if op.eq_ignore_ascii_case("Set-Mailbox") && has("auditenabled") && has("false") {
         return Some("mailbox auditing turned off for a mailbox");
     }
-    if (op.eq_ignore_ascii_case("Set-Mailbox") || op.eq_ignore_ascii_case("Set-MailboxAuditBypassAssociation"))
-        && has("auditowner") && !has("mailitemsaccessed")
+    if (op.eq_ignore_ascii_case("Set-Mailbox")
+        || op.eq_ignore_ascii_case("Set-MailboxAuditBypassAssociation"))
+        && has("auditowner")
+        && !has("mailitemsaccessed")
     {
         return Some("mailbox audit actions changed (owner actions set without MailItemsAccessed)");
     }
@@ -264,7 +285,10 @@ fn audit_change(ev: &Event) -> Option<&'static str> {
 
 impl State {
     pub(crate) fn new(max_events_per_context: usize) -> Self {
-        State { max_events_per_context, ..State::default() }
+        State {
+            max_events_per_context,
+            ..State::default()
+        }
     }
 
     /// Fold one event in.
@@ -314,7 +338,9 @@ impl State {
             CtxKind::Exchange
         };
         let names = &mut self.names;
-        let ci = |names: &mut Interner, s: &Option<String>| s.as_deref().and_then(|v| names.intern_ci(v));
+        let ci = |names: &mut Interner, s: &Option<String>| {
+            s.as_deref().and_then(|v| names.intern_ci(v))
+        };
         let user = ci(names, &ev.user);
         let mailbox = ci(names, &ev.mailbox).or(if kind == CtxKind::Mail { user } else { None });
         let tenant = ci(names, &ev.tenant);
@@ -327,7 +353,10 @@ impl State {
                 a.exchange += 1;
             }
             a.tenant = a.tenant.or(tenant);
-            if a.first.as_ref().is_none_or(|(ft, fl)| (n, &ev.loc) < (*ft, fl)) {
+            if a.first
+                .as_ref()
+                .is_none_or(|(ft, fl)| (n, &ev.loc) < (*ft, fl))
+            {
                 a.first = Some((n, ev.loc.clone()));
             }
         }
@@ -356,11 +385,19 @@ impl State {
             tenant,
             token_tenant: ci(names, &ev.token_tenant),
         };
-        let uti = ev.unique_token_id.as_deref().and_then(|v| names.intern_ci(v.trim_end_matches('=')));
+        let uti = ev
+            .unique_token_id
+            .as_deref()
+            .and_then(|v| names.intern_ci(v.trim_end_matches('=')));
         let folders: Vec<Sym> = ev
             .mail
             .as_ref()
-            .map(|m| m.folders.iter().filter_map(|f| names.intern_opt(&f.path)).collect())
+            .map(|m| {
+                m.folders
+                    .iter()
+                    .filter_map(|f| names.intern_opt(&f.path))
+                    .collect()
+            })
             .unwrap_or_default();
         let cap = self.max_events_per_context;
         let idx = match self.ctx_index.get(&key) {
@@ -388,15 +425,23 @@ impl State {
                 i
             }
         };
-        let Some((_, c)) = self.ctxs.get_mut(idx) else { return };
-        let (ops, throttled) = ev.mail.as_ref().map_or((1, false), |m| (m.operation_count.max(1), m.throttled));
+        let Some((_, c)) = self.ctxs.get_mut(idx) else {
+            return;
+        };
+        let (ops, throttled) = ev
+            .mail
+            .as_ref()
+            .map_or((1, false), |m| (m.operation_count.max(1), m.throttled));
         c.first = c.first.min(n);
         c.last = c.last.max(n);
         c.records += 1;
         c.ops += ops;
         c.max_ops = c.max_ops.max(ops);
         c.throttled += u64::from(throttled);
-        let h = c.hours.entry(hour_of(n)).or_insert(HourAgg { first: n, ..HourAgg::default() });
+        let h = c.hours.entry(hour_of(n)).or_insert(HourAgg {
+            first: n,
+            ..HourAgg::default()
+        });
         h.records += 1;
         h.ops += ops;
         h.max_ops = h.max_ops.max(ops);
@@ -412,7 +457,10 @@ impl State {
                 c.folders.insert(f);
             }
         }
-        c.guest |= ev.user.as_deref().is_some_and(|u| u.contains("#EXT#") || u.contains("#ext#"));
+        c.guest |= ev
+            .user
+            .as_deref()
+            .is_some_and(|u| u.contains("#EXT#") || u.contains("#ext#"));
         c.app_only |= matches!(ev.user_type, Some(4..=6));
         c.locs.push(n, &ev.loc);
     }
@@ -423,9 +471,15 @@ impl State {
             return;
         }
         let names = &mut self.names;
-        let ci = |names: &mut Interner, s: &Option<String>| s.as_deref().and_then(|v| names.intern_ci(v));
-        let session = ci(names, &ev.session_id)
-            .or_else(|| ev.sign_in.as_ref().and_then(|s| s.session_id.as_deref()).and_then(|v| names.intern_ci(v)));
+        let ci = |names: &mut Interner, s: &Option<String>| {
+            s.as_deref().and_then(|v| names.intern_ci(v))
+        };
+        let session = ci(names, &ev.session_id).or_else(|| {
+            ev.sign_in
+                .as_ref()
+                .and_then(|s| s.session_id.as_deref())
+                .and_then(|v| names.intern_ci(v))
+        });
         self.ioc_hits.push(IocHit {
             t: n,
             loc: ev.loc.clone(),
@@ -439,7 +493,9 @@ impl State {
     }
 
     fn observe_sign_in(&mut self, ev: &Event, n: i64) {
-        let Some(si) = ev.sign_in.as_ref() else { return };
+        let Some(si) = ev.sign_in.as_ref() else {
+            return;
+        };
         let s = &mut self.sign_ins;
         s.records += 1;
         s.first = Some(s.first.map_or(n, |f| f.min(n)));
@@ -456,7 +512,11 @@ impl State {
         }
         let hour = hour_of(n);
         let names = &mut self.names;
-        let session = si.session_id.as_deref().or(ev.session_id.as_deref()).and_then(|v| names.intern_ci(v));
+        let session = si
+            .session_id
+            .as_deref()
+            .or(ev.session_id.as_deref())
+            .and_then(|v| names.intern_ci(v));
         let uti = si
             .unique_token_id
             .as_deref()
@@ -480,10 +540,23 @@ impl State {
         }
     }
 
-    pub(crate) fn observe_verdict(&mut self, at: Timestamp, session: Option<&str>, uti: Option<&str>, verdict: &str, loc: Location) {
+    pub(crate) fn observe_verdict(
+        &mut self,
+        at: Timestamp,
+        session: Option<&str>,
+        uti: Option<&str>,
+        verdict: &str,
+        loc: Location,
+    ) {
         let session = session.and_then(|s| self.names.intern_ci(s));
         let uti = uti.and_then(|s| self.names.intern_ci(s.trim_end_matches('=')));
-        self.verdicts.push(Verdict { t: at.nanos(), session, uti, verdict: verdict.to_owned(), loc });
+        self.verdicts.push(Verdict {
+            t: at.nanos(),
+            session,
+            uti,
+            verdict: verdict.to_owned(),
+            loc,
+        });
     }
 
     /// Sort every kept location buffer (deterministic whatever the input order).
@@ -491,8 +564,11 @@ impl State {
         for (_, c) in &mut self.ctxs {
             c.locs.compact();
         }
-        self.ioc_hits.sort_by(|a, b| (a.t, &a.loc).cmp(&(b.t, &b.loc)));
-        self.audit_changes.sort_by(|a, b| (a.t, &a.loc).cmp(&(b.t, &b.loc)));
-        self.verdicts.sort_by(|a, b| (a.t, &a.loc, &a.verdict).cmp(&(b.t, &b.loc, &b.verdict)));
+        self.ioc_hits
+            .sort_by(|a, b| (a.t, &a.loc).cmp(&(b.t, &b.loc)));
+        self.audit_changes
+            .sort_by(|a, b| (a.t, &a.loc).cmp(&(b.t, &b.loc)));
+        self.verdicts
+            .sort_by(|a, b| (a.t, &a.loc, &a.verdict).cmp(&(b.t, &b.loc, &b.verdict)));
     }
 }

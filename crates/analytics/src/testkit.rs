@@ -4,8 +4,8 @@
 use std::sync::Arc;
 
 use stormwatch_core::{
-    Event, FolderAccess, Location, LogonType, MailAccess, MailAccessType, MessageRef, Outcome, SignIn,
-    SourceKind, Timestamp,
+    Event, FolderAccess, Location, LogonType, MailAccess, MailAccessType, MessageRef, Outcome,
+    SignIn, SourceKind, Timestamp,
 };
 
 pub const TENANT: &str = "b1e2c3d4-0000-4000-8000-000000000001";
@@ -26,7 +26,11 @@ pub fn t(s: &str) -> Timestamp {
 impl Ev {
     fn base(time: &str) -> Event {
         Event {
-            loc: Location { file: Arc::from("test.json"), line: 0, record_id: None },
+            loc: Location {
+                file: Arc::from("test.json"),
+                line: 0,
+                record_id: None,
+            },
             source: SourceKind::Ual,
             raw: String::from("{}"),
             time: Some(t(time)),
@@ -54,7 +58,10 @@ impl Ev {
             folders: vec![FolderAccess {
                 id: None,
                 path: "\\Inbox".into(),
-                items: vec![MessageRef { internet_message_id: format!("<{time}@x>"), size_bytes: Some(100) }],
+                items: vec![MessageRef {
+                    internet_message_id: format!("<{time}@x>"),
+                    size_bytes: Some(100),
+                }],
             }],
             items_lost: false,
         });
@@ -68,7 +75,11 @@ impl Ev {
         e.workload = Some("AzureActiveDirectory".into());
         e.operation = Some("SignIn".into());
         e.user = Some(user.to_owned());
-        e.sign_in = Some(SignIn { error_code: Some(0), interactive: Some(true), ..SignIn::default() });
+        e.sign_in = Some(SignIn {
+            error_code: Some(0),
+            interactive: Some(true),
+            ..SignIn::default()
+        });
         Ev(e)
     }
 
@@ -127,7 +138,11 @@ impl Ev {
     pub fn sync(mut self, folder: &str) -> Self {
         if let Some(m) = self.0.mail.as_mut() {
             m.access_type = Some(MailAccessType::Sync);
-            m.folders = vec![FolderAccess { id: None, path: folder.into(), items: vec![] }];
+            m.folders = vec![FolderAccess {
+                id: None,
+                path: folder.into(),
+                items: vec![],
+            }];
         }
         self
     }
@@ -193,7 +208,8 @@ pub fn number(events: &mut [Event]) {
 /// `YYYY-MM-DDTHH:MM:SSZ` for day `d` (0 = 2023-05-01) at `h:m`.
 pub fn at(d: u32, h: u32, m: u32) -> String {
     let base = Timestamp::from_civil(2023, 5, 1, 0, 0, 0, 0).unwrap_or_default();
-    base.add_seconds(i64::from(d) * 86_400 + i64::from(h) * 3600 + i64::from(m) * 60).to_string()
+    base.add_seconds(i64::from(d) * 86_400 + i64::from(h) * 3600 + i64::from(m) * 60)
+        .to_string()
 }
 
 /// Deterministic shuffle (xorshift), for order-independence tests.

@@ -13,6 +13,11 @@ use crate::seeds::{ImpactOptions, Seeds};
 use crate::span::Span;
 use crate::subjects;
 
+/// (tenant, mailbox).
+type MailboxKey = (Sym, Sym);
+/// Half-open nanosecond intervals.
+type Intervals = Vec<(i64, i64)>;
+
 /// Tenant id shown for records without one.
 pub(crate) const UNKNOWN_TENANT: &str = "unknown";
 
@@ -154,7 +159,7 @@ pub(crate) fn finish(
 
     // Throttled mailboxes: every window on a mailbox the actor touched; on other mailboxes of
     // the same tenants, the windows that overlap the actor's time there.
-    let mut throttled: Vec<(&(Sym, Sym), Vec<(i64, i64)>)> = a
+    let mut throttled: Vec<(&MailboxKey, Intervals)> = a
         .mailboxes
         .iter()
         .filter(|(_, st)| !st.throttled.is_empty())

@@ -19,6 +19,15 @@
 //!    without `MailItemsAccessed`, log gaps, skipped records, flattened exports, the edges of the
 //!    export, audit bypass, missing sign-ins, and the deduplication lower bound.
 //!
+//!
+//! Two ways to run, with the same result (the result never depends on record order):
+//! - one pass: [`Assessor::new`], [`Assessor::observe`] every event, [`Assessor::finish`].
+//!   Memory grows with the distinct (context, day, mailbox, folder, message) tuples of the input.
+//! - two passes (re-readable inputs): [`Assessor::graph_only`] over the input,
+//!   [`Assessor::resolve_actor`], then [`Assessor::focused`] over the input again and
+//!   [`Assessor::finish`]. Memory is bounded by the sessions, IPs and mailboxes plus the
+//!   actor's own activity; IOC windows are applied per record.
+//!
 //! ```
 //! use stormwatch_core::{Event, InputStats, MailAccess, MailAccessType, FolderAccess, MessageRef, Timestamp};
 //! use stormwatch_impact::{Assessor, ImpactOptions, Seeds};

@@ -16,6 +16,9 @@ const MAX_MESSAGE_ROWS: usize = 1000;
 /// Coverage rows shown.
 const MAX_COVERAGE_ROWS: usize = 3000;
 
+/// Records, `MailItemsAccessed` records and records per workload on one (tenant, day).
+type DayCell<'a> = (u64, u64, Vec<(&'a str, u64)>);
+
 /// A label for a limit kind that a manager understands.
 pub(crate) fn limit_label(k: LimitKind) -> &'static str {
     match k {
@@ -715,7 +718,7 @@ fn coverage(h: &mut Html, r: &ImpactReport) {
          Days without MailItemsAccessed cannot show mail reads; days with no record at all are listed as gaps in the limits above.",
     );
     // (tenant, day) → (records, mia, workloads)
-    let mut grid: BTreeMap<(&str, &str), (u64, u64, Vec<(&str, u64)>)> = BTreeMap::new();
+    let mut grid: BTreeMap<(&str, &str), DayCell<'_>> = BTreeMap::new();
     for c in &r.coverage {
         let e = grid.entry((c.tenant.as_str(), c.day.as_str())).or_default();
         e.0 += c.records;

@@ -111,13 +111,12 @@ pub(crate) fn write_table(
     };
     writeln!(
         w,
-        "{bold}{} {} {} {} {} {}{reset}",
+        "{bold}{} {} {} {} {} WHERE{reset}",
         pad("TIME (UTC)", W_TIME),
         pad("LEVEL", W_LEVEL),
         pad("RULE", W_RULE),
         pad("USER / MAILBOX", W_WHO),
         pad("IP", W_IP),
-        "WHERE"
     )?;
     for d in ordered(detections) {
         let time = d.timestamp.to_string();

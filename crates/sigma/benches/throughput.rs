@@ -135,6 +135,7 @@ fn main() {
         .iter()
         .flat_map(|f| docs(f))
         .filter(|d| d.is_object())
+        .map(|d| if d.get("log").is_some_and(|l| l.is_object()) { d["log"].clone() } else { d })
         .map(|d| {
             let source = if d.get("Workload").is_some() || d.get("RecordType").is_some() {
                 SourceKind::Ual

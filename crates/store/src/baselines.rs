@@ -18,12 +18,58 @@ pub struct BaselineBlob {
     pub data: Vec<u8>,
 }
 
+/// The `version` recorded for snapshots saved through the typed [`Store::save_baseline`].
+pub const JSON_BASELINE_VERSION: u32 = 1;
+
 impl Store {
-    /// Save (replace) the snapshot stored under `key`.
+    /// Save (replace) a serialisable snapshot under `key`, as JSON (the owner's type carries
+    /// its own format version; e.g. the analytics' `BaselineSnapshot`).
+    ///
+    /// # Errors
+    /// The value cannot be encoded or the write fails.
+    pub fn save_baseline<T: serde::Serialize>(
+        &self,
+        key: &str,
+        value: &T,
+    ) -> Result<(), StoreError> {
+        let data = serde_json::to_vec(value).map_err(|source| StoreError::Json {
+            what: "encode baseline",
+            source,
+        })?;
+        self.save_baseline_blob(key, JSON_BASELINE_VERSION, &data)
+    }
+
+    /// Load the snapshot saved under `key` with [`Store::save_baseline`], if any.
+    ///
+    /// # Errors
+    /// The read fails or the stored JSON does not decode as `T`.
+    pub fn load_baseline<T: serde::de::DeserializeOwned>(
+        &self,
+        key: &str,
+    ) -> Result<Option<T>, StoreError> {
+        match self.load_baseline_blob(key)? {
+            None => Ok(None),
+            Some(b) => {
+                serde_json::from_slice(&b.data)
+                    .map(Some)
+                    .map_err(|source| StoreError::Json {
+                        what: "decode baseline",
+                        source,
+                    })
+            }
+        }
+    }
+
+    /// Save (replace) raw snapshot bytes with the owner's format `version` under `key`.
     ///
     /// # Errors
     /// The write fails.
-    pub fn save_baseline(&mut self, key: &str, version: u32, data: &[u8]) -> Result<(), StoreError> {
+    pub fn save_baseline_blob(
+        &self,
+        key: &str,
+        version: u32,
+        data: &[u8],
+    ) -> Result<(), StoreError> {
         self.conn
             .execute(
                 "INSERT INTO baselines (key, version, saved_at, data) VALUES (?1, ?2, ?3, ?4)
@@ -34,11 +80,11 @@ impl Store {
         Ok(())
     }
 
-    /// Load the snapshot stored under `key`, if any.
+    /// Load the raw snapshot stored under `key`, if any.
     ///
     /// # Errors
     /// The read fails.
-    pub fn load_baseline(&self, key: &str) -> Result<Option<BaselineBlob>, StoreError> {
+    pub fn load_baseline_blob(&self, key: &str) -> Result<Option<BaselineBlob>, StoreError> {
         self.conn
             .query_row(
                 "SELECT version, saved_at, data FROM baselines WHERE key = ?1",
@@ -59,7 +105,7 @@ impl Store {
     ///
     /// # Errors
     /// The write fails.
-    pub fn delete_baseline(&mut self, key: &str) -> Result<bool, StoreError> {
+    pub fn delete_baseline(&self, key: &str) -> Result<bool, StoreError> {
         let n = self
             .conn
             .execute("DELETE FROM baselines WHERE key = ?1", [key])
@@ -76,14 +122,26 @@ mod tests {
     #[test]
     fn save_replace_load_delete() {
         let dir = tempfile::tempdir().unwrap();
-        let mut s = Store::open(dir.path()).unwrap();
-        assert!(s.load_baseline("analytics").unwrap().is_none());
-        s.save_baseline("analytics", 1, b"one").unwrap();
-        s.save_baseline("analytics", 2, b"two").unwrap();
-        let b = s.load_baseline("analytics").unwrap().unwrap();
+        let s = Store::open(dir.path()).unwrap();
+        assert!(s.load_baseline_blob("analytics").unwrap().is_none());
+        s.save_baseline_blob("analytics", 1, b"one").unwrap();
+        s.save_baseline_blob("analytics", 2, b"two").unwrap();
+        let b = s.load_baseline_blob("analytics").unwrap().unwrap();
         assert_eq!((b.version, b.data.as_slice()), (2, &b"two"[..]));
         assert!(b.saved_at > Timestamp::EPOCH);
         assert!(s.delete_baseline("analytics").unwrap());
-        assert!(s.load_baseline("analytics").unwrap().is_none());
+        assert!(s.load_baseline_blob("analytics").unwrap().is_none());
+    }
+
+    #[test]
+    fn typed_round_trip() {
+        let dir = tempfile::tempdir().unwrap();
+        let s = Store::open(dir.path()).unwrap();
+        let v = std::collections::BTreeMap::from([("a".to_owned(), 3u32)]);
+        s.save_baseline("k", &v).unwrap();
+        let back: Option<std::collections::BTreeMap<String, u32>> = s.load_baseline("k").unwrap();
+        assert_eq!(back, Some(v));
+        assert!(s.load_baseline::<Vec<u8>>("k").is_err());
+        assert!(s.load_baseline::<u32>("missing").unwrap().is_none());
     }
 }

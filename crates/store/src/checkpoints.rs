@@ -19,7 +19,7 @@ impl Store {
     ///
     /// # Errors
     /// The write fails, or `offset` exceeds `i64::MAX`.
-    pub fn set_checkpoint(&mut self, file: &str, offset: u64) -> Result<(), StoreError> {
+    pub fn set_checkpoint(&self, file: &str, offset: u64) -> Result<(), StoreError> {
         let off = i64::try_from(offset).map_err(|_| StoreError::OutOfRange("checkpoint offset"))?;
         self.conn
             .execute(
@@ -38,7 +38,11 @@ impl Store {
     pub fn checkpoint(&self, file: &str) -> Result<Option<u64>, StoreError> {
         let v: Option<i64> = self
             .conn
-            .query_row("SELECT offset FROM checkpoints WHERE file = ?1", [file], |r| r.get(0))
+            .query_row(
+                "SELECT offset FROM checkpoints WHERE file = ?1",
+                [file],
+                |r| r.get(0),
+            )
             .optional()
             .map_err(sql("load checkpoint"))?;
         Ok(v.map(|o| u64::try_from(o).unwrap_or(0)))
@@ -56,10 +60,14 @@ impl Store {
         let rows = st
             .query_map([], |r| {
                 let off: i64 = r.get(1)?;
-                Ok(Checkpoint { file: r.get(0)?, offset: u64::try_from(off).unwrap_or(0) })
+                Ok(Checkpoint {
+                    file: r.get(0)?,
+                    offset: u64::try_from(off).unwrap_or(0),
+                })
             })
             .map_err(sql("list checkpoints"))?;
-        rows.collect::<Result<Vec<_>, _>>().map_err(sql("list checkpoints"))
+        rows.collect::<Result<Vec<_>, _>>()
+            .map_err(sql("list checkpoints"))
     }
 }
 
@@ -71,7 +79,7 @@ mod tests {
     #[test]
     fn set_and_update() {
         let dir = tempfile::tempdir().unwrap();
-        let mut s = Store::open(dir.path()).unwrap();
+        let s = Store::open(dir.path()).unwrap();
         assert_eq!(s.checkpoint("a.ndjson").unwrap(), None);
         s.set_checkpoint("a.ndjson", 10).unwrap();
         s.set_checkpoint("a.ndjson", 42).unwrap();
@@ -79,7 +87,13 @@ mod tests {
         assert_eq!(s.checkpoint("a.ndjson").unwrap(), Some(42));
         let all = s.checkpoints().unwrap();
         assert_eq!(all.len(), 2);
-        assert_eq!(all[1], Checkpoint { file: "b.ndjson".into(), offset: 7 });
+        assert_eq!(
+            all[1],
+            Checkpoint {
+                file: "b.ndjson".into(),
+                offset: 7
+            }
+        );
         assert!(s.set_checkpoint("c", u64::MAX).is_err());
     }
 }

@@ -35,8 +35,11 @@ impl Store {
     ///
     /// # Errors
     /// A detection cannot be encoded or the write fails (nothing of the batch is kept).
-    pub fn insert_detections(&mut self, batch: &[Detection]) -> Result<usize, StoreError> {
-        let tx = self.conn.transaction().map_err(sql("begin insert"))?;
+    pub fn insert_detections(&self, batch: &[Detection]) -> Result<usize, StoreError> {
+        let tx = self
+            .conn
+            .unchecked_transaction()
+            .map_err(sql("begin insert"))?;
         {
             let mut st = tx
                 .prepare_cached(
@@ -46,8 +49,10 @@ impl Store {
                 )
                 .map_err(sql("prepare insert"))?;
             for d in batch {
-                let json = serde_json::to_string(d)
-                    .map_err(|source| StoreError::Json { what: "encode", source })?;
+                let json = serde_json::to_string(d).map_err(|source| StoreError::Json {
+                    what: "encode detection",
+                    source,
+                })?;
                 st.execute(rusqlite::params![
                     d.timestamp.nanos(),
                     level_number(d.level),
@@ -98,8 +103,10 @@ impl Store {
         for row in rows {
             let json = row.map_err(sql("read detection"))?;
             out.push(
-                serde_json::from_str(&json)
-                    .map_err(|source| StoreError::Json { what: "decode", source })?,
+                serde_json::from_str(&json).map_err(|source| StoreError::Json {
+                    what: "decode detection",
+                    source,
+                })?,
             );
         }
         Ok(out)

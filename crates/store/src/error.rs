@@ -43,10 +43,10 @@ pub enum StoreError {
         #[source]
         source: rusqlite::Error,
     },
-    /// A stored detection could not be encoded or decoded.
-    #[error("store: detection {what}")]
+    /// A stored value (detection, typed baseline) could not be encoded or decoded.
+    #[error("store: cannot {what}")]
     Json {
-        /// `encode` or `decode`.
+        /// What was being done (`encode detection`, `decode baseline`, …).
         what: &'static str,
         /// The cause.
         #[source]

@@ -3,8 +3,8 @@
 //! One file, `DIR/stormwatch.sqlite`, holds what a run keeps for the next one:
 //!
 //! - **detections**: inserted in batches, queried by time range and minimum level;
-//! - **baselines**: opaque, versioned snapshots stored under a key (the analytics crate owns the
-//!   format; the store never looks inside), so `stormwatch hunt --state DIR` compares this
+//! - **baselines**: snapshots stored under a key, as JSON of any serialisable type or as raw
+//!   versioned bytes (the analytics crate owns the format; the store never looks inside), so `stormwatch hunt --state DIR` compares this
 //!   week's export against what earlier runs already saw;
 //! - **ingest checkpoints**: `(file, offset)` pairs for streaming ingestion.
 //!
@@ -14,10 +14,14 @@
 //! ```
 //! # fn main() -> Result<(), stormwatch_store::StoreError> {
 //! let dir = std::env::temp_dir().join(format!("stormwatch-doc-{}", std::process::id()));
-//! let mut store = stormwatch_store::Store::open(&dir)?;
-//! store.save_baseline("analytics", 1, br#"{"mailboxes":[]}"#)?;
-//! let snap = store.load_baseline("analytics")?.expect("saved above");
-//! assert_eq!(snap.version, 1);
+//! let store = stormwatch_store::Store::open(&dir)?;
+//! // Any serialisable snapshot, kept as JSON under a key…
+//! store.save_baseline("analytics", &vec![1u32, 2, 3])?;
+//! let snap: Vec<u32> = store.load_baseline("analytics")?.expect("saved above");
+//! assert_eq!(snap, [1, 2, 3]);
+//! // …or raw bytes with the owner's format version.
+//! store.save_baseline_blob("other", 7, b"opaque")?;
+//! assert_eq!(store.load_baseline_blob("other")?.expect("saved above").version, 7);
 //! # drop(store); let _ = std::fs::remove_dir_all(&dir);
 //! # Ok(()) }
 //! ```
@@ -30,7 +34,7 @@ mod error;
 mod schema;
 mod store;
 
-pub use baselines::BaselineBlob;
+pub use baselines::{BaselineBlob, JSON_BASELINE_VERSION};
 pub use checkpoints::Checkpoint;
 pub use detections::DetectionQuery;
 pub use error::StoreError;

@@ -45,13 +45,22 @@ pub(crate) fn migrate(conn: &mut Connection, path: &std::path::Path) -> Result<(
         .query_row("PRAGMA user_version", [], |r| r.get(0))
         .map_err(sql("read schema version"))?;
     if found > CURRENT {
-        return Err(StoreError::TooNew { path: path.to_owned(), found, known: CURRENT });
+        return Err(StoreError::TooNew {
+            path: path.to_owned(),
+            found,
+            known: CURRENT,
+        });
     }
     let tx = conn.transaction().map_err(sql("begin migration"))?;
-    for (i, m) in MIGRATIONS.iter().enumerate().skip(usize::try_from(found).unwrap_or(0)) {
+    for (i, m) in MIGRATIONS
+        .iter()
+        .enumerate()
+        .skip(usize::try_from(found).unwrap_or(0))
+    {
         tx.execute_batch(m).map_err(sql("apply migration"))?;
         let v = i64::try_from(i + 1).map_err(|_| StoreError::OutOfRange("schema version"))?;
-        tx.pragma_update(None, "user_version", v).map_err(sql("set schema version"))?;
+        tx.pragma_update(None, "user_version", v)
+            .map_err(sql("set schema version"))?;
     }
     tx.commit().map_err(sql("commit migration"))
 }

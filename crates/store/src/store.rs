@@ -25,16 +25,27 @@ impl Store {
     /// The directory or database cannot be created or opened, or the database was written by a
     /// newer stormwatch ([`StoreError::TooNew`]).
     pub fn open(dir: &Path) -> Result<Store, StoreError> {
-        std::fs::create_dir_all(dir)
-            .map_err(|source| StoreError::CreateDir { path: dir.to_owned(), source })?;
+        std::fs::create_dir_all(dir).map_err(|source| StoreError::CreateDir {
+            path: dir.to_owned(),
+            source,
+        })?;
         let path = dir.join(DB_FILE_NAME);
-        let mut conn = Connection::open(&path)
-            .map_err(|source| StoreError::Open { path: path.clone(), source })?;
+        let mut conn = Connection::open(&path).map_err(|source| StoreError::Open {
+            path: path.clone(),
+            source,
+        })?;
         conn.busy_timeout(std::time::Duration::from_secs(10))
-            .map_err(|source| StoreError::Open { path: path.clone(), source })?;
+            .map_err(|source| StoreError::Open {
+                path: path.clone(),
+                source,
+            })?;
         conn.pragma_update(None, "journal_mode", "WAL")
-            .map_err(|source| StoreError::Open { path: path.clone(), source })?;
-        conn.pragma_update(None, "synchronous", "NORMAL").map_err(sql("set synchronous"))?;
+            .map_err(|source| StoreError::Open {
+                path: path.clone(),
+                source,
+            })?;
+        conn.pragma_update(None, "synchronous", "NORMAL")
+            .map_err(sql("set synchronous"))?;
         schema::migrate(&mut conn, &path)?;
         Ok(Store { conn, path })
     }

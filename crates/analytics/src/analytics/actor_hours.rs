@@ -23,7 +23,11 @@ pub(crate) fn in_window(cfg: &ActorHoursConfig, hour_index: i64) -> bool {
 pub(crate) fn owner_norm(cx: &Cx<'_>, mailbox: &str) -> (u64, u64) {
     let cfg = &cx.cfg.actor_hours;
     let (mut inside, mut total) = (0u64, 0u64);
-    for &i in cx.mail_by_mailbox.get(mailbox).map_or(&[][..], Vec::as_slice) {
+    for &i in cx
+        .mail_by_mailbox
+        .get(mailbox)
+        .map_or(&[][..], Vec::as_slice)
+    {
         let Some((k, c)) = cx.ctx(i) else { continue };
         if k.non_owner() {
             continue;
@@ -55,7 +59,10 @@ pub(crate) fn apply(cx: &Cx<'_>, f: &mut Finding) -> u32 {
         mailbox = mailbox.or(cx.opt(k.mailbox));
         for (&h, a) in &c.hours {
             let t0 = h * HOUR_NS;
-            if f.windows.as_ref().is_some_and(|w| !w.iter().any(|&(a, b)| t0 + HOUR_NS > a && t0 < b)) {
+            if f.windows
+                .as_ref()
+                .is_some_and(|w| !w.iter().any(|&(a, b)| t0 + HOUR_NS > a && t0 < b))
+            {
                 continue;
             }
             total += u64::from(a.records);
@@ -72,7 +79,11 @@ pub(crate) fn apply(cx: &Cx<'_>, f: &mut Finding) -> u32 {
     let own_in = own_in.saturating_sub(inside.min(own_in));
     let own_total = own_total.saturating_sub(total.min(own_total));
     #[allow(clippy::cast_precision_loss)]
-    let frac = if own_total == 0 { 0.0 } else { own_in as f64 / own_total as f64 };
+    let frac = if own_total == 0 {
+        0.0
+    } else {
+        own_in as f64 / own_total as f64
+    };
     if own_total > 0 && frac > cfg.norm_fraction {
         return 0;
     }
@@ -99,17 +110,33 @@ mod tests {
     fn raises_score_of_night_activity_but_never_fires_alone() {
         // 2023-05-15 is a Monday; at(14, 3, 0) is Monday 03:00 UTC.
         let mut ev = history("envoy@agency.example", 14);
-        ev.push(Ev::mail(&at(14, 3, 0), "envoy@agency.example").client_app(EVIL_APP).build());
+        ev.push(
+            Ev::mail(&at(14, 3, 0), "envoy@agency.example")
+                .client_app(EVIL_APP)
+                .build(),
+        );
         let out = run(ev);
         assert!(of(&out, super::SLUG).is_empty());
         let d = of(&out, "new-mail-app");
         assert_eq!(d.len(), 1);
-        assert!(d[0].explanation.contains("Actor hours"), "{}", d[0].explanation);
+        assert!(
+            d[0].explanation.contains("Actor hours"),
+            "{}",
+            d[0].explanation
+        );
         assert!(d[0].evidence["actor_hours"].is_object());
         // Daytime: no modifier.
         let mut ev = history("envoy@agency.example", 14);
-        ev.push(Ev::mail(&at(14, 13, 0), "envoy@agency.example").client_app(EVIL_APP).build());
+        ev.push(
+            Ev::mail(&at(14, 13, 0), "envoy@agency.example")
+                .client_app(EVIL_APP)
+                .build(),
+        );
         let out = run(ev);
-        assert!(!of(&out, "new-mail-app")[0].explanation.contains("Actor hours"));
+        assert!(
+            !of(&out, "new-mail-app")[0]
+                .explanation
+                .contains("Actor hours")
+        );
     }
 }

@@ -1,5 +1,4 @@
-//! 7. Breadth: one session, IP or app reading many mailboxes in a short time; new non-owner
-//! readers.
+//! 7. Breadth: one actor reading many mailboxes fast; new non-owner readers.
 //!
 //! What it detects: one SessionId, client IP or ClientAppId reading at least `window_mailboxes`
 //! mailboxes within `window_minutes`, or at least `day_mailboxes` within 24 hours (medium); a
@@ -81,7 +80,10 @@ pub(crate) fn run(cx: &Cx<'_>, out: &mut Vec<Finding>) {
         let Some(m) = cx.opt(k.mailbox) else { continue };
         // A non-owner read counts only when the reader is new for the mailbox (an archiver
         // or a long-standing delegate is not breadth).
-        let new_pair = k.non_owner() && cx.opt(k.user).is_some_and(|u| new_reader.contains(&(m, u.to_owned())));
+        let new_pair = k.non_owner()
+            && cx
+                .opt(k.user)
+                .is_some_and(|u| new_reader.contains(&(m, u.to_owned())));
         if let Some(s) = cx.opt(k.session)
             && (!k.non_owner() || new_pair)
         {
@@ -118,14 +120,22 @@ pub(crate) fn run(cx: &Cx<'_>, out: &mut Vec<Finding>) {
         let hit_short = densest(&pts, short);
         let hit_day = densest(&pts, DAY_NS);
         let (win, n, span_text) = if hit_short.1 >= cfg.window_mailboxes as usize {
-            (hit_short.0, hit_short.1, format!("{} minutes", cfg.window_minutes))
+            (
+                hit_short.0,
+                hit_short.1,
+                format!("{} minutes", cfg.window_minutes),
+            )
         } else if hit_day.1 >= cfg.day_mailboxes as usize {
             (hit_day.0, hit_day.1, "24 hours".to_owned())
         } else {
             continue;
         };
         let (from, to) = win;
-        let mailboxes: BTreeSet<&str> = pts.iter().filter(|p| p.0 >= from && p.0 <= to).map(|p| p.1).collect();
+        let mailboxes: BTreeSet<&str> = pts
+            .iter()
+            .filter(|p| p.0 >= from && p.0 <= to)
+            .map(|p| p.1)
+            .collect();
         let what = match by {
             By::Session => format!("session {key}"),
             By::Ip => format!("IP {key}"),
@@ -194,10 +204,18 @@ mod tests {
         for i in 0..6 {
             let m = format!("u{i}@agency.example");
             ev.extend(history(&m, 8));
-            ev.push(Ev::mail(&at(8, 3, i), &m).ip("203.0.113.66").session(&format!("x{i}")).build());
+            ev.push(
+                Ev::mail(&at(8, 3, i), &m)
+                    .ip("203.0.113.66")
+                    .session(&format!("x{i}"))
+                    .build(),
+            );
         }
         let out = run(ev);
-        let d: Vec<_> = of(&out, super::SLUG).into_iter().filter(|d| d.evidence["kind"] == "ip").collect();
+        let d: Vec<_> = of(&out, super::SLUG)
+            .into_iter()
+            .filter(|d| d.evidence["kind"] == "ip")
+            .collect();
         assert_eq!(d.len(), 1, "{d:#?}");
         assert_eq!(d[0].level, Level::Medium);
         assert_eq!(d[0].events.len(), 6);
@@ -210,14 +228,24 @@ mod tests {
             ev.extend(history(&format!("u{i}@agency.example"), 8));
         }
         let out = run(ev);
-        assert!(of(&out, super::SLUG).is_empty(), "{:#?}", of(&out, super::SLUG));
+        assert!(
+            of(&out, super::SLUG).is_empty(),
+            "{:#?}",
+            of(&out, super::SLUG)
+        );
     }
 
     #[test]
     fn new_delegate_pair_is_low() {
         let mut ev = history("boss@agency.example", 8);
         ev.extend(history("pa@agency.example", 8));
-        ev.push(Ev::mail(&at(8, 10, 0), "boss@agency.example").user("pa@agency.example").logon(LogonType::Delegated).ip("198.51.100.10").build());
+        ev.push(
+            Ev::mail(&at(8, 10, 0), "boss@agency.example")
+                .user("pa@agency.example")
+                .logon(LogonType::Delegated)
+                .ip("198.51.100.10")
+                .build(),
+        );
         let out = run(ev);
         let d = of(&out, super::SLUG);
         assert_eq!(d.len(), 1, "{d:#?}");

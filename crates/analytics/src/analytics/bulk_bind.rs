@@ -18,7 +18,11 @@ pub(crate) const SLUG: &str = "bulk-bind";
 /// Per-mailbox statistics of Σ OperationCount per context-hour (input plus saved baseline).
 pub(crate) fn mailbox_stats(cx: &Cx<'_>, mailbox: &str) -> RunningStats {
     let mut samples: Vec<u64> = Vec::new();
-    for &i in cx.mail_by_mailbox.get(mailbox).map_or(&[][..], Vec::as_slice) {
+    for &i in cx
+        .mail_by_mailbox
+        .get(mailbox)
+        .map_or(&[][..], Vec::as_slice)
+    {
         if let Some((k, c)) = cx.ctx(i)
             && k.access != Some(MailAccessType::Sync)
         {
@@ -74,7 +78,11 @@ pub(crate) fn run(cx: &Cx<'_>, out: &mut Vec<Finding>) {
                     ));
                 }
                 if huge {
-                    reasons.push(format!("a single record of {} binds in the hour from {at} (threshold {})", thousands(a.max_ops), cfg.single_record_operations));
+                    reasons.push(format!(
+                        "a single record of {} binds in the hour from {at} (threshold {})",
+                        thousands(a.max_ops),
+                        cfg.single_record_operations
+                    ));
                 }
                 if thr {
                     reasons.push(format!("IsThrottled=True in the hour from {at}: Bind auditing stopped for 24 hours, assume everything in that window was read"));
@@ -88,7 +96,10 @@ pub(crate) fn run(cx: &Cx<'_>, out: &mut Vec<Finding>) {
             let mut ex = format!(
                 "mailbox {mailbox}, {} via {} from {}: {}",
                 cx.opt(k.user).unwrap_or("(unknown user)"),
-                cx.opt(k.app_or_client()).map_or_else(|| "(no app id)".to_owned(), |a| cx.label(super::Dim::App, a)),
+                cx.opt(k.app_or_client()).map_or_else(
+                    || "(no app id)".to_owned(),
+                    |a| cx.label(super::Dim::App, a)
+                ),
                 cx.opt(k.ip).unwrap_or("(no IP)"),
                 reasons.join("; ")
             );
@@ -122,13 +133,24 @@ mod tests {
     fn spike_huge_and_throttled() {
         let mut ev = history(M, 5);
         for m in 0..30 {
-            ev.push(Ev::mail(&at(5, 3, m), M).session("bulk").ip("203.0.113.9").ops(20).build());
+            ev.push(
+                Ev::mail(&at(5, 3, m), M)
+                    .session("bulk")
+                    .ip("203.0.113.9")
+                    .ops(20)
+                    .build(),
+            );
         }
         let out = run(ev);
         assert_eq!(max_level(&out, super::SLUG), Some(Level::Medium));
         let mut ev = history(M, 1);
         ev.push(Ev::mail(&at(1, 3, 0), M).ops(150).build());
-        ev.push(Ev::mail(&at(1, 5, 0), M).user("svc@agency.example").throttled().build());
+        ev.push(
+            Ev::mail(&at(1, 5, 0), M)
+                .user("svc@agency.example")
+                .throttled()
+                .build(),
+        );
         let out = run(ev);
         assert_eq!(of(&out, super::SLUG).len(), 2);
     }
@@ -138,6 +160,10 @@ mod tests {
         let mut ev = history(M, 5);
         ev.push(Ev::mail(&at(5, 3, 0), M).ops(40).build());
         let out = run(ev);
-        assert!(of(&out, super::SLUG).is_empty(), "{:#?}", of(&out, super::SLUG));
+        assert!(
+            of(&out, super::SLUG).is_empty(),
+            "{:#?}",
+            of(&out, super::SLUG)
+        );
     }
 }

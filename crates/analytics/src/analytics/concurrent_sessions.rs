@@ -11,6 +11,9 @@ use stormwatch_core::Level;
 
 use super::{Cx, Finding, ts};
 
+/// (first, last, contexts, network a, network b) of a session pair.
+type Pair = (i64, i64, Vec<usize>, String, String);
+
 pub(crate) const SLUG: &str = "concurrent-sessions";
 
 pub(crate) fn run(cx: &Cx<'_>, out: &mut Vec<Finding>) {
@@ -27,12 +30,15 @@ pub(crate) fn run(cx: &Cx<'_>, out: &mut Vec<Finding>) {
             if k.non_owner() {
                 continue;
             }
-            let (Some(s), Some(net)) = (cx.opt(k.session), cx.network(k.ip)) else { continue };
+            let (Some(s), Some(net)) = (cx.opt(k.session), cx.network(k.ip)) else {
+                continue;
+            };
             pts.extend(c.hours.values().map(|h| (h.first, s, net.clone(), i)));
         }
         pts.sort();
         // (session a, session b) → (first overlap, ctxs, networks)
-        let mut pairs: BTreeMap<(&str, &str), (i64, i64, Vec<usize>, String, String)> = BTreeMap::new();
+        let mut pairs: BTreeMap<(&str, &str), Pair> =
+            BTreeMap::new();
         let mut j = 0;
         for i in 0..pts.len() {
             while pts[j].0 < pts[i].0 - win {
@@ -44,13 +50,19 @@ pub(crate) fn run(cx: &Cx<'_>, out: &mut Vec<Finding>) {
                     continue;
                 }
                 let key = if p.1 < q.1 { (p.1, q.1) } else { (q.1, p.1) };
-                let e = pairs.entry(key).or_insert_with(|| (p.0, q.0, Vec::new(), p.2.clone(), q.2.clone()));
+                let e = pairs
+                    .entry(key)
+                    .or_insert_with(|| (p.0, q.0, Vec::new(), p.2.clone(), q.2.clone()));
                 e.0 = e.0.min(p.0);
                 e.1 = e.1.max(q.0);
                 e.2.extend([p.3, q.3]);
             }
         }
-        let level = if cx.asn.is_some() { Level::Medium } else { Level::Low };
+        let level = if cx.asn.is_some() {
+            Level::Medium
+        } else {
+            Level::Low
+        };
         for ((a, b), (from, to, mut ctxs, na, nb)) in pairs {
             ctxs.sort_unstable();
             ctxs.dedup();
@@ -87,8 +99,18 @@ mod tests {
     #[test]
     fn two_sessions_two_networks_at_once() {
         let mut ev = history(M, 3);
-        ev.push(Ev::sign_in(&at(2, 10, 8), M).session("other").ip("203.0.113.9").build());
-        ev.push(Ev::mail(&at(2, 10, 10), M).session("other").ip("203.0.113.9").build());
+        ev.push(
+            Ev::sign_in(&at(2, 10, 8), M)
+                .session("other")
+                .ip("203.0.113.9")
+                .build(),
+        );
+        ev.push(
+            Ev::mail(&at(2, 10, 10), M)
+                .session("other")
+                .ip("203.0.113.9")
+                .build(),
+        );
         let out = run(ev);
         let d = of(&out, super::SLUG);
         assert_eq!(d.len(), 1, "{d:#?}");
@@ -98,9 +120,23 @@ mod tests {
     #[test]
     fn near_miss_same_network_or_far_apart() {
         let mut ev = history(M, 3);
-        ev.push(Ev::mail(&at(2, 10, 10), M).session("phone").ip("198.51.7.9").build());
-        ev.push(Ev::mail(&at(2, 22, 0), M).session("home").ip("203.0.113.9").build());
+        ev.push(
+            Ev::mail(&at(2, 10, 10), M)
+                .session("phone")
+                .ip("198.51.7.9")
+                .build(),
+        );
+        ev.push(
+            Ev::mail(&at(2, 22, 0), M)
+                .session("home")
+                .ip("203.0.113.9")
+                .build(),
+        );
         let out = run(ev);
-        assert!(of(&out, super::SLUG).is_empty(), "{:#?}", of(&out, super::SLUG));
+        assert!(
+            of(&out, super::SLUG).is_empty(),
+            "{:#?}",
+            of(&out, super::SLUG)
+        );
     }
 }

@@ -18,8 +18,20 @@ pub(crate) fn verdict_level(v: &str) -> Option<Level> {
     if ["valid", "ok", "pass", "passed"].contains(&v.as_str()) {
         return None;
     }
-    let critical = ["forged", "scope", "revoked", "consumer", "signature", "unknown_kid", "unknown kid"];
-    Some(if critical.iter().any(|c| v.contains(c)) { Level::Critical } else { Level::High })
+    let critical = [
+        "forged",
+        "scope",
+        "revoked",
+        "consumer",
+        "signature",
+        "unknown_kid",
+        "unknown kid",
+    ];
+    Some(if critical.iter().any(|c| v.contains(c)) {
+        Level::Critical
+    } else {
+        Level::High
+    })
 }
 
 pub(crate) fn run(cx: &Cx<'_>, out: &mut Vec<Finding>) {
@@ -59,16 +71,22 @@ pub(crate) fn run(cx: &Cx<'_>, out: &mut Vec<Finding>) {
             continue;
         };
         out.push(
-            Finding::new(SLUG, level, format!("{ex}; first {} last {}", ts(c.first), ts(c.last)))
-                .ctxs(vec![i])
-                .ev("token_tenant_id", json!(tt_name))
-                .ev("organization_id", json!(org))
-                .ev("consumer_tenant", json!(tt_name == consumer))
-                .strong(),
+            Finding::new(
+                SLUG,
+                level,
+                format!("{ex}; first {} last {}", ts(c.first), ts(c.last)),
+            )
+            .ctxs(vec![i])
+            .ev("token_tenant_id", json!(tt_name))
+            .ev("organization_id", json!(org))
+            .ev("consumer_tenant", json!(tt_name == consumer))
+            .strong(),
         );
     }
     for v in &cx.st.verdicts {
-        let Some(level) = verdict_level(&v.verdict) else { continue };
+        let Some(level) = verdict_level(&v.verdict) else {
+            continue;
+        };
         let ctxs: Vec<usize> = cx
             .st
             .ctxs
@@ -116,8 +134,12 @@ mod tests {
     #[test]
     fn consumer_tenant_is_critical_other_tenant_high() {
         let out = run(vec![
-            Ev::mail(&at(0, 3, 0), M).token_tenant("9188040d-6c67-4c5b-b112-36a304b66dad").build(),
-            Ev::mail(&at(0, 4, 0), M).token_tenant("aaaaaaaa-0000-4000-8000-000000000009").build(),
+            Ev::mail(&at(0, 3, 0), M)
+                .token_tenant("9188040d-6c67-4c5b-b112-36a304b66dad")
+                .build(),
+            Ev::mail(&at(0, 4, 0), M)
+                .token_tenant("aaaaaaaa-0000-4000-8000-000000000009")
+                .build(),
         ]);
         let mut levels: Vec<Level> = of(&out, super::SLUG).iter().map(|d| d.level).collect();
         levels.sort();
@@ -128,19 +150,37 @@ mod tests {
     fn near_miss_same_tenant_and_guests_are_quiet() {
         let out = run(vec![
             Ev::mail(&at(0, 3, 0), M).token_tenant(TENANT).build(),
-            Ev::mail(&at(0, 3, 0), "guest_x.org#EXT#@agency.example").token_tenant("aaaaaaaa-0000-4000-8000-000000000009").build(),
+            Ev::mail(&at(0, 3, 0), "guest_x.org#EXT#@agency.example")
+                .token_tenant("aaaaaaaa-0000-4000-8000-000000000009")
+                .build(),
         ]);
         assert!(of(&out, super::SLUG).is_empty());
     }
 
     #[test]
     fn token_verdict_hook_covers_the_session() {
-        let mut a = Analytics::new(AnalyticsConfig::default(), IocSet::new(), AppCatalog::builtin(), None, vec![]);
+        let mut a = Analytics::new(
+            AnalyticsConfig::default(),
+            IocSet::new(),
+            AppCatalog::builtin(),
+            None,
+            vec![],
+        );
         let mut e = Ev::mail(&at(0, 3, 0), M).session("s-forged").build();
         e.loc.line = 7;
         a.observe(&e);
         let at0 = Timestamp::parse(&at(0, 2, 59)).unwrap_or_default();
-        a.observe_token_verdict(at0, Some("s-forged"), None, "forged: key scope mismatch", Location { file: "proxy.log".into(), line: 3, record_id: None });
+        a.observe_token_verdict(
+            at0,
+            Some("s-forged"),
+            None,
+            "forged: key scope mismatch",
+            Location {
+                file: "proxy.log".into(),
+                line: 3,
+                record_id: None,
+            },
+        );
         a.observe_token_verdict(at0, Some("s-other"), None, "valid", Location::default());
         let out = a.finish();
         let d = of(&out, super::SLUG);

@@ -16,10 +16,18 @@ pub(crate) fn run(cx: &Cx<'_>, out: &mut Vec<Finding>) {
     if !cfg.enabled || cx.asn.is_none() {
         return;
     }
-    let keywords: Vec<String> = cfg.hosting_keywords.iter().map(|k| k.to_ascii_lowercase()).collect();
+    let keywords: Vec<String> = cfg
+        .hosting_keywords
+        .iter()
+        .map(|k| k.to_ascii_lowercase())
+        .collect();
     for &mailbox in cx.mail_by_mailbox.keys() {
         for v in cx.values(mailbox, Dim::Asn, cfg.baseline_days) {
-            let Some(info) = v.ctxs.iter().find_map(|&i| cx.ctx(i).and_then(|(k, _)| cx.asn_of(k.ip))) else {
+            let Some(info) = v
+                .ctxs
+                .iter()
+                .find_map(|&i| cx.ctx(i).and_then(|(k, _)| cx.asn_of(k.ip)))
+            else {
                 continue;
             };
             let org = info.org.to_ascii_lowercase();
@@ -28,9 +36,19 @@ pub(crate) fn run(cx: &Cx<'_>, out: &mut Vec<Finding>) {
             if hosting.is_none() && !new {
                 continue;
             }
-            let level = if hosting.is_some() { Level::Medium } else { Level::Low };
+            let level = if hosting.is_some() {
+                Level::Medium
+            } else {
+                Level::Low
+            };
             let before = cx.baseline_of(mailbox, Dim::Asn, v.first, cfg.baseline_days);
-            let mut ex = format!("mailbox {mailbox} read from AS{} {} from {} to {}", info.asn, info.org, ts(v.first), ts(v.last));
+            let mut ex = format!(
+                "mailbox {mailbox} read from AS{} {} from {} to {}",
+                info.asn,
+                info.org,
+                ts(v.first),
+                ts(v.last)
+            );
             if let Some(k) = hosting {
                 ex.push_str(&format!(": a hosting / VPN network (matched `{k}`)"));
             }
@@ -81,13 +99,22 @@ mod tests {
         let mut levels: Vec<Level> = of(&out, super::SLUG).iter().map(|d| d.level).collect();
         levels.sort();
         assert_eq!(levels, vec![Level::Low, Level::Medium]);
-        let out = run_full(AnalyticsConfig::default(), Some(db()), vec![], history(M, 10));
+        let out = run_full(
+            AnalyticsConfig::default(),
+            Some(db()),
+            vec![],
+            history(M, 10),
+        );
         assert!(of(&out, super::SLUG).is_empty());
     }
 
     #[test]
     fn absent_data_is_said() {
         let out = run_full(AnalyticsConfig::default(), None, vec![], history(M, 2));
-        assert!(out.notes.iter().any(|n| n.contains("ASN")), "{:?}", out.notes);
+        assert!(
+            out.notes.iter().any(|n| n.contains("ASN")),
+            "{:?}",
+            out.notes
+        );
     }
 }

@@ -35,25 +35,39 @@ pub(crate) fn run(cx: &Cx<'_>, out: &mut Vec<Finding>) {
             .unwrap_or((WindowFit::Outside, None));
         best.push(b);
         let who = cx.opt(h.mailbox.or(h.user)).unwrap_or("").to_owned();
-        groups.entry((h.ip.to_string(), b.0, who)).or_default().push(i);
+        groups
+            .entry((h.ip.to_string(), b.0, who))
+            .or_default()
+            .push(i);
     }
     for ((ip, fit, who), hits) in groups {
-        let Some(first) = hits.first().and_then(|&i| cx.st.ioc_hits.get(i)) else { continue };
+        let Some(first) = hits.first().and_then(|&i| cx.st.ioc_hits.get(i)) else {
+            continue;
+        };
         let ind = best.get(hits[0]).and_then(|b| b.1);
         let level = match fit {
             WindowFit::Inside => Level::Critical,
             WindowFit::Margin => Level::Medium,
             WindowFit::Outside => Level::Informational,
         };
-        let last = hits.last().and_then(|&i| cx.st.ioc_hits.get(i)).map_or(first.t, |h| h.t);
+        let last = hits
+            .last()
+            .and_then(|&i| cx.st.ioc_hits.get(i))
+            .map_or(first.t, |h| h.t);
         let window = ind.map_or_else(|| "(none)".to_owned(), Indicator::window_text);
         let what = ind.map_or("", |i| i.description.as_str());
         let source = ind.map_or("", |i| i.source.as_str());
         let n = hits.len();
-        let sign_ins = hits.iter().filter(|&&i| cx.st.ioc_hits.get(i).is_some_and(|h| h.sign_in)).count();
+        let sign_ins = hits
+            .iter()
+            .filter(|&&i| cx.st.ioc_hits.get(i).is_some_and(|h| h.sign_in))
+            .count();
         let place = match fit {
             WindowFit::Inside => "inside its window".to_owned(),
-            WindowFit::Margin => format!("outside its window but within the ±{}-day margin (ranked medium: the address may already be reassigned)", cfg.margin_days),
+            WindowFit::Margin => format!(
+                "outside its window but within the ±{}-day margin (ranked medium: the address may already be reassigned)",
+                cfg.margin_days
+            ),
             WindowFit::Outside => format!(
                 "outside its window (±{} days): the address may have been reassigned, informational only",
                 cfg.margin_days
@@ -63,7 +77,11 @@ pub(crate) fn run(cx: &Cx<'_>, out: &mut Vec<Finding>) {
             "{n} record{} ({sign_ins} sign-in{}) {}from IOC IP {ip} ({what}; known bad {window}; source: {source}) between {} and {}, {place}",
             if n == 1 { "" } else { "s" },
             if sign_ins == 1 { "" } else { "s" },
-            if who.is_empty() { String::new() } else { format!("for {who} ") },
+            if who.is_empty() {
+                String::new()
+            } else {
+                format!("for {who} ")
+            },
             ts(first.t),
             ts(last),
         );
@@ -87,7 +105,10 @@ pub(crate) fn run(cx: &Cx<'_>, out: &mut Vec<Finding>) {
                 .ctxs
                 .iter()
                 .enumerate()
-                .filter(|(_, (k, _))| cx.opt(k.session).is_some_and(|s| sessions.iter().any(|x| x == s)))
+                .filter(|(_, (k, _))| {
+                    cx.opt(k.session)
+                        .is_some_and(|s| sessions.iter().any(|x| x == s))
+                })
                 .map(|(i, _)| i)
                 .collect();
             if !ctxs.is_empty() {
@@ -134,21 +155,41 @@ mod tests {
         // at(0,..) is 2023-05-01. 37.143.130.146 was known 5/12–5/19.
         let out = run(vec![
             Ev::mail(&at(14, 3, 0), M).ip("37.143.130.146").build(), // 5/15: inside
-            Ev::mail(&at(23, 3, 0), "b@agency.example").ip("37.143.130.146").build(), // 5/24: margin
-            Ev::mail(&at(60, 3, 0), "c@agency.example").ip("37.143.130.146").build(), // 6/30: outside
+            Ev::mail(&at(23, 3, 0), "b@agency.example")
+                .ip("37.143.130.146")
+                .build(), // 5/24: margin
+            Ev::mail(&at(60, 3, 0), "c@agency.example")
+                .ip("37.143.130.146")
+                .build(), // 6/30: outside
         ]);
         let mut levels: Vec<Level> = of(&out, super::SLUG).iter().map(|d| d.level).collect();
         levels.sort();
-        assert_eq!(levels, vec![Level::Informational, Level::Medium, Level::Critical]);
-        let crit = of(&out, super::SLUG).into_iter().find(|d| d.level == Level::Critical).unwrap_or_else(|| unreachable!());
-        assert!(crit.explanation.contains("2023-05-12 to 2023-05-19"), "{}", crit.explanation);
+        assert_eq!(
+            levels,
+            vec![Level::Informational, Level::Medium, Level::Critical]
+        );
+        let crit = of(&out, super::SLUG)
+            .into_iter()
+            .find(|d| d.level == Level::Critical)
+            .unwrap_or_else(|| unreachable!());
+        assert!(
+            crit.explanation.contains("2023-05-12 to 2023-05-19"),
+            "{}",
+            crit.explanation
+        );
     }
 
     #[test]
     fn sign_in_from_ioc_pulls_in_its_session() {
         let out = run(vec![
-            Ev::sign_in(&at(14, 2, 0), M).ip("37.143.130.146").session("s-bad").build(),
-            Ev::mail(&at(14, 3, 0), M).ip("198.51.100.200").session("s-bad").build(),
+            Ev::sign_in(&at(14, 2, 0), M)
+                .ip("37.143.130.146")
+                .session("s-bad")
+                .build(),
+            Ev::mail(&at(14, 3, 0), M)
+                .ip("198.51.100.200")
+                .session("s-bad")
+                .build(),
         ]);
         let d = of(&out, super::SLUG);
         assert_eq!(d.len(), 1);
@@ -157,7 +198,9 @@ mod tests {
 
     #[test]
     fn near_miss_other_ip_is_quiet() {
-        let out = run(vec![Ev::mail(&at(14, 3, 0), M).ip("37.143.130.147").build()]);
+        let out = run(vec![
+            Ev::mail(&at(14, 3, 0), M).ip("37.143.130.147").build(),
+        ]);
         assert!(of(&out, super::SLUG).is_empty());
     }
 }

@@ -42,7 +42,13 @@ pub(crate) fn run(cx: &Cx<'_>, out: &mut Vec<Finding>) {
     let ipw = i64::from(cfg.ip_window_hours);
     for (i, (k, c)) in cx.st.ctxs.iter().enumerate() {
         let Some(user) = k.user else { continue };
-        if c.app_only || c.guest || matches!(k.logon, Some(LogonType::Transport | LogonType::SystemService)) {
+        if c.app_only
+            || c.guest
+            || matches!(
+                k.logon,
+                Some(LogonType::Transport | LogonType::SystemService)
+            )
+        {
             continue;
         }
         let user_signed_in = si.users.contains(&user);
@@ -53,14 +59,23 @@ pub(crate) fn run(cx: &Cx<'_>, out: &mut Vec<Finding>) {
             }
             // Sessions outlive refreshes: without non-interactive sign-ins, or near the start
             // of the sign-in logs, any earlier sign-in of the session within its lifetime counts.
-            let back = if refreshes && h >= sf + lookback { lookback } else { max_age };
+            let back = if refreshes && h >= sf + lookback {
+                lookback
+            } else {
+                max_age
+            };
             let session_ok = k.session.is_some_and(|s| si.session_in(s, h - back, h + 1));
-            let utis: Vec<_> = c.utis.range((h, 0)..=(h, u32::MAX)).map(|&(_, u)| u).collect();
+            let utis: Vec<_> = c
+                .utis
+                .range((h, 0)..=(h, u32::MAX))
+                .map(|&(_, u)| u)
+                .collect();
             let token_ok = utis.iter().any(|&u| si.uti_in(u, h - tok, h + 1));
             if session_ok || token_ok {
                 continue;
             }
-            let ip_ok = k.ip.is_some_and(|ip| si.user_ip_in(user, ip, h - ipw, h + ipw));
+            let ip_ok =
+                k.ip.is_some_and(|ip| si.user_ip_in(user, ip, h - ipw, h + ipw));
             let has_id = k.session.is_some() || !utis.is_empty();
             let why = match (has_id, ip_ok) {
                 (true, false) => Why::NoJoinNoIp,
@@ -71,7 +86,11 @@ pub(crate) fn run(cx: &Cx<'_>, out: &mut Vec<Finding>) {
             bad.entry(why).or_default().push(h);
         }
         for (why, hours) in bad {
-            let records: u64 = hours.iter().filter_map(|h| c.hours.get(h)).map(|a| u64::from(a.records)).sum();
+            let records: u64 = hours
+                .iter()
+                .filter_map(|h| c.hours.get(h))
+                .map(|a| u64::from(a.records))
+                .sum();
             let mut level = match why {
                 Why::NoJoinNoIp => Level::High,
                 Why::NoJoinIpSeen | Why::IpOnly => Level::Medium,
@@ -91,7 +110,11 @@ pub(crate) fn run(cx: &Cx<'_>, out: &mut Vec<Finding>) {
             if let Some(m) = k.mailbox.filter(|&m| m != user) {
                 ex.push_str(&format!("on mailbox {} ", name(m)));
             }
-            ex.push_str(&format!("from {} to {}: ", ts(hours.first().copied().unwrap_or(0) * HOUR_NS), ts((hours.last().copied().unwrap_or(0) + 1) * HOUR_NS)));
+            ex.push_str(&format!(
+                "from {} to {}: ",
+                ts(hours.first().copied().unwrap_or(0) * HOUR_NS),
+                ts((hours.last().copied().unwrap_or(0) + 1) * HOUR_NS)
+            ));
             match k.session {
                 Some(s) => ex.push_str(&format!(
                     "no sign-in with SessionId {} in the {} h before",
@@ -100,13 +123,26 @@ pub(crate) fn run(cx: &Cx<'_>, out: &mut Vec<Finding>) {
                 )),
                 None => ex.push_str("the records carry no SessionId"),
             }
-            let mut uti_names: Vec<&str> = c.utis.iter().filter(|(h, _)| hours.contains(h)).map(|&(_, u)| name(u)).collect();
+            let mut uti_names: Vec<&str> = c
+                .utis
+                .iter()
+                .filter(|(h, _)| hours.contains(h))
+                .map(|&(_, u)| name(u))
+                .collect();
             uti_names.sort_unstable();
             uti_names.dedup();
             if uti_names.is_empty() {
                 ex.push_str("; no UniqueTokenId logged");
             } else {
-                ex.push_str(&format!("; no sign-in issued UniqueTokenId {}", uti_names.iter().take(3).copied().collect::<Vec<_>>().join(", ")));
+                ex.push_str(&format!(
+                    "; no sign-in issued UniqueTokenId {}",
+                    uti_names
+                        .iter()
+                        .take(3)
+                        .copied()
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ));
             }
             let ip = cx.opt(k.ip).unwrap_or("(none)");
             match why {
@@ -144,7 +180,10 @@ pub(crate) fn run(cx: &Cx<'_>, out: &mut Vec<Finding>) {
                 .ev("unique_token_ids", json!(uti_names))
                 .ev("ip", json!(cx.opt(k.ip)))
                 .ev("ip_in_user_sign_ins", json!(why == Why::NoJoinIpSeen))
-                .ev("session_lookback_hours", json!(if refreshes { lookback } else { max_age }))
+                .ev(
+                    "session_lookback_hours",
+                    json!(if refreshes { lookback } else { max_age }),
+                )
                 .ev("token_lookback_hours", json!(tok))
                 .ev("ip_window_hours", json!(ipw))
                 .ev("sign_ins_searched", json!(si.records - si.failed))
@@ -168,27 +207,56 @@ mod tests {
     #[test]
     fn forged_session_without_sign_in_is_high() {
         let mut ev = history(M, 5);
-        ev.push(Ev::mail(&at(4, 3, 0), M).session("forged-1").ip("51.89.156.153").build());
-        ev.push(Ev::mail(&at(4, 3, 30), M).session("forged-1").ip("51.89.156.153").build());
+        ev.push(
+            Ev::mail(&at(4, 3, 0), M)
+                .session("forged-1")
+                .ip("51.89.156.153")
+                .build(),
+        );
+        ev.push(
+            Ev::mail(&at(4, 3, 30), M)
+                .session("forged-1")
+                .ip("51.89.156.153")
+                .build(),
+        );
         let out = run(ev);
         let d = of(&out, super::SLUG);
         assert_eq!(d.len(), 1, "{:#?}", d);
         assert_eq!(d[0].level, Level::High);
         assert_eq!(d[0].events.len(), 2);
-        assert!(d[0].explanation.contains("no sign-in with SessionId forged-1"), "{}", d[0].explanation);
+        assert!(
+            d[0].explanation
+                .contains("no sign-in with SessionId forged-1"),
+            "{}",
+            d[0].explanation
+        );
     }
 
     #[test]
     fn near_miss_backed_sessions_are_quiet() {
         let out = run(history(M, 5));
-        assert!(of(&out, super::SLUG).is_empty(), "{:#?}", of(&out, super::SLUG));
+        assert!(
+            of(&out, super::SLUG).is_empty(),
+            "{:#?}",
+            of(&out, super::SLUG)
+        );
     }
 
     #[test]
     fn token_id_join_backs_a_record() {
         let mut ev = history(M, 3);
-        ev.push(Ev::sign_in(&at(2, 20, 0), M).uti("tok-A").ip("198.51.100.99").build());
-        ev.push(Ev::mail(&at(2, 21, 0), M).uti("tok-A").ip("198.51.100.99").build());
+        ev.push(
+            Ev::sign_in(&at(2, 20, 0), M)
+                .uti("tok-A")
+                .ip("198.51.100.99")
+                .build(),
+        );
+        ev.push(
+            Ev::mail(&at(2, 21, 0), M)
+                .uti("tok-A")
+                .ip("198.51.100.99")
+                .build(),
+        );
         let out = run(ev);
         assert!(of(&out, super::SLUG).is_empty());
     }
@@ -196,7 +264,12 @@ mod tests {
     #[test]
     fn ip_seen_in_sign_ins_ranks_medium_and_ip_only_medium() {
         let mut ev = history(M, 3);
-        ev.push(Ev::mail(&at(2, 12, 30), M).session("other-session").ip("198.51.100.10").build());
+        ev.push(
+            Ev::mail(&at(2, 12, 30), M)
+                .session("other-session")
+                .ip("198.51.100.10")
+                .build(),
+        );
         let out = run(ev);
         assert_eq!(max_level(&out, super::SLUG), Some(Level::Medium));
         let mut ev = history(M, 3);
@@ -212,6 +285,10 @@ mod tests {
     fn no_sign_in_logs_no_detection_and_a_note() {
         let out = run(vec![Ev::mail(&at(0, 3, 0), M).session("s").build()]);
         assert!(of(&out, super::SLUG).is_empty());
-        assert!(out.notes.iter().any(|n| n.contains("no sign-in logs")), "{:?}", out.notes);
+        assert!(
+            out.notes.iter().any(|n| n.contains("no sign-in logs")),
+            "{:?}",
+            out.notes
+        );
     }
 }

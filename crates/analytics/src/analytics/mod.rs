@@ -59,7 +59,14 @@ impl Dim {
             Dim::ClientClass => "client_class",
         }
     }
-    pub(crate) const ALL: [Dim; 6] = [Dim::App, Dim::ClientInfo, Dim::Network, Dim::Asn, Dim::Reader, Dim::ClientClass];
+    pub(crate) const ALL: [Dim; 6] = [
+        Dim::App,
+        Dim::ClientInfo,
+        Dim::Network,
+        Dim::Asn,
+        Dim::Reader,
+        Dim::ClientClass,
+    ];
 }
 
 /// Is a value new for a mailbox?
@@ -130,7 +137,18 @@ impl<'a> Cx<'a> {
             (Some(a), Some(b)) => Some(a.min(b)),
             (a, b) => a.or(b),
         };
-        Cx { cfg, st, apps, asn, iocs, snap, watch, hist_start, mail_by_mailbox, ips }
+        Cx {
+            cfg,
+            st,
+            apps,
+            asn,
+            iocs,
+            snap,
+            watch,
+            hist_start,
+            mail_by_mailbox,
+            ips,
+        }
     }
 
     pub(crate) fn name(&self, s: Sym) -> &'a str {
@@ -184,26 +202,37 @@ impl<'a> Cx<'a> {
             Dim::ClientInfo => self.opt(k.client_info).map(str::to_owned),
             Dim::Network => self.network(k.ip),
             Dim::Asn => self.asn_of(k.ip).map(|a| format!("AS{}", a.asn)),
-            Dim::Reader => k.non_owner().then(|| self.opt(k.user).map(str::to_owned)).flatten(),
-            Dim::ClientClass => {
-                self.opt(k.client_info).filter(|c| self.is_scripted(c)).map(|_| "scripted".to_owned())
-            }
+            Dim::Reader => k
+                .non_owner()
+                .then(|| self.opt(k.user).map(str::to_owned))
+                .flatten(),
+            Dim::ClientClass => self
+                .opt(k.client_info)
+                .filter(|c| self.is_scripted(c))
+                .map(|_| "scripted".to_owned()),
         }
     }
 
     /// Days of history before `t`.
     pub(crate) fn history_days(&self, t: i64) -> f64 {
         #[allow(clippy::cast_precision_loss)]
-        self.hist_start.map_or(0.0, |s| (t - s) as f64 / DAY_NS as f64)
+        self.hist_start
+            .map_or(0.0, |s| (t - s) as f64 / DAY_NS as f64)
     }
 
     /// The values of `dim` for `mailbox`, with their novelty against a `days`-long baseline.
     /// Sorted by first record, then value.
     pub(crate) fn values(&self, mailbox: &str, dim: Dim, days: u32) -> Vec<Value> {
         let mut by_value: BTreeMap<String, Value> = BTreeMap::new();
-        for &i in self.mail_by_mailbox.get(mailbox).map_or(&[][..], Vec::as_slice) {
+        for &i in self
+            .mail_by_mailbox
+            .get(mailbox)
+            .map_or(&[][..], Vec::as_slice)
+        {
             let Some((k, c)) = self.ctx(i) else { continue };
-            let Some(v) = self.dim_value(dim, k) else { continue };
+            let Some(v) = self.dim_value(dim, k) else {
+                continue;
+            };
             let e = by_value.entry(v.clone()).or_insert_with(|| Value {
                 value: v,
                 first: c.first,
@@ -221,9 +250,12 @@ impl<'a> Cx<'a> {
         let mut out: Vec<Value> = by_value
             .into_values()
             .map(|mut v| {
-                let known = self.snap.seen(mailbox, dim.as_str(), &v.value).is_some_and(|s| {
-                    s.first.nanos() < v.first && s.last.nanos() >= v.first - window
-                });
+                let known = self
+                    .snap
+                    .seen(mailbox, dim.as_str(), &v.value)
+                    .is_some_and(|s| {
+                        s.first.nanos() < v.first && s.last.nanos() >= v.first - window
+                    });
                 v.novelty = if known {
                     Novelty::Known
                 } else if self.history_days(v.first) < f64::from(self.cfg.learning_days) {
@@ -240,15 +272,27 @@ impl<'a> Cx<'a> {
 
     /// The other values of `dim` for `mailbox` in the `days` before `t` (input records in that
     /// window plus saved baseline entries), with record counts, most used first.
-    pub(crate) fn baseline_of(&self, mailbox: &str, dim: Dim, t: i64, days: u32) -> Vec<(String, u64)> {
+    pub(crate) fn baseline_of(
+        &self,
+        mailbox: &str,
+        dim: Dim,
+        t: i64,
+        days: u32,
+    ) -> Vec<(String, u64)> {
         let from = t - i64::from(days) * DAY_NS;
         let mut counts: BTreeMap<String, u64> = BTreeMap::new();
-        for &i in self.mail_by_mailbox.get(mailbox).map_or(&[][..], Vec::as_slice) {
+        for &i in self
+            .mail_by_mailbox
+            .get(mailbox)
+            .map_or(&[][..], Vec::as_slice)
+        {
             let Some((k, c)) = self.ctx(i) else { continue };
             if c.first >= t || c.last < from {
                 continue;
             }
-            let Some(v) = self.dim_value(dim, k) else { continue };
+            let Some(v) = self.dim_value(dim, k) else {
+                continue;
+            };
             let n: u64 = c
                 .hours
                 .range(from.div_euclid(HOUR_NS)..=t.div_euclid(HOUR_NS))
@@ -272,7 +316,10 @@ impl<'a> Cx<'a> {
     /// A label for a value of `dim` (app names resolved).
     pub(crate) fn label(&self, dim: Dim, v: &str) -> String {
         match dim {
-            Dim::App => self.apps.name(v).map_or_else(|| format!("third-party app {v}"), |n| format!("{n}")),
+            Dim::App => self
+                .apps
+                .name(v)
+                .map_or_else(|| format!("third-party app {v}"), ToString::to_string),
             _ => v.to_owned(),
         }
     }
@@ -287,7 +334,13 @@ impl<'a> Cx<'a> {
             if i > 0 {
                 s.push_str(", ");
             }
-            let _ = write!(s, "{} ({} record{})", self.label(dim, v), thousands(*n), if *n == 1 { "" } else { "s" });
+            let _ = write!(
+                s,
+                "{} ({} record{})",
+                self.label(dim, v),
+                thousands(*n),
+                if *n == 1 { "" } else { "s" }
+            );
         }
         if items.len() > 8 {
             let _ = write!(s, " and {} more", items.len() - 8);
@@ -301,7 +354,7 @@ pub(crate) fn thousands(n: u64) -> String {
     let s = n.to_string();
     let mut out = String::with_capacity(s.len() + s.len() / 3);
     for (i, c) in s.chars().enumerate() {
-        if i > 0 && (s.len() - i) % 3 == 0 {
+        if i > 0 && (s.len() - i).is_multiple_of(3) {
             out.push(',');
         }
         out.push(c);

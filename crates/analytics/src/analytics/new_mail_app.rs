@@ -38,16 +38,27 @@ pub(crate) fn run(cx: &Cx<'_>, out: &mut Vec<Finding>) {
         }
     }
     let active = cx.mail_by_mailbox.len();
-    #[allow(clippy::cast_precision_loss, clippy::cast_possible_truncation, clippy::cast_sign_loss)]
-    let needed = ((active as f64 * cfg.adoption_fraction).ceil() as usize).max(cfg.adoption_min_mailboxes as usize);
+    #[allow(
+        clippy::cast_precision_loss,
+        clippy::cast_possible_truncation,
+        clippy::cast_sign_loss
+    )]
+    let needed = ((active as f64 * cfg.adoption_fraction).ceil() as usize)
+        .max(cfg.adoption_min_mailboxes as usize);
     let adopt_ns = i64::from(cfg.adoption_hours) * crate::state::HOUR_NS;
     for (mailbox, v) in candidates {
         let first_party = cx.apps.is_first_party(&v.value);
         let label = cx.label(Dim::App, &v.value);
-        let adopters = adoption
-            .get(&v.value)
-            .map_or(0, |ts| ts.iter().filter(|&&t| (t - v.first).abs() <= adopt_ns).count());
-        let mut level = if v.novelty == Novelty::Learning { Level::Low } else { Level::Medium };
+        let adopters = adoption.get(&v.value).map_or(0, |ts| {
+            ts.iter()
+                .filter(|&&t| (t - v.first).abs() <= adopt_ns)
+                .count()
+        });
+        let mut level = if v.novelty == Novelty::Learning {
+            Level::Low
+        } else {
+            Level::Medium
+        };
         let before = cx.baseline_of(mailbox, Dim::App, v.first, days);
         let mut explanation = if v.novelty == Novelty::Learning {
             format!(
@@ -63,7 +74,11 @@ pub(crate) fn run(cx: &Cx<'_>, out: &mut Vec<Finding>) {
                 "apps seen for this mailbox in the {days} days before {}: {}; this app ({label}{}): never",
                 ts(v.first),
                 cx.baseline_text(Dim::App, &before),
-                if first_party { ", first-party" } else { ", not a Microsoft first-party app" },
+                if first_party {
+                    ", first-party"
+                } else {
+                    ", not a Microsoft first-party app"
+                },
             )
         };
         explanation.push_str(&format!(
@@ -81,7 +96,10 @@ pub(crate) fn run(cx: &Cx<'_>, out: &mut Vec<Finding>) {
                 cfg.adoption_hours
             ));
         }
-        let baseline: Vec<_> = before.iter().map(|(a, n)| json!({"app": a, "name": cx.apps.name(a), "records": n})).collect();
+        let baseline: Vec<_> = before
+            .iter()
+            .map(|(a, n)| json!({"app": a, "name": cx.apps.name(a), "records": n}))
+            .collect();
         out.push(
             Finding::new(SLUG, level, explanation)
                 .ctxs(v.ctxs.clone())
@@ -107,12 +125,23 @@ mod tests {
     #[test]
     fn new_client_app_after_a_baseline() {
         let mut ev = history("envoy@agency.example", 14);
-        ev.push(Ev::mail(&at(14, 3, 0), "envoy@agency.example").app(GRAPH).client_app(EVIL_APP).ip("203.0.113.5").client("Client=REST;;").build());
+        ev.push(
+            Ev::mail(&at(14, 3, 0), "envoy@agency.example")
+                .app(GRAPH)
+                .client_app(EVIL_APP)
+                .ip("203.0.113.5")
+                .client("Client=REST;;")
+                .build(),
+        );
         let out = run(ev);
         let d = of(&out, super::SLUG);
         assert_eq!(d.len(), 1, "{:#?}", out.detections);
         assert_eq!(d[0].level, Level::Medium);
-        assert!(d[0].explanation.contains("Microsoft Outlook (112 records)"), "{}", d[0].explanation);
+        assert!(
+            d[0].explanation.contains("Microsoft Outlook (112 records)"),
+            "{}",
+            d[0].explanation
+        );
         assert!(d[0].explanation.contains("never"));
         assert_eq!(d[0].events.len(), 1);
     }
@@ -120,11 +149,20 @@ mod tests {
     #[test]
     fn first_party_owa_stays_in_scope() {
         let mut ev = history("envoy@agency.example", 14);
-        ev.push(Ev::mail(&at(14, 3, 0), "envoy@agency.example").app(OWA).client("Client=OWA;Action=ViaProxy").build());
+        ev.push(
+            Ev::mail(&at(14, 3, 0), "envoy@agency.example")
+                .app(OWA)
+                .client("Client=OWA;Action=ViaProxy")
+                .build(),
+        );
         let out = run(ev);
         let d = of(&out, super::SLUG);
         assert_eq!(d.len(), 1);
-        assert!(d[0].explanation.contains("Office 365 Exchange Online"), "{}", d[0].explanation);
+        assert!(
+            d[0].explanation.contains("Office 365 Exchange Online"),
+            "{}",
+            d[0].explanation
+        );
     }
 
     #[test]
@@ -135,7 +173,12 @@ mod tests {
 
     #[test]
     fn single_record_third_party_fires_low_first_party_not() {
-        let out = run(vec![Ev::mail(&at(0, 13, 0), "p@lab.example").app(GRAPH).client_app("5a95e683-08ad-424e-a441-1d1aec52c02c").build()]);
+        let out = run(vec![
+            Ev::mail(&at(0, 13, 0), "p@lab.example")
+                .app(GRAPH)
+                .client_app("5a95e683-08ad-424e-a441-1d1aec52c02c")
+                .build(),
+        ]);
         assert_eq!(max_level(&out, super::SLUG), Some(Level::Low));
         let out = run(vec![Ev::mail(&at(0, 13, 0), "p@lab.example").build()]);
         assert!(of(&out, super::SLUG).is_empty());
@@ -147,12 +190,20 @@ mod tests {
         for i in 0..6 {
             let m = format!("u{i}@agency.example");
             ev.extend(history(&m, 10));
-            ev.push(Ev::mail(&at(10, 10, i), &m).client_app("27922004-5251-4030-b22d-91ecd9a37ea4").build());
+            ev.push(
+                Ev::mail(&at(10, 10, i), &m)
+                    .client_app("27922004-5251-4030-b22d-91ecd9a37ea4")
+                    .build(),
+            );
         }
         let out = run(ev);
         let d = of(&out, super::SLUG);
         assert_eq!(d.len(), 6);
-        assert!(d.iter().all(|d| d.level == Level::Low), "{:?}", d.iter().map(|d| d.level).collect::<Vec<_>>());
+        assert!(
+            d.iter().all(|d| d.level == Level::Low),
+            "{:?}",
+            d.iter().map(|d| d.level).collect::<Vec<_>>()
+        );
         assert!(d[0].explanation.contains("rollout"));
     }
 }

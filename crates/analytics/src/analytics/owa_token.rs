@@ -34,11 +34,18 @@ pub(crate) fn run(cx: &Cx<'_>, out: &mut Vec<Finding>) {
         }
     }
     for (user, hours) in per {
-        let burst: Vec<(i64, u64)> = hours.iter().filter(|(_, v)| v.0 >= u64::from(cfg.burst_per_hour)).map(|(&h, v)| (h, v.0)).collect();
+        let burst: Vec<(i64, u64)> = hours
+            .iter()
+            .filter(|(_, v)| v.0 >= u64::from(cfg.burst_per_hour))
+            .map(|(&h, v)| (h, v.0))
+            .collect();
         if burst.is_empty() {
             continue;
         }
-        let mut ctxs: Vec<usize> = burst.iter().flat_map(|(h, _)| hours.get(h).map(|v| v.1.clone()).unwrap_or_default()).collect();
+        let mut ctxs: Vec<usize> = burst
+            .iter()
+            .flat_map(|(h, _)| hours.get(h).map(|v| v.1.clone()).unwrap_or_default())
+            .collect();
         ctxs.sort_unstable();
         ctxs.dedup();
         let peak = burst.iter().map(|b| b.1).max().unwrap_or(0);
@@ -73,13 +80,27 @@ mod tests {
 
     #[test]
     fn burst_fires_trickle_does_not() {
-        let burst: Vec<_> = (0..25).map(|m| Ev::exchange(&at(0, 3, m), M, "OWAAuth").record_type(275).session("s").build()).collect();
+        let burst: Vec<_> = (0..25)
+            .map(|m| {
+                Ev::exchange(&at(0, 3, m), M, "OWAAuth")
+                    .record_type(275)
+                    .session("s")
+                    .build()
+            })
+            .collect();
         let out = run(burst);
         let d = of(&out, super::SLUG);
         assert_eq!(d.len(), 1);
         assert_eq!(d[0].level, Level::Medium);
         assert_eq!(d[0].events.len(), 25);
-        let trickle: Vec<_> = (0..5).map(|m| Ev::exchange(&at(0, 3, m), M, "OWAAuth").record_type(275).session("s").build()).collect();
+        let trickle: Vec<_> = (0..5)
+            .map(|m| {
+                Ev::exchange(&at(0, 3, m), M, "OWAAuth")
+                    .record_type(275)
+                    .session("s")
+                    .build()
+            })
+            .collect();
         assert!(of(&run(trickle), super::SLUG).is_empty());
     }
 }

@@ -23,14 +23,25 @@ pub(crate) fn run(cx: &Cx<'_>, out: &mut Vec<Finding>) {
                 continue;
             }
             let level = Level::Medium;
-            let mut clients: Vec<&str> = v.ctxs.iter().filter_map(|&i| cx.ctx(i).and_then(|(k, _)| cx.opt(k.client_info))).collect();
+            let mut clients: Vec<&str> = v
+                .ctxs
+                .iter()
+                .filter_map(|&i| cx.ctx(i).and_then(|(k, _)| cx.opt(k.client_info)))
+                .collect();
             clients.sort_unstable();
             clients.dedup();
             let before = cx.baseline_of(mailbox, Dim::ClientInfo, v.first, days);
-            let storm = clients.iter().any(|c| c.eq_ignore_ascii_case("Client=REST;Client=RESTSystem;;"));
+            let storm = clients
+                .iter()
+                .any(|c| c.eq_ignore_ascii_case("Client=REST;Client=RESTSystem;;"));
             let mut ex = format!(
                 "mailbox {mailbox} read by a scripted client ({}) from {} to {}; clients seen for it in the {days} days before: {}; scripted clients: never",
-                clients.iter().take(3).map(|c| format!("`{c}`")).collect::<Vec<_>>().join(", "),
+                clients
+                    .iter()
+                    .take(3)
+                    .map(|c| format!("`{c}`"))
+                    .collect::<Vec<_>>()
+                    .join(", "),
                 ts(v.first),
                 ts(v.last),
                 cx.baseline_text(Dim::ClientInfo, &before),
@@ -61,7 +72,11 @@ mod tests {
     #[test]
     fn rest_client_for_an_outlook_user() {
         let mut ev = history(M, 8);
-        ev.push(Ev::mail(&at(8, 3, 0), M).client("Client=REST;Client=RESTSystem;;").build());
+        ev.push(
+            Ev::mail(&at(8, 3, 0), M)
+                .client("Client=REST;Client=RESTSystem;;")
+                .build(),
+        );
         let out = run(ev);
         let d = of(&out, super::SLUG);
         assert_eq!(d.len(), 1);
@@ -80,8 +95,16 @@ mod tests {
                 e
             })
             .collect();
-        ev.push(Ev::mail(&at(8, 3, 0), M).client("python-requests/2.32").build());
+        ev.push(
+            Ev::mail(&at(8, 3, 0), M)
+                .client("python-requests/2.32")
+                .build(),
+        );
         let out = run(ev);
-        assert!(of(&out, super::SLUG).is_empty(), "{:#?}", of(&out, super::SLUG));
+        assert!(
+            of(&out, super::SLUG).is_empty(),
+            "{:#?}",
+            of(&out, super::SLUG)
+        );
     }
 }

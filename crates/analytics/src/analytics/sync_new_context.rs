@@ -17,17 +17,33 @@ pub(crate) fn run(cx: &Cx<'_>, out: &mut Vec<Finding>) {
     }
     let days = cx.cfg.baseline_days;
     for &mailbox in cx.mail_by_mailbox.keys() {
-        let new_nets: Vec<_> = cx.values(mailbox, Dim::Network, days).into_iter().filter(|v| v.novelty == Novelty::New).collect();
-        let new_clients: Vec<_> = cx.values(mailbox, Dim::ClientInfo, days).into_iter().filter(|v| v.novelty == Novelty::New).collect();
-        for &i in cx.mail_by_mailbox.get(mailbox).map_or(&[][..], Vec::as_slice) {
+        let new_nets: Vec<_> = cx
+            .values(mailbox, Dim::Network, days)
+            .into_iter()
+            .filter(|v| v.novelty == Novelty::New)
+            .collect();
+        let new_clients: Vec<_> = cx
+            .values(mailbox, Dim::ClientInfo, days)
+            .into_iter()
+            .filter(|v| v.novelty == Novelty::New)
+            .collect();
+        for &i in cx
+            .mail_by_mailbox
+            .get(mailbox)
+            .map_or(&[][..], Vec::as_slice)
+        {
             let Some((k, c)) = cx.ctx(i) else { continue };
             if k.access != Some(MailAccessType::Sync) {
                 continue;
             }
             let net = cx.network(k.ip);
             let client = cx.opt(k.client_info);
-            let net_new = new_nets.iter().find(|v| Some(&v.value) == net.as_ref() && v.ctxs.contains(&i));
-            let client_new = new_clients.iter().find(|v| Some(v.value.as_str()) == client && v.ctxs.contains(&i));
+            let net_new = new_nets
+                .iter()
+                .find(|v| Some(&v.value) == net.as_ref() && v.ctxs.contains(&i));
+            let client_new = new_clients
+                .iter()
+                .find(|v| Some(v.value.as_str()) == client && v.ctxs.contains(&i));
             if net_new.is_none() && client_new.is_none() {
                 continue;
             }
@@ -36,11 +52,19 @@ pub(crate) fn run(cx: &Cx<'_>, out: &mut Vec<Finding>) {
             let mut what = Vec::new();
             if let Some(v) = net_new {
                 let b = cx.baseline_of(mailbox, Dim::Network, v.first, days);
-                what.push(format!("network {} (networks in the {days} days before: {})", v.value, cx.baseline_text(Dim::Network, &b)));
+                what.push(format!(
+                    "network {} (networks in the {days} days before: {})",
+                    v.value,
+                    cx.baseline_text(Dim::Network, &b)
+                ));
             }
             if let Some(v) = client_new {
                 let b = cx.baseline_of(mailbox, Dim::ClientInfo, v.first, days);
-                what.push(format!("client `{}` (clients in the {days} days before: {})", v.value, cx.baseline_text(Dim::ClientInfo, &b)));
+                what.push(format!(
+                    "client `{}` (clients in the {days} days before: {})",
+                    v.value,
+                    cx.baseline_text(Dim::ClientInfo, &b)
+                ));
             }
             out.push(
                 Finding::new(
@@ -75,7 +99,12 @@ mod tests {
     #[test]
     fn sync_from_new_network_exposes_folder() {
         let mut ev = history(M, 8);
-        ev.push(Ev::mail(&at(8, 2, 0), M).ip("203.0.113.50").sync("\\Sent Items").build());
+        ev.push(
+            Ev::mail(&at(8, 2, 0), M)
+                .ip("203.0.113.50")
+                .sync("\\Sent Items")
+                .build(),
+        );
         let out = run(ev);
         let d = of(&out, super::SLUG);
         assert_eq!(d.len(), 1);
@@ -86,7 +115,12 @@ mod tests {
     #[test]
     fn near_miss_sync_from_known_context_is_quiet() {
         let mut ev = history(M, 8);
-        ev.push(Ev::mail(&at(8, 10, 0), M).ip("198.51.100.10").sync("\\Inbox").build());
+        ev.push(
+            Ev::mail(&at(8, 10, 0), M)
+                .ip("198.51.100.10")
+                .sync("\\Inbox")
+                .build(),
+        );
         let out = run(ev);
         assert!(of(&out, super::SLUG).is_empty());
     }

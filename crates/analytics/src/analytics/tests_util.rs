@@ -6,9 +6,20 @@ use stormwatch_core::{Detection, Event, Level};
 use crate::testkit::{Ev, at, number};
 use crate::{Analytics, AnalyticsConfig, AnalyticsOutput, AppCatalog, AsnDb, IocSet};
 
-pub(crate) fn run_full(cfg: AnalyticsConfig, asn: Option<AsnDb>, watch: Vec<String>, mut events: Vec<Event>) -> AnalyticsOutput {
+pub(crate) fn run_full(
+    cfg: AnalyticsConfig,
+    asn: Option<AsnDb>,
+    watch: Vec<String>,
+    mut events: Vec<Event>,
+) -> AnalyticsOutput {
     number(&mut events);
-    let mut a = Analytics::new(cfg, IocSet::builtin_storm_0558(), AppCatalog::builtin(), asn, watch);
+    let mut a = Analytics::new(
+        cfg,
+        IocSet::builtin_storm_0558(),
+        AppCatalog::builtin(),
+        asn,
+        watch,
+    );
     for e in &events {
         a.observe(e);
     }
@@ -36,10 +47,20 @@ pub(crate) fn history(mailbox: &str, days: u32) -> Vec<Event> {
     for d in 0..days {
         let session = format!("sess-{user}-{d}");
         for h in 9..17 {
-            v.push(Ev::sign_in(&at(d, h, 0), mailbox).session(&session).ip("198.51.100.10").interactive(h != 9).build());
-            v.push(Ev::mail(&at(d, h, 5), mailbox).session(&session).ip("198.51.100.10").build());
+            v.push(
+                Ev::sign_in(&at(d, h, 0), mailbox)
+                    .session(&session)
+                    .ip("198.51.100.10")
+                    .interactive(h != 9)
+                    .build(),
+            );
+            v.push(
+                Ev::mail(&at(d, h, 5), mailbox)
+                    .session(&session)
+                    .ip("198.51.100.10")
+                    .build(),
+            );
         }
     }
     v
 }
-

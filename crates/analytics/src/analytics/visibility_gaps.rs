@@ -21,18 +21,27 @@ pub(crate) fn run(cx: &Cx<'_>, out: &mut Vec<Finding>) {
         return;
     }
     // Not audited: per tenant, the mailboxes with Exchange activity and no MailItemsAccessed.
-    let mut unaudited: BTreeMap<&str, Vec<(&str, u64, i64, stormwatch_core::Location)>> = BTreeMap::new();
+    let mut unaudited: BTreeMap<&str, Vec<(&str, u64, i64, stormwatch_core::Location)>> =
+        BTreeMap::new();
     for (&who, a) in &cx.st.activity {
-        if a.mail == 0 && a.exchange >= cfg.min_exchange_records
+        if a.mail == 0
+            && a.exchange >= cfg.min_exchange_records
             && let Some((t, loc)) = &a.first
         {
-            unaudited.entry(cx.opt(a.tenant).unwrap_or("")).or_default().push((cx.name(who), a.exchange, *t, loc.clone()));
+            unaudited
+                .entry(cx.opt(a.tenant).unwrap_or(""))
+                .or_default()
+                .push((cx.name(who), a.exchange, *t, loc.clone()));
         }
     }
     for (tenant, mut list) in unaudited {
         list.sort_by(|a, b| a.0.cmp(b.0));
         let names: Vec<&str> = list.iter().map(|l| l.0).collect();
-        let tenant_has_mail = cx.st.activity.values().any(|a| a.mail > 0 && cx.opt(a.tenant).unwrap_or("") == tenant);
+        let tenant_has_mail = cx
+            .st
+            .activity
+            .values()
+            .any(|a| a.mail > 0 && cx.opt(a.tenant).unwrap_or("") == tenant);
         let mut f = Finding::new(
             SLUG,
             Level::Low,
@@ -60,7 +69,12 @@ pub(crate) fn run(cx: &Cx<'_>, out: &mut Vec<Finding>) {
         let mut ctxs = Vec::new();
         for &i in idxs {
             let Some((_, c)) = cx.ctx(i) else { continue };
-            let h: Vec<i64> = c.hours.iter().filter(|(_, a)| a.throttled > 0).map(|(&h, _)| h).collect();
+            let h: Vec<i64> = c
+                .hours
+                .iter()
+                .filter(|(_, a)| a.throttled > 0)
+                .map(|(&h, _)| h)
+                .collect();
             if !h.is_empty() {
                 ctxs.push(i);
                 hours.extend(h);
@@ -95,7 +109,13 @@ pub(crate) fn run(cx: &Cx<'_>, out: &mut Vec<Finding>) {
         let mut f = Finding::new(
             SLUG,
             Level::Medium,
-            format!("{} ran {} at {}: {}", cx.opt(a.user).unwrap_or("(unknown user)"), a.operation, ts(a.t), a.what),
+            format!(
+                "{} ran {} at {}: {}",
+                cx.opt(a.user).unwrap_or("(unknown user)"),
+                a.operation,
+                ts(a.t),
+                a.what
+            ),
         )
         .ev("kind", json!("audit_change"))
         .ev("operation", json!(a.operation));
@@ -144,13 +164,33 @@ mod tests {
         for i in 0..25 {
             ev.push(Ev::exchange(&at(0, 10, i), "quiet@agency.example", "Send").build());
         }
-        ev.push(Ev::mail(&at(1, 4, 0), "a@agency.example").throttled().build());
-        ev.push(Ev::exchange(&at(1, 5, 0), "admin@agency.example", "Set-MailboxAuditBypassAssociation").raw(r#"{"Parameters":[{"Name":"AuditBypassEnabled","Value":"True"}]}"#).build());
+        ev.push(
+            Ev::mail(&at(1, 4, 0), "a@agency.example")
+                .throttled()
+                .build(),
+        );
+        ev.push(
+            Ev::exchange(
+                &at(1, 5, 0),
+                "admin@agency.example",
+                "Set-MailboxAuditBypassAssociation",
+            )
+            .raw(r#"{"Parameters":[{"Name":"AuditBypassEnabled","Value":"True"}]}"#)
+            .build(),
+        );
         ev.push(Ev::mail(&at(5, 10, 0), "a@agency.example").build());
         let out = run(ev);
         let d = of(&out, super::SLUG);
-        let kinds: Vec<(&str, Level)> = d.iter().map(|d| (d.evidence["kind"].as_str().unwrap_or(""), d.level)).collect();
-        for k in [("no_mail_audit", Level::Low), ("throttled", Level::Low), ("audit_change", Level::Medium), ("log_gap", Level::Informational)] {
+        let kinds: Vec<(&str, Level)> = d
+            .iter()
+            .map(|d| (d.evidence["kind"].as_str().unwrap_or(""), d.level))
+            .collect();
+        for k in [
+            ("no_mail_audit", Level::Low),
+            ("throttled", Level::Low),
+            ("audit_change", Level::Medium),
+            ("log_gap", Level::Informational),
+        ] {
             assert!(kinds.contains(&k), "{k:?} not in {kinds:?}");
         }
     }
@@ -158,6 +198,10 @@ mod tests {
     #[test]
     fn near_miss_audited_continuous_is_quiet() {
         let out = run(history("a@agency.example", 4));
-        assert!(of(&out, super::SLUG).is_empty(), "{:#?}", of(&out, super::SLUG));
+        assert!(
+            of(&out, super::SLUG).is_empty(),
+            "{:#?}",
+            of(&out, super::SLUG)
+        );
     }
 }

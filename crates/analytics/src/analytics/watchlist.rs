@@ -65,8 +65,19 @@ mod tests {
     #[test]
     fn new_client_on_watched_mailbox_is_high_and_unwatched_quiet() {
         let mut ev = history(M, 10);
-        ev.push(Ev::mail(&at(10, 12, 0), M).session("sess-ambassador-9").ip("198.51.100.10").client("Client=OWA;Action=ViaProxy").build());
-        let out = run_full(AnalyticsConfig::default(), None, vec!["Ambassador@agency.example".into()], ev.clone());
+        ev.push(
+            Ev::mail(&at(10, 12, 0), M)
+                .session("sess-ambassador-9")
+                .ip("198.51.100.10")
+                .client("Client=OWA;Action=ViaProxy")
+                .build(),
+        );
+        let out = run_full(
+            AnalyticsConfig::default(),
+            None,
+            vec!["Ambassador@agency.example".into()],
+            ev.clone(),
+        );
         let d = of(&out, super::SLUG);
         assert_eq!(d.len(), 1, "{d:#?}");
         assert_eq!(d[0].level, Level::High);
@@ -76,7 +87,12 @@ mod tests {
 
     #[test]
     fn near_miss_known_context_is_quiet() {
-        let out = run_full(AnalyticsConfig::default(), None, vec![M.into()], history(M, 10));
+        let out = run_full(
+            AnalyticsConfig::default(),
+            None,
+            vec![M.into()],
+            history(M, 10),
+        );
         assert!(of(&out, super::SLUG).is_empty());
     }
 }

@@ -1,12 +1,20 @@
 //! Baselines carried between runs: this week's export against what was already seen.
 
-use stormwatch_analytics::{Analytics, AnalyticsConfig, AnalyticsOutput, AppCatalog, BaselineSnapshot, IocSet};
+use stormwatch_analytics::{
+    Analytics, AnalyticsConfig, AnalyticsOutput, AppCatalog, BaselineSnapshot, IocSet,
+};
 use stormwatch_core::{Event, Level};
 
 use crate::world::build;
 
 fn run(events: &[Event], snap: Option<BaselineSnapshot>) -> AnalyticsOutput {
-    let mut a = Analytics::new(AnalyticsConfig::default(), IocSet::builtin_storm_0558(), AppCatalog::builtin(), None, vec![]);
+    let mut a = Analytics::new(
+        AnalyticsConfig::default(),
+        IocSet::builtin_storm_0558(),
+        AppCatalog::builtin(),
+        None,
+        vec![],
+    );
     if let Some(s) = snap {
         a = a.with_baseline(s);
     }
@@ -19,7 +27,11 @@ fn second_export_compares_against_the_saved_baseline() {
     let w = build();
     // First export: the days before the intrusion (2023-05-22 .. 06-04).
     let cut = stormwatch_core::Timestamp::parse("2023-06-05T00:00:00Z").unwrap();
-    let (old, new): (Vec<Event>, Vec<Event>) = w.events.iter().cloned().partition(|e| e.time.unwrap() < cut);
+    let (old, new): (Vec<Event>, Vec<Event>) = w
+        .events
+        .iter()
+        .cloned()
+        .partition(|e| e.time.unwrap() < cut);
     let first = run(&old, None);
     let bytes = first.baseline.to_json_bytes();
     let snap = BaselineSnapshot::from_json_bytes(&bytes).unwrap();
@@ -36,13 +48,37 @@ fn second_export_compares_against_the_saved_baseline() {
             .collect()
     };
     let with_apps = apps(&with);
-    assert!(with_apps.iter().any(|(a, l)| a == crate::testkit::EVIL_APP && *l >= Level::Medium), "{with_apps:?}");
-    assert!(!with_apps.iter().any(|(a, _)| a == "00000002-0000-0ff1-ce00-000000000000"), "{with_apps:?}");
-    assert!(with.notes.iter().any(|n| n.contains("saved baseline")), "{:?}", with.notes);
+    assert!(
+        with_apps
+            .iter()
+            .any(|(a, l)| a == crate::testkit::EVIL_APP && *l >= Level::Medium),
+        "{with_apps:?}"
+    );
+    assert!(
+        !with_apps
+            .iter()
+            .any(|(a, _)| a == "00000002-0000-0ff1-ce00-000000000000"),
+        "{with_apps:?}"
+    );
+    assert!(
+        with.notes.iter().any(|n| n.contains("saved baseline")),
+        "{:?}",
+        with.notes
+    );
     assert!(alone.notes.iter().any(|n| n.contains("no saved baseline")));
     // The explanation names what the saved baseline held.
-    let d = with.detections.iter().find(|d| d.rule_id == "builtin/new-mail-app" && d.evidence["app"] == crate::testkit::EVIL_APP).unwrap();
-    assert!(d.explanation.contains("Office 365 Exchange Online ("), "{}", d.explanation);
+    let d = with
+        .detections
+        .iter()
+        .find(|d| {
+            d.rule_id == "builtin/new-mail-app" && d.evidence["app"] == crate::testkit::EVIL_APP
+        })
+        .unwrap();
+    assert!(
+        d.explanation.contains("Office 365 Exchange Online ("),
+        "{}",
+        d.explanation
+    );
     // The merged snapshot spans both exports.
     assert!(with.baseline.first.unwrap() < cut && with.baseline.last.unwrap() > cut);
 }

@@ -2,7 +2,10 @@
 
 use std::sync::Arc;
 
-use stormwatch_core::{Event, FolderAccess, Location, LogonType, MailAccess, MailAccessType, MessageRef, SourceKind, Timestamp};
+use stormwatch_core::{
+    Event, FolderAccess, Location, LogonType, MailAccess, MailAccessType, MessageRef, SourceKind,
+    Timestamp,
+};
 
 use stormwatch_analytics::{Analytics, AnalyticsConfig, AppCatalog, IocSet};
 
@@ -19,16 +22,32 @@ fn otrf_event() -> Option<Event> {
         .iter()
         .map(|f| FolderAccess {
             id: f.get("Id").and_then(|x| x.as_str()).map(str::to_owned),
-            path: f.get("Path").and_then(|x| x.as_str()).unwrap_or("").to_owned(),
+            path: f
+                .get("Path")
+                .and_then(|x| x.as_str())
+                .unwrap_or("")
+                .to_owned(),
             items: f
                 .get("FolderItems")
                 .and_then(|x| x.as_array())
-                .map(|a| a.iter().filter_map(|i| i.get("InternetMessageId")?.as_str()).map(|m| MessageRef { internet_message_id: m.to_owned(), size_bytes: None }).collect())
+                .map(|a| {
+                    a.iter()
+                        .filter_map(|i| i.get("InternetMessageId")?.as_str())
+                        .map(|m| MessageRef {
+                            internet_message_id: m.to_owned(),
+                            size_bytes: None,
+                        })
+                        .collect()
+                })
                 .unwrap_or_default(),
         })
         .collect();
     Some(Event {
-        loc: Location { file: Arc::from(path.display().to_string()), line: 1, record_id: s("OfficeId") },
+        loc: Location {
+            file: Arc::from(path.display().to_string()),
+            line: 1,
+            record_id: s("OfficeId"),
+        },
         source: SourceKind::SentinelOfficeActivity,
         raw: text.lines().next()?.to_owned(),
         time: Timestamp::parse(&s("TimeGenerated")?).ok(),
@@ -45,7 +64,13 @@ fn otrf_event() -> Option<Event> {
         client_app_id: s("ClientAppId"),
         client_info: s("ClientInfoString"),
         logon_type: s("Logon_Type").and_then(|l| LogonType::from_name(&l)),
-        mail: Some(MailAccess { access_type: Some(MailAccessType::Bind), throttled: false, operation_count: 7, folders, items_lost: false }),
+        mail: Some(MailAccess {
+            access_type: Some(MailAccessType::Bind),
+            throttled: false,
+            operation_count: 7,
+            folders,
+            items_lost: false,
+        }),
         ..Event::default()
     })
 }
@@ -56,12 +81,29 @@ fn otrf_sample_raises_new_client_app() {
         eprintln!("OTRF sample not found at {SAMPLE}; skipped");
         return;
     };
-    let mut a = Analytics::new(AnalyticsConfig::default(), IocSet::builtin_storm_0558(), AppCatalog::builtin(), None, vec![]);
+    let mut a = Analytics::new(
+        AnalyticsConfig::default(),
+        IocSet::builtin_storm_0558(),
+        AppCatalog::builtin(),
+        None,
+        vec![],
+    );
     a.observe(&ev);
     let out = a.finish();
-    let d = out.detections.iter().find(|d| d.rule_id == "builtin/new-mail-app").expect("new-mail-app fired");
-    assert_eq!(d.app_id.as_deref(), Some("5a95e683-08ad-424e-a441-1d1aec52c02c"));
+    let d = out
+        .detections
+        .iter()
+        .find(|d| d.rule_id == "builtin/new-mail-app")
+        .expect("new-mail-app fired");
+    assert_eq!(
+        d.app_id.as_deref(),
+        Some("5a95e683-08ad-424e-a441-1d1aec52c02c")
+    );
     assert_eq!(d.events, vec![ev.loc.clone()]);
-    assert!(d.explanation.contains("not a Microsoft first-party app"), "{}", d.explanation);
+    assert!(
+        d.explanation.contains("not a Microsoft first-party app"),
+        "{}",
+        d.explanation
+    );
     assert!(out.notes.iter().any(|n| n.contains("no sign-in logs")));
 }

@@ -8,8 +8,14 @@ use crate::testkit::number;
 use crate::world::{Tag, World, build};
 use stormwatch_analytics::{Analytics, AnalyticsConfig, AnalyticsOutput, AppCatalog, IocSet};
 
-pub fn run(events: &[Event]) -> AnalyticsOutput {
-    let mut a = Analytics::new(AnalyticsConfig::default(), IocSet::builtin_storm_0558(), AppCatalog::builtin(), None, vec![]);
+pub(crate) fn run(events: &[Event]) -> AnalyticsOutput {
+    let mut a = Analytics::new(
+        AnalyticsConfig::default(),
+        IocSet::builtin_storm_0558(),
+        AppCatalog::builtin(),
+        None,
+        vec![],
+    );
     for e in events {
         a.observe(e);
     }
@@ -17,15 +23,28 @@ pub fn run(events: &[Event]) -> AnalyticsOutput {
 }
 
 fn covered(out: &AnalyticsOutput, min: Level) -> BTreeSet<Location> {
-    out.detections.iter().filter(|d| d.level >= min).flat_map(|d| d.events.iter().cloned()).collect()
+    out.detections
+        .iter()
+        .filter(|d| d.level >= min)
+        .flat_map(|d| d.events.iter().cloned())
+        .collect()
 }
 
 fn check(w: &World, out: &AnalyticsOutput) {
     let high = covered(out, Level::High);
     let actor = w.locs(Tag::Actor);
     let missed: Vec<_> = actor.difference(&high).collect();
-    assert!(missed.is_empty(), "actor records not covered by high/critical: {missed:?}");
-    for tag in [Tag::DecoyInstall, Tag::DecoyIoc, Tag::DecoyDelegate, Tag::DecoyMigration, Tag::Normal] {
+    assert!(
+        missed.is_empty(),
+        "actor records not covered by high/critical: {missed:?}"
+    );
+    for tag in [
+        Tag::DecoyInstall,
+        Tag::DecoyIoc,
+        Tag::DecoyDelegate,
+        Tag::DecoyMigration,
+        Tag::Normal,
+    ] {
         let hit: Vec<String> = out
             .detections
             .iter()
@@ -45,10 +64,17 @@ fn intrusion_covered_decoys_quiet_with_sign_ins() {
     let decoy_rules: BTreeSet<&str> = out
         .detections
         .iter()
-        .filter(|d| d.events.iter().any(|l| w.locs(Tag::DecoyInstall).contains(l) || w.locs(Tag::DecoyMigration).contains(l)))
+        .filter(|d| {
+            d.events.iter().any(|l| {
+                w.locs(Tag::DecoyInstall).contains(l) || w.locs(Tag::DecoyMigration).contains(l)
+            })
+        })
         .map(|d| d.rule_id.as_str())
         .collect();
-    assert!(decoy_rules.contains("builtin/new-mail-app"), "{decoy_rules:?}");
+    assert!(
+        decoy_rules.contains("builtin/new-mail-app"),
+        "{decoy_rules:?}"
+    );
     assert!(decoy_rules.contains("builtin/bulk-bind"), "{decoy_rules:?}");
     // One incident holds the actor's sessions, the forged-token and IOC detections.
     let top = &out.incidents[0];
@@ -56,12 +82,28 @@ fn intrusion_covered_decoys_quiet_with_sign_ins() {
     for s in ["forged-a", "forged-b", "forged-c"] {
         assert!(top.sessions.iter().any(|x| x == s), "{top:#?}");
     }
-    for m in ["ambassador@agency.example", "envoy@agency.example", "attache@agency.example"] {
+    for m in [
+        "ambassador@agency.example",
+        "envoy@agency.example",
+        "attache@agency.example",
+    ] {
         assert!(top.mailboxes.iter().any(|x| x == m), "{:?}", top.mailboxes);
     }
-    assert!(top.rules.iter().any(|r| r.rule_id == "builtin/mail-access-without-sign-in"));
-    assert!(top.rules.iter().any(|r| r.rule_id == "builtin/ioc-infrastructure"));
-    assert!(top.rules.iter().any(|r| r.rule_id == "builtin/forged-token-signals"));
+    assert!(
+        top.rules
+            .iter()
+            .any(|r| r.rule_id == "builtin/mail-access-without-sign-in")
+    );
+    assert!(
+        top.rules
+            .iter()
+            .any(|r| r.rule_id == "builtin/ioc-infrastructure")
+    );
+    assert!(
+        top.rules
+            .iter()
+            .any(|r| r.rule_id == "builtin/forged-token-signals")
+    );
     // Precision / recall on records at high or above.
     let high = covered(&out, Level::High);
     let actor = w.locs(Tag::Actor);
@@ -85,12 +127,26 @@ fn without_sign_in_logs_it_says_so_and_decoys_stay_quiet() {
     let mut evs = w.without_sign_ins();
     number(&mut evs);
     let w2 = World {
-        tags: w.events.iter().zip(&w.tags).filter(|(e, _)| e.sign_in.is_none()).map(|(_, t)| *t).collect(),
+        tags: w
+            .events
+            .iter()
+            .zip(&w.tags)
+            .filter(|(e, _)| e.sign_in.is_none())
+            .map(|(_, t)| *t)
+            .collect(),
         events: evs,
     };
     let out = run(&w2.events);
-    assert!(out.notes.iter().any(|n| n.starts_with("no sign-in logs")), "{:?}", out.notes);
-    assert!(out.detections.iter().all(|d| d.rule_id != "builtin/mail-access-without-sign-in"));
+    assert!(
+        out.notes.iter().any(|n| n.starts_with("no sign-in logs")),
+        "{:?}",
+        out.notes
+    );
+    assert!(
+        out.detections
+            .iter()
+            .all(|d| d.rule_id != "builtin/mail-access-without-sign-in")
+    );
     // The IOC-in-window and forged-token evidence still covers the actor.
     check(&w2, &out);
 }

@@ -184,6 +184,8 @@ impl JsonFramer {
             }
             b'}' | b']' | b',' | b':' => Err(ScanErr::Unexpected(first)),
             _ => {
+                // A literal (number, true, false, null, or junk): at least one byte.
+                self.bump();
                 while let Some(c) = self.peek() {
                     if matches!(c, b',' | b']' | b'}') || c.is_ascii_whitespace() {
                         break;
@@ -570,6 +572,12 @@ mod tests {
         let deep = format!("{}{}", "[".repeat(500), "]".repeat(500));
         let r = frame(&format!("{deep}\n{{\"ok\":1}}"));
         assert!(r.iter().any(|x| matches!(x, Err((_, why)) if why.contains("nesting"))));
+    }
+
+    #[test]
+    fn odd_whitespace_always_makes_progress() {
+        let r = frame("[\x0c,1,\x0b]\x0c{\"a\":1}");
+        assert!(r.len() <= 6, "{r:?}");
     }
 
     #[test]

@@ -101,15 +101,17 @@ pub(crate) fn framer_for(
     }
 }
 
-/// Look at the start of the stream: `[` → JSON; `{` whose first line is a complete value →
-/// NDJSON, otherwise JSON; anything else with a comma on the first line → CSV; else NDJSON
+/// Look at the start of the stream: `[` → JSON; `{` with a complete object on one of the first
+/// lines (starting in column 0) → NDJSON, otherwise JSON (pretty-printed or concatenated); anything else with a comma on the first line → CSV; else NDJSON
 /// (each line then becomes a record or a located error).
 fn sniff(feed: &mut Feed, limits: &Limits) -> Framing {
-    // Gather the first line (bounded).
+    // Gather the first lines (bounded).
     let probe = limits.max_record_bytes.min(1 << 20);
     loop {
         let avail = feed.available();
-        if memchr::memchr(b'\n', avail).is_some() || avail.len() >= probe {
+        if memchr::memchr_iter(b'\n', avail).take(SNIFF_LINES).count() >= SNIFF_LINES
+            || avail.len() >= probe
+        {
             break;
         }
         if feed.read_more(probe) == 0 {
@@ -123,11 +125,10 @@ fn sniff(feed: &mut Feed, limits: &Limits) -> Framing {
     match avail[first] {
         b'[' => Framing::Json,
         b'{' => {
-            let line_end = memchr::memchr(b'\n', &avail[first..]).map(|i| first + i);
-            match line_end {
-                Some(end) if json::completes_value(&avail[first..end]) => Framing::Ndjson,
-                None if feed.is_eof() && json::completes_value(&avail[first..]) => Framing::Ndjson,
-                _ => Framing::Json,
+            if ndjson_lines(&avail[first..], feed.is_eof()) {
+                Framing::Ndjson
+            } else {
+                Framing::Json
             }
         }
         _ => {
@@ -142,4 +143,26 @@ fn sniff(feed: &mut Feed, limits: &Limits) -> Framing {
             }
         }
     }
+}
+
+/// Lines examined when telling NDJSON from pretty-printed JSON.
+const SNIFF_LINES: usize = 16;
+
+/// Does one of the first lines hold a whole object, starting in column 0?
+fn ndjson_lines(text: &[u8], eof: bool) -> bool {
+    let mut rest = text;
+    for _ in 0..SNIFF_LINES {
+        let (line, next, complete) = match memchr::memchr(b'\n', rest) {
+            Some(i) => (&rest[..i], &rest[i + 1..], true),
+            None => (rest, &rest[rest.len()..], eof),
+        };
+        if complete && line.first() == Some(&b'{') && json::completes_value(line) {
+            return true;
+        }
+        if next.is_empty() {
+            return false;
+        }
+        rest = next;
+    }
+    false
 }

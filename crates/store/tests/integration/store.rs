@@ -2,8 +2,18 @@ use stormwatch_core::{Detection, DetectionSource, Level, Location, Timestamp};
 use stormwatch_store::{DetectionQuery, Store, StoreError};
 
 fn det(rule: &str, level: Level, ts: &str) -> Detection {
-    let mut d = Detection::new(rule, "t", level, DetectionSource::Builtin, Timestamp::parse(ts).unwrap());
-    d.events.push(Location { file: "a.json".into(), line: 3, record_id: Some("r1".into()) });
+    let mut d = Detection::new(
+        rule,
+        "t",
+        level,
+        DetectionSource::Builtin,
+        Timestamp::parse(ts).unwrap(),
+    );
+    d.events.push(Location {
+        file: "a.json".into(),
+        line: 3,
+        record_id: Some("r1".into()),
+    });
     d.mailbox = Some("envoy@agency.example".into());
     d.evidence = serde_json::json!({"k": [1, 2]});
     d
@@ -52,9 +62,13 @@ fn rusqlite_free_bump(dir: &std::path::Path) -> bool {
 #[test]
 fn detections_round_trip_and_query() {
     let dir = tempfile::tempdir().unwrap();
-    let mut s = Store::open(dir.path()).unwrap();
+    let s = Store::open(dir.path()).unwrap();
     let batch = vec![
-        det("builtin/new-mail-app", Level::Medium, "2023-06-12T03:00:00Z"),
+        det(
+            "builtin/new-mail-app",
+            Level::Medium,
+            "2023-06-12T03:00:00Z",
+        ),
         det("builtin/ioc-ip", Level::Critical, "2023-06-13T03:00:00Z"),
         det("builtin/bulk-bind", Level::Low, "2023-06-14T03:00:00Z"),
     ];
@@ -63,7 +77,10 @@ fn detections_round_trip_and_query() {
     let all = s.detections(&DetectionQuery::default()).unwrap();
     assert_eq!(all, batch);
     let high = s
-        .detections(&DetectionQuery { min_level: Some(Level::High), ..Default::default() })
+        .detections(&DetectionQuery {
+            min_level: Some(Level::High),
+            ..Default::default()
+        })
         .unwrap();
     assert_eq!(high.len(), 1);
     assert_eq!(high[0].rule_id, "builtin/ioc-ip");
@@ -75,10 +92,18 @@ fn detections_round_trip_and_query() {
         })
         .unwrap();
     assert_eq!(window.len(), 1);
-    let limited = s.detections(&DetectionQuery { limit: Some(2), ..Default::default() }).unwrap();
+    let limited = s
+        .detections(&DetectionQuery {
+            limit: Some(2),
+            ..Default::default()
+        })
+        .unwrap();
     assert_eq!(limited.len(), 2);
     let by_rule = s
-        .detections(&DetectionQuery { rule_id: Some("builtin/bulk-bind".into()), ..Default::default() })
+        .detections(&DetectionQuery {
+            rule_id: Some("builtin/bulk-bind".into()),
+            ..Default::default()
+        })
         .unwrap();
     assert_eq!(by_rule.len(), 1);
 }
@@ -87,13 +112,17 @@ fn detections_round_trip_and_query() {
 fn state_survives_reopen() {
     let dir = tempfile::tempdir().unwrap();
     {
-        let mut s = Store::open(dir.path()).unwrap();
-        s.save_baseline("analytics", 1, b"{}").unwrap();
+        let s = Store::open(dir.path()).unwrap();
+        s.save_baseline_blob("analytics", 1, b"{}").unwrap();
         s.set_checkpoint("x.ndjson", 99).unwrap();
-        s.insert_detections(&[det("builtin/ioc-ip", Level::High, "2023-06-13T03:00:00Z")]).unwrap();
+        s.insert_detections(&[det("builtin/ioc-ip", Level::High, "2023-06-13T03:00:00Z")])
+            .unwrap();
     }
     let s = Store::open(dir.path()).unwrap();
-    assert_eq!(s.load_baseline("analytics").unwrap().unwrap().data, b"{}");
+    assert_eq!(
+        s.load_baseline_blob("analytics").unwrap().unwrap().data,
+        b"{}"
+    );
     assert_eq!(s.checkpoint("x.ndjson").unwrap(), Some(99));
     assert_eq!(s.detection_count().unwrap(), 1);
 }

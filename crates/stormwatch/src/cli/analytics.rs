@@ -49,8 +49,9 @@ pub(crate) fn run(args: AnalyticsArgs) -> anyhow::Result<ExitCode> {
 fn list(args: &ListArgs) -> anyhow::Result<ExitCode> {
     let config = match &args.config {
         Some(path) => {
-            let text = std::fs::read_to_string(path)
-                .with_context(|| format!("cannot read analytics configuration {}", path.display()))?;
+            let text = std::fs::read_to_string(path).with_context(|| {
+                format!("cannot read analytics configuration {}", path.display())
+            })?;
             AnalyticsConfig::from_toml_str(&text).with_context(|| format!("{}", path.display()))?
         }
         None => AnalyticsConfig::default(),
@@ -73,9 +74,19 @@ fn write_table(out: &mut impl Write, list: &[AnalyticInfo]) -> std::io::Result<(
         if i > 0 {
             writeln!(out)?;
         }
-        writeln!(out, "{:>2}. {}  [{}]  {}", a.number, a.id, a.default_level, a.title)?;
+        writeln!(
+            out,
+            "{:>2}. {}  [{}]  {}",
+            a.number, a.id, a.default_level, a.title
+        )?;
         writeln!(out, "    {}", a.summary)?;
-        let width = a.settings.iter().map(|s| s.name.len() + s.value.len() + 3).max().unwrap_or(0).min(60);
+        let width = a
+            .settings
+            .iter()
+            .map(|s| s.name.len() + s.value.len() + 3)
+            .max()
+            .unwrap_or(0)
+            .min(60);
         for s in &a.settings {
             let kv = format!("{} = {}", s.name, s.value);
             if kv.len() > width {

@@ -1,0 +1,8 @@
+//! End-to-end tests of the `stormwatch` command: one run of the binary per test, asserting
+//! status, stdout and stderr as a user would see them.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::print_stderr)]
+
+mod corpus;
+mod hunt;
+mod impact;
+mod util;
