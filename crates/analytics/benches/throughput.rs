@@ -1,8 +1,8 @@
 //! Throughput of `observe` + `finish` on synthetic events.
 //!
 //! `cargo bench -p stormwatch-analytics --bench throughput -- [EVENTS]` (default 3,000,000):
-//! 2,000 mailboxes over 30 days, each with daily OWA sessions and weekly desktop sessions
-//! backed by sign-ins, a nightly archiver, and a small forged-token intrusion. Prints
+//! 2,000 mailboxes over 30 days, one session per mailbox and day backed by sign-ins, Outlook
+//! and OWA reads, Bind and Sync. Prints
 //! events/s for generation alone and for generation + observe, the finish time, the number of
 //! detections and the peak resident memory.
 #![allow(clippy::print_stdout, clippy::unwrap_used, missing_docs)]
@@ -45,11 +45,13 @@ fn pools() -> Pools {
 fn fill(ev: &mut Event, p: &Pools, n: u64, total: u64) {
     let start = Timestamp::from_civil(2023, 5, 22, 0, 0, 0, 0).unwrap();
     let span = DAYS * 86_400;
-    let secs = (n * span) / total.max(1);
-    let m = (n.wrapping_mul(2_654_435_761) % MAILBOXES as u64) as usize;
+    // Groups of ten events share a mailbox and session: a sign-in, then nine mail records.
+    let g = n / 10;
+    let secs = (g * 10 * span) / total.max(1);
+    let m = (g.wrapping_mul(2_654_435_761) % MAILBOXES as u64) as usize;
     let day = secs / 86_400;
-    let hour = 8 + (n % 9);
-    let t = start.add_seconds((day * 86_400 + hour * 3600 + n % 3600) as i64);
+    let hour = 8 + (g % 9);
+    let t = start.add_seconds((day * 86_400 + hour * 3600 + (g % 50) * 60 + n % 10) as i64);
     ev.loc.line = n + 1;
     ev.loc.record_id = Some(n.to_string());
     ev.time = Some(t);
@@ -66,7 +68,7 @@ fn fill(ev: &mut Event, p: &Pools, n: u64, total: u64) {
         ev.sign_in = Some(SignIn {
             session_id: ev.session_id.clone(),
             error_code: Some(0),
-            interactive: Some(n.is_multiple_of(30)),
+            interactive: Some(g.is_multiple_of(3)),
             ..SignIn::default()
         });
     } else {

@@ -225,6 +225,8 @@ pub(crate) struct Activity {
 #[derive(Debug, Default)]
 pub(crate) struct State {
     pub(crate) names: Interner,
+    /// Parsed client IPs → their interned text (saves formatting every record's IP).
+    ip_syms: HashMap<IpAddr, Sym>,
     pub(crate) ctx_index: HashMap<CtxKey, usize>,
     pub(crate) ctxs: Vec<(CtxKey, Ctx)>,
     pub(crate) sign_ins: SignIns,
@@ -376,7 +378,10 @@ impl State {
             mailbox,
             user,
             session: ci(names, &ev.session_id),
-            ip: ev.ip_string().and_then(|s| names.intern_ci(&s)),
+            ip: match ev.client_ip {
+                Some(a) => Some(*self.ip_syms.entry(a).or_insert_with(|| names.intern(&a.to_string()))),
+                None => ci(names, &ev.client_ip_text),
+            },
             app: ci(names, &ev.app_id),
             client_app: ci(names, &ev.client_app_id),
             client_info: ev.client_info.as_deref().and_then(|s| names.intern_opt(s)),
@@ -523,7 +528,11 @@ impl State {
             .or(ev.unique_token_id.as_deref())
             .and_then(|v| names.intern_ci(v.trim_end_matches('=')));
         let user = ev.user.as_deref().and_then(|v| names.intern_ci(v));
-        let ip = ev.ip_string().and_then(|v| names.intern_ci(&v));
+        let ip = match ev.client_ip {
+            Some(a) => Some(*self.ip_syms.entry(a).or_insert_with(|| names.intern(&a.to_string()))),
+            None => ev.client_ip_text.as_deref().and_then(|v| names.intern_ci(v)),
+        };
+        let s = &mut self.sign_ins;
         if let Some(x) = session {
             s.sessions.entry(x).or_default().insert(hour);
         }

@@ -645,11 +645,13 @@ fn plan_actor(
         pool.swap(i, j);
     }
     let ip = |k: usize| IpAddr::V4(Ipv4Addr::from(pool[k]));
-    // (profile, tenant, ips, foreign token tenant)
+    // (profile, tenant, ips, foreign token tenant). Each session alternates between two IPs
+    // and neighbouring sessions share one, so IP → session → IP expansion reaches all four;
+    // ip(2) is used in both tenants.
     let sessions_def = [
-        (prof::ACTOR, 0usize, vec![ip(0)], false),
+        (prof::ACTOR, 0usize, vec![ip(0), ip(1)], false),
         (prof::ACTOR + 1, 0, vec![ip(1), ip(2)], true),
-        (prof::ACTOR + 2, 1, vec![ip(3)], false),
+        (prof::ACTOR + 2, 1, vec![ip(3), ip(4)], false),
         (prof::ACTOR, 1, vec![ip(2), ip(4)], true),
     ];
     let sessions: Vec<(Guid, usize, usize)> = sessions_def
@@ -700,12 +702,14 @@ fn plan_actor(
         }
     }
     visits.sort_unstable();
+    let mut session_visits = vec![0usize; sessions.len()];
     let mut sync_done = false;
     let mut throttle_at: Option<i64> = None;
     for (d, mbx, si) in visits {
         let (session, _, profile) = sessions[si];
         let (_, _, ips, foreign) = &sessions_def[si];
-        let ipv = ips[r.index(ips.len())];
+        let ipv = ips[session_visits[si] % ips.len()];
+        session_visits[si] += 1;
         let heavy = mbx == exec0 && d == throttle_day && throttle_at.is_none();
         let mut t = g.start + d * DAY + r.range(0, if heavy { 2 * HOUR } else { 6 * HOUR });
         let iat = t - r.range(60, 3000);

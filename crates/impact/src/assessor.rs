@@ -589,13 +589,25 @@ impl Assessor {
         let Some(op) = ev.operation.as_deref() else {
             return;
         };
-        let hit = op.eq_ignore_ascii_case("Set-MailboxAuditBypassAssociation")
-            || (op.eq_ignore_ascii_case("Set-Mailbox") && ev.raw.contains("AuditEnabled"))
-            || (op.eq_ignore_ascii_case("Set-OrganizationConfig")
-                && ev.raw.contains("AuditDisabled"))
-            || (op.eq_ignore_ascii_case("Set-AdminAuditLogConfig")
-                && ev.raw.contains("UnifiedAuditLogIngestionEnabled"));
-        if !hit {
+        // (operation, parameter, the value that turns auditing off)
+        const OFF: [(&str, &str, bool); 4] = [
+            (
+                "Set-MailboxAuditBypassAssociation",
+                "AuditBypassEnabled",
+                true,
+            ),
+            ("Set-Mailbox", "AuditEnabled", false),
+            ("Set-OrganizationConfig", "AuditDisabled", true),
+            (
+                "Set-AdminAuditLogConfig",
+                "UnifiedAuditLogIngestionEnabled",
+                false,
+            ),
+        ];
+        let Some(&(_, param, off)) = OFF.iter().find(|(o, _, _)| op.eq_ignore_ascii_case(o)) else {
+            return;
+        };
+        if !ev.raw.contains(param) || crate::params::flag(&ev.raw, param) != Some(off) {
             return;
         }
         self.bypass_count += 1;

@@ -66,6 +66,7 @@ mod finish;
 mod fxhash;
 mod intern;
 mod limits;
+mod params;
 mod seeds;
 mod span;
 mod subjects;

@@ -434,7 +434,11 @@ pub(crate) fn coverage_rows(a: &Assessor, stats: &InputStats) -> Vec<CoverageRow
             .coverage
             .iter()
             .map(|((tenant, workload, day), c)| CoverageRow {
-                tenant: tenant.clone(),
+                tenant: if tenant.is_empty() {
+                    UNKNOWN_TENANT.to_owned()
+                } else {
+                    tenant.clone()
+                },
                 workload: workload.clone(),
                 day: day.clone(),
                 records: c.records,

@@ -224,7 +224,7 @@ fn compile_item(item: &DetectionItem, cx: &mut Cx<'_>, name: &str) -> Result<Nod
                 cased: has(Modifier::Cased),
             });
         }
-        return Ok(finish(Some(id), preds, all, neq));
+        return Ok(finish(cx, Some(id), preds, all, neq));
     }
 
     let time_part = mods.iter().find_map(|m| match m {
@@ -291,6 +291,8 @@ fn compile_item(item: &DetectionItem, cx: &mut Cx<'_>, name: &str) -> Result<Nod
             preds.push(Pred::Str {
                 pat: StrPat::regex(re),
                 lit: None,
+                key: format!("re:{src}"),
+                memo: u32::MAX,
             });
             continue;
         }
@@ -315,10 +317,17 @@ fn compile_item(item: &DetectionItem, cx: &mut Cx<'_>, name: &str) -> Result<Nod
         }
     }
     let id = field.map(|f| cx.field(f));
-    Ok(finish(id, preds, all, neq))
+    Ok(finish(cx, id, preds, all, neq))
 }
 
-fn finish(field: Option<FieldId>, preds: Vec<Pred>, all: bool, neq: bool) -> Node {
+fn finish(cx: &mut Cx<'_>, field: Option<FieldId>, mut preds: Vec<Pred>, all: bool, neq: bool) -> Node {
+    if let Some(f) = field {
+        for p in &mut preds {
+            if let Pred::Str { key, memo, .. } = p {
+                *memo = cx.table.memo(f, key);
+            }
+        }
+    }
     let preds = if neq {
         preds.into_iter().map(|p| Pred::Neq(Box::new(p))).collect()
     } else {
@@ -493,8 +502,14 @@ fn string_preds(
         }
         let parts = crate::pattern::normalise(parts);
         let lit = required_literal(&parts).map(|l| l.to_lowercase());
+        let key = format!("{cased}:{parts:?}");
         let pat = StrPat::from_parts(parts, cased)?;
-        out.push(Pred::Str { pat, lit });
+        out.push(Pred::Str {
+            pat,
+            lit,
+            key,
+            memo: u32::MAX,
+        });
     }
     Ok(())
 }

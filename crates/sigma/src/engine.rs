@@ -89,6 +89,65 @@ pub(crate) struct Group {
     pub(crate) rules: Vec<u32>,
     pub(crate) always: Vec<u32>,
     pub(crate) prefilter: Option<Prefilter>,
+    pub(crate) win: Option<WinIndex>,
+}
+
+/// Windows dispatch: group-local rule indexes by (channel, event id), by channel only, and
+/// rules without a channel constraint.
+#[derive(Debug, Default)]
+pub(crate) struct WinIndex {
+    by_key: HashMap<(String, i64), Vec<u32>>,
+    by_channel: HashMap<String, Vec<u32>>,
+    free: Vec<u32>,
+}
+
+impl WinIndex {
+    fn build(rules: &[CompiledRule], members: &[u32]) -> WinIndex {
+        let mut w = WinIndex::default();
+        for (local, &ri) in members.iter().enumerate() {
+            let local = u32::try_from(local).unwrap_or(u32::MAX);
+            let Some(r) = rules.get(ri as usize) else { continue };
+            let mut free = false;
+            for (c, _) in &r.variants {
+                match c {
+                    Some(c) if !c.channels.is_empty() => {
+                        for ch in &c.channels {
+                            if c.event_ids.is_empty() {
+                                w.by_channel.entry(ch.clone()).or_default().push(local);
+                            } else {
+                                for id in &c.event_ids {
+                                    w.by_key.entry((ch.clone(), *id)).or_default().push(local);
+                                }
+                            }
+                        }
+                    }
+                    _ => free = true,
+                }
+            }
+            if free {
+                w.free.push(local);
+            }
+        }
+        for v in w.by_key.values_mut().chain(w.by_channel.values_mut()) {
+            v.dedup();
+        }
+        w
+    }
+
+    /// Candidate rules for an event of this channel and event id (sorted, deduplicated).
+    fn candidates(&self, channel: &str, event_id: Option<i64>, out: &mut Vec<u32>) {
+        out.extend_from_slice(&self.free);
+        if let Some(id) = event_id
+            && let Some(v) = self.by_key.get(&(channel.to_string(), id))
+        {
+            out.extend_from_slice(v);
+        }
+        if let Some(v) = self.by_channel.get(channel) {
+            out.extend_from_slice(v);
+        }
+        out.sort_unstable();
+        out.dedup();
+    }
 }
 
 #[derive(Debug)]
@@ -159,6 +218,9 @@ impl Inner {
                 }
             }
             g.prefilter = Prefilter::build(&lits);
+            if !self.ignore_logsource && matches!(kind, SourceKind::WindowsEvent | SourceKind::Generic) {
+                g.win = Some(WinIndex::build(&self.rules, &g.rules));
+            }
             if g.prefilter.is_none() {
                 // Nothing indexed: every rule is evaluated.
                 g.always = (0..u32::try_from(g.rules.len()).unwrap_or(0)).collect();
@@ -254,7 +316,25 @@ impl Inner {
         };
         let mut ctx = Ctx::new(&root, &self.fields);
         let windows = ev.source == SourceKind::WindowsEvent || ev.source == SourceKind::Generic;
-        for (li, &ri) in g.rules.iter().enumerate() {
+        // Windows dispatch by channel and event id, when the record has a channel.
+        let mut list: Vec<u32> = Vec::new();
+        let dispatched = match &g.win {
+            Some(w) => match ctx.first_text_lower(self.win.channel).map(str::to_string) {
+                Some(ch) => {
+                    let id = ctx_leaves_num(&mut ctx, self.win.event_id).map(|n| n as i64);
+                    w.candidates(&ch, id, &mut list);
+                    true
+                }
+                None => false,
+            },
+            None => false,
+        };
+        if !dispatched {
+            list.extend(0..u32::try_from(g.rules.len()).unwrap_or(0));
+        }
+        for &li in &list {
+            let li = li as usize;
+            let Some(&ri) = g.rules.get(li) else { continue };
             if let Some(m) = &marks
                 && !m.get(li).copied().unwrap_or(false)
             {

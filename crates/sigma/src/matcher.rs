@@ -17,6 +17,8 @@ pub(crate) type FieldId = u32;
 pub(crate) struct FieldTable {
     fields: Vec<Vec<FieldPath>>,
     index: HashMap<Vec<String>, FieldId>,
+    /// Shared (field, pattern) predicates: evaluated once per event for all rules.
+    memos: HashMap<(FieldId, String), u32>,
 }
 
 impl FieldTable {
@@ -33,6 +35,16 @@ impl FieldTable {
 
     pub(crate) fn len(&self) -> usize {
         self.fields.len()
+    }
+
+    /// Memo slot of a (field, pattern key) predicate.
+    pub(crate) fn memo(&mut self, field: FieldId, key: &str) -> u32 {
+        let n = u32::try_from(self.memos.len()).unwrap_or(u32::MAX);
+        *self.memos.entry((field, key.to_string())).or_insert(n)
+    }
+
+    pub(crate) fn memo_count(&self) -> usize {
+        self.memos.len()
     }
 
 }
@@ -83,7 +95,14 @@ pub(crate) enum TimePart {
 #[derive(Debug, Clone)]
 pub(crate) enum Pred {
     /// Text pattern; `lit` is a literal every match contains (lowercase), for prefilters.
-    Str { pat: StrPat, lit: Option<String> },
+    Str {
+        pat: StrPat,
+        lit: Option<String>,
+        /// Identity of the pattern (for sharing results between rules).
+        key: String,
+        /// Memo slot once bound to a field (`u32::MAX`: none).
+        memo: u32,
+    },
     /// Numeric equality (numbers, numeric strings).
     Num(f64),
     /// Boolean equality (JSON booleans, `"true"`/`"false"`).
@@ -136,6 +155,8 @@ pub(crate) struct Ctx<'a> {
     leaves: Vec<Leaf<'a>>,
     tmp: Vec<&'a Value>,
     keywords: Option<Vec<Leaf<'a>>>,
+    /// Per shared predicate: 0 unknown, 1 false, 2 true.
+    memo: Vec<u8>,
 }
 
 impl<'a> Ctx<'a> {
@@ -148,6 +169,7 @@ impl<'a> Ctx<'a> {
             leaves: Vec::with_capacity(32),
             tmp: Vec::with_capacity(8),
             keywords: None,
+            memo: vec![0; table.memo_count()],
         }
     }
 
@@ -238,8 +260,21 @@ impl<'a> Ctx<'a> {
     }
 
     fn field_pred(&mut self, field: FieldId, pred: &Pred) -> bool {
+        if let Pred::Str { memo, .. } = pred
+            && let Some(&m) = self.memo.get(*memo as usize)
+            && m != 0
+        {
+            return m == 2;
+        }
         let (a, b, present) = self.resolve(field);
         match pred {
+            Pred::Str { memo, .. } => {
+                let r = self.leaves[a..b].iter().any(|l| leaf_match(pred, l));
+                if let Some(m) = self.memo.get_mut(*memo as usize) {
+                    *m = if r { 2 } else { 1 };
+                }
+                r
+            }
             Pred::Exists(want) => present == *want,
             Pred::Null => self.leaves[a..b].iter().all(|l| matches!(l, Leaf::Null)),
             Pred::Neq(inner) => {

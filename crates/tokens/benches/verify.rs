@@ -12,8 +12,8 @@ use base64::Engine as _;
 use ring::rand::SystemRandom;
 use ring::signature::{self, EcdsaKeyPair, KeyPair as _, RsaKeyPair};
 use serde_json::json;
-use stormwatch_tokens::scan::{ScanOptions, ScanStats, scan_reader};
 use stormwatch_core::Timestamp;
+use stormwatch_tokens::scan::{ScanOptions, ScanStats, scan_reader};
 use stormwatch_tokens::{Alg, ImportOptions, Registry, Token, VerifyOptions, verify};
 
 fn b64(b: &[u8]) -> String {
@@ -34,16 +34,29 @@ fn rate(label: &str, mut f: impl FnMut()) -> f64 {
     }
     let secs = start.elapsed().as_secs_f64();
     let per_sec = n as f64 / secs;
-    println!("{label:<44} {per_sec:>10.0} /s   {:>7.1} µs each", 1e6 / per_sec);
+    println!(
+        "{label:<44} {per_sec:>10.0} /s   {:>7.1} µs each",
+        1e6 / per_sec
+    );
     per_sec
 }
 
 fn main() {
     let rng = SystemRandom::new();
-    let der = std::fs::read(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/keys/rsa-a.pkcs1.der")).unwrap();
+    let der = std::fs::read(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/fixtures/keys/rsa-a.pkcs1.der"
+    ))
+    .unwrap();
     let rsa = RsaKeyPair::from_der(&der).unwrap();
-    let pk8 = EcdsaKeyPair::generate_pkcs8(&signature::ECDSA_P256_SHA256_FIXED_SIGNING, &rng).unwrap();
-    let ec = EcdsaKeyPair::from_pkcs8(&signature::ECDSA_P256_SHA256_FIXED_SIGNING, pk8.as_ref(), &rng).unwrap();
+    let pk8 =
+        EcdsaKeyPair::generate_pkcs8(&signature::ECDSA_P256_SHA256_FIXED_SIGNING, &rng).unwrap();
+    let ec = EcdsaKeyPair::from_pkcs8(
+        &signature::ECDSA_P256_SHA256_FIXED_SIGNING,
+        pk8.as_ref(),
+        &rng,
+    )
+    .unwrap();
 
     let comps = signature::RsaPublicKeyComponents::<Vec<u8>>::from(rsa.public());
     let p = ec.public_key().as_ref();
@@ -66,10 +79,22 @@ fn main() {
         "oid": "00000000-0000-0000-0000-00000000beef", "name": "A User", "upn": "user@example.com",
     });
     let sign = |alg: &str, kid: &str| {
-        let input = format!("{}.{}", b64(json!({"alg": alg, "typ": "JWT", "kid": kid}).to_string().as_bytes()), b64(claims.to_string().as_bytes()));
+        let input = format!(
+            "{}.{}",
+            b64(json!({"alg": alg, "typ": "JWT", "kid": kid})
+                .to_string()
+                .as_bytes()),
+            b64(claims.to_string().as_bytes())
+        );
         let sig = if alg == "RS256" {
             let mut out = vec![0; rsa.public().modulus_len()];
-            rsa.sign(&signature::RSA_PKCS1_SHA256, &rng, input.as_bytes(), &mut out).unwrap();
+            rsa.sign(
+                &signature::RSA_PKCS1_SHA256,
+                &rng,
+                input.as_bytes(),
+                &mut out,
+            )
+            .unwrap();
             out
         } else {
             ec.sign(&rng, input.as_bytes()).unwrap().as_ref().to_vec()
@@ -83,7 +108,10 @@ fn main() {
     assert_eq!(verify(&es, &reg, &opts).verdict.name(), "valid");
 
     println!("stormwatch-tokens verification, one thread");
-    for (name, tok, kid, alg) in [("RS256", &rs, "rsa", Alg::RS256), ("ES256", &es, "ec", Alg::ES256)] {
+    for (name, tok, kid, alg) in [
+        ("RS256", &rs, "rsa", Alg::RS256),
+        ("ES256", &es, "ec", Alg::ES256),
+    ] {
         let t = Token::parse(tok).unwrap();
         let key = reg.find(kid)[0].public_key().unwrap().clone();
         rate(&format!("{name} signature only (RSA-2048 / P-256)"), || {
@@ -104,9 +132,16 @@ fn main() {
     let sopts = ScanOptions::default();
     let start = Instant::now();
     let mut stats = ScanStats::default();
-    scan_reader(capture.as_bytes(), &name, &reg, &sopts, &mut stats, &mut |f| {
-        black_box(f);
-    })
+    scan_reader(
+        capture.as_bytes(),
+        &name,
+        &reg,
+        &sopts,
+        &mut stats,
+        &mut |f| {
+            black_box(f);
+        },
+    )
     .unwrap();
     let secs = start.elapsed().as_secs_f64();
     println!(

@@ -68,9 +68,9 @@ impl fmt::Display for AlgRefusal {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             AlgRefusal::Missing => f.write_str("the header has no alg"),
-            AlgRefusal::None => f.write_str(
-                "alg \"none\": the token is unsigned and is refused whatever it claims",
-            ),
+            AlgRefusal::None => {
+                f.write_str("alg \"none\": the token is unsigned and is refused whatever it claims")
+            }
             AlgRefusal::Hmac(a) => write!(
                 f,
                 "alg {a:?} is a shared-secret MAC; a public signing key must never be used as \
@@ -160,8 +160,14 @@ mod tests {
         assert_eq!(Alg::from_header(Some("RS256")), Ok(Alg::RS256));
         assert_eq!(Alg::from_header(Some("none")), Err(AlgRefusal::None));
         assert_eq!(Alg::from_header(Some("NONE")), Err(AlgRefusal::None));
-        assert!(matches!(Alg::from_header(Some("HS256")), Err(AlgRefusal::Hmac(_))));
-        assert!(matches!(Alg::from_header(Some("ES512")), Err(AlgRefusal::Unsupported(_))));
+        assert!(matches!(
+            Alg::from_header(Some("HS256")),
+            Err(AlgRefusal::Hmac(_))
+        ));
+        assert!(matches!(
+            Alg::from_header(Some("ES512")),
+            Err(AlgRefusal::Unsupported(_))
+        ));
         assert_eq!(Alg::from_header(None), Err(AlgRefusal::Missing));
     }
 }

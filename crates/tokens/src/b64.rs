@@ -2,8 +2,8 @@
 //! standard base64 with padding for `x5c` certificates.
 
 use base64::Engine as _;
-use base64::engine::general_purpose::{GeneralPurpose, GeneralPurposeConfig, STANDARD};
 use base64::engine::DecodePaddingMode;
+use base64::engine::general_purpose::{GeneralPurpose, GeneralPurposeConfig, STANDARD};
 
 /// base64url that tolerates trailing `=` (some JWKS writers pad) but otherwise is strict.
 const URL: GeneralPurpose = GeneralPurpose::new(

@@ -36,9 +36,13 @@ impl<'de> DeserializeSeed<'de> for Strict {
 impl Strict {
     fn deeper<E: serde::de::Error>(&self) -> Result<Strict, E> {
         if self.depth >= MAX_DEPTH {
-            return Err(E::custom(format_args!("nested deeper than {MAX_DEPTH} levels")));
+            return Err(E::custom(format_args!(
+                "nested deeper than {MAX_DEPTH} levels"
+            )));
         }
-        Ok(Strict { depth: self.depth + 1 })
+        Ok(Strict {
+            depth: self.depth + 1,
+        })
     }
 }
 
@@ -98,9 +102,17 @@ mod tests {
 
     #[test]
     fn duplicates_and_depth_are_refused() {
-        assert!(parse_object(br#"{"tid":"a","tid":"b"}"#).unwrap_err().contains("duplicate"));
+        assert!(
+            parse_object(br#"{"tid":"a","tid":"b"}"#)
+                .unwrap_err()
+                .contains("duplicate")
+        );
         let deep = format!("{{\"a\":{}1{}}}", "[".repeat(100), "]".repeat(100));
-        assert!(parse_object(deep.as_bytes()).unwrap_err().contains("nested"));
+        assert!(
+            parse_object(deep.as_bytes())
+                .unwrap_err()
+                .contains("nested")
+        );
         assert!(parse_object(b"[1]").is_err());
         assert!(parse_object(br#"{"a":1} x"#).is_err());
         assert_eq!(parse_object(br#"{"a":{"b":[1,2]}}"#).unwrap().len(), 1);

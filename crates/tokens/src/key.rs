@@ -78,7 +78,9 @@ impl PublicKey {
     /// A message saying which member is missing or wrong.
     pub fn from_jwk(jwk: &JwkPublic) -> Result<PublicKey, String> {
         let member = |name: &str, v: &Option<String>| -> Result<Vec<u8>, String> {
-            let s = v.as_deref().ok_or_else(|| format!("missing member {name:?}"))?;
+            let s = v
+                .as_deref()
+                .ok_or_else(|| format!("missing member {name:?}"))?;
             b64::decode_url(s).ok_or_else(|| format!("member {name:?} is not base64url"))
         };
         match jwk.kty.as_str() {
@@ -133,10 +135,18 @@ impl PublicKey {
             },
             PublicKey::Ec { family, point } => {
                 let len = (point.len().saturating_sub(1)) / 2;
-                let coord = |r: std::ops::Range<usize>| b64::encode_url(point.get(r).unwrap_or_default());
+                let coord =
+                    |r: std::ops::Range<usize>| b64::encode_url(point.get(r).unwrap_or_default());
                 JwkPublic {
                     kty: "EC".to_owned(),
-                    crv: Some(if *family == KeyFamily::P384 { "P-384" } else { "P-256" }.to_owned()),
+                    crv: Some(
+                        if *family == KeyFamily::P384 {
+                            "P-384"
+                        } else {
+                            "P-256"
+                        }
+                        .to_owned(),
+                    ),
                     x: Some(coord(1..1 + len)),
                     y: Some(coord(1 + len..1 + 2 * len)),
                     ..JwkPublic::default()
@@ -176,7 +186,10 @@ impl PublicKey {
     /// [`SigFailure`] when the key type does not fit `alg` or the signature does not verify.
     pub fn verify(&self, alg: Alg, message: &[u8], sig: &[u8]) -> Result<(), SigFailure> {
         if alg.family() != self.family() {
-            return Err(SigFailure::WrongKeyType { needs: alg.family(), key: self.family() });
+            return Err(SigFailure::WrongKeyType {
+                needs: alg.family(),
+                key: self.family(),
+            });
         }
         let ok = match self {
             PublicKey::Rsa { n, e } => {
@@ -188,7 +201,9 @@ impl PublicKey {
                     Alg::PS384 => &signature::RSA_PSS_2048_8192_SHA384,
                     _ => &signature::RSA_PSS_2048_8192_SHA512,
                 };
-                RsaPublicKeyComponents { n, e }.verify(params, message, sig).is_ok()
+                RsaPublicKeyComponents { n, e }
+                    .verify(params, message, sig)
+                    .is_ok()
             }
             PublicKey::Ec { point, .. } => {
                 let a: &'static dyn signature::VerificationAlgorithm = if alg == Alg::ES384 {
@@ -196,13 +211,19 @@ impl PublicKey {
                 } else {
                     &signature::ECDSA_P256_SHA256_FIXED
                 };
-                UnparsedPublicKey::new(a, point).verify(message, sig).is_ok()
+                UnparsedPublicKey::new(a, point)
+                    .verify(message, sig)
+                    .is_ok()
             }
-            PublicKey::Ed25519 { x } => {
-                UnparsedPublicKey::new(&signature::ED25519, x).verify(message, sig).is_ok()
-            }
+            PublicKey::Ed25519 { x } => UnparsedPublicKey::new(&signature::ED25519, x)
+                .verify(message, sig)
+                .is_ok(),
         };
-        if ok { Ok(()) } else { Err(SigFailure::Mismatch) }
+        if ok {
+            Ok(())
+        } else {
+            Err(SigFailure::Mismatch)
+        }
     }
 }
 

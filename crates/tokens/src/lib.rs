@@ -32,8 +32,7 @@ pub use error::{Result, TokenError};
 pub use key::{JwkPublic, PublicKey, SigFailure};
 pub use registry::{
     ImportOptions, ImportRecord, ImportSummary, KeyRecord, MAX_DOCUMENT_LEN, MAX_KEYS_PER_DOCUMENT,
-    Registry,
-    STORM_0558_KID, ValidityFrom, parse_revocation, read_document, record_from_jwk,
+    Registry, STORM_0558_KID, ValidityFrom, parse_revocation, read_document, record_from_jwk,
 };
 pub use scope::{
     CONSUMER_ISSUER, CONSUMER_TENANT, TENANT_ISSUER_TEMPLATE, TenantClass, describe_tenant,

@@ -102,7 +102,10 @@ impl KeyRecord {
     /// A one-line description: kid, key type, certificate subject, source.
     #[must_use]
     pub fn describe(&self) -> String {
-        let kind = self.parsed.as_ref().map_or_else(|| self.jwk.kty.clone(), PublicKey::describe);
+        let kind = self
+            .parsed
+            .as_ref()
+            .map_or_else(|| self.jwk.kty.clone(), PublicKey::describe);
         let mut s = format!("{} ({kind}", self.kid);
         if let Some(cn) = &self.subject {
             s.push_str(&format!(", CN={cn}"));
@@ -173,7 +176,11 @@ impl Registry {
     /// An empty registry (no built-in key).
     #[must_use]
     pub fn empty() -> Registry {
-        Registry { version: 1, keys: Vec::new(), imports: Vec::new() }
+        Registry {
+            version: 1,
+            keys: Vec::new(),
+            imports: Vec::new(),
+        }
     }
 
     /// The built-in registry: the Storm-0558 consumer signing key.
@@ -212,8 +219,10 @@ impl Registry {
             what: path.display().to_string(),
             reason: e.to_string(),
         })?;
-        std::fs::write(path, text + "\n")
-            .map_err(|source| TokenError::Io { path: path.display().to_string(), source })
+        std::fs::write(path, text + "\n").map_err(|source| TokenError::Io {
+            path: path.display().to_string(),
+            source,
+        })
     }
 
     /// Keys whose `kid` (or, failing that, `x5t`) is `id`.
@@ -221,7 +230,10 @@ impl Registry {
     pub fn find(&self, id: &str) -> Vec<&KeyRecord> {
         let by_kid: Vec<&KeyRecord> = self.keys.iter().filter(|k| k.kid == id).collect();
         if by_kid.is_empty() {
-            self.keys.iter().filter(|k| k.x5t.as_deref() == Some(id)).collect()
+            self.keys
+                .iter()
+                .filter(|k| k.x5t.as_deref() == Some(id))
+                .collect()
         } else {
             by_kid
         }
@@ -262,7 +274,9 @@ impl Registry {
         let mut present = Vec::new();
         for (i, jwk) in keys.iter().take(MAX_KEYS_PER_DOCUMENT).enumerate() {
             match record_from_jwk(jwk, opts) {
-                Ok(None) => summary.skipped.push(format!("key {i}: not a signing key (use enc)")),
+                Ok(None) => summary
+                    .skipped
+                    .push(format!("key {i}: not a signing key (use enc)")),
                 Ok(Some(rec)) => {
                     present.push(rec.kid.clone());
                     self.upsert(rec, opts, &mut summary);
@@ -271,7 +285,10 @@ impl Registry {
             }
         }
         if keys.len() > MAX_KEYS_PER_DOCUMENT {
-            summary.skipped.push(format!("{} keys past the first {MAX_KEYS_PER_DOCUMENT}", keys.len() - MAX_KEYS_PER_DOCUMENT));
+            summary.skipped.push(format!(
+                "{} keys past the first {MAX_KEYS_PER_DOCUMENT}",
+                keys.len() - MAX_KEYS_PER_DOCUMENT
+            ));
         }
         for k in &mut self.keys {
             if k.source == opts.source && !present.contains(&k.kid) && k.removed_at.is_none() {
@@ -279,7 +296,11 @@ impl Registry {
                 summary.removed.push(k.kid.clone());
             }
         }
-        self.imports.push(ImportRecord { source: opts.source.clone(), at: opts.at, kids: present });
+        self.imports.push(ImportRecord {
+            source: opts.source.clone(),
+            at: opts.at,
+            kids: present,
+        });
         Ok(summary)
     }
 
@@ -326,7 +347,11 @@ pub fn record_from_jwk(jwk: &Value, opts: &ImportOptions) -> Result<Option<KeyRe
         x: s("x"),
         y: s("y"),
     };
-    let cert = match jwk.get("x5c").and_then(Value::as_array).and_then(|a| a.first()) {
+    let cert = match jwk
+        .get("x5c")
+        .and_then(Value::as_array)
+        .and_then(|a| a.first())
+    {
         Some(Value::String(c)) => {
             let der = b64::decode_std(c)
                 .ok_or_else(|| err(&kid_given, "x5c[0] is not base64".to_owned()))?;
@@ -337,13 +362,13 @@ pub fn record_from_jwk(jwk: &Value, opts: &ImportOptions) -> Result<Option<KeyRe
     };
     let key = match PublicKey::from_jwk(&public) {
         Ok(k) => {
-            if let Some(c) = &cert {
-                if c.public_key != k {
-                    return Err(err(
-                        &kid_given,
-                        "the x5c certificate holds a different key than the JWK members".to_owned(),
-                    ));
-                }
+            if let Some(c) = &cert
+                && c.public_key != k
+            {
+                return Err(err(
+                    &kid_given,
+                    "the x5c certificate holds a different key than the JWK members".to_owned(),
+                ));
             }
             k
         }
@@ -362,8 +387,9 @@ pub fn record_from_jwk(jwk: &Value, opts: &ImportOptions) -> Result<Option<KeyRe
         return Err(err(&None, "kid longer than 256 characters".to_owned()));
     }
     let issuer_scope = s("issuer").or_else(|| opts.issuer.clone());
-    let tenant_class =
-        opts.tenant_class.unwrap_or_else(|| TenantClass::from_scope(issuer_scope.as_deref()));
+    let tenant_class = opts
+        .tenant_class
+        .unwrap_or_else(|| TenantClass::from_scope(issuer_scope.as_deref()));
     let mut rec = KeyRecord {
         kid,
         x5t,
@@ -391,9 +417,7 @@ pub fn record_from_jwk(jwk: &Value, opts: &ImportOptions) -> Result<Option<KeyRe
 /// The built-in record of the Storm-0558 key.
 fn storm_0558_record() -> KeyRecord {
     let opts = ImportOptions {
-        source: "built in: Microsoft consumer key-discovery endpoint (nexus.passport.com), \
-                 see data/storm-0558-PROVENANCE.md"
-            .to_owned(),
+        source: "built in".to_owned(),
         issuer: Some(scope::CONSUMER_ISSUER.to_owned()),
         tenant_class: Some(TenantClass::Consumer),
         at: Timestamp::EPOCH,
@@ -430,7 +454,9 @@ fn storm_0558_record() -> KeyRecord {
     rec.revoked_at = Timestamp::from_civil(2023, 6, 29, 0, 0, 0, 0);
     rec.note = Some(
         "Storm-0558: the 2016 Microsoft account (consumer) signing key used in 2023 to forge \
-         tokens for enterprise mailboxes; certificate expired 2021-04-04, revoked 2023-06-29"
+         tokens for enterprise mailboxes; certificate expired 2021-04-04, revoked 2023-06-29; \
+         public key as served by Microsoft's consumer key-discovery endpoint \
+         (crates/tokens/data/storm-0558-PROVENANCE.md)"
             .to_owned(),
     );
     rec
@@ -442,10 +468,15 @@ fn storm_0558_record() -> KeyRecord {
 /// [`TokenError::Io`] or [`TokenError::Document`] when it is too large.
 pub fn read_document(path: &Path) -> Result<Vec<u8>> {
     use std::io::Read as _;
-    let io = |source| TokenError::Io { path: path.display().to_string(), source };
+    let io = |source| TokenError::Io {
+        path: path.display().to_string(),
+        source,
+    };
     let f = std::fs::File::open(path).map_err(io)?;
     let mut out = Vec::new();
-    f.take(MAX_DOCUMENT_LEN + 1).read_to_end(&mut out).map_err(io)?;
+    f.take(MAX_DOCUMENT_LEN + 1)
+        .read_to_end(&mut out)
+        .map_err(io)?;
     if out.len() as u64 > MAX_DOCUMENT_LEN {
         return Err(TokenError::Document {
             what: path.display().to_string(),
@@ -460,7 +491,9 @@ pub fn read_document(path: &Path) -> Result<Vec<u8>> {
 /// # Errors
 /// [`TokenError::Revocation`] when it is not of that form.
 pub fn parse_revocation(s: &str) -> Result<(String, Timestamp)> {
-    let (kid, at) = s.rsplit_once('@').ok_or_else(|| TokenError::Revocation(s.to_owned()))?;
+    let (kid, at) = s
+        .rsplit_once('@')
+        .ok_or_else(|| TokenError::Revocation(s.to_owned()))?;
     let at = Timestamp::parse(at).map_err(|_| TokenError::Revocation(s.to_owned()))?;
     if kid.is_empty() {
         return Err(TokenError::Revocation(s.to_owned()));
@@ -480,7 +513,10 @@ mod tests {
         let k = k[0];
         assert!(k.builtin);
         assert_eq!(k.x5t.as_deref(), Some(STORM_0558_KID));
-        assert_eq!(k.thumbprint_sha1.as_deref(), Some("d4b4cccda9228624656bff33d8110955779632aa"));
+        assert_eq!(
+            k.thumbprint_sha1.as_deref(),
+            Some("d4b4cccda9228624656bff33d8110955779632aa")
+        );
         assert_eq!(k.not_before.unwrap().to_string(), "2016-04-05T14:43:35Z");
         assert_eq!(k.not_after.unwrap().to_string(), "2021-04-04T14:43:35Z");
         assert_eq!(k.revoked_at.unwrap().to_string(), "2023-06-29T00:00:00Z");
@@ -493,7 +529,10 @@ mod tests {
     #[test]
     fn revocation_argument() {
         let (kid, at) = parse_revocation("abc@2023-06-29").unwrap();
-        assert_eq!((kid.as_str(), at.to_string().as_str()), ("abc", "2023-06-29T00:00:00Z"));
+        assert_eq!(
+            (kid.as_str(), at.to_string().as_str()),
+            ("abc", "2023-06-29T00:00:00Z")
+        );
         assert!(parse_revocation("abc").is_err());
         assert!(parse_revocation("@2023-06-29").is_err());
     }

@@ -37,7 +37,11 @@ pub struct ScanOptions {
 
 impl Default for ScanOptions {
     fn default() -> Self {
-        ScanOptions { verify: VerifyOptions::default(), context_lines: 200, show_tokens: false }
+        ScanOptions {
+            verify: VerifyOptions::default(),
+            context_lines: 200,
+            show_tokens: false,
+        }
     }
 }
 
@@ -116,7 +120,10 @@ pub fn scan_path(
     stats: &mut ScanStats,
     sink: &mut dyn FnMut(Finding),
 ) -> Result<()> {
-    let io = |source| TokenError::Io { path: path.display().to_string(), source };
+    let io = |source| TokenError::Io {
+        path: path.display().to_string(),
+        source,
+    };
     let mut file = BufReader::with_capacity(256 * 1024, std::fs::File::open(path).map_err(io)?);
     let gz = file.fill_buf().map_err(io)?.starts_with(&[0x1f, 0x8b]);
     let name: Arc<str> = Arc::from(path.display().to_string());
@@ -160,10 +167,13 @@ pub fn scan_reader<R: BufRead>(
         while let Some(off) = finder.find(line.get(pos..).unwrap_or_default()) {
             let start = pos + off;
             pos = start + 3;
-            let Some(end) = token_end(&line, start) else { continue };
+            let Some(end) = token_end(&line, start) else {
+                continue;
+            };
             pos = end;
             let text = String::from_utf8_lossy(line.get(start..end).unwrap_or_default());
-            let (event_time, time_source) = pick_time(&times, start, last_time, line_no, opts.context_lines);
+            let (event_time, time_source) =
+                pick_time(&times, start, last_time, line_no, opts.context_lines);
             let mut vo = opts.verify.clone();
             vo.at = event_time;
             vo.at_source = match time_source {
@@ -174,8 +184,16 @@ pub fn scan_reader<R: BufRead>(
             let verdict = verify(&text, registry, &vo);
             stats.count(verdict.verdict);
             sink(Finding {
-                location: Location { file: Arc::clone(file), line: line_no, record_id: None },
-                token: if opts.show_tokens { text.into_owned() } else { redact(&text) },
+                location: Location {
+                    file: Arc::clone(file),
+                    line: line_no,
+                    record_id: None,
+                },
+                token: if opts.show_tokens {
+                    text.into_owned()
+                } else {
+                    redact(&text)
+                },
                 event_time,
                 time_source,
                 verdict,
@@ -195,7 +213,12 @@ fn pick_time(
     line_no: u64,
     context: u64,
 ) -> (Option<Timestamp>, TimeSource) {
-    if let Some(&(t, _)) = times.iter().rev().find(|(_, p)| *p < at).or_else(|| times.first()) {
+    if let Some(&(t, _)) = times
+        .iter()
+        .rev()
+        .find(|(_, p)| *p < at)
+        .or_else(|| times.first())
+    {
         return (Some(t), TimeSource::SameLine);
     }
     match last {
@@ -246,11 +269,25 @@ fn timestamps(line: &[u8]) -> Vec<(Timestamp, usize)> {
     let at = |i: usize, c: u8| line.get(i) == Some(&c);
     let mut i = 0;
     while i + 19 <= line.len() {
-        let core = d(i) && d(i + 1) && d(i + 2) && d(i + 3) && at(i + 4, b'-') && d(i + 5) && d(i + 6)
-            && at(i + 7, b'-') && d(i + 8) && d(i + 9)
+        let core = d(i)
+            && d(i + 1)
+            && d(i + 2)
+            && d(i + 3)
+            && at(i + 4, b'-')
+            && d(i + 5)
+            && d(i + 6)
+            && at(i + 7, b'-')
+            && d(i + 8)
+            && d(i + 9)
             && (at(i + 10, b'T') || at(i + 10, b' '))
-            && d(i + 11) && d(i + 12) && at(i + 13, b':') && d(i + 14) && d(i + 15)
-            && at(i + 16, b':') && d(i + 17) && d(i + 18);
+            && d(i + 11)
+            && d(i + 12)
+            && at(i + 13, b':')
+            && d(i + 14)
+            && d(i + 15)
+            && at(i + 16, b':')
+            && d(i + 17)
+            && d(i + 18);
         if !core || (i > 0 && d(i - 1)) {
             i += 1;
             continue;
@@ -283,7 +320,11 @@ fn timestamps(line: &[u8]) -> Vec<(Timestamp, usize)> {
 
 /// Read one line (without the newline) into `buf`, keeping at most `max` bytes.
 /// `None` at end of input; `Some(true)` when the line was cut.
-fn read_line_bounded<R: BufRead>(r: &mut R, buf: &mut Vec<u8>, max: usize) -> std::io::Result<Option<bool>> {
+fn read_line_bounded<R: BufRead>(
+    r: &mut R,
+    buf: &mut Vec<u8>,
+    max: usize,
+) -> std::io::Result<Option<bool>> {
     let mut truncated = false;
     let mut any = false;
     loop {
@@ -324,7 +365,10 @@ pub fn read_limited<R: Read>(r: R, max: u64) -> std::io::Result<String> {
     let mut out = Vec::new();
     r.take(max + 1).read_to_end(&mut out)?;
     if out.len() as u64 > max {
-        return Err(std::io::Error::new(std::io::ErrorKind::InvalidData, format!("input larger than {max} bytes")));
+        return Err(std::io::Error::new(
+            std::io::ErrorKind::InvalidData,
+            format!("input larger than {max} bytes"),
+        ));
     }
     Ok(String::from_utf8_lossy(&out).into_owned())
 }

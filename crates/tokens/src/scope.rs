@@ -59,7 +59,9 @@ impl TenantClass {
     pub fn from_scope(scope: Option<&str>) -> TenantClass {
         match scope {
             Some(s) if s.contains("{tenantid}") => TenantClass::Any,
-            Some(s) if tenant_of_issuer(s).is_some_and(|t| t.eq_ignore_ascii_case(CONSUMER_TENANT)) => {
+            Some(s)
+                if tenant_of_issuer(s).is_some_and(|t| t.eq_ignore_ascii_case(CONSUMER_TENANT)) =>
+            {
                 TenantClass::Consumer
             }
             Some(s) if tenant_of_issuer(s).is_some() => TenantClass::Enterprise,
@@ -97,10 +99,11 @@ pub fn tenant_of_issuer(iss: &str) -> Option<&str> {
     ] {
         if let Some(rest) = iss.strip_prefix(prefix) {
             for suffix in suffixes {
-                if let Some(t) = rest.strip_suffix(suffix) {
-                    if !t.is_empty() && !t.contains('/') {
-                        return Some(t);
-                    }
+                if let Some(t) = rest.strip_suffix(suffix)
+                    && !t.is_empty()
+                    && !t.contains('/')
+                {
+                    return Some(t);
                 }
             }
         }
@@ -127,10 +130,19 @@ mod tests {
         assert!(is_guid(CONSUMER_TENANT));
         assert!(!is_guid("9188040d-6c67-4c5b-b112-36a304b66daz"));
         assert_eq!(tenant_of_issuer(CONSUMER_ISSUER), Some(CONSUMER_TENANT));
-        assert_eq!(tenant_of_issuer("https://sts.windows.net/abc/"), Some("abc"));
+        assert_eq!(
+            tenant_of_issuer("https://sts.windows.net/abc/"),
+            Some("abc")
+        );
         assert_eq!(tenant_of_issuer("joe"), None);
-        assert_eq!(TenantClass::from_scope(Some(CONSUMER_ISSUER)), TenantClass::Consumer);
-        assert_eq!(TenantClass::from_scope(Some(TENANT_ISSUER_TEMPLATE)), TenantClass::Any);
+        assert_eq!(
+            TenantClass::from_scope(Some(CONSUMER_ISSUER)),
+            TenantClass::Consumer
+        );
+        assert_eq!(
+            TenantClass::from_scope(Some(TENANT_ISSUER_TEMPLATE)),
+            TenantClass::Any
+        );
         assert_eq!(TenantClass::from_scope(None), TenantClass::Any);
     }
 }

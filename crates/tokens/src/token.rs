@@ -36,29 +36,46 @@ impl Token {
             .unwrap_or(text)
             .trim();
         if text.len() > MAX_TOKEN_LEN {
-            return Err(TokenError::TooLarge { len: text.len(), max: MAX_TOKEN_LEN });
+            return Err(TokenError::TooLarge {
+                len: text.len(),
+                max: MAX_TOKEN_LEN,
+            });
         }
         if text.is_empty() {
             return Err(TokenError::Malformed("empty token"));
         }
         let mut parts = text.split('.');
-        let (Some(h), Some(p), Some(s), None) = (parts.next(), parts.next(), parts.next(), parts.next())
+        let (Some(h), Some(p), Some(s), None) =
+            (parts.next(), parts.next(), parts.next(), parts.next())
         else {
             return Err(TokenError::Malformed(
                 "a signed token has exactly three dot-separated parts (five would be an encrypted JWE)",
             ));
         };
-        let header_bytes = b64::decode_token_part(h).ok_or(TokenError::Base64 { part: "header" })?;
+        let header_bytes =
+            b64::decode_token_part(h).ok_or(TokenError::Base64 { part: "header" })?;
         let payload_bytes =
             b64::decode_token_part(p).ok_or(TokenError::Base64 { part: "payload" })?;
         let signature =
             b64::decode_token_part(s).ok_or(TokenError::Base64 { part: "signature" })?;
-        let header = json::parse_object(&header_bytes)
-            .map_err(|reason| TokenError::Json { part: "header", reason })?;
-        let claims = json::parse_object(&payload_bytes)
-            .map_err(|reason| TokenError::Json { part: "payload", reason })?;
-        let signing_input = text.get(..h.len() + 1 + p.len()).unwrap_or_default().to_owned();
-        Ok(Token { header, claims, signing_input, signature })
+        let header = json::parse_object(&header_bytes).map_err(|reason| TokenError::Json {
+            part: "header",
+            reason,
+        })?;
+        let claims = json::parse_object(&payload_bytes).map_err(|reason| TokenError::Json {
+            part: "payload",
+            reason,
+        })?;
+        let signing_input = text
+            .get(..h.len() + 1 + p.len())
+            .unwrap_or_default()
+            .to_owned();
+        Ok(Token {
+            header,
+            claims,
+            signing_input,
+            signature,
+        })
     }
 
     /// A string header member.
@@ -102,7 +119,10 @@ pub fn redact(text: &str) -> String {
     match text.rfind('.') {
         Some(i) => {
             let sig_len = text.len() - i - 1;
-            format!("{}.<signature redacted, {sig_len} chars>", text.get(..i).unwrap_or_default())
+            format!(
+                "{}.<signature redacted, {sig_len} chars>",
+                text.get(..i).unwrap_or_default()
+            )
         }
         None => "<not a token>".to_owned(),
     }
@@ -115,10 +135,19 @@ mod tests {
     #[test]
     fn parts_and_limits() {
         assert!(matches!(Token::parse("a.b"), Err(TokenError::Malformed(_))));
-        assert!(matches!(Token::parse("a.b.c.d.e"), Err(TokenError::Malformed(_))));
-        assert!(matches!(Token::parse("!!.e30.AA"), Err(TokenError::Base64 { part: "header" })));
+        assert!(matches!(
+            Token::parse("a.b.c.d.e"),
+            Err(TokenError::Malformed(_))
+        ));
+        assert!(matches!(
+            Token::parse("!!.e30.AA"),
+            Err(TokenError::Base64 { part: "header" })
+        ));
         let huge = "e".repeat(MAX_TOKEN_LEN + 1);
-        assert!(matches!(Token::parse(&huge), Err(TokenError::TooLarge { .. })));
+        assert!(matches!(
+            Token::parse(&huge),
+            Err(TokenError::TooLarge { .. })
+        ));
         let t = Token::parse("Bearer eyJhbGciOiJub25lIn0.e30.").unwrap();
         assert_eq!(t.header_str("alg"), Some("none"));
         assert!(t.signature.is_empty());

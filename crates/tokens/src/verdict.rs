@@ -142,7 +142,10 @@ impl Verdict {
     #[must_use]
     pub fn to_text(&self) -> String {
         let mut out = format!("{}: {}\n", self.verdict.name().to_uppercase(), self.summary);
-        out.push_str(&format!("  judged at {} ({})\n", self.judged_at, self.judged_at_source));
+        out.push_str(&format!(
+            "  judged at {} ({})\n",
+            self.judged_at, self.judged_at_source
+        ));
         if let Some(e) = &self.error {
             out.push_str(&format!("  error: {e}\n"));
         }

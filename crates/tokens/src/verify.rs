@@ -62,7 +62,11 @@ pub fn verify(text: &str, registry: &Registry, opts: &VerifyOptions) -> Verdict 
             claims: Value::Null,
             key: Value::Null,
             judged_at: opts.at.unwrap_or(opts.now),
-            judged_at_source: if opts.at.is_some() { opts.at_source.clone() } else { "now".to_owned() },
+            judged_at_source: if opts.at.is_some() {
+                opts.at_source.clone()
+            } else {
+                "now".to_owned()
+            },
             error: Some(e.to_string()),
         },
     }
@@ -72,7 +76,11 @@ struct Checks(Vec<Check>);
 
 impl Checks {
     fn push(&mut self, check: CheckName, ok: bool, detail: impl Into<String>) {
-        self.0.push(Check { check, ok, detail: detail.into() });
+        self.0.push(Check {
+            check,
+            ok,
+            detail: detail.into(),
+        });
     }
 }
 
@@ -136,7 +144,11 @@ pub fn verify_token(t: &Token, registry: &Registry, opts: &VerifyOptions) -> Ver
     match (&alg, &alg_key_mismatch, sig_ok) {
         (Err(refusal), _, _) => c.push(CheckName::Alg, false, refusal.to_string()),
         (Ok(_), Some(m), false) => c.push(CheckName::Alg, false, m.clone()),
-        (Ok(a), _, _) => c.push(CheckName::Alg, true, format!("{a} is allow-listed and fits the key type")),
+        (Ok(a), _, _) => c.push(
+            CheckName::Alg,
+            true,
+            format!("{a} is allow-listed and fits the key type"),
+        ),
     }
     let kid_ok = kid.is_some() && candidates.len() == 1;
     let kid_detail = match (kid, candidates.len()) {
@@ -152,7 +164,12 @@ pub fn verify_token(t: &Token, registry: &Registry, opts: &VerifyOptions) -> Ver
             "no key with kid {k:?} in the registry ({} keys known): the signer is unknown",
             registry.keys.len()
         ),
-        (Some(_), 1) => format!("resolves to {}", candidates.first().map_or_else(String::new, |k| k.describe())),
+        (Some(_), 1) => format!(
+            "resolves to {}",
+            candidates
+                .first()
+                .map_or_else(String::new, |k| k.describe())
+        ),
         (Some(k), n) => format!("kid {k:?} matches {n} different keys; a kid must pin one key"),
     };
     c.push(CheckName::Kid, kid_ok, kid_detail);
@@ -173,7 +190,9 @@ pub fn verify_token(t: &Token, registry: &Registry, opts: &VerifyOptions) -> Ver
                  signed with another private key",
                 k.describe()
             ),
-            (Ok(a), None, false) => format!("the {a} signature does not verify under any key of that type"),
+            (Ok(a), None, false) => {
+                format!("the {a} signature does not verify under any key of that type")
+            }
         };
         c.push(CheckName::Signature, false, detail);
     }
@@ -201,20 +220,34 @@ pub fn verify_token(t: &Token, registry: &Registry, opts: &VerifyOptions) -> Ver
     // 8. time
     let skew = opts.skew_seconds;
     match t.claim_time("exp") {
-        None => c.push(CheckName::Expiry, false, "no exp: a token without an expiry is refused"),
+        None => c.push(
+            CheckName::Expiry,
+            false,
+            "no exp: a token without an expiry is refused",
+        ),
         Some(exp) if judged_at > exp.add_seconds(skew) => c.push(
             CheckName::Expiry,
             false,
-            format!("expired at {exp}, {} before the judged time {judged_at}", span(exp, judged_at)),
+            format!(
+                "expired at {exp}, {} before the judged time {judged_at}",
+                span(exp, judged_at)
+            ),
         ),
-        Some(exp) => c.push(CheckName::Expiry, true, format!("not expired: valid until {exp}")),
+        Some(exp) => c.push(
+            CheckName::Expiry,
+            true,
+            format!("not expired: valid until {exp}"),
+        ),
     }
     let nbf = t.claim_time("nbf");
     match (nbf, iat) {
         (Some(n), _) if judged_at.add_seconds(skew) < n => c.push(
             CheckName::NotBefore,
             false,
-            format!("not valid before {n} (nbf), {} after the judged time {judged_at}", span(judged_at, n)),
+            format!(
+                "not valid before {n} (nbf), {} after the judged time {judged_at}",
+                span(judged_at, n)
+            ),
         ),
         (_, Some(i)) if judged_at.add_seconds(skew) < i => c.push(
             CheckName::NotBefore,
@@ -222,12 +255,19 @@ pub fn verify_token(t: &Token, registry: &Registry, opts: &VerifyOptions) -> Ver
             format!("issued at {i} (iat), after the judged time {judged_at}: issued in the future"),
         ),
         (Some(n), _) => c.push(CheckName::NotBefore, true, format!("valid from {n} (nbf)")),
-        (None, _) => c.push(CheckName::NotBefore, true, "no nbf; iat is not in the future"),
+        (None, _) => c.push(
+            CheckName::NotBefore,
+            true,
+            "no nbf; iat is not in the future",
+        ),
     }
 
     // 9. key validity, judged at issue time.
     let issued = iat.unwrap_or(judged_at);
-    c.push_pair(CheckName::KeyValidity, key_validity(key, issued, iat.is_some()));
+    c.push_pair(
+        CheckName::KeyValidity,
+        key_validity(key, issued, iat.is_some()),
+    );
 
     // 10. revocation, judged at the judged time.
     c.push_pair(CheckName::Revoked, revocation(key, judged_at, issued));
@@ -306,7 +346,11 @@ fn span(from: Timestamp, to: Timestamp) -> String {
     }
 }
 
-fn key_scope(key: Option<&KeyRecord>, iss: Option<&str>, tid: Option<&str>) -> (bool, String, bool) {
+fn key_scope(
+    key: Option<&KeyRecord>,
+    iss: Option<&str>,
+    tid: Option<&str>,
+) -> (bool, String, bool) {
     let Some(k) = key else {
         return (false, "no key to take a scope from".to_owned(), false);
     };
@@ -317,7 +361,10 @@ fn key_scope(key: Option<&KeyRecord>, iss: Option<&str>, tid: Option<&str>) -> (
             format!(
                 "unscoped: key {} carries no issuer scope, so nothing says it may sign for iss {iss_s}{}",
                 k.kid,
-                tid.map_or_else(String::new, |t| format!(" and {}", scope::describe_tenant(t)))
+                tid.map_or_else(String::new, |t| format!(
+                    " and {}",
+                    scope::describe_tenant(t)
+                ))
             ),
             true,
         );
@@ -362,7 +409,13 @@ fn key_scope(key: Option<&KeyRecord>, iss: Option<&str>, tid: Option<&str>) -> (
                 );
             }
             Some(t) if !scope::is_guid(t) => {
-                return (false, format!("tid {t:?} is not a GUID, so it cannot fill the key's issuer template {scope_t}"), false);
+                return (
+                    false,
+                    format!(
+                        "tid {t:?} is not a GUID, so it cannot fill the key's issuer template {scope_t}"
+                    ),
+                    false,
+                );
             }
             Some(t) => scope_t.replace("{tenantid}", t),
         }
@@ -372,7 +425,10 @@ fn key_scope(key: Option<&KeyRecord>, iss: Option<&str>, tid: Option<&str>) -> (
     match iss {
         Some(i) if i == expected => (
             true,
-            format!("key {} may sign for {expected} ({} key), which is the token's iss", k.kid, k.tenant_class),
+            format!(
+                "key {} may sign for {expected} ({} key), which is the token's iss",
+                k.kid, k.tenant_class
+            ),
             false,
         ),
         Some(i) => (
@@ -383,7 +439,14 @@ fn key_scope(key: Option<&KeyRecord>, iss: Option<&str>, tid: Option<&str>) -> (
             ),
             false,
         ),
-        None => (false, format!("the token has no iss; key {} may only sign for {expected}", k.kid), false),
+        None => (
+            false,
+            format!(
+                "the token has no iss; key {} may only sign for {expected}",
+                k.kid
+            ),
+            false,
+        ),
     }
 }
 
@@ -392,13 +455,29 @@ fn issuer_check(iss: Option<&str>, tid: Option<&str>) -> (bool, String) {
         return (false, "no iss claim".to_owned());
     };
     match scope::tenant_of_issuer(i) {
-        Some(t) if !scope::is_guid(t) => (false, format!("iss {i} names tenant {t:?}, which is not a GUID")),
+        Some(t) if !scope::is_guid(t) => (
+            false,
+            format!("iss {i} names tenant {t:?}, which is not a GUID"),
+        ),
         Some(t) => match tid {
-            None => (false, format!("iss {i} names tenant {t} but the token has no tid")),
-            Some(x) if x.eq_ignore_ascii_case(t) => (true, format!("iss {i} has the issuer form of its tid")),
-            Some(x) => (false, format!("iss {i} names tenant {t} but tid is {x}: iss and tid disagree")),
+            None => (
+                false,
+                format!("iss {i} names tenant {t} but the token has no tid"),
+            ),
+            Some(x) if x.eq_ignore_ascii_case(t) => {
+                (true, format!("iss {i} has the issuer form of its tid"))
+            }
+            Some(x) => (
+                false,
+                format!("iss {i} names tenant {t} but tid is {x}: iss and tid disagree"),
+            ),
         },
-        None => (true, format!("iss {i} (not a Microsoft tenant issuer; the key scope check compares it with the key)")),
+        None => (
+            true,
+            format!(
+                "iss {i} (not a Microsoft tenant issuer; the key scope check compares it with the key)"
+            ),
+        ),
     }
 }
 
@@ -408,18 +487,33 @@ fn tenant_check(tid: Option<&str>, iss: Option<&str>, expected: &[String]) -> (b
             return (false, "no tid claim on a Microsoft token".to_owned());
         }
         if expected.is_empty() {
-            return (true, "no tid claim (not a Microsoft tenant token)".to_owned());
+            return (
+                true,
+                "no tid claim (not a Microsoft tenant token)".to_owned(),
+            );
         }
-        return (false, format!("no tid claim; expected one of {}", expected.join(", ")));
+        return (
+            false,
+            format!("no tid claim; expected one of {}", expected.join(", ")),
+        );
     };
     if !scope::is_guid(t) {
         return (false, format!("tid {t:?} is not a GUID"));
     }
     if expected.is_empty() {
-        return (true, format!("tid is {}; no expected tenants given (--tenant), so not compared", scope::describe_tenant(t)));
+        return (
+            true,
+            format!(
+                "tid is {}; no expected tenants given (--tenant), so not compared",
+                scope::describe_tenant(t)
+            ),
+        );
     }
     if expected.iter().any(|e| e.eq_ignore_ascii_case(t)) {
-        return (true, format!("tid is {}, an expected tenant", scope::describe_tenant(t)));
+        return (
+            true,
+            format!("tid is {}, an expected tenant", scope::describe_tenant(t)),
+        );
     }
     if scope::is_consumer(t) {
         return (
@@ -431,13 +525,26 @@ fn tenant_check(tid: Option<&str>, iss: Option<&str>, expected: &[String]) -> (b
             ),
         );
     }
-    (false, format!("tid {t} is not an expected tenant ({})", expected.join(", ")))
+    (
+        false,
+        format!(
+            "tid {t} is not an expected tenant ({})",
+            expected.join(", ")
+        ),
+    )
 }
 
 fn audience_check(auds: &[&str], expected: &[String]) -> (bool, String) {
-    let shown = if auds.is_empty() { "(none)".to_owned() } else { auds.join(", ") };
+    let shown = if auds.is_empty() {
+        "(none)".to_owned()
+    } else {
+        auds.join(", ")
+    };
     if expected.is_empty() {
-        return (true, format!("aud is {shown}; no expected audience given (--audience), so not compared"));
+        return (
+            true,
+            format!("aud is {shown}; no expected audience given (--audience), so not compared"),
+        );
     }
     if auds.iter().any(|a| expected.iter().any(|e| e == a)) {
         (true, format!("aud {shown} is this resource"))
@@ -473,9 +580,18 @@ fn key_validity(key: Option<&KeyRecord>, issued: Timestamp, has_iat: bool) -> (b
         ),
         (Some(nb), _) if issued < nb => (
             false,
-            format!("the token was {when} at {issued}, before key {}'s {from} started ({nb})", k.kid),
+            format!(
+                "the token was {when} at {issued}, before key {}'s {from} started ({nb})",
+                k.kid
+            ),
         ),
-        (None, None) => (true, format!("no validity period known for key {} (no x5c); not checked", k.kid)),
+        (None, None) => (
+            true,
+            format!(
+                "no validity period known for key {} (no x5c); not checked",
+                k.kid
+            ),
+        ),
         (nb, na) => (
             true,
             format!(
@@ -492,24 +608,36 @@ fn revocation(key: Option<&KeyRecord>, judged: Timestamp, issued: Timestamp) -> 
     let Some(k) = key else {
         return (false, "no key: its revocation cannot be checked".to_owned());
     };
-    if let Some(r) = k.revoked_at {
-        if judged >= r || issued >= r {
-            return (
-                false,
-                format!("key {} was revoked on {r}; the token is judged at {judged}, after the revocation", k.kid),
-            );
-        }
+    if let Some(r) = k.revoked_at
+        && (judged >= r || issued >= r)
+    {
+        return (
+            false,
+            format!(
+                "key {} was revoked on {r}; the token is judged at {judged}, after the revocation",
+                k.kid
+            ),
+        );
     }
-    if let Some(d) = k.removed_at {
-        if judged >= d {
-            return (
-                false,
-                format!("key {} was removed from its source ({}) by {d}: retired before the judged time {judged}", k.kid, k.source),
-            );
-        }
+    if let Some(d) = k.removed_at
+        && judged >= d
+    {
+        return (
+            false,
+            format!(
+                "key {} was removed from its source ({}) by {d}: retired before the judged time {judged}",
+                k.kid, k.source
+            ),
+        );
     }
     match k.revoked_at {
-        Some(r) => (true, format!("not revoked at {judged} (key {} was revoked later, on {r})", k.kid)),
+        Some(r) => (
+            true,
+            format!(
+                "not revoked at {judged} (key {} was revoked later, on {r})",
+                k.kid
+            ),
+        ),
         None => (true, format!("key {} is not revoked", k.kid)),
     }
 }
@@ -520,25 +648,61 @@ fn token_class(t: &Token, iss: Option<&str>, audiences: &[String]) -> (bool, Str
         let v2_issuer = i.starts_with("https://login.microsoftonline.com/") && i.ends_with("/v2.0");
         let v1_issuer = i.starts_with("https://sts.windows.net/");
         if v == "2.0" && v1_issuer {
-            return (false, format!("a v2.0 token (ver 2.0) with a v1.0 issuer {i}: the issuer type does not match the endpoint"));
+            return (
+                false,
+                format!(
+                    "a v2.0 token (ver 2.0) with a v1.0 issuer {i}: the issuer type does not match the endpoint"
+                ),
+            );
         }
         if v == "1.0" && v2_issuer {
-            return (false, format!("a v1.0 token (ver 1.0) with a v2.0 issuer {i}: the issuer type does not match the endpoint"));
+            return (
+                false,
+                format!(
+                    "a v1.0 token (ver 1.0) with a v2.0 issuer {i}: the issuer type does not match the endpoint"
+                ),
+            );
         }
     }
     let access = t.claims.contains_key("scp") || t.claims.contains_key("roles");
-    let id_token = t.claims.contains_key("nonce") || (!access && t.claim_str("idtyp").is_none() && t.claims.contains_key("preferred_username"));
+    let id_token = t.claims.contains_key("nonce")
+        || (!access
+            && t.claim_str("idtyp").is_none()
+            && t.claims.contains_key("preferred_username"));
     if id_token && !access && !audiences.is_empty() {
-        return (false, "an ID token (no scp or roles) presented to a resource as an access token".to_owned());
+        return (
+            false,
+            "an ID token (no scp or roles) presented to a resource as an access token".to_owned(),
+        );
     }
-    let kind = if access { "an access token" } else if id_token { "an ID token" } else { "a token of unknown class" };
-    (true, format!("{kind}{}", ver.map_or_else(String::new, |v| format!(", ver {v}"))))
+    let kind = if access {
+        "an access token"
+    } else if id_token {
+        "an ID token"
+    } else {
+        "a token of unknown class"
+    };
+    (
+        true,
+        format!(
+            "{kind}{}",
+            ver.map_or_else(String::new, |v| format!(", ver {v}"))
+        ),
+    )
 }
 
-fn summarise(verdict: VerdictKind, checks: &[Check], key: Option<&KeyRecord>, kid: Option<&str>) -> String {
+fn summarise(
+    verdict: VerdictKind,
+    checks: &[Check],
+    key: Option<&KeyRecord>,
+    kid: Option<&str>,
+) -> String {
     let failing: Vec<&Check> = checks.iter().filter(|c| !c.ok).collect();
     let first = |names: &[CheckName]| {
-        failing.iter().find(|c| names.contains(&c.check)).map(|c| c.detail.clone())
+        failing
+            .iter()
+            .find(|c| names.contains(&c.check))
+            .map(|c| c.detail.clone())
     };
     let key_desc = key.map_or_else(String::new, |k| {
         let mut s = k.kid.clone();
@@ -549,14 +713,26 @@ fn summarise(verdict: VerdictKind, checks: &[Check], key: Option<&KeyRecord>, ki
     });
     let key_problems: Vec<&str> = failing
         .iter()
-        .filter(|c| matches!(c.check, CheckName::KeyScope | CheckName::KeyValidity | CheckName::Revoked))
+        .filter(|c| {
+            matches!(
+                c.check,
+                CheckName::KeyScope | CheckName::KeyValidity | CheckName::Revoked
+            )
+        })
         .map(|c| c.check.name())
         .collect();
     match verdict {
-        VerdictKind::Valid => format!("signed by {key_desc}, which may sign this token; every check passed"),
+        VerdictKind::Valid => {
+            format!("signed by {key_desc}, which may sign this token; every check passed")
+        }
         VerdictKind::Forged => format!(
             "the signature verifies under key {key_desc}, but that key may not sign this token: {}",
-            first(&[CheckName::KeyScope, CheckName::KeyValidity, CheckName::Revoked]).unwrap_or_default()
+            first(&[
+                CheckName::KeyScope,
+                CheckName::KeyValidity,
+                CheckName::Revoked
+            ])
+            .unwrap_or_default()
         ),
         VerdictKind::UnknownKey => format!(
             "no known key with kid {:?}: the signature cannot be checked, so the token is not trusted",

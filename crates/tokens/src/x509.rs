@@ -46,11 +46,15 @@ const OID_CN: &[u8] = &[0x55, 0x04, 0x03];
 
 /// One DER element: tag, content, and what follows it.
 fn read(input: &[u8]) -> Result<(u8, &[u8], &[u8])> {
-    let (&tag, rest) = input.split_first().ok_or(TokenError::Der("truncated element"))?;
+    let (&tag, rest) = input
+        .split_first()
+        .ok_or(TokenError::Der("truncated element"))?;
     if tag & 0x1f == 0x1f {
         return Err(TokenError::Der("multi-byte tags are not expected here"));
     }
-    let (&first, rest) = rest.split_first().ok_or(TokenError::Der("truncated length"))?;
+    let (&first, rest) = rest
+        .split_first()
+        .ok_or(TokenError::Der("truncated length"))?;
     let (len, rest) = if first < 0x80 {
         (usize::from(first), rest)
     } else {
@@ -58,8 +62,12 @@ fn read(input: &[u8]) -> Result<(u8, &[u8], &[u8])> {
         if count == 0 || count > 3 {
             return Err(TokenError::Der("unsupported length form"));
         }
-        let bytes = rest.get(..count).ok_or(TokenError::Der("truncated length"))?;
-        let len = bytes.iter().fold(0usize, |acc, &b| (acc << 8) | usize::from(b));
+        let bytes = rest
+            .get(..count)
+            .ok_or(TokenError::Der("truncated length"))?;
+        let len = bytes
+            .iter()
+            .fold(0usize, |acc, &b| (acc << 8) | usize::from(b));
         (len, rest.get(count..).unwrap_or_default())
     };
     if rest.len() < len {
@@ -71,7 +79,11 @@ fn read(input: &[u8]) -> Result<(u8, &[u8], &[u8])> {
 
 fn expect<'a>(input: &'a [u8], want: u8, what: &'static str) -> Result<(&'a [u8], &'a [u8])> {
     let (tag, content, rest) = read(input)?;
-    if tag == want { Ok((content, rest)) } else { Err(TokenError::Der(what)) }
+    if tag == want {
+        Ok((content, rest))
+    } else {
+        Err(TokenError::Der(what))
+    }
 }
 
 /// Parse a certificate (DER).
@@ -117,7 +129,9 @@ pub fn parse_certificate(der: &[u8]) -> Result<CertInfo> {
 
 fn parse_time(tag: u8, content: &[u8]) -> Result<Timestamp> {
     let text = std::str::from_utf8(content).map_err(|_| TokenError::Der("time is not ASCII"))?;
-    let digits = text.strip_suffix('Z').ok_or(TokenError::Der("time is not in UTC (Z)"))?;
+    let digits = text
+        .strip_suffix('Z')
+        .ok_or(TokenError::Der("time is not in UTC (Z)"))?;
     if !digits.bytes().all(|b| b.is_ascii_digit()) {
         return Err(TokenError::Der("time has non-digits"));
     }
@@ -134,7 +148,11 @@ fn parse_time(tag: u8, content: &[u8]) -> Result<Timestamp> {
             (i64::from(if yy >= 50 { 1900 + yy } else { 2000 + yy }), 2)
         }
         (TAG_GENERALIZED_TIME, 14) => (i64::from(num(0..4)?), 4),
-        _ => return Err(TokenError::Der("validity time is neither UTCTime nor GeneralizedTime")),
+        _ => {
+            return Err(TokenError::Der(
+                "validity time is neither UTCTime nor GeneralizedTime",
+            ));
+        }
     };
     Timestamp::from_civil(
         year,
@@ -166,7 +184,9 @@ fn common_name(mut name: &[u8]) -> Option<String> {
 fn parse_spki(spki: &[u8]) -> Result<PublicKey> {
     let (alg, rest) = expect(spki, TAG_SEQUENCE, "key algorithm is not a SEQUENCE")?;
     let (bits, _) = expect(rest, TAG_BIT_STRING, "public key is not a BIT STRING")?;
-    let (&unused, key) = bits.split_first().ok_or(TokenError::Der("empty public key"))?;
+    let (&unused, key) = bits
+        .split_first()
+        .ok_or(TokenError::Der("empty public key"))?;
     if unused != 0 {
         return Err(TokenError::Der("public key has unused bits"));
     }
@@ -179,7 +199,10 @@ fn parse_spki(spki: &[u8]) -> Result<PublicKey> {
             let s = v.iter().position(|&b| b != 0).unwrap_or(v.len());
             v.get(s..).unwrap_or_default().to_vec()
         };
-        return Ok(PublicKey::Rsa { n: strip(n), e: strip(e) });
+        return Ok(PublicKey::Rsa {
+            n: strip(n),
+            e: strip(e),
+        });
     }
     if oid == OID_EC {
         let (curve, _) = expect(params, TAG_OID, "EC key has no named curve")?;
@@ -193,7 +216,10 @@ fn parse_spki(spki: &[u8]) -> Result<PublicKey> {
         if key.len() != len || key.first() != Some(&4) {
             return Err(TokenError::Der("EC point is not uncompressed"));
         }
-        return Ok(PublicKey::Ec { family, point: key.to_vec() });
+        return Ok(PublicKey::Ec {
+            family,
+            point: key.to_vec(),
+        });
     }
     if oid == OID_ED25519 {
         if key.len() != 32 {
@@ -201,7 +227,9 @@ fn parse_spki(spki: &[u8]) -> Result<PublicKey> {
         }
         return Ok(PublicKey::Ed25519 { x: key.to_vec() });
     }
-    Err(TokenError::Der("public key algorithm is not RSA, EC or Ed25519"))
+    Err(TokenError::Der(
+        "public key algorithm is not RSA, EC or Ed25519",
+    ))
 }
 
 #[cfg(test)]

@@ -21,6 +21,15 @@ pub(crate) fn in_window(cfg: &ActorHoursConfig, hour_index: i64) -> bool {
 
 /// The owner's records in the window and in total (input plus saved baseline).
 pub(crate) fn owner_norm(cx: &Cx<'_>, mailbox: &str) -> (u64, u64) {
+    if let Some(&n) = cx.owner_norms.borrow().get(mailbox) {
+        return n;
+    }
+    let n = compute_owner_norm(cx, mailbox);
+    cx.owner_norms.borrow_mut().insert(mailbox.to_owned(), n);
+    n
+}
+
+fn compute_owner_norm(cx: &Cx<'_>, mailbox: &str) -> (u64, u64) {
     let cfg = &cx.cfg.actor_hours;
     let (mut inside, mut total) = (0u64, 0u64);
     for &i in cx

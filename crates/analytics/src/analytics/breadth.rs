@@ -36,18 +36,18 @@ pub(crate) fn run(cx: &Cx<'_>, out: &mut Vec<Finding>) {
     let mut new_app: BTreeSet<(&str, String)> = BTreeSet::new();
     let mut new_reader: BTreeSet<(&str, String)> = BTreeSet::new();
     for &m in cx.mail_by_mailbox.keys() {
-        for v in cx.values(m, Dim::Network, days) {
+        for v in cx.values(m, Dim::Network, days).iter() {
             if v.novelty == Novelty::New {
-                new_net.insert((m, v.value));
+                new_net.insert((m, v.value.clone()));
             }
         }
-        for v in cx.values(m, Dim::App, days) {
+        for v in cx.values(m, Dim::App, days).iter() {
             if v.novelty == Novelty::New {
-                new_app.insert((m, v.value));
+                new_app.insert((m, v.value.clone()));
             }
         }
         // New non-owner readers.
-        for v in cx.values(m, Dim::Reader, days) {
+        for v in cx.values(m, Dim::Reader, days).iter() {
             if v.novelty != Novelty::New {
                 continue;
             }

@@ -37,8 +37,7 @@ pub(crate) fn run(cx: &Cx<'_>, out: &mut Vec<Finding>) {
         }
         pts.sort();
         // (session a, session b) → (first overlap, ctxs, networks)
-        let mut pairs: BTreeMap<(&str, &str), Pair> =
-            BTreeMap::new();
+        let mut pairs: BTreeMap<(&str, &str), Pair> = BTreeMap::new();
         let mut j = 0;
         for i in 0..pts.len() {
             while pts[j].0 < pts[i].0 - win {

@@ -22,7 +22,7 @@ pub(crate) fn run(cx: &Cx<'_>, out: &mut Vec<Finding>) {
         .map(|k| k.to_ascii_lowercase())
         .collect();
     for &mailbox in cx.mail_by_mailbox.keys() {
-        for v in cx.values(mailbox, Dim::Asn, cfg.baseline_days) {
+        for v in cx.values(mailbox, Dim::Asn, cfg.baseline_days).iter() {
             let Some(info) = v
                 .ctxs
                 .iter()

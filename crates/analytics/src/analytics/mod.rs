@@ -2,7 +2,9 @@
 //! ([`Cx`]), per-mailbox novelty against the baseline, and [`Finding`], the raw form of a
 //! detection before it is turned into a [`stormwatch_core::Detection`].
 
+use std::cell::RefCell;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::rc::Rc;
 use std::fmt::Write as _;
 use std::net::IpAddr;
 
@@ -91,6 +93,9 @@ pub(crate) struct Value {
     pub(crate) novelty: Novelty,
 }
 
+/// (mailbox, dimension, baseline days).
+type ValuesKey = (String, u8, u32);
+
 /// Everything the analytics read at `finish`.
 pub(crate) struct Cx<'a> {
     pub(crate) cfg: &'a AnalyticsConfig,
@@ -105,6 +110,10 @@ pub(crate) struct Cx<'a> {
     /// MailItemsAccessed contexts per mailbox, by mailbox name.
     pub(crate) mail_by_mailbox: BTreeMap<&'a str, Vec<usize>>,
     ips: HashMap<Sym, IpAddr>,
+    /// `values` results, computed once per (mailbox, dimension, baseline length).
+    values_cache: RefCell<HashMap<ValuesKey, Rc<Vec<Value>>>>,
+    /// The owner's (records in the actor window, records) per mailbox.
+    pub(crate) owner_norms: RefCell<HashMap<String, (u64, u64)>>,
 }
 
 impl<'a> Cx<'a> {
@@ -148,6 +157,8 @@ impl<'a> Cx<'a> {
             hist_start,
             mail_by_mailbox,
             ips,
+            values_cache: RefCell::new(HashMap::new()),
+            owner_norms: RefCell::new(HashMap::new()),
         }
     }
 
@@ -222,7 +233,17 @@ impl<'a> Cx<'a> {
 
     /// The values of `dim` for `mailbox`, with their novelty against a `days`-long baseline.
     /// Sorted by first record, then value.
-    pub(crate) fn values(&self, mailbox: &str, dim: Dim, days: u32) -> Vec<Value> {
+    pub(crate) fn values(&self, mailbox: &str, dim: Dim, days: u32) -> Rc<Vec<Value>> {
+        let key = (mailbox.to_owned(), dim as u8, days);
+        if let Some(v) = self.values_cache.borrow().get(&key) {
+            return Rc::clone(v);
+        }
+        let v = Rc::new(self.compute_values(mailbox, dim, days));
+        self.values_cache.borrow_mut().insert(key, Rc::clone(&v));
+        v
+    }
+
+    fn compute_values(&self, mailbox: &str, dim: Dim, days: u32) -> Vec<Value> {
         let mut by_value: BTreeMap<String, Value> = BTreeMap::new();
         for &i in self
             .mail_by_mailbox

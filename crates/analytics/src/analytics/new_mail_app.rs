@@ -25,7 +25,7 @@ pub(crate) fn run(cx: &Cx<'_>, out: &mut Vec<Finding>) {
     // app → first-seen times across mailboxes (for adoption).
     let mut adoption: BTreeMap<String, Vec<i64>> = BTreeMap::new();
     for &mailbox in cx.mail_by_mailbox.keys() {
-        for v in cx.values(mailbox, Dim::App, days) {
+        for v in cx.values(mailbox, Dim::App, days).iter() {
             if v.novelty == Novelty::Known {
                 continue;
             }
@@ -34,7 +34,7 @@ pub(crate) fn run(cx: &Cx<'_>, out: &mut Vec<Finding>) {
             if v.novelty == Novelty::Learning && first_party {
                 continue;
             }
-            candidates.push((mailbox, v));
+            candidates.push((mailbox, v.clone()));
         }
     }
     let active = cx.mail_by_mailbox.len();

@@ -18,7 +18,7 @@ pub(crate) fn run(cx: &Cx<'_>, out: &mut Vec<Finding>) {
     }
     let days = cx.cfg.baseline_days;
     for &mailbox in cx.mail_by_mailbox.keys() {
-        for v in cx.values(mailbox, Dim::ClientClass, days) {
+        for v in cx.values(mailbox, Dim::ClientClass, days).iter() {
             if v.novelty != Novelty::New {
                 continue;
             }

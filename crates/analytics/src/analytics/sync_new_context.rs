@@ -19,13 +19,15 @@ pub(crate) fn run(cx: &Cx<'_>, out: &mut Vec<Finding>) {
     for &mailbox in cx.mail_by_mailbox.keys() {
         let new_nets: Vec<_> = cx
             .values(mailbox, Dim::Network, days)
-            .into_iter()
+            .iter()
             .filter(|v| v.novelty == Novelty::New)
+            .cloned()
             .collect();
         let new_clients: Vec<_> = cx
             .values(mailbox, Dim::ClientInfo, days)
-            .into_iter()
+            .iter()
             .filter(|v| v.novelty == Novelty::New)
+            .cloned()
             .collect();
         for &i in cx
             .mail_by_mailbox

@@ -21,7 +21,7 @@ pub(crate) fn run(cx: &Cx<'_>, out: &mut Vec<Finding>) {
             continue;
         }
         for dim in [Dim::App, Dim::ClientInfo, Dim::Network] {
-            for v in cx.values(mailbox, dim, days) {
+            for v in cx.values(mailbox, dim, days).iter() {
                 if v.novelty != Novelty::New {
                     continue;
                 }

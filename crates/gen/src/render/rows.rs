@@ -118,6 +118,7 @@ pub(crate) fn sentinel_row(w: &World, r: &Ual, out: &mut String) {
             if let Op::Cmdlet { .. } = r.op {
                 o.str("ExternalAccess", "False");
                 o.str("OriginatingServer", &format!("{}\r\n", w.server(r.user)));
+                o.guid("SessionId", r.session);
             }
         }
     }

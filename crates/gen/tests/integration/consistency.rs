@@ -304,3 +304,57 @@ fn unaudited_tenant_and_decoys() {
             .any(|i| ids[i]["LogonType"] == 2 && ids[i]["MailboxOwnerUPN"] != ids[i]["UserId"])
     );
 }
+
+/// Every seed and size yields the whole planted pattern.
+#[test]
+fn many_seeds_plant_the_whole_pattern() {
+    use stormwatch_gen::{Scenario, ScenarioOptions};
+    for seed in 0..12 {
+        let staff = 3 + (seed as usize % 4);
+        let s = Scenario::generate(&ScenarioOptions {
+            seed,
+            staff_per_tenant: staff,
+            days: 32 + (seed as u32 % 5),
+        });
+        let t = s.truth();
+        assert_eq!(t.organizations.len(), 2, "seed {seed}");
+        assert_eq!(
+            t.organizations
+                .iter()
+                .map(|o| o.mailboxes.len())
+                .sum::<usize>(),
+            5,
+            "seed {seed}"
+        );
+        assert_eq!(t.whole_folder_syncs.len(), 1, "seed {seed}");
+        assert_eq!(t.throttled_windows.len(), 1, "seed {seed}");
+        assert_eq!(t.unaudited_tenants.len(), 1, "seed {seed}");
+        assert_eq!(t.decoys.len(), 4, "seed {seed}");
+        assert!(
+            t.decoys.iter().all(|d| !d.record_ids.is_empty()),
+            "seed {seed}"
+        );
+        assert_eq!(t.actor.sessions.len(), 4, "seed {seed}");
+        assert_eq!(t.actor.ips.len(), 5, "seed {seed}");
+        assert!(t.counts.actor_records >= 40, "seed {seed}");
+        for o in &t.organizations {
+            for m in &o.mailboxes {
+                assert!(m.first_access.weekday() < 5 && m.first_access.hour() < 9);
+                assert!(m.last_access.weekday() < 5 && m.last_access.hour() < 9);
+                let decoy_users: BTreeSet<&str> =
+                    t.decoys.iter().map(|d| d.user.as_str()).collect();
+                assert!(
+                    !decoy_users.contains(m.mailbox.as_str()),
+                    "seed {seed}: actor reads a decoy user's mailbox"
+                );
+            }
+        }
+        let actor: BTreeSet<&String> = t.actor_record_ids.iter().collect();
+        assert!(
+            t.decoys
+                .iter()
+                .flat_map(|d| &d.record_ids)
+                .all(|id| !actor.contains(id))
+        );
+    }
+}

@@ -143,16 +143,27 @@ fn gaps_errors_lost_items_edges_dedup_and_sign_ins() {
             .op_count(3)
             .ev(),
     ];
-    evs.push(
-        exch(
-            4,
-            "2023-06-14T10:00:00Z",
-            "t1",
-            "h@t1.example",
-            "Set-MailboxAuditBypassAssociation",
-        )
-        .ev(),
-    );
+    let mut bypass = exch(
+        4,
+        "2023-06-14T10:00:00Z",
+        "t1",
+        "h@t1.example",
+        "Set-MailboxAuditBypassAssociation",
+    )
+    .ev();
+    bypass.raw = r#"{"Parameters":[{"Name":"Identity","Value":"svc"},{"Name":"AuditBypassEnabled","Value":"True"}]}"#.into();
+    evs.push(bypass);
+    // Turning auditing on is not a limit.
+    let mut on = exch(
+        5,
+        "2023-06-14T10:00:00Z",
+        "t1",
+        "h@t1.example",
+        "Set-Mailbox",
+    )
+    .ev();
+    on.raw = r#"{"Parameters":[{"Name":"AuditEnabled","Value":"True"}]}"#.into();
+    evs.push(on);
     let stats = InputStats {
         files: vec![FileStats {
             file: "export.csv".into(),
@@ -221,6 +232,13 @@ fn gaps_errors_lost_items_edges_dedup_and_sign_ins() {
     assert_eq!(a.unlisted_binds, 3);
     assert!(kinds(&a.limits).contains(&LimitKind::ItemsLost));
     assert_eq!(a.messages, 1);
+    assert_eq!(
+        r.limits
+            .iter()
+            .filter(|l| l.kind == LimitKind::AuditBypass)
+            .count(),
+        1
+    );
     // Limits are sorted by kind.
     let mut sorted = k.clone();
     sorted.sort();

@@ -3,5 +3,6 @@
 
 mod build;
 mod exposure;
+mod ground_truth;
 mod limits;
 mod subjects;

@@ -44,6 +44,7 @@ pub(crate) struct JsonFramer {
     oversize: bool,
     too_deep: bool,
     done: bool,
+    eof_resyncs: u8,
     name: &'static str,
 }
 
@@ -58,6 +59,7 @@ impl JsonFramer {
             oversize: false,
             too_deep: false,
             done: false,
+            eof_resyncs: 0,
             name: "json",
         }
     }
@@ -227,6 +229,12 @@ impl JsonFramer {
                     file_line,
                 }
             }
+            Err(ScanErr::Eof) if self.state == State::Top && self.resync_after_eof(file_line) => {
+                Item::Error(FrameError::new(
+                    loc,
+                    "unterminated record: no closing brace before the end of the input",
+                ))
+            }
             Err(ScanErr::Eof) => {
                 self.done = true;
                 let why = match self.feed.take_error() {
@@ -245,6 +253,22 @@ impl JsonFramer {
         };
         self.mark = None;
         batch.items.push(item);
+    }
+
+    /// A top-level record ran to the end of the input: read on from the line after its first
+    /// line (once per file, so a file of unterminated records stays linear).
+    fn resync_after_eof(&mut self, start_line: u64) -> bool {
+        let Some(m) = self.mark else { return false };
+        if self.eof_resyncs > 0 {
+            return false;
+        }
+        let Some(i) = memchr::memchr(b'\n', &self.feed.buf()[m..]) else {
+            return false;
+        };
+        self.eof_resyncs += 1;
+        self.feed.set_pos(m + i + 1);
+        self.line = start_line + 1;
+        true
     }
 
     /// At a top-level `{`: is it a `{"value":[…]}` / `{"records":[…]}` envelope? If so, enter

@@ -148,8 +148,14 @@ fn sniff(feed: &mut Feed, limits: &Limits) -> Framing {
 /// Lines examined when telling NDJSON from pretty-printed JSON.
 const SNIFF_LINES: usize = 16;
 
-/// Does one of the first lines hold a whole object, starting in column 0?
+/// Does one of the first lines hold a whole object, starting in column 0 (and the first line is
+/// not a lone `{`)?
 fn ndjson_lines(text: &[u8], eof: bool) -> bool {
+    let first = memchr::memchr(b'\n', text).map_or(text, |i| &text[..i]);
+    if first.trim_ascii() == b"{" {
+        // A lone opening brace: pretty-printed JSON.
+        return false;
+    }
     let mut rest = text;
     for _ in 0..SNIFF_LINES {
         let (line, next, complete) = match memchr::memchr(b'\n', rest) {

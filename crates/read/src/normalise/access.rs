@@ -6,21 +6,22 @@ use std::ops::Deref;
 
 use sonic_rs::{JsonContainerTrait, JsonValueTrait, Value};
 
+use super::index::Obj;
 use crate::frame::json::depth_exceeds;
 use crate::options::Limits;
 
 /// The first of `keys` present with a non-null value.
-pub(crate) fn field<'v>(v: &'v Value, keys: &[&str]) -> Option<&'v Value> {
+pub(crate) fn field<'v, O: Obj + ?Sized>(v: &'v O, keys: &[&str]) -> Option<&'v Value> {
     keys.iter()
-        .find_map(|k| v.get(*k).filter(|x| !x.is_null()))
+        .find_map(|k| v.field_raw(k).filter(|x| !x.is_null()))
 }
 
 /// Like [`field`], then a case-insensitive match (`SessionId` for `sessionId`).
-pub(crate) fn field_ci<'v>(v: &'v Value, keys: &[&str]) -> Option<&'v Value> {
+pub(crate) fn field_ci<'v, O: Obj + ?Sized>(v: &'v O, keys: &[&str]) -> Option<&'v Value> {
     if let Some(x) = field(v, keys) {
         return Some(x);
     }
-    let obj = v.as_object()?;
+    let obj = v.value().as_object()?;
     keys.iter().find_map(|k| {
         obj.iter()
             .find(|(name, x)| name.eq_ignore_ascii_case(k) && !x.is_null())
@@ -47,14 +48,14 @@ pub(crate) fn text(v: &Value) -> Option<String> {
 }
 
 /// The first of `keys` that has a usable scalar value, as text.
-pub(crate) fn str_of(v: &Value, keys: &[&str]) -> Option<String> {
-    keys.iter().find_map(|k| v.get(*k).and_then(text))
+pub(crate) fn str_of<O: Obj + ?Sized>(v: &O, keys: &[&str]) -> Option<String> {
+    keys.iter().find_map(|k| v.field_raw(k).and_then(text))
 }
 
 /// Case-insensitive [`str_of`].
-pub(crate) fn str_ci(v: &Value, keys: &[&str]) -> Option<String> {
+pub(crate) fn str_ci<O: Obj + ?Sized>(v: &O, keys: &[&str]) -> Option<String> {
     str_of(v, keys).or_else(|| {
-        let obj = v.as_object()?;
+        let obj = v.value().as_object()?;
         keys.iter().find_map(|k| {
             obj.iter()
                 .find(|(name, _)| name.eq_ignore_ascii_case(k))

@@ -5,6 +5,7 @@ use sonic_rs::{JsonContainerTrait, JsonValueTrait, Value};
 use stormwatch_core::{FolderAccess, MailAccess, MailAccessType, MessageRef};
 
 use super::access::{boolean, field, int, nested, str_of, text};
+use super::index::Obj;
 use crate::options::Limits;
 
 /// What PowerShell writes for an array it did not expand.
@@ -32,7 +33,7 @@ fn pair_value<'a>(pairs: &[(&str, &'a str)], key: &str) -> Option<&'a str> {
 }
 
 /// `OperationProperties` as (name, value) pairs.
-fn operation_properties(rec: &Value, limits: &Limits) -> Vec<(String, String)> {
+fn operation_properties<R: Obj + ?Sized>(rec: &R, limits: &Limits) -> Vec<(String, String)> {
     let mut out = Vec::new();
     let Some(raw) = field(rec, &["OperationProperties"]) else {
         return out;
@@ -118,7 +119,7 @@ fn folder_from_ps(s: &str, items_lost: &mut bool) -> Option<FolderAccess> {
 }
 
 /// Build the `MailItemsAccessed` part of an event from a UAL-shaped record.
-pub(crate) fn mail_access(rec: &Value, limits: &Limits) -> MailAccess {
+pub(crate) fn mail_access<R: Obj + ?Sized>(rec: &R, limits: &Limits) -> MailAccess {
     let props = operation_properties(rec, limits);
     let prop = |name: &str| {
         props

@@ -3,6 +3,7 @@
 
 pub(crate) mod access;
 mod entra;
+mod index;
 pub(crate) mod mail;
 mod other;
 mod record_type;
@@ -13,6 +14,7 @@ use stormwatch_core::{Event, Location, Timestamp};
 
 use crate::options::{InputFormat, Limits};
 use access::{field, nested, str_of};
+use index::{Obj, Rec};
 
 /// A record-level problem in one field.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -48,9 +50,12 @@ pub(crate) fn type_name(v: &Value) -> &'static str {
 
 /// The first of `keys` present: parsed as a timestamp. A present but unparseable or
 /// mistyped value is an error (the record cannot be placed in time).
-pub(crate) fn time_of(v: &Value, keys: &[&str]) -> Result<Option<Timestamp>, FieldError> {
+pub(crate) fn time_of<O: Obj + ?Sized>(
+    v: &O,
+    keys: &[&str],
+) -> Result<Option<Timestamp>, FieldError> {
     for k in keys {
-        let Some(x) = v.get(*k) else { continue };
+        let Some(x) = v.field_raw(k) else { continue };
         if x.is_null() {
             continue;
         }
@@ -101,27 +106,27 @@ impl Shape {
     }
 }
 
-fn has(v: &Value, k: &str) -> bool {
-    v.get(k).is_some()
+fn has<O: Obj + ?Sized>(v: &O, k: &str) -> bool {
+    v.field_raw(k).is_some()
 }
 
 /// Detect the shape of one record from its keys.
-pub(crate) fn detect(v: &Value) -> Shape {
+pub(crate) fn detect<O: Obj + ?Sized>(v: &O) -> Shape {
     if has(v, "RawEventData") {
         return Shape::Defender;
     }
     if has(v, "auditData") || has(v, "auditLogRecordType") {
         return Shape::GraphAudit;
     }
-    if let Some(e) = v.get("Event")
+    if let Some(e) = v.field_raw("Event")
         && e.get("System").is_some()
     {
         return Shape::Windows;
     }
-    if has(v, "category") && v.get("properties").is_some_and(|p| p.is_object()) {
+    if has(v, "category") && v.field_raw("properties").is_some_and(|p| p.is_object()) {
         return Shape::AzureMonitor;
     }
-    let ty = v.get("Type").and_then(|t| t.as_str()).unwrap_or("");
+    let ty = v.field_raw("Type").and_then(|t| t.as_str()).unwrap_or("");
     if ty.eq_ignore_ascii_case("OfficeActivity") || has(v, "OfficeWorkload") {
         return Shape::Sentinel;
     }
@@ -213,17 +218,18 @@ pub(crate) fn normalise(
             limits.max_fields
         )));
     }
-    let shape = if shape == Shape::Auto { detect(v) } else { shape };
+    let rec = Rec::new(v);
+    let shape = if shape == Shape::Auto { detect(&rec) } else { shape };
     let mut ev = Event {
         loc,
         ..Event::default()
     };
     let mut raw_override = None;
     match shape {
-        Shape::Auto | Shape::Ual => ual::normalise(&mut ev, v, limits)?,
-        Shape::Sentinel => ual::sentinel(&mut ev, v, limits)?,
-        Shape::Defender => raw_override = ual::defender(&mut ev, v, limits)?,
-        Shape::GraphAudit => raw_override = ual::graph_audit(&mut ev, v, limits)?,
+        Shape::Auto | Shape::Ual => ual::normalise(&mut ev, &rec, limits)?,
+        Shape::Sentinel => ual::sentinel(&mut ev, &rec, limits)?,
+        Shape::Defender => raw_override = ual::defender(&mut ev, &rec, limits)?,
+        Shape::GraphAudit => raw_override = ual::graph_audit(&mut ev, &rec, limits)?,
         Shape::SignIn => entra::sign_in(&mut ev, v, None, limits)?,
         Shape::AzureMonitor => {
             let props = field(v, &["properties"]).and_then(|p| nested(p, limits));

@@ -6,6 +6,7 @@ use sonic_rs::{JsonContainerTrait, JsonValueTrait, Value};
 use stormwatch_core::{Event, LogonType, Outcome, SourceKind};
 
 use super::access::{field, int, nested, parse_ip, str_of};
+use super::index::{Obj, Rec};
 use super::mail::mail_access;
 use super::record_type::record_type_number;
 use super::{FieldError, time_of};
@@ -65,9 +66,9 @@ pub(crate) fn outcome(v: &Value) -> Outcome {
     }
 }
 
-pub(crate) fn logon_type(rec: &Value) -> Option<LogonType> {
+pub(crate) fn logon_type<R: Obj + ?Sized>(rec: &R) -> Option<LogonType> {
     for key in ["LogonType", "Logon_Type", "InternalLogonType"] {
-        if let Some(v) = rec.get(key) {
+        if let Some(v) = rec.field_raw(key) {
             let lt = match int(v) {
                 Some(n) => LogonType::from_number(n),
                 None => v.as_str().and_then(LogonType::from_name),
@@ -90,7 +91,7 @@ pub(crate) fn set_ip(ev: &mut Event, s: Option<String>) {
 }
 
 /// A user agent from `ExtendedProperties` (`[{Name:"UserAgent",Value:…}]`, Entra logons).
-fn extended_user_agent(rec: &Value, limits: &Limits) -> Option<String> {
+fn extended_user_agent<R: Obj + ?Sized>(rec: &R, limits: &Limits) -> Option<String> {
     let list = nested(field(rec, &["ExtendedProperties"])?, limits)?;
     let arr = list.as_array()?;
     arr.iter().find_map(|p| {
@@ -101,7 +102,7 @@ fn extended_user_agent(rec: &Value, limits: &Limits) -> Option<String> {
 }
 
 /// Fill `ev` from a UAL-shaped record (the fields not already set are taken).
-pub(crate) fn fill(ev: &mut Event, rec: &Value, limits: &Limits) -> Result<(), FieldError> {
+pub(crate) fn fill<R: Obj + ?Sized>(ev: &mut Event, rec: &R, limits: &Limits) -> Result<(), FieldError> {
     if ev.time.is_none() {
         ev.time = time_of(rec, &["CreationTime", "TimeGenerated", "CreationDate"])?;
     }
@@ -181,14 +182,22 @@ pub(crate) fn fill(ev: &mut Event, rec: &Value, limits: &Limits) -> Result<(), F
 }
 
 /// A UAL record (Management Activity API shape, or one taken out of a wrapper).
-pub(crate) fn normalise(ev: &mut Event, rec: &Value, limits: &Limits) -> Result<(), FieldError> {
+pub(crate) fn normalise<R: Obj + ?Sized>(
+    ev: &mut Event,
+    rec: &R,
+    limits: &Limits,
+) -> Result<(), FieldError> {
     ev.source = SourceKind::Ual;
     fill(ev, rec, limits)
 }
 
 /// A Sentinel `OfficeActivity` row: `TimeGenerated`, `OfficeWorkload`, `Client_IPAddress`,
 /// `Logon_Type` names, `Folders`/`OperationProperties` as JSON strings.
-pub(crate) fn sentinel(ev: &mut Event, rec: &Value, limits: &Limits) -> Result<(), FieldError> {
+pub(crate) fn sentinel<R: Obj + ?Sized>(
+    ev: &mut Event,
+    rec: &R,
+    limits: &Limits,
+) -> Result<(), FieldError> {
     ev.source = SourceKind::SentinelOfficeActivity;
     ev.time = time_of(rec, &["TimeGenerated", "CreationTime"])?;
     ev.loc.record_id = str_of(rec, &["OfficeId", "Id", "SourceRecordId"]);
@@ -197,9 +206,9 @@ pub(crate) fn sentinel(ev: &mut Event, rec: &Value, limits: &Limits) -> Result<(
 
 /// A Defender `CloudAppEvents` row: the UAL record is `RawEventData` (object or JSON text);
 /// the row's own columns fill what it lacks.
-pub(crate) fn defender(
+pub(crate) fn defender<R: Obj + ?Sized>(
     ev: &mut Event,
-    row: &Value,
+    row: &R,
     limits: &Limits,
 ) -> Result<Option<String>, FieldError> {
     ev.source = SourceKind::DefenderCloudAppEvents;
@@ -207,7 +216,7 @@ pub(crate) fn defender(
     if let Some(inner) = field(row, &["RawEventData", "rawData"]).and_then(|v| nested(v, limits))
         && inner.is_object()
     {
-        fill(ev, &inner, limits)?;
+        fill(ev, &Rec::new(&inner), limits)?;
         raw = Some(super::access::json_text(&inner));
     }
     if ev.time.is_none() {
@@ -233,9 +242,9 @@ pub(crate) fn defender(
 
 /// A Graph audit log query record (`auditLogRecord`): the original record is `auditData`;
 /// the camelCase columns fill what it lacks.
-pub(crate) fn graph_audit(
+pub(crate) fn graph_audit<R: Obj + ?Sized>(
     ev: &mut Event,
-    row: &Value,
+    row: &R,
     limits: &Limits,
 ) -> Result<Option<String>, FieldError> {
     ev.source = SourceKind::Ual;
@@ -244,7 +253,7 @@ pub(crate) fn graph_audit(
         && inner.is_object()
         && inner.as_object().is_some_and(|o| !o.is_empty())
     {
-        fill(ev, &inner, limits)?;
+        fill(ev, &Rec::new(&inner), limits)?;
         raw = Some(super::access::json_text(&inner));
     }
     if ev.time.is_none() {

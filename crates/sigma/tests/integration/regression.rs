@@ -1,8 +1,6 @@
 //! SigmaHQ regression data: each test's rule fires exactly `match_count` times on its events.
 
-use std::sync::Arc;
-
-use stormwatch_core::{Event, Location, SourceKind};
+use stormwatch_core::{Event, SourceKind};
 use stormwatch_sigma::{Engine, EngineOptions};
 
 use crate::util::{corpus, have_corpus, json_docs};
@@ -15,22 +13,6 @@ const EXCEPTIONS: &[(&str, usize, &str)] = &[
     ("45e112d0-7759-4c2a-aa36-9f8fb79d3393", 3, "registry_set_change_security_zones: 3 of the test's registry events set matching zone values"),
     ("c7dcacd0-cc59-4004-b0a4-1d6cdebe6f3e", 2, "registry_set_disable_administrative_share: 2 of the test's registry events set matching share values"),
 ];
-
-pub fn regression_events() -> Vec<(String, Vec<Event>)> {
-    let idx: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(corpus().join("derived/sigma-regression-index.json")).unwrap()).unwrap();
-    let mut out = Vec::new();
-    for t in idx.as_array().unwrap() {
-        let path = corpus().join("sigma-rules").join(t["json_events_path"].as_str().unwrap());
-        let file: Arc<str> = Arc::from(path.display().to_string());
-        let evs = json_docs(&path)
-            .into_iter()
-            .enumerate()
-            .map(|(i, d)| Event { source: SourceKind::WindowsEvent, raw: d.to_string(), loc: Location { file: file.clone(), line: i as u64 + 1, record_id: None }, ..Event::default() })
-            .collect();
-        out.push((t["rule_id"].as_str().unwrap().to_string(), evs));
-    }
-    out
-}
 
 #[test]
 fn regression_match_counts() {

@@ -348,11 +348,26 @@ fn correlation_generate_and_chaining() {
     let e = corr_engine(EC);
     let ev = ev_at(SourceKind::Generic, r#"{"action":"fail","user":"a"}"#, 0, 0);
     assert_eq!(crate::util::hits(&e, &ev), 0);
-    let e = corr_engine(&format!("{}    generate: true\n", EC.trim_end().replace("level: high", "level: high\ncorrelation2: x").replace("correlation2: x", "")).replace("    condition:\n        gte: 3\n", "    generate: true\n    condition:\n        gte: 3\n"));
+    let e = corr_engine(&EC.replace("    timespan: 1m\n", "    timespan: 1m\n    generate: true\n"));
     assert_eq!(crate::util::hits(&e, &ev), 1);
     // Chained: a correlation over the brute-force correlation.
     let chained = format!("{}---\ntitle: repeated brute\ncorrelation:\n    type: event_count\n    rules: [brute]\n    group-by: [user]\n    timespan: 1h\n    condition:\n        gte: 2\n", EC.replace("title: brute\n", "title: brute\nname: brute\n"));
     let e = corr_engine(&chained);
     let evs: Vec<_> = (0..6).map(|i| ("fail", "a", 1, i * 5)).collect();
     assert_eq!(corr_run(&e, &evs), 3, "two brute-force detections and one chained");
+}
+
+#[test]
+fn engine_is_send_and_sync() {
+    fn assert_send_sync<T: Send + Sync>() {}
+    assert_send_sync::<Engine>();
+    assert_send_sync::<stormwatch_sigma::Correlator>();
+}
+
+#[test]
+fn hostile_records_do_not_panic() {
+    let e = one("        a|contains: x");
+    for raw in ["", "{", "[1,2", "null", "\"x\"", r#"{"a":{"a":{"a":[[[["x"]]]]}}}"#, r#"{"a":"\ud800"}"#] {
+        let _ = m(&e, raw);
+    }
 }

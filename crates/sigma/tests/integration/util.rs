@@ -4,29 +4,29 @@ use std::sync::Arc;
 use stormwatch_core::{Event, Location, SourceKind, Timestamp};
 use stormwatch_sigma::{Engine, EngineOptions, RuleLoadError};
 
-pub fn corpus() -> PathBuf {
+pub(crate) fn corpus() -> PathBuf {
     PathBuf::from("/work/shared/corpus")
 }
 
-pub fn have_corpus() -> bool {
+pub(crate) fn have_corpus() -> bool {
     corpus().join("sigma-rules").is_dir()
 }
 
-pub fn engine(yaml: &str) -> Engine {
+pub(crate) fn engine(yaml: &str) -> Engine {
     let (e, errs) = Engine::from_sources(&[("rule.yml".into(), yaml.into())], &EngineOptions::default()).unwrap();
     assert!(errs.is_empty(), "{errs:?}");
     e
 }
 
-pub fn engine_opts(yaml: &str, opts: &EngineOptions) -> (Engine, Vec<RuleLoadError>) {
+pub(crate) fn engine_opts(yaml: &str, opts: &EngineOptions) -> (Engine, Vec<RuleLoadError>) {
     Engine::from_sources(&[("rule.yml".into(), yaml.into())], opts).unwrap()
 }
 
-pub fn ev(source: SourceKind, raw: &str) -> Event {
+pub(crate) fn ev(source: SourceKind, raw: &str) -> Event {
     Event { source, raw: raw.into(), ..Event::default() }
 }
 
-pub fn ev_at(source: SourceKind, raw: &str, secs: i64, line: u64) -> Event {
+pub(crate) fn ev_at(source: SourceKind, raw: &str, secs: i64, line: u64) -> Event {
     Event {
         source,
         raw: raw.into(),
@@ -36,19 +36,19 @@ pub fn ev_at(source: SourceKind, raw: &str, secs: i64, line: u64) -> Event {
     }
 }
 
-pub fn hits(e: &Engine, ev: &Event) -> usize {
+pub(crate) fn hits(e: &Engine, ev: &Event) -> usize {
     let mut out = Vec::new();
     e.scan(ev, &mut out);
     out.len()
 }
 
 /// Generic JSON record matched against a one-rule engine.
-pub fn m(e: &Engine, raw: &str) -> bool {
+pub(crate) fn m(e: &Engine, raw: &str) -> bool {
     hits(e, &ev(SourceKind::Generic, raw)) > 0
 }
 
 /// Every JSON document of a file (arrays are flattened; concatenated documents allowed).
-pub fn json_docs(path: &Path) -> Vec<serde_json::Value> {
+pub(crate) fn json_docs(path: &Path) -> Vec<serde_json::Value> {
     let text = std::fs::read_to_string(path).unwrap();
     let mut out = Vec::new();
     for v in serde_json::Deserializer::from_str(&text).into_iter::<serde_json::Value>() {

@@ -67,7 +67,9 @@ struct KeySource {
 }
 
 #[derive(Debug, clap::Args)]
-#[command(after_help = "Exit status: 0 valid, 1 forged/invalid/unknown_key, 2 usage or unreadable input.")]
+#[command(
+    after_help = "Exit status: 0 valid, 1 forged/invalid/unknown_key, 2 usage or unreadable input."
+)]
 struct VerifyArgs {
     #[command(flatten)]
     keys: KeySource,
@@ -108,9 +110,11 @@ enum KeysCommand {
 }
 
 #[derive(Debug, clap::Args)]
-#[command(after_help = "An OpenID metadata document (with `issuer`, no `keys`) sets the issuer scope of the
+#[command(
+    after_help = "An OpenID metadata document (with `issuer`, no `keys`) sets the issuer scope of the
 JWKS files imported with it, unless --issuer is given. Keys of the same --source missing from a
-later import are kept and marked removed.")]
+later import are kept and marked removed."
+)]
 struct ImportArgs {
     /// The registry file to update.
     #[arg(long, value_name = "FILE")]
@@ -295,7 +299,8 @@ fn read_token(arg: &str) -> anyhow::Result<String> {
     }
     if let Some(path) = arg.strip_prefix('@') {
         let f = std::fs::File::open(path).with_context(|| format!("cannot open {path}"))?;
-        let s = scan::read_limited(f, MAX_TOKEN_INPUT).with_context(|| format!("reading {path}"))?;
+        let s =
+            scan::read_limited(f, MAX_TOKEN_INPUT).with_context(|| format!("reading {path}"))?;
         return Ok(s.trim().to_owned());
     }
     Ok(arg.trim().to_owned())
@@ -316,14 +321,26 @@ fn verify(a: VerifyArgs) -> anyhow::Result<ExitCode> {
         }
     }
     out.flush()?;
-    Ok(if v.verdict == VerdictKind::Valid { Exit::Ok } else { Exit::Findings }.into())
+    Ok(if v.verdict == VerdictKind::Valid {
+        Exit::Ok
+    } else {
+        Exit::Findings
+    }
+    .into())
 }
 
 fn import(a: ImportArgs) -> anyhow::Result<ExitCode> {
-    let mut reg = if a.registry.exists() { Registry::load(&a.registry)? } else { Registry::builtin() };
+    let mut reg = if a.registry.exists() {
+        Registry::load(&a.registry)?
+    } else {
+        Registry::builtin()
+    };
     let at = a.at.unwrap_or_else(stormwatch_tokens::now);
-    let docs: Vec<(PathBuf, Value)> =
-        a.files.iter().map(|p| read_json(p).map(|v| (p.clone(), v))).collect::<anyhow::Result<_>>()?;
+    let docs: Vec<(PathBuf, Value)> = a
+        .files
+        .iter()
+        .map(|p| read_json(p).map(|v| (p.clone(), v)))
+        .collect::<anyhow::Result<_>>()?;
     // Metadata documents first: their issuer scopes the JWKS imported with them.
     let meta_issuer = docs
         .iter()
@@ -333,10 +350,20 @@ fn import(a: ImportArgs) -> anyhow::Result<ExitCode> {
     let mut err = std::io::stderr().lock();
     for (path, doc) in &docs {
         let source = a.source.clone().unwrap_or_else(|| {
-            path.file_name().map_or_else(|| path.display().to_string(), |n| n.to_string_lossy().into_owned())
+            path.file_name().map_or_else(
+                || path.display().to_string(),
+                |n| n.to_string_lossy().into_owned(),
+            )
         });
-        let opts = ImportOptions { source, issuer: issuer.clone(), tenant_class: a.tenant_class, at };
-        let s = reg.import(doc, &opts).with_context(|| format!("importing {}", path.display()))?;
+        let opts = ImportOptions {
+            source,
+            issuer: issuer.clone(),
+            tenant_class: a.tenant_class,
+            at,
+        };
+        let s = reg
+            .import(doc, &opts)
+            .with_context(|| format!("importing {}", path.display()))?;
         if let Some(i) = &s.metadata_issuer {
             writeln!(err, "{}: OpenID metadata, issuer {i}", path.display())?;
             continue;
@@ -364,7 +391,10 @@ fn import(a: ImportArgs) -> anyhow::Result<ExitCode> {
 fn key_value(k: &KeyRecord) -> Value {
     let mut v = serde_json::to_value(k).unwrap_or(Value::Null);
     if let Some(o) = v.as_object_mut() {
-        o.insert("type".to_owned(), json!(k.public_key().map(stormwatch_tokens::PublicKey::describe)));
+        o.insert(
+            "type".to_owned(),
+            json!(k.public_key().map(stormwatch_tokens::PublicKey::describe)),
+        );
     }
     v
 }
@@ -379,22 +409,34 @@ fn list(a: ListArgs) -> anyhow::Result<ExitCode> {
     match a.format {
         VerifyFormat::Json => {
             let keys: Vec<Value> = reg.keys.iter().map(key_value).collect();
-            serde_json::to_writer_pretty(&mut out, &json!({ "keys": keys, "imports": reg.imports }))?;
+            serde_json::to_writer_pretty(
+                &mut out,
+                &json!({ "keys": keys, "imports": reg.imports }),
+            )?;
             writeln!(out)?;
         }
         VerifyFormat::Text => {
-            writeln!(out, "{:<44} {:<9} {:<10} {:<20} {:<20} {:<20} {:<20} SCOPE", "KID", "TYPE", "CLASS", "NOT AFTER", "REVOKED", "REMOVED", "LAST SEEN")?;
+            writeln!(
+                out,
+                "{:<44} {:<9} {:<10} {:<20} {:<20} {:<20} {:<20} SCOPE",
+                "KID", "TYPE", "CLASS", "NOT AFTER", "REVOKED", "REMOVED", "LAST SEEN"
+            )?;
             for k in &reg.keys {
                 writeln!(
                     out,
                     "{:<44} {:<9} {:<10} {:<20} {:<20} {:<20} {:<20} {}",
                     k.kid,
-                    k.public_key().map_or_else(|| k.jwk.kty.clone(), stormwatch_tokens::PublicKey::describe),
+                    k.public_key()
+                        .map_or_else(|| k.jwk.kty.clone(), stormwatch_tokens::PublicKey::describe),
                     k.tenant_class.to_string(),
                     opt_time(k.not_after),
                     opt_time(k.revoked_at),
                     opt_time(k.removed_at),
-                    if k.builtin { "built in".to_owned() } else { opt_time(k.last_seen) },
+                    if k.builtin {
+                        "built in".to_owned()
+                    } else {
+                        opt_time(k.last_seen)
+                    },
                     k.issuer_scope.as_deref().unwrap_or("UNSCOPED"),
                 )?;
             }
@@ -408,7 +450,11 @@ fn show(a: ShowArgs) -> anyhow::Result<ExitCode> {
     let reg = load_registry(a.registry.as_deref())?;
     let keys = reg.find(&a.kid);
     if keys.is_empty() {
-        bail!("no key with kid or x5t {:?} in the registry ({} keys)", a.kid, reg.keys.len());
+        bail!(
+            "no key with kid or x5t {:?} in the registry ({} keys)",
+            a.kid,
+            reg.keys.len()
+        );
     }
     let mut out = BufWriter::new(std::io::stdout().lock());
     match a.format {
@@ -421,20 +467,67 @@ fn show(a: ShowArgs) -> anyhow::Result<ExitCode> {
             for k in keys {
                 writeln!(out, "kid:          {}", k.kid)?;
                 writeln!(out, "x5t:          {}", k.x5t.as_deref().unwrap_or("-"))?;
-                writeln!(out, "thumbprint:   {}", k.thumbprint_sha1.as_deref().unwrap_or("-"))?;
-                writeln!(out, "type:         {}", k.public_key().map_or_else(|| k.jwk.kty.clone(), stormwatch_tokens::PublicKey::describe))?;
-                writeln!(out, "subject:      {}", k.subject.as_deref().map_or_else(|| "-".to_owned(), |s| format!("CN={s}")))?;
-                writeln!(out, "issuer scope: {}", k.issuer_scope.as_deref().unwrap_or("UNSCOPED (no issuer: every token it signs is reported unscoped)"))?;
+                writeln!(
+                    out,
+                    "thumbprint:   {}",
+                    k.thumbprint_sha1.as_deref().unwrap_or("-")
+                )?;
+                writeln!(
+                    out,
+                    "type:         {}",
+                    k.public_key()
+                        .map_or_else(|| k.jwk.kty.clone(), stormwatch_tokens::PublicKey::describe)
+                )?;
+                writeln!(
+                    out,
+                    "subject:      {}",
+                    k.subject
+                        .as_deref()
+                        .map_or_else(|| "-".to_owned(), |s| format!("CN={s}"))
+                )?;
+                writeln!(
+                    out,
+                    "issuer scope: {}",
+                    k.issuer_scope.as_deref().unwrap_or(
+                        "UNSCOPED (no issuer: every token it signs is reported unscoped)"
+                    )
+                )?;
                 writeln!(out, "tenant class: {}", k.tenant_class)?;
-                writeln!(out, "valid:        {} to {}{}", opt_time(k.not_before), opt_time(k.not_after), if k.validity_from == Some(stormwatch_tokens::ValidityFrom::X5c) { " (x5c certificate)" } else { "" })?;
+                writeln!(
+                    out,
+                    "valid:        {} to {}{}",
+                    opt_time(k.not_before),
+                    opt_time(k.not_after),
+                    if k.validity_from == Some(stormwatch_tokens::ValidityFrom::X5c) {
+                        " (x5c certificate)"
+                    } else {
+                        ""
+                    }
+                )?;
                 writeln!(out, "revoked:      {}", opt_time(k.revoked_at))?;
                 writeln!(out, "source:       {}", k.source)?;
-                writeln!(out, "seen:         first {}, last {}, removed {}", opt_time(k.first_seen), opt_time(k.last_seen), opt_time(k.removed_at))?;
+                writeln!(
+                    out,
+                    "seen:         first {}, last {}, removed {}",
+                    opt_time(k.first_seen),
+                    opt_time(k.last_seen),
+                    opt_time(k.removed_at)
+                )?;
                 let snapshots: Vec<String> = reg
                     .imports
                     .iter()
                     .filter(|i| i.source == k.source)
-                    .map(|i| format!("{} {}", i.at, if i.kids.contains(&k.kid) { "present" } else { "absent" }))
+                    .map(|i| {
+                        format!(
+                            "{} {}",
+                            i.at,
+                            if i.kids.contains(&k.kid) {
+                                "present"
+                            } else {
+                                "absent"
+                            }
+                        )
+                    })
                     .collect();
                 if !snapshots.is_empty() {
                     writeln!(out, "snapshots:    {}", snapshots.join("; "))?;
@@ -452,8 +545,18 @@ fn show(a: ShowArgs) -> anyhow::Result<ExitCode> {
 
 fn write_finding_text(out: &mut dyn Write, f: &Finding) -> std::io::Result<()> {
     let v = &f.verdict;
-    writeln!(out, "{}  {}  {}", f.location, v.verdict.name().to_uppercase(), v.summary)?;
-    writeln!(out, "    judged at {} ({})", v.judged_at, v.judged_at_source)?;
+    writeln!(
+        out,
+        "{}  {}  {}",
+        f.location,
+        v.verdict.name().to_uppercase(),
+        v.summary
+    )?;
+    writeln!(
+        out,
+        "    judged at {} ({})",
+        v.judged_at, v.judged_at_source
+    )?;
     writeln!(out, "    token {}", f.token)?;
     for c in v.checks.iter().filter(|c| !c.ok) {
         writeln!(out, "    FAIL {:<13} {}", c.check.name(), c.detail)?;
@@ -511,14 +614,23 @@ fn scan_cmd(a: ScanArgs) -> anyhow::Result<ExitCode> {
     }
     match a.format {
         ScanFormat::Json => {
-            serde_json::to_writer_pretty(&mut out, &json!({ "findings": collected, "stats": stats }))?;
+            serde_json::to_writer_pretty(
+                &mut out,
+                &json!({ "findings": collected, "stats": stats }),
+            )?;
             writeln!(out)?;
         }
         ScanFormat::Text => {
             writeln!(
                 out,
                 "{} tokens in {} files ({} lines): {} forged, {} invalid, {} unknown key, {} valid",
-                stats.tokens, stats.files, stats.lines, stats.forged, stats.invalid, stats.unknown_key, stats.valid
+                stats.tokens,
+                stats.files,
+                stats.lines,
+                stats.forged,
+                stats.invalid,
+                stats.unknown_key,
+                stats.valid
             )?;
         }
         ScanFormat::Jsonl => {}

@@ -8,7 +8,9 @@ fn storm_cert_der() -> Vec<u8> {
     let jwk: serde_json::Value =
         serde_json::from_str(include_str!("../../data/storm-0558-jwk.json")).unwrap();
     use base64::Engine as _;
-    base64::engine::general_purpose::STANDARD.decode(jwk["x5c"][0].as_str().unwrap()).unwrap()
+    base64::engine::general_purpose::STANDARD
+        .decode(jwk["x5c"][0].as_str().unwrap())
+        .unwrap()
 }
 
 #[test]
@@ -18,7 +20,10 @@ fn the_storm_0558_certificate_gives_its_exact_dates_and_thumbprint() {
     assert_eq!(c.not_after.to_string(), "2021-04-04T14:43:35Z");
     assert_eq!(c.x5t, STORM_0558_KID);
     assert_eq!(c.sha1_hex, "d4b4cccda9228624656bff33d8110955779632aa");
-    assert_eq!(c.subject_cn.as_deref(), Some("Live ID STS Signing Public Key"));
+    assert_eq!(
+        c.subject_cn.as_deref(),
+        Some("Live ID STS Signing Public Key")
+    );
     // The certificate holds the same key as the JWK's n/e.
     let jwk: stormwatch_tokens::JwkPublic =
         serde_json::from_str(include_str!("../../data/storm-0558-jwk.json")).unwrap();
@@ -31,20 +36,40 @@ fn an_openssl_certificate_gives_the_dates_openssl_printed() {
     let c = parse_certificate(&der).unwrap();
     let txt = std::fs::read_to_string(format!("{FIXTURES}/keys/rsa-a.cert.txt")).unwrap();
     // notBefore=Nov 23 08:02:46 2026 GMT
-    let month = |m: &str| ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"]
+    let month = |m: &str| {
+        [
+            "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
+        ]
         .iter()
         .position(|x| *x == m)
         .unwrap() as u32
-        + 1;
+            + 1
+    };
     let parse = |line: &str| {
         let v: Vec<&str> = line.split('=').nth(1).unwrap().split_whitespace().collect();
         let hms: Vec<u32> = v[2].split(':').map(|x| x.parse().unwrap()).collect();
-        stormwatch_core::Timestamp::from_civil(v[3].parse().unwrap(), month(v[0]), v[1].parse().unwrap(), hms[0], hms[1], hms[2], 0).unwrap()
+        stormwatch_core::Timestamp::from_civil(
+            v[3].parse().unwrap(),
+            month(v[0]),
+            v[1].parse().unwrap(),
+            hms[0],
+            hms[1],
+            hms[2],
+            0,
+        )
+        .unwrap()
     };
     let mut lines = txt.lines();
     assert_eq!(c.not_before, parse(lines.next().unwrap()));
     assert_eq!(c.not_after, parse(lines.next().unwrap()));
-    let fp = lines.next().unwrap().split('=').nth(1).unwrap().replace(':', "").to_lowercase();
+    let fp = lines
+        .next()
+        .unwrap()
+        .split('=')
+        .nth(1)
+        .unwrap()
+        .replace(':', "")
+        .to_lowercase();
     assert_eq!(c.sha1_hex, fp);
     assert_eq!(c.subject_cn.as_deref(), Some("stormwatch test signing key"));
     // And the certificate's key is the private key's public half.

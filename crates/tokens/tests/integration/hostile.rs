@@ -18,15 +18,26 @@ fn hostile_tokens_get_clear_errors() {
     assert!(error_of("eyJ!!!.e30.AA").contains("header is not valid base64url"));
     assert!(error_of("eyJhbGciOiJSUzI1NiJ9.e30=.AA").contains("payload is not valid base64url"));
     let bomb = format!("{}1{}", "[".repeat(10_000), "]".repeat(10_000));
-    let t = format!("{}.{}.AA", b64(br#"{"alg":"RS256"}"#), b64(format!("{{\"a\":{bomb}}}").as_bytes()));
+    let t = format!(
+        "{}.{}.AA",
+        b64(br#"{"alg":"RS256"}"#),
+        b64(format!("{{\"a\":{bomb}}}").as_bytes())
+    );
     assert!(error_of(&t).contains("nested deeper"));
     let t = format!(
         "{}.{}.AA",
         b64(br#"{"alg":"RS256"}"#),
-        b64(format!(r#"{{"tid":"{ENTERPRISE_TENANT}","tid":"9188040d-6c67-4c5b-b112-36a304b66dad"}}"#).as_bytes())
+        b64(format!(
+            r#"{{"tid":"{ENTERPRISE_TENANT}","tid":"9188040d-6c67-4c5b-b112-36a304b66dad"}}"#
+        )
+        .as_bytes())
     );
     assert!(error_of(&t).contains("duplicate member \"tid\""));
-    let t = format!("{}.{}.AA", b64(br#"{"alg":"RS256","alg":"none"}"#), b64(b"{}"));
+    let t = format!(
+        "{}.{}.AA",
+        b64(br#"{"alg":"RS256","alg":"none"}"#),
+        b64(b"{}")
+    );
     assert!(error_of(&t).contains("header"));
     assert!(error_of(&format!("{}.{}.AA", b64(b"[1]"), b64(b"{}"))).contains("not a JSON object"));
     assert!(error_of("a.b.c.d.e").contains("encrypted"));
@@ -66,16 +77,27 @@ proptest! {
 #[test]
 fn any_single_character_change_to_a_valid_token_makes_it_not_valid() {
     let w = world();
-    let t = w.ec.token("ES256", "plain-ec", &claims(ENTERPRISE_TENANT, "2023-06-01T10:00:00Z"));
+    let t = w.ec.token(
+        "ES256",
+        "plain-ec",
+        &claims(ENTERPRISE_TENANT, "2023-06-01T10:00:00Z"),
+    );
     let mut reg = w.reg.clone();
-    reg.keys.iter_mut().find(|k| k.kid == "plain-ec").unwrap().issuer_scope =
-        Some(stormwatch_tokens::TENANT_ISSUER_TEMPLATE.into());
+    reg.keys
+        .iter_mut()
+        .find(|k| k.kid == "plain-ec")
+        .unwrap()
+        .issuer_scope = Some(stormwatch_tokens::TENANT_ISSUER_TEMPLATE.into());
     assert_eq!(verify(&t, &reg, &opts()).verdict, VerdictKind::Valid);
     let bytes = t.as_bytes();
     for i in (0..bytes.len()).step_by(3) {
         let mut m = bytes.to_vec();
         m[i] = if m[i] == b'A' { b'B' } else { b'A' };
         let m = String::from_utf8(m).unwrap();
-        assert_ne!(verify(&m, &reg, &opts()).verdict, VerdictKind::Valid, "position {i}");
+        assert_ne!(
+            verify(&m, &reg, &opts()).verdict,
+            VerdictKind::Valid,
+            "position {i}"
+        );
     }
 }

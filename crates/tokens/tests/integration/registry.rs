@@ -8,7 +8,12 @@ use stormwatch_tokens::{
 use crate::support::{Signer, ts};
 
 fn opts(source: &str, at: &str) -> ImportOptions {
-    ImportOptions { source: source.into(), issuer: None, tenant_class: None, at: ts(at) }
+    ImportOptions {
+        source: source.into(),
+        issuer: None,
+        tenant_class: None,
+        at: ts(at),
+    }
 }
 
 #[test]
@@ -24,10 +29,14 @@ fn snapshots_keep_the_history_of_a_removed_key() {
     let (a, b) = (Signer::rsa("rsa-a"), Signer::rsa("rsa-b"));
     let mut r = Registry::builtin();
     let both = json!({"keys": [a.jwk("a", Some(TENANT_ISSUER_TEMPLATE)), b.jwk("b", Some(CONSUMER_ISSUER))]});
-    let s = r.import(&both, &opts("common-jwks", "2023-01-01T00:00:00Z")).unwrap();
+    let s = r
+        .import(&both, &opts("common-jwks", "2023-01-01T00:00:00Z"))
+        .unwrap();
     assert_eq!(s.added, ["a", "b"]);
     let only_a = json!({"keys": [a.jwk("a", Some(TENANT_ISSUER_TEMPLATE))]});
-    let s = r.import(&only_a, &opts("common-jwks", "2023-07-05T00:00:00Z")).unwrap();
+    let s = r
+        .import(&only_a, &opts("common-jwks", "2023-07-05T00:00:00Z"))
+        .unwrap();
     assert_eq!(s.seen_again, ["a"]);
     assert_eq!(s.removed, ["b"]);
     let kb = r.find("b")[0];
@@ -42,13 +51,23 @@ fn snapshots_keep_the_history_of_a_removed_key() {
     assert_eq!(r.imports.len(), 2);
 
     // A token of the removed key, judged after removal, is refused as retired.
-    let t = b.token("RS256", "b", &crate::support::claims(stormwatch_tokens::CONSUMER_TENANT, "2023-08-01T00:00:00Z"));
+    let t = b.token(
+        "RS256",
+        "b",
+        &crate::support::claims(stormwatch_tokens::CONSUMER_TENANT, "2023-08-01T00:00:00Z"),
+    );
     let v = stormwatch_tokens::verify(&t, &r, &crate::support::opts());
     assert!(v.failed(stormwatch_tokens::CheckName::Revoked));
-    assert!(v.check(stormwatch_tokens::CheckName::Revoked).unwrap().detail.contains("removed from its source"));
+    assert!(
+        v.check(stormwatch_tokens::CheckName::Revoked)
+            .unwrap()
+            .detail
+            .contains("removed from its source")
+    );
 
     // Back again later: removal cleared.
-    r.import(&both, &opts("common-jwks", "2023-08-01T00:00:00Z")).unwrap();
+    r.import(&both, &opts("common-jwks", "2023-08-01T00:00:00Z"))
+        .unwrap();
     assert!(r.find("b")[0].removed_at.is_none());
 
     // Round trip through a file.
@@ -59,7 +78,10 @@ fn snapshots_keep_the_history_of_a_removed_key() {
     let back = Registry::load(&path).unwrap();
     assert_eq!(back.keys.len(), 3);
     assert!(back.find("a")[0].public_key().is_some());
-    assert_eq!(back.find(STORM_0558_KID)[0].not_after, Some(ts("2021-04-04T14:43:35Z")));
+    assert_eq!(
+        back.find(STORM_0558_KID)[0].not_after,
+        Some(ts("2021-04-04T14:43:35Z"))
+    );
 }
 
 #[test]
@@ -69,11 +91,20 @@ fn openid_metadata_gives_the_issuer_and_keys_can_come_from_x5c_alone() {
     let s = r.import(&meta, &opts("meta", "2023-01-01")).unwrap();
     assert_eq!(s.metadata_issuer.as_deref(), Some(TENANT_ISSUER_TEMPLATE));
     // The real Storm-0558 JWK with only its certificate (no n/e).
-    let mut jwk: serde_json::Value = serde_json::from_str(include_str!("../../data/storm-0558-jwk.json")).unwrap();
+    let mut jwk: serde_json::Value =
+        serde_json::from_str(include_str!("../../data/storm-0558-jwk.json")).unwrap();
     jwk.as_object_mut().unwrap().remove("n");
     jwk.as_object_mut().unwrap().remove("e");
     jwk.as_object_mut().unwrap().remove("kid");
-    let s = r.import(&json!({"keys": [jwk]}), &ImportOptions { issuer: Some(CONSUMER_ISSUER.into()), ..opts("nexus", "2023-01-01") }).unwrap();
+    let s = r
+        .import(
+            &json!({"keys": [jwk]}),
+            &ImportOptions {
+                issuer: Some(CONSUMER_ISSUER.into()),
+                ..opts("nexus", "2023-01-01")
+            },
+        )
+        .unwrap();
     assert_eq!(s.added, [STORM_0558_KID]);
     let k = r.find(STORM_0558_KID)[0];
     assert_eq!(k.tenant_class, TenantClass::Consumer);
@@ -84,10 +115,14 @@ fn openid_metadata_gives_the_issuer_and_keys_can_come_from_x5c_alone() {
 #[test]
 fn bad_documents_and_keys_are_reported() {
     let mut r = Registry::empty();
-    assert!(r.import(&json!({"foo": 1}), &opts("x", "2023-01-01")).is_err());
+    assert!(
+        r.import(&json!({"foo": 1}), &opts("x", "2023-01-01"))
+            .is_err()
+    );
     let a = Signer::rsa("rsa-a");
     let mut wrong_cert = a.jwk("a", None);
-    let storm: serde_json::Value = serde_json::from_str(include_str!("../../data/storm-0558-jwk.json")).unwrap();
+    let storm: serde_json::Value =
+        serde_json::from_str(include_str!("../../data/storm-0558-jwk.json")).unwrap();
     wrong_cert["x5c"] = storm["x5c"].clone();
     let s = r
         .import(

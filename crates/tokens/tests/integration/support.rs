@@ -35,13 +35,19 @@ impl Signer {
         let rng = SystemRandom::new();
         let a = &signature::ECDSA_P256_SHA256_FIXED_SIGNING;
         let pk8 = EcdsaKeyPair::generate_pkcs8(a, &rng).unwrap();
-        Signer::Ec(EcdsaKeyPair::from_pkcs8(a, pk8.as_ref(), &rng).unwrap(), "P-256")
+        Signer::Ec(
+            EcdsaKeyPair::from_pkcs8(a, pk8.as_ref(), &rng).unwrap(),
+            "P-256",
+        )
     }
     pub(crate) fn p384() -> Signer {
         let rng = SystemRandom::new();
         let a = &signature::ECDSA_P384_SHA384_FIXED_SIGNING;
         let pk8 = EcdsaKeyPair::generate_pkcs8(a, &rng).unwrap();
-        Signer::Ec(EcdsaKeyPair::from_pkcs8(a, pk8.as_ref(), &rng).unwrap(), "P-384")
+        Signer::Ec(
+            EcdsaKeyPair::from_pkcs8(a, pk8.as_ref(), &rng).unwrap(),
+            "P-384",
+        )
     }
     pub(crate) fn ed25519() -> Signer {
         let pk8 = Ed25519KeyPair::generate_pkcs8(&SystemRandom::new()).unwrap();
@@ -60,7 +66,9 @@ impl Signer {
                 let len = (p.len() - 1) / 2;
                 json!({"kty": "EC", "crv": crv, "x": b64(&p[1..1 + len]), "y": b64(&p[1 + len..])})
             }
-            Signer::Ed(k) => json!({"kty": "OKP", "crv": "Ed25519", "x": b64(k.public_key().as_ref())}),
+            Signer::Ed(k) => {
+                json!({"kty": "OKP", "crv": "Ed25519", "x": b64(k.public_key().as_ref())})
+            }
         };
         v["kid"] = json!(kid);
         v["use"] = json!("sig");
@@ -72,7 +80,11 @@ impl Signer {
 
     /// Sign `claims` with `header` (which must carry the alg).
     pub(crate) fn sign(&self, header: &Value, claims: &Value) -> String {
-        let input = format!("{}.{}", b64(header.to_string().as_bytes()), b64(claims.to_string().as_bytes()));
+        let input = format!(
+            "{}.{}",
+            b64(header.to_string().as_bytes()),
+            b64(claims.to_string().as_bytes())
+        );
         let alg = header["alg"].as_str().unwrap();
         let rng = SystemRandom::new();
         let sig = match self {
@@ -131,7 +143,10 @@ pub(crate) fn import(reg: &mut Registry, keys: Vec<Value>, source: &str, at: &st
 
 /// Options judging at the token's iat, with the expected resource and tenant when given.
 pub(crate) fn opts() -> VerifyOptions {
-    VerifyOptions { now: ts("2024-01-01T00:00:00Z"), ..VerifyOptions::default() }
+    VerifyOptions {
+        now: ts("2024-01-01T00:00:00Z"),
+        ..VerifyOptions::default()
+    }
 }
 
 /// A registry with: an enterprise templated RSA key `ent-rsa`, a consumer-scoped RSA key

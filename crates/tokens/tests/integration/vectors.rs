@@ -27,13 +27,18 @@ fn every_published_vector_verifies_and_a_changed_byte_does_not() {
         let (input, sig) = jws.rsplit_once('.').unwrap();
         let sig = {
             use base64::Engine as _;
-            base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(sig).unwrap()
+            base64::engine::general_purpose::URL_SAFE_NO_PAD
+                .decode(sig)
+                .unwrap()
         };
         let alg = alg_of(v["alg"].as_str().unwrap());
         assert!(key.verify(alg, input.as_bytes(), &sig).is_ok(), "{source}");
         let mut altered = input.as_bytes().to_vec();
         altered[5] ^= 1;
-        assert!(key.verify(alg, &altered, &sig).is_err(), "{source} (altered)");
+        assert!(
+            key.verify(alg, &altered, &sig).is_err(),
+            "{source} (altered)"
+        );
     }
 }
 
@@ -49,11 +54,21 @@ fn rfc7515_a2_through_the_whole_pipeline() {
     let mut o = opts();
     o.at = Some(crate::support::ts("2011-03-22T18:00:00Z"));
     let verdict = verify(v["jws"].as_str().unwrap(), &reg, &o);
-    assert!(verdict.check(CheckName::Signature).unwrap().ok, "{}", verdict.to_text());
+    assert!(
+        verdict.check(CheckName::Signature).unwrap().ok,
+        "{}",
+        verdict.to_text()
+    );
     assert!(verdict.check(CheckName::Expiry).unwrap().ok);
     assert!(verdict.failed(CheckName::Kid));
     assert!(verdict.failed(CheckName::KeyScope));
-    assert!(verdict.check(CheckName::KeyScope).unwrap().detail.contains("unscoped"));
+    assert!(
+        verdict
+            .check(CheckName::KeyScope)
+            .unwrap()
+            .detail
+            .contains("unscoped")
+    );
     assert_eq!(verdict.verdict, VerdictKind::Invalid);
     assert_eq!(verdict.claims["iss"], "joe");
 }

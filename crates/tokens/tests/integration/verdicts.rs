@@ -9,13 +9,21 @@ use stormwatch_tokens::{
 use crate::support::{ENTERPRISE_TENANT, OTHER_TENANT, Signer, b64, claims, opts, ts, world};
 
 fn failing(v: &Verdict) -> Vec<&'static str> {
-    v.checks.iter().filter(|c| !c.ok).map(|c| c.check.name()).collect()
+    v.checks
+        .iter()
+        .filter(|c| !c.ok)
+        .map(|c| c.check.name())
+        .collect()
 }
 
 #[test]
 fn a_genuine_enterprise_token_is_valid_with_every_check_reported() {
     let w = world();
-    let t = w.ent.token("RS256", "ent-rsa", &claims(ENTERPRISE_TENANT, "2023-06-01T10:00:00Z"));
+    let t = w.ent.token(
+        "RS256",
+        "ent-rsa",
+        &claims(ENTERPRISE_TENANT, "2023-06-01T10:00:00Z"),
+    );
     let mut o = opts();
     o.audiences = vec!["https://outlook.office365.com".into()];
     o.tenants = vec![ENTERPRISE_TENANT.into()];
@@ -25,8 +33,18 @@ fn a_genuine_enterprise_token_is_valid_with_every_check_reported() {
     assert_eq!(
         names,
         [
-            "alg", "kid", "signature", "key_scope", "issuer", "tenant", "audience", "expiry",
-            "not_before", "key_validity", "revoked", "token_class"
+            "alg",
+            "kid",
+            "signature",
+            "key_scope",
+            "issuer",
+            "tenant",
+            "audience",
+            "expiry",
+            "not_before",
+            "key_validity",
+            "revoked",
+            "token_class"
         ]
     );
     assert_eq!(v.judged_at.to_string(), "2023-06-01T10:00:00Z");
@@ -45,7 +63,12 @@ fn every_allowed_algorithm_verifies() {
     let mut reg = Registry::empty();
     crate::support::import(
         &mut reg,
-        vec![ent.jwk("r", scope), p256.jwk("p256", scope), p384.jwk("p384", scope), ed.jwk("ed", scope)],
+        vec![
+            ent.jwk("r", scope),
+            p256.jwk("p256", scope),
+            p384.jwk("p384", scope),
+            ed.jwk("ed", scope),
+        ],
         "algs",
         "2023-01-01T00:00:00Z",
     );
@@ -69,24 +92,38 @@ fn every_allowed_algorithm_verifies() {
 #[test]
 fn storm_0558_pattern_consumer_key_signing_for_an_enterprise_tenant_is_forged() {
     let w = world();
-    let t = w.msa.token("RS256", "msa-rsa", &claims(ENTERPRISE_TENANT, "2023-06-01T10:00:00Z"));
+    let t = w.msa.token(
+        "RS256",
+        "msa-rsa",
+        &claims(ENTERPRISE_TENANT, "2023-06-01T10:00:00Z"),
+    );
     let v = verify(&t, &w.reg, &opts());
     assert_eq!(v.verdict, VerdictKind::Forged, "{}", v.to_text());
     assert_eq!(failing(&v), ["key_scope"]);
     assert!(v.check(CheckName::Signature).unwrap().ok);
     let scope = &v.check(CheckName::KeyScope).unwrap().detail;
-    assert!(scope.contains("a consumer key cannot sign for an enterprise tenant"), "{scope}");
+    assert!(
+        scope.contains("a consumer key cannot sign for an enterprise tenant"),
+        "{scope}"
+    );
     assert!(v.summary.contains("may not sign this token"));
     let text = v.to_text();
     assert!(text.starts_with("FORGED: "));
     // Failing checks come first.
-    assert!(text.lines().nth(2).unwrap().contains("FAIL key_scope"), "{text}");
+    assert!(
+        text.lines().nth(2).unwrap().contains("FAIL key_scope"),
+        "{text}"
+    );
 }
 
 #[test]
 fn the_same_consumer_key_signing_a_consumer_token_is_valid() {
     let w = world();
-    let t = w.msa.token("RS256", "msa-rsa", &claims(CONSUMER_TENANT, "2023-06-01T10:00:00Z"));
+    let t = w.msa.token(
+        "RS256",
+        "msa-rsa",
+        &claims(CONSUMER_TENANT, "2023-06-01T10:00:00Z"),
+    );
     let v = verify(&t, &w.reg, &opts());
     assert_eq!(v.verdict, VerdictKind::Valid, "{}", v.to_text());
 }
@@ -94,25 +131,44 @@ fn the_same_consumer_key_signing_a_consumer_token_is_valid() {
 #[test]
 fn consumer_tenant_at_an_enterprise_audience_is_refused() {
     let w = world();
-    let t = w.msa.token("RS256", "msa-rsa", &claims(CONSUMER_TENANT, "2023-06-01T10:00:00Z"));
+    let t = w.msa.token(
+        "RS256",
+        "msa-rsa",
+        &claims(CONSUMER_TENANT, "2023-06-01T10:00:00Z"),
+    );
     let mut o = opts();
     o.tenants = vec![ENTERPRISE_TENANT.into()];
     let v = verify(&t, &w.reg, &o);
     assert_eq!(v.verdict, VerdictKind::Invalid);
     assert_eq!(failing(&v), ["tenant"]);
-    assert!(v.check(CheckName::Tenant).unwrap().detail.contains("consumer (Microsoft account) token"));
+    assert!(
+        v.check(CheckName::Tenant)
+            .unwrap()
+            .detail
+            .contains("consumer (Microsoft account) token")
+    );
 }
 
 #[test]
 fn an_enterprise_key_cannot_sign_for_the_consumer_tenant() {
     let mut w = world();
     let k = w.reg.keys.iter_mut().find(|k| k.kid == "ent-rsa").unwrap();
-    k.issuer_scope = Some("https://login.microsoftonline.com/72f988bf-86f1-41af-91ab-2d7cd011db47/v2.0".into());
+    k.issuer_scope =
+        Some("https://login.microsoftonline.com/72f988bf-86f1-41af-91ab-2d7cd011db47/v2.0".into());
     k.tenant_class = TenantClass::Enterprise;
-    let t = w.ent.token("RS256", "ent-rsa", &claims(CONSUMER_TENANT, "2023-06-01T10:00:00Z"));
+    let t = w.ent.token(
+        "RS256",
+        "ent-rsa",
+        &claims(CONSUMER_TENANT, "2023-06-01T10:00:00Z"),
+    );
     let v = verify(&t, &w.reg, &opts());
     assert_eq!(v.verdict, VerdictKind::Forged);
-    assert!(v.check(CheckName::KeyScope).unwrap().detail.contains("enterprise key"));
+    assert!(
+        v.check(CheckName::KeyScope)
+            .unwrap()
+            .detail
+            .contains("enterprise key")
+    );
 }
 
 #[test]
@@ -121,13 +177,26 @@ fn an_expired_key_certificate_makes_a_verifying_token_forged() {
     let k = w.reg.keys.iter_mut().find(|k| k.kid == "ent-rsa").unwrap();
     k.not_before = Some(ts("2016-04-05T14:43:35Z"));
     k.not_after = Some(ts("2021-04-04T14:43:35Z"));
-    let t = w.ent.token("RS256", "ent-rsa", &claims(ENTERPRISE_TENANT, "2023-06-01T10:00:00Z"));
+    let t = w.ent.token(
+        "RS256",
+        "ent-rsa",
+        &claims(ENTERPRISE_TENANT, "2023-06-01T10:00:00Z"),
+    );
     let v = verify(&t, &w.reg, &opts());
     assert_eq!(v.verdict, VerdictKind::Forged);
     assert_eq!(failing(&v), ["key_validity"]);
-    assert!(v.check(CheckName::KeyValidity).unwrap().detail.contains("expired on 2021-04-04T14:43:35Z"));
+    assert!(
+        v.check(CheckName::KeyValidity)
+            .unwrap()
+            .detail
+            .contains("expired on 2021-04-04T14:43:35Z")
+    );
     // Issued while the certificate was valid: fine.
-    let t = w.ent.token("RS256", "ent-rsa", &claims(ENTERPRISE_TENANT, "2020-06-01T10:00:00Z"));
+    let t = w.ent.token(
+        "RS256",
+        "ent-rsa",
+        &claims(ENTERPRISE_TENANT, "2020-06-01T10:00:00Z"),
+    );
     assert_eq!(verify(&t, &w.reg, &opts()).verdict, VerdictKind::Valid);
 }
 
@@ -135,11 +204,20 @@ fn an_expired_key_certificate_makes_a_verifying_token_forged() {
 fn revocation_is_judged_at_the_event_time() {
     let mut w = world();
     assert_eq!(w.reg.revoke("ent-rsa", ts("2023-06-29T00:00:00Z")), 1);
-    let t = w.ent.token("RS256", "ent-rsa", &claims(ENTERPRISE_TENANT, "2023-06-20T10:00:00Z"));
+    let t = w.ent.token(
+        "RS256",
+        "ent-rsa",
+        &claims(ENTERPRISE_TENANT, "2023-06-20T10:00:00Z"),
+    );
     // Before the revocation: valid, and the detail says it was revoked later.
     let v = verify(&t, &w.reg, &opts());
     assert_eq!(v.verdict, VerdictKind::Valid, "{}", v.to_text());
-    assert!(v.check(CheckName::Revoked).unwrap().detail.contains("revoked later"));
+    assert!(
+        v.check(CheckName::Revoked)
+            .unwrap()
+            .detail
+            .contains("revoked later")
+    );
     // The same token replayed after the revocation (judged --at then): forged.
     let mut o = opts();
     o.at = Some(ts("2023-06-20T10:30:00Z"));
@@ -155,7 +233,11 @@ fn revocation_is_judged_at_the_event_time() {
 fn alg_none_is_refused() {
     let w = world();
     let c = claims(ENTERPRISE_TENANT, "2023-06-01T10:00:00Z");
-    let t = format!("{}.{}.", b64(br#"{"alg":"none","kid":"ent-rsa"}"#), b64(c.to_string().as_bytes()));
+    let t = format!(
+        "{}.{}.",
+        b64(br#"{"alg":"none","kid":"ent-rsa"}"#),
+        b64(c.to_string().as_bytes())
+    );
     let v = verify(&t, &w.reg, &opts());
     assert_eq!(v.verdict, VerdictKind::Invalid);
     assert!(failing(&v).contains(&"alg"));
@@ -169,12 +251,24 @@ fn hs256_with_the_rsa_public_key_as_secret_is_refused() {
     // The classic confusion: HMAC keyed with the public key's bytes.
     let secret = w.ent.jwk("ent-rsa", None)["n"].as_str().unwrap().to_owned();
     let c = claims(ENTERPRISE_TENANT, "2023-06-01T10:00:00Z");
-    let input = format!("{}.{}", b64(br#"{"alg":"HS256","kid":"ent-rsa"}"#), b64(c.to_string().as_bytes()));
+    let input = format!(
+        "{}.{}",
+        b64(br#"{"alg":"HS256","kid":"ent-rsa"}"#),
+        b64(c.to_string().as_bytes())
+    );
     let key = ring::hmac::Key::new(ring::hmac::HMAC_SHA256, secret.as_bytes());
-    let t = format!("{input}.{}", b64(ring::hmac::sign(&key, input.as_bytes()).as_ref()));
+    let t = format!(
+        "{input}.{}",
+        b64(ring::hmac::sign(&key, input.as_bytes()).as_ref())
+    );
     let v = verify(&t, &w.reg, &opts());
     assert_eq!(v.verdict, VerdictKind::Invalid);
-    assert!(v.check(CheckName::Alg).unwrap().detail.contains("algorithm confusion"));
+    assert!(
+        v.check(CheckName::Alg)
+            .unwrap()
+            .detail
+            .contains("algorithm confusion")
+    );
     assert!(failing(&v).contains(&"signature"));
 }
 
@@ -188,39 +282,70 @@ fn an_alg_that_does_not_fit_the_key_type_is_refused() {
     );
     let v = verify(&t, &w.reg, &opts());
     assert_eq!(v.verdict, VerdictKind::Invalid);
-    assert!(v.check(CheckName::Alg).unwrap().detail.contains("does not fit the key type"));
+    assert!(
+        v.check(CheckName::Alg)
+            .unwrap()
+            .detail
+            .contains("does not fit the key type")
+    );
 }
 
 #[test]
 fn a_bad_signature_is_invalid() {
     let w = world();
     // Signed by the consumer key but naming the enterprise key.
-    let t = w.msa.token("RS256", "ent-rsa", &claims(ENTERPRISE_TENANT, "2023-06-01T10:00:00Z"));
+    let t = w.msa.token(
+        "RS256",
+        "ent-rsa",
+        &claims(ENTERPRISE_TENANT, "2023-06-01T10:00:00Z"),
+    );
     let v = verify(&t, &w.reg, &opts());
     assert_eq!(v.verdict, VerdictKind::Invalid);
     assert_eq!(failing(&v), ["signature"]);
     assert!(v.summary.contains("does not verify"));
     // A changed claim on a genuine token.
-    let good = w.ent.token("RS256", "ent-rsa", &claims(ENTERPRISE_TENANT, "2023-06-01T10:00:00Z"));
+    let good = w.ent.token(
+        "RS256",
+        "ent-rsa",
+        &claims(ENTERPRISE_TENANT, "2023-06-01T10:00:00Z"),
+    );
     let mut parts: Vec<String> = good.split('.').map(str::to_owned).collect();
-    parts[1] = b64(claims(OTHER_TENANT, "2023-06-01T10:00:00Z").to_string().as_bytes());
-    assert_eq!(verify(&parts.join("."), &w.reg, &opts()).verdict, VerdictKind::Invalid);
+    parts[1] = b64(claims(OTHER_TENANT, "2023-06-01T10:00:00Z")
+        .to_string()
+        .as_bytes());
+    assert_eq!(
+        verify(&parts.join("."), &w.reg, &opts()).verdict,
+        VerdictKind::Invalid
+    );
 }
 
 #[test]
 fn an_unknown_kid_is_unknown_key() {
     let w = world();
-    let t = w.ent.token("RS256", "nobody-knows", &claims(ENTERPRISE_TENANT, "2023-06-01T10:00:00Z"));
+    let t = w.ent.token(
+        "RS256",
+        "nobody-knows",
+        &claims(ENTERPRISE_TENANT, "2023-06-01T10:00:00Z"),
+    );
     let v = verify(&t, &w.reg, &opts());
     assert_eq!(v.verdict, VerdictKind::UnknownKey);
-    assert!(v.check(CheckName::Kid).unwrap().detail.contains("no key with kid \"nobody-knows\""));
+    assert!(
+        v.check(CheckName::Kid)
+            .unwrap()
+            .detail
+            .contains("no key with kid \"nobody-knows\"")
+    );
     assert!(v.key.is_null());
 }
 
 #[test]
 fn an_expired_token_is_invalid() {
     let w = world();
-    let t = w.ent.token("RS256", "ent-rsa", &claims(ENTERPRISE_TENANT, "2023-06-01T10:00:00Z"));
+    let t = w.ent.token(
+        "RS256",
+        "ent-rsa",
+        &claims(ENTERPRISE_TENANT, "2023-06-01T10:00:00Z"),
+    );
     let mut o = opts();
     o.at = Some(ts("2023-06-01T12:00:00Z"));
     let v = verify(&t, &w.reg, &o);
@@ -249,7 +374,11 @@ fn a_future_nbf_is_invalid() {
 #[test]
 fn a_wrong_audience_is_invalid() {
     let w = world();
-    let t = w.ent.token("RS256", "ent-rsa", &claims(ENTERPRISE_TENANT, "2023-06-01T10:00:00Z"));
+    let t = w.ent.token(
+        "RS256",
+        "ent-rsa",
+        &claims(ENTERPRISE_TENANT, "2023-06-01T10:00:00Z"),
+    );
     let mut o = opts();
     o.audiences = vec!["https://graph.microsoft.com".into()];
     let v = verify(&t, &w.reg, &o);
@@ -265,18 +394,32 @@ fn iss_and_tid_that_disagree_fail_issuer_and_scope() {
     let v = verify(&w.ent.token("RS256", "ent-rsa", &c), &w.reg, &opts());
     assert!(failing(&v).contains(&"issuer"), "{}", v.to_text());
     assert!(failing(&v).contains(&"key_scope"));
-    assert!(v.check(CheckName::Issuer).unwrap().detail.contains("iss and tid disagree"));
+    assert!(
+        v.check(CheckName::Issuer)
+            .unwrap()
+            .detail
+            .contains("iss and tid disagree")
+    );
     assert_eq!(v.verdict, VerdictKind::Forged);
 }
 
 #[test]
 fn an_unscoped_key_is_reported_never_silently_passed() {
     let w = world();
-    let t = w.ec.token("ES256", "plain-ec", &claims(ENTERPRISE_TENANT, "2023-06-01T10:00:00Z"));
+    let t = w.ec.token(
+        "ES256",
+        "plain-ec",
+        &claims(ENTERPRISE_TENANT, "2023-06-01T10:00:00Z"),
+    );
     let v = verify(&t, &w.reg, &opts());
     assert_eq!(v.verdict, VerdictKind::Forged, "{}", v.to_text());
     assert_eq!(failing(&v), ["key_scope"]);
-    assert!(v.check(CheckName::KeyScope).unwrap().detail.starts_with("unscoped"));
+    assert!(
+        v.check(CheckName::KeyScope)
+            .unwrap()
+            .detail
+            .starts_with("unscoped")
+    );
 }
 
 #[test]
@@ -301,25 +444,63 @@ fn an_id_token_presented_to_a_resource_fails_token_class() {
 #[test]
 fn a_token_naming_the_real_storm_0558_key_is_explained() {
     let attacker = Signer::rsa("rsa-a");
-    let t = attacker.token("RS256", STORM_0558_KID, &claims(ENTERPRISE_TENANT, "2023-07-01T10:00:00Z"));
-    let v = verify(&t, &Registry::builtin(), &VerifyOptions { now: ts("2024-01-01T00:00:00Z"), ..VerifyOptions::default() });
+    let t = attacker.token(
+        "RS256",
+        STORM_0558_KID,
+        &claims(ENTERPRISE_TENANT, "2023-07-01T10:00:00Z"),
+    );
+    let v = verify(
+        &t,
+        &Registry::builtin(),
+        &VerifyOptions {
+            now: ts("2024-01-01T00:00:00Z"),
+            ..VerifyOptions::default()
+        },
+    );
     assert_eq!(v.verdict, VerdictKind::Invalid, "{}", v.to_text());
     assert_eq!(v.key["kid"], STORM_0558_KID);
     assert_eq!(v.key["builtin"], true);
-    assert_eq!(v.key["thumbprint_sha1"], "d4b4cccda9228624656bff33d8110955779632aa");
+    assert_eq!(
+        v.key["thumbprint_sha1"],
+        "d4b4cccda9228624656bff33d8110955779632aa"
+    );
     let f = failing(&v);
     for name in ["signature", "key_scope", "key_validity", "revoked"] {
         assert!(f.contains(&name), "{name} should fail: {}", v.to_text());
     }
     assert!(v.check(CheckName::Kid).unwrap().ok);
-    assert!(v.check(CheckName::KeyScope).unwrap().detail.contains("a consumer key cannot sign for an enterprise tenant"));
-    assert!(v.check(CheckName::KeyValidity).unwrap().detail.contains("expired on 2021-04-04T14:43:35Z"));
-    assert!(v.check(CheckName::Revoked).unwrap().detail.contains("revoked on 2023-06-29"));
-    assert!(v.summary.contains("Even with a genuine signature it would be forged"), "{}", v.summary);
+    assert!(
+        v.check(CheckName::KeyScope)
+            .unwrap()
+            .detail
+            .contains("a consumer key cannot sign for an enterprise tenant")
+    );
+    assert!(
+        v.check(CheckName::KeyValidity)
+            .unwrap()
+            .detail
+            .contains("expired on 2021-04-04T14:43:35Z")
+    );
+    assert!(
+        v.check(CheckName::Revoked)
+            .unwrap()
+            .detail
+            .contains("revoked on 2023-06-29")
+    );
+    assert!(
+        v.summary
+            .contains("Even with a genuine signature it would be forged"),
+        "{}",
+        v.summary
+    );
     assert!(v.summary.contains("Storm-0558"), "{}", v.summary);
 
     // Judged before the revocation, the revocation check passes but the rest does not.
-    let t = attacker.token("RS256", STORM_0558_KID, &claims(ENTERPRISE_TENANT, "2023-06-15T10:00:00Z"));
+    let t = attacker.token(
+        "RS256",
+        STORM_0558_KID,
+        &claims(ENTERPRISE_TENANT, "2023-06-15T10:00:00Z"),
+    );
     let v = verify(&t, &Registry::builtin(), &opts());
     assert!(v.check(CheckName::Revoked).unwrap().ok);
     assert!(v.failed(CheckName::KeyValidity));
@@ -333,7 +514,12 @@ fn a_verifying_token_of_a_key_like_storm_0558_is_forged_three_ways() {
     let mut reg = Registry::builtin();
     let mut k = reg.find(STORM_0558_KID)[0].clone();
     let mut tmp = Registry::empty();
-    crate::support::import(&mut tmp, vec![actor.jwk(STORM_0558_KID, None)], "x", "2023-01-01T00:00:00Z");
+    crate::support::import(
+        &mut tmp,
+        vec![actor.jwk(STORM_0558_KID, None)],
+        "x",
+        "2023-01-01T00:00:00Z",
+    );
     k.jwk = tmp.keys[0].jwk.clone();
     reg.keys.clear();
     reg.keys.push(k);
@@ -343,10 +529,17 @@ fn a_verifying_token_of_a_key_like_storm_0558_is_forged_three_ways() {
     let path = dir.join("reg.json");
     reg.save(&path).unwrap();
     let reg = Registry::load(&path).unwrap();
-    let t = actor.token("RS256", STORM_0558_KID, &claims(ENTERPRISE_TENANT, "2023-07-01T10:00:00Z"));
+    let t = actor.token(
+        "RS256",
+        STORM_0558_KID,
+        &claims(ENTERPRISE_TENANT, "2023-07-01T10:00:00Z"),
+    );
     let v = verify(&t, &reg, &opts());
     assert_eq!(v.verdict, VerdictKind::Forged, "{}", v.to_text());
     let f = failing(&v);
-    assert!(f.contains(&"key_scope") && f.contains(&"key_validity") && f.contains(&"revoked"), "{f:?}");
+    assert!(
+        f.contains(&"key_scope") && f.contains(&"key_validity") && f.contains(&"revoked"),
+        "{f:?}"
+    );
     assert!(v.check(CheckName::Signature).unwrap().ok);
 }
