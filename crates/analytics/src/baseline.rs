@@ -178,8 +178,14 @@ impl BaselineSnapshot {
     }
 
     pub(crate) fn record(&mut self, mailbox: &str, dim: &str, value: &str, stat: SeenStat) {
-        let m = self.mailboxes.entry(mailbox.to_owned()).or_default();
-        let d = m.seen.entry(dim.to_owned()).or_default();
+        if !self.mailboxes.contains_key(mailbox) {
+            self.mailboxes.insert(mailbox.to_owned(), MailboxBaseline::default());
+        }
+        let Some(m) = self.mailboxes.get_mut(mailbox) else { return };
+        if !m.seen.contains_key(dim) {
+            m.seen.insert(dim.to_owned(), BTreeMap::new());
+        }
+        let Some(d) = m.seen.get_mut(dim) else { return };
         match d.get_mut(value) {
             Some(s) => s.merge(&stat),
             None => {

@@ -2,6 +2,11 @@
 
 use std::collections::HashMap;
 
+/// Fast hashing with a per-process random seed (input strings are attacker-controlled).
+pub(crate) type FastMap<K, V> = HashMap<K, V, foldhash::fast::RandomState>;
+/// Set counterpart of [`FastMap`].
+pub(crate) type FastSet<K> = std::collections::HashSet<K, foldhash::fast::RandomState>;
+
 /// An interned string.
 pub(crate) type Sym = u32;
 
@@ -9,7 +14,7 @@ pub(crate) type Sym = u32;
 /// reaches the output may be ordered by `Sym`: resolve to text first.
 #[derive(Debug, Default)]
 pub(crate) struct Interner {
-    map: HashMap<Box<str>, Sym>,
+    map: FastMap<Box<str>, Sym>,
     names: Vec<Box<str>>,
 }
 

@@ -6,12 +6,12 @@
 //! not depend on input order). Sign-ins are folded into per-session, per-token and per-user-IP
 //! hour sets. Memory grows with the number of entities and hours, not with the number of records.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
+use std::collections::{BTreeMap, BTreeSet};
 use std::net::IpAddr;
 
 use stormwatch_core::{Event, Location, LogonType, MailAccessType, Outcome, Timestamp};
 
-use crate::intern::{Interner, Sym};
+use crate::intern::{FastMap as HashMap, FastSet as HashSet, Interner, Sym};
 
 /// Nanoseconds per hour.
 pub(crate) const HOUR_NS: i64 = 3_600_000_000_000;

@@ -123,7 +123,10 @@ fn cpu_secs() -> f64 {
     let s = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
     // Fields after the command name (which is in parentheses): utime is the 14th field.
     let rest = s.rsplit_once(')').map_or("", |(_, r)| r);
-    let f: Vec<f64> = rest.split_whitespace().filter_map(|v| v.parse().ok()).collect();
+    let f: Vec<f64> = rest
+        .split_whitespace()
+        .filter_map(|v| v.parse().ok())
+        .collect();
     // rest starts at field 3 (state, not numeric, skipped by the parse) so utime/stime are at 10/11.
     (f.get(10).copied().unwrap_or(0.0) + f.get(11).copied().unwrap_or(0.0)) / 100.0
 }
@@ -259,8 +262,9 @@ fn main() {
             let t = Instant::now();
             let report = a.finish(&seeds, &opts, &InputStats::default());
             println!(
-                "  observe: {:.0} events/s; finish {:.2} s",
-                total as f64 / s,
+                "  observe: {:.0} events/s ({:.0} per CPU-second); finish {:.2} s",
+                total as f64 / s.0,
+                total as f64 / s.1.max(0.01),
                 t.elapsed().as_secs_f64()
             );
             summary("one-pass", &report);

@@ -340,13 +340,30 @@ impl Assessor {
         }
         self.note_bypass(ev, tenant);
 
-        let ctx = if matches!(self.mode, Mode::GraphOnly) {
-            self.graph_ctx_of(ev)
-        } else {
-            self.ctx_of(ev)
-        };
+        let mut ctx = self.graph_ctx_of(ev);
         if ctx.session != NONE && ctx.ip != NONE {
             self.note_edge(ctx.session, ctx.ip, day, t, &ev.loc);
+        }
+        match &self.mode {
+            Mode::GraphOnly => return,
+            Mode::Full => self.fill_ctx(ev, &mut ctx, true),
+            Mode::Focused(_) => {
+                // Decide on the identifiers already known (the actor's were interned up
+                // front) before interning anything of a record that is not the actor's.
+                self.fill_ctx(ev, &mut ctx, false);
+                let Mode::Focused(syms) = &self.mode else {
+                    return;
+                };
+                let keep = match match_ctx(&ctx, syms) {
+                    None => false,
+                    Some(None) => true,
+                    Some(Some(w)) => t.is_some_and(|t| w.iter().any(|&(a, b)| a <= t && t < b)),
+                };
+                if !keep {
+                    return;
+                }
+                self.fill_ctx(ev, &mut ctx, true);
+            }
         }
         if ctx
             == (Ctx {
@@ -358,21 +375,6 @@ impl Assessor {
             })
         {
             return;
-        }
-        match &self.mode {
-            Mode::Full => {}
-            Mode::GraphOnly => return,
-            Mode::Focused(syms) => {
-                let m: Match<'_> = match_ctx(&ctx, syms);
-                let keep = match m {
-                    None => false,
-                    Some(None) => true,
-                    Some(Some(w)) => t.is_some_and(|t| w.iter().any(|&(a, b)| a <= t && t < b)),
-                };
-                if !keep {
-                    return;
-                }
-            }
         }
         let ctx_id = match self.ctx_ids.get(&ctx) {
             Some(&id) => id,
@@ -490,11 +492,8 @@ impl Assessor {
         self.strings.opt(m, true)
     }
 
-    fn ctx_of(&mut self, ev: &Event) -> Ctx {
-        self.ctx_of_parts(ev, true)
-    }
-
-    fn ctx_of_parts(&mut self, ev: &Event, all: bool) -> Ctx {
+    /// Session and IP (what the graph needs); the rest [`NONE`] until [`Self::fill_ctx`].
+    fn graph_ctx_of(&mut self, ev: &Event) -> Ctx {
         let si = ev.sign_in.as_ref();
         let session = ev
             .session_id
@@ -511,34 +510,32 @@ impl Assessor {
         } else {
             self.strings.opt(ev.client_ip_text.as_deref(), true)
         };
-        if !all {
-            return Ctx {
-                session,
-                ip,
-                app: NONE,
-                client_app: NONE,
-                ua: NONE,
-            };
+        Ctx {
+            session,
+            ip,
+            app: NONE,
+            client_app: NONE,
+            ua: NONE,
         }
+    }
+
+    /// Fill app, client app and user agent: interned when `insert`, else only looked up
+    /// ([`NONE`] when never seen).
+    fn fill_ctx(&mut self, ev: &Event, ctx: &mut Ctx, insert: bool) {
+        let si = ev.sign_in.as_ref();
         let app = ev
             .app_id
             .as_deref()
             .or_else(|| si.and_then(|s| s.app_id.as_deref()));
-        let app = self.strings.opt(app, true);
-        let client_app = self.strings.opt(ev.client_app_id.as_deref(), true);
-        let ua = self.strings.opt(ev.client_info.as_deref(), false);
-        Ctx {
-            session,
-            ip,
-            app,
-            client_app,
-            ua,
+        if insert {
+            ctx.app = self.strings.opt(app, true);
+            ctx.client_app = self.strings.opt(ev.client_app_id.as_deref(), true);
+            ctx.ua = self.strings.opt(ev.client_info.as_deref(), false);
+        } else {
+            ctx.app = self.strings.lookup(app, true);
+            ctx.client_app = self.strings.lookup(ev.client_app_id.as_deref(), true);
+            ctx.ua = self.strings.lookup(ev.client_info.as_deref(), false);
         }
-    }
-
-    /// Only what the graph needs: session and IP.
-    fn graph_ctx_of(&mut self, ev: &Event) -> Ctx {
-        self.ctx_of_parts(ev, false)
     }
 
     fn folder_sym(&mut self, f: &stormwatch_core::FolderAccess) -> Sym {

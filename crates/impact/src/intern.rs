@@ -63,6 +63,23 @@ impl Interner {
         }
     }
 
+    /// Like [`Self::opt`] without adding: [`NONE`] when absent, blank or never interned.
+    pub(crate) fn lookup(&mut self, s: Option<&str>, lower: bool) -> Sym {
+        let Some(v) = s.map(str::trim).filter(|v| !v.is_empty()) else {
+            return NONE;
+        };
+        if lower && v.bytes().any(|b| b.is_ascii_uppercase()) {
+            let mut buf = std::mem::take(&mut self.scratch);
+            buf.clear();
+            buf.push_str(v);
+            buf.make_ascii_lowercase();
+            let id = self.get(&buf).unwrap_or(NONE);
+            self.scratch = buf;
+            return id;
+        }
+        self.get(v).unwrap_or(NONE)
+    }
+
     /// The id of `s` if it was seen.
     pub(crate) fn get(&self, s: &str) -> Option<Sym> {
         self.map.get(s).copied()

@@ -40,5 +40,7 @@ pub use scope::{
 };
 pub use token::{MAX_TOKEN_LEN, Token, redact};
 pub use verdict::{Check, CheckName, Verdict, VerdictKind};
-pub use verify::{VerifyOptions, now, verify, verify_token};
+pub use verify::{
+    SignatureCache, VerifyOptions, now, verify, verify_cached, verify_token, verify_token_cached,
+};
 pub use x509::{CertInfo, MAX_CERT_LEN, parse_certificate};

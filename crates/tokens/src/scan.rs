@@ -19,7 +19,7 @@ use crate::error::{Result, TokenError};
 use crate::registry::Registry;
 use crate::token::redact;
 use crate::verdict::{Verdict, VerdictKind};
-use crate::verify::{VerifyOptions, verify};
+use crate::verify::{SignatureCache, VerifyOptions, verify_cached};
 
 /// Longest line kept whole; longer lines are cut there (and counted).
 pub const MAX_LINE_LEN: usize = 16 * 1024 * 1024;
@@ -91,6 +91,10 @@ pub struct ScanStats {
     pub invalid: u64,
     /// Tokens whose key is unknown.
     pub unknown_key: u64,
+    /// Signature checks computed.
+    pub signatures_verified: u64,
+    /// Signature checks answered from the cache (the same token seen again).
+    pub signatures_cached: u64,
     /// Lines cut at [`MAX_LINE_LEN`].
     pub truncated_lines: u64,
     /// Files that could not be read, with the reason.
@@ -148,6 +152,7 @@ pub fn scan_reader<R: BufRead>(
     sink: &mut dyn FnMut(Finding),
 ) -> std::io::Result<()> {
     stats.files += 1;
+    let mut cache = SignatureCache::default();
     let mut line = Vec::with_capacity(4096);
     let mut line_no: u64 = 0;
     let mut last_time: Option<(Timestamp, u64)> = None;
@@ -181,7 +186,7 @@ pub fn scan_reader<R: BufRead>(
                 TimeSource::NearbyLine => format!("time of the record before {file}:{line_no}"),
                 TimeSource::Token => "--at".to_owned(),
             };
-            let verdict = verify(&text, registry, &vo);
+            let verdict = verify_cached(&text, registry, &vo, Some(&mut cache));
             stats.count(verdict.verdict);
             sink(Finding {
                 location: Location {
@@ -203,6 +208,8 @@ pub fn scan_reader<R: BufRead>(
             last_time = Some((t, line_no));
         }
     }
+    stats.signatures_verified += cache.misses;
+    stats.signatures_cached += cache.hits;
     Ok(())
 }
 

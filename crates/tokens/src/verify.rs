@@ -1,5 +1,7 @@
 //! Judging one token: every check made and reported separately, then the verdict.
 
+use std::collections::HashMap;
+
 use serde_json::{Value, json};
 use stormwatch_core::Timestamp;
 
@@ -52,8 +54,20 @@ pub fn now() -> Timestamp {
 /// Judge a token given as text.
 #[must_use]
 pub fn verify(text: &str, registry: &Registry, opts: &VerifyOptions) -> Verdict {
+    verify_cached(text, registry, opts, None)
+}
+
+/// Judge a token given as text, remembering signature results in `cache` (for `scan`, where
+/// the same token recurs in many records).
+#[must_use]
+pub fn verify_cached(
+    text: &str,
+    registry: &Registry,
+    opts: &VerifyOptions,
+    cache: Option<&mut SignatureCache>,
+) -> Verdict {
     match Token::parse(text) {
-        Ok(t) => verify_token(&t, registry, opts),
+        Ok(t) => verify_token_cached(&t, registry, opts, cache),
         Err(e) => Verdict {
             verdict: VerdictKind::Invalid,
             summary: format!("the token cannot be read: {e}"),
@@ -87,6 +101,64 @@ impl Checks {
 /// Judge a parsed token.
 #[must_use]
 pub fn verify_token(t: &Token, registry: &Registry, opts: &VerifyOptions) -> Verdict {
+    verify_token_cached(t, registry, opts, None)
+}
+
+/// Which signatures verified under which key, so that a token seen again is not verified again.
+/// Keyed by the SHA-256 of the signed token and the key's place in one registry: use one cache
+/// with one registry only.
+#[derive(Debug, Default)]
+pub struct SignatureCache {
+    seen: HashMap<([u8; 32], usize), Result<(), SigFailure>>,
+    /// Results answered from the cache.
+    pub hits: u64,
+    /// Results computed.
+    pub misses: u64,
+}
+
+/// Most entries a [`SignatureCache`] holds before it starts again (about 20 MB).
+const MAX_CACHE_ENTRIES: usize = 256 * 1024;
+
+impl SignatureCache {
+    fn check(
+        &mut self,
+        token: &[u8; 32],
+        key_index: usize,
+        verify: impl FnOnce() -> Result<(), SigFailure>,
+    ) -> Result<(), SigFailure> {
+        if let Some(r) = self.seen.get(&(*token, key_index)) {
+            self.hits += 1;
+            return r.clone();
+        }
+        self.misses += 1;
+        let r = verify();
+        if self.seen.len() >= MAX_CACHE_ENTRIES {
+            self.seen.clear();
+        }
+        self.seen.insert((*token, key_index), r.clone());
+        r
+    }
+}
+
+fn token_digest(t: &Token) -> [u8; 32] {
+    let mut ctx = ring::digest::Context::new(&ring::digest::SHA256);
+    ctx.update(t.signing_input.as_bytes());
+    ctx.update(b".");
+    ctx.update(&t.signature);
+    let mut out = [0u8; 32];
+    out.copy_from_slice(ctx.finish().as_ref());
+    out
+}
+
+/// Judge a parsed token, remembering signature results in `cache`.
+#[must_use]
+pub fn verify_token_cached(
+    t: &Token,
+    registry: &Registry,
+    opts: &VerifyOptions,
+    mut cache: Option<&mut SignatureCache>,
+) -> Verdict {
+    let digest = cache.as_ref().map(|_| token_digest(t));
     let iat = t.claim_time("iat");
     let (judged_at, judged_at_source) = match (opts.at, iat) {
         (Some(at), _) => (at, opts.at_source.clone()),
@@ -121,7 +193,19 @@ pub fn verify_token(t: &Token, registry: &Registry, opts: &VerifyOptions) -> Ver
     if let Ok(a) = &alg {
         for k in &candidates {
             let Some(pk) = k.public_key() else { continue };
-            match pk.verify(*a, t.signing_input.as_bytes(), &t.signature) {
+            let run = || pk.verify(*a, t.signing_input.as_bytes(), &t.signature);
+            let result = match (cache.as_deref_mut(), &digest) {
+                (Some(c), Some(d)) => {
+                    let index = registry
+                        .keys
+                        .iter()
+                        .position(|x| std::ptr::eq(x, *k))
+                        .unwrap_or(usize::MAX);
+                    c.check(d, index, run)
+                }
+                _ => run(),
+            };
+            match result {
                 Ok(()) => {
                     key = Some(k);
                     sig_ok = true;

@@ -3,7 +3,7 @@
 //! detection before it is turned into a [`stormwatch_core::Detection`].
 
 use std::cell::RefCell;
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::rc::Rc;
 use std::fmt::Write as _;
 use std::net::IpAddr;
@@ -110,6 +110,10 @@ pub(crate) struct Cx<'a> {
     /// MailItemsAccessed contexts per mailbox, by mailbox name.
     pub(crate) mail_by_mailbox: BTreeMap<&'a str, Vec<usize>>,
     ips: HashMap<Sym, IpAddr>,
+    /// IP → its network text, computed once per address.
+    nets: HashMap<Sym, String>,
+    /// Client strings that look scripted.
+    scripted: HashSet<Sym>,
     /// `values` results, computed once per (mailbox, dimension, baseline length).
     values_cache: RefCell<HashMap<ValuesKey, Rc<Vec<Value>>>>,
     /// The owner's (records in the actor window, records) per mailbox.
@@ -141,6 +145,23 @@ impl<'a> Cx<'a> {
                 ips.insert(ip, a);
             }
         }
+        let patterns: Vec<String> = cfg.scripted_rest.patterns.iter().map(|p| p.to_ascii_lowercase()).collect();
+        let mut scripted = HashSet::new();
+        let mut nets = HashMap::new();
+        for (k, _) in &st.ctxs {
+            if let Some(c) = k.client_info
+                && !scripted.contains(&c)
+                && is_scripted_with(&patterns, st.names.name(c))
+            {
+                scripted.insert(c);
+            }
+            if let Some(ip) = k.ip
+                && !nets.contains_key(&ip)
+                && let Some(n) = network_text(asn, ips.get(&ip).copied())
+            {
+                nets.insert(ip, n);
+            }
+        }
         let snap_first = snap.first.map(Timestamp::nanos);
         let hist_start = match (st.first, snap_first) {
             (Some(a), Some(b)) => Some(a.min(b)),
@@ -157,6 +178,8 @@ impl<'a> Cx<'a> {
             hist_start,
             mail_by_mailbox,
             ips,
+            nets,
+            scripted,
             values_cache: RefCell::new(HashMap::new()),
             owner_norms: RefCell::new(HashMap::new()),
         }
@@ -180,30 +203,7 @@ impl<'a> Cx<'a> {
 
     /// The network of an IP: `AS16276 OVH SAS` with ASN data, else its /16 or /48.
     pub(crate) fn network(&self, s: Option<Sym>) -> Option<String> {
-        if let Some(a) = self.asn_of(s) {
-            return Some(format!("AS{} {}", a.asn, a.org));
-        }
-        Some(match self.ip(s)? {
-            IpAddr::V4(v) => {
-                let o = v.octets();
-                format!("{}.{}.0.0/16", o[0], o[1])
-            }
-            IpAddr::V6(v) => {
-                let s = v.segments();
-                format!("{:x}:{:x}:{:x}::/48", s[0], s[1], s[2])
-            }
-        })
-    }
-
-    pub(crate) fn is_scripted(&self, client: &str) -> bool {
-        let lc = client.to_ascii_lowercase();
-        self.cfg.scripted_rest.patterns.iter().any(|p| {
-            let p = p.to_ascii_lowercase();
-            match p.strip_prefix('^') {
-                Some(prefix) => lc.starts_with(prefix),
-                None => lc.contains(&p),
-            }
-        })
+        self.nets.get(&s?).cloned()
     }
 
     /// The value of `dim` for a context.
@@ -217,9 +217,9 @@ impl<'a> Cx<'a> {
                 .non_owner()
                 .then(|| self.opt(k.user).map(str::to_owned))
                 .flatten(),
-            Dim::ClientClass => self
-                .opt(k.client_info)
-                .filter(|c| self.is_scripted(c))
+            Dim::ClientClass => k
+                .client_info
+                .filter(|c| self.scripted.contains(c))
                 .map(|_| "scripted".to_owned()),
         }
     }
@@ -368,6 +368,31 @@ impl<'a> Cx<'a> {
         }
         s
     }
+}
+
+fn is_scripted_with(patterns: &[String], client: &str) -> bool {
+    let lc = client.to_ascii_lowercase();
+    patterns.iter().any(|p| match p.strip_prefix('^') {
+        Some(prefix) => lc.starts_with(prefix),
+        None => lc.contains(p.as_str()),
+    })
+}
+
+fn network_text(asn: Option<&AsnDb>, ip: Option<IpAddr>) -> Option<String> {
+    let ip = ip?;
+    if let Some(a) = asn.and_then(|db| db.lookup(ip)) {
+        return Some(format!("AS{} {}", a.asn, a.org));
+    }
+    Some(match ip {
+        IpAddr::V4(v) => {
+            let o = v.octets();
+            format!("{}.{}.0.0/16", o[0], o[1])
+        }
+        IpAddr::V6(v) => {
+            let s = v.segments();
+            format!("{:x}:{:x}:{:x}::/48", s[0], s[1], s[2])
+        }
+    })
 }
 
 /// `1204` → `1,204`.

@@ -39,7 +39,14 @@ fn options(t: &Truth) -> ImpactOptions {
 
 fn assess(paths: &[std::path::PathBuf], opts: &ImpactOptions) -> (ImpactReport, ImpactReport) {
     let inputs: Vec<Input> = paths.iter().cloned().map(Input::Path).collect();
-    let (events, stats) = read_all(&inputs, &ReadOptions { threads: 1, ..ReadOptions::default() }).unwrap();
+    let (events, stats) = read_all(
+        &inputs,
+        &ReadOptions {
+            threads: 1,
+            ..ReadOptions::default()
+        },
+    )
+    .unwrap();
     let mut one = Assessor::new();
     for e in &events {
         one.observe(e);
@@ -60,10 +67,14 @@ fn assess(paths: &[std::path::PathBuf], opts: &ImpactOptions) -> (ImpactReport, 
 #[test]
 fn generated_scenarios_match_their_ground_truth_in_every_format() {
     for seed in [1, 2, 3] {
-        let s = Scenario::generate(&ScenarioOptions { seed, ..ScenarioOptions::default() });
+        let s = Scenario::generate(&ScenarioOptions {
+            seed,
+            ..ScenarioOptions::default()
+        });
         let t = s.truth();
         let dir = tempfile::tempdir().unwrap();
-        s.write(dir.path(), &Format::ALL, Compression::None).unwrap();
+        s.write(dir.path(), &Format::ALL, Compression::None)
+            .unwrap();
         let opts = options(t);
         let want = truth_pairs(t);
         let mut json: Option<String> = None;
@@ -75,11 +86,18 @@ fn generated_scenarios_match_their_ground_truth_in_every_format() {
             paths.push(dir.path().join(Format::SigninsAzureMonitor.name()));
             let (r, r2) = assess(&paths, &opts);
             let ctx = format!("seed {seed}, {}", f.name());
-            assert_eq!(serde_json::to_string(&r).unwrap(), serde_json::to_string(&r2).unwrap(), "{ctx}: two passes differ");
+            assert_eq!(
+                serde_json::to_string(&r).unwrap(),
+                serde_json::to_string(&r2).unwrap(),
+                "{ctx}: two passes differ"
+            );
             if f == Format::DefenderFlat {
                 // Folder items lost: nothing can be listed, and the report says so.
                 assert!(pairs(&r).is_empty(), "{ctx}");
-                assert!(r.limits.iter().any(|l| l.kind == LimitKind::ItemsLost), "{ctx}");
+                assert!(
+                    r.limits.iter().any(|l| l.kind == LimitKind::ItemsLost),
+                    "{ctx}"
+                );
                 continue;
             }
             assert_eq!(pairs(&r), want, "{ctx}: (mailbox, InternetMessageId) set");
@@ -91,13 +109,25 @@ fn generated_scenarios_match_their_ground_truth_in_every_format() {
             for k in ["expansion", "sources", "coverage"] {
                 v.as_object_mut().unwrap().remove(k);
             }
-            let limits: Vec<_> = v["limits"].as_array().unwrap().iter().filter(|l| l["kind"] != "parse_errors").cloned().collect();
+            let limits: Vec<_> = v["limits"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .filter(|l| l["kind"] != "parse_errors")
+                .cloned()
+                .collect();
             v["limits"] = serde_json::Value::Array(limits);
-            let text = serde_json::to_string(&v).unwrap().replace(&dir.path().display().to_string(), "");
+            let text = serde_json::to_string(&v)
+                .unwrap()
+                .replace(&dir.path().display().to_string(), "");
             let text = text.replace(&format!("/{}/", f.name()), "/");
             match &json {
                 None => json = Some(text),
-                Some(first) => assert_eq!(strip_locations(first), strip_locations(&text), "{ctx}: differs from the first format"),
+                Some(first) => assert_eq!(
+                    strip_locations(first),
+                    strip_locations(&text),
+                    "{ctx}: differs from the first format"
+                ),
             }
         }
     }
@@ -108,10 +138,19 @@ fn strip_locations(s: &str) -> String {
     let v: serde_json::Value = serde_json::from_str(s).unwrap();
     let mut v = v;
     let keep = |l: &serde_json::Value| l["kind"] != "audit_bypass";
-    let top: Vec<_> = v["limits"].as_array().unwrap().iter().filter(|l| keep(l)).cloned().collect();
+    let top: Vec<_> = v["limits"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|l| keep(l))
+        .cloned()
+        .collect();
     v["limits"] = serde_json::Value::Array(top);
     for o in v["organizations"].as_array_mut().unwrap() {
-        let ls: Vec<_> = o["limits"].as_array().map(|a| a.iter().filter(|l| keep(l)).cloned().collect()).unwrap_or_default();
+        let ls: Vec<_> = o["limits"]
+            .as_array()
+            .map(|a| a.iter().filter(|l| keep(l)).cloned().collect())
+            .unwrap_or_default();
         o["limits"] = serde_json::Value::Array(ls);
     }
     v.to_string()
@@ -119,24 +158,67 @@ fn strip_locations(s: &str) -> String {
 
 fn check_mailboxes(r: &ImpactReport, t: &Truth, ctx: &str) {
     for to in &t.organizations {
-        let o = r.organizations.iter().find(|o| o.tenant_id == to.tenant_id.to_lowercase()).unwrap();
-        assert_eq!((o.first_access, o.last_access), (Some(to.first_access), Some(to.last_access)), "{ctx}");
+        let o = r
+            .organizations
+            .iter()
+            .find(|o| o.tenant_id == to.tenant_id.to_lowercase())
+            .unwrap();
+        assert_eq!(
+            (o.first_access, o.last_access),
+            (Some(to.first_access), Some(to.last_access)),
+            "{ctx}"
+        );
         for tm in &to.mailboxes {
-            let m = o.mailboxes.iter().find(|m| m.mailbox == tm.mailbox.to_lowercase()).unwrap();
-            assert_eq!((m.first_access, m.last_access), (Some(tm.first_access), Some(tm.last_access)), "{ctx} {}", tm.mailbox);
+            let m = o
+                .mailboxes
+                .iter()
+                .find(|m| m.mailbox == tm.mailbox.to_lowercase())
+                .unwrap();
+            assert_eq!(
+                (m.first_access, m.last_access),
+                (Some(tm.first_access), Some(tm.last_access)),
+                "{ctx} {}",
+                tm.mailbox
+            );
             assert_eq!(m.unlisted_binds, tm.unlisted_binds, "{ctx} {}", tm.mailbox);
-            let throttled: Vec<(Option<Timestamp>, Option<Timestamp>)> =
-                m.limits.iter().filter(|l| l.kind == LimitKind::Throttled).map(|l| (l.from, l.to)).collect();
-            let want: Vec<_> = tm.throttled.iter().map(|w| (Some(w.from), Some(w.to))).collect();
+            let throttled: Vec<(Option<Timestamp>, Option<Timestamp>)> = m
+                .limits
+                .iter()
+                .filter(|l| l.kind == LimitKind::Throttled)
+                .map(|l| (l.from, l.to))
+                .collect();
+            let want: Vec<_> = tm
+                .throttled
+                .iter()
+                .map(|w| (Some(w.from), Some(w.to)))
+                .collect();
             assert_eq!(throttled, want, "{ctx} {}", tm.mailbox);
             for tf in &tm.folders {
                 let f = m.folders.iter().find(|f| f.path == tf.path).unwrap();
-                assert_eq!(f.whole_folder, tf.whole_folder, "{ctx} {} {}", tm.mailbox, tf.path);
+                assert_eq!(
+                    f.whole_folder, tf.whole_folder,
+                    "{ctx} {} {}",
+                    tm.mailbox, tf.path
+                );
                 for tmsg in &tf.messages {
-                    let msg = f.messages.iter().find(|x| x.internet_message_id == tmsg.internet_message_id).unwrap();
+                    let msg = f
+                        .messages
+                        .iter()
+                        .find(|x| x.internet_message_id == tmsg.internet_message_id)
+                        .unwrap();
                     assert_eq!(
-                        (msg.size_bytes, msg.first_access, msg.last_access, msg.access_count),
-                        (Some(tmsg.size_bytes), Some(tmsg.first_access), Some(tmsg.last_access), tmsg.access_count),
+                        (
+                            msg.size_bytes,
+                            msg.first_access,
+                            msg.last_access,
+                            msg.access_count
+                        ),
+                        (
+                            Some(tmsg.size_bytes),
+                            Some(tmsg.first_access),
+                            Some(tmsg.last_access),
+                            tmsg.access_count
+                        ),
                         "{ctx} {}",
                         tmsg.internet_message_id
                     );
@@ -146,16 +228,32 @@ fn check_mailboxes(r: &ImpactReport, t: &Truth, ctx: &str) {
     }
     for u in &t.unaudited_tenants {
         let o = r.organizations.iter().find(|o| &o.tenant_id == u).unwrap();
-        assert!(o.limits.iter().any(|l| l.kind == LimitKind::NoMailAudit), "{ctx}: unaudited tenant {u}");
-        assert!(r.limits.iter().any(|l| l.kind == LimitKind::NoMailAudit && l.detail.contains(u.as_str())), "{ctx}");
+        assert!(
+            o.limits.iter().any(|l| l.kind == LimitKind::NoMailAudit),
+            "{ctx}: unaudited tenant {u}"
+        );
+        assert!(
+            r.limits
+                .iter()
+                .any(|l| l.kind == LimitKind::NoMailAudit && l.detail.contains(u.as_str())),
+            "{ctx}"
+        );
     }
     let syncs: BTreeSet<(String, String)> = r
         .organizations
         .iter()
         .flat_map(|o| o.mailboxes.iter())
-        .flat_map(|m| m.folders.iter().filter(|f| f.whole_folder).map(move |f| (m.mailbox.clone(), f.path.clone())))
+        .flat_map(|m| {
+            m.folders
+                .iter()
+                .filter(|f| f.whole_folder)
+                .map(move |f| (m.mailbox.clone(), f.path.clone()))
+        })
         .collect();
-    let want: BTreeSet<(String, String)> =
-        t.whole_folder_syncs.iter().map(|s| (s.mailbox.to_lowercase(), s.path.clone())).collect();
+    let want: BTreeSet<(String, String)> = t
+        .whole_folder_syncs
+        .iter()
+        .map(|s| (s.mailbox.to_lowercase(), s.path.clone()))
+        .collect();
     assert_eq!(syncs, want, "{ctx}: whole-folder syncs");
 }

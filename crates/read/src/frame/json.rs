@@ -516,7 +516,10 @@ pub(crate) fn completes_value(bytes: &[u8]) -> bool {
 /// The deepest nesting of arrays/objects in `bytes`, stopping once past `limit`.
 pub(crate) fn depth_exceeds(bytes: &[u8], limit: usize) -> bool {
     // Cheap bound first: fewer openers than the limit cannot nest deeper.
-    let openers = bytes.iter().filter(|&&b| b == b'{' || b == b'[').count();
+    let openers: usize = bytes
+        .iter()
+        .map(|&b| usize::from((b | 0x20) == b'{'))
+        .sum();
     if openers <= limit {
         return false;
     }

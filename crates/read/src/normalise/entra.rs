@@ -59,7 +59,7 @@ pub(crate) fn sign_in(
     let status = field_ci(p, &["status"]).and_then(|s| nested(s, limits));
     let error_code = status
         .as_ref()
-        .and_then(|s| field_ci(s, &["errorCode"]))
+        .and_then(|s| field_ci(&**s, &["errorCode"]))
         .and_then(int)
         .or_else(|| field_ci(p, &["resultType"]).and_then(int))
         .or_else(|| outer.and_then(|o| field_ci(o, &["resultType"])).and_then(int));

@@ -2,8 +2,6 @@
 //! them misses: `ClientIP` vs `ClientIPAddress` vs `Client_IPAddress` …) cost a hash and one
 //! comparison each instead of a scan over every key.
 
-use std::sync::OnceLock;
-
 use sonic_rs::{JsonContainerTrait, JsonValueTrait, Value};
 
 /// The keys the normalisers look up on the hot path.
@@ -26,38 +24,38 @@ const KEYS: &[&str] = &[
 ];
 
 const N: usize = KEYS.len();
-const BUCKETS: usize = 512;
+const BUCKETS: usize = 1024;
 
-fn hash(k: &[u8]) -> usize {
+#[inline]
+const fn hash(k: &[u8]) -> usize {
     let n = k.len();
-    let (a, b, c) = match n {
-        0 => (0, 0, 0),
-        _ => (k[0], k[n / 2], k[n - 1]),
-    };
-    (n.wrapping_mul(31) ^ usize::from(a).wrapping_mul(7) ^ usize::from(b).wrapping_mul(131)
-        ^ usize::from(c).wrapping_mul(1031))
-        % BUCKETS
+    if n == 0 {
+        return 0;
+    }
+    let (a, b, c) = (k[0] as usize, k[n / 2] as usize, k[n - 1] as usize);
+    (n.wrapping_mul(37) ^ a.wrapping_mul(7) ^ b.wrapping_mul(131) ^ c.wrapping_mul(1031)) % BUCKETS
 }
 
-/// Bucket → slots of the keys hashing there.
-fn table() -> &'static Vec<Vec<u8>> {
-    static TABLE: OnceLock<Vec<Vec<u8>>> = OnceLock::new();
-    TABLE.get_or_init(|| {
-        let mut t = vec![Vec::new(); BUCKETS];
-        for (i, k) in KEYS.iter().enumerate() {
-            if let Ok(slot) = u8::try_from(i) {
-                t[hash(k.as_bytes())].push(slot);
-            }
+/// Bucket → slot + 1 (0: no key), built at compile time; building fails on a collision.
+const TABLE: [u8; BUCKETS] = {
+    let mut t = [0u8; BUCKETS];
+    let mut i = 0;
+    while i < N {
+        let h = hash(KEYS[i].as_bytes());
+        assert!(t[h] == 0, "two keys share a bucket: change the hash");
+        #[allow(clippy::cast_possible_truncation)]
+        {
+            t[h] = (i + 1) as u8;
         }
-        t
-    })
-}
+        i += 1;
+    }
+    t
+};
 
+#[inline]
 fn slot_of(k: &str) -> Option<usize> {
-    table()[hash(k.as_bytes())]
-        .iter()
-        .map(|&s| usize::from(s))
-        .find(|&s| KEYS[s] == k)
+    let s = usize::from(TABLE[hash(k.as_bytes())]);
+    (s != 0 && KEYS[s - 1] == k).then(|| s - 1)
 }
 
 /// Lookup by key, for a plain value or an indexed record.
@@ -120,7 +118,7 @@ mod tests {
         for (i, k) in KEYS.iter().enumerate() {
             assert_eq!(slot_of(k), Some(i), "{k}");
         }
-        assert!(N < 256);
+        assert!(N < 255);
         assert_eq!(slot_of("NotAKey"), None);
     }
 

@@ -178,18 +178,31 @@ pub(crate) fn expansion(v: &Value) -> Expansion<'_> {
     let Some(obj) = v.as_object() else {
         return Expansion::Single;
     };
-    for key in ["value", "records"] {
-        if let Some(inner) = obj.get(&key)
-            && let Some(arr) = inner.as_array()
-            && arr.iter().all(|x| x.is_object())
-            && obj.iter().all(|(k, _)| k == key || k.starts_with('@'))
-        {
-            return Expansion::Many(arr.iter().collect());
+    // One pass over the keys: envelopes have only `value`/`records` and `@odata.*` keys;
+    // wrapped extracts have `log` and `log_types`.
+    let mut list = None;
+    let mut only_envelope_keys = true;
+    let mut log = None;
+    let mut wrapper = false;
+    for (k, x) in obj.iter() {
+        match k {
+            "value" | "records" => list = list.or(x.as_array()),
+            "log" => log = Some(x),
+            "log_types" | "p_log_type" => wrapper = true,
+            _ => {}
+        }
+        if !(k == "value" || k == "records" || k.starts_with('@')) {
+            only_envelope_keys = false;
         }
     }
-    if let Some(inner) = obj.get(&"log")
-        && inner.is_object()
-        && (obj.get(&"log_types").is_some() || obj.get(&"p_log_type").is_some())
+    if only_envelope_keys
+        && let Some(arr) = list
+        && arr.iter().all(|x| x.is_object())
+    {
+        return Expansion::Many(arr.iter().collect());
+    }
+    if wrapper
+        && let Some(inner) = log.filter(|l| l.is_object())
     {
         return Expansion::Wrapped(inner);
     }

@@ -144,7 +144,7 @@ pub(crate) fn fill<R: Obj + ?Sized>(ev: &mut Event, rec: &R, limits: &Limits) ->
         );
     }
     let ctx = field(rec, &["AppAccessContext"]).and_then(|c| nested(c, limits));
-    let from_ctx = |key: &str| ctx.as_ref().and_then(|c| str_of(c, &[key]));
+    let from_ctx = |key: &str| ctx.as_ref().and_then(|c| str_of(&**c, &[key]));
     ev.session_id = ev
         .session_id
         .take()

@@ -79,7 +79,9 @@ fn the_event_time_decides_a_replay_after_revocation() {
         &claims(ENTERPRISE_TENANT, "2023-06-28T23:30:00Z"),
     );
     let log = format!("2023-06-28T23:40:00Z {t}\n2023-06-29T00:10:00Z {t}\n{t}\n");
-    let (f, _) = run(&log, &w.reg);
+    let (f, stats) = run(&log, &w.reg);
+    // The signature is checked once; the replays are answered from the cache, judged anew.
+    assert_eq!((stats.signatures_verified, stats.signatures_cached), (1, 2));
     assert_eq!(f[0].verdict.verdict, VerdictKind::Valid);
     // Replayed after revocation: judged at the record's time.
     assert_eq!(f[1].verdict.verdict, VerdictKind::Forged);
