@@ -26,7 +26,8 @@ if [ ! -f "$DATA/ual.ndjson.zst" ]; then
   "$BIN" gen "$DATA" "$SIZE_MB"
 fi
 
-echo "machine: $(nproc) cores, $(uname -m); threads: ${THREADS} (0 = all)"
+echo "machine: $(nproc) cores, $(uname -m); threads: ${THREADS} (0 = all); load: $(cut -d' ' -f1-3 /proc/loadavg)"
+echo "MB/s and records/s are wall-clock; 'cpu' is user+system seconds (MB of text / cpu = rate per busy core)"
 ls -l "$DATA" | awk 'NR>1 {printf "  %-16s %8.0f MB\n", $9, $5/1e6}'
 for f in ual.ndjson ual.json ual.csv ual.ndjson.gz ual.ndjson.zst; do
   path="$DATA/$f"
@@ -36,6 +37,7 @@ for f in ual.ndjson ual.json ual.csv ual.ndjson.gz ual.ndjson.zst; do
   catrate=$(python3 -c "print(f'{$size/1e6/($end-$start):.0f}')")
   out=$(/usr/bin/time -v "$BIN" run "$path" "$THREADS" 2> /tmp/bench-read-time.$$)
   rss=$(awk -F: '/Maximum resident/ {gsub(/ /,"",$2); printf "%.0f", $2/1024}' /tmp/bench-read-time.$$)
-  echo "$out  | cat ${catrate} MB/s | peak RSS ${rss} MB"
+  cpu=$(awk -F: '/User time|System time/ {s+=$2} END {printf "%.1f", s}' /tmp/bench-read-time.$$)
+  echo "$out | cpu ${cpu} s | cat ${catrate} MB/s | peak RSS ${rss} MB"
 done
 rm -f /tmp/bench-read-time.$$

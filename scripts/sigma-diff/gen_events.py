@@ -196,7 +196,7 @@ def positive_value(values):
         if isinstance(v, SigmaRegularExpression):
             return _regex_example(str(v.regexp.original if hasattr(v.regexp, "original") else v.regexp))
         if isinstance(v, SigmaExists):
-            return "present" if v.exists else None
+            return "present" if v.exists else ABSENT
         if isinstance(v, SigmaString):
             strings.append(_string_parts(v))
     if not strings:
@@ -264,6 +264,16 @@ def _get_path(ev, field):
     return cur
 
 
+def _leaves(obj, prefix=""):
+    out = []
+    for k, v in obj.items():
+        if isinstance(v, dict) and v:
+            out.extend(_leaves(v, f"{prefix}{k}."))
+        else:
+            out.append((f"{prefix}{k}", v))
+    return out
+
+
 def materialise(assign):
     """A record from an assignment; returns (event, {field: (kind, requirement list)})."""
     ev = {}
@@ -313,6 +323,11 @@ def _mutations(ev, assign):
         target = KEYWORD_FIELD if field is None else field
         cur = _get_path(ev, target)
         if cur is ABSENT:
+            if field is not None:
+                for why, val in ((f"{target}: present, null", None), (f"{target}: present", "present")):
+                    e = copy.deepcopy(ev)
+                    _set_path(e, target, val)
+                    out.append((why, e))
             continue
         v0 = pos[0]
         variants = []
@@ -364,8 +379,21 @@ def events_for_condition(tree, label):
         events.append((f"{label}: positive #{i}", ev))
         for why, e in _mutations(ev, a):
             events.append((f"{label}: near miss #{i}: {why}", e))
-    for i, a in enumerate(unsat(tree)[:4]):
-        events.append((f"{label}: falsifying #{i}", materialise(a)))
+    # Falsifying assignments laid over the first positive event: each makes one part of the
+    # condition false (a filter value present, a selection value missing) in an otherwise
+    # matching record.
+    alts = sat(tree)
+    base = materialise(alts[0]) if alts else {}
+    for i, a in enumerate(unsat(tree)[:8]):
+        ev = copy.deepcopy(base)
+        over = materialise(a)
+        for path, val in _leaves(over):
+            _set_path(ev, path, val)
+        for field in a:
+            target = KEYWORD_FIELD if field is None else field
+            if _get_path(over, target) is ABSENT:
+                _set_path(ev, target, ABSENT)
+        events.append((f"{label}: falsifying #{i}", ev))
     return events
 
 

@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Regenerate crates/sigma/tests/fixtures/pysigma/ from pySigma's SQLite backend.
+# Regenerate crates/sigma/tests/fixtures/pysigma/ from pySigma's SQLite backend, then, when a
+# stormwatch binary is given (STORMWATCH=path/to/stormwatch), compare stormwatch with them.
 # Usage: scripts/sigma-diff/run.sh [RULE.yml ...]
 # SIGMA_VENV (default /work/venv-sigma) is created and filled from requirements.txt if missing.
 set -euo pipefail
@@ -10,4 +11,7 @@ if [ ! -x "$venv/bin/python" ]; then
     "$venv/bin/pip" install --quiet -r "$here/requirements.txt"
 fi
 cd "$here"
-exec "$venv/bin/python" "$here/diff.py" "$@"
+"$venv/bin/python" "$here/diff.py" "$@"
+if [ -n "${STORMWATCH:-}" ]; then
+    "$venv/bin/python" "$here/compare.py" "$STORMWATCH"
+fi

@@ -179,9 +179,12 @@ impl BaselineSnapshot {
 
     pub(crate) fn record(&mut self, mailbox: &str, dim: &str, value: &str, stat: SeenStat) {
         if !self.mailboxes.contains_key(mailbox) {
-            self.mailboxes.insert(mailbox.to_owned(), MailboxBaseline::default());
+            self.mailboxes
+                .insert(mailbox.to_owned(), MailboxBaseline::default());
         }
-        let Some(m) = self.mailboxes.get_mut(mailbox) else { return };
+        let Some(m) = self.mailboxes.get_mut(mailbox) else {
+            return;
+        };
         if !m.seen.contains_key(dim) {
             m.seen.insert(dim.to_owned(), BTreeMap::new());
         }

@@ -430,7 +430,7 @@ fn notes_of(cx: &Cx<'_>) -> Vec<String> {
         }
     }
     if cx.asn.is_none() {
-        n.push("no IP → ASN data loaded: `hosting-or-new-asn` did not run, and networks are compared by address prefix (/16, /48); load the CC-BY-4.0 @ip-location-db/asn CSV with --asn".to_owned());
+        n.push("no IP → ASN data loaded: `hosting-or-new-asn` did not run, and networks are compared by address prefix (/16, /48); load the CC-BY-4.0 @ip-location-db/asn CSV with --asn-db".to_owned());
     }
     if st.mail_records == 0 && st.records > 0 {
         n.push("no MailItemsAccessed records in the input: mail reads are not observable (Audit Premium / Standard MailItemsAccessed not enabled, or not exported)".to_owned());

@@ -30,7 +30,8 @@
 //! not depend on input order); feed JWT verdicts with [`Analytics::observe_token_verdict`];
 //! then [`Analytics::finish`] gives the detections, the incidents (detections grouped by actor
 //! context), notes on what the input could not show, and the [`BaselineSnapshot`] to save
-//! (the store keeps it as an opaque blob under [`BaselineSnapshot::STORE_KEY`]).
+//! (the store keeps it as JSON under a key, e.g. [`BaselineSnapshot::STORE_KEY`]).
+//! [`IocSet::ip_windows`] gives the IOC windows to other steps (impact's actor seeding).
 //!
 //! Severity model: analytics that stand on their own (no sign-in behind a session, forged
 //! token signals, an IOC IP inside its window) report high or critical; baseline analytics

@@ -255,31 +255,60 @@ fn is_exchange(ev: &Event) -> bool {
         || matches!(ev.record_type, Some(1..=3 | 19 | 50 | 275))
 }
 
+/// The value of cmdlet parameter `name` in a UAL admin record (`Parameters: [{Name, Value}]`,
+/// also as a JSON string), lowercased without a leading `$`.
+fn cmdlet_param(raw: &str, name: &str) -> Option<String> {
+    let v: serde_json::Value = serde_json::from_str(raw).ok()?;
+    let params = v.get("Parameters")?;
+    let parsed;
+    let list = match params {
+        serde_json::Value::String(s) => {
+            parsed = serde_json::from_str::<serde_json::Value>(s).ok()?;
+            parsed.as_array()?
+        }
+        other => other.as_array()?,
+    };
+    list.iter().find_map(|p| {
+        let n = p.get("Name")?.as_str()?;
+        if !n.eq_ignore_ascii_case(name) {
+            return None;
+        }
+        let val = match p.get("Value")? {
+            serde_json::Value::String(s) => s.clone(),
+            other => other.to_string(),
+        };
+        Some(val.trim().trim_start_matches('$').to_ascii_lowercase())
+    })
+}
+
 /// What an audit-configuration operation does to the evidence, if it is one.
 fn audit_change(ev: &Event) -> Option<&'static str> {
     let op = ev.operation.as_deref()?;
-    let raw = ev.raw.as_str();
-    let has = |needle: &str| raw.to_ascii_lowercase().contains(needle);
-    if op.eq_ignore_ascii_case("Set-MailboxAuditBypassAssociation") {
-        return Some("audit bypass set for an account: its mailbox access is not logged");
-    }
-    if op.eq_ignore_ascii_case("Set-AdminAuditLogConfig")
-        && has("unifiedauditlogingestionenabled")
-        && has("false")
+    let is = |name: &str| op.eq_ignore_ascii_case(name);
+    if !(is("Set-MailboxAuditBypassAssociation")
+        || is("Set-AdminAuditLogConfig")
+        || is("Set-OrganizationConfig")
+        || is("Set-Mailbox"))
     {
-        return Some("unified audit log ingestion turned off");
+        return None;
     }
-    if op.eq_ignore_ascii_case("Set-OrganizationConfig") && has("auditdisabled") && has("true") {
-        return Some("mailbox auditing turned off for the organisation");
+    let p = |name: &str| cmdlet_param(&ev.raw, name);
+    if is("Set-MailboxAuditBypassAssociation") {
+        return (p("AuditBypassEnabled").as_deref() != Some("false"))
+            .then_some("audit bypass set for an account: its mailbox access is not logged");
     }
-    if op.eq_ignore_ascii_case("Set-Mailbox") && has("auditenabled") && has("false") {
+    if is("Set-AdminAuditLogConfig") {
+        return (p("UnifiedAuditLogIngestionEnabled").as_deref() == Some("false"))
+            .then_some("unified audit log ingestion turned off");
+    }
+    if is("Set-OrganizationConfig") {
+        return (p("AuditDisabled").as_deref() == Some("true"))
+            .then_some("mailbox auditing turned off for the organisation");
+    }
+    if p("AuditEnabled").as_deref() == Some("false") {
         return Some("mailbox auditing turned off for a mailbox");
     }
-    if (op.eq_ignore_ascii_case("Set-Mailbox")
-        || op.eq_ignore_ascii_case("Set-MailboxAuditBypassAssociation"))
-        && has("auditowner")
-        && !has("mailitemsaccessed")
-    {
+    if p("AuditOwner").is_some_and(|v| !v.contains("mailitemsaccessed")) {
         return Some("mailbox audit actions changed (owner actions set without MailItemsAccessed)");
     }
     None
@@ -379,7 +408,12 @@ impl State {
             user,
             session: ci(names, &ev.session_id),
             ip: match ev.client_ip {
-                Some(a) => Some(*self.ip_syms.entry(a).or_insert_with(|| names.intern(&a.to_string()))),
+                Some(a) => Some(
+                    *self
+                        .ip_syms
+                        .entry(a)
+                        .or_insert_with(|| names.intern(&a.to_string())),
+                ),
                 None => ci(names, &ev.client_ip_text),
             },
             app: ci(names, &ev.app_id),
@@ -529,8 +563,16 @@ impl State {
             .and_then(|v| names.intern_ci(v.trim_end_matches('=')));
         let user = ev.user.as_deref().and_then(|v| names.intern_ci(v));
         let ip = match ev.client_ip {
-            Some(a) => Some(*self.ip_syms.entry(a).or_insert_with(|| names.intern(&a.to_string()))),
-            None => ev.client_ip_text.as_deref().and_then(|v| names.intern_ci(v)),
+            Some(a) => Some(
+                *self
+                    .ip_syms
+                    .entry(a)
+                    .or_insert_with(|| names.intern(&a.to_string())),
+            ),
+            None => ev
+                .client_ip_text
+                .as_deref()
+                .and_then(|v| names.intern_ci(v)),
         };
         let s = &mut self.sign_ins;
         if let Some(x) = session {

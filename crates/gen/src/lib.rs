@@ -105,7 +105,7 @@ impl Scenario {
     /// Write the committed example: the first tenant's UAL as NDJSON, the second's as a
     /// Purview CSV (newest first), the unaudited tenant's as a Management API content blob,
     /// all sign-ins in the Azure Monitor shape (each file compressed as asked), and the ground
-    /// truth at [`TRUTH_PATH`].
+    /// truth beside the directory at [`example_truth_path`].
     ///
     /// # Errors
     /// [`GenError::Io`] when a file cannot be written.
@@ -150,7 +150,7 @@ impl Scenario {
             none,
             &|_| true,
         )?);
-        files.push(self.write_truth(&dir.join(TRUTH_PATH))?);
+        files.push(self.write_truth(&example_truth_path(dir))?);
         Ok(files)
     }
 
@@ -161,6 +161,16 @@ impl Scenario {
     pub fn write_truth(&self, path: &Path) -> Result<PathBuf, GenError> {
         write_truth(&self.truth, path)
     }
+}
+
+/// Where [`Scenario::write_example`] puts the ground truth: beside the example directory, as
+/// `<dir>.truth.json`, so that hunting the directory reads audit data only.
+#[must_use]
+pub fn example_truth_path(dir: &Path) -> PathBuf {
+    let name = dir
+        .file_name()
+        .map_or_else(|| "example".to_owned(), |n| n.to_string_lossy().into_owned());
+    dir.with_file_name(format!("{name}.truth.json"))
 }
 
 /// Write a ground truth (pretty JSON, trailing newline) to `path`, creating directories.

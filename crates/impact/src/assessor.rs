@@ -9,7 +9,7 @@ use std::fmt::Write as _;
 
 use stormwatch_core::{Event, ImpactReport, InputStats, Location, MailAccessType, Timestamp};
 
-use crate::expand::{Actor, ActorSyms, Match, match_ctx};
+use crate::expand::{Actor, ActorSyms, match_ctx};
 use crate::fxhash::IdMap;
 use crate::intern::{Interner, NONE, Sym};
 use crate::seeds::{ImpactOptions, Seeds};

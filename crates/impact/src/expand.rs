@@ -223,8 +223,7 @@ pub(crate) type Match<'a> = Option<Option<&'a [(i64, i64)]>>;
 
 pub(crate) fn match_ctx<'a>(c: &crate::assessor::Ctx, s: &'a ActorSyms) -> Match<'a> {
     if s.sessions.contains(&c.session)
-        || s.apps.contains(&c.app)
-        || s.apps.contains(&c.client_app)
+        || s.apps.contains(&c.reported_app())
         || s.user_agents.contains(&c.ua)
     {
         return Some(None);

@@ -430,20 +430,31 @@ fn bypass(cx: &Context<'_>, top: &mut Vec<Limit>, per_org: &mut BTreeMap<String,
 /// Coverage rows: from the reader's statistics, or from what was observed when they are empty.
 pub(crate) fn coverage_rows(a: &Assessor, stats: &InputStats) -> Vec<CoverageRow> {
     if !stats.coverage.is_empty() {
-        return stats
-            .coverage
-            .iter()
-            .map(|((tenant, workload, day), c)| CoverageRow {
-                tenant: if tenant.is_empty() {
-                    UNKNOWN_TENANT.to_owned()
-                } else {
-                    tenant.clone()
+        // Tenant ids compared case-insensitively, as everywhere in the report.
+        let mut merged: BTreeMap<(String, String, String), (u64, u64)> = BTreeMap::new();
+        for ((tenant, workload, day), c) in &stats.coverage {
+            let tenant = if tenant.is_empty() {
+                UNKNOWN_TENANT.to_owned()
+            } else {
+                tenant.to_ascii_lowercase()
+            };
+            let e = merged
+                .entry((tenant, workload.clone(), day.clone()))
+                .or_default();
+            e.0 += c.records;
+            e.1 += c.mail_items_accessed;
+        }
+        return merged
+            .into_iter()
+            .map(
+                |((tenant, workload, day), (records, mail_items_accessed))| CoverageRow {
+                    tenant,
+                    workload,
+                    day,
+                    records,
+                    mail_items_accessed,
                 },
-                workload: workload.clone(),
-                day: day.clone(),
-                records: c.records,
-                mail_items_accessed: c.mail_items_accessed,
-            })
+            )
             .collect();
     }
     let mut rows: Vec<CoverageRow> = a

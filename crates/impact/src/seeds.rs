@@ -13,7 +13,8 @@ pub struct Seeds {
     pub ips: Vec<String>,
     /// Session ids (`SessionId`, `AADSessionId`, sign-in `sessionId`); case-insensitive.
     pub sessions: Vec<String>,
-    /// App ids, matched against both `AppId` and `ClientAppId`; case-insensitive.
+    /// App ids, matched against a record's `ClientAppId`, or its `AppId` when it has no
+    /// `ClientAppId` (the app a detection reports); case-insensitive.
     pub apps: Vec<String>,
     /// User agents / `ClientInfoString`s, matched exactly.
     pub user_agents: Vec<String>,

@@ -69,7 +69,13 @@ fn time(i: u64) -> String {
 /// One realistic UAL record (Management Activity API shape), as one line of JSON.
 fn record(i: u64, r: &mut Rng) -> String {
     let user = USERS[usize::try_from(r.below(8)).unwrap_or(0)];
-    let ip = format!("{}.{}.{}.{}", 20 + r.below(180), r.below(250), r.below(250), 1 + r.below(250));
+    let ip = format!(
+        "{}.{}.{}.{}",
+        20 + r.below(180),
+        r.below(250),
+        r.below(250),
+        1 + r.below(250)
+    );
     let id = guid(r);
     let t = time(i);
     let session = guid(r);
@@ -164,7 +170,11 @@ fn generate(dir: &Path, mb: u64) -> std::io::Result<()> {
     nd.flush()?;
     arr.flush()?;
     csv.flush()?;
-    eprintln!("generated {i} records, {} MB of NDJSON in {}", written / 1_000_000, dir.display());
+    eprintln!(
+        "generated {i} records, {} MB of NDJSON in {}",
+        written / 1_000_000,
+        dir.display()
+    );
     Ok(())
 }
 
@@ -202,17 +212,28 @@ fn run(path: &Path, threads: usize) -> (u64, u64, u64, f64) {
 fn report(path: &Path, threads: usize) {
     let (bytes, events, skipped, secs) = run(path, threads);
     let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("?");
+    // For compressed inputs, rates are of the decompressed text (the plain sibling's size).
+    let plain = path
+        .extension()
+        .and_then(|e| e.to_str())
+        .filter(|e| matches!(*e, "gz" | "zst"))
+        .and_then(|_| std::fs::metadata(path.with_extension("")).ok())
+        .map_or(bytes, |m| m.len());
     println!(
-        "{name:<16} {:>8.0} MB  {:>7.2} s  {:>8.0} MB/s  {:>10.0} records/s  ({events} records, {skipped} skipped)",
+        "{name:<16} {:>6.0} MB in ({:>5.0} MB text) {:>7.2} s  {:>6.0} MB/s  {:>8.0} records/s  ({events} records, {skipped} skipped)",
         bytes as f64 / 1e6,
+        plain as f64 / 1e6,
         secs,
-        bytes as f64 / 1e6 / secs,
+        plain as f64 / 1e6 / secs,
         events as f64 / secs
     );
 }
 
 fn main() {
-    let args: Vec<String> = std::env::args().skip(1).filter(|a| a != "--bench").collect();
+    let args: Vec<String> = std::env::args()
+        .skip(1)
+        .filter(|a| a != "--bench")
+        .collect();
     match args.first().map(String::as_str) {
         Some("gen") => {
             let dir = PathBuf::from(args.get(1).map_or("bench-data", String::as_str));
@@ -222,7 +243,13 @@ fn main() {
         Some("cat") => {
             let p = PathBuf::from(&args[1]);
             let (n, secs) = cat(&p).unwrap();
-            println!("cat {:<12} {:>8.0} MB  {:>7.2} s  {:>8.0} MB/s", p.display(), n as f64 / 1e6, secs, n as f64 / 1e6 / secs);
+            println!(
+                "cat {:<12} {:>8.0} MB  {:>7.2} s  {:>8.0} MB/s",
+                p.display(),
+                n as f64 / 1e6,
+                secs,
+                n as f64 / 1e6 / secs
+            );
         }
         Some("run") => {
             let threads = args.get(2).and_then(|s| s.parse().ok()).unwrap_or(0);
@@ -234,7 +261,13 @@ fn main() {
             if !dir.join("ual.ndjson").exists() {
                 generate(&dir, 64).unwrap();
             }
-            for f in ["ual.ndjson", "ual.json", "ual.csv", "ual.ndjson.gz", "ual.ndjson.zst"] {
+            for f in [
+                "ual.ndjson",
+                "ual.json",
+                "ual.csv",
+                "ual.ndjson.gz",
+                "ual.ndjson.zst",
+            ] {
                 report(&dir.join(f), 0);
             }
         }

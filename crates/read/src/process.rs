@@ -27,7 +27,9 @@ pub(crate) enum Outcome {
 }
 
 /// What became of one framed item (usually one record; JSON arrays inside a record expand).
+/// `One` is kept unboxed: boxing would cost an allocation per record on the hot path.
 #[derive(Debug)]
+#[allow(clippy::large_enum_variant)]
 pub(crate) enum ItemOut {
     One(Outcome),
     Many(Vec<Outcome>),
@@ -43,10 +45,10 @@ pub(crate) struct Filter {
 
 impl Filter {
     fn keeps(&self, ev: &Event) -> bool {
-        if let Some(t) = ev.time {
-            if self.since.is_some_and(|s| t < s) || self.until.is_some_and(|u| t >= u) {
-                return false;
-            }
+        if let Some(t) = ev.time
+            && (self.since.is_some_and(|s| t < s) || self.until.is_some_and(|u| t >= u))
+        {
+            return false;
         }
         if !self.tenants.is_empty() {
             let m = |v: &Option<String>| {
@@ -163,7 +165,10 @@ fn process_item(item: &Item, data: &[u8], ctx: &FileCtx) -> ItemOut {
 fn describe(e: &sonic_rs::Error, bytes: &[u8]) -> (String, bool) {
     let msg = e.to_string();
     let first = msg.lines().next().unwrap_or_default();
-    let desc = first.find(" at line ").map_or(first, |i| &first[..i]).to_owned();
+    let desc = first
+        .find(" at line ")
+        .map_or(first, |i| &first[..i])
+        .to_owned();
     let off = e.offset().min(bytes.len());
     let at = bytes.get(off).copied();
     let before = bytes[..off]
@@ -372,9 +377,9 @@ fn csv_row(bytes: &[u8], line: u64, cols: &CsvCols, ctx: &FileCtx) -> ItemOut {
         if i > 0 {
             obj.push(',');
         }
-        obj.push_str(&sonic_rs::to_string(k).unwrap_or_default());
+        obj.push_str(&serde_json::to_string(k).unwrap_or_default());
         obj.push(':');
-        obj.push_str(&sonic_rs::to_string(v.as_ref()).unwrap_or_default());
+        obj.push_str(&serde_json::to_string(v.as_ref()).unwrap_or_default());
     }
     obj.push('}');
     json_record(obj.as_bytes(), line, None, None, ctx)

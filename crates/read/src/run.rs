@@ -68,10 +68,9 @@ impl CoverageRun {
         let Some(t) = ev.time else { return };
         let day = t.day_number();
         let workload = ev.workload.as_deref().unwrap_or(ev.source.as_str());
-        let same = self
-            .key
-            .as_ref()
-            .is_some_and(|(tn, w, d)| *d == day && tn.as_deref() == ev.tenant.as_deref() && w == workload);
+        let same = self.key.as_ref().is_some_and(|(tn, w, d)| {
+            *d == day && tn.as_deref() == ev.tenant.as_deref() && w == workload
+        });
         if !same {
             self.flush(stats);
             self.key = Some((ev.tenant.clone(), workload.to_owned(), day));

@@ -80,7 +80,9 @@ fn walk(dir: &Path, out: &mut Vec<Target>) -> Result<(), ReadError> {
 }
 
 /// Extensions read when walking a directory (a file named explicitly is always read).
-const LOG_EXTENSIONS: &[&str] = &["json", "jsonl", "ndjson", "csv", "log", "txt", "gz", "zst", "zstd"];
+const LOG_EXTENSIONS: &[&str] = &[
+    "json", "jsonl", "ndjson", "csv", "log", "txt", "gz", "zst", "zstd",
+];
 
 /// Is this a file a directory walk should read? Known log extensions, after stripping a
 /// compression suffix (`audit.json.gz`), or no extension at all.

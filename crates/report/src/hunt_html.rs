@@ -131,11 +131,9 @@ pub(crate) fn render(
                 "Time (UTC)",
                 "Level",
                 "Rule",
-                "Tenant",
-                "User / mailbox",
+                "Who",
                 "IP",
-                "Session",
-                "App",
+                "Session / app",
                 "Records",
                 "Why",
             ])
@@ -151,24 +149,21 @@ pub(crate) fn render(
                 .raw("<br>")
                 .elem_with("span", &[("class", "muted mono")], &d.rule_id)
                 .close("td");
-            h.elem_with(
-                "td",
-                &[("class", "mono")],
-                d.tenant.as_deref().unwrap_or(""),
-            );
-            h.elem_with("td", &[("class", "mono")], &who(d));
-            h.elem_with("td", &[("class", "mono")], d.ip.as_deref().unwrap_or(""));
-            h.elem_with(
-                "td",
-                &[("class", "mono")],
-                d.session_id.as_deref().unwrap_or(""),
-            );
-            h.elem_with(
-                "td",
-                &[("class", "mono")],
-                d.app_id.as_deref().unwrap_or(""),
-            );
-            h.elem_with("td", &[("class", "mono")], &where_(d));
+            h.open("td")
+                .elem_with("span", &[("class", "mono")], &who(d));
+            if let Some(t) = &d.tenant {
+                h.raw("<br>")
+                    .elem_with("span", &[("class", "muted mono small")], t);
+            }
+            h.close("td");
+            h.elem_with("td", &[("class", "id")], d.ip.as_deref().unwrap_or(""));
+            h.open_with("td", &[("class", "mono small")])
+                .text(d.session_id.as_deref().unwrap_or(""));
+            if let Some(app) = &d.app_id {
+                h.raw("<br>").elem_with("span", &[("class", "muted")], app);
+            }
+            h.close("td");
+            h.elem_with("td", &[("class", "mono small")], &where_(d));
             h.open("td").text(&d.explanation);
             if !d.tags.is_empty() {
                 h.raw("<br>")

@@ -17,7 +17,7 @@ h2{margin:0 0 10px;font-size:19px}
 h3{margin:16px 0 8px;font-size:15px}
 p.lead{font-size:17px;margin:4px 0 14px}
 .cards{display:flex;flex-wrap:wrap;gap:12px}
-.card{flex:1 1 150px;border:1px solid var(--line);border-radius:8px;padding:10px 14px;background:#fbfcfd}
+.card{flex:1 1 0;min-width:120px;border:1px solid var(--line);border-radius:8px;padding:10px 14px;background:#fbfcfd}
 .card .n{font-size:26px;font-weight:700;color:var(--accent)}
 .card .l{font-size:12px;color:var(--muted);text-transform:uppercase;letter-spacing:.04em}
 .card.warn{background:var(--warnbg);border-color:#f0c36d}.card.warn .n{color:var(--warn)}
@@ -47,6 +47,7 @@ tr.group td{background:#eef1f5;font-weight:600;padding-top:8px}
 .b-critical{background:#7a0916;color:#fff}.b-high{background:var(--bad);color:#fff}
 .b-medium{background:#e49b2f;color:#fff}.b-low{background:#3c7dc4;color:#fff}.b-informational{background:#d9dde3;color:var(--ink)}
 .muted{color:var(--muted)}
+.small{font-size:11px}
 details{margin:6px 0}
 summary{cursor:pointer;font-weight:600}
 .chart{overflow-x:auto}

@@ -77,12 +77,16 @@ pub fn write_summary(
         thousands(rate)
     )?;
     let skipped = s.skipped();
-    if skipped > 0 {
-        writeln!(
-            w,
-            "skipped {} bad records; first errors:",
-            thousands(skipped)
-        )?;
+    if skipped > 0 || !s.errors.is_empty() {
+        if skipped > 0 {
+            writeln!(
+                w,
+                "skipped {} bad records; first errors:",
+                thousands(skipped)
+            )?;
+        } else {
+            writeln!(w, "records read after repairing an input error:")?;
+        }
         for e in s.errors.iter().take(MAX_QUOTED) {
             writeln!(w, "  {}", clean(&e.to_string()))?;
         }

@@ -54,7 +54,10 @@ pub(crate) fn compile_detections(d: &Detections, cx: &mut Cx<'_>) -> Result<Node
         }
     }
     if d.conditions.is_empty() {
-        return Err(CompileError::new(Some("detection.condition"), "no condition"));
+        return Err(CompileError::new(
+            Some("detection.condition"),
+            "no condition",
+        ));
     }
     let mut conds = Vec::with_capacity(d.conditions.len());
     for (i, c) in d.conditions.iter().enumerate() {
@@ -289,7 +292,7 @@ fn compile_item(item: &DetectionItem, cx: &mut Cx<'_>, name: &str) -> Result<Nod
                 .build()
                 .map_err(|e| err(format!("invalid regular expression \"{s}\": {e}")))?;
             preds.push(Pred::Str {
-                pat: StrPat::regex(re),
+                pat: Box::new(StrPat::regex(re)),
                 lit: None,
                 key: format!("re:{src}"),
                 memo: u32::MAX,
@@ -306,8 +309,8 @@ fn compile_item(item: &DetectionItem, cx: &mut Cx<'_>, name: &str) -> Result<Nod
                     SigmaValue::String(s) => s.clone(),
                     o => SigmaString::from_raw(&o.to_string()),
                 };
-                for s in expand_placeholders(&s, has(Modifier::Expand), cx.placeholders)
-                    .map_err(err)?
+                for s in
+                    expand_placeholders(&s, has(Modifier::Expand), cx.placeholders).map_err(err)?
                 {
                     for val in value_aliases(cx.product, field, &s) {
                         string_preds(&val, mods, field.is_none(), &mut preds).map_err(err)?;
@@ -320,11 +323,17 @@ fn compile_item(item: &DetectionItem, cx: &mut Cx<'_>, name: &str) -> Result<Nod
     Ok(finish(cx, id, preds, all, neq))
 }
 
-fn finish(cx: &mut Cx<'_>, field: Option<FieldId>, mut preds: Vec<Pred>, all: bool, neq: bool) -> Node {
+fn finish(
+    cx: &mut Cx<'_>,
+    field: Option<FieldId>,
+    mut preds: Vec<Pred>,
+    all: bool,
+    neq: bool,
+) -> Node {
     if let Some(f) = field {
         for p in &mut preds {
-            if let Pred::Str { key, memo, .. } = p {
-                *memo = cx.table.memo(f, key);
+            if let Pred::Str { key, memo, pat, .. } = p {
+                *memo = cx.table.memo(f, key, pat);
             }
         }
     }
@@ -410,9 +419,9 @@ fn expand_placeholders(
         let after = &rest[start + 1..];
         let Some(end) = after.find('%') else { break };
         let name = &after[..end];
-        let values = placeholders
-            .get(name)
-            .ok_or_else(|| format!("placeholder %{name}% has no value (supply it through a pipeline's `vars`)"))?;
+        let values = placeholders.get(name).ok_or_else(|| {
+            format!("placeholder %{name}% has no value (supply it through a pipeline's `vars`)")
+        })?;
         let prefix = &rest[..start];
         let mut next = Vec::with_capacity(outs.len() * values.len());
         for o in &outs {
@@ -455,9 +464,24 @@ fn string_preds(
             Modifier::EndsWith => ends = true,
             Modifier::Cased => cased = true,
             Modifier::All | Modifier::Expand | Modifier::Neq => {}
-            Modifier::Wide => variants = variants.iter().map(|v| encode::utf16(v, Utf16::Le)).collect(),
-            Modifier::Utf16be => variants = variants.iter().map(|v| encode::utf16(v, Utf16::Be)).collect(),
-            Modifier::Utf16 => variants = variants.iter().map(|v| encode::utf16(v, Utf16::Bom)).collect(),
+            Modifier::Wide => {
+                variants = variants
+                    .iter()
+                    .map(|v| encode::utf16(v, Utf16::Le))
+                    .collect()
+            }
+            Modifier::Utf16be => {
+                variants = variants
+                    .iter()
+                    .map(|v| encode::utf16(v, Utf16::Be))
+                    .collect()
+            }
+            Modifier::Utf16 => {
+                variants = variants
+                    .iter()
+                    .map(|v| encode::utf16(v, Utf16::Bom))
+                    .collect()
+            }
             Modifier::Base64 => {
                 variants = variants
                     .iter()
@@ -505,7 +529,7 @@ fn string_preds(
         let key = format!("{cased}:{parts:?}");
         let pat = StrPat::from_parts(parts, cased)?;
         out.push(Pred::Str {
-            pat,
+            pat: Box::new(pat),
             lit,
             key,
             memo: u32::MAX,

@@ -12,7 +12,7 @@ use std::sync::Arc;
 use rsigma_parser::{ConditionExpr, ConditionOperator, CorrelationType};
 use stormwatch_core::{Detection, DetectionSource, Event, Location, Timestamp};
 
-use crate::doc::{FieldPath, lookup, to_leaf, Leaf};
+use crate::doc::{FieldPath, Leaf, lookup, to_leaf};
 use crate::engine::Inner;
 
 /// Most record locations kept per correlation detection.
@@ -173,13 +173,18 @@ impl Correlator {
                         );
                         d.events.clone_from(&o.locs);
                         d.tags.clone_from(&info.tags);
-                        let group: Vec<String> = o.fields.iter().map(|(k, v)| format!("{k}={v}")).collect();
+                        let group: Vec<String> =
+                            o.fields.iter().map(|(k, v)| format!("{k}={v}")).collect();
                         d.explanation = format!(
                             "{} correlation over {} record(s) within {} s{}",
                             c.kind.as_str(),
                             o.locs.len(),
                             c.span_ns / 1_000_000_000,
-                            if group.is_empty() { String::new() } else { format!(" for {}", group.join(", ")) }
+                            if group.is_empty() {
+                                String::new()
+                            } else {
+                                format!(" for {}", group.join(", "))
+                            }
                         );
                         result.push(d);
                     }
@@ -203,7 +208,7 @@ fn evaluate(
     outputs: &[Option<Vec<Obs>>],
 ) -> Vec<Obs> {
     // (time, ref index, group key, value, obs)
-    let mut items: Vec<(i64, usize, Vec<String>, Option<String>, &Obs)> = Vec::new();
+    let mut items: Vec<Item<'_>> = Vec::new();
     for (i, r) in c.refs.iter().enumerate() {
         let list: &[Obs] = match r {
             Ref::Rule(ri) => obs.get(ri).map_or(&[], Vec::as_slice),
@@ -225,7 +230,11 @@ fn evaluate(
             items.push((o.t, i, key, val, o));
         }
     }
-    items.sort_by(|a, b| a.0.cmp(&b.0).then(a.1.cmp(&b.1)).then_with(|| a.4.locs.cmp(&b.4.locs)));
+    items.sort_by(|a, b| {
+        a.0.cmp(&b.0)
+            .then(a.1.cmp(&b.1))
+            .then_with(|| a.4.locs.cmp(&b.4.locs))
+    });
     let mut by_group: HashMap<Vec<String>, Vec<usize>> = HashMap::new();
     let mut order: Vec<Vec<String>> = Vec::new();
     for (idx, it) in items.iter().enumerate() {
@@ -239,7 +248,9 @@ fn evaluate(
     }
     let mut out = Vec::new();
     for key in order {
-        let Some(idxs) = by_group.get(&key) else { continue };
+        let Some(idxs) = by_group.get(&key) else {
+            continue;
+        };
         let mut window: VecDeque<usize> = VecDeque::new();
         for &ix in idxs {
             let t = items[ix].0;
@@ -260,7 +271,12 @@ fn evaluate(
                         }
                     }
                 }
-                let fields = c.group_by.iter().cloned().zip(key.iter().cloned()).collect();
+                let fields = c
+                    .group_by
+                    .iter()
+                    .cloned()
+                    .zip(key.iter().cloned())
+                    .collect();
                 out.push(Obs { t, fields, locs });
                 window.clear();
             }
@@ -269,6 +285,7 @@ fn evaluate(
     out
 }
 
+/// (time, ref index, group key, value, observation).
 type Item<'a> = (i64, usize, Vec<String>, Option<String>, &'a Obs);
 
 fn test_preds(preds: &[(ConditionOperator, u64)], x: f64) -> bool {
@@ -295,7 +312,10 @@ fn holds(c: &CompiledCorrelation, items: &[Item<'_>], window: &VecDeque<usize>) 
     match c.kind {
         CorrelationType::EventCount => test_preds(&c.preds, window.len() as f64),
         CorrelationType::ValueCount => {
-            let distinct: HashSet<&str> = window.iter().filter_map(|&w| items[w].3.as_deref()).collect();
+            let distinct: HashSet<&str> = window
+                .iter()
+                .filter_map(|&w| items[w].3.as_deref())
+                .collect();
             test_preds(&c.preds, distinct.len() as f64)
         }
         CorrelationType::Temporal => {

@@ -32,7 +32,8 @@ pub(crate) fn get_key<'a>(v: &'a Value, key: &str) -> Option<&'a Value> {
         .find(|(k, _)| k.eq_ignore_ascii_case(key))
         .or_else(|| {
             // Windows event data names written with spaces (`Threat Name` for `ThreatName`).
-            obj.iter().find(|(k, _)| k.contains(' ') && eq_no_space(k, key))
+            obj.iter()
+                .find(|(k, _)| k.contains(' ') && eq_no_space(k, key))
         })
         .map(|(_, v)| v)
 }
@@ -142,7 +143,11 @@ pub(crate) fn lower_cow(s: &str) -> Cow<'_, str> {
         }
     } else {
         let l = s.to_lowercase();
-        if l == s { Cow::Borrowed(s) } else { Cow::Owned(l) }
+        if l == s {
+            Cow::Borrowed(s)
+        } else {
+            Cow::Owned(l)
+        }
     }
 }
 
@@ -236,7 +241,11 @@ mod tests {
         )
         .unwrap();
         let mut out = Vec::new();
-        assert!(lookup(&v, &FieldPath::new("DeviceDetail.trusttype"), &mut out));
+        assert!(lookup(
+            &v,
+            &FieldPath::new("DeviceDetail.trusttype"),
+            &mut out
+        ));
         assert_eq!(out[0].as_str(), Some("Hybrid"));
         out.clear();
         assert!(lookup(&v, &FieldPath::new("a.b"), &mut out));

@@ -106,7 +106,9 @@ impl WinIndex {
         let mut w = WinIndex::default();
         for (local, &ri) in members.iter().enumerate() {
             let local = u32::try_from(local).unwrap_or(u32::MAX);
-            let Some(r) = rules.get(ri as usize) else { continue };
+            let Some(r) = rules.get(ri as usize) else {
+                continue;
+            };
             let mut free = false;
             for (c, _) in &r.variants {
                 match c {
@@ -200,6 +202,7 @@ pub(crate) const ALL_KINDS: [SourceKind; 7] = [
 impl Inner {
     /// Group rules by source kind and build the prefilters.
     pub(crate) fn build_groups(&mut self) {
+        self.fields.build_batches();
         let mut groups: HashMap<SourceKind, Group> = HashMap::new();
         for kind in ALL_KINDS {
             let mut g = Group::default();
@@ -218,7 +221,9 @@ impl Inner {
                 }
             }
             g.prefilter = Prefilter::build(&lits);
-            if !self.ignore_logsource && matches!(kind, SourceKind::WindowsEvent | SourceKind::Generic) {
+            if !self.ignore_logsource
+                && matches!(kind, SourceKind::WindowsEvent | SourceKind::Generic)
+            {
                 g.win = Some(WinIndex::build(&self.rules, &g.rules));
             }
             if g.prefilter.is_none() {

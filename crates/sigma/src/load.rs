@@ -5,12 +5,17 @@ use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use rsigma_parser::{CorrelationCondition, CorrelationRule, FilterRule, FilterRuleTarget, SigmaRule};
+use rsigma_parser::{
+    CorrelationCondition, CorrelationRule, FilterRule, FilterRuleTarget, SigmaRule,
+};
 use stormwatch_core::Level;
 
 use crate::compile::{Cx, compile_detections};
 use crate::correlate::{CompiledCorrelation, Ref};
-use crate::engine::{CompiledRule, Engine, EngineOptions, Inner, LogSourceInfo, RuleInfo, RuleKind, WinFields, rule_literals};
+use crate::engine::{
+    CompiledRule, Engine, EngineOptions, Inner, LogSourceInfo, RuleInfo, RuleKind, WinFields,
+    rule_literals,
+};
 use crate::error::{CompileError, RuleLoadError, SigmaError};
 use crate::logsource::{self, Product};
 use crate::matcher::{FieldTable, Node};
@@ -20,7 +25,10 @@ use crate::pipeline::logsource_matches;
 const MAX_FILE: u64 = 4 << 20;
 
 pub(crate) fn collect_files(path: &Path, out: &mut Vec<PathBuf>) -> Result<(), SigmaError> {
-    let io = |source| SigmaError::Io { path: path.to_path_buf(), source };
+    let io = |source| SigmaError::Io {
+        path: path.to_path_buf(),
+        source,
+    };
     let meta = std::fs::metadata(path).map_err(io)?;
     if meta.is_dir() {
         let mut entries: Vec<PathBuf> = std::fs::read_dir(path)
@@ -41,7 +49,10 @@ pub(crate) fn collect_files(path: &Path, out: &mut Vec<PathBuf>) -> Result<(), S
     Ok(())
 }
 
-pub(crate) fn read_sources(paths: &[PathBuf]) -> Result<(Vec<(String, String)>, Vec<RuleLoadError>), SigmaError> {
+/// Rule sources read from disk and the files that could not be read.
+pub(crate) type Sources = (Vec<(String, String)>, Vec<RuleLoadError>);
+
+pub(crate) fn read_sources(paths: &[PathBuf]) -> Result<Sources, SigmaError> {
     let mut files = Vec::new();
     for p in paths {
         collect_files(p, &mut files)?;
@@ -50,9 +61,17 @@ pub(crate) fn read_sources(paths: &[PathBuf]) -> Result<(Vec<(String, String)>, 
     let mut errors = Vec::new();
     for f in files {
         let name = f.display().to_string();
-        let too_big = std::fs::metadata(&f).map(|m| m.len() > MAX_FILE).unwrap_or(false);
+        let too_big = std::fs::metadata(&f)
+            .map(|m| m.len() > MAX_FILE)
+            .unwrap_or(false);
         if too_big {
-            errors.push(err(&name, None, None, None, format!("file larger than {MAX_FILE} bytes")));
+            errors.push(err(
+                &name,
+                None,
+                None,
+                None,
+                format!("file larger than {MAX_FILE} bytes"),
+            ));
             continue;
         }
         match std::fs::read_to_string(&f) {
@@ -63,13 +82,27 @@ pub(crate) fn read_sources(paths: &[PathBuf]) -> Result<(Vec<(String, String)>, 
     Ok((sources, errors))
 }
 
-fn err(file: &str, rule: Option<&str>, key: Option<String>, line: Option<usize>, reason: String) -> RuleLoadError {
-    RuleLoadError { file: file.to_string(), rule: rule.map(str::to_string), key, line, reason }
+fn err(
+    file: &str,
+    rule: Option<&str>,
+    key: Option<String>,
+    line: Option<usize>,
+    reason: String,
+) -> RuleLoadError {
+    RuleLoadError {
+        file: file.to_string(),
+        rule: rule.map(str::to_string),
+        key,
+        line,
+        reason,
+    }
 }
 
 /// Line (1-based) of the first line that starts (after indentation) with `needle`.
 fn line_of(text: &str, needle: &str) -> Option<usize> {
-    text.lines().position(|l| l.trim_start().starts_with(needle)).map(|i| i + 1)
+    text.lines()
+        .position(|l| l.trim_start().starts_with(needle))
+        .map(|i| i + 1)
 }
 
 /// Checks rsigma-parser does not make: syntax Sigma 2 removed.
@@ -79,11 +112,19 @@ fn precheck(name: &str, text: &str) -> Option<RuleLoadError> {
         if let Some(rest) = t.strip_prefix("action:") {
             let a = rest.trim();
             if matches!(a, "global" | "reset" | "repeat") {
-                return Some(err(name, None, Some("action".into()), Some(i + 1), format!(
-                    "multi-document rule collections (`action: {a}`) were removed in Sigma 2.0; split the file into one rule per file")));
+                return Some(err(
+                    name,
+                    None,
+                    Some("action".into()),
+                    Some(i + 1),
+                    format!(
+                        "multi-document rule collections (`action: {a}`) were removed in Sigma 2.0; split the file into one rule per file"
+                    ),
+                ));
             }
         }
-        if t.starts_with("condition:") && t.contains('|') && !t.contains("'|") && !t.contains("\"|") {
+        if t.starts_with("condition:") && t.contains('|') && !t.contains("'|") && !t.contains("\"|")
+        {
             return Some(err(name, None, Some("detection.condition".into()), Some(i + 1),
                 "the aggregation syntax `condition: … | count() …` was removed in Sigma 2.0; write a correlation rule instead".into()));
         }
@@ -104,7 +145,11 @@ enum Doc {
 }
 
 fn stem(file: &str) -> String {
-    Path::new(file).file_stem().and_then(|s| s.to_str()).unwrap_or(file).to_string()
+    Path::new(file)
+        .file_stem()
+        .and_then(|s| s.to_str())
+        .unwrap_or(file)
+        .to_string()
 }
 
 fn level(l: Option<rsigma_parser::Level>) -> Level {
@@ -121,7 +166,11 @@ fn status(s: Option<rsigma_parser::Status>) -> Option<String> {
     s.map(|s| format!("{s:?}").to_ascii_lowercase())
 }
 
-pub(crate) fn build(sources: &[(String, String)], opts: &EngineOptions, mut errors: Vec<RuleLoadError>) -> (Engine, Vec<RuleLoadError>) {
+pub(crate) fn build(
+    sources: &[(String, String)],
+    opts: &EngineOptions,
+    mut errors: Vec<RuleLoadError>,
+) -> (Engine, Vec<RuleLoadError>) {
     let mut parsed: Vec<Parsed> = Vec::new();
     for (name, text) in sources {
         if let Some(e) = precheck(name, text) {
@@ -136,7 +185,13 @@ pub(crate) fn build(sources: &[(String, String)], opts: &EngineOptions, mut erro
                 continue;
             }
             Err(_) => {
-                errors.push(err(name, None, None, None, "the parser failed on this file".into()));
+                errors.push(err(
+                    name,
+                    None,
+                    None,
+                    None,
+                    "the parser failed on this file".into(),
+                ));
                 continue;
             }
         };
@@ -145,18 +200,38 @@ pub(crate) fn build(sources: &[(String, String)], opts: &EngineOptions, mut erro
             if e.starts_with("unknown ") || e.contains("invalid value for") {
                 continue;
             }
-            let key = if e.contains("modifier") { Some("detection".to_string()) } else { None };
-            let line = if e.contains("condition") { line_of(&text, "condition:") } else { None };
+            let key = if e.contains("modifier") {
+                Some("detection".to_string())
+            } else {
+                None
+            };
+            let line = if e.contains("condition") {
+                line_of(&text, "condition:")
+            } else {
+                None
+            };
             errors.push(err(name, None, key, line, e.clone()));
         }
         for r in coll.rules {
-            parsed.push(Parsed { file: name.clone(), text: text.clone(), doc: Doc::Rule(Box::new(r)) });
+            parsed.push(Parsed {
+                file: name.clone(),
+                text: text.clone(),
+                doc: Doc::Rule(Box::new(r)),
+            });
         }
         for c in coll.correlations {
-            parsed.push(Parsed { file: name.clone(), text: text.clone(), doc: Doc::Corr(c) });
+            parsed.push(Parsed {
+                file: name.clone(),
+                text: text.clone(),
+                doc: Doc::Corr(c),
+            });
         }
         for f in coll.filters {
-            parsed.push(Parsed { file: name.clone(), text: text.clone(), doc: Doc::Filter(f) });
+            parsed.push(Parsed {
+                file: name.clone(),
+                text: text.clone(),
+                doc: Doc::Filter(f),
+            });
         }
     }
 
@@ -172,21 +247,33 @@ pub(crate) fn build(sources: &[(String, String)], opts: &EngineOptions, mut erro
 
     let mut fields = FieldTable::default();
     let win = WinFields {
-        channel: fields.intern(vec!["Event.System.Channel".into(), "System.Channel".into(), "Channel".into()]),
+        channel: fields.intern(vec![
+            "Event.System.Channel".into(),
+            "System.Channel".into(),
+            "Channel".into(),
+        ]),
         event_id: fields.intern(vec![
             "Event.System.EventID.#text".into(),
             "Event.System.EventID".into(),
             "System.EventID".into(),
             "EventID".into(),
         ]),
-        extra: [("EventType", fields.intern(logsource::candidates(Product::Windows, "EventType")))].into_iter().collect(),
+        extra: [(
+            "EventType",
+            fields.intern(logsource::candidates(Product::Windows, "EventType")),
+        )]
+        .into_iter()
+        .collect(),
     };
 
     let mut infos: Vec<RuleInfo> = Vec::new();
     let mut rules: Vec<CompiledRule> = Vec::new();
     let filters: Vec<(&Parsed, &FilterRule)> = parsed
         .iter()
-        .filter_map(|p| match &p.doc { Doc::Filter(f) => Some((p, f)), _ => None })
+        .filter_map(|p| match &p.doc {
+            Doc::Filter(f) => Some((p, f)),
+            _ => None,
+        })
         .collect();
 
     // Detection rules.
@@ -200,30 +287,52 @@ pub(crate) fn build(sources: &[(String, String)], opts: &EngineOptions, mut erro
         let map = |f: &str| -> Vec<String> {
             let mut cur = vec![f.to_string()];
             for pl in &pipelines {
-                cur = cur.into_iter().flat_map(|x| pl.map_field(&ls, &x)).collect();
+                cur = cur
+                    .into_iter()
+                    .flat_map(|x| pl.map_field(&ls, &x))
+                    .collect();
             }
             cur
         };
         let mut variants = Vec::new();
         let mut failure: Option<CompileError> = None;
         for v in &variants_ls {
-            let mut cx = Cx { table: &mut fields, product, variant: v, field_map: &map, placeholders: &placeholders };
+            let mut cx = Cx {
+                table: &mut fields,
+                product,
+                variant: v,
+                field_map: &map,
+                placeholders: &placeholders,
+            };
             match compile_detections(&r.detection, &mut cx) {
                 Ok(mut node) => {
                     // Filters that target this rule.
                     for (fp, f) in &filters {
                         let targeted = match &f.rules {
                             FilterRuleTarget::Any => true,
-                            FilterRuleTarget::Specific(ids) => ids.iter().any(|t| Some(t) == r.id.as_ref() || Some(t) == r.name.as_ref() || *t == id),
+                            FilterRuleTarget::Specific(ids) => ids.iter().any(|t| {
+                                Some(t) == r.id.as_ref() || Some(t) == r.name.as_ref() || *t == id
+                            }),
                         };
-                        let ls_ok = f.logsource.as_ref().is_none_or(|fl| logsource_matches(fl, &r.logsource));
+                        let ls_ok = f
+                            .logsource
+                            .as_ref()
+                            .is_none_or(|fl| logsource_matches(fl, &r.logsource));
                         if !(targeted && ls_ok) {
                             continue;
                         }
-                        let mut fcx = Cx { table: &mut fields, product, variant: v, field_map: &map, placeholders: &placeholders };
+                        let mut fcx = Cx {
+                            table: &mut fields,
+                            product,
+                            variant: v,
+                            field_map: &map,
+                            placeholders: &placeholders,
+                        };
                         match compile_detections(&f.detection, &mut fcx) {
                             Ok(fnode) => node = Node::And(vec![node, fnode]),
-                            Err(e) => errors.push(err(&fp.file, Some(&f.title), e.key, None, e.reason)),
+                            Err(e) => {
+                                errors.push(err(&fp.file, Some(&f.title), e.key, None, e.reason))
+                            }
                         }
                     }
                     variants.push((v.constraint.clone(), node));
@@ -238,7 +347,11 @@ pub(crate) fn build(sources: &[(String, String)], opts: &EngineOptions, mut erro
             let line = e.key.as_deref().and_then(|k| {
                 let sel = k.strip_prefix("detection.").unwrap_or(k);
                 let sel = sel.split('.').next().unwrap_or(sel);
-                if sel == "condition" { line_of(&p.text, "condition:") } else { line_of(&p.text, &format!("{sel}:")) }
+                if sel == "condition" {
+                    line_of(&p.text, "condition:")
+                } else {
+                    line_of(&p.text, &format!("{sel}:"))
+                }
             });
             errors.push(err(&p.file, Some(&r.title), e.key, line, e.reason));
             continue;
@@ -250,14 +363,24 @@ pub(crate) fn build(sources: &[(String, String)], opts: &EngineOptions, mut erro
             title: r.title.clone(),
             level: level(r.level),
             status: status(r.status),
-            logsource: LogSourceInfo { product: r.logsource.product.clone(), category: r.logsource.category.clone(), service: r.logsource.service.clone() },
+            logsource: LogSourceInfo {
+                product: r.logsource.product.clone(),
+                category: r.logsource.category.clone(),
+                service: r.logsource.service.clone(),
+            },
             file: p.file.clone(),
             kind: RuleKind::Detection,
             tags: r.tags.clone(),
         });
         let literals = rule_literals(&variants);
         let ri = rules.len();
-        rules.push(CompiledRule { info: info_idx, variants, kinds: logsource::kinds(&r.logsource), literals, hidden: false });
+        rules.push(CompiledRule {
+            info: info_idx,
+            variants,
+            kinds: logsource::kinds(&r.logsource),
+            literals,
+            hidden: false,
+        });
         by_name.insert(id.clone(), Ref::Rule(ri));
         if let Some(n) = &r.name {
             by_name.insert(n.clone(), Ref::Rule(ri));
@@ -272,7 +395,15 @@ pub(crate) fn build(sources: &[(String, String)], opts: &EngineOptions, mut erro
             title: f.title.clone(),
             level: Level::Informational,
             status: status(f.status),
-            logsource: f.logsource.as_ref().map(|l| LogSourceInfo { product: l.product.clone(), category: l.category.clone(), service: l.service.clone() }).unwrap_or_default(),
+            logsource: f
+                .logsource
+                .as_ref()
+                .map(|l| LogSourceInfo {
+                    product: l.product.clone(),
+                    category: l.category.clone(),
+                    service: l.service.clone(),
+                })
+                .unwrap_or_default(),
             file: fp.file.clone(),
             kind: RuleKind::Filter,
             tags: f.tags.clone(),
@@ -281,7 +412,10 @@ pub(crate) fn build(sources: &[(String, String)], opts: &EngineOptions, mut erro
 
     let corr_docs: Vec<(&Parsed, &CorrelationRule)> = parsed
         .iter()
-        .filter_map(|p| match &p.doc { Doc::Corr(c) => Some((p, c)), _ => None })
+        .filter_map(|p| match &p.doc {
+            Doc::Corr(c) => Some((p, c)),
+            _ => None,
+        })
         .collect();
     for (ci, (_, c)) in corr_docs.iter().enumerate() {
         if let Some(id) = &c.id {
@@ -319,7 +453,13 @@ pub(crate) fn build(sources: &[(String, String)], opts: &EngineOptions, mut erro
             }
         }
         if let Some(m) = missing {
-            errors.push(err(&p.file, Some(&c.title), Some("correlation.rules".into()), line_of(&p.text, "rules:"), format!("referenced rule \"{m}\" is not loaded")));
+            errors.push(err(
+                &p.file,
+                Some(&c.title),
+                Some("correlation.rules".into()),
+                line_of(&p.text, "rules:"),
+                format!("referenced rule \"{m}\" is not loaded"),
+            ));
             continue;
         }
         for r in &refs {
@@ -341,14 +481,24 @@ pub(crate) fn build(sources: &[(String, String)], opts: &EngineOptions, mut erro
             aliases.insert(a.alias.clone(), m);
         }
         let (preds, field, percentile, extended) = match &c.condition {
-            CorrelationCondition::Threshold { predicates, field, percentile } => {
-                (predicates.clone(), field.as_ref().and_then(|f| f.first().cloned()), *percentile, None)
-            }
+            CorrelationCondition::Threshold {
+                predicates,
+                field,
+                percentile,
+            } => (
+                predicates.clone(),
+                field.as_ref().and_then(|f| f.first().cloned()),
+                *percentile,
+                None,
+            ),
             CorrelationCondition::Extended(e) => (Vec::new(), None, None, Some(e.clone())),
         };
         let info_idx = infos.len();
         infos.push(RuleInfo {
-            id: c.id.clone().unwrap_or_else(|| c.name.clone().unwrap_or_else(|| stem(&p.file))),
+            id: c
+                .id
+                .clone()
+                .unwrap_or_else(|| c.name.clone().unwrap_or_else(|| stem(&p.file))),
             name: c.name.clone(),
             title: c.title.clone(),
             level: level(c.level),
@@ -358,19 +508,24 @@ pub(crate) fn build(sources: &[(String, String)], opts: &EngineOptions, mut erro
             kind: RuleKind::Correlation,
             tags: c.tags.clone(),
         });
-        pending.push((ci, CompiledCorrelation {
-            info: info_idx,
-            kind: c.correlation_type,
-            refs,
-            ref_names: names,
-            group_by: c.group_by.clone(),
-            aliases,
-            span_ns: i64::try_from(c.timespan.seconds).unwrap_or(i64::MAX / 2).saturating_mul(1_000_000_000),
-            preds,
-            field,
-            percentile,
-            extended,
-        }));
+        pending.push((
+            ci,
+            CompiledCorrelation {
+                info: info_idx,
+                kind: c.correlation_type,
+                refs,
+                ref_names: names,
+                group_by: c.group_by.clone(),
+                aliases,
+                span_ns: i64::try_from(c.timespan.seconds)
+                    .unwrap_or(i64::MAX / 2)
+                    .saturating_mul(1_000_000_000),
+                preds,
+                field,
+                percentile,
+                extended,
+            },
+        ));
     }
     for (ci, cc) in pending {
         corr_index_map[ci] = Some(correlations.len());
@@ -382,7 +537,13 @@ pub(crate) fn build(sources: &[(String, String)], opts: &EngineOptions, mut erro
             .refs
             .iter()
             .map(|r| match r {
-                Ref::Corr(k) => Ref::Corr(corr_index_map.get(*k).copied().flatten().unwrap_or(usize::MAX)),
+                Ref::Corr(k) => Ref::Corr(
+                    corr_index_map
+                        .get(*k)
+                        .copied()
+                        .flatten()
+                        .unwrap_or(usize::MAX),
+                ),
                 x => *x,
             })
             .collect();
@@ -401,5 +562,10 @@ pub(crate) fn build(sources: &[(String, String)], opts: &EngineOptions, mut erro
         ignore_logsource: opts.ignore_logsource,
     };
     inner.build_groups();
-    (Engine { inner: Arc::new(inner) }, errors)
+    (
+        Engine {
+            inner: Arc::new(inner),
+        },
+        errors,
+    )
 }

@@ -44,22 +44,46 @@ const SERVICES: &[(&str, &[&str])] = &[
     ("sysmon", &["Microsoft-Windows-Sysmon/Operational"]),
     (
         "powershell",
-        &["Microsoft-Windows-PowerShell/Operational", "PowerShellCore/Operational"],
+        &[
+            "Microsoft-Windows-PowerShell/Operational",
+            "PowerShellCore/Operational",
+        ],
     ),
     ("powershell-classic", &["Windows PowerShell"]),
-    ("taskscheduler", &["Microsoft-Windows-TaskScheduler/Operational"]),
+    (
+        "taskscheduler",
+        &["Microsoft-Windows-TaskScheduler/Operational"],
+    ),
     ("wmi", &["Microsoft-Windows-WMI-Activity/Operational"]),
     ("dhcp", &["Microsoft-Windows-DHCP-Server/Operational"]),
-    ("printservice-admin", &["Microsoft-Windows-PrintService/Admin"]),
-    ("smbclient-security", &["Microsoft-Windows-SmbClient/Security"]),
-    ("smbclient-connectivity", &["Microsoft-Windows-SmbClient/Connectivity"]),
-    ("smbserver-connectivity", &["Microsoft-Windows-SMBServer/Connectivity"]),
-    ("printservice-operational", &["Microsoft-Windows-PrintService/Operational"]),
+    (
+        "printservice-admin",
+        &["Microsoft-Windows-PrintService/Admin"],
+    ),
+    (
+        "smbclient-security",
+        &["Microsoft-Windows-SmbClient/Security"],
+    ),
+    (
+        "smbclient-connectivity",
+        &["Microsoft-Windows-SmbClient/Connectivity"],
+    ),
+    (
+        "smbserver-connectivity",
+        &["Microsoft-Windows-SMBServer/Connectivity"],
+    ),
+    (
+        "printservice-operational",
+        &["Microsoft-Windows-PrintService/Operational"],
+    ),
     (
         "terminalservices-localsessionmanager",
         &["Microsoft-Windows-TerminalServices-LocalSessionManager/Operational"],
     ),
-    ("codeintegrity-operational", &["Microsoft-Windows-CodeIntegrity/Operational"]),
+    (
+        "codeintegrity-operational",
+        &["Microsoft-Windows-CodeIntegrity/Operational"],
+    ),
     (
         "applocker",
         &[
@@ -70,12 +94,18 @@ const SERVICES: &[(&str, &[&str])] = &[
         ],
     ),
     ("msexchange-management", &["MSExchange Management"]),
-    ("windefend", &["Microsoft-Windows-Windows Defender/Operational"]),
+    (
+        "windefend",
+        &["Microsoft-Windows-Windows Defender/Operational"],
+    ),
     (
         "firewall-as",
         &["Microsoft-Windows-Windows Firewall With Advanced Security/Firewall"],
     ),
-    ("bits-client", &["Microsoft-Windows-Bits-Client/Operational"]),
+    (
+        "bits-client",
+        &["Microsoft-Windows-Bits-Client/Operational"],
+    ),
     (
         "security-mitigations",
         &[
@@ -83,17 +113,35 @@ const SERVICES: &[(&str, &[&str])] = &[
             "Microsoft-Windows-Security-Mitigations/User Mode",
         ],
     ),
-    ("diagnosis-scripted", &["Microsoft-Windows-Diagnosis-Scripted/Operational"]),
+    (
+        "diagnosis-scripted",
+        &["Microsoft-Windows-Diagnosis-Scripted/Operational"],
+    ),
     ("shell-core", &["Microsoft-Windows-Shell-Core/Operational"]),
     ("openssh", &["OpenSSH/Operational"]),
     ("ldap", &["Microsoft-Windows-LDAP-Client/Debug"]),
-    ("bitlocker", &["Microsoft-Windows-BitLocker/BitLocker Management"]),
+    (
+        "bitlocker",
+        &["Microsoft-Windows-BitLocker/BitLocker Management"],
+    ),
     ("vhdmp", &["Microsoft-Windows-VHDMP/Operational"]),
-    ("appxdeployment-server", &["Microsoft-Windows-AppXDeploymentServer/Operational"]),
+    (
+        "appxdeployment-server",
+        &["Microsoft-Windows-AppXDeploymentServer/Operational"],
+    ),
     ("lsa-server", &["Microsoft-Windows-LSA/Operational"]),
-    ("appxpackaging-om", &["Microsoft-Windows-AppxPackaging/Operational"]),
-    ("dns-client", &["Microsoft-Windows-DNS Client Events/Operational"]),
-    ("appmodel-runtime", &["Microsoft-Windows-AppModel-Runtime/Admin"]),
+    (
+        "appxpackaging-om",
+        &["Microsoft-Windows-AppxPackaging/Operational"],
+    ),
+    (
+        "dns-client",
+        &["Microsoft-Windows-DNS Client Events/Operational"],
+    ),
+    (
+        "appmodel-runtime",
+        &["Microsoft-Windows-AppModel-Runtime/Admin"],
+    ),
     ("capi2", &["Microsoft-Windows-CAPI2/Operational"]),
     (
         "certificateservicesclient-lifecycle-system",
@@ -115,13 +163,22 @@ const SERVICES: &[(&str, &[&str])] = &[
     ),
     ("ntfs", &["Microsoft-Windows-Ntfs/Operational"]),
     ("hyper-v-worker", &["Microsoft-Windows-Hyper-V-Worker"]),
-    ("kernel-event-tracing", &["Microsoft-Windows-Kernel-EventTracing"]),
+    (
+        "kernel-event-tracing",
+        &["Microsoft-Windows-Kernel-EventTracing"],
+    ),
     ("sense", &["Microsoft-Windows-SENSE/Operational"]),
     (
         "servicebus-client",
-        &["Microsoft-ServiceBus-Client/Admin", "Microsoft-ServiceBus-Client/Operational"],
+        &[
+            "Microsoft-ServiceBus-Client/Admin",
+            "Microsoft-ServiceBus-Client/Operational",
+        ],
     ),
-    ("iis-configuration", &["Microsoft-IIS-Configuration/Operational"]),
+    (
+        "iis-configuration",
+        &["Microsoft-IIS-Configuration/Operational"],
+    ),
 ];
 
 type Cat = (
@@ -139,7 +196,10 @@ const CATEGORIES: &[Cat] = &[
         "security",
         &[4688],
         &[],
-        &[("Image", "NewProcessName"), ("ParentImage", "ParentProcessName")],
+        &[
+            ("Image", "NewProcessName"),
+            ("ParentImage", "ParentProcessName"),
+        ],
     ),
     ("file_change", "sysmon", &[2], &[], &[]),
     ("network_connection", "sysmon", &[3], &[], &[]),
@@ -152,9 +212,27 @@ const CATEGORIES: &[Cat] = &[
     ("process_access", "sysmon", &[10], &[], &[]),
     ("file_event", "sysmon", &[11], &[], &[]),
     ("registry_event", "sysmon", &[12, 13, 14], &[], &[]),
-    ("registry_add", "sysmon", &[12], &[("EventType", "CreateKey")], &[]),
-    ("registry_delete", "sysmon", &[12], &[("EventType", "DeleteKey")], &[]),
-    ("registry_delete", "sysmon", &[12], &[("EventType", "DeleteValue")], &[]),
+    (
+        "registry_add",
+        "sysmon",
+        &[12],
+        &[("EventType", "CreateKey")],
+        &[],
+    ),
+    (
+        "registry_delete",
+        "sysmon",
+        &[12],
+        &[("EventType", "DeleteKey")],
+        &[],
+    ),
+    (
+        "registry_delete",
+        "sysmon",
+        &[12],
+        &[("EventType", "DeleteValue")],
+        &[],
+    ),
     ("registry_set", "sysmon", &[13], &[], &[]),
     ("registry_rename", "sysmon", &[14], &[], &[]),
     ("create_stream_hash", "sysmon", &[15], &[], &[]),
@@ -172,12 +250,20 @@ const CATEGORIES: &[Cat] = &[
     ("ps_module", "powershell", &[4103], &[], &[]),
     ("ps_script", "powershell", &[4104], &[], &[]),
     ("ps_classic_start", "powershell-classic", &[400], &[], &[]),
-    ("ps_classic_provider_start", "powershell-classic", &[600], &[], &[]),
+    (
+        "ps_classic_provider_start",
+        "powershell-classic",
+        &[600],
+        &[],
+        &[],
+    ),
     ("ps_classic_script", "powershell-classic", &[800], &[], &[]),
     (
         "antivirus",
         "windefend",
-        &[1006, 1007, 1008, 1009, 1010, 1011, 1012, 1017, 1018, 1019, 1115, 1116],
+        &[
+            1006, 1007, 1008, 1009, 1010, 1011, 1012, 1017, 1018, 1019, 1115, 1116,
+        ],
         &[],
         &[("Signature", "ThreatName"), ("Filename", "Path")],
     ),
@@ -306,7 +392,11 @@ pub(crate) fn candidates(product: Product, field: &str) -> Vec<String> {
         Product::Azure => {
             let lower = field.to_ascii_lowercase();
             let mapped: &[&str] = match lower.as_str() {
-                "resulttype" => &["resultType", "status.errorCode", "properties.status.errorCode"],
+                "resulttype" => &[
+                    "resultType",
+                    "status.errorCode",
+                    "properties.status.errorCode",
+                ],
                 "resultdescription" => &[
                     "resultDescription",
                     "status.failureReason",

@@ -7,7 +7,9 @@ use std::net::IpAddr;
 use sonic_rs::Value;
 
 use crate::doc::{FieldPath, Leaf, all_leaves, lookup, to_leaf};
-use crate::pattern::StrPat;
+use aho_corasick::{AhoCorasick, AhoCorasickBuilder, MatchKind};
+
+use crate::pattern::{Anchor, StrPat};
 
 /// Index of an interned field (a list of candidate paths).
 pub(crate) type FieldId = u32;
@@ -19,6 +21,22 @@ pub(crate) struct FieldTable {
     index: HashMap<Vec<String>, FieldId>,
     /// Shared (field, pattern) predicates: evaluated once per event for all rules.
     memos: HashMap<(FieldId, String), u32>,
+    /// Per field: its anchored-literal predicates (memo slot, anchor, literal), before
+    /// [`FieldTable::build_batches`].
+    batch_src: HashMap<FieldId, Vec<(u32, Anchor, Vec<u8>)>>,
+    /// Per field: one automaton over all its anchored-literal predicates.
+    batches: Vec<Option<Batch>>,
+}
+
+/// The anchored-literal predicates of one field, matched together with one automaton pass
+/// over each value.
+#[derive(Debug)]
+pub(crate) struct Batch {
+    ac: AhoCorasick,
+    /// Per automaton pattern: the (memo slot, anchor) predicates using that literal.
+    owners: Vec<Vec<(u32, Anchor)>>,
+    /// Every memo slot the batch decides.
+    memos: Vec<u32>,
 }
 
 impl FieldTable {
@@ -38,15 +56,58 @@ impl FieldTable {
     }
 
     /// Memo slot of a (field, pattern key) predicate.
-    pub(crate) fn memo(&mut self, field: FieldId, key: &str) -> u32 {
+    pub(crate) fn memo(&mut self, field: FieldId, key: &str, pat: &StrPat) -> u32 {
         let n = u32::try_from(self.memos.len()).unwrap_or(u32::MAX);
-        *self.memos.entry((field, key.to_string())).or_insert(n)
+        let slot = *self.memos.entry((field, key.to_string())).or_insert(n);
+        if slot == n
+            && let Some((anchor, lit)) = pat.anchored_literal()
+        {
+            self.batch_src
+                .entry(field)
+                .or_default()
+                .push((slot, anchor, lit.to_vec()));
+        }
+        slot
+    }
+
+    /// Build one automaton per field over its anchored-literal predicates.
+    pub(crate) fn build_batches(&mut self) {
+        let mut batches: Vec<Option<Batch>> = (0..self.fields.len()).map(|_| None).collect();
+        for (field, preds) in &self.batch_src {
+            if preds.len() < 2 {
+                continue;
+            }
+            let mut pats: Vec<&[u8]> = Vec::new();
+            let mut owners: Vec<Vec<(u32, Anchor)>> = Vec::new();
+            let mut index: HashMap<&[u8], usize> = HashMap::new();
+            for (slot, anchor, lit) in preds {
+                let i = *index.entry(lit.as_slice()).or_insert_with(|| {
+                    pats.push(lit);
+                    owners.push(Vec::new());
+                    pats.len() - 1
+                });
+                owners[i].push((*slot, *anchor));
+            }
+            let Ok(ac) = AhoCorasickBuilder::new()
+                .match_kind(MatchKind::Standard)
+                .build(&pats)
+            else {
+                continue;
+            };
+            if let Some(b) = batches.get_mut(*field as usize) {
+                *b = Some(Batch {
+                    ac,
+                    owners,
+                    memos: preds.iter().map(|p| p.0).collect(),
+                });
+            }
+        }
+        self.batches = batches;
     }
 
     pub(crate) fn memo_count(&self) -> usize {
         self.memos.len()
     }
-
 }
 
 /// Numeric comparison.
@@ -96,7 +157,7 @@ pub(crate) enum TimePart {
 pub(crate) enum Pred {
     /// Text pattern; `lit` is a literal every match contains (lowercase), for prefilters.
     Str {
-        pat: StrPat,
+        pat: Box<StrPat>,
         lit: Option<String>,
         /// Identity of the pattern (for sharing results between rules).
         key: String,
@@ -142,7 +203,10 @@ pub(crate) enum Node {
         all: bool,
     },
     /// Field-less search over every value of the record.
-    Keyword { preds: Vec<Pred>, all: bool },
+    Keyword {
+        preds: Vec<Pred>,
+        all: bool,
+    },
 }
 
 /// Per-event evaluation state.
@@ -157,6 +221,8 @@ pub(crate) struct Ctx<'a> {
     keywords: Option<Vec<Leaf<'a>>>,
     /// Per shared predicate: 0 unknown, 1 false, 2 true.
     memo: Vec<u8>,
+    /// Per field: its batch already ran.
+    batched: Vec<bool>,
 }
 
 impl<'a> Ctx<'a> {
@@ -170,6 +236,7 @@ impl<'a> Ctx<'a> {
             tmp: Vec::with_capacity(8),
             keywords: None,
             memo: vec![0; table.memo_count()],
+            batched: vec![false; table.len()],
         }
     }
 
@@ -216,7 +283,6 @@ impl<'a> Ctx<'a> {
         })
     }
 
-
     pub(crate) fn eval(&mut self, node: &Node) -> bool {
         match node {
             Node::And(v) => v.iter().all(|n| self.eval(n)),
@@ -259,12 +325,60 @@ impl<'a> Ctx<'a> {
         }
     }
 
+    /// Decide every anchored-literal predicate of `field` with one automaton pass per value.
+    fn run_batch(&mut self, field: FieldId) {
+        let i = field as usize;
+        match self.batched.get_mut(i) {
+            Some(done) if !*done => *done = true,
+            _ => return,
+        }
+        let Some(Some(batch)) = self.table.batches.get(i) else {
+            return;
+        };
+        let (a, b, _) = self.resolve(field);
+        let leaves = &self.leaves[a..b];
+        let memo = &mut self.memo;
+        for leaf in leaves {
+            let Leaf::Text { lower, .. } = leaf else {
+                continue;
+            };
+            let hay = lower.as_bytes();
+            for m in batch.ac.find_overlapping_iter(hay) {
+                let Some(owners) = batch.owners.get(m.pattern().as_usize()) else {
+                    continue;
+                };
+                for &(slot, anchor) in owners {
+                    if anchor.fits(m.start(), m.end(), hay.len())
+                        && let Some(x) = memo.get_mut(slot as usize)
+                    {
+                        *x = 2;
+                    }
+                }
+            }
+        }
+        for &slot in &batch.memos {
+            if let Some(x) = memo.get_mut(slot as usize)
+                && *x == 0
+            {
+                *x = 1;
+            }
+        }
+    }
+
     fn field_pred(&mut self, field: FieldId, pred: &Pred) -> bool {
-        if let Pred::Str { memo, .. } = pred
-            && let Some(&m) = self.memo.get(*memo as usize)
-            && m != 0
-        {
-            return m == 2;
+        if let Pred::Str { memo, .. } = pred {
+            let slot = *memo as usize;
+            if let Some(&m) = self.memo.get(slot)
+                && m != 0
+            {
+                return m == 2;
+            }
+            self.run_batch(field);
+            if let Some(&m) = self.memo.get(slot)
+                && m != 0
+            {
+                return m == 2;
+            }
         }
         let (a, b, present) = self.resolve(field);
         match pred {
@@ -342,7 +456,9 @@ pub(crate) fn leaf_match(pred: &Pred, leaf: &Leaf<'_>) -> bool {
         Pred::Cmp(op, n) => num.is_some_and(|x| op.test(x, *n)),
         Pred::Cidr(net) => {
             let t = text.trim();
-            let t = t.strip_prefix('[').map_or(t, |x| x.split(']').next().unwrap_or(x));
+            let t = t
+                .strip_prefix('[')
+                .map_or(t, |x| x.split(']').next().unwrap_or(x));
             t.parse::<IpAddr>().is_ok_and(|ip| net.contains(&ip))
         }
         Pred::Time(part, op, n) => {

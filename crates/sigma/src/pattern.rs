@@ -28,12 +28,37 @@ pub(crate) fn normalise(parts: Vec<Part>) -> Vec<Part> {
     out
 }
 
+/// Where a literal must sit in the text.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Anchor {
+    /// Anywhere.
+    None,
+    /// At the start.
+    Start,
+    /// At the end.
+    End,
+    /// The whole text.
+    Both,
+}
+
+impl Anchor {
+    /// Does an occurrence at `start..end` of a text of length `len` satisfy the anchor?
+    pub(crate) fn fits(self, start: usize, end: usize, len: usize) -> bool {
+        match self {
+            Anchor::None => true,
+            Anchor::Start => start == 0,
+            Anchor::End => end == len,
+            Anchor::Both => start == 0 && end == len,
+        }
+    }
+}
+
 #[derive(Debug, Clone)]
 enum Kind {
     Exact(String),
     Prefix(String),
     Suffix(String),
-    Contains(memmem::Finder<'static>),
+    Contains(Box<memmem::Finder<'static>>),
     Any,
     /// Literal segments separated by `*`; anchored at start/end unless a star is there.
     Glob {
@@ -41,7 +66,7 @@ enum Kind {
         anchored_start: bool,
         anchored_end: bool,
     },
-    Regex(regex::Regex),
+    Regex(Box<regex::Regex>),
 }
 
 /// A compiled string pattern.
@@ -56,7 +81,13 @@ impl StrPat {
     /// Compile parts (wildcards already resolved) into a pattern.
     pub(crate) fn from_parts(parts: Vec<Part>, cased: bool) -> Result<StrPat, String> {
         let parts = normalise(parts);
-        let fold = |s: &str| if cased { s.to_string() } else { s.to_lowercase() };
+        let fold = |s: &str| {
+            if cased {
+                s.to_string()
+            } else {
+                s.to_lowercase()
+            }
+        };
         if parts.iter().any(|p| matches!(p, Part::Quest)) {
             let mut re = String::from(if cased { "(?s)^" } else { "(?si)^" });
             for p in &parts {
@@ -70,7 +101,7 @@ impl StrPat {
             let r = regex::Regex::new(&re).map_err(|e| e.to_string())?;
             // Case folding is done by the regex itself: match the original text.
             return Ok(StrPat {
-                kind: Kind::Regex(r),
+                kind: Kind::Regex(Box::new(r)),
                 cased: true,
             });
         }
@@ -80,9 +111,9 @@ impl StrPat {
             [Part::Lit(s)] => Kind::Exact(fold(s)),
             [Part::Lit(s), Part::Star] => Kind::Prefix(fold(s)),
             [Part::Star, Part::Lit(s)] => Kind::Suffix(fold(s)),
-            [Part::Star, Part::Lit(s), Part::Star] => {
-                Kind::Contains(memmem::Finder::new(fold(s).as_bytes()).into_owned())
-            }
+            [Part::Star, Part::Lit(s), Part::Star] => Kind::Contains(Box::new(
+                memmem::Finder::new(fold(s).as_bytes()).into_owned(),
+            )),
             _ => {
                 let anchored_start = !matches!(parts.first(), Some(Part::Star));
                 let anchored_end = !matches!(parts.last(), Some(Part::Star));
@@ -106,9 +137,25 @@ impl StrPat {
     /// A regular expression pattern (`re` modifier).
     pub(crate) fn regex(r: regex::Regex) -> StrPat {
         StrPat {
-            kind: Kind::Regex(r),
+            kind: Kind::Regex(Box::new(r)),
             cased: true,
         }
+    }
+
+    /// The pattern as an anchored literal over the lowercase text (exact, prefix, suffix or
+    /// substring), when it is one: such patterns of one field are matched together.
+    pub(crate) fn anchored_literal(&self) -> Option<(Anchor, &[u8])> {
+        if self.cased {
+            return None;
+        }
+        let (a, s): (Anchor, &[u8]) = match &self.kind {
+            Kind::Exact(s) => (Anchor::Both, s.as_bytes()),
+            Kind::Prefix(s) => (Anchor::Start, s.as_bytes()),
+            Kind::Suffix(s) => (Anchor::End, s.as_bytes()),
+            Kind::Contains(f) => (Anchor::None, f.needle()),
+            _ => return None,
+        };
+        (!s.is_empty()).then_some((a, s))
     }
 
     /// Match `text` (already lowercased unless `cased`).

@@ -104,7 +104,9 @@ impl Pipeline {
                     }
                     Transform::PrefixMap(v)
                 }
-                "field_name_prefix" => Transform::Prefix(tget("prefix").and_then(s).unwrap_or_default()),
+                "field_name_prefix" => {
+                    Transform::Prefix(tget("prefix").and_then(s).unwrap_or_default())
+                }
                 "value_placeholders" | "wildcard_placeholders" => continue,
                 other => {
                     return Err(err(format!(
@@ -159,7 +161,9 @@ impl Pipeline {
                     Transform::Map(m) => m.get(&f).cloned().unwrap_or_else(|| vec![f]),
                     Transform::PrefixMap(v) => vec![
                         v.iter()
-                            .find_map(|(from, to)| f.strip_prefix(from.as_str()).map(|r| format!("{to}{r}")))
+                            .find_map(|(from, to)| {
+                                f.strip_prefix(from.as_str()).map(|r| format!("{to}{r}"))
+                            })
                             .unwrap_or(f),
                     ],
                     Transform::Prefix(p) => vec![format!("{p}{f}")],
@@ -176,5 +180,7 @@ pub(crate) fn logsource_matches(want: &LogSource, rule: &LogSource) -> bool {
         None => true,
         Some(w) => r.as_ref().is_some_and(|r| r.eq_ignore_ascii_case(w)),
     };
-    f(&want.category, &rule.category) && f(&want.product, &rule.product) && f(&want.service, &rule.service)
+    f(&want.category, &rule.category)
+        && f(&want.product, &rule.product)
+        && f(&want.service, &rule.service)
 }

@@ -3,7 +3,7 @@
 //!
 //! A token is judged at a point in time (`--at`, the time of the record it was found in, or its
 //! own `iat`) against a [`Registry`] of keys: each key with its issuer scope, tenant class,
-//! certificate validity, revocation time and history. Eleven checks are made and reported
+//! certificate validity, revocation time and history. Twelve checks are made and reported
 //! separately ([`CheckName`]); the [`Verdict`] is `valid`, `forged` (the signature verifies
 //! under a known key that may not sign this token), `invalid` or `unknown_key`.
 //!
@@ -16,6 +16,8 @@
 
 mod alg;
 mod b64;
+mod cache;
+mod checks;
 mod error;
 mod json;
 mod key;
@@ -28,6 +30,7 @@ mod verify;
 mod x509;
 
 pub use alg::{Alg, AlgRefusal, KeyFamily};
+pub use cache::SignatureCache;
 pub use error::{Result, TokenError};
 pub use key::{JwkPublic, PublicKey, SigFailure};
 pub use registry::{
@@ -40,7 +43,5 @@ pub use scope::{
 };
 pub use token::{MAX_TOKEN_LEN, Token, redact};
 pub use verdict::{Check, CheckName, Verdict, VerdictKind};
-pub use verify::{
-    SignatureCache, VerifyOptions, now, verify, verify_cached, verify_token, verify_token_cached,
-};
+pub use verify::{VerifyOptions, now, verify, verify_cached, verify_token, verify_token_cached};
 pub use x509::{CertInfo, MAX_CERT_LEN, parse_certificate};

@@ -15,11 +15,12 @@ use memchr::memmem;
 use serde::Serialize;
 use stormwatch_core::{Location, Timestamp};
 
+use crate::cache::SignatureCache;
 use crate::error::{Result, TokenError};
 use crate::registry::Registry;
 use crate::token::redact;
 use crate::verdict::{Verdict, VerdictKind};
-use crate::verify::{SignatureCache, VerifyOptions, verify_cached};
+use crate::verify::{VerifyOptions, verify_cached};
 
 /// Longest line kept whole; longer lines are cut there (and counted).
 pub const MAX_LINE_LEN: usize = 16 * 1024 * 1024;

@@ -2,7 +2,7 @@
 //!
 //! What it detects: mail access from an address whose AS organisation matches a hosting / VPN
 //! keyword (medium), or from an AS not seen for the mailbox in the `asn.baseline_days` before
-//! (low). Needs IP → ASN data (`--asn FILE`); without it nothing runs and the output says so.
+//! (low). Needs IP → ASN data (`--asn-db FILE`); without it nothing runs and the output says so.
 
 use serde_json::json;
 use stormwatch_core::Level;

@@ -4,9 +4,9 @@
 
 use std::cell::RefCell;
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
-use std::rc::Rc;
 use std::fmt::Write as _;
 use std::net::IpAddr;
+use std::rc::Rc;
 
 use stormwatch_core::{Level, Location, Timestamp};
 
@@ -145,7 +145,12 @@ impl<'a> Cx<'a> {
                 ips.insert(ip, a);
             }
         }
-        let patterns: Vec<String> = cfg.scripted_rest.patterns.iter().map(|p| p.to_ascii_lowercase()).collect();
+        let patterns: Vec<String> = cfg
+            .scripted_rest
+            .patterns
+            .iter()
+            .map(|p| p.to_ascii_lowercase())
+            .collect();
         let mut scripted = HashSet::new();
         let mut nets = HashMap::new();
         for (k, _) in &st.ctxs {

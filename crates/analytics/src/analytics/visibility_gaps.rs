@@ -197,7 +197,13 @@ mod tests {
 
     #[test]
     fn near_miss_audited_continuous_is_quiet() {
-        let out = run(history("a@agency.example", 4));
+        let mut ev = history("a@agency.example", 4);
+        ev.push(
+            Ev::exchange(&at(1, 5, 0), "admin@agency.example", "Set-Mailbox")
+                .raw(r#"{"ExternalAccess":false,"Parameters":[{"Name":"Identity","Value":"a"},{"Name":"AuditEnabled","Value":"True"}]}"#)
+                .build(),
+        );
+        let out = run(ev);
         assert!(
             of(&out, super::SLUG).is_empty(),
             "{:#?}",

@@ -91,7 +91,7 @@ pub(crate) fn signin_object(w: &World, s: &SignIn, form: SignInTime, out: &mut S
     let dd = o.key("deviceDetail");
     let _ = write!(
         dd,
-        "{{\"deviceId\":\"\",\"displayName\":\"\",\"operatingSystem\":\"{}\",\"browser\":\"{}\",\"isCompliant\":false,\"isManaged\":false,\"trustType\":\"\"}}",
+        "{{\"deviceId\":\"\",\"displayName\":\"\",\"operatingSystem\":\"{}\",\"browser\":\"{}\",\"isCompliant\":true,\"isManaged\":true,\"trustType\":\"Hybrid Azure AD joined\"}}",
         p.os, p.browser
     );
     let loc = o.key("location");

@@ -130,13 +130,11 @@ fn different_seeds_differ() {
 fn committed_example_is_reproducible() {
     let committed =
         std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/storm-0558");
-    if !committed.join("truth/truth.json").exists() {
-        return;
-    }
     let out = tempfile::tempdir().unwrap();
+    let fresh_dir = out.path().join("storm-0558");
     let st = std::process::Command::new(env!("CARGO_BIN_EXE_stormwatch-gen"))
         .args(["example", "--out"])
-        .arg(out.path())
+        .arg(&fresh_dir)
         .output()
         .unwrap();
     assert!(
@@ -144,8 +142,15 @@ fn committed_example_is_reproducible() {
         "{}",
         String::from_utf8_lossy(&st.stderr)
     );
-    let fresh = all_bytes(out.path());
-    assert!(fresh.len() >= 5);
+    let fresh = all_bytes(&fresh_dir);
+    assert!(fresh.len() >= 4);
+    let truth = stormwatch_gen::example_truth_path(&committed);
+    assert_eq!(
+        std::fs::read(&truth).unwrap_or_default(),
+        std::fs::read(stormwatch_gen::example_truth_path(&fresh_dir)).unwrap(),
+        "{} differs from what the generator writes: regenerate the example",
+        truth.display()
+    );
     for (name, bytes) in &fresh {
         let old = std::fs::read(committed.join(name)).unwrap_or_default();
         assert!(

@@ -431,3 +431,30 @@ fn focused_pass_keeps_only_the_actor() {
         "only <m5@x> read from Z"
     );
 }
+
+#[test]
+fn app_seed_matches_the_client_app_not_the_resource_behind_it() {
+    let mut evs = scenario();
+    // The owner's record names the Exchange resource as AppId and its own client app.
+    let mut e = mia(40, "2023-06-12T08:00:00Z", "t1", "a@t1.example")
+        .ip(Y)
+        .session("s0-owner")
+        .app("owner-client")
+        .bind("\\Inbox", &[("<m9@x>", 9)])
+        .ev();
+    e.app_id = Some("00000002-0000-0ff1-ce00-000000000000".into());
+    evs.push(e);
+    let exchange = Seeds {
+        apps: vec!["00000002-0000-0ff1-ce00-000000000000".into()],
+        ..Seeds::default()
+    };
+    assert!(pairs(&run(&evs, &exchange, &ImpactOptions::default())).is_empty());
+    let client = Seeds {
+        apps: vec!["owner-client".into()],
+        ..Seeds::default()
+    };
+    assert_eq!(
+        pairs(&run(&evs, &client, &ImpactOptions::default())),
+        set(&[("a@t1.example", "<m9@x>")])
+    );
+}

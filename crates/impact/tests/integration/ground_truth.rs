@@ -66,19 +66,24 @@ fn assess(paths: &[std::path::PathBuf], opts: &ImpactOptions) -> (ImpactReport, 
 
 #[test]
 fn generated_scenarios_match_their_ground_truth_in_every_format() {
+    // Every format on seed 1; the JSON lines and the newest-first Purview CSV on seeds 2, 3.
     for seed in [1, 2, 3] {
+        let formats: Vec<Format> = if seed == 1 {
+            Format::ALL.to_vec()
+        } else {
+            vec![Format::Ndjson, Format::Csv, Format::SigninsAzureMonitor]
+        };
         let s = Scenario::generate(&ScenarioOptions {
             seed,
             ..ScenarioOptions::default()
         });
         let t = s.truth();
         let dir = tempfile::tempdir().unwrap();
-        s.write(dir.path(), &Format::ALL, Compression::None)
-            .unwrap();
+        s.write(dir.path(), &formats, Compression::None).unwrap();
         let opts = options(t);
         let want = truth_pairs(t);
         let mut json: Option<String> = None;
-        for f in Format::ALL {
+        for f in formats.iter().copied() {
             if f.is_signins() {
                 continue;
             }

@@ -244,3 +244,35 @@ fn gaps_errors_lost_items_edges_dedup_and_sign_ins() {
     sorted.sort();
     assert_eq!(k, sorted);
 }
+
+#[test]
+fn coverage_comes_from_the_reader_stats_with_tenants_merged_case_insensitively() {
+    let mut stats = InputStats::default();
+    for (tenant, n, m) in [("T1", 3, 1), ("t1", 2, 0), ("", 1, 0)] {
+        stats.coverage.insert(
+            (
+                tenant.to_owned(),
+                "Exchange".to_owned(),
+                "2023-06-12".to_owned(),
+            ),
+            stormwatch_core::CoverageCell {
+                records: n,
+                mail_items_accessed: m,
+            },
+        );
+    }
+    stats.files.push(FileStats {
+        file: "a.json".into(),
+        records: 6,
+        ..FileStats::default()
+    });
+    let r = run_with(&scenario(), &seeds_ip(X), &ImpactOptions::default(), &stats);
+    let rows: Vec<(&str, u64, u64)> = r
+        .coverage
+        .iter()
+        .map(|c| (c.tenant.as_str(), c.records, c.mail_items_accessed))
+        .collect();
+    assert_eq!(rows, vec![("t1", 5, 1), ("unknown", 1, 0)]);
+    assert_eq!(r.sources.len(), 1);
+    assert_eq!(r.sources[0].file, "a.json");
+}

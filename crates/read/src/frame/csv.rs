@@ -21,7 +21,11 @@ pub(crate) struct CsvFramer {
 
 enum Row {
     /// `buf[start..end]`, starting at `line`.
-    Ok { start: usize, end: usize, line: u64 },
+    Ok {
+        start: usize,
+        end: usize,
+        line: u64,
+    },
     Err(FrameError),
     Eof,
 }
@@ -79,101 +83,99 @@ impl CsvFramer {
     }
 
     fn next_row(&mut self) -> Row {
+        // Skip blank lines.
         loop {
-            // Skip blank lines.
-            loop {
-                if self.feed.pos() >= self.feed.end() {
-                    let mut m = self.feed.pos();
-                    if !self.more(&mut m) {
-                        return self.eof_row();
-                    }
-                }
-                let pos = self.feed.pos();
-                match self.feed.buf()[pos] {
-                    b'\n' => {
-                        self.line += 1;
-                        self.feed.set_pos(pos + 1);
-                    }
-                    b'\r' => self.feed.set_pos(pos + 1),
-                    _ => break,
+            if self.feed.pos() >= self.feed.end() {
+                let mut m = self.feed.pos();
+                if !self.more(&mut m) {
+                    return self.eof_row();
                 }
             }
-            let mut mark = self.feed.pos();
-            let start_line = self.line;
-            let mut in_quotes = false;
-            let mut lines_inside = 0u64;
-            loop {
-                if self.feed.pos() - mark > self.limits.max_record_bytes {
-                    let err = FrameError::new(
-                        start_line,
-                        format!("row larger than {} bytes", self.limits.max_record_bytes),
-                    );
-                    self.resync(mark, start_line);
-                    return Row::Err(err);
+            let pos = self.feed.pos();
+            match self.feed.buf()[pos] {
+                b'\n' => {
+                    self.line += 1;
+                    self.feed.set_pos(pos + 1);
                 }
-                let pos = self.feed.pos();
-                let avail = &self.feed.buf()[pos..];
-                let found = if in_quotes {
-                    memchr::memchr(b'"', avail)
-                } else {
-                    memchr::memchr2(b'"', b'\n', avail)
-                };
-                match found {
-                    Some(i) => {
-                        let b = avail[i];
-                        lines_inside += memchr::memchr_iter(b'\n', &avail[..i]).count() as u64;
-                        self.feed.set_pos(pos + i + 1);
-                        if b == b'"' {
-                            in_quotes = !in_quotes;
-                        } else {
-                            let mut end = pos + i;
-                            if end > mark && self.feed.buf()[end - 1] == b'\r' {
-                                end -= 1;
-                            }
-                            self.line = start_line + lines_inside + 1;
-                            return Row::Ok {
-                                start: mark,
-                                end,
-                                line: start_line,
-                            };
+                b'\r' => self.feed.set_pos(pos + 1),
+                _ => break,
+            }
+        }
+        let mut mark = self.feed.pos();
+        let start_line = self.line;
+        let mut in_quotes = false;
+        let mut lines_inside = 0u64;
+        loop {
+            if self.feed.pos() - mark > self.limits.max_record_bytes {
+                let err = FrameError::new(
+                    start_line,
+                    format!("row larger than {} bytes", self.limits.max_record_bytes),
+                );
+                self.resync(mark, start_line);
+                return Row::Err(err);
+            }
+            let pos = self.feed.pos();
+            let avail = &self.feed.buf()[pos..];
+            let found = if in_quotes {
+                memchr::memchr(b'"', avail)
+            } else {
+                memchr::memchr2(b'"', b'\n', avail)
+            };
+            match found {
+                Some(i) => {
+                    let b = avail[i];
+                    lines_inside += memchr::memchr_iter(b'\n', &avail[..i]).count() as u64;
+                    self.feed.set_pos(pos + i + 1);
+                    if b == b'"' {
+                        in_quotes = !in_quotes;
+                    } else {
+                        let mut end = pos + i;
+                        if end > mark && self.feed.buf()[end - 1] == b'\r' {
+                            end -= 1;
                         }
+                        self.line = start_line + lines_inside + 1;
+                        return Row::Ok {
+                            start: mark,
+                            end,
+                            line: start_line,
+                        };
                     }
-                    None => {
+                }
+                None => {
+                    if in_quotes {
+                        lines_inside += memchr::memchr_iter(b'\n', avail).count() as u64;
+                    }
+                    let end = self.feed.end();
+                    self.feed.set_pos(end);
+                    if !self.more(&mut mark) {
                         if in_quotes {
-                            lines_inside += memchr::memchr_iter(b'\n', avail).count() as u64;
-                        }
-                        let end = self.feed.end();
-                        self.feed.set_pos(end);
-                        if !self.more(&mut mark) {
-                            if in_quotes {
-                                let mut why = "unterminated quoted field".to_owned();
-                                if let Some(e) = self.feed.take_error() {
-                                    why = format!("{why}: input ends early: {e}");
-                                }
-                                self.resync(mark, start_line);
-                                if self.feed.pos() >= self.feed.end() && self.feed.is_eof() {
-                                    self.done = true;
-                                }
-                                return Row::Err(FrameError::new(start_line, why));
-                            }
-                            let mut end = self.feed.end();
-                            if end > mark && self.feed.buf()[end - 1] == b'\r' {
-                                end -= 1;
-                            }
-                            self.line = start_line + lines_inside;
+                            let mut why = "unterminated quoted field".to_owned();
                             if let Some(e) = self.feed.take_error() {
-                                self.done = true;
-                                return Row::Err(FrameError::new(
-                                    start_line,
-                                    format!("input ends inside this row: {e}"),
-                                ));
+                                why = format!("{why}: input ends early: {e}");
                             }
-                            return Row::Ok {
-                                start: mark,
-                                end,
-                                line: start_line,
-                            };
+                            self.resync(mark, start_line);
+                            if self.feed.pos() >= self.feed.end() && self.feed.is_eof() {
+                                self.done = true;
+                            }
+                            return Row::Err(FrameError::new(start_line, why));
                         }
+                        let mut end = self.feed.end();
+                        if end > mark && self.feed.buf()[end - 1] == b'\r' {
+                            end -= 1;
+                        }
+                        self.line = start_line + lines_inside;
+                        if let Some(e) = self.feed.take_error() {
+                            self.done = true;
+                            return Row::Err(FrameError::new(
+                                start_line,
+                                format!("input ends inside this row: {e}"),
+                            ));
+                        }
+                        return Row::Ok {
+                            start: mark,
+                            end,
+                            line: start_line,
+                        };
                     }
                 }
             }
@@ -337,16 +339,34 @@ mod tests {
         split_row(br#"a,"b ""q"", c","",d,"#, 10, &mut out).unwrap();
         assert_eq!(out, vec!["a", "b \"q\", c", "", "d", ""]);
         out.clear();
-        assert!(split_row(br#""a"x,b"#, 10, &mut out).unwrap_err().contains("broken quoting"));
+        assert!(
+            split_row(br#""a"x,b"#, 10, &mut out)
+                .unwrap_err()
+                .contains("broken quoting")
+        );
         out.clear();
-        assert!(split_row(b"a,\"b", 10, &mut out).unwrap_err().contains("unterminated"));
+        assert!(
+            split_row(b"a,\"b", 10, &mut out)
+                .unwrap_err()
+                .contains("unterminated")
+        );
         out.clear();
-        assert!(split_row(b"a,b,c", 2, &mut out).unwrap_err().contains("more than"));
+        assert!(
+            split_row(b"a,b,c", 2, &mut out)
+                .unwrap_err()
+                .contains("more than")
+        );
         out.clear();
-        assert!(split_row(b"a\xff", 2, &mut out).unwrap_err().contains("UTF-8"));
+        assert!(
+            split_row(b"a\xff", 2, &mut out)
+                .unwrap_err()
+                .contains("UTF-8")
+        );
     }
 
-    fn rows(text: &str) -> (Vec<String>, Vec<Result<(u64, String), (u64, String)>>) {
+    type Framed = Vec<Result<(u64, String), (u64, String)>>;
+
+    fn rows(text: &str) -> (Vec<String>, Framed) {
         let feed = Feed::new(Box::new(std::io::Cursor::new(text.as_bytes().to_vec())));
         let mut f = CsvFramer::new(feed, Limits::default());
         let mut out = Vec::new();
@@ -355,7 +375,9 @@ mod tests {
             header = f.header().map(<[String]>::to_vec).unwrap_or_default();
             for it in b.items {
                 match it {
-                    Item::Record { start, end, line, .. } => out.push(Ok((
+                    Item::Record {
+                        start, end, line, ..
+                    } => out.push(Ok((
                         line,
                         String::from_utf8_lossy(&b.data[start..end]).into_owned(),
                     ))),

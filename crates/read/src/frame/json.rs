@@ -516,10 +516,7 @@ pub(crate) fn completes_value(bytes: &[u8]) -> bool {
 /// The deepest nesting of arrays/objects in `bytes`, stopping once past `limit`.
 pub(crate) fn depth_exceeds(bytes: &[u8], limit: usize) -> bool {
     // Cheap bound first: fewer openers than the limit cannot nest deeper.
-    let openers: usize = bytes
-        .iter()
-        .map(|&b| usize::from((b | 0x20) == b'{'))
-        .sum();
+    let openers: usize = bytes.iter().map(|&b| usize::from((b | 0x20) == b'{')).sum();
     if openers <= limit {
         return false;
     }
@@ -563,7 +560,9 @@ mod tests {
         while let Some(b) = f.next_batch() {
             for it in b.items {
                 match it {
-                    Item::Record { start, end, line, .. } => out.push(Ok((
+                    Item::Record {
+                        start, end, line, ..
+                    } => out.push(Ok((
                         line,
                         String::from_utf8_lossy(&b.data[start..end]).into_owned(),
                     ))),
@@ -579,14 +578,31 @@ mod tests {
         let r = frame("[{\"a\":1},\n {\"b\":\"x]\\\"\"}]");
         assert_eq!(
             r,
-            vec![Ok((1, "{\"a\":1}".into())), Ok((2, "{\"b\":\"x]\\\"\"}".into()))]
+            vec![
+                Ok((1, "{\"a\":1}".into())),
+                Ok((2, "{\"b\":\"x]\\\"\"}".into()))
+            ]
         );
         let r = frame("{\n \"a\": 1\n}\n{\"b\":2}\n");
-        assert_eq!(r, vec![Ok((1, "{\n \"a\": 1\n}".into())), Ok((4, "{\"b\":2}".into()))]);
-        let r = frame("{\"@odata.context\":\"x\",\"value\":[{\"id\":1},{\"id\":2}],\"@odata.nextLink\":\"n\"}");
-        assert_eq!(r, vec![Ok((1, "{\"id\":1}".into())), Ok((2, "{\"id\":2}".into()))]);
+        assert_eq!(
+            r,
+            vec![
+                Ok((1, "{\n \"a\": 1\n}".into())),
+                Ok((4, "{\"b\":2}".into()))
+            ]
+        );
+        let r = frame(
+            "{\"@odata.context\":\"x\",\"value\":[{\"id\":1},{\"id\":2}],\"@odata.nextLink\":\"n\"}",
+        );
+        assert_eq!(
+            r,
+            vec![Ok((1, "{\"id\":1}".into())), Ok((2, "{\"id\":2}".into()))]
+        );
         let r = frame("{\"records\":[{\"id\":1}]}{\"x\":1}");
-        assert_eq!(r, vec![Ok((1, "{\"id\":1}".into())), Ok((1, "{\"x\":1}".into()))]);
+        assert_eq!(
+            r,
+            vec![Ok((1, "{\"id\":1}".into())), Ok((1, "{\"x\":1}".into()))]
+        );
     }
 
     #[test]
@@ -598,7 +614,10 @@ mod tests {
         assert_eq!(r, vec![Ok((1, "{\"a\":1}".into()))]);
         let deep = format!("{}{}", "[".repeat(500), "]".repeat(500));
         let r = frame(&format!("{deep}\n{{\"ok\":1}}"));
-        assert!(r.iter().any(|x| matches!(x, Err((_, why)) if why.contains("nesting"))));
+        assert!(
+            r.iter()
+                .any(|x| matches!(x, Err((_, why)) if why.contains("nesting")))
+        );
     }
 
     #[test]

@@ -136,7 +136,15 @@ fn sniff(feed: &mut Feed, limits: &Limits) -> Framing {
                 Some(e) => &avail[..e],
                 None => avail,
             };
-            if memchr::memchr(b',', line).is_some() {
+            // A broken first line in front of JSON lines is not a CSV header.
+            let after_first =
+                memchr::memchr(b'\n', avail).map_or(&avail[avail.len()..], |i| &avail[i + 1..]);
+            let json_follows =
+                after_first.first() == Some(&b'{') && ndjson_lines(after_first, feed.is_eof());
+            if !json_follows
+                && memchr::memchr(b',', line).is_some()
+                && line.iter().any(u8::is_ascii_alphabetic)
+            {
                 Framing::Csv
             } else {
                 Framing::Ndjson

@@ -62,7 +62,11 @@ pub(crate) fn sign_in(
         .and_then(|s| field_ci(&**s, &["errorCode"]))
         .and_then(int)
         .or_else(|| field_ci(p, &["resultType"]).and_then(int))
-        .or_else(|| outer.and_then(|o| field_ci(o, &["resultType"])).and_then(int));
+        .or_else(|| {
+            outer
+                .and_then(|o| field_ci(o, &["resultType"]))
+                .and_then(int)
+        });
     let interactive = field_ci(p, &["isInteractive"])
         .and_then(boolean)
         .or_else(|| category.as_deref().and_then(interactive_from_category));
@@ -103,8 +107,7 @@ pub(crate) fn sign_in(
         .or_else(|| str_ci(p, &["servicePrincipalName", "servicePrincipalId"]));
     set_ip(
         ev,
-        str_ci(p, &["ipAddress"])
-            .or_else(|| outer.and_then(|o| str_of(o, &["callerIpAddress"]))),
+        str_ci(p, &["ipAddress"]).or_else(|| outer.and_then(|o| str_of(o, &["callerIpAddress"]))),
     );
     ev.session_id = si.session_id.clone();
     ev.unique_token_id = si.unique_token_id.clone();
@@ -141,11 +144,24 @@ pub(crate) fn audit(
         .or_else(|| outer.and_then(|o| str_of(o, &["operationName"])));
     ev.outcome = field_ci(p, &["result"]).map_or(Outcome::Unknown, outcome);
     let by = field_ci(p, &["initiatedBy"]).and_then(|v| nested(v, limits));
-    let user = by.as_ref().and_then(|b| b.get("user")).filter(|u| u.is_object());
-    let app = by.as_ref().and_then(|b| b.get("app")).filter(|a| a.is_object());
+    let user = by
+        .as_ref()
+        .and_then(|b| b.get("user"))
+        .filter(|u| u.is_object());
+    let app = by
+        .as_ref()
+        .and_then(|b| b.get("app"))
+        .filter(|a| a.is_object());
     ev.user = user
         .and_then(|u| str_of(u, &["userPrincipalName", "id"]))
-        .or_else(|| app.and_then(|a| str_of(a, &["displayName", "servicePrincipalName", "servicePrincipalId"])));
+        .or_else(|| {
+            app.and_then(|a| {
+                str_of(
+                    a,
+                    &["displayName", "servicePrincipalName", "servicePrincipalId"],
+                )
+            })
+        });
     set_ip(
         ev,
         user.and_then(|u| str_of(u, &["ipAddress"]))

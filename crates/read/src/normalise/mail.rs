@@ -46,7 +46,10 @@ fn operation_properties<R: Obj + ?Sized>(rec: &R, limits: &Limits) -> Vec<(Strin
     };
     for item in arr.iter() {
         if item.is_object() {
-            if let (Some(n), Some(v)) = (str_of(item, &["Name", "name"]), str_of(item, &["Value", "value"])) {
+            if let (Some(n), Some(v)) = (
+                str_of(item, &["Name", "name"]),
+                str_of(item, &["Value", "value"]),
+            ) {
                 out.push((n, v));
             }
         } else if let Some(pairs) = item.as_str().and_then(ps_pairs)
@@ -112,7 +115,9 @@ fn folder_from_ps(s: &str, items_lost: &mut bool) -> Option<FolderAccess> {
         *items_lost = true;
     }
     Some(FolderAccess {
-        id: pair_value(&pairs, "Id").filter(|v| !v.is_empty()).map(str::to_owned),
+        id: pair_value(&pairs, "Id")
+            .filter(|v| !v.is_empty())
+            .map(str::to_owned),
         path: pair_value(&pairs, "Path").unwrap_or_default().to_owned(),
         items: Vec::new(),
     })
@@ -127,9 +132,11 @@ pub(crate) fn mail_access<R: Obj + ?Sized>(rec: &R, limits: &Limits) -> MailAcce
             .find(|(n, _)| n.eq_ignore_ascii_case(name))
             .map(|(_, v)| v.as_str())
     };
-    let access = prop("MailAccessType")
-        .and_then(access_type)
-        .or_else(|| str_of(rec, &["MailAccessType"]).as_deref().and_then(access_type));
+    let access = prop("MailAccessType").and_then(access_type).or_else(|| {
+        str_of(rec, &["MailAccessType"])
+            .as_deref()
+            .and_then(access_type)
+    });
     let throttled = prop("IsThrottled")
         .map(|v| v.eq_ignore_ascii_case("true"))
         .or_else(|| field(rec, &["IsThrottled"]).and_then(boolean))
@@ -149,7 +156,9 @@ pub(crate) fn mail_access<R: Obj + ?Sized>(rec: &R, limits: &Limits) -> MailAcce
             for f in arr.iter() {
                 if f.is_object() {
                     folders.push(folder_from_object(f, limits, &mut items_lost));
-                } else if let Some(folder) = f.as_str().and_then(|s| folder_from_ps(s, &mut items_lost)) {
+                } else if let Some(folder) =
+                    f.as_str().and_then(|s| folder_from_ps(s, &mut items_lost))
+                {
                     folders.push(folder);
                 } else if let Some(t) = text(f).filter(|t| t == FLATTENED) {
                     let _ = t;

@@ -65,8 +65,13 @@ pub(crate) fn time_of<O: Obj + ?Sized>(
         };
         return match x.as_str() {
             Some(s) if s.trim().is_empty() => continue,
-            Some(s) => Timestamp::parse(s).map(Some).map_err(|e| err(e.to_string())),
-            None => Err(err(format!("expected a timestamp string, found {}", type_name(x)))),
+            Some(s) => Timestamp::parse(s)
+                .map(Some)
+                .map_err(|e| err(e.to_string())),
+            None => Err(err(format!(
+                "expected a timestamp string, found {}",
+                type_name(x)
+            ))),
         };
     }
     Ok(None)
@@ -150,7 +155,10 @@ pub(crate) fn detect<O: Obj + ?Sized>(v: &O) -> Shape {
         return Shape::SignIn;
     }
     if (has(v, "CreationTime") || has(v, "CreationDate"))
-        && (has(v, "Operation") || has(v, "Operations") || has(v, "RecordType") || has(v, "Workload"))
+        && (has(v, "Operation")
+            || has(v, "Operations")
+            || has(v, "RecordType")
+            || has(v, "Workload"))
     {
         return Shape::Ual;
     }
@@ -201,9 +209,7 @@ pub(crate) fn expansion(v: &Value) -> Expansion<'_> {
     {
         return Expansion::Many(arr.iter().collect());
     }
-    if wrapper
-        && let Some(inner) = log.filter(|l| l.is_object())
-    {
+    if wrapper && let Some(inner) = log.filter(|l| l.is_object()) {
         return Expansion::Wrapped(inner);
     }
     Expansion::Single
@@ -232,7 +238,11 @@ pub(crate) fn normalise(
         )));
     }
     let rec = Rec::new(v);
-    let shape = if shape == Shape::Auto { detect(&rec) } else { shape };
+    let shape = if shape == Shape::Auto {
+        detect(&rec)
+    } else {
+        shape
+    };
     let mut ev = Event {
         loc,
         ..Event::default()

@@ -16,9 +16,7 @@ pub(crate) fn windows(ev: &mut Event, rec: &Value) -> Result<(), FieldError> {
     let system = event.get("System");
     if let Some(sys) = system {
         let created = sys.get("TimeCreated");
-        let at = created
-            .and_then(|c| c.get("#attributes"))
-            .or(created);
+        let at = created.and_then(|c| c.get("#attributes")).or(created);
         if let Some(at) = at {
             ev.time = time_of(at, &["SystemTime"])?;
         }
@@ -30,7 +28,10 @@ pub(crate) fn windows(ev: &mut Event, rec: &Value) -> Result<(), FieldError> {
     }
     if let Some(data) = event.get("EventData") {
         ev.user = str_of(data, &["TargetUserName", "SubjectUserName", "User"]);
-        set_ip(ev, str_of(data, &["IpAddress", "SourceIp", "SourceAddress"]));
+        set_ip(
+            ev,
+            str_of(data, &["IpAddress", "SourceIp", "SourceAddress"]),
+        );
     }
     Ok(())
 }
@@ -54,17 +55,37 @@ pub(crate) fn generic(ev: &mut Event, rec: &Value) -> Result<(), FieldError> {
         ],
     )?;
     ev.loc.record_id = str_of(rec, &["Id", "id", "RecordId", "uuid", "ReportId"]);
-    ev.tenant = str_of(rec, &["OrganizationId", "TenantId", "tenantId", "organizationId"]);
+    ev.tenant = str_of(
+        rec,
+        &["OrganizationId", "TenantId", "tenantId", "organizationId"],
+    );
     ev.workload = str_of(rec, &["Workload"]);
     ev.operation = str_of(
         rec,
-        &["Operation", "operationName", "ActionType", "eventName", "eventType", "action"],
+        &[
+            "Operation",
+            "operationName",
+            "ActionType",
+            "eventName",
+            "eventType",
+            "action",
+        ],
     );
     ev.user = str_of(rec, &["UserId", "userPrincipalName", "AccountUpn", "user"]);
     set_ip(
         ev,
-        field(rec, &["ClientIP", "ClientIPAddress", "ipAddress", "IPAddress", "callerIpAddress", "sourceIPAddress"])
-            .and_then(super::access::text),
+        field(
+            rec,
+            &[
+                "ClientIP",
+                "ClientIPAddress",
+                "ipAddress",
+                "IPAddress",
+                "callerIpAddress",
+                "sourceIPAddress",
+            ],
+        )
+        .and_then(super::access::text),
     );
     Ok(())
 }

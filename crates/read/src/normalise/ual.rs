@@ -51,7 +51,11 @@ pub(crate) fn user_type(v: &Value) -> Option<u8> {
 /// `ResultStatus` and its variants.
 pub(crate) fn outcome(v: &Value) -> Outcome {
     if let Some(b) = v.as_bool() {
-        return if b { Outcome::Success } else { Outcome::Failure };
+        return if b {
+            Outcome::Success
+        } else {
+            Outcome::Failure
+        };
     }
     let Some(s) = v.as_str() else {
         return Outcome::Unknown;
@@ -102,7 +106,11 @@ fn extended_user_agent<R: Obj + ?Sized>(rec: &R, limits: &Limits) -> Option<Stri
 }
 
 /// Fill `ev` from a UAL-shaped record (the fields not already set are taken).
-pub(crate) fn fill<R: Obj + ?Sized>(ev: &mut Event, rec: &R, limits: &Limits) -> Result<(), FieldError> {
+pub(crate) fn fill<R: Obj + ?Sized>(
+    ev: &mut Event,
+    rec: &R,
+    limits: &Limits,
+) -> Result<(), FieldError> {
     if ev.time.is_none() {
         ev.time = time_of(rec, &["CreationTime", "TimeGenerated", "CreationDate"])?;
     }
@@ -113,7 +121,10 @@ pub(crate) fn fill<R: Obj + ?Sized>(ev: &mut Event, rec: &R, limits: &Limits) ->
         .tenant
         .take()
         .or_else(|| str_of(rec, &["OrganizationId", "TenantId", "OrganizationId_"]));
-    ev.org_name = ev.org_name.take().or_else(|| str_of(rec, &["OrganizationName"]));
+    ev.org_name = ev
+        .org_name
+        .take()
+        .or_else(|| str_of(rec, &["OrganizationName"]));
     ev.workload = ev
         .workload
         .take()
@@ -128,18 +139,34 @@ pub(crate) fn fill<R: Obj + ?Sized>(ev: &mut Event, rec: &R, limits: &Limits) ->
     if ev.outcome == Outcome::Unknown {
         ev.outcome = field(rec, &["ResultStatus"]).map_or(Outcome::Unknown, outcome);
     }
-    ev.user = ev.user.take().or_else(|| str_of(rec, &["UserId", "UserIds", "UserId_"]));
+    ev.user = ev
+        .user
+        .take()
+        .or_else(|| str_of(rec, &["UserId", "UserIds", "UserId_"]));
     if ev.user_type.is_none() {
         ev.user_type = field(rec, &["UserType"]).and_then(user_type);
     }
-    ev.mailbox = ev.mailbox.take().or_else(|| str_of(rec, &["MailboxOwnerUPN"]));
-    ev.mailbox_guid = ev.mailbox_guid.take().or_else(|| str_of(rec, &["MailboxGuid"]));
+    ev.mailbox = ev
+        .mailbox
+        .take()
+        .or_else(|| str_of(rec, &["MailboxOwnerUPN"]));
+    ev.mailbox_guid = ev
+        .mailbox_guid
+        .take()
+        .or_else(|| str_of(rec, &["MailboxGuid"]));
     if ev.client_ip.is_none() && ev.client_ip_text.is_none() {
         set_ip(
             ev,
             str_of(
                 rec,
-                &["ClientIPAddress", "ClientIP", "Client_IPAddress", "ActorIpAddress", "ActorIP", "IPAddress"],
+                &[
+                    "ClientIPAddress",
+                    "ClientIP",
+                    "Client_IPAddress",
+                    "ActorIpAddress",
+                    "ActorIP",
+                    "IPAddress",
+                ],
             ),
         );
     }
@@ -169,7 +196,10 @@ pub(crate) fn fill<R: Obj + ?Sized>(ev: &mut Event, rec: &R, limits: &Limits) ->
     if ev.logon_type.is_none() {
         ev.logon_type = logon_type(rec);
     }
-    ev.token_tenant = ev.token_tenant.take().or_else(|| str_of(rec, &["TokenTenantId"]));
+    ev.token_tenant = ev
+        .token_tenant
+        .take()
+        .or_else(|| str_of(rec, &["TokenTenantId"]));
     let is_mia = ev.record_type == Some(50)
         || ev
             .operation
@@ -230,9 +260,15 @@ pub(crate) fn defender<R: Obj + ?Sized>(
         .client_info
         .take()
         .or_else(|| str_of(row, &["UserAgent", "UserAgent_string"]));
-    ev.user = ev.user.take().or_else(|| str_of(row, &["AccountUpn", "AccountObjectId"]));
+    ev.user = ev
+        .user
+        .take()
+        .or_else(|| str_of(row, &["AccountUpn", "AccountObjectId"]));
     ev.app_id = ev.app_id.take().or_else(|| str_of(row, &["AppId"]));
-    ev.client_app_id = ev.client_app_id.take().or_else(|| str_of(row, &["OAuthAppId"]));
+    ev.client_app_id = ev
+        .client_app_id
+        .take()
+        .or_else(|| str_of(row, &["OAuthAppId"]));
     ev.tenant = ev.tenant.take().or_else(|| str_of(row, &["TenantId"]));
     if ev.loc.record_id.is_none() {
         ev.loc.record_id = str_of(row, &["ReportId"]);
@@ -262,7 +298,10 @@ pub(crate) fn graph_audit<R: Obj + ?Sized>(
     if ev.loc.record_id.is_none() {
         ev.loc.record_id = str_of(row, &["id"]);
     }
-    ev.tenant = ev.tenant.take().or_else(|| str_of(row, &["organizationId"]));
+    ev.tenant = ev
+        .tenant
+        .take()
+        .or_else(|| str_of(row, &["organizationId"]));
     ev.workload = ev.workload.take().or_else(|| str_of(row, &["service"]));
     if ev.record_type.is_none() {
         ev.record_type = field(row, &["auditLogRecordType"]).and_then(record_type);

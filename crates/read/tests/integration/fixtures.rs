@@ -39,9 +39,16 @@ fn purview_csv_both_header_variants() {
     let m = mia(&portal);
     assert_eq!(m.source, SourceKind::Ual);
     assert_eq!(m.mailbox.as_deref(), Some("pgustavo@simulandlabs.com"));
-    assert_eq!(m.mail.as_ref().unwrap().access_type, Some(MailAccessType::Bind));
+    assert_eq!(
+        m.mail.as_ref().unwrap().access_type,
+        Some(MailAccessType::Bind)
+    );
     assert_eq!(message_ids(m).len(), 7);
-    assert!(m.raw.starts_with("{\"CreationTime\""), "raw is AuditData: {}", m.raw);
+    assert!(
+        m.raw.starts_with("{\"CreationTime\""),
+        "raw is AuditData: {}",
+        m.raw
+    );
 
     let (ps, st) = read_path(&fixture("purview-powershell.csv"));
     assert_eq!(st.skipped(), 0, "{:?}", st.errors);
@@ -103,7 +110,10 @@ fn sentinel_office_activity_csv_export() {
     let e = &ev[0];
     assert_eq!(e.source, SourceKind::SentinelOfficeActivity);
     assert_eq!(message_ids(e).len(), 7);
-    assert_eq!(e.client_app_id.as_deref(), Some("5a95e683-08ad-424e-a441-1d1aec52c02c"));
+    assert_eq!(
+        e.client_app_id.as_deref(),
+        Some("5a95e683-08ad-424e-a441-1d1aec52c02c")
+    );
 }
 
 #[test]
@@ -113,8 +123,14 @@ fn graph_audit_query_records() {
     assert_eq!(ev.len(), 2);
     assert!(ev.iter().all(|e| e.source == SourceKind::Ual));
     assert_eq!(ev[0].record_type, Some(50));
-    assert!(ev[0].raw.starts_with("{\"CreationTime\""), "raw is auditData");
+    assert!(
+        ev[0].raw.starts_with("{\"CreationTime\""),
+        "raw is auditData"
+    );
     assert_eq!(ev[1].record_type, Some(1));
-    assert_eq!(ev[1].operation.as_deref(), Some("Install-DefaultSharingPolicy"));
+    assert_eq!(
+        ev[1].operation.as_deref(),
+        Some("Install-DefaultSharingPolicy")
+    );
     assert_eq!(ev[1].user_type, Some(3));
 }

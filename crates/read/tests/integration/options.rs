@@ -24,8 +24,15 @@ fn directories_are_walked_in_sorted_order_and_missing_paths_fail() {
     std::fs::write(dir.path().join("c.jsonl"), rec(3, "t")).unwrap();
     std::fs::write(dir.path().join("notes.md"), "# not a log").unwrap();
     std::fs::write(dir.path().join(".hidden.json"), "garbage").unwrap();
-    let (ev, st) = read_all(&[Input::Path(dir.path().to_path_buf())], &ReadOptions::default()).unwrap();
-    let ids: Vec<_> = ev.iter().filter_map(|e| e.loc.record_id.as_deref()).collect();
+    let (ev, st) = read_all(
+        &[Input::Path(dir.path().to_path_buf())],
+        &ReadOptions::default(),
+    )
+    .unwrap();
+    let ids: Vec<_> = ev
+        .iter()
+        .filter_map(|e| e.loc.record_id.as_deref())
+        .collect();
     assert_eq!(ids, vec!["id-1", "id-2", "id-3"]);
     assert_eq!(st.files.len(), 3);
     assert_eq!(st.skipped(), 0);
@@ -93,8 +100,16 @@ fn time_and_tenant_filters_and_coverage() {
     assert_eq!(f.last, Some(ts("2023-06-14T03:14:07Z")));
     let cells: u64 = st.coverage.values().map(|c| c.records).sum();
     assert_eq!(cells, 3);
-    assert!(st.coverage.values().all(|c| c.mail_items_accessed == c.records));
-    assert!(st.coverage.keys().all(|(t, w, _)| t == "even" && w == "Exchange"));
+    assert!(
+        st.coverage
+            .values()
+            .all(|c| c.mail_items_accessed == c.records)
+    );
+    assert!(
+        st.coverage
+            .keys()
+            .all(|(t, w, _)| t == "even" && w == "Exchange")
+    );
 }
 
 #[test]

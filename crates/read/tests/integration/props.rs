@@ -35,7 +35,11 @@ fn formats() -> impl Strategy<Value = InputFormat> {
 fn counts_add_up(ev: &[stormwatch_core::Event], st: &stormwatch_core::InputStats) {
     let f = &st.files[0];
     assert_eq!(ev.len() as u64, f.records - f.filtered);
-    assert!(st.errors.len() as u64 >= f.skipped.min(stormwatch_core::InputStats::MAX_ERRORS as u64));
+    assert!(
+        st.errors.len() as u64
+            >= f.skipped
+                .min(stormwatch_core::InputStats::MAX_ERRORS as u64)
+    );
     for e in &st.errors {
         assert!(e.loc.line >= 1 || e.loc.line == 0);
         assert!(!e.reason.is_empty());

@@ -10,7 +10,9 @@ pub(crate) fn corpus(rel: &str) -> PathBuf {
 }
 
 pub(crate) fn fixture(name: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures").join(name)
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures")
+        .join(name)
 }
 
 pub(crate) fn read_path(p: &Path) -> (Vec<Event>, InputStats) {
@@ -21,7 +23,11 @@ pub(crate) fn read_text(name: &str, text: impl Into<Vec<u8>>) -> (Vec<Event>, In
     read_bytes(name, text.into(), &ReadOptions::default()).unwrap()
 }
 
-pub(crate) fn read_as(name: &str, text: impl Into<Vec<u8>>, format: InputFormat) -> (Vec<Event>, InputStats) {
+pub(crate) fn read_as(
+    name: &str,
+    text: impl Into<Vec<u8>>,
+    format: InputFormat,
+) -> (Vec<Event>, InputStats) {
     let opts = ReadOptions {
         format: Some(format),
         ..ReadOptions::default()

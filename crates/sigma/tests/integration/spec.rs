@@ -6,7 +6,9 @@ use stormwatch_sigma::{Engine, EngineOptions, Pipeline};
 use crate::util::{engine, engine_opts, ev_at, m};
 
 fn rule(sel: &str) -> Engine {
-    engine(&format!("title: t\nid: 00000000-0000-0000-0000-000000000001\nlogsource: {{product: test}}\ndetection:\n{sel}\nlevel: high\n"))
+    engine(&format!(
+        "title: t\nid: 00000000-0000-0000-0000-000000000001\nlogsource: {{product: test}}\ndetection:\n{sel}\nlevel: high\n"
+    ))
 }
 
 fn one(sel: &str) -> Engine {
@@ -82,7 +84,12 @@ fn cased() {
 
 #[test]
 fn numeric_comparisons_and_neq() {
-    for (op, hit, miss) in [("gt", "11", "10"), ("gte", "10", "9"), ("lt", "9", "10"), ("lte", "10", "11")] {
+    for (op, hit, miss) in [
+        ("gt", "11", "10"),
+        ("gte", "10", "9"),
+        ("lt", "9", "10"),
+        ("lte", "10", "11"),
+    ] {
         let e = one(&format!("        a|{op}: 10"));
         assert!(m(&e, &format!(r#"{{"a":{hit}}}"#)), "{op}");
         assert!(!m(&e, &format!(r#"{{"a":{miss}}}"#)), "{op}");
@@ -146,8 +153,12 @@ fn base64offset_every_offset_and_following_byte() {
     let e = one("        a|base64offset|contains: 'sh -c'");
     for prefix in ["", "x", "xy"] {
         for suffix in ["", "A", "zz", "\u{1}"] {
-            let text = base64::engine::general_purpose::STANDARD.encode(format!("{prefix}sh -c{suffix}"));
-            assert!(m(&e, &format!(r#"{{"a":"{text}"}}"#)), "{prefix:?} {suffix:?} {text}");
+            let text =
+                base64::engine::general_purpose::STANDARD.encode(format!("{prefix}sh -c{suffix}"));
+            assert!(
+                m(&e, &format!(r#"{{"a":"{text}"}}"#)),
+                "{prefix:?} {suffix:?} {text}"
+            );
         }
     }
 }
@@ -176,7 +187,13 @@ fn expand_placeholders() {
     let (_, errs) = engine_opts(y, &EngineOptions::default());
     assert!(errs[0].reason.contains("%admins%"));
     let p = Pipeline::from_yaml("p", "vars:\n    admins: [alice, bob]\n").unwrap();
-    let (e, errs) = engine_opts(y, &EngineOptions { pipelines: vec![p], ..EngineOptions::default() });
+    let (e, errs) = engine_opts(
+        y,
+        &EngineOptions {
+            pipelines: vec![p],
+            ..EngineOptions::default()
+        },
+    );
     assert!(errs.is_empty());
     assert!(m(&e, r#"{"a":"bob"}"#));
     assert!(!m(&e, r#"{"a":"carol"}"#));
@@ -184,7 +201,8 @@ fn expand_placeholders() {
 
 #[test]
 fn keywords() {
-    let e = rule("    keywords:\n        - 'mimikatz'\n        - 'sekurlsa'\n    condition: keywords");
+    let e =
+        rule("    keywords:\n        - 'mimikatz'\n        - 'sekurlsa'\n    condition: keywords");
     assert!(m(&e, r#"{"x":{"y":"run MIMIKATZ now"}}"#));
     assert!(!m(&e, r#"{"x":"nothing"}"#));
 }
@@ -235,16 +253,30 @@ fn removed_syntax_is_rejected_with_reason() {
     assert!(errs[0].reason.contains("count()"));
     let y = "title: t\nlogsource: {product: test}\ndetection:\n    sel:\n        a|nosuch: 1\n    condition: sel\n";
     let (_, errs) = engine_opts(y, &EngineOptions::default());
-    assert!(errs[0].reason.to_lowercase().contains("modifier"), "{errs:?}");
+    assert!(
+        errs[0].reason.to_lowercase().contains("modifier"),
+        "{errs:?}"
+    );
 }
 
 #[test]
 fn filters_apply_to_their_rules() {
     let rule = "title: r\nid: 6f3e2987-db24-4c78-a860-b4f4095a7095\nlogsource: {product: windows, category: process_creation}\ndetection:\n    sel:\n        Image|endswith: '\\rar.exe'\n    condition: sel\n";
     let filter = "title: f\nlogsource: {product: windows, category: process_creation}\nfilter:\n    rules:\n        - 6f3e2987-db24-4c78-a860-b4f4095a7095\n    selection:\n        User|startswith: 'adm_'\n    condition: not selection\n";
-    let (e, errs) = Engine::from_sources(&[("r.yml".into(), rule.into()), ("f.yml".into(), filter.into())], &EngineOptions::default()).unwrap();
+    let (e, errs) = Engine::from_sources(
+        &[
+            ("r.yml".into(), rule.into()),
+            ("f.yml".into(), filter.into()),
+        ],
+        &EngineOptions::default(),
+    )
+    .unwrap();
     assert!(errs.is_empty(), "{errs:?}");
-    let mk = |user: &str| format!(r#"{{"Event":{{"System":{{"EventID":1,"Channel":"Microsoft-Windows-Sysmon/Operational"}},"EventData":{{"Image":"C:\\x\\rar.exe","User":"{user}"}}}}}}"#);
+    let mk = |user: &str| {
+        format!(
+            r#"{{"Event":{{"System":{{"EventID":1,"Channel":"Microsoft-Windows-Sysmon/Operational"}},"EventData":{{"Image":"C:\\x\\rar.exe","User":"{user}"}}}}}}"#
+        )
+    };
     let hits = |raw: &str| crate::util::hits(&e, &crate::util::ev(SourceKind::WindowsEvent, raw));
     assert_eq!(hits(&mk("bob")), 1);
     assert_eq!(hits(&mk("adm_bob")), 0);
@@ -255,11 +287,29 @@ fn logsource_dispatch_and_ignore_logsource() {
     let y = "title: t\nlogsource: {product: m365, service: exchange}\ndetection:\n    sel:\n        eventName: New-InboxRule\n        status: success\n    condition: sel\n";
     let e = engine(y);
     let raw = r#"{"Operation":"New-InboxRule","ResultStatus":"Succeeded"}"#;
-    assert_eq!(crate::util::hits(&e, &crate::util::ev(SourceKind::Ual, raw)), 1);
-    assert_eq!(crate::util::hits(&e, &crate::util::ev(SourceKind::Generic, raw)), 1);
-    assert_eq!(crate::util::hits(&e, &crate::util::ev(SourceKind::EntraSignIn, raw)), 0);
-    let (e, _) = engine_opts(y, &EngineOptions { ignore_logsource: true, ..EngineOptions::default() });
-    assert_eq!(crate::util::hits(&e, &crate::util::ev(SourceKind::EntraSignIn, raw)), 1);
+    assert_eq!(
+        crate::util::hits(&e, &crate::util::ev(SourceKind::Ual, raw)),
+        1
+    );
+    assert_eq!(
+        crate::util::hits(&e, &crate::util::ev(SourceKind::Generic, raw)),
+        1
+    );
+    assert_eq!(
+        crate::util::hits(&e, &crate::util::ev(SourceKind::EntraSignIn, raw)),
+        0
+    );
+    let (e, _) = engine_opts(
+        y,
+        &EngineOptions {
+            ignore_logsource: true,
+            ..EngineOptions::default()
+        },
+    );
+    assert_eq!(
+        crate::util::hits(&e, &crate::util::ev(SourceKind::EntraSignIn, raw)),
+        1
+    );
 }
 
 #[test]
@@ -268,13 +318,23 @@ fn azure_sentinel_names_resolve_on_graph_and_monitor_records() {
     let e = engine(y);
     let graph = r#"{"status":{"errorCode":50126,"failureReason":"Invalid username or password"},"deviceDetail":{"isCompliant":false}}"#;
     let monitor = r#"{"resultType":"50126","resultDescription":"Invalid username","properties":{"deviceDetail":{"isCompliant":false}}}"#;
-    assert_eq!(crate::util::hits(&e, &crate::util::ev(SourceKind::EntraSignIn, graph)), 1);
-    assert_eq!(crate::util::hits(&e, &crate::util::ev(SourceKind::EntraSignIn, monitor)), 1);
+    assert_eq!(
+        crate::util::hits(&e, &crate::util::ev(SourceKind::EntraSignIn, graph)),
+        1
+    );
+    assert_eq!(
+        crate::util::hits(&e, &crate::util::ev(SourceKind::EntraSignIn, monitor)),
+        1
+    );
 }
 
 fn corr_engine(corr: &str) -> Engine {
     let base = "title: failed\nid: 0e95725d-7320-415d-80f7-004da920fc11\nname: failed_logon\nlogsource: {product: test}\ndetection:\n    sel:\n        action: fail\n    condition: sel\n---\ntitle: ok\nname: ok_logon\nlogsource: {product: test}\ndetection:\n    sel:\n        action: ok\n    condition: sel\n---\n";
-    let (e, errs) = Engine::from_sources(&[("c.yml".into(), format!("{base}{corr}"))], &EngineOptions::default()).unwrap();
+    let (e, errs) = Engine::from_sources(
+        &[("c.yml".into(), format!("{base}{corr}"))],
+        &EngineOptions::default(),
+    )
+    .unwrap();
     assert!(errs.is_empty(), "{errs:?}");
     e
 }
@@ -283,7 +343,12 @@ fn corr_engine(corr: &str) -> Engine {
 fn corr_run(e: &Engine, evs: &[(&str, &str, i64, i64)]) -> usize {
     let mut c = e.correlator();
     for (i, (a, u, v, t)) in evs.iter().enumerate() {
-        let ev = ev_at(SourceKind::Generic, &format!(r#"{{"action":"{a}","user":"{u}","bytes":{v},"src":"ip{v}"}}"#), *t, i as u64);
+        let ev = ev_at(
+            SourceKind::Generic,
+            &format!(r#"{{"action":"{a}","user":"{u}","bytes":{v},"src":"ip{v}"}}"#),
+            *t,
+            i as u64,
+        );
         let mut out = Vec::new();
         e.scan(&ev, &mut out);
         c.observe(&ev, &out);
@@ -296,18 +361,41 @@ const EC: &str = "title: brute\ncorrelation:\n    type: event_count\n    rules: 
 #[test]
 fn correlation_event_count_group_by_timespan_and_order_independence() {
     let e = corr_engine(EC);
-    let evs = [("fail", "a", 1, 0), ("fail", "a", 1, 10), ("fail", "b", 1, 20), ("fail", "a", 1, 30)];
+    let evs = [
+        ("fail", "a", 1, 0),
+        ("fail", "a", 1, 10),
+        ("fail", "b", 1, 20),
+        ("fail", "a", 1, 30),
+    ];
     assert_eq!(corr_run(&e, &evs), 1);
     let mut rev = evs;
     rev.reverse();
     assert_eq!(corr_run(&e, &rev), 1, "input order must not matter");
     // Outside the timespan.
-    assert_eq!(corr_run(&e, &[("fail", "a", 1, 0), ("fail", "a", 1, 50), ("fail", "a", 1, 120)]), 0);
+    assert_eq!(
+        corr_run(
+            &e,
+            &[
+                ("fail", "a", 1, 0),
+                ("fail", "a", 1, 50),
+                ("fail", "a", 1, 120)
+            ]
+        ),
+        0
+    );
 }
 
 #[test]
 fn correlation_condition_operators() {
-    for (cond, n, want) in [("gt: 2", 3, 1), ("gt: 3", 3, 0), ("lt: 2", 1, 1), ("lte: 1", 1, 1), ("eq: 2", 2, 1), ("neq: 1", 2, 1), ("gte: 2\n        lte: 3", 2, 1)] {
+    for (cond, n, want) in [
+        ("gt: 2", 3, 1),
+        ("gt: 3", 3, 0),
+        ("lt: 2", 1, 1),
+        ("lte: 1", 1, 1),
+        ("eq: 2", 2, 1),
+        ("neq: 1", 2, 1),
+        ("gte: 2\n        lte: 3", 2, 1),
+    ] {
         let e = corr_engine(&EC.replace("gte: 3", cond));
         let evs: Vec<_> = (0..n).map(|i| ("fail", "a", 1, i)).collect();
         assert_eq!(corr_run(&e, &evs), want, "{cond} with {n}");
@@ -316,9 +404,31 @@ fn correlation_condition_operators() {
 
 #[test]
 fn correlation_value_count() {
-    let e = corr_engine("title: spray\ncorrelation:\n    type: value_count\n    rules: [failed_logon]\n    group-by: [user]\n    timespan: 1h\n    condition:\n        field: src\n        gte: 3\n");
-    assert_eq!(corr_run(&e, &[("fail", "a", 1, 0), ("fail", "a", 1, 1), ("fail", "a", 2, 2)]), 0);
-    assert_eq!(corr_run(&e, &[("fail", "a", 1, 0), ("fail", "a", 2, 1), ("fail", "a", 3, 2)]), 1);
+    let e = corr_engine(
+        "title: spray\ncorrelation:\n    type: value_count\n    rules: [failed_logon]\n    group-by: [user]\n    timespan: 1h\n    condition:\n        field: src\n        gte: 3\n",
+    );
+    assert_eq!(
+        corr_run(
+            &e,
+            &[
+                ("fail", "a", 1, 0),
+                ("fail", "a", 1, 1),
+                ("fail", "a", 2, 2)
+            ]
+        ),
+        0
+    );
+    assert_eq!(
+        corr_run(
+            &e,
+            &[
+                ("fail", "a", 1, 0),
+                ("fail", "a", 2, 1),
+                ("fail", "a", 3, 2)
+            ]
+        ),
+        1
+    );
 }
 
 #[test]
@@ -334,12 +444,38 @@ fn correlation_temporal_and_ordered_with_aliases() {
 
 #[test]
 fn correlation_value_sum_avg_percentile() {
-    let mk = |ty: &str, cond: &str| format!("title: v\ncorrelation:\n    type: {ty}\n    rules: [failed_logon]\n    group-by: [user]\n    timespan: 1h\n    condition:\n        field: bytes\n{cond}\n");
-    let evs = [("fail", "a", 10, 0), ("fail", "a", 20, 1), ("fail", "a", 90, 2)];
-    assert_eq!(corr_run(&corr_engine(&mk("value_sum", "        gte: 120")), &evs), 1);
-    assert_eq!(corr_run(&corr_engine(&mk("value_sum", "        gt: 120")), &evs), 0);
-    assert_eq!(corr_run(&corr_engine(&mk("value_avg", "        gte: 40")), &evs), 1);
-    assert_eq!(corr_run(&corr_engine(&mk("value_percentile", "        percentile: 50\n        gte: 20")), &evs), 1);
+    let mk = |ty: &str, cond: &str| {
+        format!(
+            "title: v\ncorrelation:\n    type: {ty}\n    rules: [failed_logon]\n    group-by: [user]\n    timespan: 1h\n    condition:\n        field: bytes\n{cond}\n"
+        )
+    };
+    let evs = [
+        ("fail", "a", 10, 0),
+        ("fail", "a", 20, 1),
+        ("fail", "a", 90, 2),
+    ];
+    assert_eq!(
+        corr_run(&corr_engine(&mk("value_sum", "        gte: 120")), &evs),
+        1
+    );
+    assert_eq!(
+        corr_run(&corr_engine(&mk("value_sum", "        gt: 120")), &evs),
+        0
+    );
+    assert_eq!(
+        corr_run(&corr_engine(&mk("value_avg", "        gte: 40")), &evs),
+        1
+    );
+    assert_eq!(
+        corr_run(
+            &corr_engine(&mk(
+                "value_percentile",
+                "        percentile: 50\n        gte: 20"
+            )),
+            &evs
+        ),
+        1
+    );
 }
 
 #[test]
@@ -348,13 +484,23 @@ fn correlation_generate_and_chaining() {
     let e = corr_engine(EC);
     let ev = ev_at(SourceKind::Generic, r#"{"action":"fail","user":"a"}"#, 0, 0);
     assert_eq!(crate::util::hits(&e, &ev), 0);
-    let e = corr_engine(&EC.replace("    timespan: 1m\n", "    timespan: 1m\n    generate: true\n"));
+    let e = corr_engine(&EC.replace(
+        "    timespan: 1m\n",
+        "    timespan: 1m\n    generate: true\n",
+    ));
     assert_eq!(crate::util::hits(&e, &ev), 1);
     // Chained: a correlation over the brute-force correlation.
-    let chained = format!("{}---\ntitle: repeated brute\ncorrelation:\n    type: event_count\n    rules: [brute]\n    group-by: [user]\n    timespan: 1h\n    condition:\n        gte: 2\n", EC.replace("title: brute\n", "title: brute\nname: brute\n"));
+    let chained = format!(
+        "{}---\ntitle: repeated brute\ncorrelation:\n    type: event_count\n    rules: [brute]\n    group-by: [user]\n    timespan: 1h\n    condition:\n        gte: 2\n",
+        EC.replace("title: brute\n", "title: brute\nname: brute\n")
+    );
     let e = corr_engine(&chained);
     let evs: Vec<_> = (0..6).map(|i| ("fail", "a", 1, i * 5)).collect();
-    assert_eq!(corr_run(&e, &evs), 3, "two brute-force detections and one chained");
+    assert_eq!(
+        corr_run(&e, &evs),
+        3,
+        "two brute-force detections and one chained"
+    );
 }
 
 #[test]
@@ -367,7 +513,15 @@ fn engine_is_send_and_sync() {
 #[test]
 fn hostile_records_do_not_panic() {
     let e = one("        a|contains: x");
-    for raw in ["", "{", "[1,2", "null", "\"x\"", r#"{"a":{"a":{"a":[[[["x"]]]]}}}"#, r#"{"a":"\ud800"}"#] {
+    for raw in [
+        "",
+        "{",
+        "[1,2",
+        "null",
+        "\"x\"",
+        r#"{"a":{"a":{"a":[[[["x"]]]]}}}"#,
+        r#"{"a":"\ud800"}"#,
+    ] {
         let _ = m(&e, raw);
     }
 }

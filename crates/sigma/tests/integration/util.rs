@@ -13,7 +13,11 @@ pub(crate) fn have_corpus() -> bool {
 }
 
 pub(crate) fn engine(yaml: &str) -> Engine {
-    let (e, errs) = Engine::from_sources(&[("rule.yml".into(), yaml.into())], &EngineOptions::default()).unwrap();
+    let (e, errs) = Engine::from_sources(
+        &[("rule.yml".into(), yaml.into())],
+        &EngineOptions::default(),
+    )
+    .unwrap();
     assert!(errs.is_empty(), "{errs:?}");
     e
 }
@@ -23,7 +27,11 @@ pub(crate) fn engine_opts(yaml: &str, opts: &EngineOptions) -> (Engine, Vec<Rule
 }
 
 pub(crate) fn ev(source: SourceKind, raw: &str) -> Event {
-    Event { source, raw: raw.into(), ..Event::default() }
+    Event {
+        source,
+        raw: raw.into(),
+        ..Event::default()
+    }
 }
 
 pub(crate) fn ev_at(source: SourceKind, raw: &str, secs: i64, line: u64) -> Event {
@@ -31,7 +39,11 @@ pub(crate) fn ev_at(source: SourceKind, raw: &str, secs: i64, line: u64) -> Even
         source,
         raw: raw.into(),
         time: Some(Timestamp::from_unix_seconds(secs)),
-        loc: Location { file: Arc::from("t.json"), line, record_id: None },
+        loc: Location {
+            file: Arc::from("t.json"),
+            line,
+            record_id: None,
+        },
         ..Event::default()
     }
 }

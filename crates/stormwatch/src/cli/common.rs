@@ -58,6 +58,14 @@ impl InputArgs {
     }
 }
 
+/// The current time.
+pub(crate) fn now() -> Timestamp {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_nanos()).unwrap_or(i64::MAX));
+    Timestamp::from_nanos(nanos)
+}
+
 /// Size the global thread pool.
 pub(crate) fn init_threads(n: usize) -> anyhow::Result<()> {
     if n > 0 {

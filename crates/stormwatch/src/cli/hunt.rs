@@ -112,7 +112,7 @@ pub(crate) fn run(args: HuntArgs) -> anyhow::Result<ExitCode> {
         for (ev, fired) in batch.iter().zip(fired) {
             correlator.observe(ev, &fired);
             if let Some(a) = analytics.as_mut() {
-                a.observe(ev);
+                a.analytics.observe(ev);
             }
             detections.extend(fired);
         }
@@ -147,6 +147,8 @@ pub(crate) fn run(args: HuntArgs) -> anyhow::Result<ExitCode> {
         rule_errors: engine.errors,
         notes,
         elapsed: started.elapsed(),
+        generated_at: Some(common::now()),
+        builtin: !args.no_builtin,
     };
     let mut out = args.output.open()?;
     stormwatch_report::write_detections(

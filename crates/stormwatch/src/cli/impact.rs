@@ -7,6 +7,7 @@ use std::time::Instant;
 use anyhow::Context as _;
 use stormwatch_core::Level;
 use stormwatch_impact::{Assessor, ImpactOptions, Seeds};
+use stormwatch_read::Input;
 use stormwatch_report::ImpactFormat;
 
 use super::common::{self, InputArgs, Output};
@@ -121,7 +122,10 @@ pub(crate) fn run(args: ImpactArgs) -> anyhow::Result<ExitCode> {
     } else {
         None
     };
-    let mut assessor = Assessor::new();
+    // Files are read twice (a compact session/IP graph first, then only the actor's records),
+    // so memory stays flat; standard input can be read once only.
+    let two_pass = !inputs.iter().any(|i| matches!(i, Input::Stdin));
+    let mut assessor = if two_pass { Assessor::graph_only() } else { Assessor::new() };
     let progress = common::ProgressBar::start(&read_opts, args.output.quiet);
     let stats = stormwatch_read::read(&inputs, &read_opts, &mut |batch| {
         for ev in &batch {
@@ -132,15 +136,27 @@ pub(crate) fn run(args: ImpactArgs) -> anyhow::Result<ExitCode> {
         }
     });
     progress.finish();
-    let stats = stats.context("reading inputs")?;
+    let mut stats = stats.context("reading inputs")?;
 
     if let Some(a) = analytics {
         let out = a.finish();
         for d in out.detections.iter().filter(|d| d.level >= Level::High) {
             push_unique(&mut seeds.ips, d.ip.as_deref());
             push_unique(&mut seeds.sessions, d.session_id.as_deref());
-            push_unique(&mut seeds.apps, d.app_id.as_deref());
         }
+    }
+
+    if two_pass {
+        let actor = assessor.resolve_actor(&seeds, &opts);
+        assessor = Assessor::focused(&actor);
+        let progress = common::ProgressBar::start(&read_opts, args.output.quiet);
+        let second = stormwatch_read::read(&inputs, &read_opts, &mut |batch| {
+            for ev in &batch {
+                assessor.observe(ev);
+            }
+        });
+        progress.finish();
+        stats = second.context("reading inputs (second pass)")?;
     }
 
     let report = assessor.finish(&seeds, &opts, &stats);

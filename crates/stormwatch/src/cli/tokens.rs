@@ -10,7 +10,7 @@ use serde_json::{Value, json};
 use stormwatch_core::Timestamp;
 use stormwatch_tokens::scan::{self, Finding, ScanOptions, ScanStats};
 use stormwatch_tokens::{
-    ImportOptions, KeyRecord, Registry, TenantClass, VerdictKind, VerifyOptions,
+    ImportOptions, KeyRecord, Registry, TenantClass, ValidityFrom, VerdictKind, VerifyOptions,
 };
 
 use crate::exit::Exit;
@@ -140,6 +140,14 @@ struct ImportArgs {
     /// Revoke key KID at TIME (repeatable), recorded in the registry.
     #[arg(long, value_name = "KID@TS")]
     revoked: Vec<String>,
+
+    /// Start of validity for imported keys that have no `x5c` certificate.
+    #[arg(long, value_name = "TS")]
+    valid_from: Option<Timestamp>,
+
+    /// End of validity for imported keys that have no `x5c` certificate.
+    #[arg(long, value_name = "TS")]
+    valid_until: Option<Timestamp>,
 
     /// JWKS or OpenID metadata files.
     #[arg(value_name = "FILE")]
@@ -364,6 +372,17 @@ fn import(a: ImportArgs) -> anyhow::Result<ExitCode> {
         let s = reg
             .import(doc, &opts)
             .with_context(|| format!("importing {}", path.display()))?;
+        if a.valid_from.is_some() || a.valid_until.is_some() {
+            for k in reg.keys.iter_mut().filter(|k| {
+                k.source == opts.source
+                    && k.validity_from != Some(ValidityFrom::X5c)
+                    && (s.added.contains(&k.kid) || s.seen_again.contains(&k.kid))
+            }) {
+                k.not_before = a.valid_from.or(k.not_before);
+                k.not_after = a.valid_until.or(k.not_after);
+                k.validity_from = Some(ValidityFrom::Given);
+            }
+        }
         if let Some(i) = &s.metadata_issuer {
             writeln!(err, "{}: OpenID metadata, issuer {i}", path.display())?;
             continue;
@@ -498,7 +517,7 @@ fn show(a: ShowArgs) -> anyhow::Result<ExitCode> {
                     "valid:        {} to {}{}",
                     opt_time(k.not_before),
                     opt_time(k.not_after),
-                    if k.validity_from == Some(stormwatch_tokens::ValidityFrom::X5c) {
+                    if k.validity_from == Some(ValidityFrom::X5c) {
                         " (x5c certificate)"
                     } else {
                         ""

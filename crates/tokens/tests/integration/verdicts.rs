@@ -329,6 +329,21 @@ fn an_unknown_kid_is_unknown_key() {
     );
     let v = verify(&t, &w.reg, &opts());
     assert_eq!(v.verdict, VerdictKind::UnknownKey);
+    // A key carried in the header is never trusted.
+    let mut jwk = w.ent.jwk("nobody-knows", None);
+    jwk.as_object_mut().unwrap().remove("use");
+    let t2 = w.ent.sign(
+        &json!({"alg": "RS256", "kid": "nobody-knows", "jwk": jwk}),
+        &claims(ENTERPRISE_TENANT, "2023-06-01T10:00:00Z"),
+    );
+    let v2 = verify(&t2, &w.reg, &opts());
+    assert_eq!(v2.verdict, VerdictKind::UnknownKey);
+    assert!(
+        v2.check(CheckName::Kid)
+            .unwrap()
+            .detail
+            .contains("never brings its own key")
+    );
     assert!(
         v.check(CheckName::Kid)
             .unwrap()

@@ -34,7 +34,10 @@ pub(crate) fn run(args: &CheckArgs) -> anyhow::Result<ExitCode> {
     problems.extend(duplicate_ids(&loaded.rows));
     problems.extend(loaded.rows.iter().filter_map(rule_warning));
     problems.sort_by(|a, b| (&a.file, a.line).cmp(&(&b.file, b.line)));
-    let errors = problems.iter().filter(|p| p.severity == Severity::Error).count();
+    let errors = problems
+        .iter()
+        .filter(|p| p.severity == Severity::Error)
+        .count();
     let warnings = problems.len() - errors;
     let mut out = std::io::stdout().lock();
     match args.format {
@@ -51,7 +54,13 @@ pub(crate) fn run(args: &CheckArgs) -> anyhow::Result<ExitCode> {
         Format::Text => {
             for p in &problems {
                 match p.line {
-                    Some(line) => writeln!(out, "{}:{line}: {}: {}", p.file, p.severity.as_str(), p.message)?,
+                    Some(line) => writeln!(
+                        out,
+                        "{}:{line}: {}: {}",
+                        p.file,
+                        p.severity.as_str(),
+                        p.message
+                    )?,
                     None => writeln!(out, "{}: {}: {}", p.file, p.severity.as_str(), p.message)?,
                 }
             }
@@ -62,7 +71,11 @@ pub(crate) fn run(args: &CheckArgs) -> anyhow::Result<ExitCode> {
             )?;
         }
     }
-    Ok(if errors > 0 { ExitCode::from(1) } else { ExitCode::SUCCESS })
+    Ok(if errors > 0 {
+        ExitCode::from(1)
+    } else {
+        ExitCode::SUCCESS
+    })
 }
 
 /// Findings that do not stop a rule from running.
@@ -74,8 +87,17 @@ fn rule_warning(r: &load::Row) -> Option<Problem> {
     } else {
         return None;
     };
-    let line = if r.id.is_empty() { None } else { load::id_line(Path::new(&r.file), &r.id) };
-    Some(Problem { file: r.file.clone(), line, severity: Severity::Warning, message })
+    let line = if r.id.is_empty() {
+        None
+    } else {
+        load::id_line(Path::new(&r.file), &r.id)
+    };
+    Some(Problem {
+        file: r.file.clone(),
+        line,
+        severity: Severity::Warning,
+        message,
+    })
 }
 
 /// Two rules with the same id: an error on every file after the first.

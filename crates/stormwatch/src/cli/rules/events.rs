@@ -26,9 +26,14 @@ pub(crate) fn read(
     path: &Path,
     force: Option<SourceKind>,
 ) -> anyhow::Result<(Vec<Event>, Vec<BadRecord>)> {
-    let meta = std::fs::metadata(path).with_context(|| format!("cannot open {}", path.display()))?;
+    let meta =
+        std::fs::metadata(path).with_context(|| format!("cannot open {}", path.display()))?;
     if meta.len() > MAX_BYTES {
-        bail!("{} is larger than {} MiB", path.display(), MAX_BYTES / (1024 * 1024));
+        bail!(
+            "{} is larger than {} MiB",
+            path.display(),
+            MAX_BYTES / (1024 * 1024)
+        );
     }
     let text =
         std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
@@ -64,7 +69,10 @@ pub(crate) fn read(
                 }
                 match serde_json::from_str::<Value>(raw) {
                     Ok(rec) => events.push(event(rec, &file, line, force)),
-                    Err(e) => bad.push(BadRecord { line, message: e.to_string() }),
+                    Err(e) => bad.push(BadRecord {
+                        line,
+                        message: e.to_string(),
+                    }),
                 }
             }
         }
@@ -74,15 +82,28 @@ pub(crate) fn read(
 
 fn event(rec: Value, file: &Arc<str>, line: u64, force: Option<SourceKind>) -> Event {
     let source = force.unwrap_or_else(|| classify(&rec));
-    let time = ["CreationTime", "TimeGenerated", "createdDateTime", "time", "timestamp", "Timestamp"]
-        .iter()
-        .find_map(|k| rec.get(*k).and_then(Value::as_str))
-        .and_then(|s| Timestamp::parse(s).ok());
+    let time = [
+        "CreationTime",
+        "TimeGenerated",
+        "createdDateTime",
+        "time",
+        "timestamp",
+        "Timestamp",
+    ]
+    .iter()
+    .find_map(|k| rec.get(*k).and_then(Value::as_str))
+    .and_then(|s| Timestamp::parse(s).ok());
     let text = |keys: &[&str]| {
-        keys.iter().find_map(|k| rec.get(*k).and_then(Value::as_str)).map(str::to_owned)
+        keys.iter()
+            .find_map(|k| rec.get(*k).and_then(Value::as_str))
+            .map(str::to_owned)
     };
     Event {
-        loc: Location { file: Arc::clone(file), line, record_id: text(&["Id", "id"]) },
+        loc: Location {
+            file: Arc::clone(file),
+            line,
+            record_id: text(&["Id", "id"]),
+        },
         source,
         time,
         operation: text(&["Operation", "operationName", "activityDisplayName"]),
@@ -101,7 +122,10 @@ fn event(rec: Value, file: &Arc<str>, line: u64, force: Option<SourceKind>) -> E
 /// `CloudAppEvents`; anything else is generic, which every rule is offered.
 pub(crate) fn classify(rec: &Value) -> SourceKind {
     let has = |k: &str| rec.get(k).is_some();
-    let category = rec.get("category").and_then(Value::as_str).unwrap_or_default();
+    let category = rec
+        .get("category")
+        .and_then(Value::as_str)
+        .unwrap_or_default();
     if category.ends_with("SignInLogs") || category == "SignInLogs" {
         return SourceKind::EntraSignIn;
     }
@@ -156,9 +180,13 @@ mod tests {
         assert_eq!(classify(&ual), SourceKind::Ual);
         let az = serde_json::json!({"category": "NonInteractiveUserSignInLogs", "properties": {}});
         assert_eq!(classify(&az), SourceKind::EntraSignIn);
-        let graph = serde_json::json!({"createdDateTime": "x", "userPrincipalName": "a", "status": {}});
+        let graph =
+            serde_json::json!({"createdDateTime": "x", "userPrincipalName": "a", "status": {}});
         assert_eq!(classify(&graph), SourceKind::EntraSignIn);
-        assert_eq!(classify(&serde_json::json!({"eventName": "x"})), SourceKind::Generic);
+        assert_eq!(
+            classify(&serde_json::json!({"eventName": "x"})),
+            SourceKind::Generic
+        );
     }
 
     #[test]

@@ -63,17 +63,30 @@ pub(crate) struct ListArgs {
 
 /// Run `stormwatch rules list`.
 pub(crate) fn run(args: &ListArgs) -> anyhow::Result<ExitCode> {
-    let loaded =
-        if args.rules.is_empty() { load::bundled(false)? } else { load::from_paths(&args.rules, false)? };
+    let loaded = if args.rules.is_empty() {
+        load::bundled(false)?
+    } else {
+        load::from_paths(&args.rules, false)?
+    };
     let mut rows: Vec<Row> = loaded
         .rows
         .into_iter()
-        .filter(|r| args.level.is_empty() || args.level.iter().any(|l| l.eq_ignore_ascii_case(&r.level)))
-        .filter(|r| args.status.is_empty() || args.status.iter().any(|s| s.eq_ignore_ascii_case(&r.status)))
         .filter(|r| {
-            args.source
-                .as_deref()
-                .is_none_or(|s| r.logsource.to_ascii_lowercase().contains(&s.to_ascii_lowercase()))
+            args.level.is_empty() || args.level.iter().any(|l| l.eq_ignore_ascii_case(&r.level))
+        })
+        .filter(|r| {
+            args.status.is_empty()
+                || args
+                    .status
+                    .iter()
+                    .any(|s| s.eq_ignore_ascii_case(&r.status))
+        })
+        .filter(|r| {
+            args.source.as_deref().is_none_or(|s| {
+                r.logsource
+                    .to_ascii_lowercase()
+                    .contains(&s.to_ascii_lowercase())
+            })
         })
         .collect();
     rows.sort_by(|a, b| compare(a, b, args.sort).then_with(|| a.id.cmp(&b.id)));
@@ -180,7 +193,10 @@ fn write_row(out: &mut impl Write, cells: &[String; 6], width: &[usize; 6]) -> s
             line.push_str(c);
         } else {
             line.push_str(c);
-            line.extend(std::iter::repeat_n(' ', w.saturating_sub(c.chars().count()) + 2));
+            line.extend(std::iter::repeat_n(
+                ' ',
+                w.saturating_sub(c.chars().count()) + 2,
+            ));
         }
     }
     writeln!(out, "{}", line.trim_end())

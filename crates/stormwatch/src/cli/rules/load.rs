@@ -60,7 +60,10 @@ pub(crate) fn from_paths(paths: &[PathBuf], ignore_logsource: bool) -> anyhow::R
             anyhow::bail!("{}: no such file or folder", p.display());
         }
     }
-    let opts = EngineOptions { ignore_logsource, ..EngineOptions::default() };
+    let opts = EngineOptions {
+        ignore_logsource,
+        ..EngineOptions::default()
+    };
     let (engine, errors) = Engine::from_paths(paths, &opts).context("cannot load rules")?;
     let problems = errors.iter().map(|e| problem_of(e, None)).collect();
     Ok(finish(engine, problems))
@@ -70,7 +73,10 @@ pub(crate) fn from_paths(paths: &[PathBuf], ignore_logsource: bool) -> anyhow::R
 pub(crate) fn bundled(ignore_logsource: bool) -> anyhow::Result<Loaded> {
     let sources = crate::bundled_rules();
     let texts: BTreeMap<String, String> = sources.iter().cloned().collect();
-    let opts = EngineOptions { ignore_logsource, ..EngineOptions::default() };
+    let opts = EngineOptions {
+        ignore_logsource,
+        ..EngineOptions::default()
+    };
     let (engine, errors) =
         Engine::from_sources(&sources, &opts).context("cannot load the bundled rules")?;
     let problems = errors.iter().map(|e| problem_of(e, Some(&texts))).collect();
@@ -79,7 +85,11 @@ pub(crate) fn bundled(ignore_logsource: bool) -> anyhow::Result<Loaded> {
 
 fn finish(engine: Engine, problems: Vec<Problem>) -> Loaded {
     let rows = engine.rules().iter().map(row_of).collect();
-    Loaded { engine, rows, problems }
+    Loaded {
+        engine,
+        rows,
+        problems,
+    }
 }
 
 fn row_of(r: &RuleInfo) -> Row {
@@ -102,9 +112,15 @@ fn row_of(r: &RuleInfo) -> Row {
 /// `product/service/category`, leaving out the parts a rule does not set (correlations and
 /// filters without a log source show `-`).
 fn logsource_text(ls: &LogSourceInfo) -> String {
-    let parts: Vec<&str> =
-        [&ls.product, &ls.service, &ls.category].into_iter().filter_map(|p| p.as_deref()).collect();
-    if parts.is_empty() { "-".to_owned() } else { parts.join("/") }
+    let parts: Vec<&str> = [&ls.product, &ls.service, &ls.category]
+        .into_iter()
+        .filter_map(|p| p.as_deref())
+        .collect();
+    if parts.is_empty() {
+        "-".to_owned()
+    } else {
+        parts.join("/")
+    }
 }
 
 fn problem_of(e: &RuleLoadError, texts: Option<&BTreeMap<String, String>>) -> Problem {
@@ -123,12 +139,24 @@ fn problem_of(e: &RuleLoadError, texts: Option<&BTreeMap<String, String>>) -> Pr
         };
         text.and_then(|t| guess_line(&t, &e.reason))
     });
-    Problem { file: e.file.clone(), line, severity: Severity::Error, message }
+    Problem {
+        file: e.file.clone(),
+        line,
+        severity: Severity::Error,
+        message,
+    }
 }
 
 /// The line a message most likely refers to: the first line holding a quoted word of the
 /// message (a modifier, key or identifier), else `None`.
 pub(crate) fn guess_line(text: &str, message: &str) -> Option<u64> {
+    // YAML parser messages carry their own position: "… at line 2 column 3 …".
+    if let Some(rest) = message.split("at line ").nth(1) {
+        let digits: String = rest.chars().take_while(char::is_ascii_digit).collect();
+        if let Ok(n) = digits.parse::<u64>() {
+            return Some(n);
+        }
+    }
     let quoted: Vec<&str> = message
         .split(['\'', '"', '`'])
         .enumerate()
@@ -145,11 +173,15 @@ pub(crate) fn guess_line(text: &str, message: &str) -> Option<u64> {
 
 /// 1-based number of the first line satisfying `pred`.
 pub(crate) fn find_line(text: &str, pred: impl Fn(&str) -> bool) -> Option<u64> {
-    text.lines().position(pred).and_then(|i| u64::try_from(i + 1).ok())
+    text.lines()
+        .position(pred)
+        .and_then(|i| u64::try_from(i + 1).ok())
 }
 
 /// The line of a rule's `id:` in a file, for findings about the rule as a whole.
 pub(crate) fn id_line(file: &Path, id: &str) -> Option<u64> {
     let text = std::fs::read_to_string(file).ok()?;
-    find_line(&text, |l| l.trim_start().starts_with("id:") && l.contains(id))
+    find_line(&text, |l| {
+        l.trim_start().starts_with("id:") && l.contains(id)
+    })
 }

@@ -70,10 +70,14 @@ pub(crate) fn run(args: &TestArgs) -> anyhow::Result<ExitCode> {
     }
     let correlations = correlator.finish();
 
-    let matched: Vec<usize> = (0..evs.len()).filter(|&i| !per_event[i].is_empty()).collect();
+    let matched: Vec<usize> = (0..evs.len())
+        .filter(|&i| !per_event[i].is_empty())
+        .collect();
     let mut by_rule: BTreeMap<(String, String), usize> = BTreeMap::new();
     for d in per_event.iter().flatten() {
-        *by_rule.entry((d.rule_id.clone(), d.rule_title.clone())).or_default() += 1;
+        *by_rule
+            .entry((d.rule_id.clone(), d.rule_title.clone()))
+            .or_default() += 1;
     }
     let load_errors = loaded.problems.len();
     let expect_failed = args.expect.is_some_and(|n| n != matched.len());
@@ -113,13 +117,27 @@ pub(crate) fn run(args: &TestArgs) -> anyhow::Result<ExitCode> {
                 writeln!(out, "{f}:{}: skipped: not JSON: {}", b.line, b.message)?;
             }
             for &i in &matched {
-                let ids: Vec<String> =
-                    per_event[i].iter().map(|d| format!("{} ({})", d.rule_title, d.rule_id)).collect();
-                writeln!(out, "{}  [{}]  {}", evs[i].loc, evs[i].source, ids.join(", "))?;
+                let ids: Vec<String> = per_event[i]
+                    .iter()
+                    .map(|d| format!("{} ({})", d.rule_title, d.rule_id))
+                    .collect();
+                writeln!(
+                    out,
+                    "{}  [{}]  {}",
+                    evs[i].loc,
+                    evs[i].source,
+                    ids.join(", ")
+                )?;
             }
             for c in &correlations {
                 let at: Vec<String> = c.events.iter().map(ToString::to_string).collect();
-                writeln!(out, "correlation {} ({}): {}", c.rule_title, c.rule_id, at.join(" "))?;
+                writeln!(
+                    out,
+                    "correlation {} ({}): {}",
+                    c.rule_title,
+                    c.rule_id,
+                    at.join(" ")
+                )?;
             }
             writeln!(
                 out,
@@ -134,12 +152,20 @@ pub(crate) fn run(args: &TestArgs) -> anyhow::Result<ExitCode> {
             }
             if let Some(n) = args.expect {
                 if expect_failed {
-                    writeln!(out, "FAILED: expected {n} matching event(s), got {}", matched.len())?;
+                    writeln!(
+                        out,
+                        "FAILED: expected {n} matching event(s), got {}",
+                        matched.len()
+                    )?;
                 } else {
                     writeln!(out, "ok: {n} matching event(s) as expected")?;
                 }
             }
         }
     }
-    Ok(if load_errors > 0 || expect_failed { ExitCode::from(1) } else { ExitCode::SUCCESS })
+    Ok(if load_errors > 0 || expect_failed {
+        ExitCode::from(1)
+    } else {
+        ExitCode::SUCCESS
+    })
 }
