@@ -16,7 +16,9 @@ use crate::location::Location;
 use crate::time::Timestamp;
 
 /// Which input shape a record was read from (its log source for rule dispatch).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, Default)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, Default,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum SourceKind {
     /// Unified Audit Log record as the Management Activity API returns it (also Purview CSV

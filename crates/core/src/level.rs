@@ -8,7 +8,9 @@ use serde::{Deserialize, Serialize};
 use crate::error::UnknownName;
 
 /// Severity of a detection, ordered from least to most severe (Sigma's levels).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, Default)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, Default,
+)]
 #[serde(rename_all = "lowercase")]
 pub enum Level {
     /// Context only.
@@ -26,8 +28,13 @@ pub enum Level {
 
 impl Level {
     /// All levels, least severe first.
-    pub const ALL: [Level; 5] =
-        [Level::Informational, Level::Low, Level::Medium, Level::High, Level::Critical];
+    pub const ALL: [Level; 5] = [
+        Level::Informational,
+        Level::Low,
+        Level::Medium,
+        Level::High,
+        Level::Critical,
+    ];
 
     /// The lowercase name.
     #[must_use]

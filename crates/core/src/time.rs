@@ -89,8 +89,21 @@ impl Timestamp {
 
     /// Build from calendar fields (UTC). Returns `None` for impossible dates.
     #[must_use]
-    pub fn from_civil(y: i64, mo: u32, d: u32, h: u32, mi: u32, s: u32, nanos: u32) -> Option<Self> {
-        if !(1..=12).contains(&mo) || d == 0 || d > days_in_month(y, mo) || h > 23 || mi > 59 || s > 60
+    pub fn from_civil(
+        y: i64,
+        mo: u32,
+        d: u32,
+        h: u32,
+        mi: u32,
+        s: u32,
+        nanos: u32,
+    ) -> Option<Self> {
+        if !(1..=12).contains(&mo)
+            || d == 0
+            || d > days_in_month(y, mo)
+            || h > 23
+            || mi > 59
+            || s > 60
         {
             return None;
         }
@@ -98,7 +111,10 @@ impl Timestamp {
         let secs = days
             .checked_mul(SECS_PER_DAY)?
             .checked_add(i64::from(h) * 3600 + i64::from(mi) * 60 + i64::from(s))?;
-        Some(Timestamp(secs.checked_mul(NANOS_PER_SEC)?.checked_add(i64::from(nanos))?))
+        Some(Timestamp(
+            secs.checked_mul(NANOS_PER_SEC)?
+                .checked_add(i64::from(nanos))?,
+        ))
     }
 }
 
@@ -180,7 +196,11 @@ fn civil_from_days(z: i64) -> (i64, u32, u32) {
     let m = if mp < 10 { mp + 3 } else { mp - 9 };
     let y = if m <= 2 { y + 1 } else { y };
     // d is 1..=31 and m 1..=12 by construction.
-    (y, u32::try_from(m).unwrap_or(1), u32::try_from(d).unwrap_or(1))
+    (
+        y,
+        u32::try_from(m).unwrap_or(1),
+        u32::try_from(d).unwrap_or(1),
+    )
 }
 
 struct Cursor<'a> {
@@ -228,7 +248,10 @@ fn parse(s: &str) -> Result<Timestamp, TimeError> {
     if s.contains('/') {
         return parse_us(s).ok_or_else(bad);
     }
-    let mut c = Cursor { b: s.as_bytes(), i: 0 };
+    let mut c = Cursor {
+        b: s.as_bytes(),
+        i: 0,
+    };
     let (y, _) = c.digits(4, 4).ok_or_else(bad)?;
     if !c.eat(b'-') {
         return Err(bad());
@@ -350,14 +373,31 @@ mod tests {
         assert_eq!(f.to_string(), "2023-06-12T03:14:07Z");
         let g = Timestamp::parse("6/12/2023 12:00:00 AM").unwrap();
         assert_eq!(g.to_string(), "2023-06-12T00:00:00Z");
-        assert_eq!(Timestamp::parse("2023-06-12").unwrap().to_string(), "2023-06-12T00:00:00Z");
-        assert_eq!(Timestamp::parse("2023-06-12T03:14-0130").unwrap().to_string(), "2023-06-12T04:44:00Z");
+        assert_eq!(
+            Timestamp::parse("2023-06-12").unwrap().to_string(),
+            "2023-06-12T00:00:00Z"
+        );
+        assert_eq!(
+            Timestamp::parse("2023-06-12T03:14-0130")
+                .unwrap()
+                .to_string(),
+            "2023-06-12T04:44:00Z"
+        );
     }
 
     #[test]
     fn rejects_nonsense() {
-        for s in ["", "2023-13-01", "2023-02-30T00:00:00", "2023-01-01T25:00:00", "x", "2023-01-01T00:00:00Q",
-            "2023-01-01T00:00:00+99:00", "99999999999999999999-01-01", "13/45/2023"] {
+        for s in [
+            "",
+            "2023-13-01",
+            "2023-02-30T00:00:00",
+            "2023-01-01T25:00:00",
+            "x",
+            "2023-01-01T00:00:00Q",
+            "2023-01-01T00:00:00+99:00",
+            "99999999999999999999-01-01",
+            "13/45/2023",
+        ] {
             assert!(Timestamp::parse(s).is_err(), "{s}");
         }
     }

@@ -167,9 +167,10 @@ impl Scenario {
 /// `<dir>.truth.json`, so that hunting the directory reads audit data only.
 #[must_use]
 pub fn example_truth_path(dir: &Path) -> PathBuf {
-    let name = dir
-        .file_name()
-        .map_or_else(|| "example".to_owned(), |n| n.to_string_lossy().into_owned());
+    let name = dir.file_name().map_or_else(
+        || "example".to_owned(),
+        |n| n.to_string_lossy().into_owned(),
+    );
     dir.with_file_name(format!("{name}.truth.json"))
 }
 

@@ -16,7 +16,11 @@ fn main() -> ExitCode {
     let cli = match cli::Cli::try_parse() {
         Ok(c) => c,
         Err(e) => {
-            let code = if e.use_stderr() { exit::Exit::Usage } else { exit::Exit::Ok };
+            let code = if e.use_stderr() {
+                exit::Exit::Usage
+            } else {
+                exit::Exit::Ok
+            };
             let _ = e.print();
             return code.into();
         }

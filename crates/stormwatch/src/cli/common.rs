@@ -132,7 +132,8 @@ impl Output {
     pub(crate) fn open(&self) -> anyhow::Result<OpenOutput> {
         match &self.path {
             Some(p) => {
-                let f = File::create(p).with_context(|| format!("cannot create {}", p.display()))?;
+                let f =
+                    File::create(p).with_context(|| format!("cannot create {}", p.display()))?;
                 Ok(OpenOutput {
                     writer: Box::new(BufWriter::new(f)),
                     color: matches!(self.color, ColorWhen::Always),
@@ -178,8 +179,8 @@ pub(crate) fn load_sigma(
         std::fs::metadata(p).with_context(|| format!("cannot open rules {}", p.display()))?;
         collect_rule_files(p, &mut sources)?;
     }
-    let (engine, errors) = stormwatch_sigma::Engine::from_sources(&sources, &opts)
-        .context("loading Sigma rules")?;
+    let (engine, errors) =
+        stormwatch_sigma::Engine::from_sources(&sources, &opts).context("loading Sigma rules")?;
     let errors: Vec<String> = errors.iter().map(ToString::to_string).collect();
     Ok(LoadedRules {
         rules_loaded: engine.rules().len(),

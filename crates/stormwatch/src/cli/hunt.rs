@@ -68,7 +68,12 @@ pub(crate) struct HuntArgs {
     output: Output,
 
     /// Output format.
-    #[arg(long, short = 'f', default_value = "table", value_name = "table|jsonl|csv|html")]
+    #[arg(
+        long,
+        short = 'f',
+        default_value = "table",
+        value_name = "table|jsonl|csv|html"
+    )]
     format: DetectionFormat,
 }
 
@@ -79,11 +84,7 @@ pub(crate) fn run(args: HuntArgs) -> anyhow::Result<ExitCode> {
     let inputs = common::inputs(&args.input.paths)?;
     let read_opts = common::with_progress(args.input.read_options()?, args.output.quiet);
 
-    let engine = common::load_sigma(
-        &args.rules,
-        !args.no_default_rules,
-        args.ignore_logsource,
-    )?;
+    let engine = common::load_sigma(&args.rules, !args.no_default_rules, args.ignore_logsource)?;
     let mut correlator = engine.engine.correlator();
 
     let mut analytics = if args.no_builtin {

@@ -68,7 +68,12 @@ pub(crate) struct ImpactArgs {
     output: Output,
 
     /// Output format.
-    #[arg(long, short = 'f', default_value = "json", value_name = "json|csv|html")]
+    #[arg(
+        long,
+        short = 'f',
+        default_value = "json",
+        value_name = "json|csv|html"
+    )]
     format: ImpactFormat,
 }
 
@@ -125,7 +130,11 @@ pub(crate) fn run(args: ImpactArgs) -> anyhow::Result<ExitCode> {
     // Files are read twice (a compact session/IP graph first, then only the actor's records),
     // so memory stays flat; standard input can be read once only.
     let two_pass = !inputs.iter().any(|i| matches!(i, Input::Stdin));
-    let mut assessor = if two_pass { Assessor::graph_only() } else { Assessor::new() };
+    let mut assessor = if two_pass {
+        Assessor::graph_only()
+    } else {
+        Assessor::new()
+    };
     let progress = common::ProgressBar::start(&read_opts, args.output.quiet);
     let stats = stormwatch_read::read(&inputs, &read_opts, &mut |batch| {
         for ev in &batch {
@@ -165,7 +174,8 @@ pub(crate) fn run(args: ImpactArgs) -> anyhow::Result<ExitCode> {
         .context("writing the impact report")?;
     out.finish()?;
     if let Some(p) = &args.mailbox_csv {
-        let f = std::fs::File::create(p).with_context(|| format!("cannot create {}", p.display()))?;
+        let f =
+            std::fs::File::create(p).with_context(|| format!("cannot create {}", p.display()))?;
         let mut w = std::io::BufWriter::new(f);
         stormwatch_report::write_impact_mailbox_csv(&mut w, &report)
             .context("writing the mailbox summary")?;
@@ -191,7 +201,8 @@ pub(crate) fn run(args: ImpactArgs) -> anyhow::Result<ExitCode> {
                 + report
                     .organizations
                     .iter()
-                    .map(|o| o.limits.len() + o.mailboxes.iter().map(|m| m.limits.len()).sum::<usize>())
+                    .map(|o| o.limits.len()
+                        + o.mailboxes.iter().map(|m| m.limits.len()).sum::<usize>())
                     .sum::<usize>()
         );
     }

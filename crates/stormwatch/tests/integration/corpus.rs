@@ -14,7 +14,8 @@ fn every_m365_and_entra_sample_reads_and_the_broken_graph_sample_is_located() {
     ])
     .expect_status(0);
     assert!(
-        r.stderr.contains("graph-signins-list-response.as-published.json:"),
+        r.stderr
+            .contains("graph-signins-list-response.as-published.json:"),
         "the trailing-comma Graph sample gives a located error: {}",
         r.stderr
     );
@@ -27,7 +28,9 @@ fn otrf_forged_saml_mail_access_raises_new_client_app() {
         "hunt",
         "--format",
         "jsonl",
-        c.join("logs/m365-ual/otrf-goldensaml-adfs-mail-access").to_str().unwrap(),
+        c.join("logs/m365-ual/otrf-goldensaml-adfs-mail-access")
+            .to_str()
+            .unwrap(),
     ])
     .expect_status(0);
     let d = r.jsonl();

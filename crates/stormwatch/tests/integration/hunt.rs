@@ -4,8 +4,16 @@ use std::collections::BTreeSet;
 
 use crate::util::{example, high_record_ids, root, scenario, stormwatch, strings, truth_of};
 
-const UAL_FORMATS: [&str; 8] =
-    ["csv", "csv-legacy", "defender", "json-array", "ndjson", "pretty", "sentinel", "graph-audit"];
+const UAL_FORMATS: [&str; 8] = [
+    "csv",
+    "csv-legacy",
+    "defender",
+    "json-array",
+    "ndjson",
+    "pretty",
+    "sentinel",
+    "graph-audit",
+];
 
 #[test]
 fn example_scenario_every_actor_record_is_high_and_no_decoy_is() {
@@ -13,20 +21,38 @@ fn example_scenario_every_actor_record_is_high_and_no_decoy_is() {
     let run = stormwatch(["hunt", "--format", "jsonl", dir.to_str().unwrap()]).expect_status(0);
     let detections = run.jsonl();
     for d in &detections {
-        for key in ["rule_id", "rule_title", "level", "source", "timestamp", "events"] {
+        for key in [
+            "rule_id",
+            "rule_title",
+            "level",
+            "source",
+            "timestamp",
+            "events",
+        ] {
             assert!(d.get(key).is_some(), "detection without {key}: {d}");
         }
         let ts = d["timestamp"].as_str().unwrap();
-        assert!(ts.ends_with('Z') && ts.len() >= 20, "timestamp not RFC 3339 UTC: {ts}");
+        assert!(
+            ts.ends_with('Z') && ts.len() >= 20,
+            "timestamp not RFC 3339 UTC: {ts}"
+        );
         for e in d["events"].as_array().unwrap() {
-            assert!(e["file"].is_string() && e["line"].as_u64().is_some_and(|l| l >= 1), "{e}");
+            assert!(
+                e["file"].is_string() && e["line"].as_u64().is_some_and(|l| l >= 1),
+                "{e}"
+            );
         }
     }
     let truth = truth_of(&dir);
     let high = high_record_ids(&detections);
     let actor = strings(&truth["actor_record_ids"]);
     let missed: Vec<_> = actor.difference(&high).collect();
-    assert!(missed.is_empty(), "{} of {} actor records not covered by high/critical: {missed:?}", missed.len(), actor.len());
+    assert!(
+        missed.is_empty(),
+        "{} of {} actor records not covered by high/critical: {missed:?}",
+        missed.len(),
+        actor.len()
+    );
     let decoys: BTreeSet<String> = truth["decoys"]
         .as_array()
         .unwrap()
@@ -35,8 +61,15 @@ fn example_scenario_every_actor_record_is_high_and_no_decoy_is() {
         .collect();
     assert!(!decoys.is_empty());
     let flagged: Vec<_> = decoys.intersection(&high).collect();
-    assert!(flagged.is_empty(), "decoy records raised high/critical: {flagged:?}");
-    assert!(run.stderr.contains("records"), "summary on stderr: {}", run.stderr);
+    assert!(
+        flagged.is_empty(),
+        "decoy records raised high/critical: {flagged:?}"
+    );
+    assert!(
+        run.stderr.contains("records"),
+        "summary on stderr: {}",
+        run.stderr
+    );
 }
 
 #[test]
@@ -57,17 +90,36 @@ fn every_input_format_gives_the_same_high_coverage() {
         .expect_status(0);
         let high = high_record_ids(&run.jsonl());
         let missed: Vec<_> = actor.difference(&high).collect();
-        assert!(missed.is_empty(), "format {f}: actor records not high: {missed:?}");
+        assert!(
+            missed.is_empty(),
+            "format {f}: actor records not high: {missed:?}"
+        );
     }
 }
 
 #[test]
 fn output_does_not_depend_on_thread_count() {
     let dir = example();
-    let one = stormwatch(["hunt", "-q", "--threads", "1", "--format", "jsonl", dir.to_str().unwrap()])
-        .expect_status(0);
-    let two = stormwatch(["hunt", "-q", "--threads", "2", "--format", "jsonl", dir.to_str().unwrap()])
-        .expect_status(0);
+    let one = stormwatch([
+        "hunt",
+        "-q",
+        "--threads",
+        "1",
+        "--format",
+        "jsonl",
+        dir.to_str().unwrap(),
+    ])
+    .expect_status(0);
+    let two = stormwatch([
+        "hunt",
+        "-q",
+        "--threads",
+        "2",
+        "--format",
+        "jsonl",
+        dir.to_str().unwrap(),
+    ])
+    .expect_status(0);
     assert!(!one.stdout.is_empty());
     assert_eq!(one.stdout, two.stdout);
 }
@@ -75,17 +127,39 @@ fn output_does_not_depend_on_thread_count() {
 #[test]
 fn fail_on_level_sets_exit_code() {
     let dir = example();
-    stormwatch(["hunt", "-q", "--fail-on", "high", "--format", "jsonl", dir.to_str().unwrap()]).expect_status(1);
+    stormwatch([
+        "hunt",
+        "-q",
+        "--fail-on",
+        "high",
+        "--format",
+        "jsonl",
+        dir.to_str().unwrap(),
+    ])
+    .expect_status(1);
     let empty = tempfile::tempdir().unwrap();
     let f = empty.path().join("quiet.ndjson");
     std::fs::write(&f, "{\"CreationTime\":\"2023-06-01T00:00:00\",\"Operation\":\"FileAccessed\",\"Workload\":\"SharePoint\",\"RecordType\":6,\"Id\":\"x\"}\n").unwrap();
-    stormwatch(["hunt", "-q", "--fail-on", "high", "--format", "jsonl", f.to_str().unwrap()]).expect_status(0);
+    stormwatch([
+        "hunt",
+        "-q",
+        "--fail-on",
+        "high",
+        "--format",
+        "jsonl",
+        f.to_str().unwrap(),
+    ])
+    .expect_status(0);
 }
 
 #[test]
 fn usage_errors_and_missing_inputs_exit_2() {
     let r = stormwatch(["hunt", "/nonexistent/stormwatch-input.json"]).expect_status(2);
-    assert!(r.stderr.contains("/nonexistent/stormwatch-input.json"), "{}", r.stderr);
+    assert!(
+        r.stderr.contains("/nonexistent/stormwatch-input.json"),
+        "{}",
+        r.stderr
+    );
     stormwatch(["hunt", "--format", "yaml", "x"]).expect_status(2);
     stormwatch(["hunt"]).expect_status(2);
 }
@@ -104,14 +178,21 @@ fn bad_records_are_counted_located_and_skipped() {
     )
     .unwrap();
     let r = stormwatch(["hunt", "--format", "jsonl", f.to_str().unwrap()]).expect_status(0);
-    assert!(r.stderr.contains("mixed.ndjson:2"), "located error on stderr: {}", r.stderr);
+    assert!(
+        r.stderr.contains("mixed.ndjson:2"),
+        "located error on stderr: {}",
+        r.stderr
+    );
     let ids: BTreeSet<String> = r
         .jsonl()
         .iter()
         .flat_map(|d| d["events"].as_array().cloned().unwrap_or_default())
         .filter_map(|e| e["record_id"].as_str().map(str::to_owned))
         .collect();
-    assert!(ids.contains("a") && ids.contains("c"), "good records around the bad one still hunted: {ids:?}");
+    assert!(
+        ids.contains("a") && ids.contains("c"),
+        "good records around the bad one still hunted: {ids:?}"
+    );
 }
 
 #[test]
@@ -120,8 +201,26 @@ fn html_and_csv_outputs_are_written() {
     let html = dir.path().join("r.html");
     let csv = dir.path().join("r.csv");
     let ex = example();
-    stormwatch(["hunt", "-q", "--format", "html", "-o", html.to_str().unwrap(), ex.to_str().unwrap()]).expect_status(0);
-    stormwatch(["hunt", "-q", "--format", "csv", "-o", csv.to_str().unwrap(), ex.to_str().unwrap()]).expect_status(0);
+    stormwatch([
+        "hunt",
+        "-q",
+        "--format",
+        "html",
+        "-o",
+        html.to_str().unwrap(),
+        ex.to_str().unwrap(),
+    ])
+    .expect_status(0);
+    stormwatch([
+        "hunt",
+        "-q",
+        "--format",
+        "csv",
+        "-o",
+        csv.to_str().unwrap(),
+        ex.to_str().unwrap(),
+    ])
+    .expect_status(0);
     let page = std::fs::read_to_string(&html).unwrap();
     assert!(page.starts_with("<!DOCTYPE html>") || page.starts_with("<!doctype html>"));
     assert!(!page.contains("<script src"), "self-contained");

@@ -29,7 +29,10 @@ fn whole_folders(orgs: &Value) -> BTreeSet<(String, String)> {
         for m in o["mailboxes"].as_array().unwrap() {
             for f in m["folders"].as_array().unwrap() {
                 if f["whole_folder"].as_bool() == Some(true) {
-                    out.insert((m["mailbox"].as_str().unwrap().to_lowercase(), f["path"].as_str().unwrap().to_owned()));
+                    out.insert((
+                        m["mailbox"].as_str().unwrap().to_lowercase(),
+                        f["path"].as_str().unwrap().to_owned(),
+                    ));
                 }
             }
         }
@@ -59,25 +62,47 @@ fn all_limit_kinds(report: &Value) -> BTreeSet<String> {
 fn check_against_truth(report: &Value, truth: &Value, what: &str) {
     let got = message_set(&report["organizations"]);
     let want = message_set(&truth["organizations"]);
-    assert_eq!(got.len(), want.len(), "{what}: distinct (mailbox, message) count");
+    assert_eq!(
+        got.len(),
+        want.len(),
+        "{what}: distinct (mailbox, message) count"
+    );
     assert_eq!(got, want, "{what}: (mailbox, InternetMessageId) set");
     let wf_got = whole_folders(&report["organizations"]);
     let wf_want: BTreeSet<(String, String)> = truth["whole_folder_syncs"]
         .as_array()
         .unwrap()
         .iter()
-        .map(|s| (s["mailbox"].as_str().unwrap().to_lowercase(), s["path"].as_str().unwrap().to_owned()))
+        .map(|s| {
+            (
+                s["mailbox"].as_str().unwrap().to_lowercase(),
+                s["path"].as_str().unwrap().to_owned(),
+            )
+        })
         .collect();
     assert_eq!(wf_got, wf_want, "{what}: whole-folder syncs");
     let kinds = all_limit_kinds(report);
-    assert!(kinds.contains("throttled"), "{what}: throttled window reported: {kinds:?}");
-    assert!(kinds.contains("no_mail_audit"), "{what}: unaudited tenant reported: {kinds:?}");
+    assert!(
+        kinds.contains("throttled"),
+        "{what}: throttled window reported: {kinds:?}"
+    );
+    assert!(
+        kinds.contains("no_mail_audit"),
+        "{what}: unaudited tenant reported: {kinds:?}"
+    );
 }
 
 #[test]
 fn example_from_hunt_matches_ground_truth() {
     let dir = example();
-    let r = stormwatch(["impact", "--from-hunt", "--format", "json", dir.to_str().unwrap()]).expect_status(0);
+    let r = stormwatch([
+        "impact",
+        "--from-hunt",
+        "--format",
+        "json",
+        dir.to_str().unwrap(),
+    ])
+    .expect_status(0);
     let report: Value = serde_json::from_str(&r.stdout).unwrap();
     check_against_truth(&report, &truth_of(&dir), "example");
 }
@@ -89,11 +114,28 @@ fn seeded_by_ip_every_format_and_thread_count_agree() {
     let ip = truth["actor"]["ips"][0].as_str().unwrap().to_owned();
     let signins = dir.path().join("signins-azure-monitor");
     let mut first: Option<String> = None;
-    for f in ["ndjson", "csv", "csv-legacy", "json-array", "sentinel", "graph-audit", "pretty", "defender"] {
+    for f in [
+        "ndjson",
+        "csv",
+        "csv-legacy",
+        "json-array",
+        "sentinel",
+        "graph-audit",
+        "pretty",
+        "defender",
+    ] {
         for threads in ["1", "2"] {
             let r = stormwatch([
-                "impact", "-q", "--actor-ip", &ip, "--threads", threads, "--format", "json",
-                dir.path().join(f).to_str().unwrap(), signins.to_str().unwrap(),
+                "impact",
+                "-q",
+                "--actor-ip",
+                &ip,
+                "--threads",
+                threads,
+                "--format",
+                "json",
+                dir.path().join(f).to_str().unwrap(),
+                signins.to_str().unwrap(),
             ])
             .expect_status(0);
             let report: Value = serde_json::from_str(&r.stdout).unwrap();
@@ -101,7 +143,10 @@ fn seeded_by_ip_every_format_and_thread_count_agree() {
             let orgs = serde_json::to_string(&report["organizations"]).unwrap();
             match &first {
                 None => first = Some(orgs),
-                Some(x) => assert_eq!(x, &orgs, "{f} --threads {threads}: per-org results differ from ndjson"),
+                Some(x) => assert_eq!(
+                    x, &orgs,
+                    "{f} --threads {threads}: per-org results differ from ndjson"
+                ),
             }
         }
     }

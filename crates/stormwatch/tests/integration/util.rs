@@ -51,7 +51,13 @@ where
 impl Run {
     /// Assert the exit status, showing stderr when it differs.
     pub fn expect_status(self, code: i32) -> Run {
-        assert_eq!(self.status, code, "stderr:\n{}\nstdout (start):\n{}", self.stderr, &self.stdout[..self.stdout.len().min(2000)]);
+        assert_eq!(
+            self.status,
+            code,
+            "stderr:\n{}\nstdout (start):\n{}",
+            self.stderr,
+            &self.stdout[..self.stdout.len().min(2000)]
+        );
         self
     }
 
@@ -60,7 +66,9 @@ impl Run {
         self.stdout
             .lines()
             .filter(|l| !l.trim().is_empty())
-            .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("bad JSONL line {l:?}: {e}")))
+            .map(|l| {
+                serde_json::from_str(l).unwrap_or_else(|e| panic!("bad JSONL line {l:?}: {e}"))
+            })
             .collect()
     }
 }
@@ -71,7 +79,10 @@ pub fn truth_of(dir: &Path) -> Value {
     if !p.exists() {
         p = stormwatch_gen::example_truth_path(dir);
     }
-    serde_json::from_str(&std::fs::read_to_string(&p).unwrap_or_else(|e| panic!("{}: {e}", p.display()))).unwrap()
+    serde_json::from_str(
+        &std::fs::read_to_string(&p).unwrap_or_else(|e| panic!("{}: {e}", p.display())),
+    )
+    .unwrap()
 }
 
 /// A generated scenario in every format (made once per test run).
@@ -83,8 +94,12 @@ pub fn scenario() -> &'static (tempfile::TempDir, Vec<String>) {
             seed: 11,
             ..stormwatch_gen::ScenarioOptions::default()
         });
-        s.write(dir.path(), &stormwatch_gen::Format::ALL, stormwatch_gen::Compression::None)
-            .unwrap();
+        s.write(
+            dir.path(),
+            &stormwatch_gen::Format::ALL,
+            stormwatch_gen::Compression::None,
+        )
+        .unwrap();
         let mut formats: Vec<String> = std::fs::read_dir(dir.path())
             .unwrap()
             .filter_map(|e| e.ok())
@@ -109,6 +124,10 @@ pub fn high_record_ids(detections: &[Value]) -> BTreeSet<String> {
 /// Strings of a JSON array.
 pub fn strings(v: &Value) -> BTreeSet<String> {
     v.as_array()
-        .map(|a| a.iter().filter_map(|x| x.as_str().map(str::to_owned)).collect())
+        .map(|a| {
+            a.iter()
+                .filter_map(|x| x.as_str().map(str::to_owned))
+                .collect()
+        })
         .unwrap_or_default()
 }
