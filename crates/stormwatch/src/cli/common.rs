@@ -42,13 +42,13 @@ pub(crate) struct InputArgs {
 
 impl InputArgs {
     pub(crate) fn read_options(&self) -> anyhow::Result<ReadOptions> {
-        if let (Some(s), Some(u)) = (self.since, self.until) {
-            if s >= u {
-                bail!("--since {s} is not before --until {u}");
-            }
+        if let (Some(s), Some(u)) = (self.since, self.until)
+            && s >= u
+        {
+            bail!("--since {s} is not before --until {u}");
         }
         Ok(ReadOptions {
-            format: self.input_format.clone(),
+            format: self.input_format,
             threads: self.threads,
             since: self.since,
             until: self.until,

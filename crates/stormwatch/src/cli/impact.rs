@@ -210,9 +210,10 @@ pub(crate) fn run(args: ImpactArgs) -> anyhow::Result<ExitCode> {
 }
 
 fn push_unique(v: &mut Vec<String>, s: Option<&str>) {
-    if let Some(s) = s {
-        if !s.is_empty() && !v.iter().any(|x| x == s) {
-            v.push(s.to_owned());
-        }
+    if let Some(s) = s
+        && !s.is_empty()
+        && !v.iter().any(|x| x == s)
+    {
+        v.push(s.to_owned());
     }
 }
