@@ -8,29 +8,29 @@ use std::sync::OnceLock;
 use serde_json::Value;
 
 /// The workspace root.
-pub fn root() -> PathBuf {
+pub(crate) fn root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
 }
 
 /// The shared corpus beside the checkout.
-pub fn corpus() -> PathBuf {
+pub(crate) fn corpus() -> PathBuf {
     root().join("../shared/corpus")
 }
 
 /// The committed example scenario.
-pub fn example() -> PathBuf {
+pub(crate) fn example() -> PathBuf {
     root().join("examples/storm-0558")
 }
 
 /// One finished run of the binary.
-pub struct Run {
+pub(crate) struct Run {
     pub status: i32,
     pub stdout: String,
     pub stderr: String,
 }
 
 /// Run `stormwatch ARGS...` with no standard input.
-pub fn stormwatch<I, S>(args: I) -> Run
+pub(crate) fn stormwatch<I, S>(args: I) -> Run
 where
     I: IntoIterator<Item = S>,
     S: AsRef<std::ffi::OsStr>,
@@ -50,7 +50,7 @@ where
 
 impl Run {
     /// Assert the exit status, showing stderr when it differs.
-    pub fn expect_status(self, code: i32) -> Run {
+    pub(crate) fn expect_status(self, code: i32) -> Run {
         assert_eq!(
             self.status,
             code,
@@ -62,7 +62,7 @@ impl Run {
     }
 
     /// Parse stdout as JSON lines.
-    pub fn jsonl(&self) -> Vec<Value> {
+    pub(crate) fn jsonl(&self) -> Vec<Value> {
         self.stdout
             .lines()
             .filter(|l| !l.trim().is_empty())
@@ -74,7 +74,7 @@ impl Run {
 }
 
 /// The ground truth of a generated scenario.
-pub fn truth_of(dir: &Path) -> Value {
+pub(crate) fn truth_of(dir: &Path) -> Value {
     let mut p = dir.join("truth/truth.json");
     if !p.exists() {
         p = stormwatch_gen::example_truth_path(dir);
@@ -86,7 +86,7 @@ pub fn truth_of(dir: &Path) -> Value {
 }
 
 /// A generated scenario in every format (made once per test run).
-pub fn scenario() -> &'static (tempfile::TempDir, Vec<String>) {
+pub(crate) fn scenario() -> &'static (tempfile::TempDir, Vec<String>) {
     static S: OnceLock<(tempfile::TempDir, Vec<String>)> = OnceLock::new();
     S.get_or_init(|| {
         let dir = tempfile::tempdir().unwrap();
@@ -112,7 +112,7 @@ pub fn scenario() -> &'static (tempfile::TempDir, Vec<String>) {
 }
 
 /// Record ids of every event behind detections at or above high.
-pub fn high_record_ids(detections: &[Value]) -> BTreeSet<String> {
+pub(crate) fn high_record_ids(detections: &[Value]) -> BTreeSet<String> {
     detections
         .iter()
         .filter(|d| matches!(d["level"].as_str(), Some("high" | "critical")))
@@ -122,7 +122,7 @@ pub fn high_record_ids(detections: &[Value]) -> BTreeSet<String> {
 }
 
 /// Strings of a JSON array.
-pub fn strings(v: &Value) -> BTreeSet<String> {
+pub(crate) fn strings(v: &Value) -> BTreeSet<String> {
     v.as_array()
         .map(|a| {
             a.iter()
