@@ -5,4 +5,5 @@
 mod corpus;
 mod hunt;
 mod impact;
+mod tokens;
 mod util;
