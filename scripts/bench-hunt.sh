@@ -48,9 +48,9 @@ measure "B: SigmaHQ m365+azure rules, corpus x$N" "$N" bench-data/workload-b.ndj
     "$SW" hunt -q --no-default-rules --no-builtin --rules "$CLOUD_RULES" --format jsonl bench-data/workload-b.ndjson
 GEN_N=$(wc -l < bench-data/gen.ndjson)
 measure "generated: hunt, bundled rules, --no-builtin" "$GEN_N" bench-data/gen.ndjson -- \
-    "$SW" hunt -q --no-builtin --format jsonl bench-data/gen.ndjson
+    "$SW" hunt -q --no-builtin --format jsonl bench-data/gen.ndjson bench-data/gen.signins.json
 measure "generated: hunt, bundled rules + analytics" "$GEN_N" bench-data/gen.ndjson -- \
-    "$SW" hunt -q --format jsonl bench-data/gen.ndjson
+    "$SW" hunt -q --format jsonl bench-data/gen.ndjson bench-data/gen.signins.json
 measure "generated: impact --builtin-iocs" "$GEN_N" bench-data/gen.ndjson -- \
-    "$SW" impact -q --builtin-iocs --format json bench-data/gen.ndjson
+    "$SW" impact -q --builtin-iocs --format json bench-data/gen.ndjson bench-data/gen.signins.json
 rm -rf "$WIN_RULES" "$CLOUD_RULES"
