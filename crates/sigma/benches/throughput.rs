@@ -194,7 +194,22 @@ fn main() {
         }
         return;
     }
-    for n in [100, 1000, 3000, usize::MAX] {
+    // BENCH_RULES=100,all selects the rule counts (default: 100, 1000, 3000 and all).
+    let counts: Vec<usize> = std::env::var("BENCH_RULES")
+        .ok()
+        .map(|s| {
+            s.split(',')
+                .filter_map(|x| {
+                    if x == "all" {
+                        Some(usize::MAX)
+                    } else {
+                        x.parse().ok()
+                    }
+                })
+                .collect()
+        })
+        .unwrap_or_else(|| vec![100, 1000, 3000, usize::MAX]);
+    for n in counts {
         let take = n.min(sources.len());
         let t = Instant::now();
         let (engine, errs) =

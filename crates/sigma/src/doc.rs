@@ -22,6 +22,76 @@ impl FieldPath {
     }
 }
 
+impl FieldPath {
+    /// Key hash of the last segment (see [`key_hash`]), when the path can be ruled out by the
+    /// record's key set.
+    pub(crate) fn last_hash(&self) -> Option<u64> {
+        let last = self.segs.last()?;
+        if last.is_empty() || last == "*" {
+            return None;
+        }
+        Some(key_hash(last.as_bytes()))
+    }
+}
+
+/// Hash of a key name as [`get_key`] compares it: ASCII case and spaces ignored.
+pub(crate) fn key_hash(key: &[u8]) -> u64 {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for &b in key {
+        if b == b' ' {
+            continue;
+        }
+        h ^= u64::from(b.to_ascii_lowercase());
+        h = h.wrapping_mul(0x0100_0000_01b3);
+    }
+    h ^ (h >> 29)
+}
+
+/// Bits of the key-set filter (a one-hash Bloom filter).
+pub(crate) const KEY_BLOOM_WORDS: usize = 64;
+
+fn bloom_bit(h: u64) -> (usize, u64) {
+    let b = (h as usize) % (KEY_BLOOM_WORDS * 64);
+    (b / 64, 1 << (b % 64))
+}
+
+/// Whether a key with this hash may occur in the record.
+pub(crate) fn bloom_has(bloom: &[u64], h: u64) -> bool {
+    let (w, m) = bloom_bit(h);
+    bloom.get(w).is_none_or(|x| x & m != 0)
+}
+
+/// Add every key of the record (and, for keys with dots, their part after the last dot) to
+/// the key-set filter: a field path whose last segment is absent cannot be found.
+pub(crate) fn bloom_keys(v: &Value, bloom: &mut [u64], depth: usize) {
+    if depth > MAX_DEPTH {
+        return;
+    }
+    fn add(bloom: &mut [u64], k: &[u8]) {
+        let (w, m) = bloom_bit(key_hash(k));
+        if let Some(x) = bloom.get_mut(w) {
+            *x |= m;
+        }
+    }
+    if let Some(obj) = v.as_object() {
+        for (k, el) in obj.iter() {
+            add(bloom, k.as_bytes());
+            if let Some(p) = k.rfind('.') {
+                add(bloom, &k.as_bytes()[p + 1..]);
+            }
+            if el.is_object() || el.is_array() {
+                bloom_keys(el, bloom, depth + 1);
+            }
+        }
+    } else if let Some(arr) = v.as_array() {
+        for el in arr.iter() {
+            if el.is_object() || el.is_array() {
+                bloom_keys(el, bloom, depth + 1);
+            }
+        }
+    }
+}
+
 /// Object member by name: exact first, then ASCII case-insensitive.
 pub(crate) fn get_key<'a>(v: &'a Value, key: &str) -> Option<&'a Value> {
     let obj = v.as_object()?;

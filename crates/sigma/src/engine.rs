@@ -9,9 +9,14 @@ use stormwatch_core::{Detection, DetectionSource, Event, Level, Timestamp};
 use crate::correlate::CompiledCorrelation;
 use crate::doc::Leaf;
 use crate::logsource::WinConstraint;
-use crate::matcher::{Ctx, FieldId, FieldTable, Node};
+use crate::matcher::{Ctx, FieldId, FieldTable, Node, Scratch};
 use crate::pipeline::Pipeline;
 use crate::prefilter::{Prefilter, json_literal, text_searchable};
+
+thread_local! {
+    /// Per-thread evaluation buffers, reused from record to record.
+    static SCRATCH: std::cell::RefCell<Scratch> = std::cell::RefCell::new(Scratch::default());
+}
 
 /// Options for loading and running rules.
 #[derive(Debug, Clone, Default)]
@@ -80,6 +85,8 @@ pub(crate) struct CompiledRule {
     pub(crate) kinds: Vec<SourceKind>,
     /// Prefilter literals (JSON text form), `None` when the rule must always be evaluated.
     pub(crate) literals: Option<Vec<String>>,
+    /// Memo slots one of which holds whenever the rule matches (`None`: no gate).
+    pub(crate) gate: Option<Vec<u32>>,
     /// Only feeds correlations (`generate: false`): not reported by `scan`.
     pub(crate) hidden: bool,
 }
@@ -89,21 +96,56 @@ pub(crate) struct Group {
     pub(crate) rules: Vec<u32>,
     pub(crate) always: Vec<u32>,
     pub(crate) prefilter: Option<Prefilter>,
+    /// Group-local rules without prefilter literals, as bitset words.
+    always_bits: Vec<u64>,
     pub(crate) win: Option<WinIndex>,
+    /// Candidate lists: index 0 holds every rule of the group; the Windows index refers to
+    /// the others.
+    lists: Vec<Dispatch>,
+    /// Per memo slot: the group-local rules gated on it (`gate_rules[gate_start[s]..gate_start[s + 1]]`).
+    gate_start: Vec<u32>,
+    gate_rules: Vec<u32>,
 }
 
-/// Windows dispatch: group-local rule indexes by (channel, event id), by channel only, and
-/// rules without a channel constraint.
+/// The rules offered to records of one dispatch key, split into gated rules (evaluated only
+/// when one of their gate slots holds) and the others.
+#[derive(Debug, Default)]
+struct Dispatch {
+    /// Members, as bitset words over the group-local rule indexes.
+    member: Vec<u64>,
+    /// Members without a gate, as bitset words.
+    ungated: Vec<u64>,
+    /// Fields whose batches decide the members' gates.
+    gate_fields: Vec<FieldId>,
+}
+
+fn bit_set(words: &mut [u64], i: u32) {
+    if let Some(w) = words.get_mut((i / 64) as usize) {
+        *w |= 1 << (i % 64);
+    }
+}
+
+fn bit_get(words: &[u64], i: u32) -> bool {
+    words
+        .get((i / 64) as usize)
+        .is_some_and(|w| w & (1 << (i % 64)) != 0)
+}
+
+/// Windows dispatch: candidate lists (indexes into the group's lists) by (channel, event id),
+/// by channel only, and for other channels.
 #[derive(Debug, Default)]
 pub(crate) struct WinIndex {
-    by_key: HashMap<(String, i64), Vec<u32>>,
-    by_channel: HashMap<String, Vec<u32>>,
-    free: Vec<u32>,
+    by_key: HashMap<String, HashMap<i64, usize>>,
+    by_channel: HashMap<String, usize>,
+    free: usize,
 }
 
 impl WinIndex {
-    fn build(rules: &[CompiledRule], members: &[u32]) -> WinIndex {
-        let mut w = WinIndex::default();
+    /// Group-local member lists: (index, member lists to build).
+    fn build(rules: &[CompiledRule], members: &[u32]) -> (WinIndex, Vec<Vec<u32>>) {
+        let mut by_key: HashMap<(String, i64), Vec<u32>> = HashMap::new();
+        let mut by_channel: HashMap<String, Vec<u32>> = HashMap::new();
+        let mut free_rules: Vec<u32> = Vec::new();
         for (local, &ri) in members.iter().enumerate() {
             let local = u32::try_from(local).unwrap_or(u32::MAX);
             let Some(r) = rules.get(ri as usize) else {
@@ -115,10 +157,10 @@ impl WinIndex {
                     Some(c) if !c.channels.is_empty() => {
                         for ch in &c.channels {
                             if c.event_ids.is_empty() {
-                                w.by_channel.entry(ch.clone()).or_default().push(local);
+                                by_channel.entry(ch.clone()).or_default().push(local);
                             } else {
                                 for id in &c.event_ids {
-                                    w.by_key.entry((ch.clone(), *id)).or_default().push(local);
+                                    by_key.entry((ch.clone(), *id)).or_default().push(local);
                                 }
                             }
                         }
@@ -127,28 +169,48 @@ impl WinIndex {
                 }
             }
             if free {
-                w.free.push(local);
+                free_rules.push(local);
             }
         }
-        for v in w.by_key.values_mut().chain(w.by_channel.values_mut()) {
-            v.dedup();
+        let mut lists: Vec<Vec<u32>> = vec![free_rules.clone()];
+        let mut w = WinIndex {
+            free: 0,
+            ..WinIndex::default()
+        };
+        let mut channels: Vec<&String> = by_channel
+            .keys()
+            .chain(by_key.keys().map(|k| &k.0))
+            .collect();
+        channels.sort();
+        channels.dedup();
+        for ch in channels {
+            let mut l = free_rules.clone();
+            l.extend(by_channel.get(ch).into_iter().flatten());
+            w.by_channel.insert(ch.clone(), lists.len());
+            lists.push(l.clone());
+            for ((c, id), v) in &by_key {
+                if c == ch {
+                    let mut k = l.clone();
+                    k.extend(v);
+                    w.by_key
+                        .entry(ch.clone())
+                        .or_default()
+                        .insert(*id, lists.len());
+                    lists.push(k);
+                }
+            }
         }
-        w
+        (w, lists)
     }
 
-    /// Candidate rules for an event of this channel and event id (sorted, deduplicated).
-    fn candidates(&self, channel: &str, event_id: Option<i64>, out: &mut Vec<u32>) {
-        out.extend_from_slice(&self.free);
+    /// The candidate list for an event of this channel and event id.
+    fn list(&self, channel: &str, event_id: Option<i64>) -> usize {
         if let Some(id) = event_id
-            && let Some(v) = self.by_key.get(&(channel.to_string(), id))
+            && let Some(l) = self.by_key.get(channel).and_then(|m| m.get(&id))
         {
-            out.extend_from_slice(v);
+            return *l;
         }
-        if let Some(v) = self.by_channel.get(channel) {
-            out.extend_from_slice(v);
-        }
-        out.sort_unstable();
-        out.dedup();
+        self.by_channel.get(channel).copied().unwrap_or(self.free)
     }
 }
 
@@ -200,9 +262,31 @@ pub(crate) const ALL_KINDS: [SourceKind; 7] = [
 ];
 
 impl Inner {
-    /// Group rules by source kind and build the prefilters.
+    /// Group rules by source kind and build the prefilters, gates and dispatch lists.
     pub(crate) fn build_groups(&mut self) {
+        for r in &mut self.rules {
+            let mut all: Option<Vec<u32>> = Some(Vec::new());
+            for (_, node) in &r.variants {
+                match (crate::matcher::gate(node, &mut self.fields), all.as_mut()) {
+                    (Some(g), Some(a)) => a.extend(g),
+                    _ => all = None,
+                }
+            }
+            r.gate = all.filter(|g| !g.is_empty()).map(|mut g| {
+                g.sort_unstable();
+                g.dedup();
+                g
+            });
+        }
         self.fields.build_batches();
+        // A gate is usable only when every slot of it is decided by a batch.
+        for r in &mut self.rules {
+            if let Some(g) = &r.gate
+                && !g.iter().all(|s| self.fields.batch_decides(*s))
+            {
+                r.gate = None;
+            }
+        }
         let mut groups: HashMap<SourceKind, Group> = HashMap::new();
         for kind in ALL_KINDS {
             let mut g = Group::default();
@@ -220,15 +304,87 @@ impl Inner {
                     None => g.always.push(local),
                 }
             }
-            g.prefilter = Prefilter::build(&lits);
-            if !self.ignore_logsource
-                && matches!(kind, SourceKind::WindowsEvent | SourceKind::Generic)
-            {
-                g.win = Some(WinIndex::build(&self.rules, &g.rules));
+            // Windows records are parsed for their channel and event id anyway, and field
+            // gates select their rules; elsewhere most records match no rule and the raw-text
+            // prefilter saves parsing them.
+            if kind != SourceKind::WindowsEvent {
+                g.prefilter = Prefilter::build(&lits);
             }
             if g.prefilter.is_none() {
                 // Nothing indexed: every rule is evaluated.
                 g.always = (0..u32::try_from(g.rules.len()).unwrap_or(0)).collect();
+            }
+            let words = g.rules.len().div_ceil(64);
+            g.always_bits = vec![0; words];
+            for &a in &g.always {
+                bit_set(&mut g.always_bits, a);
+            }
+            let mut member_lists: Vec<Vec<u32>> =
+                vec![(0..u32::try_from(g.rules.len()).unwrap_or(0)).collect()];
+            if !self.ignore_logsource
+                && matches!(kind, SourceKind::WindowsEvent | SourceKind::Generic)
+            {
+                let (mut w, lists) = WinIndex::build(&self.rules, &g.rules);
+                // Lists are numbered after the all-rules list.
+                w.free += 1;
+                for v in w.by_channel.values_mut() {
+                    *v += 1;
+                }
+                for m in w.by_key.values_mut() {
+                    for v in m.values_mut() {
+                        *v += 1;
+                    }
+                }
+                member_lists.extend(lists);
+                g.win = Some(w);
+            }
+            // Gate owners.
+            let mut owners: Vec<Vec<u32>> = vec![Vec::new(); self.fields.memo_count()];
+            for (local, &ri) in g.rules.iter().enumerate() {
+                let local = u32::try_from(local).unwrap_or(u32::MAX);
+                if let Some(gate) = self.rules.get(ri as usize).and_then(|r| r.gate.as_ref()) {
+                    for s in gate {
+                        if let Some(o) = owners.get_mut(*s as usize) {
+                            o.push(local);
+                        }
+                    }
+                }
+            }
+            g.gate_start = Vec::with_capacity(owners.len() + 1);
+            for o in &owners {
+                g.gate_start
+                    .push(u32::try_from(g.gate_rules.len()).unwrap_or(u32::MAX));
+                g.gate_rules.extend(o);
+            }
+            g.gate_start
+                .push(u32::try_from(g.gate_rules.len()).unwrap_or(u32::MAX));
+            for members in member_lists {
+                let mut d = Dispatch {
+                    member: vec![0; words],
+                    ungated: vec![0; words],
+                    gate_fields: Vec::new(),
+                };
+                for &local in &members {
+                    bit_set(&mut d.member, local);
+                    let gate = g
+                        .rules
+                        .get(local as usize)
+                        .and_then(|ri| self.rules.get(*ri as usize))
+                        .and_then(|r| r.gate.as_ref());
+                    match gate {
+                        Some(gate) => {
+                            for s in gate {
+                                if let (Some(f), _) = self.fields.slot_info(*s) {
+                                    d.gate_fields.push(f);
+                                }
+                            }
+                        }
+                        None => bit_set(&mut d.ungated, local),
+                    }
+                }
+                d.gate_fields.sort_unstable();
+                d.gate_fields.dedup();
+                g.lists.push(d);
             }
             groups.insert(kind, g);
         }
@@ -283,80 +439,131 @@ impl Inner {
         false
     }
 
-    /// Rules of `ev`'s group that may match it (prefilter), as group-local marks; `None`
-    /// means every rule of the group is a candidate.
-    fn candidates(&self, g: &Group, raw: &str) -> Option<Vec<bool>> {
-        let pf = g.prefilter.as_ref()?;
+    /// Mark in `s.raw_bits` the rules of the group the prefilter leaves as candidates;
+    /// `false` when there is no usable prefilter (every rule is a candidate).
+    fn prefilter(g: &Group, raw: &str, s: &mut Scratch) -> bool {
+        let Some(pf) = g.prefilter.as_ref() else {
+            return false;
+        };
         if !text_searchable(raw.as_bytes()) {
-            return None;
+            return false;
         }
-        let mut marks = vec![false; g.rules.len()];
-        for &a in &g.always {
-            if let Some(m) = marks.get_mut(a as usize) {
-                *m = true;
-            }
-        }
-        let mut seen = vec![false; pf.pattern_count()];
-        pf.mark(raw.as_bytes(), &mut marks, &mut seen);
-        Some(marks)
+        s.raw_bits.clear();
+        s.raw_bits.extend_from_slice(&g.always_bits);
+        s.seen.clear();
+        s.seen.resize(pf.pattern_count(), false);
+        pf.mark(raw.as_bytes(), &mut s.raw_bits, &mut s.seen);
+        true
     }
 
     /// Indexes of the detection rules matching `ev` (all of them, hidden included), pushed
     /// into `out`; `only` restricts to a set of rules.
     pub(crate) fn matching(&self, ev: &Event, only: Option<&[bool]>, out: &mut Vec<usize>) {
+        SCRATCH.with(|cell| match cell.try_borrow_mut() {
+            Ok(mut s) => {
+                let taken = std::mem::take(&mut *s);
+                *s = self.matching_with(ev, only, out, taken);
+            }
+            Err(_) => {
+                let _ = self.matching_with(ev, only, out, Scratch::default());
+            }
+        });
+    }
+
+    fn matching_with(
+        &self,
+        ev: &Event,
+        only: Option<&[bool]>,
+        out: &mut Vec<usize>,
+        mut s: Scratch,
+    ) -> Scratch {
         let Some(g) = self.groups.get(&ev.source) else {
-            return;
+            return s;
         };
         if g.rules.is_empty() {
-            return;
+            return s;
         }
-        let marks = self.candidates(g, &ev.raw);
-        if let Some(m) = &marks
-            && !m.iter().any(|x| *x)
-        {
-            return;
+        let prefiltered = Self::prefilter(g, &ev.raw, &mut s);
+        if prefiltered && s.raw_bits.iter().all(|w| *w == 0) {
+            return s;
         }
         let Ok(root) = sonic_rs::from_str::<sonic_rs::Value>(&ev.raw) else {
-            return;
+            return s;
         };
-        let mut ctx = Ctx::new(&root, &self.fields);
+        let mut ctx = Ctx::new(&root, &self.fields, s);
         let windows = ev.source == SourceKind::WindowsEvent || ev.source == SourceKind::Generic;
         // Windows dispatch by channel and event id, when the record has a channel.
-        let mut list: Vec<u32> = Vec::new();
-        let dispatched = match &g.win {
-            Some(w) => match ctx.first_text_lower(self.win.channel).map(str::to_string) {
-                Some(ch) => {
-                    let id = ctx_leaves_num(&mut ctx, self.win.event_id).map(|n| n as i64);
-                    w.candidates(&ch, id, &mut list);
-                    true
-                }
-                None => false,
-            },
-            None => false,
+        let mut list = 0;
+        let mut channel = std::mem::take(&mut ctx.scratch().channel);
+        channel.clear();
+        if let Some(w) = &g.win
+            && let Some(ch) = ctx.first_text_lower(self.win.channel)
+        {
+            channel.push_str(ch);
+            let id = ctx_leaves_num(&mut ctx, self.win.event_id).map(|n| n as i64);
+            list = w.list(&channel, id);
+        }
+        ctx.scratch().channel = channel;
+        let Some(d) = g.lists.get(list) else {
+            return ctx.finish();
         };
-        if !dispatched {
-            list.extend(0..u32::try_from(g.rules.len()).unwrap_or(0));
+        let mut bits = std::mem::take(&mut ctx.scratch().bits);
+        bits.clear();
+        if prefiltered {
+            // Few candidates: their gates are checked one by one, lazily.
+            bits.extend_from_slice(&d.member);
+            let raw = &ctx.scratch().raw_bits;
+            for (w, r) in bits.iter_mut().zip(raw) {
+                *w &= *r;
+            }
+        } else {
+            // Gates: run the batches of the gate fields, then collect the rules whose gate
+            // holds.
+            for &f in &d.gate_fields {
+                ctx.run_batch(f);
+            }
+            bits.extend_from_slice(&d.ungated);
+            for &slot in ctx.hits() {
+                let i = slot as usize;
+                let (Some(&a), Some(&b)) = (g.gate_start.get(i), g.gate_start.get(i + 1)) else {
+                    continue;
+                };
+                for &r in g.gate_rules.get(a as usize..b as usize).unwrap_or(&[]) {
+                    if bit_get(&d.member, r) {
+                        bit_set(&mut bits, r);
+                    }
+                }
+            }
         }
-        for &li in &list {
-            let li = li as usize;
-            let Some(&ri) = g.rules.get(li) else { continue };
-            if let Some(m) = &marks
-                && !m.get(li).copied().unwrap_or(false)
-            {
-                continue;
-            }
-            let ri = ri as usize;
-            if let Some(only) = only
-                && !only.get(ri).copied().unwrap_or(false)
-            {
-                continue;
-            }
-            if let Some(r) = self.rules.get(ri)
-                && self.rule_matches(r, &mut ctx, windows)
-            {
-                out.push(ri);
+        for (wi, &word) in bits.iter().enumerate() {
+            let mut word = word;
+            while word != 0 {
+                let bit = word.trailing_zeros() as usize;
+                word &= word - 1;
+                let li = wi * 64 + bit;
+                let Some(&ri) = g.rules.get(li) else { continue };
+                let ri = ri as usize;
+                if let Some(only) = only
+                    && !only.get(ri).copied().unwrap_or(false)
+                {
+                    continue;
+                }
+                let Some(r) = self.rules.get(ri) else {
+                    continue;
+                };
+                if prefiltered
+                    && let Some(gate) = &r.gate
+                    && !gate.iter().any(|s| ctx.slot_true(*s))
+                {
+                    continue;
+                }
+                if self.rule_matches(r, &mut ctx, windows) {
+                    out.push(ri);
+                }
             }
         }
+        ctx.scratch().bits = bits;
+        ctx.finish()
     }
 
     pub(crate) fn detection_for(&self, ri: usize, ev: &Event) -> Option<Detection> {

@@ -379,6 +379,7 @@ pub(crate) fn build(
             variants,
             kinds: logsource::kinds(&r.logsource),
             literals,
+            gate: None,
             hidden: false,
         });
         by_name.insert(id.clone(), Ref::Rule(ri));

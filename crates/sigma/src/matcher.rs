@@ -6,10 +6,12 @@ use std::net::IpAddr;
 
 use sonic_rs::Value;
 
-use crate::doc::{FieldPath, Leaf, all_leaves, lookup, to_leaf};
+use crate::doc::{
+    FieldPath, KEY_BLOOM_WORDS, Leaf, all_leaves, bloom_has, bloom_keys, lookup, to_leaf,
+};
 use aho_corasick::{AhoCorasick, AhoCorasickBuilder, MatchKind};
 
-use crate::pattern::{Anchor, StrPat};
+use crate::pattern::{Anchor, Part, StrPat};
 
 /// Index of an interned field (a list of candidate paths).
 pub(crate) type FieldId = u32;
@@ -24,19 +26,33 @@ pub(crate) struct FieldTable {
     /// Per field: its anchored-literal predicates (memo slot, anchor, literal), before
     /// [`FieldTable::build_batches`].
     batch_src: HashMap<FieldId, Vec<(u32, Anchor, Vec<u8>)>>,
+    /// Per field: numeric-equality gate slots (number bits, memo slot).
+    num_src: HashMap<FieldId, Vec<(u64, u32)>>,
     /// Per field: one automaton over all its anchored-literal predicates.
     batches: Vec<Option<Batch>>,
+    /// Per field: key hashes of its paths' last segments (empty: no key-set check).
+    last_keys: Vec<Vec<u64>>,
+    /// Per memo slot: the field it belongs to.
+    slot_field: Vec<FieldId>,
+    /// Per memo slot: decided by its field's batch (an anchored literal over the lowercase
+    /// text), and the literal's length (for choosing gates).
+    slot_lit: Vec<Option<u16>>,
 }
 
 /// The anchored-literal predicates of one field, matched together with one automaton pass
 /// over each value.
 #[derive(Debug)]
 pub(crate) struct Batch {
-    ac: AhoCorasick,
+    ac: Option<AhoCorasick>,
     /// Per automaton pattern: the (memo slot, anchor) predicates using that literal.
     owners: Vec<Vec<(u32, Anchor)>>,
-    /// Every memo slot the batch decides.
-    memos: Vec<u32>,
+    /// Numeric equalities: number (see [`num_bits`]) → memo slots.
+    nums: HashMap<u64, Vec<u32>>,
+}
+
+/// Hash key of a number (`-0` and `0` alike).
+fn num_bits(n: f64) -> u64 {
+    if n == 0.0 { 0 } else { n.to_bits() }
 }
 
 impl FieldTable {
@@ -45,8 +61,21 @@ impl FieldTable {
             return *id;
         }
         let id = u32::try_from(self.fields.len()).unwrap_or(u32::MAX);
-        self.fields
-            .push(candidates.iter().map(|c| FieldPath::new(c)).collect());
+        let paths: Vec<FieldPath> = candidates.iter().map(|c| FieldPath::new(c)).collect();
+        let mut last: Vec<u64> = Vec::new();
+        for p in &paths {
+            match p.last_hash() {
+                Some(h) => last.push(h),
+                None => {
+                    last.clear();
+                    break;
+                }
+            }
+        }
+        last.sort_unstable();
+        last.dedup();
+        self.last_keys.push(last);
+        self.fields.push(paths);
         self.index.insert(candidates, id);
         id
     }
@@ -59,24 +88,63 @@ impl FieldTable {
     pub(crate) fn memo(&mut self, field: FieldId, key: &str, pat: &StrPat) -> u32 {
         let n = u32::try_from(self.memos.len()).unwrap_or(u32::MAX);
         let slot = *self.memos.entry((field, key.to_string())).or_insert(n);
-        if slot == n
-            && let Some((anchor, lit)) = pat.anchored_literal()
-        {
-            self.batch_src
-                .entry(field)
-                .or_default()
-                .push((slot, anchor, lit.to_vec()));
+        if slot == n {
+            self.slot_field.push(field);
+            let lit = pat.anchored_literal();
+            self.slot_lit
+                .push(lit.map(|(_, l)| u16::try_from(l.len()).unwrap_or(u16::MAX)));
+            if let Some((anchor, lit)) = lit {
+                self.batch_src
+                    .entry(field)
+                    .or_default()
+                    .push((slot, anchor, lit.to_vec()));
+            }
         }
         slot
+    }
+
+    /// Memo slot of "the field contains `lit`" (lowercase), decided by the field's batch: a
+    /// necessary condition of a pattern that contains `lit`, used as a gate.
+    pub(crate) fn hint(&mut self, field: FieldId, lit: &str) -> Option<u32> {
+        let parts = vec![Part::Star, Part::Lit(lit.to_string()), Part::Star];
+        let key = format!("false:{parts:?}");
+        let pat = StrPat::from_parts(parts, false).ok()?;
+        pat.anchored_literal()?;
+        Some(self.memo(field, &key, &pat))
+    }
+
+    /// Whether a memo slot is decided by its field's batch (after `build_batches`).
+    pub(crate) fn batch_decides(&self, slot: u32) -> bool {
+        let i = slot as usize;
+        self.slot_lit.get(i).is_some_and(Option::is_some)
+            && self
+                .slot_field
+                .get(i)
+                .is_some_and(|f| matches!(self.batches.get(*f as usize), Some(Some(_))))
+    }
+
+    /// The field of a memo slot and, when its batch decides it, its literal's length.
+    pub(crate) fn slot_info(&self, slot: u32) -> (Option<FieldId>, Option<u16>) {
+        let i = slot as usize;
+        (
+            self.slot_field.get(i).copied(),
+            self.slot_lit.get(i).copied().flatten(),
+        )
     }
 
     /// Build one automaton per field over its anchored-literal predicates.
     pub(crate) fn build_batches(&mut self) {
         let mut batches: Vec<Option<Batch>> = (0..self.fields.len()).map(|_| None).collect();
-        for (field, preds) in &self.batch_src {
-            if preds.len() < 2 {
-                continue;
-            }
+        let mut fields: Vec<FieldId> = self
+            .batch_src
+            .keys()
+            .chain(self.num_src.keys())
+            .copied()
+            .collect();
+        fields.sort_unstable();
+        fields.dedup();
+        for field in fields {
+            let preds = self.batch_src.get(&field).map_or(&[][..], Vec::as_slice);
             let mut pats: Vec<&[u8]> = Vec::new();
             let mut owners: Vec<Vec<(u32, Anchor)>> = Vec::new();
             let mut index: HashMap<&[u8], usize> = HashMap::new();
@@ -88,21 +156,47 @@ impl FieldTable {
                 });
                 owners[i].push((*slot, *anchor));
             }
-            let Ok(ac) = AhoCorasickBuilder::new()
-                .match_kind(MatchKind::Standard)
-                .build(&pats)
-            else {
-                continue;
+            let ac = if pats.is_empty() {
+                None
+            } else {
+                let Ok(ac) = AhoCorasickBuilder::new()
+                    .match_kind(MatchKind::Standard)
+                    .build(&pats)
+                else {
+                    continue;
+                };
+                Some(ac)
             };
-            if let Some(b) = batches.get_mut(*field as usize) {
-                *b = Some(Batch {
-                    ac,
-                    owners,
-                    memos: preds.iter().map(|p| p.0).collect(),
-                });
+            let mut nums: HashMap<u64, Vec<u32>> = HashMap::new();
+            for (bits, slot) in self.num_src.get(&field).into_iter().flatten() {
+                nums.entry(*bits).or_default().push(*slot);
+            }
+            if let Some(b) = batches.get_mut(field as usize) {
+                *b = Some(Batch { ac, owners, nums });
             }
         }
         self.batches = batches;
+    }
+
+    /// Memo slot of "a value of the field equals the number `n`", decided by the field's
+    /// batch (a hash lookup per value): the gate of numeric equality.
+    pub(crate) fn num_slot(&mut self, field: FieldId, n: f64) -> Option<u32> {
+        if !n.is_finite() {
+            return None;
+        }
+        let key = format!("num:{}", num_bits(n));
+        if let Some(s) = self.memos.get(&(field, key.clone())) {
+            return Some(*s);
+        }
+        let slot = u32::try_from(self.memos.len()).ok()?;
+        self.memos.insert((field, key), slot);
+        self.slot_field.push(field);
+        self.slot_lit.push(Some(8));
+        self.num_src
+            .entry(field)
+            .or_default()
+            .push((num_bits(n), slot));
+        Some(slot)
     }
 
     pub(crate) fn memo_count(&self) -> usize {
@@ -209,50 +303,152 @@ pub(crate) enum Node {
     },
 }
 
+/// Buffers of the per-event evaluation state, kept between events (one per thread) so that
+/// evaluating a record allocates nothing per rule. Between events every per-field and
+/// per-slot entry is zero; only the entries an event touched are reset.
+#[derive(Debug, Default)]
+pub(crate) struct Scratch {
+    /// Per field: 0 unresolved, else index + 1 into `ranges`.
+    slots: Vec<u32>,
+    ranges: Vec<(u32, u32, bool)>,
+    /// Fields resolved for this event.
+    touched: Vec<u32>,
+    /// Per memo slot: 0 unknown, 1 false, 2 true.
+    memo: Vec<u8>,
+    /// Memo slots set for this event.
+    dirty: Vec<u32>,
+    /// Per field: its batch already ran.
+    batched: Vec<bool>,
+    batched_list: Vec<u32>,
+    /// Batch-decided slots found true for this event.
+    hits: Vec<u32>,
+    leaves: Vec<Leaf<'static>>,
+    tmp: Vec<&'static Value>,
+    /// Key-set filter of the record (built on the first field lookup).
+    bloom: Vec<u64>,
+    bloom_built: bool,
+    /// Engine-level buffers: candidate rules (bitset words) and prefilter marks.
+    pub(crate) bits: Vec<u64>,
+    pub(crate) raw_bits: Vec<u64>,
+    pub(crate) seen: Vec<bool>,
+    pub(crate) channel: String,
+}
+
+/// Reuse an empty vector's allocation for another lifetime of the same element type.
+fn relabel<T, U>(v: Vec<T>) -> Vec<U> {
+    v.into_iter().filter_map(|_| None).collect()
+}
+
 /// Per-event evaluation state.
 pub(crate) struct Ctx<'a> {
     root: &'a Value,
     table: &'a FieldTable,
-    /// Per field: 0 unresolved, else index + 1 into `ranges`.
-    slots: Vec<u32>,
-    ranges: Vec<(u32, u32, bool)>,
+    s: Scratch,
     leaves: Vec<Leaf<'a>>,
     tmp: Vec<&'a Value>,
     keywords: Option<Vec<Leaf<'a>>>,
-    /// Per shared predicate: 0 unknown, 1 false, 2 true.
-    memo: Vec<u8>,
-    /// Per field: its batch already ran.
-    batched: Vec<bool>,
 }
 
 impl<'a> Ctx<'a> {
-    pub(crate) fn new(root: &'a Value, table: &'a FieldTable) -> Self {
+    pub(crate) fn new(root: &'a Value, table: &'a FieldTable, mut s: Scratch) -> Self {
+        if s.slots.len() < table.len() {
+            s.slots.resize(table.len(), 0);
+            s.batched.resize(table.len(), false);
+        }
+        if s.memo.len() < table.memo_count() {
+            s.memo.resize(table.memo_count(), 0);
+        }
+        let mut leaves = std::mem::take(&mut s.leaves);
+        leaves.clear();
+        let mut tmp = std::mem::take(&mut s.tmp);
+        tmp.clear();
         Ctx {
             root,
             table,
-            slots: vec![0; table.len()],
-            ranges: Vec::with_capacity(16),
-            leaves: Vec::with_capacity(32),
-            tmp: Vec::with_capacity(8),
+            leaves: relabel(leaves),
+            tmp: relabel(tmp),
+            s,
             keywords: None,
-            memo: vec![0; table.memo_count()],
-            batched: vec![false; table.len()],
         }
+    }
+
+    /// End of the event: reset what it touched and hand the buffers back.
+    pub(crate) fn finish(self) -> Scratch {
+        let Ctx {
+            mut s,
+            mut leaves,
+            mut tmp,
+            ..
+        } = self;
+        for &f in &s.touched {
+            if let Some(x) = s.slots.get_mut(f as usize) {
+                *x = 0;
+            }
+        }
+        for &f in &s.batched_list {
+            if let Some(x) = s.batched.get_mut(f as usize) {
+                *x = false;
+            }
+        }
+        for &m in s.dirty.iter().chain(&s.hits) {
+            if let Some(x) = s.memo.get_mut(m as usize) {
+                *x = 0;
+            }
+        }
+        if s.bloom_built {
+            s.bloom.iter_mut().for_each(|w| *w = 0);
+            s.bloom_built = false;
+        }
+        s.touched.clear();
+        s.batched_list.clear();
+        s.dirty.clear();
+        s.hits.clear();
+        s.ranges.clear();
+        leaves.clear();
+        tmp.clear();
+        s.leaves = relabel(leaves);
+        s.tmp = relabel(tmp);
+        s
+    }
+
+    /// The engine-level buffers.
+    pub(crate) fn scratch(&mut self) -> &mut Scratch {
+        &mut self.s
+    }
+
+    /// Whether a batch-decided slot holds (running its field's batch if needed).
+    pub(crate) fn slot_true(&mut self, slot: u32) -> bool {
+        if let (Some(f), _) = self.table.slot_info(slot) {
+            self.run_batch(f);
+        }
+        self.s.memo.get(slot as usize) == Some(&2)
+    }
+
+    /// Batch-decided slots found true so far (after [`Ctx::run_batch`]).
+    pub(crate) fn hits(&self) -> &[u32] {
+        &self.s.hits
     }
 
     /// Resolve a field: (start, end, present).
     pub(crate) fn resolve(&mut self, id: FieldId) -> (usize, usize, bool) {
         let i = id as usize;
-        let Some(&slot) = self.slots.get(i) else {
+        let Some(&slot) = self.s.slots.get(i) else {
             return (0, 0, false);
         };
         if slot != 0 {
-            let (a, b, p) = self.ranges[slot as usize - 1];
+            let (a, b, p) = self.s.ranges[slot as usize - 1];
             return (a as usize, b as usize, p);
         }
         let start = self.leaves.len();
         let mut present = false;
-        if let Some(cands) = self.table.fields.get(i) {
+        let last = self.table.last_keys.get(i).map_or(&[][..], Vec::as_slice);
+        if !last.is_empty() && !self.s.bloom_built {
+            self.s.bloom.resize(KEY_BLOOM_WORDS, 0);
+            bloom_keys(self.root, &mut self.s.bloom, 0);
+            self.s.bloom_built = true;
+        }
+        let maybe = last.is_empty() || last.iter().any(|h| bloom_has(&self.s.bloom, *h));
+        if maybe && let Some(cands) = self.table.fields.get(i) {
             for c in cands {
                 self.tmp.clear();
                 if lookup(self.root, c, &mut self.tmp) {
@@ -265,12 +461,13 @@ impl<'a> Ctx<'a> {
             }
         }
         let end = self.leaves.len();
-        self.ranges.push((
+        self.s.ranges.push((
             u32::try_from(start).unwrap_or(u32::MAX),
             u32::try_from(end).unwrap_or(u32::MAX),
             present,
         ));
-        self.slots[i] = u32::try_from(self.ranges.len()).unwrap_or(u32::MAX);
+        self.s.slots[i] = u32::try_from(self.s.ranges.len()).unwrap_or(u32::MAX);
+        self.s.touched.push(id);
         (start, end, present)
     }
 
@@ -325,67 +522,78 @@ impl<'a> Ctx<'a> {
         }
     }
 
-    /// Decide every anchored-literal predicate of `field` with one automaton pass per value.
-    fn run_batch(&mut self, field: FieldId) {
+    /// Decide every anchored-literal predicate of `field` with one automaton pass per value:
+    /// the slots that hold are set true (and listed in `hits`); the others of the batch are
+    /// false from then on.
+    pub(crate) fn run_batch(&mut self, field: FieldId) {
         let i = field as usize;
-        match self.batched.get_mut(i) {
+        match self.s.batched.get_mut(i) {
             Some(done) if !*done => *done = true,
             _ => return,
         }
+        self.s.batched_list.push(field);
         let Some(Some(batch)) = self.table.batches.get(i) else {
             return;
         };
         let (a, b, _) = self.resolve(field);
         let leaves = &self.leaves[a..b];
-        let memo = &mut self.memo;
+        let memo = &mut self.s.memo;
+        let hits = &mut self.s.hits;
         for leaf in leaves {
-            let Leaf::Text { lower, .. } = leaf else {
+            let Leaf::Text { lower, num, .. } = leaf else {
                 continue;
             };
+            if let Some(n) = num
+                && let Some(slots) = batch.nums.get(&num_bits(*n))
+            {
+                for &slot in slots {
+                    if let Some(x) = memo.get_mut(slot as usize)
+                        && *x != 2
+                    {
+                        *x = 2;
+                        hits.push(slot);
+                    }
+                }
+            }
+            let Some(ac) = &batch.ac else { continue };
             let hay = lower.as_bytes();
-            for m in batch.ac.find_overlapping_iter(hay) {
+            for m in ac.find_overlapping_iter(hay) {
                 let Some(owners) = batch.owners.get(m.pattern().as_usize()) else {
                     continue;
                 };
                 for &(slot, anchor) in owners {
                     if anchor.fits(m.start(), m.end(), hay.len())
                         && let Some(x) = memo.get_mut(slot as usize)
+                        && *x != 2
                     {
                         *x = 2;
+                        hits.push(slot);
                     }
                 }
-            }
-        }
-        for &slot in &batch.memos {
-            if let Some(x) = memo.get_mut(slot as usize)
-                && *x == 0
-            {
-                *x = 1;
             }
         }
     }
 
     fn field_pred(&mut self, field: FieldId, pred: &Pred) -> bool {
         if let Pred::Str { memo, .. } = pred {
-            let slot = *memo as usize;
-            if let Some(&m) = self.memo.get(slot)
-                && m != 0
-            {
-                return m == 2;
+            let slot = *memo;
+            match self.s.memo.get(slot as usize) {
+                Some(2) => return true,
+                Some(1) => return false,
+                _ => {}
             }
-            self.run_batch(field);
-            if let Some(&m) = self.memo.get(slot)
-                && m != 0
-            {
-                return m == 2;
+            if self.table.batch_decides(slot) {
+                self.run_batch(field);
+                return self.s.memo.get(slot as usize) == Some(&2);
             }
         }
         let (a, b, present) = self.resolve(field);
         match pred {
             Pred::Str { memo, .. } => {
                 let r = self.leaves[a..b].iter().any(|l| leaf_match(pred, l));
-                if let Some(m) = self.memo.get_mut(*memo as usize) {
+                if let Some(m) = self.s.memo.get_mut(*memo as usize) {
                     *m = if r { 2 } else { 1 };
+                    self.s.dirty.push(*memo);
                 }
                 r
             }
@@ -560,5 +768,83 @@ fn pred_literal(p: &Pred) -> Option<String> {
 /// Higher is better: a set whose shortest literal is long, with few members.
 fn score(set: &[String]) -> (usize, std::cmp::Reverse<usize>) {
     let min = set.iter().map(String::len).min().unwrap_or(0);
+    (min.min(8), std::cmp::Reverse(set.len()))
+}
+
+/// Gate of a compiled condition: memo slots decided by field batches, one of which holds
+/// whenever `node` matches (`None` when no such set is known: negations, keyword searches,
+/// patterns without a literal, numeric and presence tests). Adds the "contains literal"
+/// slots it needs to `table` (before [`FieldTable::build_batches`]).
+pub(crate) fn gate(node: &Node, table: &mut FieldTable) -> Option<Vec<u32>> {
+    match node {
+        Node::And(v) => {
+            let sets: Vec<Vec<u32>> = v.iter().filter_map(|n| gate(n, table)).collect();
+            sets.into_iter().max_by_key(|s| gate_score(s, table))
+        }
+        Node::Or(v) | Node::AtLeast(_, v) => {
+            let mut out = Vec::new();
+            for n in v {
+                out.extend(gate(n, table)?);
+            }
+            out.sort_unstable();
+            out.dedup();
+            (!out.is_empty()).then_some(out)
+        }
+        Node::Not(_) | Node::Const(_) | Node::Keyword { .. } => None,
+        Node::Field { field, preds, all } => {
+            if *all {
+                let sets: Vec<Vec<u32>> = preds
+                    .iter()
+                    .filter_map(|p| pred_gate(*field, p, table))
+                    .collect();
+                sets.into_iter().max_by_key(|s| gate_score(s, table))
+            } else {
+                let mut out = Vec::with_capacity(preds.len());
+                for p in preds {
+                    out.extend(pred_gate(*field, p, table)?);
+                }
+                out.sort_unstable();
+                out.dedup();
+                (!out.is_empty()).then_some(out)
+            }
+        }
+    }
+}
+
+/// Shortest literal a gate set can report on: shorter literals hold too often to gate.
+const MIN_HINT: usize = 3;
+
+fn pred_gate(field: FieldId, p: &Pred, table: &mut FieldTable) -> Option<Vec<u32>> {
+    if let Pred::Num(n) = p {
+        return table.num_slot(field, *n).map(|s| vec![s]);
+    }
+    let Pred::Str { pat, lit, memo, .. } = p else {
+        return None;
+    };
+    if *memo != u32::MAX && pat.anchored_literal().is_some() {
+        return Some(vec![*memo]);
+    }
+    let one = |l: &str| l.len() >= MIN_HINT && l.is_ascii();
+    if let Some(l) = lit.as_deref().filter(|l| one(l)) {
+        return table.hint(field, &l.to_ascii_lowercase()).map(|s| vec![s]);
+    }
+    let set = pat.hint()?;
+    let mut out = Vec::with_capacity(set.len());
+    for l in set {
+        if !one(l) {
+            return None;
+        }
+        out.push(table.hint(field, &l.to_ascii_lowercase())?);
+    }
+    (!out.is_empty()).then_some(out)
+}
+
+/// Higher is better: a set whose shortest literal is long, with few members.
+fn gate_score(set: &[u32], table: &FieldTable) -> (usize, std::cmp::Reverse<usize>) {
+    let min = set
+        .iter()
+        .map(|s| table.slot_info(*s).1.map_or(0, usize::from))
+        .min()
+        .unwrap_or(0);
     (min.min(8), std::cmp::Reverse(set.len()))
 }

@@ -75,6 +75,9 @@ pub(crate) struct StrPat {
     kind: Kind,
     /// Compare the original text instead of the lowercase copy.
     pub(crate) cased: bool,
+    /// Literals (lowercase ASCII) one of which every match contains (regular expressions),
+    /// for gates.
+    hint: Option<Vec<String>>,
 }
 
 impl StrPat {
@@ -103,6 +106,7 @@ impl StrPat {
             return Ok(StrPat {
                 kind: Kind::Regex(Box::new(r)),
                 cased: true,
+                hint: None,
             });
         }
         let kind = match parts.as_slice() {
@@ -131,15 +135,31 @@ impl StrPat {
                 }
             }
         };
-        Ok(StrPat { kind, cased })
+        Ok(StrPat {
+            kind,
+            cased,
+            hint: None,
+        })
     }
 
     /// A regular expression pattern (`re` modifier).
     pub(crate) fn regex(r: regex::Regex) -> StrPat {
+        let hint = regex_syntax::Parser::new()
+            .parse(r.as_str())
+            .ok()
+            .and_then(|h| required(&h))
+            .filter(|set| set.iter().all(|l| l.len() >= MIN_HINT));
         StrPat {
             kind: Kind::Regex(Box::new(r)),
             cased: true,
+            hint,
         }
+    }
+
+    /// Literals one of which every match contains (lowercase), when known beyond the parts
+    /// (regular expressions).
+    pub(crate) fn hint(&self) -> Option<&[String]> {
+        self.hint.as_deref()
     }
 
     /// The pattern as an anchored literal over the lowercase text (exact, prefix, suffix or
@@ -173,6 +193,143 @@ impl StrPat {
             } => glob_match(text, segs, *anchored_start, *anchored_end),
             Kind::Regex(r) => r.is_match(text),
         }
+    }
+}
+
+/// Shortest literal worth reporting from a regular expression.
+const MIN_HINT: usize = 3;
+
+/// The single ASCII character (lowercase) a literal or class stands for, once lowercased:
+/// a class qualifies only when every member lowercases to the same ASCII character.
+fn one_char(h: &regex_syntax::hir::Hir) -> Option<char> {
+    use regex_syntax::hir::{Class, HirKind};
+    let lower = |c: char| {
+        let mut l = c.to_lowercase();
+        match (l.next(), l.next()) {
+            (Some(x), None) => Some(x),
+            _ => None,
+        }
+    };
+    match h.kind() {
+        HirKind::Literal(l) => {
+            match std::str::from_utf8(&l.0).ok()?.chars().collect::<Vec<_>>()[..] {
+                [c] => lower(c).filter(char::is_ascii),
+                _ => None,
+            }
+        }
+        HirKind::Class(Class::Unicode(c)) => {
+            let mut out: Option<char> = None;
+            let mut n = 0;
+            for r in c.iter() {
+                for ch in r.start()..=r.end() {
+                    n += 1;
+                    if n > 4 {
+                        return None;
+                    }
+                    let l = lower(ch)?;
+                    if out.is_some_and(|o| o != l) {
+                        return None;
+                    }
+                    out = Some(l);
+                }
+            }
+            out.filter(char::is_ascii)
+        }
+        HirKind::Class(Class::Bytes(c)) => {
+            let mut out: Option<char> = None;
+            let mut n = 0;
+            for r in c.iter() {
+                for b in r.start()..=r.end() {
+                    n += 1;
+                    if n > 4 || !b.is_ascii() {
+                        return None;
+                    }
+                    let l = char::from(b.to_ascii_lowercase());
+                    if out.is_some_and(|o| o != l) {
+                        return None;
+                    }
+                    out = Some(l);
+                }
+            }
+            out
+        }
+        _ => None,
+    }
+}
+
+/// Literals (lowercase ASCII) one of which occurs in every text the expression matches.
+fn required(h: &regex_syntax::hir::Hir) -> Option<Vec<String>> {
+    use regex_syntax::hir::HirKind;
+    let score = |set: &Vec<String>| {
+        (
+            set.iter().map(String::len).min().unwrap_or(0).min(8),
+            std::cmp::Reverse(set.len()),
+        )
+    };
+    match h.kind() {
+        HirKind::Literal(l) => {
+            // Longest ASCII run of the literal, lowercased.
+            let text = std::str::from_utf8(&l.0).ok()?;
+            let best = text
+                .split(|c: char| !c.is_ascii())
+                .max_by_key(|s| s.len())?
+                .to_ascii_lowercase();
+            (!best.is_empty()).then(|| vec![best])
+        }
+        HirKind::Capture(c) => required(&c.sub),
+        HirKind::Repetition(r) if r.min >= 1 => required(&r.sub),
+        HirKind::Alternation(alts) => {
+            let mut out = Vec::new();
+            for a in alts {
+                out.extend(required(a)?);
+            }
+            out.sort();
+            out.dedup();
+            Some(out)
+        }
+        HirKind::Concat(parts) => {
+            let mut cands: Vec<Vec<String>> = Vec::new();
+            let mut run = String::new();
+            for p in parts {
+                if let Some(c) = one_char(p) {
+                    run.push(c);
+                    continue;
+                }
+                if let HirKind::Literal(l) = p.kind()
+                    && let Ok(t) = std::str::from_utf8(&l.0)
+                {
+                    // A multi-character literal: extend the run with its ASCII prefix.
+                    let mut it = t.split(|c: char| !c.is_ascii());
+                    let first = it.next().unwrap_or("");
+                    run.push_str(&first.to_ascii_lowercase());
+                    if t.len() != first.len() {
+                        if !run.is_empty() {
+                            cands.push(vec![std::mem::take(&mut run)]);
+                        }
+                        if let Some(last) = t.rsplit(|c: char| !c.is_ascii()).next() {
+                            run.push_str(&last.to_ascii_lowercase());
+                        }
+                        for mid in t.split(|c: char| !c.is_ascii()) {
+                            if !mid.is_empty() {
+                                cands.push(vec![mid.to_ascii_lowercase()]);
+                            }
+                        }
+                    }
+                    continue;
+                }
+                if !run.is_empty() {
+                    cands.push(vec![std::mem::take(&mut run)]);
+                }
+                if let Some(set) = required(p) {
+                    cands.push(set);
+                }
+            }
+            if !run.is_empty() {
+                cands.push(vec![run]);
+            }
+            cands.into_iter().max_by_key(score)
+        }
+        _ => None,
     }
 }
 
@@ -221,6 +378,25 @@ mod tests {
 
     fn pat(parts: Vec<Part>) -> StrPat {
         StrPat::from_parts(parts, false).unwrap()
+    }
+
+    #[test]
+    fn regex_literals() {
+        let hint = |re: &str| {
+            StrPat::regex(regex::Regex::new(re).unwrap())
+                .hint()
+                .map(<[String]>::to_vec)
+        };
+        assert_eq!(
+            hint(r"\\Windows\\__1\d{9}"),
+            Some(vec!["\\windows\\__1".into()])
+        );
+        assert_eq!(hint("(?i)PowerShell.*-enc"), Some(vec!["power".into()]));
+        assert_eq!(hint("(abc|defg)x"), Some(vec!["abc".into(), "defg".into()]));
+        assert_eq!(hint("a.b"), None);
+        assert_eq!(hint("(?i)Kelvin"), Some(vec!["kelvin".into()]));
+        // (?i)s also matches U+017F, whose lowercase is not `s`: the run breaks there.
+        assert_eq!(hint("(?i)rasdial"), Some(vec!["dial".into()]));
     }
 
     #[test]

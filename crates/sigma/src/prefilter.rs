@@ -12,6 +12,10 @@ const MIN_LITERAL: usize = 3;
 /// occurs wherever the literal does), which keeps the automaton small enough for the cache.
 const MAX_LITERAL: usize = 12;
 
+/// Most literals worth one automaton over the whole record: beyond this the automaton no
+/// longer fits the caches and costs more than the per-field gates it would save.
+const MAX_PATTERNS: usize = 4096;
+
 /// The literal as it appears in JSON text: its longest run of printable ASCII, escaped as
 /// JSON writers escape it (`\` → `\\`, `"` → `\"`). `None` when no run is long enough.
 pub(crate) fn json_literal(lit: &str) -> Option<String> {
@@ -62,7 +66,7 @@ impl Prefilter {
                 }
             }
         }
-        if pats.is_empty() {
+        if pats.is_empty() || pats.len() > MAX_PATTERNS {
             return None;
         }
         // A DFA searches several times faster than the NFAs; fall back if it would be too big.
@@ -80,7 +84,7 @@ impl Prefilter {
     }
 
     /// Mark the rules whose literals occur in `text`.
-    pub(crate) fn mark(&self, text: &[u8], marks: &mut [bool], seen: &mut [bool]) {
+    pub(crate) fn mark(&self, text: &[u8], marks: &mut [u64], seen: &mut [bool]) {
         for m in self.ac.find_overlapping_iter(text) {
             let p = m.pattern().as_usize();
             if let Some(s) = seen.get_mut(p) {
@@ -91,8 +95,8 @@ impl Prefilter {
             }
             if let Some(owners) = self.owners.get(p) {
                 for &r in owners {
-                    if let Some(x) = marks.get_mut(r as usize) {
-                        *x = true;
+                    if let Some(x) = marks.get_mut((r / 64) as usize) {
+                        *x |= 1 << (r % 64);
                     }
                 }
             }
