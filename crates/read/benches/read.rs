@@ -20,6 +20,9 @@ use std::time::Instant;
 
 use stormwatch_read::{Input, ReadOptions, read};
 
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 struct Rng(u64);
 
 impl Rng {

@@ -3,6 +3,7 @@
 
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
+use std::sync::mpsc;
 
 use stormwatch_core::{CoverageCell, Event, FileStats, InputStats};
 
@@ -55,6 +56,9 @@ pub fn read_all(
     let stats = read(inputs, opts, &mut |mut batch| all.append(&mut batch))?;
     Ok((all, stats))
 }
+
+/// Batches (and batch results) in flight between the pipeline stages.
+const PIPELINE_DEPTH: usize = 2;
 
 /// Coverage counts, accumulated over runs of records with the same (tenant, workload, day).
 #[derive(Default)]
@@ -169,7 +173,8 @@ fn read_opened(
         ..FileStats::default()
     };
     let mut coverage = CoverageRun::default();
-    let mut pending: Option<Batch> = pool.install(|| framer.next_batch());
+    // The first batch is framed here: a CSV framer knows its header only after it.
+    let first: Option<Batch> = framer.next_batch();
     let ctx = FileCtx {
         file: Arc::clone(&name),
         shape: Shape::from_format(forced),
@@ -177,36 +182,93 @@ fn read_opened(
         csv: framer.header().map(CsvCols::new),
         filter: filter.clone(),
     };
-    while let Some(batch) = pending.take() {
-        let (next, outs) =
-            pool.install(|| rayon::join(|| framer.next_batch(), || process_batch(&batch, &ctx)));
-        drop(batch);
-        pending = next;
-        let mut events = Vec::with_capacity(outs.len());
-        let mut seen = 0u64;
-        for out in outs {
-            match out {
-                ItemOut::One(o) => {
-                    seen += 1;
-                    merge(o, &mut fs, &mut coverage, stats, &mut events);
+    // Three stages overlap: a framer thread (reading, decompressing, cutting records) feeds
+    // batches through a bounded channel to a thread that processes each batch on the pool,
+    // whose results go, in order, to this thread for merging and the sink. The channels
+    // hold at most PIPELINE_DEPTH batches each, so memory stays bounded.
+    let framer_name = std::thread::scope(|scope| {
+        let (batch_tx, batch_rx) = mpsc::sync_channel::<Batch>(PIPELINE_DEPTH);
+        let (out_tx, out_rx) = mpsc::sync_channel::<Vec<ItemOut>>(PIPELINE_DEPTH);
+        // Processed batches' buffers go back to the framer (as many as are in flight).
+        let (spare_tx, spare_rx) = mpsc::channel::<Vec<u8>>();
+        let framing = std::thread::Builder::new()
+            .name("stormwatch-frame".to_owned())
+            .spawn_scoped(scope, move || {
+                if let Some(b) = first
+                    && batch_tx.send(b).is_ok()
+                {
+                    loop {
+                        while let Ok(buf) = spare_rx.try_recv() {
+                            framer.recycle(buf);
+                        }
+                        let Some(b) = framer.next_batch() else { break };
+                        if batch_tx.send(b).is_err() {
+                            break;
+                        }
+                    }
                 }
-                ItemOut::Many(list) => {
-                    for o in list {
+                framer
+            });
+        let ctx = &ctx;
+        let processing = std::thread::Builder::new()
+            .name("stormwatch-process".to_owned())
+            .spawn_scoped(scope, move || {
+                for batch in batch_rx {
+                    let outs = pool.install(|| process_batch(&batch, ctx));
+                    let _ = spare_tx.send(batch.data);
+                    if out_tx.send(outs).is_err() {
+                        break;
+                    }
+                }
+            });
+        let (framing, processing) = match (framing, processing) {
+            (Ok(f), Ok(p)) => (f, p),
+            (Err(e), _) | (_, Err(e)) => {
+                stats.push_error(stormwatch_core::RecordError {
+                    loc: stormwatch_core::Location {
+                        file: Arc::clone(&name),
+                        line: 0,
+                        record_id: None,
+                    },
+                    field: None,
+                    reason: format!("could not start a reader thread: {e}"),
+                });
+                return None;
+            }
+        };
+        for outs in out_rx {
+            let mut events = Vec::with_capacity(outs.len());
+            let mut seen = 0u64;
+            for out in outs {
+                match out {
+                    ItemOut::One(o) => {
                         seen += 1;
                         merge(o, &mut fs, &mut coverage, stats, &mut events);
                     }
+                    ItemOut::Many(list) => {
+                        for o in list {
+                            seen += 1;
+                            merge(o, &mut fs, &mut coverage, stats, &mut events);
+                        }
+                    }
                 }
             }
+            if let Some(p) = &opts.progress {
+                p.records.fetch_add(seen, Ordering::Relaxed);
+            }
+            if !events.is_empty() {
+                sink(events);
+            }
         }
-        if let Some(p) = &opts.progress {
-            p.records.fetch_add(seen, Ordering::Relaxed);
-        }
-        if !events.is_empty() {
-            sink(events);
-        }
-    }
+        let _ = processing.join();
+        framing.join().ok().map(|f| f.name())
+    });
     coverage.flush(stats);
-    fs.format = format!("{}{}", framer.name(), opened.compression.suffix());
+    fs.format = format!(
+        "{}{}",
+        framer_name.unwrap_or("unreadable"),
+        opened.compression.suffix()
+    );
     fs.bytes = opened.bytes.load(Ordering::Relaxed);
     if let Some(p) = &opts.progress {
         p.files_done.fetch_add(1, Ordering::Relaxed);

@@ -5,7 +5,7 @@
 use std::borrow::Cow;
 
 use super::feed::Feed;
-use super::{BATCH_BYTES, BATCH_ITEMS, Batch, FrameError, Framer, Item};
+use super::{BATCH_BYTES, BATCH_ITEMS, Batch, FrameError, Framer, Item, Spares};
 use crate::options::Limits;
 
 const STEP: usize = 1024 * 1024;
@@ -17,6 +17,7 @@ pub(crate) struct CsvFramer {
     header: Option<Vec<String>>,
     started: bool,
     done: bool,
+    spares: Spares,
 }
 
 enum Row {
@@ -39,6 +40,7 @@ impl CsvFramer {
             header: None,
             started: false,
             done: false,
+            spares: Spares::default(),
         }
     }
 
@@ -232,8 +234,15 @@ impl Framer for CsvFramer {
         self.header.as_deref()
     }
 
+    fn recycle(&mut self, buf: Vec<u8>) {
+        self.spares.put(buf);
+    }
+
     fn next_batch(&mut self) -> Option<Batch> {
-        let mut batch = Batch::default();
+        let mut batch = Batch {
+            data: self.spares.take(),
+            items: Vec::new(),
+        };
         if !self.started {
             self.read_header(&mut batch);
         }

@@ -1,7 +1,7 @@
 //! NDJSON: one record per line, cut with `memchr` in large chunks.
 
 use super::feed::Feed;
-use super::{BATCH_BYTES, Batch, FrameError, Framer, Item};
+use super::{BATCH_BYTES, Batch, FrameError, Framer, Item, Spares};
 use crate::options::Limits;
 
 pub(crate) struct NdjsonFramer {
@@ -14,6 +14,7 @@ pub(crate) struct NdjsonFramer {
     /// Inside an over-long line: drop bytes up to the next newline.
     discarding: bool,
     done: bool,
+    spares: Spares,
 }
 
 impl NdjsonFramer {
@@ -25,6 +26,7 @@ impl NdjsonFramer {
             next_line: 1,
             discarding: false,
             done: false,
+            spares: Spares::default(),
         }
     }
 
@@ -41,12 +43,22 @@ impl Framer for NdjsonFramer {
         "ndjson"
     }
 
+    fn recycle(&mut self, buf: Vec<u8>) {
+        self.spares.put(buf);
+    }
+
     fn next_batch(&mut self) -> Option<Batch> {
         if self.done {
             return None;
         }
-        let mut data = std::mem::take(&mut self.carry);
-        data.reserve(BATCH_BYTES.saturating_sub(data.len()));
+        let mut data = self.spares.take();
+        data.reserve(BATCH_BYTES.max(self.carry.len()));
+        data.extend_from_slice(&self.carry);
+        self.carry.clear();
+        if self.carry.capacity() > BATCH_BYTES {
+            // After an over-long line: do not keep its size.
+            self.carry = Vec::new();
+        }
         let mut items = Vec::new();
         let cut = loop {
             while data.len() < BATCH_BYTES {
@@ -88,7 +100,7 @@ impl Framer for NdjsonFramer {
             self.feed.read_into(&mut data, 1 << 20);
         };
         if cut < data.len() {
-            self.carry = data[cut..].to_vec();
+            self.carry.extend_from_slice(&data[cut..]);
             data.truncate(cut);
         }
         let mut start = 0;
