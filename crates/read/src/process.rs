@@ -4,7 +4,7 @@ use std::borrow::Cow;
 use std::sync::Arc;
 
 use rayon::prelude::*;
-use sonic_rs::Value;
+use sonic_rs::{JsonValueTrait, Value};
 use stormwatch_core::{Event, Location, RecordError, Timestamp};
 
 use crate::frame::csv::split_row;
@@ -12,7 +12,7 @@ use crate::frame::json::depth_exceeds;
 use crate::frame::{Batch, FrameError, Item};
 use crate::normalise::access::{json_text, str_of};
 use crate::normalise::ual::record_type_text;
-use crate::normalise::{self, Expansion, FieldError, Shape};
+use crate::normalise::{self, Expansion, FieldError, Rec, Shape};
 use crate::options::Limits;
 
 /// What became of one record.
@@ -291,8 +291,8 @@ fn json_record(
         }
     };
     let raw = std::str::from_utf8(bytes).unwrap_or_default().trim();
-    let one = |v: &Value, raw: Cow<'_, str>| -> Outcome {
-        match normalise::normalise(v, &raw, ctx.shape, ctx.loc(line), &ctx.limits) {
+    let one = |v: &Value, rec: Option<Rec<'_>>, raw: Cow<'_, str>| -> Outcome {
+        match normalise::normalise(v, rec, &raw, ctx.shape, ctx.loc(line), &ctx.limits) {
             Ok(mut ev) => {
                 if let Some(x) = extras {
                     x.fill(&mut ev);
@@ -327,13 +327,21 @@ fn json_record(
             Cow::Borrowed(raw)
         }
     };
+    // The common case: one object that holds no other records. Its key index is built once,
+    // for both the expansion check and the normaliser.
+    if value.is_object() {
+        let rec = Rec::new(&value);
+        if !rec.may_expand() {
+            return ItemOut::One(one(&value, Some(rec), raw_of(&value)));
+        }
+    }
     match normalise::expansion(&value) {
-        Expansion::Single => ItemOut::One(one(&value, raw_of(&value))),
-        Expansion::Wrapped(inner) => ItemOut::One(one(inner, Cow::Owned(json_text(inner)))),
+        Expansion::Single => ItemOut::One(one(&value, None, raw_of(&value))),
+        Expansion::Wrapped(inner) => ItemOut::One(one(inner, None, Cow::Owned(json_text(inner)))),
         Expansion::Many(elems) => ItemOut::Many(
             elems
                 .into_iter()
-                .map(|e| one(e, Cow::Owned(json_text(e))))
+                .map(|e| one(e, None, Cow::Owned(json_text(e))))
                 .collect(),
         ),
     }

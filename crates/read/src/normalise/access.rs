@@ -1,6 +1,7 @@
 //! Field access over a parsed record, tolerant of the type variants exports produce
 //! (numbers as strings, booleans as `"True"`, nested JSON as a string).
 
+use std::borrow::Cow;
 use std::net::IpAddr;
 use std::ops::Deref;
 
@@ -32,8 +33,7 @@ pub(crate) fn field_ci<'v, O: Obj + ?Sized>(v: &'v O, keys: &[&str]) -> Option<&
 /// A scalar as text: non-empty strings as they are, numbers and booleans printed.
 pub(crate) fn text(v: &Value) -> Option<String> {
     if let Some(s) = v.as_str() {
-        let t = s.trim();
-        return (!t.is_empty()).then(|| t.to_owned());
+        return trimmed(s).map(str::to_owned);
     }
     if let Some(n) = v.as_i64() {
         return Some(n.to_string());
@@ -46,6 +46,34 @@ pub(crate) fn text(v: &Value) -> Option<String> {
     }
     v.as_bool()
         .map(|b| if b { "True" } else { "False" }.to_owned())
+}
+
+/// `s` without surrounding white space, `None` when nothing is left. Most values have no
+/// white space at either end: that is checked on the bytes before trimming Unicode white space.
+#[inline]
+pub(crate) fn trimmed(s: &str) -> Option<&str> {
+    let b = s.as_bytes();
+    match (b.first(), b.last()) {
+        (None, _) | (_, None) => None,
+        (Some(&f), Some(&l)) if f > b' ' && f < 0x80 && l > b' ' && l < 0x80 => Some(s),
+        _ => {
+            let t = s.trim();
+            (!t.is_empty()).then_some(t)
+        }
+    }
+}
+
+/// Like [`text`], borrowing strings.
+pub(crate) fn text_ref(v: &Value) -> Option<Cow<'_, str>> {
+    match v.as_str() {
+        Some(s) => trimmed(s).map(Cow::Borrowed),
+        None => text(v).map(Cow::Owned),
+    }
+}
+
+/// Like [`str_of`], borrowing strings.
+pub(crate) fn str_ref<'v, O: Obj + ?Sized>(v: &'v O, keys: &[&str]) -> Option<Cow<'v, str>> {
+    keys.iter().find_map(|k| v.field_raw(k).and_then(text_ref))
 }
 
 /// The first of `keys` that has a usable scalar value, as text.

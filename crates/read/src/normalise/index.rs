@@ -90,22 +90,40 @@ const KEYS: &[&str] = &[
     "userType",
     "clientIp",
     "resultStatus",
+    "value",
+    "records",
+    "log_types",
+    "p_log_type",
 ];
 
 const N: usize = KEYS.len();
 const BUCKETS: usize = 1024;
 
-/// FNV-1a with a seed chosen so that no two of [`KEYS`] share a bucket (checked at compile
-/// time by [`TABLE`]).
+/// Up to 8 bytes of `k` from `start`, little-endian.
 #[inline]
-const fn hash(k: &[u8]) -> usize {
-    let mut h: u64 = 0xcbf2_9ce4_8422_23af;
+const fn word(k: &[u8], start: usize, n: usize) -> u64 {
+    let mut w = 0u64;
     let mut i = 0;
-    while i < k.len() {
-        h = (h ^ k[i] as u64).wrapping_mul(0x0100_0000_01b3);
+    while i < n {
+        w |= (k[start + i] as u64) << (8 * i);
         i += 1;
     }
-    ((h >> 20) % BUCKETS as u64) as usize
+    w
+}
+
+/// A hash of the key's length and its first and last 8 bytes (cheap for long keys), with
+/// multipliers chosen so that no two of [`KEYS`] share a bucket (checked at compile time by
+/// [`TABLE`]).
+#[inline]
+const fn hash(k: &[u8]) -> usize {
+    let n = k.len();
+    let m = if n < 8 { n } else { 8 };
+    let a = word(k, 0, m);
+    let b = word(k, n - m, m);
+    let h =
+        (a.wrapping_mul(0xbe3e_dc0a_1ef2_a4f1) ^ b.wrapping_mul(0xe544_6dd4_552b_82f7) ^ n as u64)
+            .wrapping_mul(0x9e37_79b9_7f4a_7c15);
+    (h >> 54) as usize
 }
 
 /// Bucket → slot + 1 (0: no key), built at compile time; building fails on a collision.
@@ -124,9 +142,25 @@ const TABLE: [u8; BUCKETS] = {
     t
 };
 
+/// [`hash`] with whole-word loads, for lookups at run time.
+#[inline]
+fn hash_now(k: &[u8]) -> usize {
+    let n = k.len();
+    if n < 8 {
+        return hash(k);
+    }
+    let load = |s: &[u8]| <[u8; 8]>::try_from(s).map_or(0, u64::from_le_bytes);
+    let a = load(&k[..8]);
+    let b = load(&k[n - 8..]);
+    let h =
+        (a.wrapping_mul(0xbe3e_dc0a_1ef2_a4f1) ^ b.wrapping_mul(0xe544_6dd4_552b_82f7) ^ n as u64)
+            .wrapping_mul(0x9e37_79b9_7f4a_7c15);
+    (h >> 54) as usize
+}
+
 #[inline]
 fn slot_of(k: &str) -> Option<usize> {
-    let s = usize::from(TABLE[hash(k.as_bytes())]);
+    let s = usize::from(TABLE[hash_now(k.as_bytes())]);
     (s != 0 && KEYS[s - 1] == k).then(|| s - 1)
 }
 
@@ -169,6 +203,16 @@ impl<'v> Rec<'v> {
     }
 }
 
+impl Rec<'_> {
+    /// Could the record hold other records (an envelope's `value`/`records`, a wrapped
+    /// extract's `log_types`)? When not, [`super::expansion`] need not look at it.
+    pub(crate) fn may_expand(&self) -> bool {
+        ["value", "records", "log_types", "p_log_type"]
+            .iter()
+            .any(|k| self.field_raw(k).is_some())
+    }
+}
+
 impl Obj for Rec<'_> {
     fn field_raw(&self, k: &str) -> Option<&Value> {
         match slot_of(k) {
@@ -192,6 +236,12 @@ mod tests {
         }
         const { assert!(N < 255) };
         assert_eq!(slot_of("NotAKey"), None);
+        for k in KEYS
+            .iter()
+            .chain(&["", "a", "ClientIPAddress_", "x".repeat(40).as_str()])
+        {
+            assert_eq!(hash(k.as_bytes()), hash_now(k.as_bytes()), "{k}");
+        }
     }
 
     #[test]

@@ -4,7 +4,7 @@
 use sonic_rs::{JsonContainerTrait, JsonValueTrait, Value};
 use stormwatch_core::{FolderAccess, MailAccess, MailAccessType, MessageRef};
 
-use super::access::{boolean, field, int, nested, str_of, text};
+use super::access::{boolean, field, int, nested, str_of, str_ref, text};
 use super::index::Obj;
 use crate::options::Limits;
 
@@ -32,33 +32,45 @@ fn pair_value<'a>(pairs: &[(&str, &'a str)], key: &str) -> Option<&'a str> {
         .map(|(_, v)| *v)
 }
 
-/// `OperationProperties` as (name, value) pairs.
-fn operation_properties<R: Obj + ?Sized>(rec: &R, limits: &Limits) -> Vec<(String, String)> {
-    let mut out = Vec::new();
+/// From `OperationProperties`: the first `MailAccessType` and the first `IsThrottled` value
+/// (names compared case-insensitively), read without copying.
+fn operation_properties<R: Obj + ?Sized>(
+    rec: &R,
+    limits: &Limits,
+) -> (Option<Option<MailAccessType>>, Option<bool>) {
+    let mut access = None;
+    let mut throttled = None;
     let Some(raw) = field(rec, &["OperationProperties"]) else {
-        return out;
+        return (access, throttled);
     };
     let Some(list) = nested(raw, limits) else {
-        return out;
+        return (access, throttled);
     };
     let Some(arr) = list.as_array() else {
-        return out;
+        return (access, throttled);
+    };
+    let mut take = |n: &str, v: &str| {
+        if access.is_none() && n.eq_ignore_ascii_case("MailAccessType") {
+            access = Some(access_type(v));
+        } else if throttled.is_none() && n.eq_ignore_ascii_case("IsThrottled") {
+            throttled = Some(v.eq_ignore_ascii_case("true"));
+        }
     };
     for item in arr.iter() {
         if item.is_object() {
             if let (Some(n), Some(v)) = (
-                str_of(item, &["Name", "name"]),
-                str_of(item, &["Value", "value"]),
+                str_ref(item, &["Name", "name"]),
+                str_ref(item, &["Value", "value"]),
             ) {
-                out.push((n, v));
+                take(&n, &v);
             }
         } else if let Some(pairs) = item.as_str().and_then(ps_pairs)
             && let (Some(n), Some(v)) = (pair_value(&pairs, "Name"), pair_value(&pairs, "Value"))
         {
-            out.push((n.to_owned(), v.to_owned()));
+            take(n, v);
         }
     }
-    out
+    (access, throttled)
 }
 
 fn access_type(s: &str) -> Option<MailAccessType> {
@@ -125,20 +137,13 @@ fn folder_from_ps(s: &str, items_lost: &mut bool) -> Option<FolderAccess> {
 
 /// Build the `MailItemsAccessed` part of an event from a UAL-shaped record.
 pub(crate) fn mail_access<R: Obj + ?Sized>(rec: &R, limits: &Limits) -> MailAccess {
-    let props = operation_properties(rec, limits);
-    let prop = |name: &str| {
-        props
-            .iter()
-            .find(|(n, _)| n.eq_ignore_ascii_case(name))
-            .map(|(_, v)| v.as_str())
-    };
-    let access = prop("MailAccessType").and_then(access_type).or_else(|| {
-        str_of(rec, &["MailAccessType"])
+    let (prop_access, prop_throttled) = operation_properties(rec, limits);
+    let access = prop_access.flatten().or_else(|| {
+        str_ref(rec, &["MailAccessType"])
             .as_deref()
             .and_then(access_type)
     });
-    let throttled = prop("IsThrottled")
-        .map(|v| v.eq_ignore_ascii_case("true"))
+    let throttled = prop_throttled
         .or_else(|| field(rec, &["IsThrottled"]).and_then(boolean))
         .unwrap_or(false);
     let operation_count = field(rec, &["OperationCount"])

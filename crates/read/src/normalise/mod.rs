@@ -14,7 +14,8 @@ use stormwatch_core::{Event, Location, Timestamp};
 
 use crate::options::{InputFormat, Limits};
 use access::{field, nested, str_of};
-use index::{Obj, Rec};
+use index::Obj;
+pub(crate) use index::Rec;
 
 /// A record-level problem in one field.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -217,8 +218,10 @@ pub(crate) fn expansion(v: &Value) -> Expansion<'_> {
 
 /// Normalise one record (an object). `raw` is its JSON text; wrapped shapes replace it with
 /// the inner record's text as [`Event::raw`] documents.
+/// `rec` is the record's key index when the caller built it already.
 pub(crate) fn normalise(
     v: &Value,
+    rec: Option<Rec<'_>>,
     raw: &str,
     shape: Shape,
     loc: Location,
@@ -237,7 +240,7 @@ pub(crate) fn normalise(
             limits.max_fields
         )));
     }
-    let rec = Rec::new(v);
+    let rec = rec.unwrap_or_else(|| Rec::new(v));
     let shape = if shape == Shape::Auto {
         detect(&rec)
     } else {

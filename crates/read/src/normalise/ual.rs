@@ -96,7 +96,12 @@ pub(crate) fn set_ip(ev: &mut Event, s: Option<String>) {
 
 /// A user agent from `ExtendedProperties` (`[{Name:"UserAgent",Value:…}]`, Entra logons).
 fn extended_user_agent<R: Obj + ?Sized>(rec: &R, limits: &Limits) -> Option<String> {
-    let list = nested(field(rec, &["ExtendedProperties"])?, limits)?;
+    user_agent_in(field(rec, &["ExtendedProperties"])?, limits)
+}
+
+/// The user agent in an `ExtendedProperties` value.
+pub(crate) fn user_agent_in(props: &Value, limits: &Limits) -> Option<String> {
+    let list = nested(props, limits)?;
     let arr = list.as_array()?;
     arr.iter().find_map(|p| {
         (str_of(p, &["Name", "name"])?.eq_ignore_ascii_case("UserAgent"))
