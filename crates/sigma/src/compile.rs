@@ -330,11 +330,11 @@ fn finish(
     all: bool,
     neq: bool,
 ) -> Node {
-    if let Some(f) = field {
-        for p in &mut preds {
-            if let Pred::Str { key, memo, pat, .. } = p {
-                *memo = cx.table.memo(f, key, pat);
-            }
+    // Keyword values are bound to the pseudo-field holding every value of the record.
+    let bind = field.unwrap_or_else(|| cx.table.keyword_field());
+    for p in &mut preds {
+        if let Pred::Str { key, memo, pat, .. } = p {
+            *memo = cx.table.memo(bind, key, pat);
         }
     }
     let preds = if neq {

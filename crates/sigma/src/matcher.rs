@@ -30,6 +30,8 @@ pub(crate) struct FieldTable {
     num_src: HashMap<FieldId, Vec<(u64, u32)>>,
     /// Per field: one automaton over all its anchored-literal predicates.
     batches: Vec<Option<Batch>>,
+    /// The pseudo-field whose values are every scalar of the record (keyword searches).
+    keyword: Option<FieldId>,
     /// Per field: key hashes of its paths' last segments (empty: no key-set check).
     last_keys: Vec<Vec<u64>>,
     /// Per memo slot: the field it belongs to.
@@ -101,6 +103,18 @@ impl FieldTable {
             }
         }
         slot
+    }
+
+    /// The pseudo-field of keyword (field-less) searches: every scalar value of the record.
+    pub(crate) fn keyword_field(&mut self) -> FieldId {
+        if let Some(k) = self.keyword {
+            return k;
+        }
+        let id = u32::try_from(self.fields.len()).unwrap_or(u32::MAX);
+        self.fields.push(Vec::new());
+        self.last_keys.push(Vec::new());
+        self.keyword = Some(id);
+        id
     }
 
     /// Memo slot of "the field contains `lit`" (lowercase), decided by the field's batch: a
@@ -346,7 +360,6 @@ pub(crate) struct Ctx<'a> {
     s: Scratch,
     leaves: Vec<Leaf<'a>>,
     tmp: Vec<&'a Value>,
-    keywords: Option<Vec<Leaf<'a>>>,
 }
 
 impl<'a> Ctx<'a> {
@@ -368,7 +381,6 @@ impl<'a> Ctx<'a> {
             leaves: relabel(leaves),
             tmp: relabel(tmp),
             s,
-            keywords: None,
         }
     }
 
@@ -448,7 +460,10 @@ impl<'a> Ctx<'a> {
             self.s.bloom_built = true;
         }
         let maybe = last.is_empty() || last.iter().any(|h| bloom_has(&self.s.bloom, *h));
-        if maybe && let Some(cands) = self.table.fields.get(i) {
+        if self.table.keyword == Some(id) {
+            present = true;
+            all_leaves(self.root, &mut self.leaves, 0);
+        } else if maybe && let Some(cands) = self.table.fields.get(i) {
             for c in cands {
                 self.tmp.clear();
                 if lookup(self.root, c, &mut self.tmp) {
@@ -506,17 +521,13 @@ impl<'a> Ctx<'a> {
                 }
             }
             Node::Keyword { preds, all } => {
-                if self.keywords.is_none() {
-                    let mut v = Vec::new();
-                    all_leaves(self.root, &mut v, 0);
-                    self.keywords = Some(v);
-                }
-                let leaves = self.keywords.as_deref().unwrap_or(&[]);
-                let one = |p: &Pred| leaves.iter().any(|l| leaf_match(p, l));
+                let Some(kf) = self.table.keyword else {
+                    return false;
+                };
                 if *all {
-                    preds.iter().all(one)
+                    preds.iter().all(|p| self.keyword_pred(kf, p))
                 } else {
-                    preds.iter().any(one)
+                    preds.iter().any(|p| self.keyword_pred(kf, p))
                 }
             }
         }
@@ -572,6 +583,15 @@ impl<'a> Ctx<'a> {
                 }
             }
         }
+    }
+
+    /// A keyword predicate: some scalar value of the record satisfies it.
+    fn keyword_pred(&mut self, kf: FieldId, pred: &Pred) -> bool {
+        if matches!(pred, Pred::Str { .. }) {
+            return self.field_pred(kf, pred);
+        }
+        let (a, b, _) = self.resolve(kf);
+        self.leaves[a..b].iter().any(|l| leaf_match(pred, l))
     }
 
     fn field_pred(&mut self, field: FieldId, pred: &Pred) -> bool {
@@ -790,18 +810,33 @@ pub(crate) fn gate(node: &Node, table: &mut FieldTable) -> Option<Vec<u32>> {
             out.dedup();
             (!out.is_empty()).then_some(out)
         }
-        Node::Not(_) | Node::Const(_) | Node::Keyword { .. } => None,
-        Node::Field { field, preds, all } => {
-            if *all {
+        Node::Not(_) | Node::Const(_) => None,
+        Node::Keyword { preds, all } => {
+            let field = table.keyword?;
+            field_gate(field, preds, *all, table)
+        }
+        Node::Field { field, preds, all } => field_gate(*field, preds, *all, table),
+    }
+}
+
+fn field_gate(
+    field: FieldId,
+    preds: &[Pred],
+    all: bool,
+    table: &mut FieldTable,
+) -> Option<Vec<u32>> {
+    {
+        {
+            if all {
                 let sets: Vec<Vec<u32>> = preds
                     .iter()
-                    .filter_map(|p| pred_gate(*field, p, table))
+                    .filter_map(|p| pred_gate(field, p, table))
                     .collect();
                 sets.into_iter().max_by_key(|s| gate_score(s, table))
             } else {
                 let mut out = Vec::with_capacity(preds.len());
                 for p in preds {
-                    out.extend(pred_gate(*field, p, table)?);
+                    out.extend(pred_gate(field, p, table)?);
                 }
                 out.sort_unstable();
                 out.dedup();
