@@ -14,6 +14,7 @@ use crate::config::AnalyticsConfig;
 use crate::incident::{self, Incident, Links};
 use crate::info::{self, AnalyticInfo};
 use crate::iocs::IocSet;
+use crate::loc::Kept;
 use crate::state::{CtxKind, HOUR_NS, State};
 
 /// The built-in analytics over one input.
@@ -297,7 +298,7 @@ fn to_detection(cx: &Cx<'_>, f: Finding, bonus: u32) -> (Detection, Links) {
                 // Ties broken by the context's earliest record, never by its (input-order) index.
                 let tie = |j: usize| {
                     cx.ctx(j)
-                        .and_then(|(_, c)| c.locs.items.first().map(|l| l.1.clone()))
+                        .and_then(|(_, c)| c.locs.items.first().map(Kept::location))
                 };
                 if first_ctx.is_none_or(|(ft, fi)| t < ft || (t == ft && tie(i) < tie(fi))) {
                     first_ctx = Some((t, i));
@@ -307,14 +308,14 @@ fn to_detection(cx: &Cx<'_>, f: Finding, bonus: u32) -> (Detection, Links) {
         if !any {
             continue;
         }
-        let kept: Vec<&(i64, Location)> = c
+        let kept: Vec<&Kept> = c
             .locs
             .items
             .iter()
-            .filter(|(t, _)| in_windows(f.windows.as_ref(), *t))
+            .filter(|k| in_windows(f.windows.as_ref(), k.t))
             .collect();
-        last = last.max(kept.last().map(|k| k.0));
-        locs.extend(kept.into_iter().cloned());
+        last = last.max(kept.last().map(|k| k.t));
+        locs.extend(kept.into_iter().map(|k| (k.t, k.location())));
         not_kept += c
             .locs
             .total

@@ -62,6 +62,7 @@ mod incident;
 mod info;
 mod intern;
 mod iocs;
+mod loc;
 mod state;
 #[cfg(test)]
 mod testkit;

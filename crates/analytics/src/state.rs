@@ -12,6 +12,7 @@ use std::net::IpAddr;
 use stormwatch_core::{Event, Location, LogonType, MailAccessType, Outcome, Timestamp};
 
 use crate::intern::{FastMap as HashMap, FastSet as HashSet, Interner, Sym};
+use crate::loc::Kept;
 
 /// Nanoseconds per hour.
 pub(crate) const HOUR_NS: i64 = 3_600_000_000_000;
@@ -79,10 +80,10 @@ pub(crate) struct HourAgg {
 /// Record locations kept for a context: the earliest `cap` by (time, location).
 #[derive(Debug, Clone, Default)]
 pub(crate) struct LocBuf {
-    pub(crate) items: Vec<(i64, Location)>,
+    pub(crate) items: Vec<Kept>,
     pub(crate) total: u64,
     cap: usize,
-    cutoff: Option<(i64, Location)>,
+    cutoff: Option<Kept>,
 }
 
 impl LocBuf {
@@ -96,13 +97,12 @@ impl LocBuf {
     }
     pub(crate) fn push(&mut self, t: i64, loc: &Location) {
         self.total += 1;
-        if let Some((ct, cl)) = &self.cutoff
-            && (t, loc) > (*ct, cl)
-        {
+        let k = Kept::new(t, loc);
+        if self.cutoff.as_ref().is_some_and(|c| k > *c) {
             return;
         }
-        self.items.push((t, loc.clone()));
-        if self.items.len() >= 2 * self.cap {
+        self.items.push(k);
+        if self.items.len() >= self.cap + self.cap / 2 {
             self.compact();
         }
     }
@@ -113,6 +113,7 @@ impl LocBuf {
             self.items.truncate(self.cap);
             self.cutoff = self.items.last().cloned();
         }
+        self.items.shrink_to(self.cap);
     }
 }
 
