@@ -5,7 +5,7 @@
 use std::borrow::Cow;
 
 use super::feed::Feed;
-use super::{BATCH_BYTES, BATCH_ITEMS, Batch, FrameError, Framer, Item, Spares};
+use super::{BATCH_BYTES, BATCH_ITEMS, Batch, FrameError, Framer, Item, Spares, find2};
 use crate::options::Limits;
 
 const STEP: usize = 1024 * 1024;
@@ -118,35 +118,29 @@ impl CsvFramer {
             }
             let pos = self.feed.pos();
             let avail = &self.feed.buf()[pos..];
-            let found = if in_quotes {
-                memchr::memchr(b'"', avail)
-            } else {
-                memchr::memchr2(b'"', b'\n', avail)
-            };
-            match found {
+            match row_end(avail, &mut in_quotes, &mut lines_inside) {
                 Some(i) => {
-                    let b = avail[i];
-                    lines_inside += memchr::memchr_iter(b'\n', &avail[..i]).count() as u64;
                     self.feed.set_pos(pos + i + 1);
-                    if b == b'"' {
-                        in_quotes = !in_quotes;
-                    } else {
-                        let mut end = pos + i;
-                        if end > mark && self.feed.buf()[end - 1] == b'\r' {
-                            end -= 1;
-                        }
-                        self.line = start_line + lines_inside + 1;
-                        return Row::Ok {
-                            start: mark,
-                            end,
-                            line: start_line,
-                        };
+                    let mut end = pos + i;
+                    if end > mark && self.feed.buf()[end - 1] == b'\r' {
+                        end -= 1;
                     }
+                    if end - mark > self.limits.max_record_bytes {
+                        let err = FrameError::new(
+                            start_line,
+                            format!("row larger than {} bytes", self.limits.max_record_bytes),
+                        );
+                        self.resync(mark, start_line);
+                        return Row::Err(err);
+                    }
+                    self.line = start_line + lines_inside + 1;
+                    return Row::Ok {
+                        start: mark,
+                        end,
+                        line: start_line,
+                    };
                 }
                 None => {
-                    if in_quotes {
-                        lines_inside += memchr::memchr_iter(b'\n', avail).count() as u64;
-                    }
                     let end = self.feed.end();
                     self.feed.set_pos(end);
                     if !self.more(&mut mark) {
@@ -269,6 +263,41 @@ impl Framer for CsvFramer {
     }
 }
 
+/// The first line feed outside quotes in `b` (quotes toggle `in_quotes`; line feeds inside
+/// quotes are counted in `lines_inside`). Eight bytes at a time: a word without a line feed
+/// only flips the quote state by the parity of its quotes.
+fn row_end(b: &[u8], in_quotes: &mut bool, lines_inside: &mut u64) -> Option<usize> {
+    const LO: u64 = 0x0101_0101_0101_0101;
+    const LOW7: u64 = 0x7f7f_7f7f_7f7f_7f7f;
+    let zero = |t: u64| !(((t & LOW7) + LOW7) | t) & !LOW7;
+    let mut i = 0;
+    loop {
+        while let Some(chunk) = b.get(i..i + 8) {
+            let w = <[u8; 8]>::try_from(chunk).map_or(0, u64::from_le_bytes);
+            if zero(w ^ (LO * u64::from(b'\n'))) != 0 {
+                break;
+            }
+            let quotes = zero(w ^ (LO * u64::from(b'"'))).count_ones();
+            *in_quotes ^= quotes % 2 == 1;
+            i += 8;
+        }
+        if i >= b.len() {
+            return None;
+        }
+        // The word with a line feed (or the tail), byte by byte.
+        let stop = (i + 8).min(b.len());
+        while i < stop {
+            match b[i] {
+                b'"' => *in_quotes = !*in_quotes,
+                b'\n' if *in_quotes => *lines_inside += 1,
+                b'\n' => return Some(i),
+                _ => {}
+            }
+            i += 1;
+        }
+    }
+}
+
 /// Split one CSV row into fields (unquoting `"…"` and `""`). Errors name the problem: invalid
 /// UTF-8, a NUL byte, text after a closing quote, an unterminated quote, too many fields.
 pub(crate) fn split_row<'a>(
@@ -290,21 +319,27 @@ pub(crate) fn split_row<'a>(
         if b.get(i) == Some(&b'"') {
             i += 1;
             let start = i;
-            let mut doubled = false;
+            // Unquoted in the same pass: the text between doubled quotes is copied once.
+            let mut owned: Option<String> = None;
+            let mut seg = start;
             loop {
-                match memchr::memchr(b'"', &b[i..]) {
+                match find2(&b[i..], b'"', b'"') {
                     None => return Err(format!("unterminated quote in field {}", out.len() + 1)),
                     Some(j) => {
                         let q = i + j;
                         if b.get(q + 1) == Some(&b'"') {
-                            doubled = true;
+                            owned
+                                .get_or_insert_with(String::new)
+                                .push_str(&text[seg..=q]);
+                            seg = q + 2;
                             i = q + 2;
                         } else {
-                            let raw = &text[start..q];
-                            out.push(if doubled {
-                                Cow::Owned(raw.replace("\"\"", "\""))
-                            } else {
-                                Cow::Borrowed(raw)
+                            out.push(match owned.take() {
+                                Some(mut o) => {
+                                    o.push_str(&text[seg..q]);
+                                    Cow::Owned(o)
+                                }
+                                None => Cow::Borrowed(&text[start..q]),
                             });
                             i = q + 1;
                             break;
@@ -395,6 +430,39 @@ mod tests {
             }
         }
         (header, out)
+    }
+
+    #[test]
+    fn row_ends_agree_with_a_plain_scan() {
+        let text =
+            b"a,\"b\nc\"\"\",d\n\"\"\"\",e,\"f\ng\nh\",i\n,,,\"\"\n\"x\"\"\ny\",z\nlast,\"open\n";
+        let plain = |b: &[u8], q0: bool| {
+            let (mut q, mut n) = (q0, 0u64);
+            for (i, &c) in b.iter().enumerate() {
+                match c {
+                    b'"' => q = !q,
+                    b'\n' if q => n += 1,
+                    b'\n' => return (Some(i), q, n),
+                    _ => {}
+                }
+            }
+            (None, q, n)
+        };
+        for start in 0..text.len() {
+            for q0 in [false, true] {
+                let (mut q, mut n) = (q0, 0);
+                let got = row_end(&text[start..], &mut q, &mut n);
+                assert_eq!((got, q, n), plain(&text[start..], q0), "{start} {q0}");
+            }
+        }
+    }
+
+    #[test]
+    fn doubled_quotes_unquote_in_one_pass() {
+        let mut out = Vec::new();
+        split_row(br#""{""a"":""x""}","""",plain,"q""""""#, 10, &mut out).unwrap();
+        assert_eq!(out, vec![r#"{"a":"x"}"#, "\"", "plain", "q\"\""]);
+        assert!(matches!(out[2], Cow::Borrowed(_)));
     }
 
     #[test]

@@ -6,7 +6,7 @@
 //! is validated when it is parsed.
 
 use super::feed::Feed;
-use super::{BATCH_BYTES, BATCH_ITEMS, Batch, FrameError, Framer, Item, Spares};
+use super::{BATCH_BYTES, BATCH_ITEMS, Batch, FrameError, Framer, Item, Spares, find2};
 use crate::options::Limits;
 
 const STEP: usize = 1024 * 1024;
@@ -136,7 +136,7 @@ impl JsonFramer {
             }
             let pos = self.feed.pos();
             let avail = &self.feed.buf()[pos..];
-            match memchr::memchr2(b'"', b'\\', avail) {
+            match find2(avail, b'"', b'\\') {
                 Some(i) if avail[i] == b'"' => {
                     self.feed.set_pos(pos + i + 1);
                     return Ok(());
@@ -161,31 +161,7 @@ impl JsonFramer {
                 self.bump();
                 self.skip_string()
             }
-            b'{' | b'[' => {
-                let mut depth = 0usize;
-                loop {
-                    let Some(b) = self.next() else {
-                        return Err(ScanErr::Eof);
-                    };
-                    match b {
-                        b'{' | b'[' => {
-                            depth += 1;
-                            if depth > self.limits.max_depth {
-                                self.too_deep = true;
-                            }
-                        }
-                        b'}' | b']' => {
-                            depth -= 1;
-                            if depth == 0 {
-                                return Ok(());
-                            }
-                        }
-                        b'"' => self.skip_string()?,
-                        b'\n' => self.line += 1,
-                        _ => {}
-                    }
-                }
-            }
+            b'{' | b'[' => self.skip_container(),
             b'}' | b']' | b',' | b':' => Err(ScanErr::Unexpected(first)),
             _ => {
                 // A literal (number, true, false, null, or junk): at least one byte.
@@ -197,6 +173,74 @@ impl JsonFramer {
                     self.bump();
                 }
                 Ok(())
+            }
+        }
+    }
+
+    /// At an opening bracket: to just past its closing bracket. Scans the buffered bytes in a
+    /// tight loop (refilling as needed), counting lines outside strings.
+    fn skip_container(&mut self) -> Result<(), ScanErr> {
+        let mut depth = 0usize;
+        let mut in_str = false;
+        let mut escape_pending = false;
+        loop {
+            if !self.ensure() {
+                return Err(ScanErr::Eof);
+            }
+            let pos = self.feed.pos();
+            let buf = &self.feed.buf()[pos..];
+            let mut i = 0;
+            let mut lines = 0u64;
+            let mut deepest = depth;
+            let mut closed = false;
+            if escape_pending {
+                i = 1;
+                escape_pending = false;
+            }
+            while i < buf.len() {
+                if in_str {
+                    match find2(&buf[i..], b'"', b'\\') {
+                        Some(k) if buf[i + k] == b'"' => {
+                            in_str = false;
+                            i += k + 1;
+                        }
+                        Some(k) => {
+                            if i + k + 1 >= buf.len() {
+                                escape_pending = true;
+                            }
+                            i += k + 2;
+                        }
+                        None => i = buf.len(),
+                    }
+                    continue;
+                }
+                match buf[i] {
+                    b'{' | b'[' => {
+                        depth += 1;
+                        deepest = deepest.max(depth);
+                    }
+                    b'}' | b']' => {
+                        depth -= 1;
+                        if depth == 0 {
+                            i += 1;
+                            closed = true;
+                            break;
+                        }
+                    }
+                    b'"' => in_str = true,
+                    b'\n' => lines += 1,
+                    _ => {}
+                }
+                i += 1;
+            }
+            let i = i.min(buf.len());
+            self.line += lines;
+            if deepest > self.limits.max_depth {
+                self.too_deep = true;
+            }
+            self.feed.set_pos(pos + i);
+            if closed {
+                return Ok(());
             }
         }
     }
@@ -569,6 +613,62 @@ pub(crate) fn depth_exceeds(bytes: &[u8], limit: usize) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Hands out one byte per read: every buffer boundary falls everywhere once.
+    struct Trickle(Vec<u8>, usize);
+
+    impl std::io::Read for Trickle {
+        fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+            match (self.0.get(self.1), buf.first_mut()) {
+                (Some(&b), Some(slot)) => {
+                    *slot = b;
+                    self.1 += 1;
+                    Ok(1)
+                }
+                _ => Ok(0),
+            }
+        }
+    }
+
+    fn frame_with(feed: Feed) -> Vec<Result<(u64, String), (u64, String)>> {
+        let mut f = JsonFramer::new(feed, Limits::default());
+        let mut out = Vec::new();
+        while let Some(b) = f.next_batch() {
+            for it in b.items {
+                match it {
+                    Item::Record {
+                        start, end, line, ..
+                    } => out.push(Ok((
+                        line,
+                        String::from_utf8_lossy(&b.data[start..end]).into_owned(),
+                    ))),
+                    Item::Error(e) => out.push(Err((e.line, e.reason))),
+                }
+            }
+        }
+        out
+    }
+
+    #[test]
+    fn buffer_boundaries_anywhere_frame_the_same() {
+        let text = "[{\"a\":\"x\\\"}]\\\\\",\"b\":[1,{\"c\":\"\\\\\"}]},\n{\"d\":\n[\"]\"]},\n\"s\",\n7,\n{\"e\":{\"f\":1}}]\n{\"g\":\"h\"}\n{\"cut\":\"";
+        let whole = frame(text);
+        let trickled = frame_with(Feed::new(Box::new(Trickle(text.as_bytes().to_vec(), 0))));
+        assert_eq!(whole, trickled);
+        assert_eq!(
+            whole[0],
+            Ok((
+                1,
+                "{\"a\":\"x\\\"}]\\\\\",\"b\":[1,{\"c\":\"\\\\\"}]}".into()
+            ))
+        );
+        assert_eq!(whole[1], Ok((2, "{\"d\":\n[\"]\"]}".into())));
+        assert_eq!(whole[4], Ok((5, "{\"e\":{\"f\":1}}".into())));
+        assert_eq!(whole[5], Ok((7, "{\"g\":\"h\"}".into())));
+        assert!(
+            matches!(&whole[6], Err((8, why)) if why.contains("unterminated") || why.contains("ends inside"))
+        );
+    }
 
     fn frame(text: &str) -> Vec<Result<(u64, String), (u64, String)>> {
         let feed = Feed::new(Box::new(std::io::Cursor::new(text.as_bytes().to_vec())));
