@@ -67,6 +67,25 @@ fn write_jwks(dir: &Path, name: &str, keys: &[Value]) -> String {
     p.display().to_string()
 }
 
+/// A consumer-scoped key and the JWKS file that publishes it.
+fn consumer_key(dir: &Path, kid: &str) -> (Key, String) {
+    let key = Key::new(kid);
+    let jwks = write_jwks(
+        dir,
+        &format!("{kid}.json"),
+        &[key.jwk(&issuer(CONSUMER_TENANT))],
+    );
+    (key, jwks)
+}
+
+/// Run `stormwatch tokens verify --format json ARGS...`, expect `status`, parse the verdict.
+fn verify_json(args: &[&str], status: i32) -> Value {
+    let mut all = vec!["tokens", "verify", "--format", "json"];
+    all.extend_from_slice(args);
+    let run = stormwatch(all).expect_status(status);
+    serde_json::from_str(&run.stdout).unwrap()
+}
+
 fn check<'a>(v: &'a Value, name: &str) -> &'a Value {
     v["checks"]
         .as_array()
@@ -79,20 +98,11 @@ fn check<'a>(v: &'a Value, name: &str) -> &'a Value {
 #[test]
 fn consumer_key_signing_for_an_enterprise_tenant_is_forged() {
     let dir = tempfile::tempdir().unwrap();
-    let key = Key::new("consumer-key-1");
-    let jwks = write_jwks(
-        dir.path(),
-        "consumer.json",
-        &[key.jwk(&issuer(CONSUMER_TENANT))],
-    );
+    let (key, jwks) = consumer_key(dir.path(), "consumer-key-1");
 
     // The Storm-0558 pattern: a consumer key signs a token for an enterprise tenant.
     let forged = key.sign(&claims(ENTERPRISE_TENANT));
-    let run = stormwatch([
-        "tokens", "verify", "--keys", &jwks, "--format", "json", &forged,
-    ])
-    .expect_status(1);
-    let v: Value = serde_json::from_str(&run.stdout).unwrap();
+    let v = verify_json(&["--keys", &jwks, &forged], 1);
     assert_eq!(v["verdict"], "forged", "{v}");
     assert_eq!(check(&v, "signature")["ok"], true);
     assert_eq!(check(&v, "key_scope")["ok"], false);
@@ -118,11 +128,7 @@ fn consumer_key_signing_for_an_enterprise_tenant_is_forged() {
 
     // The same key signing for its own (consumer) tenant is valid, and exits 0.
     let good = key.sign(&claims(CONSUMER_TENANT));
-    let run = stormwatch([
-        "tokens", "verify", "--keys", &jwks, "--format", "json", &good,
-    ])
-    .expect_status(0);
-    let v: Value = serde_json::from_str(&run.stdout).unwrap();
+    let v = verify_json(&["--keys", &jwks, &good], 0);
     assert_eq!(v["verdict"], "valid", "{v}");
 }
 
@@ -139,26 +145,17 @@ fn tampered_and_unknown_tokens_are_not_forged() {
     other["sub"] = json!("someone-else");
     parts[1] = b64(other.to_string().as_bytes());
     let tampered = parts.join(".");
-    let run = stormwatch([
-        "tokens", "verify", "--keys", &jwks, "--format", "json", &tampered,
-    ])
-    .expect_status(1);
-    let v: Value = serde_json::from_str(&run.stdout).unwrap();
+    let v = verify_json(&["--keys", &jwks, &tampered], 1);
     assert_eq!(v["verdict"], "invalid", "{v}");
     assert_eq!(check(&v, "signature")["ok"], false);
 
     // A kid no registry knows.
     let stranger = Key::new("nobody-knows-me").sign(&claims(ENTERPRISE_TENANT));
-    let run = stormwatch([
-        "tokens", "verify", "--keys", &jwks, "--format", "json", &stranger,
-    ])
-    .expect_status(1);
-    let v: Value = serde_json::from_str(&run.stdout).unwrap();
+    let v = verify_json(&["--keys", &jwks, &stranger], 1);
     assert_eq!(v["verdict"], "unknown_key", "{v}");
 
     // Garbage is a verdict, not a crash; a missing token file is a usage error.
-    let run = stormwatch(["tokens", "verify", "--format", "json", "not.a.jwt"]).expect_status(1);
-    let v: Value = serde_json::from_str(&run.stdout).unwrap();
+    let v = verify_json(&["not.a.jwt"], 1);
     assert_eq!(v["verdict"], "invalid", "{v}");
     let missing = dir.path().join("missing.txt");
     stormwatch(["tokens", "verify", &format!("@{}", missing.display())]).expect_status(2);
@@ -193,8 +190,7 @@ fn the_storm_0558_key_is_built_in() {
         b64(claims(ENTERPRISE_TENANT).to_string().as_bytes()),
         b64(&[7u8; 256])
     );
-    let run = stormwatch(["tokens", "verify", "--format", "json", &token]).expect_status(1);
-    let v: Value = serde_json::from_str(&run.stdout).unwrap();
+    let v = verify_json(&[&token], 1);
     assert_eq!(v["key"]["kid"], STORM_KID, "{v}");
     assert_ne!(v["verdict"], "unknown_key", "{v}");
     assert_ne!(v["verdict"], "valid", "{v}");
@@ -263,29 +259,14 @@ fn registry_keeps_history_across_snapshots() {
 
     // key-b is gone from the later snapshot but still verifies a token of its time.
     let token = b.sign(&claims(ENTERPRISE_TENANT));
-    let run = stormwatch([
-        "tokens",
-        "verify",
-        "--registry",
-        &reg,
-        "--format",
-        "json",
-        &token,
-    ])
-    .expect_status(0);
-    let v: Value = serde_json::from_str(&run.stdout).unwrap();
+    let v = verify_json(&["--registry", &reg, &token], 0);
     assert_eq!(v["verdict"], "valid", "{v}");
 }
 
 #[test]
 fn scan_reports_forged_tokens_with_their_location() {
     let dir = tempfile::tempdir().unwrap();
-    let key = Key::new("consumer-key-2");
-    let jwks = write_jwks(
-        dir.path(),
-        "consumer.json",
-        &[key.jwk(&issuer(CONSUMER_TENANT))],
-    );
+    let (key, jwks) = consumer_key(dir.path(), "consumer-key-2");
     let forged = key.sign(&claims(ENTERPRISE_TENANT));
     let good = key.sign(&claims(CONSUMER_TENANT));
     let log = dir.path().join("proxy.log");
