@@ -21,6 +21,7 @@ pub mod impact;
 mod level;
 mod limit;
 mod location;
+mod packed;
 mod stats;
 mod time;
 
@@ -34,5 +35,6 @@ pub use impact::ImpactReport;
 pub use level::Level;
 pub use limit::{Limit, LimitKind};
 pub use location::Location;
+pub use packed::{PackedLocation, RecordId};
 pub use stats::{CoverageCell, FileStats, InputStats, RecordError};
 pub use time::Timestamp;
