@@ -9,7 +9,7 @@ use sonic_rs::Value;
 use crate::doc::{
     FieldPath, KEY_BLOOM_WORDS, Leaf, all_leaves, bloom_has, bloom_keys, lookup, to_leaf,
 };
-use aho_corasick::{AhoCorasick, AhoCorasickBuilder, MatchKind};
+use aho_corasick::{AhoCorasick, AhoCorasickBuilder, AhoCorasickKind, MatchKind};
 
 use crate::pattern::{Anchor, Part, StrPat};
 
@@ -51,6 +51,9 @@ pub(crate) struct Batch {
     /// Numeric equalities: number (see [`num_bits`]) → memo slots.
     nums: HashMap<u64, Vec<u32>>,
 }
+
+/// Largest literal set of one field searched with a DFA.
+const DFA_MAX_PATTERNS: usize = 500;
 
 /// Hash key of a number (`-0` and `0` alike).
 fn num_bits(n: f64) -> u64 {
@@ -173,10 +176,16 @@ impl FieldTable {
             let ac = if pats.is_empty() {
                 None
             } else {
-                let Ok(ac) = AhoCorasickBuilder::new()
-                    .match_kind(MatchKind::Standard)
-                    .build(&pats)
-                else {
+                // A DFA searches faster than the NFAs while it fits the caches; large sets
+                // keep the automaton's own choice.
+                let kind = (pats.len() <= DFA_MAX_PATTERNS).then_some(AhoCorasickKind::DFA);
+                let build = |kind| {
+                    AhoCorasickBuilder::new()
+                        .match_kind(MatchKind::Standard)
+                        .kind(kind)
+                        .build(&pats)
+                };
+                let Ok(ac) = build(kind).or_else(|_| build(None)) else {
                     continue;
                 };
                 Some(ac)
