@@ -200,7 +200,7 @@ pub(crate) enum Leaf<'a> {
     },
     /// JSON null.
     Null,
-    /// An object (or nested array): matches no value pattern.
+    /// A nested array (a list inside a list): matches no value pattern.
     Other,
 }
 
@@ -256,6 +256,18 @@ pub(crate) fn to_leaf(v: &Value) -> Leaf<'_> {
             lower: Cow::Owned(text.clone()),
             text: Cow::Owned(text),
             num,
+            is_str: false,
+        };
+    }
+    if v.is_object() {
+        // An object (a whole field, or an element of a list) is matched as its compact JSON
+        // text, as backends that store such values in one text column do
+        // (`Parameters|contains: ForwardingSmtpAddress` on `[{"Name": …, "Value": …}]`).
+        let text = sonic_rs::to_string(v).unwrap_or_default();
+        return Leaf::Text {
+            lower: Cow::Owned(lower_cow(&text).into_owned()),
+            text: Cow::Owned(text),
+            num: None,
             is_str: false,
         };
     }

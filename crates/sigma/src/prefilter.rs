@@ -16,11 +16,18 @@ const MAX_LITERAL: usize = 12;
 /// longer fits the caches and costs more than the per-field gates it would save.
 const MAX_PATTERNS: usize = 4096;
 
-/// The literal as it appears in JSON text: its longest run of printable ASCII, escaped as
-/// JSON writers escape it (`\` → `\\`, `"` → `\"`). `None` when no run is long enough.
+/// The literal as it appears in JSON text: its longest run of printable ASCII without JSON
+/// punctuation, with backslashes escaped as JSON writers escape them (`\` → `\\`). `None`
+/// when no run is long enough.
 pub(crate) fn json_literal(lit: &str) -> Option<String> {
+    // JSON punctuation is excluded too: an object value is matched as its compact JSON text,
+    // which the record may spell with other spacing around `"`, `:`, `,` and brackets.
     let best = lit
-        .split(|c: char| !c.is_ascii() || c.is_ascii_control())
+        .split(|c: char| {
+            !c.is_ascii()
+                || c.is_ascii_control()
+                || matches!(c, '"' | ':' | ',' | '{' | '}' | '[' | ']')
+        })
         .max_by_key(|s| s.len())?;
     if best.len() < MIN_LITERAL {
         return None;
@@ -29,7 +36,6 @@ pub(crate) fn json_literal(lit: &str) -> Option<String> {
     for c in best.chars() {
         match c {
             '\\' => out.push_str("\\\\"),
-            '"' => out.push_str("\\\""),
             c => out.push(c),
         }
     }

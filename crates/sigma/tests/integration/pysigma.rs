@@ -119,6 +119,102 @@ fn agrees_with_pysigma_fixtures() {
     assert!(diffs.is_empty(), "unexplained differences from pySigma");
 }
 
+/// Rules whose verdicts on the shared corpus records differ from pySigma's, with the record and
+/// why (see docs/rules.md, "Where the reference and stormwatch differ").
+const CORPUS_DIFFERENCES: &[(&str, usize, &str)] = &[(
+    "352a54e1-74ba-4929-9d47-8193d67aba1e",
+    45,
+    "azure_federation_modified: ActivityDisplayName resolves to properties.activityDisplayName \
+     of the Azure Monitor audit record (field mapping, class 2)",
+)];
+
+/// The real M365 and Entra ID records of `corpus-events.json`, offered to every detection
+/// fixture's rule as generic records with the log source ignored, as the fixtures were made.
+#[test]
+fn corpus_records_agree_with_pysigma() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/pysigma");
+    let Ok(text) = std::fs::read_to_string(dir.join("corpus-events.json")) else {
+        return;
+    };
+    let corpus: serde_json::Value = serde_json::from_str(&text).unwrap();
+    let records: Vec<String> = corpus["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["record"].to_string())
+        .collect();
+    let mut files: Vec<_> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|x| x == "json"))
+        .collect();
+    files.sort();
+    let opts = EngineOptions {
+        ignore_logsource: true,
+        ..EngineOptions::default()
+    };
+    let (mut checked, mut agreed) = (0, 0);
+    let mut diffs = Vec::new();
+    let mut expected_seen = BTreeSet::new();
+    for f in files {
+        let fx: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(&f).unwrap()).unwrap();
+        let (Some(yaml), Some(by_rule)) = (
+            fx["rule_yaml"].as_str(),
+            fx["corpus_matches_by_rule"].as_object(),
+        ) else {
+            continue;
+        };
+        if fx.get("correlations").is_some_and(|c| !c.is_null()) {
+            continue;
+        }
+        let (engine, errs) =
+            Engine::from_sources(&[(f.display().to_string(), yaml.to_string())], &opts).unwrap();
+        if !errs.is_empty() {
+            continue;
+        }
+        for (rule, want) in by_rule {
+            let want: BTreeSet<usize> = want
+                .as_array()
+                .unwrap()
+                .iter()
+                .filter_map(|x| x.as_u64().map(|x| x as usize))
+                .collect();
+            for (i, r) in records.iter().enumerate() {
+                let got = matches(&engine, &ev(SourceKind::Generic, r), rule);
+                checked += 1;
+                if got == want.contains(&i) {
+                    agreed += 1;
+                    continue;
+                }
+                if let Some(d) = CORPUS_DIFFERENCES.iter().find(|d| d.0 == rule && d.1 == i) {
+                    expected_seen.insert((d.0, d.1));
+                    continue;
+                }
+                diffs.push(format!(
+                    "{rule} corpus record {i}: pySigma {}, stormwatch {got}",
+                    want.contains(&i)
+                ));
+            }
+        }
+    }
+    println!(
+        "pySigma corpus records: {checked} verdicts, {agreed} agree, {} documented differences, {} unexplained",
+        expected_seen.len(),
+        diffs.len()
+    );
+    for d in &diffs {
+        println!("  {d}");
+    }
+    assert!(checked > 0);
+    assert!(diffs.is_empty(), "unexplained differences from pySigma");
+    assert_eq!(
+        expected_seen.len(),
+        CORPUS_DIFFERENCES.len(),
+        "a documented difference no longer occurs: update the list and docs/rules.md"
+    );
+}
+
 fn matches(engine: &Engine, event: &stormwatch_core::Event, rule: &str) -> bool {
     // `scan` reports what a backend would: rules that only feed correlations
     // (`generate: false`) are not reported on their own, as pySigma emits no query for them.

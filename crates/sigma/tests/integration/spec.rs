@@ -525,3 +525,44 @@ fn hostile_records_do_not_panic() {
         let _ = m(&e, raw);
     }
 }
+
+/// A list of objects (or an object) meets a string pattern as each object's compact JSON text,
+/// as pySigma's SQLite backend and Sentinel search such values; scalar elements still match one
+/// by one.
+#[test]
+fn objects_in_lists_match_as_json_text() {
+    let e = one("        Parameters|contains: ForwardingSmtpAddress");
+    let params = r#"{"Parameters": [ {"Name": "Identity", "Value": "a@b"}, {"Name": "ForwardingSmtpAddress", "Value": "smtp:x@y"} ]}"#;
+    assert!(m(&e, params));
+    assert!(!m(
+        &e,
+        r#"{"Parameters":[{"Name":"Identity","Value":"a@b"}]}"#
+    ));
+    // The same record read as a UAL record goes through the raw-text prefilter first.
+    let ual = stormwatch_core::Event {
+        source: SourceKind::Ual,
+        raw: params.into(),
+        ..stormwatch_core::Event::default()
+    };
+    let (u, errs) = Engine::from_sources(
+        &[(
+            "r.yml".into(),
+            "title: t\nlogsource: {product: m365}\ndetection:\n    sel:\n        Parameters|contains: 'ForwardingSmtpAddress\",\"Value'\n    condition: sel\n".into(),
+        )],
+        &EngineOptions::default(),
+    )
+    .unwrap();
+    assert!(errs.is_empty(), "{errs:?}");
+    assert_eq!(u.matching_rule_ids(&ual).len(), 1);
+    // An object field as a whole.
+    let d = one("        DeviceDetail|contains: '\"isCompliant\":true'");
+    assert!(m(
+        &d,
+        r#"{"DeviceDetail": {"isCompliant": true, "os": "Windows"}}"#
+    ));
+    // Scalar elements: element by element, not the list's text.
+    let t = one("        Tags: b");
+    assert!(m(&t, r#"{"Tags":["a","b"]}"#));
+    let c = one("        Tags|contains: 'a\",\"b'");
+    assert!(!m(&c, r#"{"Tags":["a","b"]}"#));
+}
