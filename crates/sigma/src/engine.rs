@@ -247,7 +247,8 @@ pub struct EngineStats {
     pub correlation_rules: usize,
     /// Distinct fields the rules read.
     pub fields: usize,
-    /// Per source kind: (rules offered, rules always evaluated, prefilter literals).
+    /// Per source kind: (rules offered, rules evaluated on every record because neither a
+    /// gate nor a prefilter literal selects them, raw-text prefilter literals).
     pub groups: Vec<(SourceKind, usize, usize, usize)>,
 }
 
@@ -399,13 +400,15 @@ impl Inner {
             return false;
         }
         if !c.event_ids.is_empty() {
-            let (a, b, present) = ctx.resolve(self.win.event_id);
-            if !present {
-                return false;
-            }
-            let _ = (a, b);
-            let ok = ctx_leaves_num(ctx, self.win.event_id)
-                .is_some_and(|n| c.event_ids.iter().any(|id| *id as f64 == n));
+            let n = match ctx.event_id {
+                Some(n) => n,
+                None => {
+                    let n = ctx_leaves_num(ctx, self.win.event_id);
+                    ctx.event_id = Some(n);
+                    n
+                }
+            };
+            let ok = n.is_some_and(|n| c.event_ids.iter().any(|id| *id as f64 == n));
             if !ok {
                 return false;
             }
@@ -634,10 +637,24 @@ impl Engine {
             .groups
             .iter()
             .map(|(k, g)| {
+                // Evaluated on every record: no gate, and no prefilter literal either.
+                let always = g
+                    .rules
+                    .iter()
+                    .enumerate()
+                    .filter(|(local, ri)| {
+                        self.inner
+                            .rules
+                            .get(**ri as usize)
+                            .is_some_and(|r| r.gate.is_none())
+                            && (g.prefilter.is_none()
+                                || u32::try_from(*local).is_ok_and(|l| bit_get(&g.always_bits, l)))
+                    })
+                    .count();
                 (
                     *k,
                     g.rules.len(),
-                    g.always.len(),
+                    always,
                     g.prefilter.as_ref().map_or(0, Prefilter::pattern_count),
                 )
             })

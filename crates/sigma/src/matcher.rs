@@ -369,6 +369,8 @@ pub(crate) struct Ctx<'a> {
     s: Scratch,
     leaves: Vec<Leaf<'a>>,
     tmp: Vec<&'a Value>,
+    /// The Windows event id of the record, once computed.
+    pub(crate) event_id: Option<Option<f64>>,
 }
 
 impl<'a> Ctx<'a> {
@@ -390,6 +392,7 @@ impl<'a> Ctx<'a> {
             leaves: relabel(leaves),
             tmp: relabel(tmp),
             s,
+            event_id: None,
         }
     }
 
