@@ -10,7 +10,7 @@ use std::collections::{HashMap, HashSet, VecDeque};
 use std::sync::Arc;
 
 use rsigma_parser::{ConditionExpr, ConditionOperator, CorrelationType};
-use stormwatch_core::{Detection, DetectionSource, Event, Location, Timestamp};
+use stormwatch_core::{Detection, DetectionSource, Event, Location, PackedLocation, Timestamp};
 
 use crate::doc::{FieldPath, Leaf, lookup, to_leaf};
 use crate::engine::Inner;
@@ -53,12 +53,79 @@ impl CompiledCorrelation {
     }
 }
 
+/// Matches are kept compactly: field values as symbols of the correlator's interner, one
+/// packed location for a record (several for the output of a correlation).
 #[derive(Debug, Clone)]
 struct Obs {
     t: i64,
-    /// Field values recorded with the match (group-by and value fields).
-    fields: Vec<(String, String)>,
-    locs: Vec<Location>,
+    /// (field name, value) symbols, names lower-cased: group-by and value fields.
+    fields: Box<[(Sym, Sym)]>,
+    locs: Locs,
+}
+
+/// Symbol of an interned string.
+type Sym = u32;
+
+#[derive(Debug, Clone)]
+enum Locs {
+    One(PackedLocation),
+    Many(Vec<PackedLocation>),
+}
+
+impl Locs {
+    fn as_slice(&self) -> &[PackedLocation] {
+        match self {
+            Locs::One(l) => std::slice::from_ref(l),
+            Locs::Many(v) => v,
+        }
+    }
+}
+
+/// Strings seen in correlation fields, each kept once.
+#[derive(Debug, Default)]
+struct Interner {
+    index: HashMap<Box<str>, Sym>,
+    names: Vec<Box<str>>,
+}
+
+impl Interner {
+    fn intern(&mut self, s: &str) -> Sym {
+        if let Some(&x) = self.index.get(s) {
+            return x;
+        }
+        let x = Sym::try_from(self.names.len()).unwrap_or(Sym::MAX);
+        self.names.push(s.into());
+        self.index.insert(s.into(), x);
+        x
+    }
+    fn get(&self, s: &str) -> Option<Sym> {
+        self.index.get(s).copied()
+    }
+    fn text(&self, x: Sym) -> &str {
+        usize::try_from(x)
+            .ok()
+            .and_then(|i| self.names.get(i))
+            .map_or("", |b| b)
+    }
+}
+
+/// What one event contributes to the correlations. [`Correlator::extract`] computes it
+/// without changing the correlator (so it can run on many threads at once);
+/// [`Correlator::record`] adds it, in input order.
+#[derive(Debug, Clone, Default)]
+pub struct Observation {
+    t: i64,
+    loc: Option<Location>,
+    /// (rule, values of the rule's wanted fields, in order; `None` when absent).
+    hits: Vec<(usize, Vec<Option<String>>)>,
+}
+
+impl Observation {
+    /// Whether the event feeds no correlation.
+    #[must_use]
+    pub fn is_empty(&self) -> bool {
+        self.hits.is_empty()
+    }
 }
 
 /// Correlation state for one run: feed it every event with what `scan` found, then `finish`.
@@ -72,6 +139,7 @@ pub struct Correlator {
     /// Fields to record per wanted rule.
     wanted_fields: HashMap<usize, Vec<String>>,
     any: bool,
+    strings: Interner,
 }
 
 impl Correlator {
@@ -101,46 +169,77 @@ impl Correlator {
             wanted,
             wanted_fields,
             any,
+            strings: Interner::default(),
         }
     }
 
     /// Record the correlation-relevant matches of one event (`fired`: what `scan` reported
     /// for it; rules that only feed correlations are evaluated here).
     pub fn observe(&mut self, ev: &Event, fired: &[Detection]) {
-        if !self.any {
-            return;
-        }
         let _ = fired;
+        let o = self.extract(ev);
+        self.record(o);
+    }
+
+    /// What `ev` contributes to the correlations, without recording it: safe to call from
+    /// several threads; pass the result to [`Correlator::record`] in input order.
+    #[must_use]
+    pub fn extract(&self, ev: &Event) -> Observation {
+        let mut o = Observation::default();
+        if !self.any {
+            return o;
+        }
+        let Some(t) = ev.time else { return o };
         let mut hits = Vec::new();
         self.inner.matching(ev, Some(&self.wanted), &mut hits);
         if hits.is_empty() {
-            return;
+            return o;
         }
-        let Some(t) = ev.time else { return };
         let root: Option<sonic_rs::Value> = sonic_rs::from_str(&ev.raw).ok();
+        let mut out = Vec::new();
         for ri in hits {
-            let mut fields = Vec::new();
+            let mut values = Vec::new();
             if let (Some(root), Some(names)) = (&root, self.wanted_fields.get(&ri)) {
                 for n in names {
-                    let mut out = Vec::new();
-                    let path = FieldPath::new(n);
-                    lookup(root, &path, &mut out);
-                    if let Some(Leaf::Text { text, .. }) = out.first().map(|v| to_leaf(v)) {
-                        fields.push((n.clone(), text.into_owned()));
-                    }
+                    out.clear();
+                    lookup(root, &FieldPath::new(n), &mut out);
+                    values.push(match out.first().map(|v| to_leaf(v)) {
+                        Some(Leaf::Text { text, .. }) => Some(text.into_owned()),
+                        _ => None,
+                    });
+                }
+            }
+            o.hits.push((ri, values));
+        }
+        o.t = t.nanos();
+        o.loc = Some(ev.loc.clone());
+        o
+    }
+
+    /// Add what [`Correlator::extract`] found for one event.
+    pub fn record(&mut self, o: Observation) {
+        let Some(loc) = o.loc else { return };
+        let packed = PackedLocation::new(&loc);
+        for (ri, values) in o.hits {
+            let names = self.wanted_fields.get(&ri).map_or(&[][..], Vec::as_slice);
+            let mut fields = Vec::new();
+            for (n, v) in names.iter().zip(values) {
+                if let Some(v) = v {
+                    let name = self.strings.intern(&n.to_ascii_lowercase());
+                    fields.push((name, self.strings.intern(&v)));
                 }
             }
             self.obs.entry(ri).or_default().push(Obs {
-                t: t.nanos(),
-                fields,
-                locs: vec![ev.loc.clone()],
+                t: o.t,
+                fields: fields.into_boxed_slice(),
+                locs: Locs::One(packed.clone()),
             });
         }
     }
 
     /// Evaluate every correlation over what was observed.
     #[must_use]
-    pub fn finish(self) -> Vec<Detection> {
+    pub fn finish(mut self) -> Vec<Detection> {
         let inner = &self.inner;
         let n = inner.correlations.len();
         let mut outputs: Vec<Option<Vec<Obs>>> = vec![None; n];
@@ -161,7 +260,7 @@ impl Correlator {
                 if !ready {
                     continue;
                 }
-                let out = evaluate(c, &self.obs, &outputs);
+                let out = evaluate(c, &self.obs, &outputs, &mut self.strings);
                 if let Some(info) = inner.infos.get(c.info) {
                     for o in &out {
                         let mut d = Detection::new(
@@ -171,14 +270,23 @@ impl Correlator {
                             DetectionSource::Sigma,
                             Timestamp::from_nanos(o.t),
                         );
-                        d.events.clone_from(&o.locs);
+                        d.events = o
+                            .locs
+                            .as_slice()
+                            .iter()
+                            .map(PackedLocation::location)
+                            .collect();
                         d.tags.clone_from(&info.tags);
-                        let group: Vec<String> =
-                            o.fields.iter().map(|(k, v)| format!("{k}={v}")).collect();
+                        let group: Vec<String> = c
+                            .group_by
+                            .iter()
+                            .zip(o.fields.iter())
+                            .map(|(k, (_, v))| format!("{k}={}", self.strings.text(*v)))
+                            .collect();
                         d.explanation = format!(
                             "{} correlation over {} record(s) within {} s{}",
                             c.kind.as_str(),
-                            o.locs.len(),
+                            o.locs.as_slice().len(),
                             c.span_ns / 1_000_000_000,
                             if group.is_empty() {
                                 String::new()
@@ -206,49 +314,59 @@ fn evaluate(
     c: &CompiledCorrelation,
     obs: &HashMap<usize, Vec<Obs>>,
     outputs: &[Option<Vec<Obs>>],
+    strings: &mut Interner,
 ) -> Vec<Obs> {
-    // (time, ref index, group key, value, obs)
+    let empty = strings.intern("");
+    // Field names as recorded (lower-cased), per ref: group-by fields, then the value field.
+    let name_syms = |g: &str, i: usize| strings.get(&c.field_for(g, i).to_ascii_lowercase());
+    let mut lookups: Vec<(Vec<Option<Sym>>, Option<Sym>)> = Vec::new();
+    for i in 0..c.refs.len() {
+        let keys = c.group_by.iter().map(|g| name_syms(g, i)).collect();
+        let val = c.field.as_ref().and_then(|f| name_syms(f, i));
+        lookups.push((keys, val));
+    }
     let mut items: Vec<Item<'_>> = Vec::new();
     for (i, r) in c.refs.iter().enumerate() {
         let list: &[Obs] = match r {
             Ref::Rule(ri) => obs.get(ri).map_or(&[], Vec::as_slice),
             Ref::Corr(k) => outputs.get(*k).and_then(|o| o.as_deref()).unwrap_or(&[]),
         };
+        let Some((key_names, val_name)) = lookups.get(i) else {
+            continue;
+        };
         for o in list {
-            let get = |name: &str| {
-                o.fields
-                    .iter()
-                    .find(|(k, _)| k.eq_ignore_ascii_case(name))
-                    .map(|(_, v)| v.clone())
+            let get = |name: Option<Sym>| {
+                name.and_then(|n| o.fields.iter().find(|(k, _)| *k == n).map(|(_, v)| *v))
             };
-            let key: Vec<String> = c
-                .group_by
-                .iter()
-                .map(|g| get(&c.field_for(g, i)).unwrap_or_default())
-                .collect();
-            let val = c.field.as_ref().and_then(|f| get(&c.field_for(f, i)));
+            let key: Vec<Sym> = key_names.iter().map(|&n| get(n).unwrap_or(empty)).collect();
+            let val = get(*val_name);
             items.push((o.t, i, key, val, o));
         }
     }
     items.sort_by(|a, b| {
         a.0.cmp(&b.0)
             .then(a.1.cmp(&b.1))
-            .then_with(|| a.4.locs.cmp(&b.4.locs))
+            .then_with(|| a.4.locs.as_slice().cmp(b.4.locs.as_slice()))
     });
-    let mut by_group: HashMap<Vec<String>, Vec<usize>> = HashMap::new();
-    let mut order: Vec<Vec<String>> = Vec::new();
+    let mut by_group: HashMap<&[Sym], Vec<usize>> = HashMap::new();
+    let mut order: Vec<&[Sym]> = Vec::new();
     for (idx, it) in items.iter().enumerate() {
         by_group
-            .entry(it.2.clone())
+            .entry(&it.2)
             .or_insert_with(|| {
-                order.push(it.2.clone());
+                order.push(&it.2);
                 Vec::new()
             })
             .push(idx);
     }
+    let group_names: Vec<Sym> = c
+        .group_by
+        .iter()
+        .map(|g| strings.intern(&g.to_ascii_lowercase()))
+        .collect();
     let mut out = Vec::new();
     for key in order {
-        let Some(idxs) = by_group.get(&key) else {
+        let Some(idxs) = by_group.get(key) else {
             continue;
         };
         let mut window: VecDeque<usize> = VecDeque::new();
@@ -262,22 +380,25 @@ fn evaluate(
                     break;
                 }
             }
-            if holds(c, &items, &window) {
+            if holds(c, &items, &window, strings) {
                 let mut locs = Vec::new();
                 for &w in &window {
-                    for l in &items[w].4.locs {
+                    for l in items[w].4.locs.as_slice() {
                         if locs.len() < MAX_LOCS {
                             locs.push(l.clone());
                         }
                     }
                 }
-                let fields = c
-                    .group_by
+                let fields = group_names
                     .iter()
-                    .cloned()
-                    .zip(key.iter().cloned())
+                    .copied()
+                    .zip(key.iter().copied())
                     .collect();
-                out.push(Obs { t, fields, locs });
+                out.push(Obs {
+                    t,
+                    fields,
+                    locs: Locs::Many(locs),
+                });
                 window.clear();
             }
         }
@@ -286,7 +407,7 @@ fn evaluate(
 }
 
 /// (time, ref index, group key, value, observation).
-type Item<'a> = (i64, usize, Vec<String>, Option<String>, &'a Obs);
+type Item<'a> = (i64, usize, Vec<Sym>, Option<Sym>, &'a Obs);
 
 fn test_preds(preds: &[(ConditionOperator, u64)], x: f64) -> bool {
     preds.iter().all(|(op, v)| {
@@ -302,20 +423,26 @@ fn test_preds(preds: &[(ConditionOperator, u64)], x: f64) -> bool {
     })
 }
 
-fn holds(c: &CompiledCorrelation, items: &[Item<'_>], window: &VecDeque<usize>) -> bool {
+fn holds(
+    c: &CompiledCorrelation,
+    items: &[Item<'_>],
+    window: &VecDeque<usize>,
+    strings: &Interner,
+) -> bool {
     let nums = || -> Vec<f64> {
         window
             .iter()
-            .filter_map(|&w| items[w].3.as_deref().and_then(crate::doc::parse_num))
+            .filter_map(|&w| {
+                items[w]
+                    .3
+                    .and_then(|v| crate::doc::parse_num(strings.text(v)))
+            })
             .collect()
     };
     match c.kind {
         CorrelationType::EventCount => test_preds(&c.preds, window.len() as f64),
         CorrelationType::ValueCount => {
-            let distinct: HashSet<&str> = window
-                .iter()
-                .filter_map(|&w| items[w].3.as_deref())
-                .collect();
+            let distinct: HashSet<Sym> = window.iter().filter_map(|&w| items[w].3).collect();
             test_preds(&c.preds, distinct.len() as f64)
         }
         CorrelationType::Temporal => {

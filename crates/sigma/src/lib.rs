@@ -45,7 +45,7 @@ mod prefilter;
 
 use std::path::PathBuf;
 
-pub use correlate::Correlator;
+pub use correlate::{Correlator, Observation};
 pub use engine::{Engine, EngineOptions, EngineStats, LogSourceInfo, RuleInfo, RuleKind};
 pub use error::{RuleLoadError, SigmaError};
 pub use pipeline::Pipeline;

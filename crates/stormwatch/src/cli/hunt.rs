@@ -8,6 +8,7 @@ use anyhow::Context as _;
 use rayon::prelude::*;
 use stormwatch_core::{Detection, Level, sort_detections};
 use stormwatch_report::{DetectionFormat, HuntSummary};
+use stormwatch_sigma::Observation;
 
 use super::common::{self, InputArgs, Output};
 use crate::exit::Exit;
@@ -102,16 +103,19 @@ pub(crate) fn run(args: HuntArgs) -> anyhow::Result<ExitCode> {
     let progress = common::ProgressBar::start(&read_opts, args.output.quiet);
     let mut detections: Vec<Detection> = Vec::new();
     let stats = stormwatch_read::read(&inputs, &read_opts, &mut |batch| {
-        let fired: Vec<Vec<Detection>> = batch
+        let corr = &correlator;
+        let fired: Vec<(Vec<Detection>, Observation)> = batch
             .par_iter()
             .map(|ev| {
                 let mut out = Vec::new();
                 engine.engine.scan(ev, &mut out);
-                out
+                (out, corr.extract(ev))
             })
             .collect();
-        for (ev, fired) in batch.iter().zip(fired) {
-            correlator.observe(ev, &fired);
+        for (ev, (fired, observed)) in batch.iter().zip(fired) {
+            if !observed.is_empty() {
+                correlator.record(observed);
+            }
             if let Some(a) = analytics.as_mut() {
                 a.analytics.observe(ev);
             }
