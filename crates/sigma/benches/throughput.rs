@@ -111,6 +111,17 @@ fn main() {
         .and_then(|s| s.parse().ok())
         .unwrap_or(1_000_000);
 
+    // BENCH_ONLY=cloud or BENCH_ONLY=windows runs one workload.
+    let only = std::env::var("BENCH_ONLY").unwrap_or_default();
+    if only != "cloud" {
+        windows(total);
+    }
+    if only != "windows" {
+        cloud(total);
+    }
+}
+
+fn windows(total: usize) {
     // (a) Windows.
     let mut files = Vec::new();
     for d in [
@@ -232,10 +243,12 @@ fn main() {
             total,
         );
         if take == sources.len() {
-            break;
+            return;
         }
     }
+}
 
+fn cloud(total: usize) {
     // (b) Cloud.
     let mut cloud_rules = Vec::new();
     for d in ["rules/cloud/m365", "rules/cloud/azure"] {

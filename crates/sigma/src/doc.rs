@@ -12,39 +12,100 @@ pub(crate) struct FieldPath {
     segs: Vec<String>,
     /// `segs[i..].join(".")` for every `i`, to find keys that contain dots literally.
     suffixes: Vec<String>,
+    /// Per segment: key hashes (see [`key_hash`]) of the segment and of its suffix; `None`
+    /// for a `*` segment.
+    hashes: Vec<Option<(u64, u64)>>,
 }
 
 impl FieldPath {
     pub(crate) fn new(path: &str) -> Self {
         let segs: Vec<String> = path.split('.').map(str::to_string).collect();
-        let suffixes = (0..segs.len()).map(|i| segs[i..].join(".")).collect();
-        FieldPath { segs, suffixes }
-    }
-}
-
-impl FieldPath {
-    /// Key hash of the last segment (see [`key_hash`]), when the path can be ruled out by the
-    /// record's key set.
-    pub(crate) fn last_hash(&self) -> Option<u64> {
-        let last = self.segs.last()?;
-        if last.is_empty() || last == "*" {
-            return None;
+        let suffixes: Vec<String> = (0..segs.len()).map(|i| segs[i..].join(".")).collect();
+        let hashes = segs
+            .iter()
+            .zip(&suffixes)
+            .map(|(s, x)| (s != "*").then(|| (key_hash(s.as_bytes()), key_hash(x.as_bytes()))))
+            .collect();
+        FieldPath {
+            segs,
+            suffixes,
+            hashes,
         }
-        Some(key_hash(last.as_bytes()))
+    }
+
+    /// Whether the path may exist in a record whose key-set filter is `bloom`: `false` only
+    /// when [`lookup`] cannot find it (at some step neither the segment nor the rest of the
+    /// path, as one dotted key, is a key of the record).
+    pub(crate) fn may_exist(&self, bloom: &[u64]) -> bool {
+        let n = self.hashes.len();
+        for (i, h) in self.hashes.iter().enumerate() {
+            let Some((seg, suffix)) = h else {
+                return true;
+            };
+            if i + 1 < n && bloom_has(bloom, *suffix) {
+                return true;
+            }
+            if !bloom_has(bloom, *seg) {
+                return false;
+            }
+        }
+        true
     }
 }
 
-/// Hash of a key name as [`get_key`] compares it: ASCII case and spaces ignored.
+/// Hash of a key name as [`get_key`] compares it: spaces ignored, and every byte OR-ed with
+/// `0x20`, which folds ASCII case (and merges a few punctuation pairs, which only makes the
+/// filter a little less selective). Eight bytes at a time for keys without spaces.
 pub(crate) fn key_hash(key: &[u8]) -> u64 {
-    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
-    for &b in key {
-        if b == b' ' {
-            continue;
-        }
-        h ^= u64::from(b.to_ascii_lowercase());
-        h = h.wrapping_mul(0x0100_0000_01b3);
+    const FOLD: u64 = 0x2020_2020_2020_2020;
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const HIGH: u64 = 0x8080_8080_8080_8080;
+    fn mix(h: u64, w: u64) -> u64 {
+        (h ^ w).wrapping_mul(0x9E37_79B9_7F4A_7C15).rotate_left(29)
     }
-    h ^ (h >> 29)
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    let mut chunks = key.chunks_exact(8);
+    let mut fast = true;
+    for c in &mut chunks {
+        let mut b = [0u8; 8];
+        b.copy_from_slice(c);
+        let x = u64::from_le_bytes(b);
+        // A byte equal to a space makes `x ^ FOLD` hold a zero byte.
+        let v = x ^ FOLD;
+        if v.wrapping_sub(ONES) & !v & HIGH != 0 {
+            fast = false;
+            break;
+        }
+        h = mix(h, x | FOLD);
+    }
+    let mut n = key.len();
+    if fast && !chunks.remainder().contains(&b' ') {
+        let mut w = 0u64;
+        for (i, &b) in chunks.remainder().iter().enumerate() {
+            w |= u64::from(b | 0x20) << (8 * i);
+        }
+        if !chunks.remainder().is_empty() {
+            h = mix(h, w);
+        }
+    } else {
+        // The same words over the bytes other than spaces.
+        h = 0xcbf2_9ce4_8422_2325;
+        n = 0;
+        let mut w = 0u64;
+        for &b in key.iter().filter(|b| **b != b' ') {
+            w |= u64::from(b | 0x20) << (8 * (n % 8));
+            n += 1;
+            if n.is_multiple_of(8) {
+                h = mix(h, w);
+                w = 0;
+            }
+        }
+        if !n.is_multiple_of(8) {
+            h = mix(h, w);
+        }
+    }
+    let h = mix(h, n as u64);
+    h ^ (h >> 32)
 }
 
 /// Bits of the key-set filter (a one-hash Bloom filter).
@@ -61,8 +122,8 @@ pub(crate) fn bloom_has(bloom: &[u64], h: u64) -> bool {
     bloom.get(w).is_none_or(|x| x & m != 0)
 }
 
-/// Add every key of the record (and, for keys with dots, their part after the last dot) to
-/// the key-set filter: a field path whose last segment is absent cannot be found.
+/// Add every key of the record, at any depth, to the key-set filter: a field path with a
+/// segment that is no key of the record cannot be found (see [`FieldPath::may_exist`]).
 pub(crate) fn bloom_keys(v: &Value, bloom: &mut [u64], depth: usize) {
     if depth > MAX_DEPTH {
         return;
@@ -76,9 +137,6 @@ pub(crate) fn bloom_keys(v: &Value, bloom: &mut [u64], depth: usize) {
     if let Some(obj) = v.as_object() {
         for (k, el) in obj.iter() {
             add(bloom, k.as_bytes());
-            if let Some(p) = k.rfind('.') {
-                add(bloom, &k.as_bytes()[p + 1..]);
-            }
             if el.is_object() || el.is_array() {
                 bloom_keys(el, bloom, depth + 1);
             }
@@ -95,17 +153,24 @@ pub(crate) fn bloom_keys(v: &Value, bloom: &mut [u64], depth: usize) {
 /// Object member by name: exact first, then ASCII case-insensitive.
 pub(crate) fn get_key<'a>(v: &'a Value, key: &str) -> Option<&'a Value> {
     let obj = v.as_object()?;
-    if let Some(found) = obj.get(&key) {
-        return Some(found);
+    // One pass: an exact match wins at once; otherwise the first case-insensitive match,
+    // then the first match ignoring spaces in the record's key (Windows event data names
+    // written with spaces: `Threat Name` for `ThreatName`).
+    let mut folded = None;
+    let mut spaced = None;
+    for (k, el) in obj.iter() {
+        if k.len() == key.len() {
+            if k == key {
+                return Some(el);
+            }
+            if folded.is_none() && k.eq_ignore_ascii_case(key) {
+                folded = Some(el);
+            }
+        } else if spaced.is_none() && k.len() > key.len() && eq_no_space(k, key) {
+            spaced = Some(el);
+        }
     }
-    obj.iter()
-        .find(|(k, _)| k.eq_ignore_ascii_case(key))
-        .or_else(|| {
-            // Windows event data names written with spaces (`Threat Name` for `ThreatName`).
-            obj.iter()
-                .find(|(k, _)| k.contains(' ') && eq_no_space(k, key))
-        })
-        .map(|(_, v)| v)
+    folded.or(spaced)
 }
 
 fn eq_no_space(k: &str, key: &str) -> bool {
@@ -315,6 +380,22 @@ pub(crate) fn all_leaves<'a>(v: &'a Value, out: &mut Vec<Leaf<'a>>, depth: usize
 mod tests {
     #![allow(clippy::unwrap_used)]
     use super::*;
+
+    #[test]
+    fn key_hash_folds_case_and_spaces() {
+        for (a, b) in [
+            ("ThreatName", "threatname"),
+            ("Threat Name", "THREATNAME"),
+            ("AuthenticationRequirement", "authentication requirement"),
+            ("a", "A"),
+            ("", " "),
+            ("properties.Operation", "PROPERTIES.operation"),
+        ] {
+            assert_eq!(key_hash(a.as_bytes()), key_hash(b.as_bytes()), "{a} / {b}");
+        }
+        assert_ne!(key_hash(b"Operation"), key_hash(b"Operations"));
+        assert_ne!(key_hash(b"ab"), key_hash(b"ab\0"));
+    }
 
     #[test]
     fn dotted_paths_arrays_and_case() {

@@ -6,9 +6,7 @@ use std::net::IpAddr;
 
 use sonic_rs::Value;
 
-use crate::doc::{
-    FieldPath, KEY_BLOOM_WORDS, Leaf, all_leaves, bloom_has, bloom_keys, lookup, to_leaf,
-};
+use crate::doc::{FieldPath, KEY_BLOOM_WORDS, Leaf, all_leaves, bloom_keys, lookup, to_leaf};
 use aho_corasick::{AhoCorasick, AhoCorasickBuilder, AhoCorasickKind, MatchKind};
 
 use crate::pattern::{Anchor, Part, StrPat};
@@ -32,8 +30,6 @@ pub(crate) struct FieldTable {
     batches: Vec<Option<Batch>>,
     /// The pseudo-field whose values are every scalar of the record (keyword searches).
     keyword: Option<FieldId>,
-    /// Per field: key hashes of its paths' last segments (empty: no key-set check).
-    last_keys: Vec<Vec<u64>>,
     /// Per memo slot: the field it belongs to.
     slot_field: Vec<FieldId>,
     /// Per memo slot: decided by its field's batch (an anchored literal over the lowercase
@@ -67,19 +63,6 @@ impl FieldTable {
         }
         let id = u32::try_from(self.fields.len()).unwrap_or(u32::MAX);
         let paths: Vec<FieldPath> = candidates.iter().map(|c| FieldPath::new(c)).collect();
-        let mut last: Vec<u64> = Vec::new();
-        for p in &paths {
-            match p.last_hash() {
-                Some(h) => last.push(h),
-                None => {
-                    last.clear();
-                    break;
-                }
-            }
-        }
-        last.sort_unstable();
-        last.dedup();
-        self.last_keys.push(last);
         self.fields.push(paths);
         self.index.insert(candidates, id);
         id
@@ -115,7 +98,6 @@ impl FieldTable {
         }
         let id = u32::try_from(self.fields.len()).unwrap_or(u32::MAX);
         self.fields.push(Vec::new());
-        self.last_keys.push(Vec::new());
         self.keyword = Some(id);
         id
     }
@@ -465,18 +447,19 @@ impl<'a> Ctx<'a> {
         }
         let start = self.leaves.len();
         let mut present = false;
-        let last = self.table.last_keys.get(i).map_or(&[][..], Vec::as_slice);
-        if !last.is_empty() && !self.s.bloom_built {
-            self.s.bloom.resize(KEY_BLOOM_WORDS, 0);
-            bloom_keys(self.root, &mut self.s.bloom, 0);
-            self.s.bloom_built = true;
-        }
-        let maybe = last.is_empty() || last.iter().any(|h| bloom_has(&self.s.bloom, *h));
         if self.table.keyword == Some(id) {
             present = true;
             all_leaves(self.root, &mut self.leaves, 0);
-        } else if maybe && let Some(cands) = self.table.fields.get(i) {
+        } else if let Some(cands) = self.table.fields.get(i) {
+            if !self.s.bloom_built && !cands.is_empty() {
+                self.s.bloom.resize(KEY_BLOOM_WORDS, 0);
+                bloom_keys(self.root, &mut self.s.bloom, 0);
+                self.s.bloom_built = true;
+            }
             for c in cands {
+                if !c.may_exist(&self.s.bloom) {
+                    continue;
+                }
                 self.tmp.clear();
                 if lookup(self.root, c, &mut self.tmp) {
                     present = true;
