@@ -302,11 +302,12 @@ fn cloud(total: usize) {
         })
         .collect();
     println!(
-        "cloud: {} rules ({} not loaded), {} base records, {:.0} bytes/record",
+        "cloud: {} rules ({} not loaded), {} base records, {:.0} bytes/record; {:?}",
         engine.stats().detection_rules,
         errs.len(),
         cloud.len(),
-        cloud.iter().map(|e| e.raw.len()).sum::<usize>() as f64 / cloud.len().max(1) as f64
+        cloud.iter().map(|e| e.raw.len()).sum::<usize>() as f64 / cloud.len().max(1) as f64,
+        engine.stats().groups
     );
     run("  cloud", &engine, &cloud, total);
 }

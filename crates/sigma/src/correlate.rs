@@ -185,21 +185,46 @@ impl Correlator {
     /// several threads; pass the result to [`Correlator::record`] in input order.
     #[must_use]
     pub fn extract(&self, ev: &Event) -> Observation {
-        let mut o = Observation::default();
+        let o = Observation::default();
         if !self.any {
             return o;
         }
-        let Some(t) = ev.time else { return o };
+        if ev.time.is_none() {
+            return o;
+        }
         let mut hits = Vec::new();
         self.inner.matching(ev, Some(&self.wanted), &mut hits);
         if hits.is_empty() {
             return o;
         }
-        let root: Option<sonic_rs::Value> = sonic_rs::from_str(&ev.raw).ok();
+        match sonic_rs::from_str::<sonic_rs::Value>(&ev.raw) {
+            Ok(root) => self.observation(ev, &hits, &root),
+            Err(_) => o,
+        }
+    }
+
+    /// Whether this correlator belongs to the engine `inner`.
+    pub(crate) fn same_engine(&self, inner: &Arc<Inner>) -> bool {
+        Arc::ptr_eq(&self.inner, inner)
+    }
+
+    /// What `ev` (parsed as `root`) contributes, given every detection rule it matches.
+    pub(crate) fn observation(
+        &self,
+        ev: &Event,
+        hits: &[usize],
+        root: &sonic_rs::Value,
+    ) -> Observation {
+        let mut o = Observation::default();
+        let Some(t) = ev.time else { return o };
+        let wanted = |ri: &usize| self.wanted.get(*ri).copied().unwrap_or(false);
+        if !self.any || !hits.iter().any(wanted) {
+            return o;
+        }
         let mut out = Vec::new();
-        for ri in hits {
+        for &ri in hits.iter().filter(|ri| wanted(ri)) {
             let mut values = Vec::new();
-            if let (Some(root), Some(names)) = (&root, self.wanted_fields.get(&ri)) {
+            if let Some(names) = self.wanted_fields.get(&ri) {
                 for n in names {
                     out.clear();
                     lookup(root, &FieldPath::new(n), &mut out);

@@ -462,23 +462,36 @@ impl Inner {
     /// Indexes of the detection rules matching `ev` (all of them, hidden included), pushed
     /// into `out`; `only` restricts to a set of rules.
     pub(crate) fn matching(&self, ev: &Event, only: Option<&[bool]>, out: &mut Vec<usize>) {
+        self.matching_then(ev, only, out, |_, _| {});
+    }
+
+    /// [`Inner::matching`], then `post` with the parsed record and the matches (not called
+    /// when the record was not parsed: the prefilter left no candidate, or it is no JSON).
+    pub(crate) fn matching_then<F: FnOnce(&sonic_rs::Value, &[usize])>(
+        &self,
+        ev: &Event,
+        only: Option<&[bool]>,
+        out: &mut Vec<usize>,
+        post: F,
+    ) {
         SCRATCH.with(|cell| match cell.try_borrow_mut() {
             Ok(mut s) => {
                 let taken = std::mem::take(&mut *s);
-                *s = self.matching_with(ev, only, out, taken);
+                *s = self.matching_with(ev, only, out, taken, post);
             }
             Err(_) => {
-                let _ = self.matching_with(ev, only, out, Scratch::default());
+                let _ = self.matching_with(ev, only, out, Scratch::default(), post);
             }
         });
     }
 
-    fn matching_with(
+    fn matching_with<F: FnOnce(&sonic_rs::Value, &[usize])>(
         &self,
         ev: &Event,
         only: Option<&[bool]>,
         out: &mut Vec<usize>,
         mut s: Scratch,
+        post: F,
     ) -> Scratch {
         let Some(g) = self.groups.get(&ev.source) else {
             return s;
@@ -566,7 +579,9 @@ impl Inner {
             }
         }
         ctx.scratch().bits = bits;
-        ctx.finish()
+        let s = ctx.finish();
+        post(&root, out);
+        s
     }
 
     pub(crate) fn detection_for(&self, ri: usize, ev: &Event) -> Option<Detection> {
@@ -609,6 +624,39 @@ impl Engine {
                 out.push(d);
             }
         }
+    }
+
+    /// [`Engine::scan`] and [`Correlator::extract`] in one pass: the record is parsed and
+    /// matched once, and what it contributes to `corr`'s correlations is returned (pass it to
+    /// [`Correlator::record`] in input order). `corr` must come from this engine's
+    /// [`Engine::correlator`]; for another engine's correlator both are run separately.
+    ///
+    /// [`Correlator::extract`]: crate::Correlator::extract
+    /// [`Correlator::record`]: crate::Correlator::record
+    pub fn scan_observe(
+        &self,
+        corr: &crate::correlate::Correlator,
+        ev: &Event,
+        out: &mut Vec<Detection>,
+    ) -> crate::correlate::Observation {
+        if !corr.same_engine(&self.inner) {
+            self.scan(ev, out);
+            return corr.extract(ev);
+        }
+        let mut hits = Vec::new();
+        let mut obs = crate::correlate::Observation::default();
+        self.inner.matching_then(ev, None, &mut hits, |root, hits| {
+            obs = corr.observation(ev, hits, root);
+        });
+        for ri in hits {
+            if self.inner.rules.get(ri).is_some_and(|r| r.hidden) {
+                continue;
+            }
+            if let Some(d) = self.inner.detection_for(ri, ev) {
+                out.push(d);
+            }
+        }
+        obs
     }
 
     /// Ids of the detection rules matching `ev`, hidden ones included (for tests and tools).

@@ -340,8 +340,10 @@ fn corr_engine(corr: &str) -> Engine {
 }
 
 /// Feed events (action, user, value, second) in the given order; return correlation hits.
+/// Runs both ways (`scan` + `observe`, and `scan_observe` + `record`), which must agree.
 fn corr_run(e: &Engine, evs: &[(&str, &str, i64, i64)]) -> usize {
     let mut c = e.correlator();
+    let mut c2 = e.correlator();
     for (i, (a, u, v, t)) in evs.iter().enumerate() {
         let ev = ev_at(
             SourceKind::Generic,
@@ -352,8 +354,22 @@ fn corr_run(e: &Engine, evs: &[(&str, &str, i64, i64)]) -> usize {
         let mut out = Vec::new();
         e.scan(&ev, &mut out);
         c.observe(&ev, &out);
+        let mut out2 = Vec::new();
+        let o = e.scan_observe(&c2, &ev, &mut out2);
+        assert_eq!(
+            out.iter().map(|d| &d.rule_id).collect::<Vec<_>>(),
+            out2.iter().map(|d| &d.rule_id).collect::<Vec<_>>()
+        );
+        c2.record(o);
     }
-    c.finish().len()
+    let one = c.finish();
+    let two = c2.finish();
+    let key = |d: &stormwatch_core::Detection| (d.rule_id.clone(), d.timestamp, d.events.len());
+    assert_eq!(
+        one.iter().map(key).collect::<Vec<_>>(),
+        two.iter().map(key).collect::<Vec<_>>()
+    );
+    one.len()
 }
 
 const EC: &str = "title: brute\ncorrelation:\n    type: event_count\n    rules: [failed_logon]\n    group-by: [user]\n    timespan: 1m\n    condition:\n        gte: 3\nlevel: high\n";

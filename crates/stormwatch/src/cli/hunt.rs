@@ -108,8 +108,8 @@ pub(crate) fn run(args: HuntArgs) -> anyhow::Result<ExitCode> {
             .par_iter()
             .map(|ev| {
                 let mut out = Vec::new();
-                engine.engine.scan(ev, &mut out);
-                (out, corr.extract(ev))
+                let observed = engine.engine.scan_observe(corr, ev, &mut out);
+                (out, observed)
             })
             .collect();
         for (ev, (fired, observed)) in batch.iter().zip(fired) {
