@@ -258,7 +258,12 @@ fn cloud(total: usize) {
             &["yml"],
         );
     }
-    let (engine, errs) = Engine::from_paths(&cloud_rules, &EngineOptions::default()).unwrap();
+    // BENCH_PREFILTER=1: with the raw-text prefilter.
+    let opts = EngineOptions {
+        raw_prefilter: std::env::var("BENCH_PREFILTER").is_ok(),
+        ..EngineOptions::default()
+    };
+    let (engine, errs) = Engine::from_paths(&cloud_rules, &opts).unwrap();
     let mut logs = Vec::new();
     for d in ["logs/m365-ual", "logs/entra-id"] {
         walk(

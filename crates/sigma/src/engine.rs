@@ -28,6 +28,11 @@ pub struct EngineOptions {
     pub pipelines: Vec<Pipeline>,
     /// Placeholder values for the `expand` modifier (added to those of the pipelines' `vars`).
     pub placeholders: HashMap<String, Vec<String>>,
+    /// Search the raw text of non-Windows records for the rules' literals before parsing them,
+    /// so that records no rule can match are never parsed. Off by default: parsing (sonic-rs)
+    /// and the per-field gates cost less than the literal search over the whole record,
+    /// unless nearly every record lacks every literal.
+    pub raw_prefilter: bool,
 }
 
 /// What kind of Sigma document a loaded rule is.
@@ -230,6 +235,7 @@ pub(crate) struct Inner {
     pub(crate) win: WinFields,
     pub(crate) correlations: Vec<CompiledCorrelation>,
     pub(crate) ignore_logsource: bool,
+    pub(crate) raw_prefilter: bool,
 }
 
 /// The compiled rule set: immutable, `Send + Sync`; `scan` may run on many threads at once.
@@ -305,10 +311,9 @@ impl Inner {
                     None => g.always.push(local),
                 }
             }
-            // Windows records are parsed for their channel and event id anyway, and field
-            // gates select their rules; elsewhere most records match no rule and the raw-text
-            // prefilter saves parsing them.
-            if kind != SourceKind::WindowsEvent {
+            // Windows records are parsed for their channel and event id anyway; elsewhere
+            // the raw-text prefilter is optional (see `EngineOptions::raw_prefilter`).
+            if self.raw_prefilter && kind != SourceKind::WindowsEvent {
                 g.prefilter = Prefilter::build(&lits);
             }
             if g.prefilter.is_none() {

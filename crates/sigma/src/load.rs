@@ -561,6 +561,7 @@ pub(crate) fn build(
         win,
         correlations,
         ignore_logsource: opts.ignore_logsource,
+        raw_prefilter: opts.raw_prefilter,
     };
     inner.build_groups();
     (

@@ -62,6 +62,15 @@ fn cloud_rules_agree_with_rsigma_eval() {
         if !errs.is_empty() {
             continue;
         }
+        // The same rule with the raw-text prefilter, which must not change a verdict.
+        let (prefiltered, _) = Engine::from_sources(
+            &[("r.yml".into(), yaml.into())],
+            &EngineOptions {
+                raw_prefilter: true,
+                ..opts.clone()
+            },
+        )
+        .unwrap();
         let Ok(coll) = rsigma_parser::parse_sigma_yaml(yaml) else {
             continue;
         };
@@ -73,6 +82,14 @@ fn cloud_rules_agree_with_rsigma_eval() {
             let a = !ours
                 .matching_rule_ids(&ev(SourceKind::Generic, &e.to_string()))
                 .is_empty();
+            assert_eq!(
+                a,
+                !prefiltered
+                    .matching_rule_ids(&ev(SourceKind::Generic, &e.to_string()))
+                    .is_empty(),
+                "raw-text prefilter changed the verdict of {} on {e}",
+                fx["rule"]
+            );
             let b = !theirs.evaluate(&JsonEvent::borrow(e)).is_empty();
             n += 1;
             if a != b {
