@@ -376,6 +376,7 @@ pub(crate) fn split_row<'a>(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::frame::{Framed, push_items};
 
     #[test]
     fn split_quoted_fields() {
@@ -408,8 +409,6 @@ mod tests {
         );
     }
 
-    type Framed = Vec<Result<(u64, String), (u64, String)>>;
-
     fn rows(text: &str) -> (Vec<String>, Framed) {
         let feed = Feed::new(Box::new(std::io::Cursor::new(text.as_bytes().to_vec())));
         let mut f = CsvFramer::new(feed, Limits::default());
@@ -417,17 +416,7 @@ mod tests {
         let mut header = Vec::new();
         while let Some(b) = f.next_batch() {
             header = f.header().map(<[String]>::to_vec).unwrap_or_default();
-            for it in b.items {
-                match it {
-                    Item::Record {
-                        start, end, line, ..
-                    } => out.push(Ok((
-                        line,
-                        String::from_utf8_lossy(&b.data[start..end]).into_owned(),
-                    ))),
-                    Item::Error(e) => out.push(Err((e.line, e.reason))),
-                }
-            }
+            push_items(b, &mut out);
         }
         (header, out)
     }

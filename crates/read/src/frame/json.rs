@@ -613,6 +613,7 @@ pub(crate) fn depth_exceeds(bytes: &[u8], limit: usize) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::frame::{Framed, push_items};
 
     /// Hands out one byte per read: every buffer boundary falls everywhere once.
     struct Trickle(Vec<u8>, usize);
@@ -630,21 +631,11 @@ mod tests {
         }
     }
 
-    fn frame_with(feed: Feed) -> Vec<Result<(u64, String), (u64, String)>> {
+    fn frame_with(feed: Feed) -> Framed {
         let mut f = JsonFramer::new(feed, Limits::default());
         let mut out = Vec::new();
         while let Some(b) = f.next_batch() {
-            for it in b.items {
-                match it {
-                    Item::Record {
-                        start, end, line, ..
-                    } => out.push(Ok((
-                        line,
-                        String::from_utf8_lossy(&b.data[start..end]).into_owned(),
-                    ))),
-                    Item::Error(e) => out.push(Err((e.line, e.reason))),
-                }
-            }
+            push_items(b, &mut out);
         }
         out
     }
@@ -670,24 +661,10 @@ mod tests {
         );
     }
 
-    fn frame(text: &str) -> Vec<Result<(u64, String), (u64, String)>> {
-        let feed = Feed::new(Box::new(std::io::Cursor::new(text.as_bytes().to_vec())));
-        let mut f = JsonFramer::new(feed, Limits::default());
-        let mut out = Vec::new();
-        while let Some(b) = f.next_batch() {
-            for it in b.items {
-                match it {
-                    Item::Record {
-                        start, end, line, ..
-                    } => out.push(Ok((
-                        line,
-                        String::from_utf8_lossy(&b.data[start..end]).into_owned(),
-                    ))),
-                    Item::Error(e) => out.push(Err((e.line, e.reason))),
-                }
-            }
-        }
-        out
+    fn frame(text: &str) -> Framed {
+        frame_with(Feed::new(Box::new(std::io::Cursor::new(
+            text.as_bytes().to_vec(),
+        ))))
     }
 
     #[test]

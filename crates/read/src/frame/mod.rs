@@ -225,6 +225,26 @@ fn ndjson_lines(text: &[u8], eof: bool) -> bool {
     false
 }
 
+/// Framed records as text (`Ok((line, text))`) and framing errors (`Err((line, reason))`).
+#[cfg(test)]
+pub(crate) type Framed = Vec<Result<(u64, String), (u64, String)>>;
+
+/// Append the items of a batch to `out`, records as text (tests of the framers).
+#[cfg(test)]
+pub(crate) fn push_items(b: Batch, out: &mut Framed) {
+    for it in b.items {
+        match it {
+            Item::Record {
+                start, end, line, ..
+            } => out.push(Ok((
+                line,
+                String::from_utf8_lossy(b.data.get(start..end).unwrap_or_default()).into_owned(),
+            ))),
+            Item::Error(e) => out.push(Err((e.line, e.reason))),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
