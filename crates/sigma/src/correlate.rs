@@ -120,14 +120,6 @@ pub struct Observation {
     hits: Vec<(usize, Vec<Option<String>>)>,
 }
 
-impl Observation {
-    /// Whether the event feeds no correlation.
-    #[must_use]
-    pub fn is_empty(&self) -> bool {
-        self.hits.is_empty()
-    }
-}
-
 /// Correlation state for one run: feed it every event with what `scan` found, then `finish`.
 #[derive(Debug)]
 pub struct Correlator {
@@ -136,8 +128,8 @@ pub struct Correlator {
     obs: HashMap<usize, Vec<Obs>>,
     /// Rules referenced by some correlation.
     wanted: Vec<bool>,
-    /// Fields to record per wanted rule.
-    wanted_fields: HashMap<usize, Vec<String>>,
+    /// Fields to record per wanted rule, with the symbol of the lower-cased name.
+    wanted_fields: HashMap<usize, Vec<(String, Sym)>>,
     any: bool,
     strings: Interner,
 }
@@ -145,7 +137,12 @@ pub struct Correlator {
 impl Correlator {
     pub(crate) fn new(inner: Arc<Inner>) -> Self {
         let mut wanted = vec![false; inner.rules.len()];
-        let mut wanted_fields: HashMap<usize, Vec<String>> = HashMap::new();
+        let mut wanted_fields: HashMap<usize, Vec<(String, Sym)>> = HashMap::new();
+        let mut strings = Interner::default();
+        let mut named = |n: String| {
+            let sym = strings.intern(&n.to_ascii_lowercase());
+            (n, sym)
+        };
         for c in &inner.correlations {
             for (i, r) in c.refs.iter().enumerate() {
                 if let Ref::Rule(ri) = r {
@@ -154,10 +151,10 @@ impl Correlator {
                     }
                     let f = wanted_fields.entry(*ri).or_default();
                     for g in &c.group_by {
-                        f.push(c.field_for(g, i));
+                        f.push(named(c.field_for(g, i)));
                     }
                     if let Some(vf) = &c.field {
-                        f.push(c.field_for(vf, i));
+                        f.push(named(c.field_for(vf, i)));
                     }
                 }
             }
@@ -169,7 +166,7 @@ impl Correlator {
             wanted,
             wanted_fields,
             any,
-            strings: Interner::default(),
+            strings,
         }
     }
 
@@ -225,7 +222,7 @@ impl Correlator {
         for &ri in hits.iter().filter(|ri| wanted(ri)) {
             let mut values = Vec::new();
             if let Some(names) = self.wanted_fields.get(&ri) {
-                for n in names {
+                for (n, _) in names {
                     out.clear();
                     lookup(root, &FieldPath::new(n), &mut out);
                     values.push(match out.first().map(|v| to_leaf(v)) {
@@ -248,9 +245,8 @@ impl Correlator {
         for (ri, values) in o.hits {
             let names = self.wanted_fields.get(&ri).map_or(&[][..], Vec::as_slice);
             let mut fields = Vec::new();
-            for (n, v) in names.iter().zip(values) {
+            for (&(_, name), v) in names.iter().zip(values) {
                 if let Some(v) = v {
-                    let name = self.strings.intern(&n.to_ascii_lowercase());
                     fields.push((name, self.strings.intern(&v)));
                 }
             }

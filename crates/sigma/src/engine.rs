@@ -621,7 +621,12 @@ impl Engine {
     pub fn scan(&self, ev: &Event, out: &mut Vec<Detection>) {
         let mut hits = Vec::new();
         self.inner.matching(ev, None, &mut hits);
-        for ri in hits {
+        self.report(ev, &hits, out);
+    }
+
+    /// The detections of the reported (not correlation-only) rules among `hits`.
+    fn report(&self, ev: &Event, hits: &[usize], out: &mut Vec<Detection>) {
+        for &ri in hits {
             if self.inner.rules.get(ri).is_some_and(|r| r.hidden) {
                 continue;
             }
@@ -653,14 +658,7 @@ impl Engine {
         self.inner.matching_then(ev, None, &mut hits, |root, hits| {
             obs = corr.observation(ev, hits, root);
         });
-        for ri in hits {
-            if self.inner.rules.get(ri).is_some_and(|r| r.hidden) {
-                continue;
-            }
-            if let Some(d) = self.inner.detection_for(ri, ev) {
-                out.push(d);
-            }
-        }
+        self.report(ev, &hits, out);
         obs
     }
 

@@ -113,9 +113,7 @@ pub(crate) fn run(args: HuntArgs) -> anyhow::Result<ExitCode> {
             })
             .collect();
         for (ev, (fired, observed)) in batch.iter().zip(fired) {
-            if !observed.is_empty() {
-                correlator.record(observed);
-            }
+            correlator.record(observed);
             if let Some(a) = analytics.as_mut() {
                 a.analytics.observe(ev);
             }
