@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use rayon::prelude::*;
 use sonic_rs::{JsonValueTrait, Value};
-use stormwatch_core::{Event, Location, RecordError, Timestamp};
+use stormwatch_core::{Event, Location, Parsed, RecordError, Timestamp};
 
 use crate::frame::csv::split_row;
 use crate::frame::json::depth_exceeds;
@@ -101,6 +101,8 @@ pub(crate) struct FileCtx {
     pub(crate) limits: Limits,
     pub(crate) csv: Option<CsvCols>,
     pub(crate) filter: Filter,
+    /// Hand events the parsed record (`ReadOptions::keep_parsed`).
+    pub(crate) keep_parsed: bool,
 }
 
 impl FileCtx {
@@ -118,6 +120,25 @@ impl FileCtx {
             field,
             reason,
         })
+    }
+
+    /// Attach the parsed record to the event when asked to and `whole` (the event's `raw` is
+    /// the text `value` was parsed from).
+    fn keep(&self, (out, whole): (Outcome, bool), value: Value) -> Outcome {
+        if !self.keep_parsed || !whole {
+            return out;
+        }
+        match out {
+            Outcome::Event(mut ev) => {
+                ev.parsed = Some(Parsed(value));
+                Outcome::Event(ev)
+            }
+            Outcome::Repaired(mut ev, err) => {
+                ev.parsed = Some(Parsed(value));
+                Outcome::Repaired(ev, err)
+            }
+            other => other,
+        }
     }
 
     fn finish(&self, ev: Event) -> Outcome {
@@ -291,13 +312,13 @@ fn json_record(
         }
     };
     let raw = std::str::from_utf8(bytes).unwrap_or_default().trim();
-    let one = |v: &Value, rec: Option<Rec<'_>>, raw: Cow<'_, str>| -> Outcome {
+    let one = |v: &Value, rec: Option<Rec<'_>>, raw: Cow<'_, str>| -> (Outcome, bool) {
         match normalise::normalise(v, rec, &raw, ctx.shape, ctx.loc(line), &ctx.limits) {
-            Ok(mut ev) => {
+            Ok((mut ev, whole)) => {
                 if let Some(x) = extras {
                     x.fill(&mut ev);
                 }
-                match &repaired {
+                let out = match &repaired {
                     Some(why) => {
                         let err = RecordError {
                             loc: ev.loc.clone(),
@@ -307,16 +328,18 @@ fn json_record(
                         Outcome::Repaired(ev, err)
                     }
                     None => ctx.finish(ev),
-                }
+                };
+                (out, whole)
             }
             Err(FieldError { field: f, reason }) => {
                 let mut loc = ctx.loc(line);
                 loc.record_id = str_of(v, &["Id", "id", "RecordId"]);
-                Outcome::Error(RecordError {
+                let err = Outcome::Error(RecordError {
                     loc,
                     field: f.or_else(|| field.clone()),
                     reason,
-                })
+                });
+                (err, false)
             }
         }
     };
@@ -332,16 +355,20 @@ fn json_record(
     if value.is_object() {
         let rec = Rec::new(&value);
         if !rec.may_expand() {
-            return ItemOut::One(one(&value, Some(rec), raw_of(&value)));
+            let out = one(&value, Some(rec), raw_of(&value));
+            return ItemOut::One(ctx.keep(out, value));
         }
     }
     match normalise::expansion(&value) {
-        Expansion::Single => ItemOut::One(one(&value, None, raw_of(&value))),
-        Expansion::Wrapped(inner) => ItemOut::One(one(inner, None, Cow::Owned(json_text(inner)))),
+        Expansion::Single => {
+            let out = one(&value, None, raw_of(&value));
+            ItemOut::One(ctx.keep(out, value))
+        }
+        Expansion::Wrapped(inner) => ItemOut::One(one(inner, None, Cow::Owned(json_text(inner))).0),
         Expansion::Many(elems) => ItemOut::Many(
             elems
                 .into_iter()
-                .map(|e| one(e, None, Cow::Owned(json_text(e))))
+                .map(|e| one(e, None, Cow::Owned(json_text(e))).0)
                 .collect(),
         ),
     }

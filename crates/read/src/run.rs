@@ -181,6 +181,7 @@ fn read_opened(
         limits: opts.limits,
         csv: framer.header().map(CsvCols::new),
         filter: filter.clone(),
+        keep_parsed: opts.keep_parsed,
     };
     // Three stages overlap: a framer thread (reading, decompressing, cutting records) feeds
     // batches through a bounded channel to a thread that processes each batch on the pool,
@@ -260,8 +261,27 @@ fn read_opened(
                 sink(events);
             }
         }
-        let _ = processing.join();
-        framing.join().ok().map(|f| f.name())
+        // A stage that panicked ended this file's records early: say so, located, rather
+        // than report a short file as complete.
+        let processed = processing.join().is_ok();
+        let framer_name = framing.join().ok().map(|f| f.name());
+        if !processed || framer_name.is_none() {
+            stats.push_error(stormwatch_core::RecordError {
+                loc: stormwatch_core::Location {
+                    file: Arc::clone(&name),
+                    line: 0,
+                    record_id: None,
+                },
+                field: None,
+                reason: format!(
+                    "internal error in the {} stage: the records after the first {} of this \
+                     file were not read",
+                    if processed { "framing" } else { "processing" },
+                    fs.records + fs.skipped
+                ),
+            });
+        }
+        framer_name
     });
     coverage.flush(stats);
     fs.format = format!(

@@ -218,7 +218,8 @@ pub(crate) fn expansion(v: &Value) -> Expansion<'_> {
 
 /// Normalise one record (an object). `raw` is its JSON text; wrapped shapes replace it with
 /// the inner record's text as [`Event::raw`] documents.
-/// `rec` is the record's key index when the caller built it already.
+/// `rec` is the record's key index when the caller built it already. The flag says whether
+/// the event's `raw` is `raw` itself (not an inner record's text).
 pub(crate) fn normalise(
     v: &Value,
     rec: Option<Rec<'_>>,
@@ -226,7 +227,7 @@ pub(crate) fn normalise(
     shape: Shape,
     loc: Location,
     limits: &Limits,
-) -> Result<Event, FieldError> {
+) -> Result<(Event, bool), FieldError> {
     let Some(obj) = v.as_object() else {
         return Err(FieldError::new(format!(
             "record is {}, not a JSON object",
@@ -277,6 +278,7 @@ pub(crate) fn normalise(
         Shape::Windows => other::windows(&mut ev, v)?,
         Shape::Generic => other::generic(&mut ev, v)?,
     }
+    let whole = raw_override.is_none();
     ev.raw = raw_override.unwrap_or_else(|| raw.to_owned());
-    Ok(ev)
+    Ok((ev, whole))
 }
