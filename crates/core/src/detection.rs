@@ -124,14 +124,21 @@ impl Detection {
     pub fn sort_key(&self) -> (Timestamp, &str, Option<&Location>) {
         (self.timestamp, self.rule_id.as_str(), self.events.first())
     }
+
+    /// The comparison behind the output order: [`Detection::sort_key`], then title, then
+    /// explanation. Detections equal under it keep the order they were found in
+    /// ([`sort_detections`] is a stable sort).
+    #[must_use]
+    pub fn cmp_output_order(&self, other: &Self) -> std::cmp::Ordering {
+        self.sort_key()
+            .cmp(&other.sort_key())
+            .then_with(|| self.rule_title.cmp(&other.rule_title))
+            .then_with(|| self.explanation.cmp(&other.explanation))
+    }
 }
 
-/// Sort detections into the deterministic output order.
+/// Sort detections into the deterministic output order (stable: see
+/// [`Detection::cmp_output_order`]).
 pub fn sort_detections(d: &mut [Detection]) {
-    d.sort_by(|a, b| {
-        a.sort_key()
-            .cmp(&b.sort_key())
-            .then_with(|| a.rule_title.cmp(&b.rule_title))
-            .then_with(|| a.explanation.cmp(&b.explanation))
-    });
+    d.sort_by(Detection::cmp_output_order);
 }

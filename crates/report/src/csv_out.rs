@@ -3,12 +3,12 @@
 //! Every text cell goes through [`cell`]: values starting with `=`, `+`, `-`, `@`, tab or
 //! carriage return get a leading apostrophe so that a spreadsheet shows them as text.
 
+use std::borrow::Borrow;
 use std::io::Write;
 
 use stormwatch_core::{Detection, ImpactReport, LimitKind};
 
 use crate::error::ReportError;
-use crate::table::ordered;
 use crate::text::{cell, ts};
 
 /// Location of each detection listed in the `events` cell, at most.
@@ -28,10 +28,15 @@ fn row<const N: usize>(
     Ok(())
 }
 
-pub(crate) fn write_detections_csv(
+/// Write detections already in output order.
+pub(crate) fn write_detections_csv<D, E>(
     w: &mut dyn Write,
-    detections: &[Detection],
-) -> Result<(), ReportError> {
+    sorted: impl Iterator<Item = Result<D, E>>,
+) -> Result<(), ReportError>
+where
+    D: Borrow<Detection>,
+    ReportError: From<E>,
+{
     let mut wr = writer(w);
     row(
         &mut wr,
@@ -53,7 +58,9 @@ pub(crate) fn write_detections_csv(
             "tags",
         ],
     )?;
-    for d in ordered(detections) {
+    for d in sorted {
+        let d = d?;
+        let d = d.borrow();
         let mut events: Vec<String> = d
             .events
             .iter()

@@ -14,4 +14,13 @@ pub enum ReportError {
     /// CSV writing failed.
     #[error("writing CSV: {0}")]
     Csv(#[from] csv::Error),
+    /// The spool of detections could not write or read its temporary files.
+    #[error(transparent)]
+    Spool(#[from] crate::spool::SpoolError),
+}
+
+impl From<std::convert::Infallible> for ReportError {
+    fn from(e: std::convert::Infallible) -> Self {
+        match e {}
+    }
 }

@@ -1,15 +1,81 @@
 //! The hunt report as a self-contained HTML page.
 
-use stormwatch_core::Detection;
+use std::borrow::Borrow;
+use std::cmp::Ordering;
+use std::collections::BinaryHeap;
 
+use stormwatch_core::{Detection, Level};
+
+use crate::error::ReportError;
 use crate::html::Html;
+use crate::spool::DetectionCounts;
 use crate::style::CSS;
-use crate::summary::{HuntSummary, by_level};
-use crate::table::{incident_parts, ordered, where_, who};
+use crate::summary::HuntSummary;
+use crate::table::{incident_parts, where_, who};
 use crate::text::{bytes, thousands, ts_cell, ts_human};
 
 /// Detection rows shown (the JSONL and CSV outputs have all of them).
 const MAX_ROWS: usize = 20_000;
+
+/// A detection kept for the page, with its place in the output order.
+struct Kept<D> {
+    level: Level,
+    seq: u64,
+    d: D,
+}
+
+impl<D> Kept<D> {
+    /// Greater = dropped first: less severe, then later in the output.
+    fn key(&self) -> (std::cmp::Reverse<Level>, u64) {
+        (std::cmp::Reverse(self.level), self.seq)
+    }
+}
+
+impl<D> PartialEq for Kept<D> {
+    fn eq(&self, other: &Self) -> bool {
+        self.key() == other.key()
+    }
+}
+impl<D> Eq for Kept<D> {}
+impl<D> PartialOrd for Kept<D> {
+    fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
+        Some(self.cmp(other))
+    }
+}
+impl<D> Ord for Kept<D> {
+    fn cmp(&self, other: &Self) -> Ordering {
+        self.key().cmp(&other.key())
+    }
+}
+
+/// Go through the whole stream: count every detection, keep at most `max` of them (the most
+/// severe, the earliest first within a level), returned in output order.
+fn select<D, E>(
+    sorted: impl Iterator<Item = Result<D, E>>,
+    max: usize,
+) -> Result<(DetectionCounts, Vec<D>), ReportError>
+where
+    D: Borrow<Detection>,
+    ReportError: From<E>,
+{
+    let mut counts = DetectionCounts::default();
+    let mut kept: BinaryHeap<Kept<D>> = BinaryHeap::new();
+    for (seq, d) in (0u64..).zip(sorted) {
+        let d = d?;
+        let level = d.borrow().level;
+        counts.add(level);
+        if kept.len() < max {
+            kept.push(Kept { level, seq, d });
+        } else if let Some(mut worst) = kept.peek_mut()
+            && level > worst.level
+        {
+            *worst = Kept { level, seq, d };
+        }
+    }
+    let mut kept = kept.into_vec();
+    kept.sort_unstable_by_key(|k| k.seq);
+    Ok((counts, kept.into_iter().map(|k| k.d).collect()))
+}
 
 fn card(h: &mut Html, class: &'static str, n: &str, label: &str) {
     h.open_with("div", &[("class", class)]);
@@ -29,11 +95,18 @@ fn level_badge(h: &mut Html, level: stormwatch_core::Level) {
     h.elem_with("span", &[("class", class)], level.as_str());
 }
 
-pub(crate) fn render(
-    detections: &[Detection],
+/// The page, from detections already in output order.
+pub(crate) fn render<D, E>(
+    sorted: impl Iterator<Item = Result<D, E>>,
     incidents: &[serde_json::Value],
     s: &HuntSummary,
-) -> String {
+) -> Result<String, ReportError>
+where
+    D: Borrow<Detection>,
+    ReportError: From<E>,
+{
+    let (counts, rows) = select(sorted, MAX_ROWS)?;
+    let total = counts.total();
     let mut h = Html::new();
     h.raw("<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">");
     h.void(
@@ -75,13 +148,8 @@ pub(crate) fn render(
     h.open_with("section", &[("id", "summary")])
         .elem("h2", "Summary");
     h.open_with("div", &[("class", "cards")]);
-    card(
-        &mut h,
-        "card",
-        &thousands(detections.len() as u64),
-        "detections",
-    );
-    for (l, n) in by_level(detections) {
+    card(&mut h, "card", &thousands(total), "detections");
+    for (l, n) in counts.by_level() {
         let class = if l >= stormwatch_core::Level::High {
             "card bad"
         } else if l == stormwatch_core::Level::Medium {
@@ -122,9 +190,23 @@ pub(crate) fn render(
 
     h.open_with("section", &[("id", "detections")])
         .elem("h2", "Detections");
-    if detections.is_empty() {
+    if total == 0 {
         h.elem("p", "No detection.");
     } else {
+        let shown = rows.len() as u64;
+        if total > shown {
+            h.elem_with(
+                "p",
+                &[("class", "muted")],
+                &format!(
+                    "This page lists {} of the {} detections: the most severe, in time order. \
+                     {} more are left out; the JSONL and CSV outputs carry them all.",
+                    thousands(shown),
+                    thousands(total),
+                    thousands(total - shown)
+                ),
+            );
+        }
         h.open_with("div", &[("class", "tw")])
             .open("table")
             .header_row(&[
@@ -138,7 +220,8 @@ pub(crate) fn render(
                 "Why",
             ])
             .open("tbody");
-        for d in ordered(detections).into_iter().take(MAX_ROWS) {
+        for d in &rows {
+            let d = d.borrow();
             h.open("tr");
             h.elem_with("td", &[("class", "t")], &ts_cell(Some(d.timestamp)));
             h.open("td");
@@ -172,16 +255,6 @@ pub(crate) fn render(
             h.close("td").close("tr");
         }
         h.close("tbody").close("table").close("div");
-        if detections.len() > MAX_ROWS {
-            h.elem_with(
-                "p",
-                &[("class", "muted")],
-                &format!(
-                    "{} more detections in the JSONL and CSV outputs.",
-                    detections.len() - MAX_ROWS
-                ),
-            );
-        }
     }
     h.close("section");
 
@@ -276,5 +349,5 @@ pub(crate) fn render(
         "stormwatch hunt report · self-contained: no external resources are loaded",
     );
     h.raw("</body></html>\n");
-    h.finish()
+    Ok(h.finish())
 }

@@ -5,6 +5,11 @@
 //!   [`Detection`] per line (the contract: `rule_id`, `rule_title`, `level`, `source`,
 //!   `timestamp`, `events[{file,line,record_id}]`, and `tenant`, `user`, `mailbox`, `ip`,
 //!   `session_id`, `app_id` where known). Output order is deterministic (time, rule, location).
+//! - [`Spool`] and [`write_sorted_detections`]: the same outputs with bounded memory, from
+//!   detections collected (and spilled to temporary files past a memory budget) as they are
+//!   found. JSONL, CSV and the table are byte-identical to [`write_detections`]; the HTML
+//!   report lists at most a bounded number of rows (the most severe first) and says how many
+//!   it left out.
 //! - [`write_summary`]: the run summary for stderr.
 //! - [`write_impact`] / [`write_impact_mailbox_csv`]: `impact --format json|csv|html`.
 //!
@@ -33,18 +38,23 @@ mod html;
 mod hunt_html;
 mod impact_html;
 mod jsonl;
+mod spool;
 mod style;
 mod summary;
 mod table;
 mod text;
 
+use std::borrow::Borrow;
 use std::io::Write;
 
 use stormwatch_core::{Detection, ImpactReport};
 
 pub use error::ReportError;
 pub use format::{DetectionFormat, ImpactFormat};
-pub use summary::{HuntSummary, write_summary};
+pub use spool::{
+    DEFAULT_MEMORY_BUDGET, DetectionCounts, SortedDetections, Spool, SpoolError, SpoolOptions,
+};
+pub use summary::{HuntSummary, write_summary, write_summary_counts};
 
 /// Write detections (and the incidents the analytics grouped them into, as JSON objects) in
 /// the given format. `color` adds ANSI colours by level to the table (ignored otherwise).
@@ -60,12 +70,42 @@ pub fn write_detections(
     summary: &HuntSummary,
     color: bool,
 ) -> Result<(), ReportError> {
+    let ordered = table::ordered(detections)
+        .into_iter()
+        .map(Ok::<_, std::convert::Infallible>);
+    write_sorted_detections(w, fmt, ordered, incidents, summary, color)
+}
+
+/// [`write_detections`] from detections already in output order (as [`Spool::finish`] gives
+/// them), consumed one at a time: memory stays bounded however many there are. The first
+/// error of the stream stops the output and is returned.
+///
+/// The HTML report lists at most 20,000 detections: when there are more it keeps the most
+/// severe (the earliest first within a level), in output order, and says how many it left
+/// out; its counts cover them all.
+///
+/// # Errors
+/// [`ReportError`] when the output cannot be written or the stream fails.
+pub fn write_sorted_detections<I, D, E>(
+    w: &mut dyn Write,
+    fmt: DetectionFormat,
+    sorted: I,
+    incidents: &[serde_json::Value],
+    summary: &HuntSummary,
+    color: bool,
+) -> Result<(), ReportError>
+where
+    I: IntoIterator<Item = Result<D, E>>,
+    D: Borrow<Detection>,
+    ReportError: From<E>,
+{
+    let sorted = sorted.into_iter();
     match fmt {
-        DetectionFormat::Table => table::write_table(w, detections, incidents, color),
-        DetectionFormat::Jsonl => jsonl::write_jsonl(w, detections),
-        DetectionFormat::Csv => csv_out::write_detections_csv(w, detections),
+        DetectionFormat::Table => table::write_table(w, sorted, incidents, color),
+        DetectionFormat::Jsonl => jsonl::write_jsonl(w, sorted),
+        DetectionFormat::Csv => csv_out::write_detections_csv(w, sorted),
         DetectionFormat::Html => {
-            w.write_all(hunt_html::render(detections, incidents, summary).as_bytes())?;
+            w.write_all(hunt_html::render(sorted, incidents, summary)?.as_bytes())?;
             Ok(())
         }
     }?;

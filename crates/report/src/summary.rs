@@ -3,9 +3,10 @@
 use std::io::Write;
 use std::time::Duration;
 
-use stormwatch_core::{Detection, InputStats, Level, Timestamp};
+use stormwatch_core::{Detection, InputStats, Timestamp};
 
 use crate::error::ReportError;
+use crate::spool::DetectionCounts;
 use crate::text::{bytes, clean, thousands};
 
 /// Located errors quoted in the summary.
@@ -30,26 +31,6 @@ pub struct HuntSummary {
     pub builtin: bool,
 }
 
-/// Detections per level, most severe first, only levels present.
-pub(crate) fn by_level(detections: &[Detection]) -> Vec<(Level, u64)> {
-    let mut counts = [0u64; 5];
-    for d in detections {
-        if let Some(c) = counts.get_mut(d.level as usize) {
-            *c += 1;
-        }
-    }
-    Level::ALL
-        .iter()
-        .rev()
-        .filter_map(|l| {
-            counts
-                .get(*l as usize)
-                .filter(|c| **c > 0)
-                .map(|c| (*l, *c))
-        })
-        .collect()
-}
-
 /// Write the summary (files, records, skipped records with the first located errors, rules,
 /// detections by level) as plain text.
 ///
@@ -59,6 +40,19 @@ pub fn write_summary(
     w: &mut dyn Write,
     summary: &HuntSummary,
     detections: &[Detection],
+) -> Result<(), ReportError> {
+    write_summary_counts(w, summary, &DetectionCounts::of(detections))
+}
+
+/// [`write_summary`] from the counts of detections per level (as a [`crate::Spool`] keeps
+/// them) instead of the detections themselves.
+///
+/// # Errors
+/// [`ReportError::Io`] when the output cannot be written.
+pub fn write_summary_counts(
+    w: &mut dyn Write,
+    summary: &HuntSummary,
+    counts: &DetectionCounts,
 ) -> Result<(), ReportError> {
     let s = &summary.stats;
     let secs = summary.elapsed.as_secs_f64();
@@ -131,7 +125,7 @@ pub fn write_summary(
             writeln!(w, "  … {} more", summary.rule_errors.len() - MAX_QUOTED)?;
         }
     }
-    let levels = by_level(detections);
+    let levels = counts.by_level();
     if levels.is_empty() {
         writeln!(w, "detections: none")?;
     } else {
@@ -142,7 +136,7 @@ pub fn write_summary(
         writeln!(
             w,
             "detections: {} ({})",
-            thousands(detections.len() as u64),
+            thousands(counts.total()),
             parts.join(", ")
         )?;
     }

@@ -1,5 +1,6 @@
 //! The terminal table of detections.
 
+use std::borrow::Borrow;
 use std::io::Write;
 
 use stormwatch_core::{Detection, Level};
@@ -28,12 +29,7 @@ fn colour(level: Level) -> &'static str {
 /// Detections in a deterministic order: time, rule, first location, title, explanation.
 pub(crate) fn ordered(detections: &[Detection]) -> Vec<&Detection> {
     let mut v: Vec<&Detection> = detections.iter().collect();
-    v.sort_by(|a, b| {
-        a.sort_key()
-            .cmp(&b.sort_key())
-            .then_with(|| a.rule_title.cmp(&b.rule_title))
-            .then_with(|| a.explanation.cmp(&b.explanation))
-    });
+    v.sort_by(|a, b| a.cmp_output_order(b));
     v
 }
 
@@ -98,12 +94,17 @@ pub(crate) fn incident_parts(
     (title, level, time, rest)
 }
 
-pub(crate) fn write_table(
+/// Write the table of detections already in output order, then the incidents.
+pub(crate) fn write_table<D, E>(
     w: &mut dyn Write,
-    detections: &[Detection],
+    sorted: impl Iterator<Item = Result<D, E>>,
     incidents: &[serde_json::Value],
     color: bool,
-) -> Result<(), ReportError> {
+) -> Result<(), ReportError>
+where
+    D: Borrow<Detection>,
+    ReportError: From<E>,
+{
     let (bold, reset) = if color {
         ("\x1b[1m", "\x1b[0m")
     } else {
@@ -118,7 +119,9 @@ pub(crate) fn write_table(
         pad("USER / MAILBOX", W_WHO),
         pad("IP", W_IP),
     )?;
-    for d in ordered(detections) {
+    for d in sorted {
+        let d = d?;
+        let d = d.borrow();
         let time = d.timestamp.to_string();
         let time = time.split('.').next().unwrap_or(&time).to_owned();
         let level = pad(d.level.as_str(), W_LEVEL);

@@ -5,3 +5,4 @@ mod browser;
 mod detections;
 mod fixtures;
 mod impact;
+mod spool;

@@ -6,8 +6,8 @@ use std::time::Instant;
 
 use anyhow::Context as _;
 use rayon::prelude::*;
-use stormwatch_core::{Detection, Level, sort_detections};
-use stormwatch_report::{DetectionFormat, HuntSummary};
+use stormwatch_core::{Detection, Level};
+use stormwatch_report::{DetectionFormat, HuntSummary, Spool, SpoolOptions};
 use stormwatch_sigma::Observation;
 
 use super::common::{self, InputArgs, Output};
@@ -65,6 +65,16 @@ pub(crate) struct HuntArgs {
     #[arg(long, value_name = "LEVEL")]
     fail_on: Option<Level>,
 
+    /// Directory for the temporary files that keep memory bounded when there are many
+    /// detections (default: the system's temporary directory). Removed when the run ends.
+    #[arg(long, value_name = "DIR")]
+    tmp_dir: Option<PathBuf>,
+
+    /// Sort detections into a temporary file once N are held in memory (testing; by default
+    /// this happens past about 64 MiB of detections).
+    #[arg(long, value_name = "N", hide = true)]
+    spill_after: Option<usize>,
+
     #[command(flatten)]
     output: Output,
 
@@ -101,7 +111,14 @@ pub(crate) fn run(args: HuntArgs) -> anyhow::Result<ExitCode> {
     };
 
     let progress = common::ProgressBar::start(&read_opts, args.output.quiet);
-    let mut detections: Vec<Detection> = Vec::new();
+    // Detections are spooled as they are found: sorted runs spill to temporary files past a
+    // memory budget, so memory stays bounded however many there are.
+    let mut spool = Spool::new(SpoolOptions {
+        tmp_dir: args.tmp_dir.clone(),
+        max_held: args.spill_after.map(|n| n.max(1)),
+        ..SpoolOptions::default()
+    });
+    let mut spool_error = None;
     let stats = stormwatch_read::read(&inputs, &read_opts, &mut |batch| {
         let corr = &correlator;
         let fired: Vec<(Vec<Detection>, Observation)> = batch
@@ -117,18 +134,29 @@ pub(crate) fn run(args: HuntArgs) -> anyhow::Result<ExitCode> {
             if let Some(a) = analytics.as_mut() {
                 a.analytics.observe(ev);
             }
-            detections.extend(fired);
+            if spool_error.is_none()
+                && let Err(e) = spool.extend(fired)
+            {
+                spool_error = Some(e);
+            }
         }
     });
     progress.finish();
     let stats = stats.context("reading inputs")?;
+    if let Some(e) = spool_error {
+        return Err(e).context("collecting detections");
+    }
 
-    detections.extend(correlator.finish());
+    spool
+        .extend(correlator.finish())
+        .context("collecting detections")?;
     let mut notes = Vec::new();
     let mut incidents = Vec::new();
     if let Some(a) = analytics {
         let out = a.analytics.finish();
-        detections.extend(out.detections);
+        spool
+            .extend(out.detections)
+            .context("collecting detections")?;
         notes.extend(out.notes);
         incidents = out
             .incidents
@@ -142,7 +170,8 @@ pub(crate) fn run(args: HuntArgs) -> anyhow::Result<ExitCode> {
                 .context("saving baselines to the state store")?;
         }
     }
-    sort_detections(&mut detections);
+    let counts = *spool.counts();
+    let sorted = spool.finish().context("collecting detections")?;
 
     let summary = HuntSummary {
         stats,
@@ -154,10 +183,10 @@ pub(crate) fn run(args: HuntArgs) -> anyhow::Result<ExitCode> {
         builtin: !args.no_builtin,
     };
     let mut out = args.output.open()?;
-    stormwatch_report::write_detections(
+    stormwatch_report::write_sorted_detections(
         &mut out.writer,
         args.format,
-        &detections,
+        sorted,
         &incidents,
         &summary,
         out.color,
@@ -166,12 +195,10 @@ pub(crate) fn run(args: HuntArgs) -> anyhow::Result<ExitCode> {
     out.finish()?;
     if !args.output.quiet {
         let mut err = std::io::stderr().lock();
-        stormwatch_report::write_summary(&mut err, &summary, &detections)
+        stormwatch_report::write_summary_counts(&mut err, &summary, &counts)
             .context("writing the summary")?;
     }
 
-    let failed = args
-        .fail_on
-        .is_some_and(|min| detections.iter().any(|d| d.level >= min));
+    let failed = args.fail_on.is_some_and(|min| counts.any_at_or_above(min));
     Ok(if failed { Exit::Findings } else { Exit::Ok }.into())
 }

@@ -5,5 +5,6 @@
 mod corpus;
 mod hunt;
 mod impact;
+mod spill;
 mod tokens;
 mod util;
