@@ -10,6 +10,8 @@
 //!   `ual.ndjson.gz`, `ual.ndjson.zst`.
 //! - `read cat FILE`: the raw read rate of the file (the ceiling).
 //! - `read run FILE [THREADS]`: read + normalise the file, print one result line.
+//! - `read digest FILE [THREADS]`: a hash of the `Debug` text of every event and of the
+//!   statistics (to check that a change to the reader leaves its output identical).
 #![allow(clippy::print_stdout, clippy::print_stderr, clippy::unwrap_used)]
 
 use std::fmt::Write as _;
@@ -212,6 +214,33 @@ fn run(path: &Path, threads: usize) -> (u64, u64, u64, f64) {
     (bytes, events, stats.skipped(), secs)
 }
 
+/// A hash of the `Debug` text of every event and of the statistics, and the event count.
+fn digest(path: &Path, threads: usize) -> (u64, u64) {
+    use std::hash::Hasher as _;
+    struct Sink(std::collections::hash_map::DefaultHasher);
+    impl std::fmt::Write for Sink {
+        fn write_str(&mut self, s: &str) -> std::fmt::Result {
+            self.0.write(s.as_bytes());
+            Ok(())
+        }
+    }
+    let opts = ReadOptions {
+        threads,
+        ..ReadOptions::default()
+    };
+    let mut h = Sink(std::collections::hash_map::DefaultHasher::new());
+    let mut n = 0u64;
+    let stats = read(&[Input::Path(path.to_path_buf())], &opts, &mut |b| {
+        for ev in &b {
+            write!(h, "{ev:?}\n").unwrap();
+        }
+        n += b.len() as u64;
+    })
+    .unwrap();
+    write!(h, "{stats:?}").unwrap();
+    (h.0.finish(), n)
+}
+
 fn report(path: &Path, threads: usize) {
     let (bytes, events, skipped, secs) = run(path, threads);
     let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("?");
@@ -253,6 +282,11 @@ fn main() {
                 secs,
                 n as f64 / 1e6 / secs
             );
+        }
+        Some("digest") => {
+            let threads = args.get(2).and_then(|s| s.parse().ok()).unwrap_or(0);
+            let (h, n) = digest(Path::new(&args[1]), threads);
+            println!("{h:016x} {n} events {}", args[1]);
         }
         Some("run") => {
             let threads = args.get(2).and_then(|s| s.parse().ok()).unwrap_or(0);

@@ -15,24 +15,89 @@ use crate::normalise::ual::record_type_text;
 use crate::normalise::{self, Expansion, FieldError, Rec, Shape};
 use crate::options::Limits;
 
-/// What became of one record.
-#[derive(Debug)]
-pub(crate) enum Outcome {
-    Event(Event),
-    /// Read, then left out by the time or tenant filter.
-    Filtered(Option<Timestamp>),
-    Error(RecordError),
-    /// Read after a repair (trailing comma); the error says what was wrong.
-    Repaired(Event, RecordError),
+/// What became of a run of records, in record order: the events, the record errors, and
+/// the counts the statistics need. Events are written here directly by the normalisers (an
+/// `Event` is large: every move of one costs a copy of it).
+#[derive(Debug, Default)]
+pub(crate) struct Processed {
+    pub(crate) events: Vec<Event>,
+    /// Errors, in record order (those of repaired records included).
+    pub(crate) errors: Vec<RecordError>,
+    /// Records read (events, filtered out or not).
+    pub(crate) records: u64,
+    /// Records read, then left out by the time or tenant filter.
+    pub(crate) filtered: u64,
+    /// Records skipped as errors.
+    pub(crate) skipped: u64,
+    /// Events whose mail items were flattened away by the export.
+    pub(crate) items_lost: u64,
+    /// Earliest and latest record time (filtered records included).
+    pub(crate) first: Option<Timestamp>,
+    pub(crate) last: Option<Timestamp>,
 }
 
-/// What became of one framed item (usually one record; JSON arrays inside a record expand).
-/// `One` is kept unboxed: boxing would cost an allocation per record on the hot path.
-#[derive(Debug)]
-#[allow(clippy::large_enum_variant)]
-pub(crate) enum ItemOut {
-    One(Outcome),
-    Many(Vec<Outcome>),
+impl Processed {
+    fn note_time(&mut self, t: Option<Timestamp>) {
+        if let Some(t) = t {
+            self.first = Some(self.first.map_or(t, |f| f.min(t)));
+            self.last = Some(self.last.map_or(t, |l| l.max(t)));
+        }
+    }
+
+    /// Start an event at `loc`, in place (to be kept, filtered out or dropped).
+    fn begin(&mut self, loc: Location) -> &mut Event {
+        self.events.push(Event {
+            loc,
+            ..Event::default()
+        });
+        let last = self.events.len() - 1;
+        &mut self.events[last]
+    }
+
+    /// The event begun last.
+    fn current(&mut self) -> Option<&mut Event> {
+        self.events.last_mut()
+    }
+
+    /// Drop the event begun last (the record was an error).
+    fn abort(&mut self) {
+        self.events.pop();
+    }
+
+    /// Keep the event begun last.
+    fn commit(&mut self) {
+        let Some(ev) = self.events.last() else { return };
+        let (time, lost) = (ev.time, ev.mail.as_ref().is_some_and(|m| m.items_lost));
+        self.records += 1;
+        self.note_time(time);
+        if lost {
+            self.items_lost += 1;
+        }
+    }
+
+    /// Keep the event begun last, read after a repair: `err` says what was wrong.
+    fn commit_repaired(&mut self, err: RecordError) {
+        self.errors.push(err);
+        self.commit();
+    }
+
+    /// Count the event begun last as filtered out, and drop it.
+    fn filter_out(&mut self) {
+        if let Some(ev) = self.events.pop() {
+            self.filtered(ev.time);
+        }
+    }
+
+    fn filtered(&mut self, t: Option<Timestamp>) {
+        self.records += 1;
+        self.filtered += 1;
+        self.note_time(t);
+    }
+
+    fn error(&mut self, e: RecordError) {
+        self.skipped += 1;
+        self.errors.push(e);
+    }
 }
 
 /// Filters of the run.
@@ -114,59 +179,56 @@ impl FileCtx {
         }
     }
 
-    fn error(&self, line: u64, field: Option<String>, reason: String) -> Outcome {
-        Outcome::Error(RecordError {
+    fn error(&self, line: u64, field: Option<String>, reason: String) -> RecordError {
+        RecordError {
             loc: self.loc(line),
             field,
             reason,
-        })
-    }
-
-    /// Attach the parsed record to the event when asked to and `whole` (the event's `raw` is
-    /// the text `value` was parsed from).
-    fn keep(&self, (out, whole): (Outcome, bool), value: Value) -> Outcome {
-        if !self.keep_parsed || !whole {
-            return out;
-        }
-        match out {
-            Outcome::Event(mut ev) => {
-                ev.parsed = Some(Parsed(value));
-                Outcome::Event(ev)
-            }
-            Outcome::Repaired(mut ev, err) => {
-                ev.parsed = Some(Parsed(value));
-                Outcome::Repaired(ev, err)
-            }
-            other => other,
         }
     }
 
-    fn finish(&self, ev: Event) -> Outcome {
-        if self.filter.keeps(&ev) {
-            Outcome::Event(ev)
+    /// Keep the event begun last in `out`, or count it as filtered out.
+    fn finish(&self, out: &mut Processed) {
+        if out.current().is_some_and(|ev| self.filter.keeps(ev)) {
+            out.commit();
         } else {
-            Outcome::Filtered(ev.time)
+            out.filter_out();
         }
     }
 }
 
-/// Process every item of a batch, in parallel, keeping their order.
-pub(crate) fn process_batch(batch: &Batch, ctx: &FileCtx) -> Vec<ItemOut> {
+/// Records a worker processes in one go. Their events go to the sink together: one vector
+/// per run of records, not one per batch, saves copying every event into a batch-sized vector
+/// (and allocating a fresh one of several megabytes per batch, whose pages the allocator
+/// returns to the system and faults in again).
+const CHUNK: usize = 256;
+
+/// Process every item of a batch, in parallel, in runs of [`CHUNK`] items; the results keep
+/// the items' order.
+pub(crate) fn process_batch(batch: &Batch, ctx: &FileCtx) -> Vec<Processed> {
     batch
         .items
-        .par_iter()
-        .with_min_len(32)
-        .map(|item| process_item(item, &batch.data, ctx))
+        .par_chunks(CHUNK)
+        .map(|items| {
+            let mut out = Processed {
+                events: Vec::with_capacity(items.len()),
+                ..Processed::default()
+            };
+            for item in items {
+                process_item(item, &batch.data, ctx, &mut out);
+            }
+            out
+        })
         .collect()
 }
 
-fn process_item(item: &Item, data: &[u8], ctx: &FileCtx) -> ItemOut {
+fn process_item(item: &Item, data: &[u8], ctx: &FileCtx, out: &mut Processed) {
     match item {
         Item::Error(FrameError {
             line,
             field,
             reason,
-        }) => ItemOut::One(ctx.error(*line, field.clone(), reason.clone())),
+        }) => out.error(ctx.error(*line, field.clone(), reason.clone())),
         Item::Record {
             start,
             end,
@@ -175,8 +237,8 @@ fn process_item(item: &Item, data: &[u8], ctx: &FileCtx) -> ItemOut {
         } => {
             let bytes = data.get(*start..*end).unwrap_or_default();
             match &ctx.csv {
-                Some(cols) => csv_row(bytes, *line, cols, ctx),
-                None => json_record(bytes, *line, Some(*file_line), None, ctx),
+                Some(cols) => csv_row(bytes, *line, cols, ctx, out),
+                None => json_record(bytes, *line, Some(*file_line), None, ctx, out),
             }
         }
     }
@@ -280,14 +342,16 @@ fn json_record(
     file_line: Option<u64>,
     extras: Option<&RowExtras<'_>>,
     ctx: &FileCtx,
-) -> ItemOut {
+    out: &mut Processed,
+) {
     let field = extras.map(|_| "AuditData".to_owned());
     if depth_exceeds(bytes, ctx.limits.max_depth) {
-        return ItemOut::One(ctx.error(
+        out.error(ctx.error(
             line,
             field,
             format!("nesting deeper than {} levels", ctx.limits.max_depth),
         ));
+        return;
     }
     let (value, repaired) = match sonic_rs::from_slice::<Value>(bytes) {
         Ok(v) => (v, None),
@@ -307,40 +371,55 @@ fn json_record(
             {
                 (v, Some(format!("{reason}; record read without it")))
             } else {
-                return ItemOut::One(ctx.error(line, field, reason));
+                out.error(ctx.error(line, field, reason));
+                return;
             }
         }
     };
     let raw = std::str::from_utf8(bytes).unwrap_or_default().trim();
-    let one = |v: &Value, rec: Option<Rec<'_>>, raw: Cow<'_, str>| -> (Outcome, bool) {
-        match normalise::normalise(v, rec, &raw, ctx.shape, ctx.loc(line), &ctx.limits) {
-            Ok((mut ev, whole)) => {
+    // Normalise one record into an event begun in `out`; a field error is recorded there
+    // instead. The flag says whether the event's `raw` is the text `value` was parsed from.
+    let one = |v: &Value, rec: Option<Rec<'_>>, raw: Cow<'_, str>, out: &mut Processed| {
+        let ev = out.begin(ctx.loc(line));
+        match normalise::normalise(v, rec, &raw, ctx.shape, ev, &ctx.limits) {
+            Ok(whole) => {
                 if let Some(x) = extras {
-                    x.fill(&mut ev);
+                    x.fill(ev);
                 }
-                let out = match &repaired {
-                    Some(why) => {
-                        let err = RecordError {
-                            loc: ev.loc.clone(),
-                            field: field.clone(),
-                            reason: why.clone(),
-                        };
-                        Outcome::Repaired(ev, err)
-                    }
-                    None => ctx.finish(ev),
-                };
-                (out, whole)
+                Some(whole)
             }
             Err(FieldError { field: f, reason }) => {
+                out.abort();
                 let mut loc = ctx.loc(line);
                 loc.record_id = str_of(v, &["Id", "id", "RecordId"]);
-                let err = Outcome::Error(RecordError {
+                out.error(RecordError {
                     loc,
                     field: f.or_else(|| field.clone()),
                     reason,
                 });
-                (err, false)
+                None
             }
+        }
+    };
+    // Keep the event begun last (or filter it out).
+    let push = |out: &mut Processed| match &repaired {
+        Some(why) => {
+            let loc = out.current().map(|ev| ev.loc.clone()).unwrap_or_default();
+            out.commit_repaired(RecordError {
+                loc,
+                field: field.clone(),
+                reason: why.clone(),
+            });
+        }
+        None => ctx.finish(out),
+    };
+    // The record itself is the event: it takes the parsed value when asked to.
+    let keep = |value: Value, whole: bool, out: &mut Processed| {
+        if ctx.keep_parsed
+            && whole
+            && let Some(ev) = out.current()
+        {
+            ev.parsed = Some(Parsed(value));
         }
     };
     let raw_of = |v: &Value| -> Cow<'_, str> {
@@ -352,35 +431,44 @@ fn json_record(
     };
     // The common case: one object that holds no other records. Its key index is built once,
     // for both the expansion check and the normaliser.
-    if value.is_object() {
-        let rec = Rec::new(&value);
-        if !rec.may_expand() {
-            let out = one(&value, Some(rec), raw_of(&value));
-            return ItemOut::One(ctx.keep(out, value));
+    let rec = value.is_object().then(|| Rec::new(&value));
+    if !rec.as_ref().is_none_or(Rec::may_expand) {
+        if let Some(whole) = one(&value, rec, raw_of(&value), out) {
+            keep(value, whole, out);
+            push(out);
         }
+        return;
     }
     match normalise::expansion(&value) {
         Expansion::Single => {
-            let out = one(&value, None, raw_of(&value));
-            ItemOut::One(ctx.keep(out, value))
+            if let Some(whole) = one(&value, None, raw_of(&value), out) {
+                keep(value, whole, out);
+                push(out);
+            }
         }
-        Expansion::Wrapped(inner) => ItemOut::One(one(inner, None, Cow::Owned(json_text(inner))).0),
-        Expansion::Many(elems) => ItemOut::Many(
-            elems
-                .into_iter()
-                .map(|e| one(e, None, Cow::Owned(json_text(e))).0)
-                .collect(),
-        ),
+        Expansion::Wrapped(inner) => {
+            if one(inner, None, Cow::Owned(json_text(inner)), out).is_some() {
+                push(out);
+            }
+        }
+        Expansion::Many(elems) => {
+            for e in elems {
+                if one(e, None, Cow::Owned(json_text(e)), out).is_some() {
+                    push(out);
+                }
+            }
+        }
     }
 }
 
-fn csv_row(bytes: &[u8], line: u64, cols: &CsvCols, ctx: &FileCtx) -> ItemOut {
+fn csv_row(bytes: &[u8], line: u64, cols: &CsvCols, ctx: &FileCtx, out: &mut Processed) {
     let mut fields = Vec::new();
     if let Err(why) = split_row(bytes, ctx.limits.max_fields, &mut fields) {
-        return ItemOut::One(ctx.error(line, None, why));
+        out.error(ctx.error(line, None, why));
+        return;
     }
     if fields.len() != cols.header.len() {
-        return ItemOut::One(ctx.error(
+        out.error(ctx.error(
             line,
             None,
             format!(
@@ -389,21 +477,24 @@ fn csv_row(bytes: &[u8], line: u64, cols: &CsvCols, ctx: &FileCtx) -> ItemOut {
                 fields.len()
             ),
         ));
+        return;
     }
     if let Some(i) = cols.audit_data {
         let audit = fields.get(i).map_or("", |s| s.trim());
         if audit.is_empty() {
-            return ItemOut::One(ctx.error(
+            out.error(ctx.error(
                 line,
                 Some("AuditData".to_owned()),
                 "empty AuditData".to_owned(),
             ));
+            return;
         }
         let extras = RowExtras {
             fields: &fields,
             cols,
         };
-        return json_record(audit.as_bytes(), line, None, Some(&extras), ctx);
+        json_record(audit.as_bytes(), line, None, Some(&extras), ctx, out);
+        return;
     }
     // No AuditData: the row is an object keyed by the header.
     let mut obj = String::with_capacity(bytes.len() + cols.header.len() * 8);
@@ -417,7 +508,7 @@ fn csv_row(bytes: &[u8], line: u64, cols: &CsvCols, ctx: &FileCtx) -> ItemOut {
         obj.push_str(&serde_json::to_string(v.as_ref()).unwrap_or_default());
     }
     obj.push('}');
-    json_record(obj.as_bytes(), line, None, None, ctx)
+    json_record(obj.as_bytes(), line, None, None, ctx, out);
 }
 
 #[cfg(test)]

@@ -11,7 +11,7 @@ use crate::error::ReadError;
 use crate::frame::{self, Batch};
 use crate::normalise::Shape;
 use crate::options::{InputFormat, ReadOptions};
-use crate::process::{CsvCols, FileCtx, Filter, ItemOut, Outcome, process_batch};
+use crate::process::{CsvCols, FileCtx, Filter, Processed, process_batch};
 use crate::source::{self, Target};
 
 /// Read every input and call `sink` with batches of events, in input order then record
@@ -189,7 +189,7 @@ fn read_opened(
     // hold at most PIPELINE_DEPTH batches each, so memory stays bounded.
     let framer_name = std::thread::scope(|scope| {
         let (batch_tx, batch_rx) = mpsc::sync_channel::<Batch>(PIPELINE_DEPTH);
-        let (out_tx, out_rx) = mpsc::sync_channel::<Vec<ItemOut>>(PIPELINE_DEPTH);
+        let (out_tx, out_rx) = mpsc::sync_channel::<Vec<Processed>>(PIPELINE_DEPTH);
         // Processed batches' buffers go back to the framer (as many as are in flight).
         let (spare_tx, spare_rx) = mpsc::channel::<Vec<u8>>();
         let framing = std::thread::Builder::new()
@@ -237,28 +237,25 @@ fn read_opened(
                 return None;
             }
         };
-        for outs in out_rx {
-            let mut events = Vec::with_capacity(outs.len());
-            let mut seen = 0u64;
-            for out in outs {
-                match out {
-                    ItemOut::One(o) => {
-                        seen += 1;
-                        merge(o, &mut fs, &mut coverage, stats, &mut events);
-                    }
-                    ItemOut::Many(list) => {
-                        for o in list {
-                            seen += 1;
-                            merge(o, &mut fs, &mut coverage, stats, &mut events);
-                        }
-                    }
-                }
+        for done in out_rx.iter().flatten() {
+            fs.records += done.records;
+            fs.filtered += done.filtered;
+            fs.skipped += done.skipped;
+            fs.items_lost += done.items_lost;
+            note_time(&mut fs, done.first);
+            note_time(&mut fs, done.last);
+            for e in done.errors {
+                stats.push_error(e);
+            }
+            for ev in &done.events {
+                coverage.add(ev, stats);
             }
             if let Some(p) = &opts.progress {
-                p.records.fetch_add(seen, Ordering::Relaxed);
+                p.records
+                    .fetch_add(done.records + done.skipped, Ordering::Relaxed);
             }
-            if !events.is_empty() {
-                sink(events);
+            if !done.events.is_empty() {
+                sink(done.events);
             }
         }
         // A stage that panicked ended this file's records early: say so, located, rather
@@ -294,37 +291,4 @@ fn read_opened(
         p.files_done.fetch_add(1, Ordering::Relaxed);
     }
     stats.files.push(fs);
-}
-
-fn merge(
-    o: Outcome,
-    fs: &mut FileStats,
-    coverage: &mut CoverageRun,
-    stats: &mut InputStats,
-    events: &mut Vec<Event>,
-) {
-    match o {
-        Outcome::Event(ev) => {
-            fs.records += 1;
-            note_time(fs, ev.time);
-            if ev.mail.as_ref().is_some_and(|m| m.items_lost) {
-                fs.items_lost += 1;
-            }
-            coverage.add(&ev, stats);
-            events.push(ev);
-        }
-        Outcome::Repaired(ev, err) => {
-            stats.push_error(err);
-            merge(Outcome::Event(ev), fs, coverage, stats, events);
-        }
-        Outcome::Filtered(t) => {
-            fs.records += 1;
-            fs.filtered += 1;
-            note_time(fs, t);
-        }
-        Outcome::Error(e) => {
-            fs.skipped += 1;
-            stats.push_error(e);
-        }
-    }
 }

@@ -328,8 +328,10 @@ pub(crate) fn split_row<'a>(
                     Some(j) => {
                         let q = i + j;
                         if b.get(q + 1) == Some(&b'"') {
+                            // Sized for the rest of the row at once: a field with many
+                            // doubled quotes (`AuditData`) would otherwise grow it many times.
                             owned
-                                .get_or_insert_with(String::new)
+                                .get_or_insert_with(|| String::with_capacity(b.len() - start))
                                 .push_str(&text[seg..=q]);
                             seg = q + 2;
                             i = q + 2;

@@ -142,26 +142,60 @@ const TABLE: [u8; BUCKETS] = {
     t
 };
 
-/// [`hash`] with whole-word loads, for lookups at run time.
+/// Each key's length and its first and last (up to) 8 bytes, as [`hash`] reads them: equal
+/// words and lengths mean equal keys up to 16 bytes.
+const SIGS: [(usize, u64, u64); N] = {
+    let mut t = [(0, 0, 0); N];
+    let mut i = 0;
+    while i < N {
+        let k = KEYS[i].as_bytes();
+        let n = k.len();
+        let m = if n < 8 { n } else { 8 };
+        t[i] = (n, word(k, 0, m), word(k, n - m, m));
+        i += 1;
+    }
+    t
+};
+
+/// The first and last (up to) 8 bytes of `k` as [`hash`] reads them, with whole-word loads.
 #[inline]
-fn hash_now(k: &[u8]) -> usize {
+fn ends(k: &[u8]) -> (u64, u64) {
     let n = k.len();
     if n < 8 {
-        return hash(k);
+        let w = word(k, 0, n);
+        return (w, w);
     }
     let load = |s: &[u8]| <[u8; 8]>::try_from(s).map_or(0, u64::from_le_bytes);
-    let a = load(&k[..8]);
-    let b = load(&k[n - 8..]);
+    (load(&k[..8]), load(&k[n - 8..]))
+}
+
+/// [`hash`] of a key from its [`ends`].
+#[inline]
+fn mix(a: u64, b: u64, n: usize) -> usize {
     let h =
         (a.wrapping_mul(0xbe3e_dc0a_1ef2_a4f1) ^ b.wrapping_mul(0xe544_6dd4_552b_82f7) ^ n as u64)
             .wrapping_mul(0x9e37_79b9_7f4a_7c15);
     (h >> 54) as usize
 }
 
+/// [`hash`] with whole-word loads, for lookups at run time.
+#[cfg(test)]
+fn hash_now(k: &[u8]) -> usize {
+    let (a, b) = ends(k);
+    mix(a, b, k.len())
+}
+
+/// The slot of `k`: one hash, then the key compared as words (the bytes between the first
+/// and last eight only for keys longer than 16 bytes).
 #[inline]
 fn slot_of(k: &str) -> Option<usize> {
-    let s = usize::from(TABLE[hash_now(k.as_bytes())]);
-    (s != 0 && KEYS[s - 1] == k).then(|| s - 1)
+    let k = k.as_bytes();
+    let n = k.len();
+    let (a, b) = ends(k);
+    let s = usize::from(TABLE[mix(a, b, n)]).checked_sub(1)?;
+    let (len, x, y) = SIGS[s];
+    (len == n && x == a && y == b && (n <= 16 || k[8..n - 8] == KEYS[s].as_bytes()[8..n - 8]))
+        .then_some(s)
 }
 
 /// Lookup by key, for a plain value or an indexed record.
@@ -225,6 +259,50 @@ impl Obj for Rec<'_> {
     }
 }
 
+/// `a == b`, with the lengths and first bytes compared before the call that compares the rest.
+#[inline]
+fn same(a: &str, b: &str) -> bool {
+    a.len() == b.len() && a.as_bytes().first() == b.as_bytes().first() && a == b
+}
+
+/// A small object (a folder, a message, a name/value pair) with the keys a normaliser reads
+/// from it found in one pass: a lookup per key would scan the object's entries again each
+/// time. Keys outside the set are looked up in the object.
+pub(crate) struct Small<'v, const K: usize> {
+    v: &'v Value,
+    keys: &'static [&'static str; K],
+    slots: [Option<&'v Value>; K],
+}
+
+impl<'v, const K: usize> Small<'v, K> {
+    /// Index `v` (first occurrence wins, as with `Value::get`).
+    pub(crate) fn new(v: &'v Value, keys: &'static [&'static str; K]) -> Self {
+        let mut slots = [None; K];
+        if let Some(obj) = v.as_object() {
+            for (k, x) in obj.iter() {
+                if let Some(i) = keys.iter().position(|key| same(key, k))
+                    && slots[i].is_none()
+                {
+                    slots[i] = Some(x);
+                }
+            }
+        }
+        Small { v, keys, slots }
+    }
+}
+
+impl<const K: usize> Obj for Small<'_, K> {
+    fn field_raw(&self, k: &str) -> Option<&Value> {
+        match self.keys.iter().position(|key| same(key, k)) {
+            Some(i) => self.slots[i],
+            None => self.v.get(k),
+        }
+    }
+    fn value(&self) -> &Value {
+        self.v
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -241,6 +319,28 @@ mod tests {
             .chain(&["", "a", "ClientIPAddress_", "x".repeat(40).as_str()])
         {
             assert_eq!(hash(k.as_bytes()), hash_now(k.as_bytes()), "{k}");
+        }
+        // Same length, same first and last eight bytes, different middle.
+        for k in [
+            "UniqueTokenIdentifier",
+            "activityDisplayName",
+            "auditLogRecordType",
+        ] {
+            let mut other = k.as_bytes().to_vec();
+            other[9] ^= 0x20;
+            let other = String::from_utf8(other).unwrap();
+            assert_eq!(hash(k.as_bytes()), hash_now(other.as_bytes()));
+            assert_eq!(slot_of(&other), None, "{other}");
+        }
+    }
+
+    #[test]
+    fn small_and_plain_lookups_agree() {
+        let v: Value =
+            sonic_rs::from_str(r#"{"Path":null,"Id":"a","Path":"p","X":1,"Id":"b"}"#).unwrap();
+        let s = Small::new(&v, &["Id", "Path", "Items"]);
+        for k in ["Id", "Path", "Items", "X", "Missing"] {
+            assert_eq!(s.field_raw(k), v.field_raw(k), "{k}");
         }
     }
 

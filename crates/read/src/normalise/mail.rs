@@ -5,7 +5,7 @@ use sonic_rs::{JsonContainerTrait, JsonValueTrait, Value};
 use stormwatch_core::{FolderAccess, MailAccess, MailAccessType, MessageRef};
 
 use super::access::{boolean, field, int, nested, str_of, str_ref, text};
-use super::index::Obj;
+use super::index::{Obj, Small};
 use crate::options::Limits;
 
 /// What PowerShell writes for an array it did not expand.
@@ -58,9 +58,10 @@ fn operation_properties<R: Obj + ?Sized>(
     };
     for item in arr.iter() {
         if item.is_object() {
+            let pair = Small::new(item, &PAIR_KEYS);
             if let (Some(n), Some(v)) = (
-                str_ref(item, &["Name", "name"]),
-                str_ref(item, &["Value", "value"]),
+                str_ref(&pair, &["Name", "name"]),
+                str_ref(&pair, &["Value", "value"]),
             ) {
                 take(&n, &v);
             }
@@ -83,7 +84,28 @@ fn access_type(s: &str) -> Option<MailAccessType> {
     }
 }
 
+/// The keys read from a name/value pair, a folder and a message.
+const PAIR_KEYS: [&str; 4] = ["Name", "name", "Value", "value"];
+const FOLDER_KEYS: [&str; 9] = [
+    "Id",
+    "id",
+    "FolderId",
+    "Path",
+    "path",
+    "FolderPath",
+    "FolderItems",
+    "folderItems",
+    "Items",
+];
+const MESSAGE_KEYS: [&str; 4] = [
+    "InternetMessageId",
+    "internetMessageId",
+    "SizeInBytes",
+    "sizeInBytes",
+];
+
 fn folder_from_object(f: &Value, limits: &Limits, items_lost: &mut bool) -> FolderAccess {
+    let f = &Small::new(f, &FOLDER_KEYS);
     let mut folder = FolderAccess {
         id: str_of(f, &["Id", "id", "FolderId"]),
         path: str_of(f, &["Path", "path", "FolderPath"]).unwrap_or_default(),
@@ -95,11 +117,13 @@ fn folder_from_object(f: &Value, limits: &Limits, items_lost: &mut bool) -> Fold
         } else if let Some(list) = nested(items, limits)
             && let Some(arr) = list.as_array()
         {
+            folder.items.reserve(arr.len());
             for it in arr.iter() {
-                if let Some(mid) = str_of(it, &["InternetMessageId", "internetMessageId"]) {
+                let msg = Small::new(it, &MESSAGE_KEYS);
+                if let Some(mid) = str_of(&msg, &["InternetMessageId", "internetMessageId"]) {
                     folder.items.push(MessageRef {
                         internet_message_id: mid,
-                        size_bytes: field(it, &["SizeInBytes", "sizeInBytes"])
+                        size_bytes: field(&msg, &["SizeInBytes", "sizeInBytes"])
                             .and_then(int)
                             .and_then(|n| u64::try_from(n).ok()),
                     });
@@ -158,6 +182,7 @@ pub(crate) fn mail_access<R: Obj + ?Sized>(rec: &R, limits: &Limits) -> MailAcce
         } else if let Some(list) = nested(raw, limits)
             && let Some(arr) = list.as_array()
         {
+            folders.reserve(arr.len());
             for f in arr.iter() {
                 if f.is_object() {
                     folders.push(folder_from_object(f, limits, &mut items_lost));

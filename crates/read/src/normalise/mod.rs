@@ -10,7 +10,7 @@ mod record_type;
 pub(crate) mod ual;
 
 use sonic_rs::{JsonContainerTrait, JsonValueTrait, Value};
-use stormwatch_core::{Event, Location, Timestamp};
+use stormwatch_core::{Event, Timestamp};
 
 use crate::options::{InputFormat, Limits};
 use access::{field, nested, str_of};
@@ -216,18 +216,18 @@ pub(crate) fn expansion(v: &Value) -> Expansion<'_> {
     Expansion::Single
 }
 
-/// Normalise one record (an object). `raw` is its JSON text; wrapped shapes replace it with
-/// the inner record's text as [`Event::raw`] documents.
-/// `rec` is the record's key index when the caller built it already. The flag says whether
-/// the event's `raw` is `raw` itself (not an inner record's text).
+/// Normalise one record (an object) into `ev` (a fresh event that holds the record's location).
+/// `raw` is its JSON text; wrapped shapes replace it with the inner record's text as
+/// [`Event::raw`] documents. `rec` is the record's key index when the caller built it already.
+/// Returns whether the event's `raw` is `raw` itself (not an inner record's text).
 pub(crate) fn normalise(
     v: &Value,
     rec: Option<Rec<'_>>,
     raw: &str,
     shape: Shape,
-    loc: Location,
+    ev: &mut Event,
     limits: &Limits,
-) -> Result<(Event, bool), FieldError> {
+) -> Result<bool, FieldError> {
     let Some(obj) = v.as_object() else {
         return Err(FieldError::new(format!(
             "record is {}, not a JSON object",
@@ -247,38 +247,34 @@ pub(crate) fn normalise(
     } else {
         shape
     };
-    let mut ev = Event {
-        loc,
-        ..Event::default()
-    };
     let mut raw_override = None;
     match shape {
-        Shape::Auto | Shape::Ual => ual::normalise(&mut ev, &rec, limits)?,
-        Shape::Sentinel => ual::sentinel(&mut ev, &rec, limits)?,
-        Shape::Defender => raw_override = ual::defender(&mut ev, &rec, limits)?,
-        Shape::GraphAudit => raw_override = ual::graph_audit(&mut ev, &rec, limits)?,
-        Shape::SignIn => entra::sign_in(&mut ev, v, None, limits)?,
+        Shape::Auto | Shape::Ual => ual::normalise(ev, &rec, limits)?,
+        Shape::Sentinel => ual::sentinel(ev, &rec, limits)?,
+        Shape::Defender => raw_override = ual::defender(ev, &rec, limits)?,
+        Shape::GraphAudit => raw_override = ual::graph_audit(ev, &rec, limits)?,
+        Shape::SignIn => entra::sign_in(ev, v, None, limits)?,
         Shape::AzureMonitor => {
             let props = field(v, &["properties"]).and_then(|p| nested(p, limits));
             let category = str_of(v, &["category"]).unwrap_or_default();
             match props {
                 Some(p) if entra::is_sign_in_category(&category) => {
-                    entra::sign_in(&mut ev, &p, Some(v), limits)?;
+                    entra::sign_in(ev, &p, Some(v), limits)?;
                 }
                 Some(p)
                     if category.eq_ignore_ascii_case("AuditLogs")
                         || p.get("activityDisplayName").is_some() =>
                 {
-                    entra::audit(&mut ev, &p, Some(v), limits)?;
+                    entra::audit(ev, &p, Some(v), limits)?;
                 }
-                _ => other::generic(&mut ev, v)?,
+                _ => other::generic(ev, v)?,
             }
         }
-        Shape::EntraAudit => entra::audit(&mut ev, v, None, limits)?,
-        Shape::Windows => other::windows(&mut ev, v)?,
-        Shape::Generic => other::generic(&mut ev, v)?,
+        Shape::EntraAudit => entra::audit(ev, v, None, limits)?,
+        Shape::Windows => other::windows(ev, v)?,
+        Shape::Generic => other::generic(ev, v)?,
     }
     let whole = raw_override.is_none();
     ev.raw = raw_override.unwrap_or_else(|| raw.to_owned());
-    Ok((ev, whole))
+    Ok(whole)
 }
