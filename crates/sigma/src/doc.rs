@@ -355,24 +355,22 @@ pub(crate) fn parse_num(s: &str) -> Option<f64> {
     t.parse::<f64>().ok().filter(|f| f.is_finite())
 }
 
-/// Every scalar leaf of a record, for keyword (field-less) searches.
-pub(crate) fn all_leaves<'a>(v: &'a Value, out: &mut Vec<Leaf<'a>>, depth: usize) {
+/// Every scalar value of a record (strings, numbers, booleans), for keyword (field-less)
+/// searches.
+pub(crate) fn all_scalars<'a>(v: &'a Value, out: &mut Vec<&'a Value>, depth: usize) {
     if depth > MAX_DEPTH {
         return;
     }
     if let Some(obj) = v.as_object() {
         for (_, el) in obj.iter() {
-            all_leaves(el, out, depth + 1);
+            all_scalars(el, out, depth + 1);
         }
     } else if let Some(arr) = v.as_array() {
         for el in arr.iter() {
-            all_leaves(el, out, depth + 1);
+            all_scalars(el, out, depth + 1);
         }
-    } else {
-        let leaf = to_leaf(v);
-        if matches!(leaf, Leaf::Text { .. }) {
-            out.push(leaf);
-        }
+    } else if !v.is_null() {
+        out.push(v);
     }
 }
 

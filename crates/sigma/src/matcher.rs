@@ -6,10 +6,13 @@ use std::net::IpAddr;
 
 use sonic_rs::Value;
 
-use crate::doc::{FieldPath, KEY_BLOOM_WORDS, Leaf, all_leaves, bloom_keys, lookup, to_leaf};
-use aho_corasick::{AhoCorasick, AhoCorasickBuilder, AhoCorasickKind, MatchKind};
+use crate::doc::{FieldPath, KEY_BLOOM_WORDS, Leaf, all_scalars, bloom_keys, lookup, to_leaf};
 
 use crate::pattern::{Anchor, Part, StrPat};
+
+mod batch;
+
+use batch::{Batch, num_bits};
 
 /// Index of an interned field (a list of candidate paths).
 pub(crate) type FieldId = u32;
@@ -35,25 +38,6 @@ pub(crate) struct FieldTable {
     /// Per memo slot: decided by its field's batch (an anchored literal over the lowercase
     /// text), and the literal's length (for choosing gates).
     slot_lit: Vec<Option<u16>>,
-}
-
-/// The anchored-literal predicates of one field, matched together with one automaton pass
-/// over each value.
-#[derive(Debug)]
-pub(crate) struct Batch {
-    ac: Option<AhoCorasick>,
-    /// Per automaton pattern: the (memo slot, anchor) predicates using that literal.
-    owners: Vec<Vec<(u32, Anchor)>>,
-    /// Numeric equalities: number (see [`num_bits`]) → memo slots.
-    nums: HashMap<u64, Vec<u32>>,
-}
-
-/// Largest literal set of one field searched with a DFA.
-const DFA_MAX_PATTERNS: usize = 500;
-
-/// Hash key of a number (`-0` and `0` alike).
-fn num_bits(n: f64) -> u64 {
-    if n == 0.0 { 0 } else { n.to_bits() }
 }
 
 impl FieldTable {
@@ -144,40 +128,9 @@ impl FieldTable {
         fields.dedup();
         for field in fields {
             let preds = self.batch_src.get(&field).map_or(&[][..], Vec::as_slice);
-            let mut pats: Vec<&[u8]> = Vec::new();
-            let mut owners: Vec<Vec<(u32, Anchor)>> = Vec::new();
-            let mut index: HashMap<&[u8], usize> = HashMap::new();
-            for (slot, anchor, lit) in preds {
-                let i = *index.entry(lit.as_slice()).or_insert_with(|| {
-                    pats.push(lit);
-                    owners.push(Vec::new());
-                    pats.len() - 1
-                });
-                owners[i].push((*slot, *anchor));
-            }
-            let ac = if pats.is_empty() {
-                None
-            } else {
-                // A DFA searches faster than the NFAs while it fits the caches; large sets
-                // keep the automaton's own choice.
-                let kind = (pats.len() <= DFA_MAX_PATTERNS).then_some(AhoCorasickKind::DFA);
-                let build = |kind| {
-                    AhoCorasickBuilder::new()
-                        .match_kind(MatchKind::Standard)
-                        .kind(kind)
-                        .build(&pats)
-                };
-                let Ok(ac) = build(kind).or_else(|_| build(None)) else {
-                    continue;
-                };
-                Some(ac)
-            };
-            let mut nums: HashMap<u64, Vec<u32>> = HashMap::new();
-            for (bits, slot) in self.num_src.get(&field).into_iter().flatten() {
-                nums.entry(*bits).or_default().push(*slot);
-            }
+            let nums = self.num_src.get(&field).map_or(&[][..], Vec::as_slice);
             if let Some(b) = batches.get_mut(field as usize) {
-                *b = Some(Batch { ac, owners, nums });
+                *b = Batch::build(preds, nums);
             }
         }
         self.batches = batches;
@@ -315,7 +268,7 @@ pub(crate) enum Node {
 pub(crate) struct Scratch {
     /// Per field: 0 unresolved, else index + 1 into `ranges`.
     slots: Vec<u32>,
-    ranges: Vec<(u32, u32, bool)>,
+    ranges: Vec<Resolved>,
     /// Fields resolved for this event.
     touched: Vec<u32>,
     /// Per memo slot: 0 unknown, 1 false, 2 true.
@@ -327,8 +280,8 @@ pub(crate) struct Scratch {
     batched_list: Vec<u32>,
     /// Batch-decided slots found true for this event.
     hits: Vec<u32>,
+    values: Vec<&'static Value>,
     leaves: Vec<Leaf<'static>>,
-    tmp: Vec<&'static Value>,
     /// Key-set filter of the record (built on the first field lookup).
     bloom: Vec<u64>,
     bloom_built: bool,
@@ -339,9 +292,23 @@ pub(crate) struct Scratch {
     pub(crate) channel: String,
 }
 
+/// A field resolved for one record: its values (`values[a..b]`), whether it is present, and
+/// once needed, the values prepared for matching (`leaves[la..lb]`).
+#[derive(Debug, Clone, Copy)]
+struct Resolved {
+    a: u32,
+    b: u32,
+    present: bool,
+    leaves: Option<(u32, u32)>,
+}
+
 /// Reuse an empty vector's allocation for another lifetime of the same element type.
 fn relabel<T, U>(v: Vec<T>) -> Vec<U> {
     v.into_iter().filter_map(|_| None).collect()
+}
+
+fn idx(n: usize) -> u32 {
+    u32::try_from(n).unwrap_or(u32::MAX)
 }
 
 /// Per-event evaluation state.
@@ -349,8 +316,8 @@ pub(crate) struct Ctx<'a> {
     root: &'a Value,
     table: &'a FieldTable,
     s: Scratch,
+    values: Vec<&'a Value>,
     leaves: Vec<Leaf<'a>>,
-    tmp: Vec<&'a Value>,
     /// The Windows event id of the record, once computed.
     pub(crate) event_id: Option<Option<f64>>,
 }
@@ -366,13 +333,13 @@ impl<'a> Ctx<'a> {
         }
         let mut leaves = std::mem::take(&mut s.leaves);
         leaves.clear();
-        let mut tmp = std::mem::take(&mut s.tmp);
-        tmp.clear();
+        let mut values = std::mem::take(&mut s.values);
+        values.clear();
         Ctx {
             root,
             table,
             leaves: relabel(leaves),
-            tmp: relabel(tmp),
+            values: relabel(values),
             s,
             event_id: None,
         }
@@ -383,7 +350,7 @@ impl<'a> Ctx<'a> {
         let Ctx {
             mut s,
             mut leaves,
-            mut tmp,
+            mut values,
             ..
         } = self;
         for &f in &s.touched {
@@ -411,9 +378,9 @@ impl<'a> Ctx<'a> {
         s.hits.clear();
         s.ranges.clear();
         leaves.clear();
-        tmp.clear();
+        values.clear();
         s.leaves = relabel(leaves);
-        s.tmp = relabel(tmp);
+        s.values = relabel(values);
         s
     }
 
@@ -435,21 +402,18 @@ impl<'a> Ctx<'a> {
         &self.s.hits
     }
 
-    /// Resolve a field: (start, end, present).
-    pub(crate) fn resolve(&mut self, id: FieldId) -> (usize, usize, bool) {
+    /// Resolve a field: the index of its entry in `ranges`.
+    fn resolve_entry(&mut self, id: FieldId) -> Option<usize> {
         let i = id as usize;
-        let Some(&slot) = self.s.slots.get(i) else {
-            return (0, 0, false);
-        };
+        let slot = *self.s.slots.get(i)?;
         if slot != 0 {
-            let (a, b, p) = self.s.ranges[slot as usize - 1];
-            return (a as usize, b as usize, p);
+            return Some(slot as usize - 1);
         }
-        let start = self.leaves.len();
+        let start = self.values.len();
         let mut present = false;
         if self.table.keyword == Some(id) {
             present = true;
-            all_leaves(self.root, &mut self.leaves, 0);
+            all_scalars(self.root, &mut self.values, 0);
         } else if let Some(cands) = self.table.fields.get(i) {
             if !self.s.bloom_built && !cands.is_empty() {
                 self.s.bloom.resize(KEY_BLOOM_WORDS, 0);
@@ -460,25 +424,45 @@ impl<'a> Ctx<'a> {
                 if !c.may_exist(&self.s.bloom) {
                     continue;
                 }
-                self.tmp.clear();
-                if lookup(self.root, c, &mut self.tmp) {
+                if lookup(self.root, c, &mut self.values) {
                     present = true;
-                    for v in self.tmp.drain(..) {
-                        self.leaves.push(to_leaf(v));
-                    }
                     break;
                 }
+                self.values.truncate(start);
             }
         }
-        let end = self.leaves.len();
-        self.s.ranges.push((
-            u32::try_from(start).unwrap_or(u32::MAX),
-            u32::try_from(end).unwrap_or(u32::MAX),
+        self.s.ranges.push(Resolved {
+            a: idx(start),
+            b: idx(self.values.len()),
             present,
-        ));
-        self.s.slots[i] = u32::try_from(self.s.ranges.len()).unwrap_or(u32::MAX);
+            leaves: None,
+        });
+        self.s.slots[i] = idx(self.s.ranges.len());
         self.s.touched.push(id);
-        (start, end, present)
+        Some(self.s.ranges.len() - 1)
+    }
+
+    /// The values of a field prepared for matching: (start, end) into `leaves`, and whether
+    /// the field is present.
+    pub(crate) fn resolve(&mut self, id: FieldId) -> (usize, usize, bool) {
+        let Some(e) = self.resolve_entry(id) else {
+            return (0, 0, false);
+        };
+        let Some(r) = self.s.ranges.get(e).copied() else {
+            return (0, 0, false);
+        };
+        if let Some((la, lb)) = r.leaves {
+            return (la as usize, lb as usize, r.present);
+        }
+        let la = self.leaves.len();
+        for v in self.values.get(r.a as usize..r.b as usize).unwrap_or(&[]) {
+            self.leaves.push(to_leaf(v));
+        }
+        let lb = self.leaves.len();
+        if let Some(x) = self.s.ranges.get_mut(e) {
+            x.leaves = Some((idx(la), idx(lb)));
+        }
+        (la, lb, r.present)
     }
 
     /// The first text value of a field (lowercase), if any.
@@ -541,43 +525,23 @@ impl<'a> Ctx<'a> {
         let Some(Some(batch)) = self.table.batches.get(i) else {
             return;
         };
-        let (a, b, _) = self.resolve(field);
-        let leaves = &self.leaves[a..b];
+        let Some(r) = self
+            .resolve_entry(field)
+            .and_then(|e| self.s.ranges.get(e).copied())
+        else {
+            return;
+        };
+        let values = self.values.get(r.a as usize..r.b as usize).unwrap_or(&[]);
         let memo = &mut self.s.memo;
         let hits = &mut self.s.hits;
-        for leaf in leaves {
-            let Leaf::Text { lower, num, .. } = leaf else {
-                continue;
-            };
-            if let Some(n) = num
-                && let Some(slots) = batch.nums.get(&num_bits(*n))
+        batch.run(values, |slot| {
+            if let Some(x) = memo.get_mut(slot as usize)
+                && *x != 2
             {
-                for &slot in slots {
-                    if let Some(x) = memo.get_mut(slot as usize)
-                        && *x != 2
-                    {
-                        *x = 2;
-                        hits.push(slot);
-                    }
-                }
+                *x = 2;
+                hits.push(slot);
             }
-            let Some(ac) = &batch.ac else { continue };
-            let hay = lower.as_bytes();
-            for m in ac.find_overlapping_iter(hay) {
-                let Some(owners) = batch.owners.get(m.pattern().as_usize()) else {
-                    continue;
-                };
-                for &(slot, anchor) in owners {
-                    if anchor.fits(m.start(), m.end(), hay.len())
-                        && let Some(x) = memo.get_mut(slot as usize)
-                        && *x != 2
-                    {
-                        *x = 2;
-                        hits.push(slot);
-                    }
-                }
-            }
-        }
+        });
     }
 
     /// A keyword predicate: some scalar value of the record satisfies it.
