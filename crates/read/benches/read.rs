@@ -232,7 +232,7 @@ fn digest(path: &Path, threads: usize) -> (u64, u64) {
     let mut n = 0u64;
     let stats = read(&[Input::Path(path.to_path_buf())], &opts, &mut |b| {
         for ev in &b {
-            write!(h, "{ev:?}\n").unwrap();
+            writeln!(h, "{ev:?}").unwrap();
         }
         n += b.len() as u64;
     })

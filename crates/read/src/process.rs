@@ -353,7 +353,14 @@ fn json_record(
         ));
         return;
     }
-    let (value, repaired) = match sonic_rs::from_slice::<Value>(bytes) {
+    // UTF-8 is checked once, here: the text is then parsed without sonic-rs checking it again.
+    // Invalid text goes to sonic-rs as bytes, for its located error.
+    let text = simdutf8::basic::from_utf8(bytes).ok();
+    let parsed = match text {
+        Some(t) => sonic_rs::from_str::<Value>(t),
+        None => sonic_rs::from_slice::<Value>(bytes),
+    };
+    let (value, repaired) = match parsed {
         Ok(v) => (v, None),
         Err(e) => {
             let (desc, trailing) = describe(&e, bytes);
@@ -376,7 +383,7 @@ fn json_record(
             }
         }
     };
-    let raw = std::str::from_utf8(bytes).unwrap_or_default().trim();
+    let raw = text.unwrap_or_default().trim();
     // Normalise one record into an event begun in `out`; a field error is recorded there
     // instead. The flag says whether the event's `raw` is the text `value` was parsed from.
     let one = |v: &Value, rec: Option<Rec<'_>>, raw: Cow<'_, str>, out: &mut Processed| {

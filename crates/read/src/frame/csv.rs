@@ -305,8 +305,11 @@ pub(crate) fn split_row<'a>(
     max_fields: usize,
     out: &mut Vec<Cow<'a, str>>,
 ) -> Result<(), String> {
-    let text = std::str::from_utf8(row)
-        .map_err(|e| format!("invalid UTF-8 at byte {}", e.valid_up_to()))?;
+    let text = match simdutf8::basic::from_utf8(row) {
+        Ok(t) => t,
+        Err(_) => std::str::from_utf8(row)
+            .map_err(|e| format!("invalid UTF-8 at byte {}", e.valid_up_to()))?,
+    };
     if let Some(i) = memchr::memchr(0, row) {
         return Err(format!("NUL byte at byte {i}"));
     }
