@@ -34,6 +34,8 @@ pub(crate) struct Processed {
     /// Earliest and latest record time (filtered records included).
     pub(crate) first: Option<Timestamp>,
     pub(crate) last: Option<Timestamp>,
+    /// The file name the events of this run share.
+    file: Option<Arc<str>>,
 }
 
 impl Processed {
@@ -44,10 +46,18 @@ impl Processed {
         }
     }
 
-    /// Start an event at `loc`, in place (to be kept, filtered out or dropped).
-    fn begin(&mut self, loc: Location) -> &mut Event {
+    /// Start an event of `file` at `line`, in place (to be kept, filtered out or dropped).
+    /// The events of one run share their own copy of the file name: one shared by all the
+    /// events of the file would have its reference count updated by every worker and by the
+    /// sink, all on one cache line.
+    fn begin(&mut self, file: &Arc<str>, line: u64) -> &mut Event {
+        let file = Arc::clone(self.file.get_or_insert_with(|| Arc::from(&**file)));
         self.events.push(Event {
-            loc,
+            loc: Location {
+                file,
+                line,
+                record_id: None,
+            },
             ..Event::default()
         });
         let last = self.events.len() - 1;
@@ -386,8 +396,8 @@ fn json_record(
     let raw = text.unwrap_or_default().trim();
     // Normalise one record into an event begun in `out`; a field error is recorded there
     // instead. The flag says whether the event's `raw` is the text `value` was parsed from.
-    let one = |v: &Value, rec: Option<Rec<'_>>, raw: Cow<'_, str>, out: &mut Processed| {
-        let ev = out.begin(ctx.loc(line));
+    let one = |v: &Value, rec: Option<&Rec<'_>>, raw: Cow<'_, str>, out: &mut Processed| {
+        let ev = out.begin(&ctx.file, line);
         match normalise::normalise(v, rec, &raw, ctx.shape, ev, &ctx.limits) {
             Ok(whole) => {
                 if let Some(x) = extras {
@@ -439,8 +449,8 @@ fn json_record(
     // The common case: one object that holds no other records. Its key index is built once,
     // for both the expansion check and the normaliser.
     let rec = value.is_object().then(|| Rec::new(&value));
-    if !rec.as_ref().is_none_or(Rec::may_expand) {
-        if let Some(whole) = one(&value, rec, raw_of(&value), out) {
+    if let Some(rec) = rec.as_ref().filter(|r| !r.may_expand()) {
+        if let Some(whole) = one(&value, Some(rec), raw_of(&value), out) {
             keep(value, whole, out);
             push(out);
         }

@@ -191,7 +191,7 @@ fn read_opened(
         let (batch_tx, batch_rx) = mpsc::sync_channel::<Batch>(PIPELINE_DEPTH);
         let (out_tx, out_rx) = mpsc::sync_channel::<Vec<Processed>>(PIPELINE_DEPTH);
         // Processed batches' buffers go back to the framer (as many as are in flight).
-        let (spare_tx, spare_rx) = mpsc::channel::<Vec<u8>>();
+        let (spare_tx, spare_rx) = mpsc::channel::<Batch>();
         let framing = std::thread::Builder::new()
             .name("stormwatch-frame".to_owned())
             .spawn_scoped(scope, move || {
@@ -199,8 +199,8 @@ fn read_opened(
                     && batch_tx.send(b).is_ok()
                 {
                     loop {
-                        while let Ok(buf) = spare_rx.try_recv() {
-                            framer.recycle(buf);
+                        while let Ok(spare) = spare_rx.try_recv() {
+                            framer.recycle(spare);
                         }
                         let Some(b) = framer.next_batch() else { break };
                         if batch_tx.send(b).is_err() {
@@ -216,7 +216,7 @@ fn read_opened(
             .spawn_scoped(scope, move || {
                 for batch in batch_rx {
                     let outs = pool.install(|| process_batch(&batch, ctx));
-                    let _ = spare_tx.send(batch.data);
+                    let _ = spare_tx.send(batch);
                     if out_tx.send(outs).is_err() {
                         break;
                     }

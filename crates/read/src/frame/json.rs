@@ -510,18 +510,15 @@ impl Framer for JsonFramer {
         self.name
     }
 
-    fn recycle(&mut self, buf: Vec<u8>) {
-        self.spares.put(buf);
+    fn recycle(&mut self, batch: Batch) {
+        self.spares.put(batch);
     }
 
     fn next_batch(&mut self) -> Option<Batch> {
         if self.done {
             return None;
         }
-        let mut batch = Batch {
-            data: self.spares.take(),
-            items: Vec::new(),
-        };
+        let mut batch = self.spares.take();
         while !self.done && batch.data.len() < BATCH_BYTES && batch.items.len() < BATCH_ITEMS {
             self.step(&mut batch);
         }

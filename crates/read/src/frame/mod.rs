@@ -70,27 +70,31 @@ pub(crate) trait Framer: Send {
     fn header(&self) -> Option<&[String]> {
         None
     }
-    /// Take back the buffer of a processed batch, to frame a later batch into it (fresh
-    /// 4 MiB buffers cost page faults and zeroing on every batch).
-    fn recycle(&mut self, buf: Vec<u8>);
+    /// Take back a processed batch, to frame a later batch into its buffers (fresh 4 MiB
+    /// buffers, and item lists grown item by item, cost page faults and zeroing on every batch).
+    fn recycle(&mut self, batch: Batch);
 }
 
-/// Spare batch buffers a framer keeps.
+/// Spare batches (their buffers) a framer keeps.
 #[derive(Debug, Default)]
-pub(crate) struct Spares(Vec<Vec<u8>>);
+pub(crate) struct Spares(Vec<Batch>);
 
 impl Spares {
     const KEEP: usize = 2;
 
-    pub(crate) fn put(&mut self, mut buf: Vec<u8>) {
-        if self.0.len() < Self::KEEP && buf.capacity() <= 4 * BATCH_BYTES {
-            buf.clear();
-            self.0.push(buf);
+    pub(crate) fn put(&mut self, mut batch: Batch) {
+        if self.0.len() < Self::KEEP
+            && batch.data.capacity() <= 4 * BATCH_BYTES
+            && batch.items.capacity() <= 4 * BATCH_ITEMS
+        {
+            batch.data.clear();
+            batch.items.clear();
+            self.0.push(batch);
         }
     }
 
-    /// An empty buffer (recycled when one is spare).
-    pub(crate) fn take(&mut self) -> Vec<u8> {
+    /// An empty batch (recycled when one is spare).
+    pub(crate) fn take(&mut self) -> Batch {
         self.0.pop().unwrap_or_default()
     }
 }

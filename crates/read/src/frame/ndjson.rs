@@ -43,15 +43,18 @@ impl Framer for NdjsonFramer {
         "ndjson"
     }
 
-    fn recycle(&mut self, buf: Vec<u8>) {
-        self.spares.put(buf);
+    fn recycle(&mut self, batch: Batch) {
+        self.spares.put(batch);
     }
 
     fn next_batch(&mut self) -> Option<Batch> {
         if self.done {
             return None;
         }
-        let mut data = self.spares.take();
+        let Batch {
+            mut data,
+            mut items,
+        } = self.spares.take();
         data.reserve(BATCH_BYTES.max(self.carry.len()));
         data.extend_from_slice(&self.carry);
         self.carry.clear();
@@ -59,7 +62,6 @@ impl Framer for NdjsonFramer {
             // After an over-long line: do not keep its size.
             self.carry = Vec::new();
         }
-        let mut items = Vec::new();
         let cut = loop {
             while data.len() < BATCH_BYTES {
                 let want = BATCH_BYTES - data.len();

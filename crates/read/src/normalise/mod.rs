@@ -222,7 +222,7 @@ pub(crate) fn expansion(v: &Value) -> Expansion<'_> {
 /// Returns whether the event's `raw` is `raw` itself (not an inner record's text).
 pub(crate) fn normalise(
     v: &Value,
-    rec: Option<Rec<'_>>,
+    rec: Option<&Rec<'_>>,
     raw: &str,
     shape: Shape,
     ev: &mut Event,
@@ -241,18 +241,25 @@ pub(crate) fn normalise(
             limits.max_fields
         )));
     }
-    let rec = rec.unwrap_or_else(|| Rec::new(v));
+    let built;
+    let rec = match rec {
+        Some(r) => r,
+        None => {
+            built = Rec::new(v);
+            &built
+        }
+    };
     let shape = if shape == Shape::Auto {
-        detect(&rec)
+        detect(rec)
     } else {
         shape
     };
     let mut raw_override = None;
     match shape {
-        Shape::Auto | Shape::Ual => ual::normalise(ev, &rec, limits)?,
-        Shape::Sentinel => ual::sentinel(ev, &rec, limits)?,
-        Shape::Defender => raw_override = ual::defender(ev, &rec, limits)?,
-        Shape::GraphAudit => raw_override = ual::graph_audit(ev, &rec, limits)?,
+        Shape::Auto | Shape::Ual => ual::normalise(ev, rec, limits)?,
+        Shape::Sentinel => ual::sentinel(ev, rec, limits)?,
+        Shape::Defender => raw_override = ual::defender(ev, rec, limits)?,
+        Shape::GraphAudit => raw_override = ual::graph_audit(ev, rec, limits)?,
         Shape::SignIn => entra::sign_in(ev, v, None, limits)?,
         Shape::AzureMonitor => {
             let props = field(v, &["properties"]).and_then(|p| nested(p, limits));
