@@ -66,9 +66,12 @@ pub(crate) fn time_of<O: Obj + ?Sized>(
         };
         return match x.as_str() {
             Some(s) if s.trim().is_empty() => continue,
-            Some(s) => Timestamp::parse(s)
-                .map(Some)
-                .map_err(|e| err(e.to_string())),
+            Some(s) => match plain_time(s) {
+                Some(t) => Ok(Some(t)),
+                None => Timestamp::parse(s)
+                    .map(Some)
+                    .map_err(|e| err(e.to_string())),
+            },
             None => Err(err(format!(
                 "expected a timestamp string, found {}",
                 type_name(x)
@@ -76,6 +79,35 @@ pub(crate) fn time_of<O: Obj + ?Sized>(
         };
     }
     Ok(None)
+}
+
+/// The form nearly every record's time takes, `YYYY-MM-DDTHH:MM:SS` with or without a `Z`,
+/// read without the general parser; `None` for anything else (or an impossible date), which
+/// [`Timestamp::parse`] then reads or explains. Both give the same instant.
+fn plain_time(s: &str) -> Option<Timestamp> {
+    let b = s.as_bytes();
+    let b = match b.len() {
+        19 => b,
+        20 if matches!(b[19], b'Z' | b'z') => &b[..19],
+        _ => return None,
+    };
+    let mut n = [0u32; 6];
+    let mut field = 0;
+    for (i, &c) in b.iter().enumerate() {
+        let sep = match i {
+            4 | 7 => Some(b'-'),
+            10 => Some(b'T'),
+            13 | 16 => Some(b':'),
+            _ => None,
+        };
+        match sep {
+            Some(want) if c == want => field += 1,
+            Some(_) => return None,
+            None if c.is_ascii_digit() => n[field] = n[field] * 10 + u32::from(c - b'0'),
+            None => return None,
+        }
+    }
+    Timestamp::from_civil(i64::from(n[0]), n[1], n[2], n[3], n[4], n[5], 0)
 }
 
 /// The record shape.
@@ -284,4 +316,38 @@ pub(crate) fn normalise(
     let whole = raw_override.is_none();
     ev.raw = raw_override.unwrap_or_else(|| raw.to_owned());
     Ok(whole)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn plain_times_read_as_the_general_parser_reads_them() {
+        for t in [
+            "2023-06-12T03:14:07",
+            "2023-06-12T03:14:07Z",
+            "2024-02-29T23:59:59z",
+            "1999-12-31T00:00:60",
+        ] {
+            assert_eq!(plain_time(t), Timestamp::parse(t).ok(), "{t}");
+            assert!(plain_time(t).is_some(), "{t}");
+        }
+        // Anything else is left to the general parser.
+        for t in [
+            "2023-02-29T00:00:00",
+            "2023-13-01T00:00:00",
+            "0001-01-01T00:00:00",
+            "2023-06-12T24:00:00",
+            "2023-06-12 03:14:07",
+            "2023-06-12T03:14:07.5",
+            "2023-06-12T03:14:07+02:00",
+            "2023-06-12T3:14:07Z",
+            " 2023-06-12T03:14:07",
+            "2023-06-12T03:14:0x",
+            "6/12/2023 3:14:07 AM",
+        ] {
+            assert_eq!(plain_time(t), None, "{t}");
+        }
+    }
 }
