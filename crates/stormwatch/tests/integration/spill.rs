@@ -66,8 +66,8 @@ fn an_unusable_temporary_directory_is_a_clear_error() {
         "--format",
         "jsonl",
         dir.to_str().unwrap(),
-    ]);
-    assert_ne!(run.status, 0);
+    ])
+    .expect_status(2);
     assert!(
         run.stderr.contains("temporary directory") && run.stderr.contains("missing"),
         "{}",
