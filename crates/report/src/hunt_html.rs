@@ -2,7 +2,7 @@
 
 use std::borrow::Borrow;
 use std::cmp::Ordering;
-use std::collections::BinaryHeap;
+use std::collections::{BTreeMap, BinaryHeap};
 
 use stormwatch_core::{Detection, Level};
 
@@ -48,22 +48,52 @@ impl<D> Ord for Kept<D> {
     }
 }
 
+/// Detections of one rule, over the whole stream.
+struct RuleCount {
+    title: String,
+    highest: Level,
+    count: u64,
+}
+
+/// What the page shows of the stream: counts over all of it, and the rows it lists.
+struct Selection<D> {
+    counts: DetectionCounts,
+    /// Per rule id (bounded by the rules loaded).
+    by_rule: BTreeMap<String, RuleCount>,
+    rows: Vec<D>,
+}
+
 /// Go through the whole stream: count every detection, keep at most `max` of them (the most
 /// severe, the earliest first within a level), returned in output order.
 fn select<D, E>(
     sorted: impl Iterator<Item = Result<D, E>>,
     max: usize,
-) -> Result<(DetectionCounts, Vec<D>), ReportError>
+) -> Result<Selection<D>, ReportError>
 where
     D: Borrow<Detection>,
     ReportError: From<E>,
 {
     let mut counts = DetectionCounts::default();
+    let mut by_rule: BTreeMap<String, RuleCount> = BTreeMap::new();
     let mut kept: BinaryHeap<Kept<D>> = BinaryHeap::new();
     for (seq, d) in (0u64..).zip(sorted) {
         let d = d?;
-        let level = d.borrow().level;
+        let det = d.borrow();
+        let level = det.level;
         counts.add(level);
+        if let Some(r) = by_rule.get_mut(det.rule_id.as_str()) {
+            r.count += 1;
+            r.highest = r.highest.max(level);
+        } else {
+            by_rule.insert(
+                det.rule_id.clone(),
+                RuleCount {
+                    title: det.rule_title.clone(),
+                    highest: level,
+                    count: 1,
+                },
+            );
+        }
         if kept.len() < max {
             kept.push(Kept { level, seq, d });
         } else if let Some(mut worst) = kept.peek_mut()
@@ -74,7 +104,46 @@ where
     }
     let mut kept = kept.into_vec();
     kept.sort_unstable_by_key(|k| k.seq);
-    Ok((counts, kept.into_iter().map(|k| k.d).collect()))
+    Ok(Selection {
+        counts,
+        by_rule,
+        rows: kept.into_iter().map(|k| k.d).collect(),
+    })
+}
+
+/// Detections per rule, with how many of them the page lists: shown when rows are left out.
+fn rule_table<D: Borrow<Detection>>(
+    h: &mut Html,
+    by_rule: &BTreeMap<String, RuleCount>,
+    rows: &[D],
+) {
+    let mut listed: BTreeMap<&str, u64> = BTreeMap::new();
+    for d in rows {
+        *listed.entry(d.borrow().rule_id.as_str()).or_default() += 1;
+    }
+    let mut rules: Vec<(&String, &RuleCount)> = by_rule.iter().collect();
+    rules.sort_by(|a, b| b.1.count.cmp(&a.1.count).then_with(|| a.0.cmp(b.0)));
+    h.elem("h3", "Detections by rule");
+    h.open_with("div", &[("class", "tw")])
+        .open("table")
+        .header_row(&["Highest level", "Rule", "Detections", "Listed below"])
+        .open("tbody");
+    for (id, r) in rules {
+        h.open("tr").open("td");
+        level_badge(h, r.highest);
+        h.close("td");
+        h.open("td")
+            .text(&r.title)
+            .raw("<br>")
+            .elem_with("span", &[("class", "muted mono")], id)
+            .close("td");
+        h.elem_with("td", &[("class", "num")], &thousands(r.count));
+        let n = listed.get(id.as_str()).copied().unwrap_or(0);
+        h.elem_with("td", &[("class", "num")], &thousands(n));
+        h.close("tr");
+    }
+    h.close("tbody").close("table").close("div");
+    h.elem("h3", "Detections listed");
 }
 
 fn card(h: &mut Html, class: &'static str, n: &str, label: &str) {
@@ -105,7 +174,11 @@ where
     D: Borrow<Detection>,
     ReportError: From<E>,
 {
-    let (counts, rows) = select(sorted, MAX_ROWS)?;
+    let Selection {
+        counts,
+        by_rule,
+        rows,
+    } = select(sorted, MAX_ROWS)?;
     let total = counts.total();
     let mut h = Html::new();
     h.raw("<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">");
@@ -206,6 +279,7 @@ where
                     thousands(total - shown)
                 ),
             );
+            rule_table(&mut h, &by_rule, &rows);
         }
         h.open_with("div", &[("class", "tw")])
             .open("table")

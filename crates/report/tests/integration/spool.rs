@@ -287,13 +287,19 @@ fn html_lists_a_bounded_number_of_rows_the_most_severe_and_says_how_many_are_lef
         } else {
             Level::Low
         };
-        ds.push(Detection::new(
-            format!("rule-{i:05}"),
-            format!("title-{i:05}"),
+        let mut d = Detection::new(
+            if level == Level::Critical {
+                "rule-critical"
+            } else {
+                "rule-low"
+            },
+            format!("{level} rule"),
             level,
             DetectionSource::Sigma,
             Timestamp::from_unix_seconds(1_686_500_000 + i64::from(i)),
-        ));
+        );
+        d.explanation = format!("why-{i:05}");
+        ds.push(d);
     }
     let html = String::from_utf8(render_all(DetectionFormat::Html, &ds)).unwrap();
     assert!(html.contains("20,100"), "total not shown");
@@ -303,17 +309,25 @@ fn html_lists_a_bounded_number_of_rows_the_most_severe_and_says_how_many_are_lef
     );
     // Every critical one is listed, even the one after the first 20,000 in time order; the
     // latest low one makes room for it.
-    assert!(html.contains("title-20050") && html.contains("title-19998"));
+    assert!(html.contains("why-20050") && html.contains("why-19998"));
     assert!(
-        !html.contains("title-19999"),
+        !html.contains("why-19999"),
         "a low one kept over a critical one"
     );
-    assert!(!html.contains("title-20001"));
+    assert!(!html.contains("why-20001"));
     // Rows stay in output order.
-    let a = html.find("title-00000").unwrap();
-    let b = html.find("title-19998").unwrap();
-    let c = html.find("title-20050").unwrap();
+    let a = html.find("why-00000").unwrap();
+    let b = html.find("why-19998").unwrap();
+    let c = html.find("why-20050").unwrap();
     assert!(a < b && b < c);
+    // Counts per rule cover every detection, and say how many of each are listed.
+    let rules = &html[html.find("Detections by rule").unwrap()..a];
+    assert!(rules.contains("rule-low") && rules.contains("20,079") && rules.contains("19,979"));
+    assert!(rules.contains("rule-critical") && rules.contains(">21<"));
+
+    // With every row listed, the page has no such note nor table.
+    let html = String::from_utf8(render_all(DetectionFormat::Html, &ds[..100])).unwrap();
+    assert!(!html.contains("Detections by rule") && !html.contains("left out"));
 }
 
 fn arb_detection() -> impl Strategy<Value = Detection> {

@@ -91,6 +91,12 @@ pub(crate) struct HuntArgs {
 /// Run `stormwatch hunt`.
 pub(crate) fn run(args: HuntArgs) -> anyhow::Result<ExitCode> {
     let started = Instant::now();
+    if let Some(dir) = &args.tmp_dir
+        && !dir.is_dir()
+    {
+        // Said now rather than at the first spill, after reading much of the input.
+        anyhow::bail!("--tmp-dir {}: not a directory", dir.display());
+    }
     common::init_threads(args.input.threads)?;
     let inputs = common::inputs(&args.input.paths)?;
     let read_opts = common::with_progress(args.input.read_options()?, args.output.quiet);

@@ -53,7 +53,7 @@ fn spilling_every_detection_gives_byte_identical_output_and_leaves_no_file() {
 }
 
 #[test]
-fn an_unusable_temporary_directory_is_a_clear_error() {
+fn a_missing_temporary_directory_is_a_clear_error_before_reading() {
     let dir = example();
     let tmp = tempfile::tempdir().unwrap();
     let missing = tmp.path().join("missing");
@@ -69,7 +69,7 @@ fn an_unusable_temporary_directory_is_a_clear_error() {
     ])
     .expect_status(2);
     assert!(
-        run.stderr.contains("temporary directory") && run.stderr.contains("missing"),
+        run.stderr.contains("--tmp-dir") && run.stderr.contains("missing"),
         "{}",
         run.stderr
     );
