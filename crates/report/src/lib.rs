@@ -1,5 +1,6 @@
 //! Renderers for detections and impact reports: terminal table, JSONL, CSV and
-//! self-contained, escaped HTML. No I/O beyond writing to the `&mut dyn Write` given.
+//! self-contained, escaped HTML. No I/O beyond writing to the `&mut dyn Write` given, except
+//! for the [`Spool`], which keeps its sorted runs in a private temporary directory.
 //!
 //! - [`write_detections`]: `hunt --format table|jsonl|csv|html`. JSONL is one
 //!   [`Detection`] per line (the contract: `rule_id`, `rule_title`, `level`, `source`,
