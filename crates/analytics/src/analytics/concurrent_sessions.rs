@@ -3,16 +3,30 @@
 //! What it detects: the owner's mailbox used by two SessionIds from different networks (ASN
 //! with IP → ASN data, else different /16 or /48) within `window_minutes`. Medium with ASN data,
 //! low on the network-prefix fallback. Geo-velocity needs geolocation data, which is not loaded.
+//!
+//! One detection per mailbox and pair of networks, listing every pair of sessions seen
+//! together on them: a phone on mobile data beside the office desktop recurs daily with new
+//! sessions, and one line per session pair buried the rest.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use serde_json::json;
 use stormwatch_core::Level;
 
 use super::{Cx, Finding, ts};
 
-/// (first, last, contexts, network a, network b) of a session pair.
-type Pair = (i64, i64, Vec<usize>, String, String);
+/// Session pairs listed by name in a detection's explanation; the evidence lists them all.
+const NAMED_PAIRS: usize = 3;
+
+/// What was seen of one mailbox on one pair of networks.
+#[derive(Default)]
+struct NetPair<'a> {
+    first: i64,
+    last: i64,
+    ctxs: Vec<usize>,
+    /// Session pairs, each with the first and last time the two overlapped.
+    sessions: BTreeMap<(&'a str, &'a str), (i64, i64)>,
+}
 
 pub(crate) const SLUG: &str = "concurrent-sessions";
 
@@ -36,25 +50,35 @@ pub(crate) fn run(cx: &Cx<'_>, out: &mut Vec<Finding>) {
             pts.extend(c.hours.values().map(|h| (h.first, s, net.clone(), i)));
         }
         pts.sort();
-        // (session a, session b) → (first overlap, ctxs, networks)
-        let mut pairs: BTreeMap<(&str, &str), Pair> = BTreeMap::new();
+        // (network a, network b), a < b → what was seen on them
+        let mut pairs: BTreeMap<(&str, &str), NetPair<'_>> = BTreeMap::new();
         let mut j = 0;
         for i in 0..pts.len() {
             while pts[j].0 < pts[i].0 - win {
                 j += 1;
             }
+            let q = &pts[i];
             for p in &pts[j..i] {
-                let q = &pts[i];
                 if p.1 == q.1 || p.2 == q.2 {
                     continue;
                 }
-                let key = if p.1 < q.1 { (p.1, q.1) } else { (q.1, p.1) };
-                let e = pairs
-                    .entry(key)
-                    .or_insert_with(|| (p.0, q.0, Vec::new(), p.2.clone(), q.2.clone()));
-                e.0 = e.0.min(p.0);
-                e.1 = e.1.max(q.0);
-                e.2.extend([p.3, q.3]);
+                // Sessions ordered as their networks are.
+                let (nets, sessions) = if p.2 < q.2 {
+                    ((p.2.as_str(), q.2.as_str()), (p.1, q.1))
+                } else {
+                    ((q.2.as_str(), p.2.as_str()), (q.1, p.1))
+                };
+                let e = pairs.entry(nets).or_insert_with(|| NetPair {
+                    first: p.0,
+                    last: q.0,
+                    ..NetPair::default()
+                });
+                e.first = e.first.min(p.0);
+                e.last = e.last.max(q.0);
+                e.ctxs.extend([p.3, q.3]);
+                let s = e.sessions.entry(sessions).or_insert((p.0, q.0));
+                s.0 = s.0.min(p.0);
+                s.1 = s.1.max(q.0);
             }
         }
         let level = if cx.asn.is_some() {
@@ -62,26 +86,59 @@ pub(crate) fn run(cx: &Cx<'_>, out: &mut Vec<Finding>) {
         } else {
             Level::Low
         };
-        for ((a, b), (from, to, mut ctxs, na, nb)) in pairs {
-            ctxs.sort_unstable();
-            ctxs.dedup();
+        for ((na, nb), mut seen) in pairs {
+            seen.ctxs.sort_unstable();
+            seen.ctxs.dedup();
+            let n = seen.sessions.len();
+            let named: Vec<String> = seen
+                .sessions
+                .keys()
+                .take(NAMED_PAIRS)
+                .map(|(a, b)| format!("{a} on {na} and {b} on {nb}"))
+                .collect();
+            let days: BTreeSet<i64> = seen
+                .sessions
+                .values()
+                .map(|&(from, _)| from.div_euclid(86_400_000_000_000))
+                .collect();
+            let what = if n == 1 {
+                format!("session {}", named.join(""))
+            } else {
+                format!(
+                    "{n} pairs of sessions on {} day{} (sessions {}{})",
+                    days.len(),
+                    if days.len() == 1 { "" } else { "s" },
+                    named.join("; "),
+                    if n > NAMED_PAIRS { "; …" } else { "" }
+                )
+            };
+            let mut windows: Vec<(i64, i64)> = seen
+                .sessions
+                .values()
+                .map(|&(from, to)| (from - win, to + win))
+                .collect();
+            windows.sort_unstable();
             out.push(
                 Finding::new(
                     SLUG,
                     level,
                     format!(
-                        "mailbox {mailbox} used by session {a} on {na} and session {b} on {nb} within {} minutes (from {} to {}){}",
+                        "mailbox {mailbox} used from {na} and {nb} within {} minutes: {what}, from {} to {}{}",
                         cfg.window_minutes,
-                        ts(from),
-                        ts(to),
+                        ts(seen.first),
+                        ts(seen.last),
                         if cx.asn.is_none() { "; networks compared by address prefix (no ASN data loaded), ranked low" } else { "" }
                     ),
                 )
-                .ctxs(ctxs)
-                .windows(vec![(from - win, to + win)])
+                .ctxs(seen.ctxs)
+                .windows(windows)
                 .ev("mailbox", json!(mailbox))
-                .ev("sessions", json!([a, b]))
-                .ev("networks", json!([na, nb])),
+                .ev(
+                    "sessions",
+                    json!(seen.sessions.keys().map(|(a, b)| [a, b]).collect::<Vec<_>>()),
+                )
+                .ev("networks", json!([na, nb]))
+                .ev("days", json!(days.len())),
             );
         }
     }
@@ -114,6 +171,67 @@ mod tests {
         let d = of(&out, super::SLUG);
         assert_eq!(d.len(), 1, "{d:#?}");
         assert_eq!(d[0].level, Level::Low);
+    }
+
+    #[test]
+    fn one_detection_per_pair_of_networks_whatever_the_sessions() {
+        // Phone on mobile data beside the desktop on three days, new sessions every day, and
+        // once a third network beside both: one detection per pair of networks, not one per
+        // pair of sessions.
+        let mut ev = history(M, 3);
+        for (day, office, phone) in [(2, "d2", "p2"), (3, "d3", "p3"), (4, "d4", "p4")] {
+            for (s, ip) in [(office, "198.51.7.9"), (phone, "203.0.113.9")] {
+                ev.push(Ev::sign_in(&at(day, 8, 55), M).session(s).ip(ip).build());
+            }
+            ev.push(
+                Ev::mail(&at(day, 9, 0), M)
+                    .session(office)
+                    .ip("198.51.7.9")
+                    .build(),
+            );
+            ev.push(
+                Ev::mail(&at(day, 9, 10), M)
+                    .session(phone)
+                    .ip("203.0.113.9")
+                    .build(),
+            );
+        }
+        ev.push(
+            Ev::sign_in(&at(4, 9, 15), M)
+                .session("elsewhere")
+                .ip("192.0.2.50")
+                .build(),
+        );
+        ev.push(
+            Ev::mail(&at(4, 9, 20), M)
+                .session("elsewhere")
+                .ip("192.0.2.50")
+                .build(),
+        );
+        let out = run(ev);
+        let d = of(&out, super::SLUG);
+        // Desktop and phone; the third network beside each of them.
+        assert_eq!(d.len(), 3, "{d:#?}");
+        let routine = d
+            .iter()
+            .find(|x| {
+                x.evidence["networks"] == serde_json::json!(["198.51.0.0/16", "203.0.0.0/16"])
+            })
+            .expect("the desktop/phone pair");
+        let sessions = routine.evidence["sessions"]
+            .as_array()
+            .cloned()
+            .unwrap_or_default();
+        for pair in [["d2", "p2"], ["d3", "p3"], ["d4", "p4"]] {
+            assert!(sessions.contains(&serde_json::json!(pair)), "{sessions:?}");
+        }
+        assert!(routine.evidence["days"].as_u64().is_some_and(|n| n >= 3));
+        assert!(
+            routine.explanation.contains(" pairs of sessions on "),
+            "{}",
+            routine.explanation
+        );
+        assert!(routine.events.len() >= 6, "{:?}", routine.events);
     }
 
     #[test]
