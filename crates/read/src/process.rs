@@ -213,12 +213,15 @@ impl FileCtx {
 /// returns to the system and faults in again).
 const CHUNK: usize = 256;
 
-/// Process every item of a batch, in parallel, in runs of [`CHUNK`] items; the results keep
-/// the items' order.
+/// Process every item of a batch, in parallel, in runs of at most [`CHUNK`] items (a batch of
+/// few large records is still cut into up to 16 runs of at least 8, for the workers to share;
+/// the runs depend on the batch alone, not on the thread count); the results keep the items'
+/// order.
 pub(crate) fn process_batch(batch: &Batch, ctx: &FileCtx) -> Vec<Processed> {
+    let run = (batch.items.len() / 16).clamp(8, CHUNK);
     batch
         .items
-        .par_chunks(CHUNK)
+        .par_chunks(run)
         .map(|items| {
             let mut out = Processed {
                 events: Vec::with_capacity(items.len()),
