@@ -65,8 +65,8 @@ pub(crate) struct HuntArgs {
     #[arg(long, value_name = "LEVEL")]
     fail_on: Option<Level>,
 
-    /// Directory for the temporary files that keep memory bounded when there are many
-    /// detections (default: the system's temporary directory). Removed when the run ends.
+    /// Where to keep the temporary files that bound memory when there are many detections
+    /// (default: the system's temporary directory); they are removed when the run ends.
     #[arg(long, value_name = "DIR")]
     tmp_dir: Option<PathBuf>,
 
