@@ -275,28 +275,6 @@ pub struct Event {
     pub mail: Option<MailAccess>,
     /// Sign-in details.
     pub sign_in: Option<SignIn>,
-    /// `raw`, already parsed by the reader, when it was asked to keep it
-    /// (`ReadOptions::keep_parsed`): rule matching then reads the record without parsing its
-    /// text a second time. Always the parse of `raw` itself, never of a wrapper around it.
-    #[serde(skip)]
-    pub parsed: Option<Parsed>,
-}
-
-/// A record's JSON as parsed once by the reader ([`Event::parsed`]). It is a cache of
-/// [`Event::raw`]: events compare equal whether or not they carry it.
-#[derive(Clone)]
-pub struct Parsed(pub sonic_rs::Value);
-
-impl fmt::Debug for Parsed {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("Parsed(..)")
-    }
-}
-
-impl PartialEq for Parsed {
-    fn eq(&self, _: &Self) -> bool {
-        true
-    }
 }
 
 impl Event {

@@ -28,8 +28,8 @@ mod time;
 pub use detection::{Detection, DetectionSource, sort_detections};
 pub use error::{TimeError, UnknownName};
 pub use event::{
-    Event, FolderAccess, LogonType, MailAccess, MailAccessType, MessageRef, Outcome, Parsed,
-    SignIn, SourceKind,
+    Event, FolderAccess, LogonType, MailAccess, MailAccessType, MessageRef, Outcome, SignIn,
+    SourceKind,
 };
 pub use impact::ImpactReport;
 pub use level::Level;

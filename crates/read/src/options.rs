@@ -197,7 +197,4 @@ pub struct ReadOptions {
     pub tenants: Vec<String>,
     /// Live counters to update.
     pub progress: Option<Arc<Progress>>,
-    /// Hand each event its parsed JSON ([`Event::parsed`](stormwatch_core::Event::parsed))
-    /// where the reader parsed exactly `raw`, so rule matching need not parse it again.
-    pub keep_parsed: bool,
 }

@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use rayon::prelude::*;
 use sonic_rs::{JsonValueTrait, Value};
-use stormwatch_core::{Event, Location, Parsed, RecordError, Timestamp};
+use stormwatch_core::{Event, Location, RecordError, Timestamp};
 
 use crate::frame::csv::split_row;
 use crate::frame::json::depth_exceeds;
@@ -176,8 +176,6 @@ pub(crate) struct FileCtx {
     pub(crate) limits: Limits,
     pub(crate) csv: Option<CsvCols>,
     pub(crate) filter: Filter,
-    /// Hand events the parsed record (`ReadOptions::keep_parsed`).
-    pub(crate) keep_parsed: bool,
 }
 
 impl FileCtx {
@@ -398,15 +396,15 @@ fn json_record(
     };
     let raw = text.unwrap_or_default().trim();
     // Normalise one record into an event begun in `out`; a field error is recorded there
-    // instead. The flag says whether the event's `raw` is the text `value` was parsed from.
+    // instead. Returns whether it was normalised.
     let one = |v: &Value, rec: Option<&Rec<'_>>, raw: Cow<'_, str>, out: &mut Processed| {
         let ev = out.begin(&ctx.file, line);
         match normalise::normalise(v, rec, &raw, ctx.shape, ev, &ctx.limits) {
-            Ok(whole) => {
+            Ok(()) => {
                 if let Some(x) = extras {
                     x.fill(ev);
                 }
-                Some(whole)
+                true
             }
             Err(FieldError { field: f, reason }) => {
                 out.abort();
@@ -417,7 +415,7 @@ fn json_record(
                     field: f.or_else(|| field.clone()),
                     reason,
                 });
-                None
+                false
             }
         }
     };
@@ -433,15 +431,6 @@ fn json_record(
         }
         None => ctx.finish(out),
     };
-    // The record itself is the event: it takes the parsed value when asked to.
-    let keep = |value: Value, whole: bool, out: &mut Processed| {
-        if ctx.keep_parsed
-            && whole
-            && let Some(ev) = out.current()
-        {
-            ev.parsed = Some(Parsed(value));
-        }
-    };
     let raw_of = |v: &Value| -> Cow<'_, str> {
         if repaired.is_some() {
             Cow::Owned(json_text(v))
@@ -453,27 +442,25 @@ fn json_record(
     // for both the expansion check and the normaliser.
     let rec = value.is_object().then(|| Rec::new(&value));
     if let Some(rec) = rec.as_ref().filter(|r| !r.may_expand()) {
-        if let Some(whole) = one(&value, Some(rec), raw_of(&value), out) {
-            keep(value, whole, out);
+        if one(&value, Some(rec), raw_of(&value), out) {
             push(out);
         }
         return;
     }
     match normalise::expansion(&value) {
         Expansion::Single => {
-            if let Some(whole) = one(&value, None, raw_of(&value), out) {
-                keep(value, whole, out);
+            if one(&value, None, raw_of(&value), out) {
                 push(out);
             }
         }
         Expansion::Wrapped(inner) => {
-            if one(inner, None, Cow::Owned(json_text(inner)), out).is_some() {
+            if one(inner, None, Cow::Owned(json_text(inner)), out) {
                 push(out);
             }
         }
         Expansion::Many(elems) => {
             for e in elems {
-                if one(e, None, Cow::Owned(json_text(e)), out).is_some() {
+                if one(e, None, Cow::Owned(json_text(e)), out) {
                     push(out);
                 }
             }

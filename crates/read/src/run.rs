@@ -181,7 +181,6 @@ fn read_opened(
         limits: opts.limits,
         csv: framer.header().map(CsvCols::new),
         filter: filter.clone(),
-        keep_parsed: opts.keep_parsed,
     };
     // Three stages overlap: a framer thread (reading, decompressing, cutting records) feeds
     // batches through a bounded channel to a thread that processes each batch on the pool,
@@ -225,15 +224,10 @@ fn read_opened(
         let (framing, processing) = match (framing, processing) {
             (Ok(f), Ok(p)) => (f, p),
             (Err(e), _) | (_, Err(e)) => {
-                stats.push_error(stormwatch_core::RecordError {
-                    loc: stormwatch_core::Location {
-                        file: Arc::clone(&name),
-                        line: 0,
-                        record_id: None,
-                    },
-                    field: None,
-                    reason: format!("could not start a reader thread: {e}"),
-                });
+                stats.push_error(file_error(
+                    &name,
+                    format!("could not start a reader thread: {e}"),
+                ));
                 return None;
             }
         };
@@ -263,20 +257,15 @@ fn read_opened(
         let processed = processing.join().is_ok();
         let framer_name = framing.join().ok().map(|f| f.name());
         if !processed || framer_name.is_none() {
-            stats.push_error(stormwatch_core::RecordError {
-                loc: stormwatch_core::Location {
-                    file: Arc::clone(&name),
-                    line: 0,
-                    record_id: None,
-                },
-                field: None,
-                reason: format!(
+            stats.push_error(file_error(
+                &name,
+                format!(
                     "internal error in the {} stage: the records after the first {} of this \
                      file were not read",
                     if processed { "framing" } else { "processing" },
                     fs.records + fs.skipped
                 ),
-            });
+            ));
         }
         framer_name
     });
@@ -291,4 +280,17 @@ fn read_opened(
         p.files_done.fetch_add(1, Ordering::Relaxed);
     }
     stats.files.push(fs);
+}
+
+/// An error about a whole file (line 0), not one of its records.
+fn file_error(name: &Arc<str>, reason: String) -> stormwatch_core::RecordError {
+    stormwatch_core::RecordError {
+        loc: stormwatch_core::Location {
+            file: Arc::clone(name),
+            line: 0,
+            record_id: None,
+        },
+        field: None,
+        reason,
+    }
 }
