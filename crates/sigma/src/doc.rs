@@ -124,7 +124,14 @@ pub(crate) fn bloom_has(bloom: &[u64], h: u64) -> bool {
 
 /// Add every key of the record, at any depth, to the key-set filter: a field path with a
 /// segment that is no key of the record cannot be found (see [`FieldPath::may_exist`]).
-pub(crate) fn bloom_keys(v: &Value, bloom: &mut [u64], depth: usize) {
+/// With `scalars`, the same walk also collects every scalar value of the record (strings,
+/// numbers, booleans), in document order, for keyword (field-less) searches.
+pub(crate) fn index_record<'a>(
+    v: &'a Value,
+    bloom: &mut [u64],
+    mut scalars: Option<&mut Vec<&'a Value>>,
+    depth: usize,
+) {
     if depth > MAX_DEPTH {
         return;
     }
@@ -138,15 +145,30 @@ pub(crate) fn bloom_keys(v: &Value, bloom: &mut [u64], depth: usize) {
         for (k, el) in obj.iter() {
             add(bloom, k.as_bytes());
             if el.is_object() || el.is_array() {
-                bloom_keys(el, bloom, depth + 1);
+                index_record(el, bloom, scalars.as_deref_mut(), depth + 1);
+            } else if depth < MAX_DEPTH
+                && !el.is_null()
+                && let Some(out) = scalars.as_deref_mut()
+            {
+                out.push(el);
             }
         }
     } else if let Some(arr) = v.as_array() {
         for el in arr.iter() {
             if el.is_object() || el.is_array() {
-                bloom_keys(el, bloom, depth + 1);
+                index_record(el, bloom, scalars.as_deref_mut(), depth + 1);
+            } else if depth < MAX_DEPTH
+                && !el.is_null()
+                && let Some(out) = scalars.as_deref_mut()
+            {
+                out.push(el);
             }
         }
+    } else if depth == 0
+        && !v.is_null()
+        && let Some(out) = scalars
+    {
+        out.push(v);
     }
 }
 
@@ -188,9 +210,20 @@ fn eq_no_space(k: &str, key: &str) -> bool {
 /// Collect the leaf values at `path` (arrays on the way are traversed; a leaf array
 /// contributes its elements). Returns whether the field exists at all.
 pub(crate) fn lookup<'a>(root: &'a Value, path: &FieldPath, out: &mut Vec<&'a Value>) -> bool {
+    lookup_with(root, path, None, out)
+}
+
+/// [`lookup`] in a record whose key-set filter is `bloom`: keys the filter rules out are not
+/// searched for.
+pub(crate) fn lookup_with<'a>(
+    root: &'a Value,
+    path: &FieldPath,
+    bloom: Option<&[u64]>,
+    out: &mut Vec<&'a Value>,
+) -> bool {
     let before = out.len();
     let mut present = false;
-    walk(root, path, 0, out, &mut present, 0);
+    walk(root, path, 0, out, &mut present, 0, bloom);
     present || out.len() > before
 }
 
@@ -203,6 +236,7 @@ fn walk<'a>(
     out: &mut Vec<&'a Value>,
     present: &mut bool,
     depth: usize,
+    bloom: Option<&[u64]>,
 ) {
     if depth > MAX_DEPTH {
         return;
@@ -214,7 +248,7 @@ fn walk<'a>(
     }
     if let Some(arr) = v.as_array() {
         for el in arr.iter() {
-            walk(el, path, i, out, present, depth + 1);
+            walk(el, path, i, out, present, depth + 1, bloom);
         }
         return;
     }
@@ -223,6 +257,11 @@ fn walk<'a>(
     }
     // A key that holds the rest of the path literally (`"properties.message": …`).
     if i + 1 < path.segs.len()
+        && bloom.is_none_or(|b| {
+            path.hashes
+                .get(i)
+                .is_none_or(|h| h.is_none_or(|(_, suffix)| bloom_has(b, suffix)))
+        })
         && let Some(found) = get_key(v, &path.suffixes[i])
     {
         *present = true;
@@ -232,13 +271,13 @@ fn walk<'a>(
     if path.segs[i] == "*" {
         if let Some(obj) = v.as_object() {
             for (_, el) in obj.iter() {
-                walk(el, path, i + 1, out, present, depth + 1);
+                walk(el, path, i + 1, out, present, depth + 1, bloom);
             }
         }
         return;
     }
     if let Some(next) = get_key(v, &path.segs[i]) {
-        walk(next, path, i + 1, out, present, depth + 1);
+        walk(next, path, i + 1, out, present, depth + 1, bloom);
     }
 }
 
@@ -353,25 +392,6 @@ pub(crate) fn parse_num(s: &str) -> Option<f64> {
         return i64::from_str_radix(h, 16).ok().map(|i| i as f64);
     }
     t.parse::<f64>().ok().filter(|f| f.is_finite())
-}
-
-/// Every scalar value of a record (strings, numbers, booleans), for keyword (field-less)
-/// searches.
-pub(crate) fn all_scalars<'a>(v: &'a Value, out: &mut Vec<&'a Value>, depth: usize) {
-    if depth > MAX_DEPTH {
-        return;
-    }
-    if let Some(obj) = v.as_object() {
-        for (_, el) in obj.iter() {
-            all_scalars(el, out, depth + 1);
-        }
-    } else if let Some(arr) = v.as_array() {
-        for el in arr.iter() {
-            all_scalars(el, out, depth + 1);
-        }
-    } else if !v.is_null() {
-        out.push(v);
-    }
 }
 
 #[cfg(test)]

@@ -6,7 +6,7 @@ use std::net::IpAddr;
 
 use sonic_rs::Value;
 
-use crate::doc::{FieldPath, KEY_BLOOM_WORDS, Leaf, all_scalars, bloom_keys, lookup, to_leaf};
+use crate::doc::{FieldPath, KEY_BLOOM_WORDS, Leaf, index_record, lookup_with, to_leaf};
 
 use crate::pattern::{Anchor, Part, StrPat};
 
@@ -38,6 +38,9 @@ pub(crate) struct FieldTable {
     /// Per memo slot: decided by its field's batch (an anchored literal over the lowercase
     /// text), and the literal's length (for choosing gates).
     slot_lit: Vec<Option<u16>>,
+    /// Per memo slot: the field whose batch decides it (`u32::MAX`: none), after
+    /// [`FieldTable::build_batches`].
+    decided_by: Vec<FieldId>,
 }
 
 impl FieldTable {
@@ -134,6 +137,15 @@ impl FieldTable {
             }
         }
         self.batches = batches;
+        self.decided_by = (0..self.slot_field.len())
+            .map(|s| {
+                let s = u32::try_from(s).unwrap_or(u32::MAX);
+                match self.slot_info(s) {
+                    (Some(f), Some(_)) if self.batch_decides(s) => f,
+                    _ => u32::MAX,
+                }
+            })
+            .collect();
     }
 
     /// Memo slot of "a value of the field equals the number `n`", decided by the field's
@@ -409,22 +421,27 @@ impl<'a> Ctx<'a> {
         if slot != 0 {
             return Some(slot as usize - 1);
         }
+        if self.table.keyword == Some(id) {
+            // Resolved by the walk that builds the key set.
+            self.index_record();
+            let slot = *self.s.slots.get(i)?;
+            return slot.checked_sub(1).map(|s| s as usize);
+        }
+        let table = self.table;
+        let cands = table.fields.get(i).map_or(&[][..], Vec::as_slice);
+        if !self.s.bloom_built && !cands.is_empty() {
+            self.index_record();
+        }
+        // After the walk above, which may add the keyword values.
         let start = self.values.len();
         let mut present = false;
-        if self.table.keyword == Some(id) {
-            present = true;
-            all_scalars(self.root, &mut self.values, 0);
-        } else if let Some(cands) = self.table.fields.get(i) {
-            if !self.s.bloom_built && !cands.is_empty() {
-                self.s.bloom.resize(KEY_BLOOM_WORDS, 0);
-                bloom_keys(self.root, &mut self.s.bloom, 0);
-                self.s.bloom_built = true;
-            }
+        {
             for c in cands {
                 if !c.may_exist(&self.s.bloom) {
                     continue;
                 }
-                if lookup(self.root, c, &mut self.values) {
+                let bloom = self.s.bloom_built.then_some(self.s.bloom.as_slice());
+                if lookup_with(self.root, c, bloom, &mut self.values) {
                     present = true;
                     break;
                 }
@@ -440,6 +457,36 @@ impl<'a> Ctx<'a> {
         self.s.slots[i] = idx(self.s.ranges.len());
         self.s.touched.push(id);
         Some(self.s.ranges.len() - 1)
+    }
+
+    /// One walk over the record: its key-set filter and, when rules search keywords, the
+    /// values of the keyword pseudo-field (every scalar of the record).
+    fn index_record(&mut self) {
+        if self.s.bloom_built {
+            return;
+        }
+        self.s.bloom_built = true;
+        self.s.bloom.resize(KEY_BLOOM_WORDS, 0);
+        let start = self.values.len();
+        let kw = self.table.keyword;
+        index_record(
+            self.root,
+            &mut self.s.bloom,
+            kw.is_some().then_some(&mut self.values),
+            0,
+        );
+        if let Some(k) = kw
+            && let Some(x) = self.s.slots.get_mut(k as usize)
+        {
+            self.s.ranges.push(Resolved {
+                a: idx(start),
+                b: idx(self.values.len()),
+                present: true,
+                leaves: None,
+            });
+            *x = idx(self.s.ranges.len());
+            self.s.touched.push(k);
+        }
     }
 
     /// The values of a field prepared for matching: (start, end) into `leaves`, and whether
@@ -561,8 +608,12 @@ impl<'a> Ctx<'a> {
                 Some(1) => return false,
                 _ => {}
             }
-            if self.table.batch_decides(slot) {
-                self.run_batch(field);
+            if let Some(&f) = self.table.decided_by.get(slot as usize)
+                && f != u32::MAX
+            {
+                if !self.s.batched.get(f as usize).copied().unwrap_or(true) {
+                    self.run_batch(f);
+                }
                 return self.s.memo.get(slot as usize) == Some(&2);
             }
         }
@@ -841,4 +892,60 @@ fn gate_score(set: &[u32], table: &FieldTable) -> (usize, std::cmp::Reverse<usiz
         .min()
         .unwrap_or(0);
     (min.min(8), std::cmp::Reverse(set.len()))
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use stormwatch_core::{Event, SourceKind};
+
+    use crate::{Engine, EngineOptions};
+
+    #[test]
+    fn keyword_and_field_rules_share_one_record_walk() {
+        let rule = |id: &str, det: &str| {
+            (
+                format!("{id}.yml"),
+                format!(
+                    "title: t\nid: {id}\nlogsource: {{ product: windows, service: sysmon }}\ndetection:\n{det}\n    condition: sel\n"
+                ),
+            )
+        };
+        let sources = vec![
+            rule("kw", "    sel:\n        - 'mimikatz'"),
+            rule("img", "    sel:\n        Image|endswith: '\\cmd.exe'"),
+            rule("both", "    sel:\n        - 'whoami'\n        - 'cmd.exe'"),
+        ];
+        let (engine, errs) = Engine::from_sources(&sources, &EngineOptions::default()).unwrap();
+        assert!(errs.is_empty(), "{errs:?}");
+        let ev = |raw: &str| Event {
+            source: SourceKind::WindowsEvent,
+            raw: raw.into(),
+            ..Event::default()
+        };
+        let ids = |raw: &str| {
+            let mut v = engine.matching_rule_ids(&ev(raw));
+            v.sort_unstable();
+            v.into_iter().map(str::to_string).collect::<Vec<_>>()
+        };
+        let sys = r#""System":{"Channel":"Microsoft-Windows-Sysmon/Operational","EventID":1}"#;
+        assert_eq!(
+            ids(&format!(
+                r#"{{"Event":{{{sys},"EventData":{{"Image":"C:\\Windows\\CMD.EXE","N":[1,{{"x":"MimiKatz"}}]}}}}}}"#
+            )),
+            ["both", "img", "kw"]
+        );
+        assert_eq!(
+            ids(&format!(
+                r#"{{"Event":{{{sys},"EventData":{{"Image":"C:\\x\\cmd.exe.bak"}}}}}}"#
+            )),
+            ["both"]
+        );
+        assert!(
+            ids(&format!(
+                r#"{{"Event":{{{sys},"EventData":{{"Image":"a"}}}}}}"#
+            ))
+            .is_empty()
+        );
+    }
 }
