@@ -130,22 +130,31 @@ pub(crate) fn index_record<'a>(
     v: &'a Value,
     bloom: &mut [u64],
     mut scalars: Option<&mut Vec<&'a Value>>,
+    members: &mut Members<'a>,
     depth: usize,
 ) {
     if depth > MAX_DEPTH {
+        members.complete = false;
         return;
     }
-    fn add(bloom: &mut [u64], k: &[u8]) {
-        let (w, m) = bloom_bit(key_hash(k));
-        if let Some(x) = bloom.get_mut(w) {
-            *x |= m;
-        }
-    }
     if let Some(obj) = v.as_object() {
-        for (k, el) in obj.iter() {
-            add(bloom, k.as_bytes());
+        let parent = std::ptr::from_ref(v) as usize;
+        for (ord, (k, el)) in obj.iter().enumerate() {
+            let hash = key_hash(k.as_bytes());
+            let (w, m) = bloom_bit(hash);
+            if let Some(x) = bloom.get_mut(w) {
+                *x |= m;
+            }
+            members.entries.push(Member {
+                obj: parent,
+                hash,
+                ord: u32::try_from(ord).unwrap_or(u32::MAX),
+                key: k,
+                value: el,
+                next: 0,
+            });
             if el.is_object() || el.is_array() {
-                index_record(el, bloom, scalars.as_deref_mut(), depth + 1);
+                index_record(el, bloom, scalars.as_deref_mut(), members, depth + 1);
             } else if depth < MAX_DEPTH
                 && !el.is_null()
                 && let Some(out) = scalars.as_deref_mut()
@@ -156,7 +165,7 @@ pub(crate) fn index_record<'a>(
     } else if let Some(arr) = v.as_array() {
         for el in arr.iter() {
             if el.is_object() || el.is_array() {
-                index_record(el, bloom, scalars.as_deref_mut(), depth + 1);
+                index_record(el, bloom, scalars.as_deref_mut(), members, depth + 1);
             } else if depth < MAX_DEPTH
                 && !el.is_null()
                 && let Some(out) = scalars.as_deref_mut()
@@ -170,6 +179,125 @@ pub(crate) fn index_record<'a>(
     {
         out.push(v);
     }
+}
+
+/// Per-record index of object members by (object, key hash), built by [`index_record`]:
+/// finding a member costs a probe instead of a pass over the object.
+#[derive(Debug, Default)]
+pub(crate) struct Members<'a> {
+    /// Bucket → first member (index + 1; 0: none).
+    heads: Vec<u32>,
+    entries: Vec<Member<'a>>,
+    /// Every object of the record was indexed (none lies deeper than the walk goes).
+    complete: bool,
+}
+
+#[derive(Debug, Clone, Copy)]
+struct Member<'a> {
+    /// Address of the object holding it.
+    obj: usize,
+    /// [`key_hash`] of its name.
+    hash: u64,
+    /// Position in its object.
+    ord: u32,
+    key: &'a str,
+    value: &'a Value,
+    /// Next member of the bucket (index + 1; 0: none).
+    next: u32,
+}
+
+/// Reuse an empty vector's allocation for another lifetime of the same element type.
+fn relabel<T, U>(v: Vec<T>) -> Vec<U> {
+    v.into_iter().filter_map(|_| None).collect()
+}
+
+fn member_bucket(obj: usize, hash: u64, mask: usize) -> usize {
+    let h = (hash ^ (obj as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15))
+        .wrapping_mul(0xD6E8_FEB8_6659_FD93);
+    ((h >> 32) as usize) & mask
+}
+
+impl<'a> Members<'a> {
+    /// Empty, for a new record (the buffers are kept).
+    pub(crate) fn clear(&mut self) {
+        self.entries.clear();
+        self.heads.clear();
+        self.complete = true;
+    }
+
+    /// Link the members collected by [`index_record`] into buckets.
+    pub(crate) fn finish(&mut self) {
+        let size = (self.entries.len() * 2).next_power_of_two().max(16);
+        self.heads.clear();
+        self.heads.resize(size, 0);
+        let mask = size - 1;
+        for (i, m) in self.entries.iter_mut().enumerate() {
+            let b = member_bucket(m.obj, m.hash, mask);
+            if let Some(h) = self.heads.get_mut(b) {
+                m.next = *h;
+                *h = u32::try_from(i + 1).unwrap_or(0);
+            }
+        }
+    }
+
+    /// Reuse the buffers for another lifetime.
+    pub(crate) fn relabel<'b>(self) -> Members<'b> {
+        let Members {
+            heads,
+            mut entries,
+            complete,
+        } = self;
+        entries.clear();
+        Members {
+            heads,
+            entries: relabel(entries),
+            complete,
+        }
+    }
+
+    /// [`get_key`] through the index; `hash` is [`key_hash`] of `key`.
+    fn get(&self, v: &'a Value, key: &str, hash: Option<u64>) -> Option<&'a Value> {
+        let Some(hash) = hash.filter(|_| self.complete && !self.heads.is_empty()) else {
+            return get_key(v, key);
+        };
+        let obj = std::ptr::from_ref(v) as usize;
+        let mut exact: Option<(u32, &'a Value)> = None;
+        let mut folded: Option<(u32, &'a Value)> = None;
+        let mut spaced: Option<(u32, &'a Value)> = None;
+        let keep = |best: &mut Option<(u32, &'a Value)>, m: &Member<'a>| {
+            if best.is_none_or(|(o, _)| m.ord < o) {
+                *best = Some((m.ord, m.value));
+            }
+        };
+        let mut e = self
+            .heads
+            .get(member_bucket(obj, hash, self.heads.len() - 1))
+            .copied()
+            .unwrap_or(0);
+        while let Some(m) = e.checked_sub(1).and_then(|i| self.entries.get(i as usize)) {
+            e = m.next;
+            if m.obj != obj || m.hash != hash {
+                continue;
+            }
+            if m.key.len() == key.len() {
+                if m.key == key {
+                    keep(&mut exact, m);
+                } else if m.key.eq_ignore_ascii_case(key) {
+                    keep(&mut folded, m);
+                }
+            } else if m.key.len() > key.len() && eq_no_space(m.key, key) {
+                keep(&mut spaced, m);
+            }
+        }
+        exact.or(folded).or(spaced).map(|(_, v)| v)
+    }
+}
+
+/// The key set and member index of a record, for lookups.
+#[derive(Clone, Copy)]
+pub(crate) struct RecordIndex<'i, 'a> {
+    pub(crate) bloom: &'i [u64],
+    pub(crate) members: &'i Members<'a>,
 }
 
 /// Object member by name: exact first, then ASCII case-insensitive.
@@ -213,17 +341,17 @@ pub(crate) fn lookup<'a>(root: &'a Value, path: &FieldPath, out: &mut Vec<&'a Va
     lookup_with(root, path, None, out)
 }
 
-/// [`lookup`] in a record whose key-set filter is `bloom`: keys the filter rules out are not
-/// searched for.
+/// [`lookup`] in a record indexed by [`index_record`]: keys the key-set filter rules out are
+/// not searched for, and members are found through the member index.
 pub(crate) fn lookup_with<'a>(
     root: &'a Value,
     path: &FieldPath,
-    bloom: Option<&[u64]>,
+    ix: Option<RecordIndex<'_, 'a>>,
     out: &mut Vec<&'a Value>,
 ) -> bool {
     let before = out.len();
     let mut present = false;
-    walk(root, path, 0, out, &mut present, 0, bloom);
+    walk(root, path, 0, out, &mut present, 0, ix);
     present || out.len() > before
 }
 
@@ -236,7 +364,7 @@ fn walk<'a>(
     out: &mut Vec<&'a Value>,
     present: &mut bool,
     depth: usize,
-    bloom: Option<&[u64]>,
+    ix: Option<RecordIndex<'_, 'a>>,
 ) {
     if depth > MAX_DEPTH {
         return;
@@ -248,7 +376,7 @@ fn walk<'a>(
     }
     if let Some(arr) = v.as_array() {
         for el in arr.iter() {
-            walk(el, path, i, out, present, depth + 1, bloom);
+            walk(el, path, i, out, present, depth + 1, ix);
         }
         return;
     }
@@ -256,13 +384,14 @@ fn walk<'a>(
         return;
     }
     // A key that holds the rest of the path literally (`"properties.message": …`).
+    let hashes = path.hashes.get(i).copied().flatten();
+    let find = |key: &str, hash: Option<u64>| match ix {
+        Some(ix) => ix.members.get(v, key, hash),
+        None => get_key(v, key),
+    };
     if i + 1 < path.segs.len()
-        && bloom.is_none_or(|b| {
-            path.hashes
-                .get(i)
-                .is_none_or(|h| h.is_none_or(|(_, suffix)| bloom_has(b, suffix)))
-        })
-        && let Some(found) = get_key(v, &path.suffixes[i])
+        && ix.is_none_or(|ix| hashes.is_none_or(|(_, suffix)| bloom_has(ix.bloom, suffix)))
+        && let Some(found) = find(&path.suffixes[i], hashes.map(|h| h.1))
     {
         *present = true;
         push_leaf(found, out);
@@ -271,13 +400,13 @@ fn walk<'a>(
     if path.segs[i] == "*" {
         if let Some(obj) = v.as_object() {
             for (_, el) in obj.iter() {
-                walk(el, path, i + 1, out, present, depth + 1, bloom);
+                walk(el, path, i + 1, out, present, depth + 1, ix);
             }
         }
         return;
     }
-    if let Some(next) = get_key(v, &path.segs[i]) {
-        walk(next, path, i + 1, out, present, depth + 1, bloom);
+    if let Some(next) = find(&path.segs[i], hashes.map(|h| h.0)) {
+        walk(next, path, i + 1, out, present, depth + 1, ix);
     }
 }
 
@@ -435,5 +564,46 @@ mod tests {
         assert!(lookup(&v, &FieldPath::new("properties.message"), &mut out));
         out.clear();
         assert!(!lookup(&v, &FieldPath::new("nope"), &mut out));
+    }
+
+    #[test]
+    fn indexed_lookups_agree_with_object_scans() {
+        let v: Value = sonic_rs::from_str(
+            r#"{"Event":{"EventData":{"threat name":"a","ThreatName":"b","THREATNAME":"c","threatname":"d","x":[{"Y":1},{"y":2}]},"EventData.Threat Name":"e"},"a.b":{"c":3},"a":{"b":{"c":4}}}"#,
+        )
+        .unwrap();
+        let mut bloom = vec![0u64; KEY_BLOOM_WORDS];
+        let mut members = Members::default();
+        members.clear();
+        index_record(&v, &mut bloom, None, &mut members, 0);
+        members.finish();
+        let ix = RecordIndex {
+            bloom: &bloom,
+            members: &members,
+        };
+        for path in [
+            "Event.EventData.ThreatName",
+            "Event.EventData.threatname",
+            "Event.EventData.Threatname",
+            "Event.EventData.Threat Name",
+            "Event.EventData.x.y",
+            "Event.EventData.Threat",
+            "Event.eventdata.ThreatName",
+            "a.b.c",
+            "A.B.C",
+            "Event.*.x.Y",
+            "nope.x",
+        ] {
+            let p = FieldPath::new(path);
+            let (mut a, mut b) = (Vec::new(), Vec::new());
+            let fa = lookup(&v, &p, &mut a);
+            let fb = lookup_with(&v, &p, Some(ix), &mut b);
+            assert_eq!(fa, fb, "{path}");
+            assert_eq!(
+                a.iter().map(|x| x.to_string()).collect::<Vec<_>>(),
+                b.iter().map(|x| x.to_string()).collect::<Vec<_>>(),
+                "{path}"
+            );
+        }
     }
 }

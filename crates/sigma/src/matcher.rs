@@ -6,7 +6,9 @@ use std::net::IpAddr;
 
 use sonic_rs::Value;
 
-use crate::doc::{FieldPath, KEY_BLOOM_WORDS, Leaf, index_record, lookup_with, to_leaf};
+use crate::doc::{
+    FieldPath, KEY_BLOOM_WORDS, Leaf, Members, RecordIndex, index_record, lookup_with, to_leaf,
+};
 
 use crate::pattern::{Anchor, Part, StrPat};
 
@@ -294,6 +296,7 @@ pub(crate) struct Scratch {
     hits: Vec<u32>,
     values: Vec<&'static Value>,
     leaves: Vec<Leaf<'static>>,
+    members: Members<'static>,
     /// Key-set filter of the record (built on the first field lookup).
     bloom: Vec<u64>,
     bloom_built: bool,
@@ -330,6 +333,8 @@ pub(crate) struct Ctx<'a> {
     s: Scratch,
     values: Vec<&'a Value>,
     leaves: Vec<Leaf<'a>>,
+    /// Members of the record's objects, once indexed.
+    members: Members<'a>,
     /// The Windows event id of the record, once computed.
     pub(crate) event_id: Option<Option<f64>>,
 }
@@ -347,11 +352,14 @@ impl<'a> Ctx<'a> {
         leaves.clear();
         let mut values = std::mem::take(&mut s.values);
         values.clear();
+        let mut members = std::mem::take(&mut s.members).relabel();
+        members.clear();
         Ctx {
             root,
             table,
             leaves: relabel(leaves),
             values: relabel(values),
+            members,
             s,
             event_id: None,
         }
@@ -363,8 +371,10 @@ impl<'a> Ctx<'a> {
             mut s,
             mut leaves,
             mut values,
+            members,
             ..
         } = self;
+        s.members = members.relabel();
         for &f in &s.touched {
             if let Some(x) = s.slots.get_mut(f as usize) {
                 *x = 0;
@@ -440,8 +450,11 @@ impl<'a> Ctx<'a> {
                 if !c.may_exist(&self.s.bloom) {
                     continue;
                 }
-                let bloom = self.s.bloom_built.then_some(self.s.bloom.as_slice());
-                if lookup_with(self.root, c, bloom, &mut self.values) {
+                let ix = self.s.bloom_built.then_some(RecordIndex {
+                    bloom: &self.s.bloom,
+                    members: &self.members,
+                });
+                if lookup_with(self.root, c, ix, &mut self.values) {
                     present = true;
                     break;
                 }
@@ -469,12 +482,15 @@ impl<'a> Ctx<'a> {
         self.s.bloom.resize(KEY_BLOOM_WORDS, 0);
         let start = self.values.len();
         let kw = self.table.keyword;
+        self.members.clear();
         index_record(
             self.root,
             &mut self.s.bloom,
             kw.is_some().then_some(&mut self.values),
+            &mut self.members,
             0,
         );
+        self.members.finish();
         if let Some(k) = kw
             && let Some(x) = self.s.slots.get_mut(k as usize)
         {
