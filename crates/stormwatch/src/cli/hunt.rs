@@ -6,12 +6,15 @@ use std::time::Instant;
 
 use anyhow::Context as _;
 use rayon::prelude::*;
-use stormwatch_core::{Detection, Level};
+use stormwatch_core::{Detection, Event, Level};
 use stormwatch_report::{DetectionFormat, HuntSummary, Spool, SpoolOptions};
 use stormwatch_sigma::Observation;
 
 use super::common::{self, InputArgs, Output};
 use crate::exit::Exit;
+
+/// Batches of events (up to a few hundred each) waiting for the analytics thread.
+const ANALYTICS_QUEUE: usize = 16;
 
 /// Arguments of `stormwatch hunt`.
 #[derive(Debug, clap::Args)]
@@ -104,7 +107,7 @@ pub(crate) fn run(args: HuntArgs) -> anyhow::Result<ExitCode> {
     let engine = common::load_sigma(&args.rules, !args.no_default_rules, args.ignore_logsource)?;
     let mut correlator = engine.engine.correlator();
 
-    let mut analytics = if args.no_builtin {
+    let built = if args.no_builtin {
         None
     } else {
         Some(common::build_analytics(
@@ -114,6 +117,10 @@ pub(crate) fn run(args: HuntArgs) -> anyhow::Result<ExitCode> {
             args.asn_db.as_deref(),
             args.state.as_deref(),
         )?)
+    };
+    let (analytics, store) = match built {
+        Some(b) => (Some(b.analytics), b.store),
+        None => (None, None),
     };
 
     let progress = common::ProgressBar::start(&read_opts, args.output.quiet);
@@ -125,28 +132,58 @@ pub(crate) fn run(args: HuntArgs) -> anyhow::Result<ExitCode> {
         ..SpoolOptions::default()
     });
     let mut spool_error = None;
-    let stats = stormwatch_read::read(&inputs, &read_opts, &mut |batch| {
-        let corr = &correlator;
-        let fired: Vec<(Vec<Detection>, Observation)> = batch
-            .par_iter()
-            .map(|ev| {
-                let mut out = Vec::new();
-                let observed = engine.engine.scan_observe(corr, ev, &mut out);
-                (out, observed)
-            })
-            .collect();
-        for (ev, (fired, observed)) in batch.iter().zip(fired) {
-            correlator.record(observed);
-            if let Some(a) = analytics.as_mut() {
-                a.analytics.observe(ev);
+    // The analytics observe every event in input order on a thread of their own, fed through
+    // a bounded queue, while the rules match the next events.
+    let (stats, analytics) = std::thread::scope(|scope| {
+        let (queue, worker) = match analytics {
+            Some(mut a) => {
+                let (tx, rx) = std::sync::mpsc::sync_channel::<Vec<Event>>(ANALYTICS_QUEUE);
+                let worker = std::thread::Builder::new()
+                    .name("stormwatch-analytics".to_owned())
+                    .spawn_scoped(scope, move || {
+                        for events in rx {
+                            for ev in &events {
+                                a.observe(ev);
+                            }
+                        }
+                        a
+                    })
+                    .context("starting the analytics thread")?;
+                (Some(tx), Some(worker))
             }
-            if spool_error.is_none()
-                && let Err(e) = spool.extend(fired)
-            {
-                spool_error = Some(e);
+            None => (None, None),
+        };
+        let stats = stormwatch_read::read(&inputs, &read_opts, &mut |batch| {
+            let corr = &correlator;
+            let fired: Vec<(Vec<Detection>, Observation)> = batch
+                .par_iter()
+                .map(|ev| {
+                    let mut out = Vec::new();
+                    let observed = engine.engine.scan_observe(corr, ev, &mut out);
+                    (out, observed)
+                })
+                .collect();
+            for (fired, observed) in fired {
+                correlator.record(observed);
+                if spool_error.is_none()
+                    && let Err(e) = spool.extend(fired)
+                {
+                    spool_error = Some(e);
+                }
             }
-        }
-    });
+            // A closed queue means the thread ended early; joining it below says why.
+            if let Some(q) = &queue {
+                let _ = q.send(batch);
+            }
+        });
+        drop(queue);
+        let analytics = match worker.map(std::thread::ScopedJoinHandle::join) {
+            Some(Ok(a)) => Some(a),
+            Some(Err(_)) => anyhow::bail!("the built-in analytics stopped on an internal error"),
+            None => None,
+        };
+        Ok((stats, analytics))
+    })?;
     progress.finish();
     let stats = stats.context("reading inputs")?;
     if let Some(e) = spool_error {
@@ -159,7 +196,7 @@ pub(crate) fn run(args: HuntArgs) -> anyhow::Result<ExitCode> {
     let mut notes = Vec::new();
     let mut incidents = Vec::new();
     if let Some(a) = analytics {
-        let out = a.analytics.finish();
+        let out = a.finish();
         spool
             .extend(out.detections)
             .context("collecting detections")?;
@@ -170,7 +207,7 @@ pub(crate) fn run(args: HuntArgs) -> anyhow::Result<ExitCode> {
             .map(serde_json::to_value)
             .collect::<Result<Vec<_>, _>>()
             .context("serialising incidents")?;
-        if let Some(store) = a.store {
+        if let Some(store) = store {
             store
                 .save_baseline(common::BASELINE_KEY, &out.baseline)
                 .context("saving baselines to the state store")?;
