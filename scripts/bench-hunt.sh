@@ -2,7 +2,8 @@
 # End-to-end benchmarks of `stormwatch hunt` and `stormwatch impact` (release build).
 #   Workload A: SigmaHQ Windows rules over the regression events replicated to 1,000,000.
 #   Workload B: SigmaHQ m365 + azure rules over the corpus's M365/Entra records replicated to 1,000,000.
-#   Generated:  a ~1 GB generated UAL + sign-in export, hunt with and without the analytics, impact.
+#   Generated:  a ~1.5 GB generated UAL + sign-in export (both files counted), hunt with and
+#               without the analytics, impact.
 # Prints events/s, MB/s and peak RSS for each, with `cat > /dev/null` as the read ceiling.
 # Usage: scripts/bench-hunt.sh [--quick]   (--quick: 100,000 events and ~100 MB)
 set -euo pipefail
@@ -19,9 +20,10 @@ python3 scripts/make-workloads.py --corpus "$CORPUS" --a "$N" --b "$N" >/dev/nul
 [ -f bench-data/gen.ndjson ] && [ "$(wc -l < bench-data/gen.ndjson)" -ge "$GEN_RECORDS" ] \
     || "$GEN" volume --records "$GEN_RECORDS" --out bench-data/gen.ndjson
 
-measure() { # name records file -- command...
-    local name=$1 records=$2 file=$3; shift 4
-    local bytes; bytes=$(stat -c %s "$file")
+measure() { # name records file[,file...] -- command...
+    local name=$1 records=$2 files=$3; shift 4
+    local bytes=0 f
+    for f in ${files//,/ }; do bytes=$((bytes + $(stat -c %s "$f"))); done
     local t0 t1; t0=$(date +%s.%N)
     /usr/bin/time -f "%M" -o bench-data/rss.txt "$@" >/dev/null 2>bench-data/stderr.txt \
         || { echo "$name: failed"; tail -n 5 bench-data/stderr.txt; return 0; }
@@ -46,11 +48,13 @@ CLOUD_RULES=$(mktemp -d)
 cp -r "$CORPUS/sigma-rules/rules/cloud/m365" "$CORPUS/sigma-rules/rules/cloud/azure" "$CLOUD_RULES/"
 measure "B: SigmaHQ m365+azure rules, corpus x$N" "$N" bench-data/workload-b.ndjson -- \
     "$SW" hunt -q --no-default-rules --no-builtin --rules "$CLOUD_RULES" --format jsonl bench-data/workload-b.ndjson
-GEN_N=$(wc -l < bench-data/gen.ndjson)
-measure "generated: hunt, bundled rules, --no-builtin" "$GEN_N" bench-data/gen.ndjson -- \
+# UAL records (one per line) plus sign-ins (one per line inside {"records":[...]}).
+GEN_N=$(( $(wc -l < bench-data/gen.ndjson) + $(grep -c '^{"time"' bench-data/gen.signins.json) ))
+GEN_FILES=bench-data/gen.ndjson,bench-data/gen.signins.json
+measure "generated: hunt, bundled rules, --no-builtin" "$GEN_N" "$GEN_FILES" -- \
     "$SW" hunt -q --no-builtin --format jsonl bench-data/gen.ndjson bench-data/gen.signins.json
-measure "generated: hunt, bundled rules + analytics" "$GEN_N" bench-data/gen.ndjson -- \
+measure "generated: hunt, bundled rules + analytics" "$GEN_N" "$GEN_FILES" -- \
     "$SW" hunt -q --format jsonl bench-data/gen.ndjson bench-data/gen.signins.json
-measure "generated: impact --builtin-iocs" "$GEN_N" bench-data/gen.ndjson -- \
+measure "generated: impact --builtin-iocs" "$GEN_N" "$GEN_FILES" -- \
     "$SW" impact -q --builtin-iocs --format json bench-data/gen.ndjson bench-data/gen.signins.json
 rm -rf "$WIN_RULES" "$CLOUD_RULES"
