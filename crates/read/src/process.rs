@@ -40,10 +40,7 @@ pub(crate) struct Processed {
 
 impl Processed {
     fn note_time(&mut self, t: Option<Timestamp>) {
-        if let Some(t) = t {
-            self.first = Some(self.first.map_or(t, |f| f.min(t)));
-            self.last = Some(self.last.map_or(t, |l| l.max(t)));
-        }
+        widen_span(&mut self.first, &mut self.last, t);
     }
 
     /// Start an event of `file` at `line`, in place (to be kept, filtered out or dropped).
@@ -107,6 +104,18 @@ impl Processed {
     fn error(&mut self, e: RecordError) {
         self.skipped += 1;
         self.errors.push(e);
+    }
+}
+
+/// Widen the span `first..=last` to hold `t` (when there is one).
+pub(crate) fn widen_span(
+    first: &mut Option<Timestamp>,
+    last: &mut Option<Timestamp>,
+    t: Option<Timestamp>,
+) {
+    if let Some(t) = t {
+        *first = Some(first.map_or(t, |f| f.min(t)));
+        *last = Some(last.map_or(t, |l| l.max(t)));
     }
 }
 

@@ -11,7 +11,7 @@ use crate::error::ReadError;
 use crate::frame::{self, Batch};
 use crate::normalise::Shape;
 use crate::options::{InputFormat, ReadOptions};
-use crate::process::{CsvCols, FileCtx, Filter, Processed, process_batch};
+use crate::process::{CsvCols, FileCtx, Filter, Processed, process_batch, widen_span};
 use crate::source::{self, Target};
 
 /// Read every input and call `sink` with batches of events, in input order then record
@@ -100,10 +100,7 @@ impl CoverageRun {
 }
 
 fn note_time(fs: &mut FileStats, t: Option<stormwatch_core::Timestamp>) {
-    if let Some(t) = t {
-        fs.first = Some(fs.first.map_or(t, |f| f.min(t)));
-        fs.last = Some(fs.last.map_or(t, |l| l.max(t)));
-    }
+    widen_span(&mut fs.first, &mut fs.last, t);
 }
 
 /// Read an in-memory input on the calling thread's pool.
