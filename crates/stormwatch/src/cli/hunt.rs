@@ -134,7 +134,7 @@ pub(crate) fn run(args: HuntArgs) -> anyhow::Result<ExitCode> {
     let mut spool_error = None;
     // The analytics observe every event in input order on a thread of their own, fed through
     // a bounded queue, while the rules match the next events.
-    let (stats, analytics) = std::thread::scope(|scope| {
+    let scoped = std::thread::scope(|scope| {
         let (queue, worker) = match analytics {
             Some(mut a) => {
                 let (tx, rx) = std::sync::mpsc::sync_channel::<Vec<Event>>(ANALYTICS_QUEUE);
@@ -183,8 +183,10 @@ pub(crate) fn run(args: HuntArgs) -> anyhow::Result<ExitCode> {
             None => None,
         };
         Ok((stats, analytics))
-    })?;
+    });
+    // The bar is cleared before any error is said.
     progress.finish();
+    let (stats, analytics) = scoped?;
     let stats = stats.context("reading inputs")?;
     if let Some(e) = spool_error {
         return Err(e).context("collecting detections");
