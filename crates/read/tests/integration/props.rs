@@ -85,6 +85,10 @@ proptest! {
             }
             text.push(b'\n');
         }
+        let blank = text
+            .split(|&b| b == b'\n')
+            .nth(at)
+            .is_some_and(|line| line.iter().all(u8::is_ascii_whitespace));
         let (ev, st) = read_bytes("m.ndjson", text, &small_limits()).unwrap();
         counts_add_up(&ev, &st);
         let ids: Vec<String> = ev.iter().filter_map(|e| e.loc.record_id.clone()).collect();
@@ -92,8 +96,10 @@ proptest! {
             let want = format!("good-{i}");
             prop_assert!(ids.contains(&want), "lost {} in {:?}", want, ids);
         }
-        // The mutated line is either read or counted, never both, never lost.
-        prop_assert_eq!(st.files[0].records + st.files[0].skipped, n as u64);
+        // The mutated line is either read or counted, never both, never lost; a line cut down
+        // to white space is a blank line, which NDJSON allows and the reader passes over.
+        let expected = if blank { n - 1 } else { n } as u64;
+        prop_assert_eq!(st.files[0].records + st.files[0].skipped, expected);
         for e in &ev {
             let i: usize = e.loc.record_id.as_deref().and_then(|s| s.strip_prefix("good-")).and_then(|s| s.parse().ok()).unwrap_or(at);
             prop_assert_eq!(e.loc.line, i as u64 + 1);
