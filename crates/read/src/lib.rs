@@ -43,6 +43,7 @@
 
 mod error;
 mod frame;
+mod inspect;
 mod normalise;
 mod options;
 mod process;
@@ -50,8 +51,9 @@ mod run;
 mod source;
 
 pub use error::ReadError;
+pub use inspect::Inspect;
 pub use options::{Input, InputFormat, Limits, Progress, ReadOptions};
-pub use run::{read, read_all};
+pub use run::{read, read_all, read_inspect};
 
 /// Parse one PowerShell-flattened `@{Name=…; Value=…}` string into its pairs (as written by
 /// `ConvertTo-Json` at low depth); `None` if the text is not in that form.

@@ -10,6 +10,7 @@ use stormwatch_core::{Event, Location, RecordError, Timestamp};
 use crate::frame::csv::split_row;
 use crate::frame::json::depth_exceeds;
 use crate::frame::{Batch, FrameError, Item};
+use crate::inspect::Inspect;
 use crate::normalise::access::{json_text, str_of};
 use crate::normalise::ual::record_type_text;
 use crate::normalise::{self, Expansion, FieldError, Rec, Shape};
@@ -17,10 +18,12 @@ use crate::options::Limits;
 
 /// What became of a run of records, in record order: the events, the record errors, and
 /// the counts the statistics need. Events are written here directly by the normalisers (an
-/// `Event` is large: every move of one costs a copy of it).
+/// `Event` is large: every move of one costs a copy of it). `inspected` is what an
+/// [`Inspect`] made of the kept events.
 #[derive(Debug, Default)]
-pub(crate) struct Processed {
+pub(crate) struct Processed<O = ()> {
     pub(crate) events: Vec<Event>,
+    pub(crate) inspected: O,
     /// Errors, in record order (those of repaired records included).
     pub(crate) errors: Vec<RecordError>,
     /// Records read (events, filtered out or not).
@@ -38,7 +41,7 @@ pub(crate) struct Processed {
     file: Option<Arc<str>>,
 }
 
-impl Processed {
+impl<O> Processed<O> {
     fn note_time(&mut self, t: Option<Timestamp>) {
         widen_span(&mut self.first, &mut self.last, t);
     }
@@ -204,12 +207,14 @@ impl FileCtx {
         }
     }
 
-    /// Keep the event begun last in `out`, or count it as filtered out.
-    fn finish(&self, out: &mut Processed) {
+    /// Keep the event begun last in `out` (`true`), or count it as filtered out.
+    fn finish<O>(&self, out: &mut Processed<O>) -> bool {
         if out.current().is_some_and(|ev| self.filter.keeps(ev)) {
             out.commit();
+            true
         } else {
             out.filter_out();
+            false
         }
     }
 }
@@ -224,7 +229,11 @@ const CHUNK: usize = 256;
 /// few large records is still cut into up to 16 runs of at least 8, for the workers to share;
 /// the runs depend on the batch alone, not on the thread count); the results keep the items'
 /// order.
-pub(crate) fn process_batch(batch: &Batch, ctx: &FileCtx) -> Vec<Processed> {
+pub(crate) fn process_batch<I: Inspect>(
+    batch: &Batch,
+    ctx: &FileCtx,
+    inspect: &I,
+) -> Vec<Processed<I::Out>> {
     let run = (batch.items.len() / 16).clamp(8, CHUNK);
     batch
         .items
@@ -234,15 +243,28 @@ pub(crate) fn process_batch(batch: &Batch, ctx: &FileCtx) -> Vec<Processed> {
                 events: Vec::with_capacity(items.len()),
                 ..Processed::default()
             };
+            let rec = Recorder { ctx, inspect };
             for item in items {
-                process_item(item, &batch.data, ctx, &mut out);
+                process_item(item, &batch.data, &rec, &mut out);
             }
             out
         })
         .collect()
 }
 
-fn process_item(item: &Item, data: &[u8], ctx: &FileCtx, out: &mut Processed) {
+/// Processes the records of a run: the file's context and the inspection of kept events.
+struct Recorder<'a, I> {
+    ctx: &'a FileCtx,
+    inspect: &'a I,
+}
+
+fn process_item<I: Inspect>(
+    item: &Item,
+    data: &[u8],
+    rec: &Recorder<'_, I>,
+    out: &mut Processed<I::Out>,
+) {
+    let ctx = rec.ctx;
     match item {
         Item::Error(FrameError {
             line,
@@ -257,8 +279,8 @@ fn process_item(item: &Item, data: &[u8], ctx: &FileCtx, out: &mut Processed) {
         } => {
             let bytes = data.get(*start..*end).unwrap_or_default();
             match &ctx.csv {
-                Some(cols) => csv_row(bytes, *line, cols, ctx, out),
-                None => json_record(bytes, *line, Some(*file_line), None, ctx, out),
+                Some(cols) => csv_row(bytes, *line, cols, rec, out),
+                None => json_record(bytes, *line, Some(*file_line), None, rec, out),
             }
         }
     }
@@ -356,14 +378,15 @@ impl RowExtras<'_> {
     }
 }
 
-fn json_record(
+fn json_record<I: Inspect>(
     bytes: &[u8],
     line: u64,
     file_line: Option<u64>,
     extras: Option<&RowExtras<'_>>,
-    ctx: &FileCtx,
-    out: &mut Processed,
+    rec: &Recorder<'_, I>,
+    out: &mut Processed<I::Out>,
 ) {
+    let ctx = rec.ctx;
     let field = extras.map(|_| "AuditData".to_owned());
     if depth_exceeds(bytes, ctx.limits.max_depth) {
         out.error(ctx.error(
@@ -406,7 +429,7 @@ fn json_record(
     let raw = text.unwrap_or_default().trim();
     // Normalise one record into an event begun in `out`; a field error is recorded there
     // instead. Returns whether it was normalised.
-    let one = |v: &Value, rec: Option<&Rec<'_>>, raw: Cow<'_, str>, out: &mut Processed| {
+    let one = |v: &Value, rec: Option<&Rec<'_>>, raw: Cow<'_, str>, out: &mut Processed<I::Out>| {
         let ev = out.begin(&ctx.file, line);
         match normalise::normalise(v, rec, &raw, ctx.shape, ev, &ctx.limits) {
             Ok(()) => {
@@ -428,17 +451,24 @@ fn json_record(
             }
         }
     };
-    // Keep the event begun last (or filter it out).
-    let push = |out: &mut Processed| match &repaired {
-        Some(why) => {
-            let loc = out.current().map(|ev| ev.loc.clone()).unwrap_or_default();
-            out.commit_repaired(RecordError {
-                loc,
-                field: field.clone(),
-                reason: why.clone(),
-            });
+    // Keep the event begun last (or filter it out); a kept event is inspected with the
+    // record's parse.
+    let push = |v: &Value, out: &mut Processed<I::Out>| {
+        let kept = match &repaired {
+            Some(why) => {
+                let loc = out.current().map(|ev| ev.loc.clone()).unwrap_or_default();
+                out.commit_repaired(RecordError {
+                    loc,
+                    field: field.clone(),
+                    reason: why.clone(),
+                });
+                true
+            }
+            None => ctx.finish(out),
+        };
+        if kept && let Some(ev) = out.events.last() {
+            rec.inspect.inspect(ev, v, &mut out.inspected);
         }
-        None => ctx.finish(out),
     };
     let raw_of = |v: &Value| -> Cow<'_, str> {
         if repaired.is_some() {
@@ -449,35 +479,42 @@ fn json_record(
     };
     // The common case: one object that holds no other records. Its key index is built once,
     // for both the expansion check and the normaliser.
-    let rec = value.is_object().then(|| Rec::new(&value));
-    if let Some(rec) = rec.as_ref().filter(|r| !r.may_expand()) {
-        if one(&value, Some(rec), raw_of(&value), out) {
-            push(out);
+    let index = value.is_object().then(|| Rec::new(&value));
+    if let Some(index) = index.as_ref().filter(|r| !r.may_expand()) {
+        if one(&value, Some(index), raw_of(&value), out) {
+            push(&value, out);
         }
         return;
     }
     match normalise::expansion(&value) {
         Expansion::Single => {
             if one(&value, None, raw_of(&value), out) {
-                push(out);
+                push(&value, out);
             }
         }
         Expansion::Wrapped(inner) => {
             if one(inner, None, Cow::Owned(json_text(inner)), out) {
-                push(out);
+                push(inner, out);
             }
         }
         Expansion::Many(elems) => {
             for e in elems {
                 if one(e, None, Cow::Owned(json_text(e)), out) {
-                    push(out);
+                    push(e, out);
                 }
             }
         }
     }
 }
 
-fn csv_row(bytes: &[u8], line: u64, cols: &CsvCols, ctx: &FileCtx, out: &mut Processed) {
+fn csv_row<I: Inspect>(
+    bytes: &[u8],
+    line: u64,
+    cols: &CsvCols,
+    rec: &Recorder<'_, I>,
+    out: &mut Processed<I::Out>,
+) {
+    let ctx = rec.ctx;
     let mut fields = Vec::new();
     if let Err(why) = split_row(bytes, ctx.limits.max_fields, &mut fields) {
         out.error(ctx.error(line, None, why));
@@ -509,7 +546,7 @@ fn csv_row(bytes: &[u8], line: u64, cols: &CsvCols, ctx: &FileCtx, out: &mut Pro
             fields: &fields,
             cols,
         };
-        json_record(audit.as_bytes(), line, None, Some(&extras), ctx, out);
+        json_record(audit.as_bytes(), line, None, Some(&extras), rec, out);
         return;
     }
     // No AuditData: the row is an object keyed by the header.
@@ -524,7 +561,7 @@ fn csv_row(bytes: &[u8], line: u64, cols: &CsvCols, ctx: &FileCtx, out: &mut Pro
         obj.push_str(&serde_json::to_string(v.as_ref()).unwrap_or_default());
     }
     obj.push('}');
-    json_record(obj.as_bytes(), line, None, None, ctx, out);
+    json_record(obj.as_bytes(), line, None, None, rec, out);
 }
 
 #[cfg(test)]

@@ -9,10 +9,11 @@ use stormwatch_core::{CoverageCell, Event, FileStats, InputStats};
 
 use crate::error::ReadError;
 use crate::frame::{self, Batch};
+use crate::inspect::{Inspect, Nothing};
 use crate::normalise::Shape;
 use crate::options::{InputFormat, ReadOptions};
 use crate::process::{CsvCols, FileCtx, Filter, Processed, process_batch, widen_span};
-use crate::source::{self, Target};
+use crate::source;
 
 /// Read every input and call `sink` with batches of events, in input order then record
 /// order, whatever the thread count. Bad records are counted and located in the returned
@@ -26,6 +27,21 @@ pub fn read(
     opts: &ReadOptions,
     sink: &mut dyn FnMut(Vec<Event>),
 ) -> Result<InputStats, ReadError> {
+    read_inspect(inputs, opts, &Nothing, &mut |events, ()| sink(events))
+}
+
+/// [`read`], with `inspect` called on every kept event on the reader's worker threads, while
+/// the record's parse is at hand; the sink gets each run of events with what their
+/// inspection made of them.
+///
+/// # Errors
+/// As [`read`].
+pub fn read_inspect<I: Inspect>(
+    inputs: &[crate::Input],
+    opts: &ReadOptions,
+    inspect: &I,
+    sink: &mut dyn FnMut(Vec<Event>, I::Out),
+) -> Result<InputStats, ReadError> {
     let targets = source::expand(inputs)?;
     let pool = rayon::ThreadPoolBuilder::new()
         .num_threads(opts.threads)
@@ -38,8 +54,15 @@ pub fn read(
         tenants: opts.tenants.clone(),
     };
     let mut stats = InputStats::default();
+    let stage = Stage {
+        opts,
+        filter: &filter,
+        pool: &pool,
+        inspect,
+    };
     for target in &targets {
-        read_one(target, forced, opts, &filter, &pool, &mut stats, sink)?;
+        let opened = source::open(target, &opts.limits, opts.progress.as_ref())?;
+        stage.read_opened(opened, Arc::from(target.name()), forced, &mut stats, sink);
     }
     Ok(stats)
 }
@@ -125,158 +148,160 @@ pub(crate) fn read_in_memory(
     };
     let mut stats = InputStats::default();
     let mut all = Vec::new();
-    read_opened(
+    let stage = Stage {
+        opts,
+        filter: &filter,
+        pool: &pool,
+        inspect: &Nothing,
+    };
+    stage.read_opened(
         opened,
         Arc::from(name),
         opts.format.unwrap_or_default(),
-        opts,
-        &filter,
-        &pool,
         &mut stats,
-        &mut |mut b| all.append(&mut b),
+        &mut |mut b, ()| all.append(&mut b),
     );
     Ok((all, stats))
 }
 
-fn read_one(
-    target: &Target,
-    forced: InputFormat,
-    opts: &ReadOptions,
-    filter: &Filter,
-    pool: &rayon::ThreadPool,
-    stats: &mut InputStats,
-    sink: &mut dyn FnMut(Vec<Event>),
-) -> Result<(), ReadError> {
-    let opened = source::open(target, &opts.limits, opts.progress.as_ref())?;
-    let name: Arc<str> = Arc::from(target.name());
-    read_opened(opened, name, forced, opts, filter, pool, stats, sink);
-    Ok(())
+/// What reading every file of a run shares.
+struct Stage<'a, I> {
+    opts: &'a ReadOptions,
+    filter: &'a Filter,
+    pool: &'a rayon::ThreadPool,
+    inspect: &'a I,
 }
 
-#[allow(clippy::too_many_arguments)]
-fn read_opened(
-    opened: source::Opened,
-    name: Arc<str>,
-    forced: InputFormat,
-    opts: &ReadOptions,
-    filter: &Filter,
-    pool: &rayon::ThreadPool,
-    stats: &mut InputStats,
-    sink: &mut dyn FnMut(Vec<Event>),
-) {
-    let mut framer = frame::framer_for(opened.reader, forced, opts.limits);
-    let mut fs = FileStats {
-        file: name.to_string(),
-        ..FileStats::default()
-    };
-    let mut coverage = CoverageRun::default();
-    // The first batch is framed here: a CSV framer knows its header only after it.
-    let first: Option<Batch> = framer.next_batch();
-    let ctx = FileCtx {
-        file: Arc::clone(&name),
-        shape: Shape::from_format(forced),
-        limits: opts.limits,
-        csv: framer.header().map(CsvCols::new),
-        filter: filter.clone(),
-    };
-    // Three stages overlap: a framer thread (reading, decompressing, cutting records) feeds
-    // batches through a bounded channel to a thread that processes each batch on the pool,
-    // whose results go, in order, to this thread for merging and the sink. The channels
-    // hold at most PIPELINE_DEPTH batches each, so memory stays bounded.
-    let framer_name = std::thread::scope(|scope| {
-        let (batch_tx, batch_rx) = mpsc::sync_channel::<Batch>(PIPELINE_DEPTH);
-        let (out_tx, out_rx) = mpsc::sync_channel::<Vec<Processed>>(PIPELINE_DEPTH);
-        // Processed batches' buffers go back to the framer (as many as are in flight).
-        let (spare_tx, spare_rx) = mpsc::channel::<Batch>();
-        let framing = std::thread::Builder::new()
-            .name("stormwatch-frame".to_owned())
-            .spawn_scoped(scope, move || {
-                if let Some(b) = first
-                    && batch_tx.send(b).is_ok()
-                {
-                    loop {
-                        while let Ok(spare) = spare_rx.try_recv() {
-                            framer.recycle(spare);
+impl<I: Inspect> Stage<'_, I> {
+    #[allow(clippy::too_many_lines)]
+    fn read_opened(
+        &self,
+        opened: source::Opened,
+        name: Arc<str>,
+        forced: InputFormat,
+        stats: &mut InputStats,
+        sink: &mut dyn FnMut(Vec<Event>, I::Out),
+    ) {
+        let Stage {
+            opts,
+            filter,
+            pool,
+            inspect,
+        } = *self;
+        let mut framer = frame::framer_for(opened.reader, forced, opts.limits);
+        let mut fs = FileStats {
+            file: name.to_string(),
+            ..FileStats::default()
+        };
+        let mut coverage = CoverageRun::default();
+        // The first batch is framed here: a CSV framer knows its header only after it.
+        let first: Option<Batch> = framer.next_batch();
+        let ctx = FileCtx {
+            file: Arc::clone(&name),
+            shape: Shape::from_format(forced),
+            limits: opts.limits,
+            csv: framer.header().map(CsvCols::new),
+            filter: filter.clone(),
+        };
+        // Three stages overlap: a framer thread (reading, decompressing, cutting records) feeds
+        // batches through a bounded channel to a thread that processes each batch on the pool,
+        // whose results go, in order, to this thread for merging and the sink. The channels
+        // hold at most PIPELINE_DEPTH batches each, so memory stays bounded.
+        let framer_name = std::thread::scope(|scope| {
+            let (batch_tx, batch_rx) = mpsc::sync_channel::<Batch>(PIPELINE_DEPTH);
+            let (out_tx, out_rx) = mpsc::sync_channel::<Vec<Processed<I::Out>>>(PIPELINE_DEPTH);
+            // Processed batches' buffers go back to the framer (as many as are in flight).
+            let (spare_tx, spare_rx) = mpsc::channel::<Batch>();
+            let framing = std::thread::Builder::new()
+                .name("stormwatch-frame".to_owned())
+                .spawn_scoped(scope, move || {
+                    if let Some(b) = first
+                        && batch_tx.send(b).is_ok()
+                    {
+                        loop {
+                            while let Ok(spare) = spare_rx.try_recv() {
+                                framer.recycle(spare);
+                            }
+                            let Some(b) = framer.next_batch() else { break };
+                            if batch_tx.send(b).is_err() {
+                                break;
+                            }
                         }
-                        let Some(b) = framer.next_batch() else { break };
-                        if batch_tx.send(b).is_err() {
+                    }
+                    framer
+                });
+            let ctx = &ctx;
+            let processing = std::thread::Builder::new()
+                .name("stormwatch-process".to_owned())
+                .spawn_scoped(scope, move || {
+                    for batch in batch_rx {
+                        let outs = pool.install(|| process_batch(&batch, ctx, inspect));
+                        let _ = spare_tx.send(batch);
+                        if out_tx.send(outs).is_err() {
                             break;
                         }
                     }
+                });
+            let (framing, processing) = match (framing, processing) {
+                (Ok(f), Ok(p)) => (f, p),
+                (Err(e), _) | (_, Err(e)) => {
+                    stats.push_error(file_error(
+                        &name,
+                        format!("could not start a reader thread: {e}"),
+                    ));
+                    return None;
                 }
-                framer
-            });
-        let ctx = &ctx;
-        let processing = std::thread::Builder::new()
-            .name("stormwatch-process".to_owned())
-            .spawn_scoped(scope, move || {
-                for batch in batch_rx {
-                    let outs = pool.install(|| process_batch(&batch, ctx));
-                    let _ = spare_tx.send(batch);
-                    if out_tx.send(outs).is_err() {
-                        break;
-                    }
+            };
+            for done in out_rx.iter().flatten() {
+                fs.records += done.records;
+                fs.filtered += done.filtered;
+                fs.skipped += done.skipped;
+                fs.items_lost += done.items_lost;
+                note_time(&mut fs, done.first);
+                note_time(&mut fs, done.last);
+                for e in done.errors {
+                    stats.push_error(e);
                 }
-            });
-        let (framing, processing) = match (framing, processing) {
-            (Ok(f), Ok(p)) => (f, p),
-            (Err(e), _) | (_, Err(e)) => {
+                for ev in &done.events {
+                    coverage.add(ev, stats);
+                }
+                if let Some(p) = &opts.progress {
+                    p.records
+                        .fetch_add(done.records + done.skipped, Ordering::Relaxed);
+                }
+                if !done.events.is_empty() {
+                    sink(done.events, done.inspected);
+                }
+            }
+            // A stage that panicked ended this file's records early: say so, located, rather
+            // than report a short file as complete.
+            let processed = processing.join().is_ok();
+            let framer_name = framing.join().ok().map(|f| f.name());
+            if !processed || framer_name.is_none() {
                 stats.push_error(file_error(
                     &name,
-                    format!("could not start a reader thread: {e}"),
-                ));
-                return None;
-            }
-        };
-        for done in out_rx.iter().flatten() {
-            fs.records += done.records;
-            fs.filtered += done.filtered;
-            fs.skipped += done.skipped;
-            fs.items_lost += done.items_lost;
-            note_time(&mut fs, done.first);
-            note_time(&mut fs, done.last);
-            for e in done.errors {
-                stats.push_error(e);
-            }
-            for ev in &done.events {
-                coverage.add(ev, stats);
-            }
-            if let Some(p) = &opts.progress {
-                p.records
-                    .fetch_add(done.records + done.skipped, Ordering::Relaxed);
-            }
-            if !done.events.is_empty() {
-                sink(done.events);
-            }
-        }
-        // A stage that panicked ended this file's records early: say so, located, rather
-        // than report a short file as complete.
-        let processed = processing.join().is_ok();
-        let framer_name = framing.join().ok().map(|f| f.name());
-        if !processed || framer_name.is_none() {
-            stats.push_error(file_error(
-                &name,
-                format!(
-                    "internal error in the {} stage: the records after the first {} of this \
+                    format!(
+                        "internal error in the {} stage: the records after the first {} of this \
                      file were not read",
-                    if processed { "framing" } else { "processing" },
-                    fs.records + fs.skipped
-                ),
-            ));
+                        if processed { "framing" } else { "processing" },
+                        fs.records + fs.skipped
+                    ),
+                ));
+            }
+            framer_name
+        });
+        coverage.flush(stats);
+        fs.format = format!(
+            "{}{}",
+            framer_name.unwrap_or("unreadable"),
+            opened.compression.suffix()
+        );
+        fs.bytes = opened.bytes.load(Ordering::Relaxed);
+        if let Some(p) = &opts.progress {
+            p.files_done.fetch_add(1, Ordering::Relaxed);
         }
-        framer_name
-    });
-    coverage.flush(stats);
-    fs.format = format!(
-        "{}{}",
-        framer_name.unwrap_or("unreadable"),
-        opened.compression.suffix()
-    );
-    fs.bytes = opened.bytes.load(Ordering::Relaxed);
-    if let Some(p) = &opts.progress {
-        p.files_done.fetch_add(1, Ordering::Relaxed);
+        stats.files.push(fs);
     }
-    stats.files.push(fs);
 }
 
 /// An error about a whole file (line 0), not one of its records.

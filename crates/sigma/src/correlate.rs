@@ -123,65 +123,26 @@ pub struct Observation {
 /// Correlation state for one run: feed it every event with what `scan` found, then `finish`.
 #[derive(Debug)]
 pub struct Correlator {
-    inner: Arc<Inner>,
+    plan: Arc<Plan>,
     /// Per detection rule: the observations.
     obs: HashMap<usize, Vec<Obs>>,
+    strings: Interner,
+}
+
+/// What a correlator observes of each event, fixed when it is made: shared with the threads
+/// that compute observations while the correlator records.
+#[derive(Debug)]
+pub(crate) struct Plan {
+    inner: Arc<Inner>,
     /// Rules referenced by some correlation.
     wanted: Vec<bool>,
     /// Fields to record per wanted rule, with the symbol of the lower-cased name.
     wanted_fields: HashMap<usize, Vec<(String, Sym)>>,
     any: bool,
-    strings: Interner,
 }
 
-impl Correlator {
-    pub(crate) fn new(inner: Arc<Inner>) -> Self {
-        let mut wanted = vec![false; inner.rules.len()];
-        let mut wanted_fields: HashMap<usize, Vec<(String, Sym)>> = HashMap::new();
-        let mut strings = Interner::default();
-        let mut named = |n: String| {
-            let sym = strings.intern(&n.to_ascii_lowercase());
-            (n, sym)
-        };
-        for c in &inner.correlations {
-            for (i, r) in c.refs.iter().enumerate() {
-                if let Ref::Rule(ri) = r {
-                    if let Some(w) = wanted.get_mut(*ri) {
-                        *w = true;
-                    }
-                    let f = wanted_fields.entry(*ri).or_default();
-                    for g in &c.group_by {
-                        f.push(named(c.field_for(g, i)));
-                    }
-                    if let Some(vf) = &c.field {
-                        f.push(named(c.field_for(vf, i)));
-                    }
-                }
-            }
-        }
-        let any = wanted.iter().any(|w| *w);
-        Correlator {
-            inner,
-            obs: HashMap::new(),
-            wanted,
-            wanted_fields,
-            any,
-            strings,
-        }
-    }
-
-    /// Record the correlation-relevant matches of one event (`fired`: what `scan` reported
-    /// for it; rules that only feed correlations are evaluated here).
-    pub fn observe(&mut self, ev: &Event, fired: &[Detection]) {
-        let _ = fired;
-        let o = self.extract(ev);
-        self.record(o);
-    }
-
-    /// What `ev` contributes to the correlations, without recording it: safe to call from
-    /// several threads; pass the result to [`Correlator::record`] in input order.
-    #[must_use]
-    pub fn extract(&self, ev: &Event) -> Observation {
+impl Plan {
+    pub(crate) fn extract(&self, ev: &Event) -> Observation {
         let o = Observation::default();
         if !self.any {
             return o;
@@ -237,13 +198,76 @@ impl Correlator {
         o.loc = Some(ev.loc.clone());
         o
     }
+}
+
+impl Correlator {
+    pub(crate) fn new(inner: Arc<Inner>) -> Self {
+        let mut wanted = vec![false; inner.rules.len()];
+        let mut wanted_fields: HashMap<usize, Vec<(String, Sym)>> = HashMap::new();
+        let mut strings = Interner::default();
+        let mut named = |n: String| {
+            let sym = strings.intern(&n.to_ascii_lowercase());
+            (n, sym)
+        };
+        for c in &inner.correlations {
+            for (i, r) in c.refs.iter().enumerate() {
+                if let Ref::Rule(ri) = r {
+                    if let Some(w) = wanted.get_mut(*ri) {
+                        *w = true;
+                    }
+                    let f = wanted_fields.entry(*ri).or_default();
+                    for g in &c.group_by {
+                        f.push(named(c.field_for(g, i)));
+                    }
+                    if let Some(vf) = &c.field {
+                        f.push(named(c.field_for(vf, i)));
+                    }
+                }
+            }
+        }
+        let any = wanted.iter().any(|w| *w);
+        Correlator {
+            plan: Arc::new(Plan {
+                inner,
+                wanted,
+                wanted_fields,
+                any,
+            }),
+            obs: HashMap::new(),
+            strings,
+        }
+    }
+
+    /// What this correlator observes of each event, to compute observations elsewhere.
+    pub(crate) fn plan(&self) -> Arc<Plan> {
+        Arc::clone(&self.plan)
+    }
+
+    /// Record the correlation-relevant matches of one event (`fired`: what `scan` reported
+    /// for it; rules that only feed correlations are evaluated here).
+    pub fn observe(&mut self, ev: &Event, fired: &[Detection]) {
+        let _ = fired;
+        let o = self.extract(ev);
+        self.record(o);
+    }
+
+    /// What `ev` contributes to the correlations, without recording it: safe to call from
+    /// several threads; pass the result to [`Correlator::record`] in input order.
+    #[must_use]
+    pub fn extract(&self, ev: &Event) -> Observation {
+        self.plan.extract(ev)
+    }
 
     /// Add what [`Correlator::extract`] found for one event.
     pub fn record(&mut self, o: Observation) {
         let Some(loc) = o.loc else { return };
         let packed = PackedLocation::new(&loc);
         for (ri, values) in o.hits {
-            let names = self.wanted_fields.get(&ri).map_or(&[][..], Vec::as_slice);
+            let names = self
+                .plan
+                .wanted_fields
+                .get(&ri)
+                .map_or(&[][..], Vec::as_slice);
             let mut fields = Vec::new();
             for (&(_, name), v) in names.iter().zip(values) {
                 if let Some(v) = v {
@@ -261,7 +285,7 @@ impl Correlator {
     /// Evaluate every correlation over what was observed.
     #[must_use]
     pub fn finish(mut self) -> Vec<Detection> {
-        let inner = &self.inner;
+        let inner = &self.plan.inner;
         let n = inner.correlations.len();
         let mut outputs: Vec<Option<Vec<Obs>>> = vec![None; n];
         let mut result = Vec::new();

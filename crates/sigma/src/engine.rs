@@ -467,14 +467,16 @@ impl Inner {
     /// Indexes of the detection rules matching `ev` (all of them, hidden included), pushed
     /// into `out`; `only` restricts to a set of rules.
     pub(crate) fn matching(&self, ev: &Event, only: Option<&[bool]>, out: &mut Vec<usize>) {
-        self.matching_then(ev, only, out, |_, _| {});
+        self.matching_then(ev, None, only, out, |_, _| {});
     }
 
     /// [`Inner::matching`], then `post` with the parsed record and the matches (not called
     /// when the record was not parsed: the prefilter left no candidate, or it is no JSON).
+    /// `parsed` is `ev.raw` already parsed, if the caller has it.
     pub(crate) fn matching_then<F: FnOnce(&sonic_rs::Value, &[usize])>(
         &self,
         ev: &Event,
+        parsed: Option<&sonic_rs::Value>,
         only: Option<&[bool]>,
         out: &mut Vec<usize>,
         post: F,
@@ -482,10 +484,10 @@ impl Inner {
         SCRATCH.with(|cell| match cell.try_borrow_mut() {
             Ok(mut s) => {
                 let taken = std::mem::take(&mut *s);
-                *s = self.matching_with(ev, only, out, taken, post);
+                *s = self.matching_with(ev, parsed, only, out, taken, post);
             }
             Err(_) => {
-                let _ = self.matching_with(ev, only, out, Scratch::default(), post);
+                let _ = self.matching_with(ev, parsed, only, out, Scratch::default(), post);
             }
         });
     }
@@ -493,6 +495,7 @@ impl Inner {
     fn matching_with<F: FnOnce(&sonic_rs::Value, &[usize])>(
         &self,
         ev: &Event,
+        parsed: Option<&sonic_rs::Value>,
         only: Option<&[bool]>,
         out: &mut Vec<usize>,
         mut s: Scratch,
@@ -508,12 +511,33 @@ impl Inner {
         if prefiltered && s.raw_bits.iter().all(|w| *w == 0) {
             return s;
         }
-        // Parsed here, not handed on by the reader: handing the reader's parse on measured
-        // slower (the tree is cold by the time it is matched, and freed on another thread).
-        let Ok(root) = sonic_rs::from_str::<sonic_rs::Value>(&ev.raw) else {
-            return s;
-        };
-        let mut ctx = Ctx::new(&root, &self.fields, s);
+        // Parsed only when some rule may match. A parse handed on by the reader is used only
+        // when it is at hand on the same thread (see `Scanner`): one made earlier elsewhere
+        // is cold by now, and slower to use than a new one.
+        match parsed {
+            Some(root) => self.matching_in(g, prefiltered, ev, root, only, out, s, post),
+            None => match sonic_rs::from_str::<sonic_rs::Value>(&ev.raw) {
+                Ok(root) => self.matching_in(g, prefiltered, ev, &root, only, out, s, post),
+                Err(_) => s,
+            },
+        }
+    }
+
+    /// The rules of group `g` that match `ev`, parsed as `root`; `prefiltered` says whether
+    /// `s.raw_bits` holds the prefilter's candidates.
+    #[allow(clippy::too_many_arguments)]
+    fn matching_in<F: FnOnce(&sonic_rs::Value, &[usize])>(
+        &self,
+        g: &Group,
+        prefiltered: bool,
+        ev: &Event,
+        root: &sonic_rs::Value,
+        only: Option<&[bool]>,
+        out: &mut Vec<usize>,
+        s: Scratch,
+        post: F,
+    ) -> Scratch {
+        let mut ctx = Ctx::new(root, &self.fields, s);
         let windows = ev.source == SourceKind::WindowsEvent || ev.source == SourceKind::Generic;
         // Windows dispatch by channel and event id, when the record has a channel.
         let mut list = 0;
@@ -587,7 +611,7 @@ impl Inner {
         }
         ctx.scratch().bits = bits;
         let s = ctx.finish();
-        post(&root, out);
+        post(root, out);
         s
     }
 
@@ -627,7 +651,7 @@ impl Engine {
     }
 
     /// The detections of the reported (not correlation-only) rules among `hits`.
-    fn report(&self, ev: &Event, hits: &[usize], out: &mut Vec<Detection>) {
+    pub(crate) fn report(&self, ev: &Event, hits: &[usize], out: &mut Vec<Detection>) {
         for &ri in hits {
             if self.inner.rules.get(ri).is_some_and(|r| r.hidden) {
                 continue;
@@ -636,32 +660,6 @@ impl Engine {
                 out.push(d);
             }
         }
-    }
-
-    /// [`Engine::scan`] and [`Correlator::extract`] in one pass: the record is parsed and
-    /// matched once, and what it contributes to `corr`'s correlations is returned (pass it to
-    /// [`Correlator::record`] in input order). `corr` must come from this engine's
-    /// [`Engine::correlator`]; for another engine's correlator both are run separately.
-    ///
-    /// [`Correlator::extract`]: crate::Correlator::extract
-    /// [`Correlator::record`]: crate::Correlator::record
-    pub fn scan_observe(
-        &self,
-        corr: &crate::correlate::Correlator,
-        ev: &Event,
-        out: &mut Vec<Detection>,
-    ) -> crate::correlate::Observation {
-        if !corr.same_engine(&self.inner) {
-            self.scan(ev, out);
-            return corr.extract(ev);
-        }
-        let mut hits = Vec::new();
-        let mut obs = crate::correlate::Observation::default();
-        self.inner.matching_then(ev, None, &mut hits, |root, hits| {
-            obs = corr.observation(ev, hits, root);
-        });
-        self.report(ev, &hits, out);
-        obs
     }
 
     /// Ids of the detection rules matching `ev`, hidden ones included (for tests and tools).
@@ -680,6 +678,13 @@ impl Engine {
     #[must_use]
     pub fn correlator(&self) -> crate::correlate::Correlator {
         crate::correlate::Correlator::new(self.inner.clone())
+    }
+
+    /// A [`crate::Scanner`] of this engine's rules for `corr` (made by this engine's
+    /// [`Engine::correlator`]; with another engine's correlator the two are run separately).
+    #[must_use]
+    pub fn scanner(&self, corr: &crate::correlate::Correlator) -> crate::Scanner {
+        crate::Scanner::new(self.clone(), corr.plan())
     }
 
     /// Statistics about the compiled rules.

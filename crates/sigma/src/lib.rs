@@ -42,6 +42,7 @@ mod matcher;
 mod pattern;
 mod pipeline;
 mod prefilter;
+mod scanner;
 
 use std::path::PathBuf;
 
@@ -49,6 +50,7 @@ pub use correlate::{Correlator, Observation};
 pub use engine::{Engine, EngineOptions, EngineStats, LogSourceInfo, RuleInfo, RuleKind};
 pub use error::{RuleLoadError, SigmaError};
 pub use pipeline::Pipeline;
+pub use scanner::Scanner;
 
 impl Engine {
     /// Load rules, correlations and filters from files or directories (recursed, `.yml` /

@@ -5,6 +5,7 @@
 mod bad_input;
 mod corpus;
 mod fixtures;
+mod inspect;
 mod options;
 mod props;
 mod util;

@@ -340,10 +340,16 @@ fn corr_engine(corr: &str) -> Engine {
 }
 
 /// Feed events (action, user, value, second) in the given order; return correlation hits.
-/// Runs both ways (`scan` + `observe`, and `scan_observe` + `record`), which must agree.
+/// Runs three ways, which must agree: `scan` + `observe`; a `Scanner` + `record`; and a
+/// `Scanner` given the record already parsed + `record`.
 fn corr_run(e: &Engine, evs: &[(&str, &str, i64, i64)]) -> usize {
     let mut c = e.correlator();
     let mut c2 = e.correlator();
+    let mut c3 = e.correlator();
+    let (s2, s3) = (e.scanner(&c2), e.scanner(&c3));
+    let ids = |out: &[stormwatch_core::Detection]| {
+        out.iter().map(|d| d.rule_id.clone()).collect::<Vec<_>>()
+    };
     for (i, (a, u, v, t)) in evs.iter().enumerate() {
         let ev = ev_at(
             SourceKind::Generic,
@@ -355,20 +361,17 @@ fn corr_run(e: &Engine, evs: &[(&str, &str, i64, i64)]) -> usize {
         e.scan(&ev, &mut out);
         c.observe(&ev, &out);
         let mut out2 = Vec::new();
-        let o = e.scan_observe(&c2, &ev, &mut out2);
-        assert_eq!(
-            out.iter().map(|d| &d.rule_id).collect::<Vec<_>>(),
-            out2.iter().map(|d| &d.rule_id).collect::<Vec<_>>()
-        );
-        c2.record(o);
+        c2.record(s2.scan(&ev, None, &mut out2));
+        let parsed: sonic_rs::Value = sonic_rs::from_str(&ev.raw).unwrap();
+        let mut out3 = Vec::new();
+        c3.record(s3.scan(&ev, Some(&parsed), &mut out3));
+        assert_eq!(ids(&out), ids(&out2));
+        assert_eq!(ids(&out), ids(&out3));
     }
-    let one = c.finish();
-    let two = c2.finish();
     let key = |d: &stormwatch_core::Detection| (d.rule_id.clone(), d.timestamp, d.events.len());
-    assert_eq!(
-        one.iter().map(key).collect::<Vec<_>>(),
-        two.iter().map(key).collect::<Vec<_>>()
-    );
+    let one: Vec<_> = c.finish().iter().map(key).collect();
+    assert_eq!(one, c2.finish().iter().map(key).collect::<Vec<_>>());
+    assert_eq!(one, c3.finish().iter().map(key).collect::<Vec<_>>());
     one.len()
 }
 

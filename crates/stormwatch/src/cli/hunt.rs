@@ -5,10 +5,9 @@ use std::process::ExitCode;
 use std::time::Instant;
 
 use anyhow::Context as _;
-use rayon::prelude::*;
 use stormwatch_core::{Detection, Event, Level};
 use stormwatch_report::{DetectionFormat, HuntSummary, Spool, SpoolOptions};
-use stormwatch_sigma::Observation;
+use stormwatch_sigma::{Observation, Scanner};
 
 use super::common::{self, InputArgs, Output};
 use crate::exit::Exit;
@@ -91,6 +90,27 @@ pub(crate) struct HuntArgs {
     format: DetectionFormat,
 }
 
+/// The Sigma rules, run on the reader's worker threads on each event while its record's parse
+/// is at hand.
+struct RuleScan(Scanner);
+
+/// What the rules made of a run of events: their detections, and one observation per event
+/// (in order) for the correlator.
+#[derive(Default)]
+struct Scanned {
+    detections: Vec<Detection>,
+    observations: Vec<Observation>,
+}
+
+impl stormwatch_read::Inspect for RuleScan {
+    type Out = Scanned;
+
+    fn inspect(&self, event: &Event, parsed: &sonic_rs::Value, out: &mut Scanned) {
+        let observed = self.0.scan(event, Some(parsed), &mut out.detections);
+        out.observations.push(observed);
+    }
+}
+
 /// Run `stormwatch hunt`.
 pub(crate) fn run(args: HuntArgs) -> anyhow::Result<ExitCode> {
     let started = Instant::now();
@@ -153,29 +173,22 @@ pub(crate) fn run(args: HuntArgs) -> anyhow::Result<ExitCode> {
             }
             None => (None, None),
         };
-        let stats = stormwatch_read::read(&inputs, &read_opts, &mut |batch| {
-            let corr = &correlator;
-            let fired: Vec<(Vec<Detection>, Observation)> = batch
-                .par_iter()
-                .map(|ev| {
-                    let mut out = Vec::new();
-                    let observed = engine.engine.scan_observe(corr, ev, &mut out);
-                    (out, observed)
-                })
-                .collect();
-            for (fired, observed) in fired {
-                correlator.record(observed);
+        let scan = RuleScan(engine.engine.scanner(&correlator));
+        let stats =
+            stormwatch_read::read_inspect(&inputs, &read_opts, &scan, &mut |batch, found| {
+                for observed in found.observations {
+                    correlator.record(observed);
+                }
                 if spool_error.is_none()
-                    && let Err(e) = spool.extend(fired)
+                    && let Err(e) = spool.extend(found.detections)
                 {
                     spool_error = Some(e);
                 }
-            }
-            // A closed queue means the thread ended early; joining it below says why.
-            if let Some(q) = &queue {
-                let _ = q.send(batch);
-            }
-        });
+                // A closed queue means the thread ended early; joining it below says why.
+                if let Some(q) = &queue {
+                    let _ = q.send(batch);
+                }
+            });
         drop(queue);
         let analytics = match worker.map(std::thread::ScopedJoinHandle::join) {
             Some(Ok(a)) => Some(a),

@@ -1,0 +1,29 @@
+//! Work done on each event on the reader's worker threads, while its record's parse is at
+//! hand.
+
+use sonic_rs::Value;
+use stormwatch_core::Event;
+
+/// Called by [`crate::read_inspect`] on every kept event (after the time and tenant filters),
+/// on the reader's worker threads, with the parsed JSON of the record the event was made
+/// from: a consumer that would parse `Event::raw` again (a rule engine, say) does its work
+/// here instead, while the parse is in cache, and in parallel.
+///
+/// What it makes of a run of consecutive events is collected in an [`Inspect::Out`] and handed
+/// to the sink with those events, in input order.
+pub trait Inspect: Sync {
+    /// What the inspection of a run of events yields.
+    type Out: Send + Default;
+
+    /// Inspect `event`, parsed from `parsed` (the same record as `event.raw`), adding to `out`.
+    fn inspect(&self, event: &Event, parsed: &Value, out: &mut Self::Out);
+}
+
+/// No inspection, for [`crate::read`].
+pub(crate) struct Nothing;
+
+impl Inspect for Nothing {
+    type Out = ();
+
+    fn inspect(&self, _: &Event, _: &Value, (): &mut ()) {}
+}

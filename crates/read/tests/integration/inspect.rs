@@ -1,0 +1,77 @@
+//! `read_inspect`: every kept event is inspected once, with the parse of its own record, and
+//! what the inspection made of a run reaches the sink with that run's events, in order.
+
+use std::sync::Mutex;
+
+use stormwatch_core::Event;
+use stormwatch_read::{Input, Inspect, ReadOptions, read_all, read_inspect};
+
+use crate::util::ts;
+
+/// Records, per event, its record id and whether `parsed` is the parse of `event.raw`.
+struct Check {
+    calls: Mutex<usize>,
+}
+
+impl Inspect for Check {
+    type Out = Vec<(Option<String>, bool)>;
+
+    fn inspect(&self, event: &Event, parsed: &sonic_rs::Value, out: &mut Self::Out) {
+        let again: sonic_rs::Value = sonic_rs::from_str(&event.raw).unwrap();
+        out.push((event.loc.record_id.clone(), &again == parsed));
+        *self.calls.lock().unwrap() += 1;
+    }
+}
+
+fn ual(i: u64) -> String {
+    format!(
+        r#"{{"CreationTime":"2023-06-{:02}T03:14:07","Id":"id-{i}","Operation":"MailItemsAccessed","RecordType":50,"UserId":"u@x","Workload":"Exchange"}}"#,
+        10 + i % 5
+    )
+}
+
+#[test]
+fn kept_events_are_inspected_in_order_with_their_own_parse() {
+    let dir = tempfile::tempdir().unwrap();
+    // NDJSON with a bad line; records outside the time filter; a Graph page whose records are
+    // expanded from one parsed object; a trailing comma repaired.
+    let mut nd: String = (0..3000u64).map(|i| ual(i) + "\n").collect();
+    nd.push_str("{not json\n");
+    nd.push_str(&ual(3000).replace("\"Exchange\"}", "\"Exchange\",}"));
+    nd.push('\n');
+    std::fs::write(dir.path().join("a.ndjson"), nd).unwrap();
+    let page = format!(
+        r#"{{"value":[{},{}],"@odata.nextLink":"https://graph.example/next"}}"#,
+        r#"{"id":"s-1","createdDateTime":"2023-06-12T03:14:07Z","userPrincipalName":"u@x","ipAddress":"10.0.0.1","appId":"a","status":{"errorCode":0}}"#,
+        r#"{"id":"s-2","createdDateTime":"2023-06-12T04:14:07Z","userPrincipalName":"u@x","ipAddress":"10.0.0.2","appId":"a","status":{"errorCode":0}}"#
+    );
+    std::fs::write(dir.path().join("b.json"), page).unwrap();
+    let opts = ReadOptions {
+        since: Some(ts("2023-06-11T00:00:00Z")),
+        ..ReadOptions::default()
+    };
+    let inputs = [Input::Path(dir.path().to_path_buf())];
+    let check = Check {
+        calls: Mutex::new(0),
+    };
+    let mut events = Vec::new();
+    let mut inspected = Vec::new();
+    let stats = read_inspect(&inputs, &opts, &check, &mut |mut evs, out| {
+        assert_eq!(evs.len(), out.len(), "one inspection per event of the run");
+        events.append(&mut evs);
+        inspected.extend(out);
+    })
+    .unwrap();
+    let (plain, plain_stats) = read_all(&inputs, &opts).unwrap();
+    assert_eq!(events.len(), plain.len());
+    assert_eq!(stats.skipped(), plain_stats.skipped());
+    assert_eq!(stats.skipped(), 1);
+    assert!(stats.files[0].filtered > 0, "the filter left some out");
+    assert_eq!(*check.calls.lock().unwrap(), events.len());
+    let ids: Vec<_> = events.iter().map(|e| e.loc.record_id.clone()).collect();
+    let seen: Vec<_> = inspected.iter().map(|(id, _)| id.clone()).collect();
+    assert_eq!(ids, seen);
+    assert!(ids.contains(&Some("id-3000".to_owned())), "repaired record");
+    assert!(ids.contains(&Some("s-2".to_owned())), "expanded record");
+    assert!(inspected.iter().all(|(_, same)| *same));
+}
