@@ -9,7 +9,10 @@
 //!   SharePoint), `ual.json` (Management API array), `ual.csv` (Purview CSV),
 //!   `ual.ndjson.gz`, `ual.ndjson.zst`.
 //! - `read cat FILE`: the raw read rate of the file (the ceiling).
-//! - `read run FILE [THREADS]`: read + normalise the file, print one result line.
+//! - `read run FILE [THREADS]`: read + normalise the file, print one result line. The events
+//!   are counted and dropped on the reader's workers, as `hunt` consumes them.
+//! - `read run-sink FILE [THREADS]`: the same, with every event handed to the calling thread
+//!   (and freed there), as `read`'s sink receives them.
 //! - `read digest FILE [THREADS]`: a hash of the `Debug` text of every event and of the
 //!   statistics (to check that a change to the reader leaves its output identical).
 #![allow(clippy::print_stdout, clippy::print_stderr, clippy::unwrap_used)]
@@ -20,7 +23,7 @@ use std::io::{BufWriter, Read, Write};
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
-use stormwatch_read::{Input, ReadOptions, read};
+use stormwatch_read::{Input, Inspect, ReadOptions, read, read_inspect};
 
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
@@ -198,16 +201,36 @@ fn cat(path: &Path) -> std::io::Result<(u64, f64)> {
     Ok((n, start.elapsed().as_secs_f64()))
 }
 
-fn run(path: &Path, threads: usize) -> (u64, u64, u64, f64) {
+/// Counts events on the reader's workers, which then drop them (as `hunt` consumes them).
+struct Count;
+
+impl Inspect for Count {
+    type Out = u64;
+
+    fn inspect(&self, _: &stormwatch_core::Event, _: &sonic_rs::Value, out: &mut u64) {
+        *out += 1;
+    }
+
+    fn keeps_events(&self) -> bool {
+        false
+    }
+}
+
+/// Read `path`; with `sink`, every event is handed to the calling thread (and freed there),
+/// otherwise counted and dropped on the workers.
+fn run(path: &Path, threads: usize, sink: bool) -> (u64, u64, u64, f64) {
     let opts = ReadOptions {
         threads,
         ..ReadOptions::default()
     };
     let start = Instant::now();
     let mut events = 0u64;
-    let stats = read(&[Input::Path(path.to_path_buf())], &opts, &mut |b| {
-        events += b.len() as u64;
-    })
+    let inputs = [Input::Path(path.to_path_buf())];
+    let stats = if sink {
+        read(&inputs, &opts, &mut |b| events += b.len() as u64)
+    } else {
+        read_inspect(&inputs, &opts, &Count, &mut |_, n| events += n)
+    }
     .unwrap();
     let secs = start.elapsed().as_secs_f64();
     let bytes = std::fs::metadata(path).map(|m| m.len()).unwrap_or(0);
@@ -241,8 +264,8 @@ fn digest(path: &Path, threads: usize) -> (u64, u64) {
     (h.0.finish(), n)
 }
 
-fn report(path: &Path, threads: usize) {
-    let (bytes, events, skipped, secs) = run(path, threads);
+fn report(path: &Path, threads: usize, sink: bool) {
+    let (bytes, events, skipped, secs) = run(path, threads, sink);
     let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("?");
     // For compressed inputs, rates are of the decompressed text (the plain sibling's size).
     let plain = path
@@ -288,9 +311,9 @@ fn main() {
             let (h, n) = digest(Path::new(&args[1]), threads);
             println!("{h:016x} {n} events {}", args[1]);
         }
-        Some("run") => {
+        Some(mode @ ("run" | "run-sink")) => {
             let threads = args.get(2).and_then(|s| s.parse().ok()).unwrap_or(0);
-            report(Path::new(&args[1]), threads);
+            report(Path::new(&args[1]), threads, mode == "run-sink");
         }
         _ => {
             // `cargo bench`: a small data set, every format.
@@ -305,7 +328,7 @@ fn main() {
                 "ual.ndjson.gz",
                 "ual.ndjson.zst",
             ] {
-                report(&dir.join(f), 0);
+                report(&dir.join(f), 0, false);
             }
         }
     }

@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use rayon::prelude::*;
 use sonic_rs::{JsonValueTrait, Value};
-use stormwatch_core::{Event, Location, RecordError, Timestamp};
+use stormwatch_core::{CoverageCell, Event, InputStats, Location, RecordError, Timestamp};
 
 use crate::frame::csv::split_row;
 use crate::frame::json::depth_exceeds;
@@ -37,8 +37,55 @@ pub(crate) struct Processed<O = ()> {
     /// Earliest and latest record time (filtered records included).
     pub(crate) first: Option<Timestamp>,
     pub(crate) last: Option<Timestamp>,
+    /// What the kept events cover.
+    pub(crate) coverage: Coverage,
     /// The file name the events of this run share.
     file: Option<Arc<str>>,
+}
+
+/// Records per (tenant, workload, day) of a run of events: consecutive events with the same
+/// key add to one cell.
+#[derive(Debug, Default)]
+pub(crate) struct Coverage {
+    cells: Vec<(Option<String>, String, i64, CoverageCell)>,
+}
+
+impl Coverage {
+    fn add(&mut self, ev: &Event) {
+        let Some(t) = ev.time else { return };
+        let day = t.day_number();
+        let workload = ev.workload.as_deref().unwrap_or(ev.source.as_str());
+        let same = self.cells.last().is_some_and(|(tn, w, d, _)| {
+            *d == day && tn.as_deref() == ev.tenant.as_deref() && w == workload
+        });
+        if !same {
+            self.cells.push((
+                ev.tenant.clone(),
+                workload.to_owned(),
+                day,
+                CoverageCell::default(),
+            ));
+        }
+        if let Some((.., cell)) = self.cells.last_mut() {
+            cell.records += 1;
+            if ev.is_mail_items_accessed() {
+                cell.mail_items_accessed += 1;
+            }
+        }
+    }
+
+    /// Add these counts to the statistics' coverage grid.
+    pub(crate) fn merge_into(self, stats: &mut InputStats) {
+        for (tenant, workload, day, c) in self.cells {
+            let date = Timestamp::from_unix_seconds(day * 86_400).date_string();
+            let cell = stats
+                .coverage
+                .entry((tenant.unwrap_or_default(), workload, date))
+                .or_default();
+            cell.records += c.records;
+            cell.mail_items_accessed += c.mail_items_accessed;
+        }
+    }
 }
 
 impl<O> Processed<O> {
@@ -78,6 +125,7 @@ impl<O> Processed<O> {
     fn commit(&mut self) {
         let Some(ev) = self.events.last() else { return };
         let (time, lost) = (ev.time, ev.mail.as_ref().is_some_and(|m| m.items_lost));
+        self.coverage.add(ev);
         self.records += 1;
         self.note_time(time);
         if lost {
@@ -246,6 +294,10 @@ pub(crate) fn process_batch<I: Inspect>(
             let rec = Recorder { ctx, inspect };
             for item in items {
                 process_item(item, &batch.data, &rec, &mut out);
+            }
+            if !inspect.keeps_events() {
+                // Freed here, on the thread that allocated them.
+                out.events = Vec::new();
             }
             out
         })

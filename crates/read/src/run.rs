@@ -5,7 +5,7 @@ use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::sync::mpsc;
 
-use stormwatch_core::{CoverageCell, Event, FileStats, InputStats};
+use stormwatch_core::{Event, FileStats, InputStats};
 
 use crate::error::ReadError;
 use crate::frame::{self, Batch};
@@ -83,45 +83,6 @@ pub fn read_all(
 /// Batches (and batch results) in flight between the pipeline stages.
 const PIPELINE_DEPTH: usize = 2;
 
-/// Coverage counts, accumulated over runs of records with the same (tenant, workload, day).
-#[derive(Default)]
-struct CoverageRun {
-    key: Option<(Option<String>, String, i64)>,
-    cell: CoverageCell,
-}
-
-impl CoverageRun {
-    fn add(&mut self, ev: &Event, stats: &mut InputStats) {
-        let Some(t) = ev.time else { return };
-        let day = t.day_number();
-        let workload = ev.workload.as_deref().unwrap_or(ev.source.as_str());
-        let same = self.key.as_ref().is_some_and(|(tn, w, d)| {
-            *d == day && tn.as_deref() == ev.tenant.as_deref() && w == workload
-        });
-        if !same {
-            self.flush(stats);
-            self.key = Some((ev.tenant.clone(), workload.to_owned(), day));
-        }
-        self.cell.records += 1;
-        if ev.is_mail_items_accessed() {
-            self.cell.mail_items_accessed += 1;
-        }
-    }
-
-    fn flush(&mut self, stats: &mut InputStats) {
-        if let Some((tenant, workload, day)) = self.key.take() {
-            let date = stormwatch_core::Timestamp::from_unix_seconds(day * 86_400).date_string();
-            let cell = stats
-                .coverage
-                .entry((tenant.unwrap_or_default(), workload, date))
-                .or_default();
-            cell.records += self.cell.records;
-            cell.mail_items_accessed += self.cell.mail_items_accessed;
-        }
-        self.cell = CoverageCell::default();
-    }
-}
-
 fn note_time(fs: &mut FileStats, t: Option<stormwatch_core::Timestamp>) {
     widen_span(&mut fs.first, &mut fs.last, t);
 }
@@ -193,7 +154,6 @@ impl<I: Inspect> Stage<'_, I> {
             file: name.to_string(),
             ..FileStats::default()
         };
-        let mut coverage = CoverageRun::default();
         // The first batch is framed here: a CSV framer knows its header only after it.
         let first: Option<Batch> = framer.next_batch();
         let ctx = FileCtx {
@@ -262,14 +222,12 @@ impl<I: Inspect> Stage<'_, I> {
                 for e in done.errors {
                     stats.push_error(e);
                 }
-                for ev in &done.events {
-                    coverage.add(ev, stats);
-                }
+                done.coverage.merge_into(stats);
                 if let Some(p) = &opts.progress {
                     p.records
                         .fetch_add(done.records + done.skipped, Ordering::Relaxed);
                 }
-                if !done.events.is_empty() {
+                if !done.events.is_empty() || !inspect.keeps_events() {
                     sink(done.events, done.inspected);
                 }
             }
@@ -290,7 +248,6 @@ impl<I: Inspect> Stage<'_, I> {
             }
             framer_name
         });
-        coverage.flush(stats);
         fs.format = format!(
             "{}{}",
             framer_name.unwrap_or("unreadable"),

@@ -75,3 +75,42 @@ fn kept_events_are_inspected_in_order_with_their_own_parse() {
     assert!(ids.contains(&Some("s-2".to_owned())), "expanded record");
     assert!(inspected.iter().all(|(_, same)| *same));
 }
+
+/// Counts events and drops them on the workers.
+struct Count;
+
+impl Inspect for Count {
+    type Out = usize;
+
+    fn inspect(&self, _: &Event, _: &sonic_rs::Value, out: &mut usize) {
+        *out += 1;
+    }
+
+    fn keeps_events(&self) -> bool {
+        false
+    }
+}
+
+#[test]
+fn events_not_kept_are_inspected_and_the_statistics_are_unchanged() {
+    let text: String = (0..5000u64).map(|i| ual(i) + "\n").collect();
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("a.ndjson");
+    std::fs::write(&file, text).unwrap();
+    let inputs = [Input::Path(file)];
+    let opts = ReadOptions::default();
+    let mut counted = 0;
+    let stats = read_inspect(&inputs, &opts, &Count, &mut |evs, n| {
+        assert!(evs.is_empty(), "events are not handed on");
+        counted += n;
+    })
+    .unwrap();
+    let (events, plain) = read_all(&inputs, &opts).unwrap();
+    assert_eq!(counted, events.len());
+    assert_eq!(counted, 5000);
+    assert_eq!(stats.files[0].records, plain.files[0].records);
+    assert_eq!(stats.coverage, plain.coverage);
+    let days: u64 = stats.coverage.values().map(|c| c.records).sum();
+    assert_eq!(days, 5000);
+    assert_eq!(stats.coverage.len(), 5, "one cell per day");
+}

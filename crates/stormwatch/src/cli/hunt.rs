@@ -91,8 +91,11 @@ pub(crate) struct HuntArgs {
 }
 
 /// The Sigma rules, run on the reader's worker threads on each event while its record's parse
-/// is at hand.
-struct RuleScan(Scanner);
+/// is at hand; `keep` says whether the events go on to the analytics.
+struct RuleScan {
+    scanner: Scanner,
+    keep: bool,
+}
 
 /// What the rules made of a run of events: their detections, and one observation per event
 /// (in order) for the correlator.
@@ -106,8 +109,12 @@ impl stormwatch_read::Inspect for RuleScan {
     type Out = Scanned;
 
     fn inspect(&self, event: &Event, parsed: &sonic_rs::Value, out: &mut Scanned) {
-        let observed = self.0.scan(event, Some(parsed), &mut out.detections);
+        let observed = self.scanner.scan(event, Some(parsed), &mut out.detections);
         out.observations.push(observed);
+    }
+
+    fn keeps_events(&self) -> bool {
+        self.keep
     }
 }
 
@@ -173,7 +180,10 @@ pub(crate) fn run(args: HuntArgs) -> anyhow::Result<ExitCode> {
             }
             None => (None, None),
         };
-        let scan = RuleScan(engine.engine.scanner(&correlator));
+        let scan = RuleScan {
+            scanner: engine.engine.scanner(&correlator),
+            keep: queue.is_some(),
+        };
         let stats =
             stormwatch_read::read_inspect(&inputs, &read_opts, &scan, &mut |batch, found| {
                 for observed in found.observations {
