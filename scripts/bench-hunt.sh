@@ -24,6 +24,9 @@ measure() { # name records file[,file...] -- command...
     local name=$1 records=$2 files=$3; shift 4
     local bytes=0 f
     for f in ${files//,/ }; do bytes=$((bytes + $(stat -c %s "$f"))); done
+    # Warm the page cache just before: the kernel may page out files left idle (DAMON), and
+    # reading them back from disk would be measured instead.
+    for f in ${files//,/ }; do cat "$f" > /dev/null; done
     local t0 t1; t0=$(date +%s.%N)
     /usr/bin/time -f "%M" -o bench-data/rss.txt "$@" >/dev/null 2>bench-data/stderr.txt \
         || { echo "$name: failed"; tail -n 5 bench-data/stderr.txt; return 0; }

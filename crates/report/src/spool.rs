@@ -408,10 +408,12 @@ fn output_order(held: &[Detection]) -> Vec<u32> {
     let mut order: Vec<u32> = (0..held.len())
         .map(|i| u32::try_from(i).unwrap_or(u32::MAX))
         .collect();
-    order.sort_by(|&a, &b| match (held.get(a as usize), held.get(b as usize)) {
-        (Some(x), Some(y)) => x.cmp_output_order(y),
-        _ => a.cmp(&b),
-    });
+    order.sort_by(
+        |&a, &b| match (held.get(a as usize), held.get(b as usize)) {
+            (Some(x), Some(y)) => x.cmp_output_order(y),
+            _ => a.cmp(&b),
+        },
+    );
     order
 }
 

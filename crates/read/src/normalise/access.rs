@@ -22,11 +22,14 @@ pub(crate) fn field_ci<'v, O: Obj + ?Sized>(v: &'v O, keys: &[&str]) -> Option<&
     if let Some(x) = field(v, keys) {
         return Some(x);
     }
-    let obj = v.value().as_object()?;
-    keys.iter().find_map(|k| {
-        obj.iter()
+    keys.iter().find_map(|k| match v.folded(k, true) {
+        Some(hit) => hit,
+        None => v
+            .value()
+            .as_object()?
+            .iter()
             .find(|(name, x)| name.eq_ignore_ascii_case(k) && !x.is_null())
-            .map(|(_, x)| x)
+            .map(|(_, x)| x),
     })
 }
 
@@ -84,11 +87,14 @@ pub(crate) fn str_of<O: Obj + ?Sized>(v: &O, keys: &[&str]) -> Option<String> {
 /// Case-insensitive [`str_of`].
 pub(crate) fn str_ci<O: Obj + ?Sized>(v: &O, keys: &[&str]) -> Option<String> {
     str_of(v, keys).or_else(|| {
-        let obj = v.value().as_object()?;
-        keys.iter().find_map(|k| {
-            obj.iter()
+        keys.iter().find_map(|k| match v.folded(k, false) {
+            Some(hit) => hit.and_then(text),
+            None => v
+                .value()
+                .as_object()?
+                .iter()
                 .find(|(name, _)| name.eq_ignore_ascii_case(k))
-                .and_then(|(_, x)| text(x))
+                .and_then(|(_, x)| text(x)),
         })
     })
 }

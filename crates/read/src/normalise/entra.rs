@@ -6,11 +6,61 @@ use sonic_rs::{JsonContainerTrait, JsonValueTrait, Value};
 use stormwatch_core::{Event, Outcome, SignIn, SourceKind};
 
 use super::access::{boolean, field_ci, int, nested, str_ci, str_of};
+use super::index::Folded;
 use super::ual::{outcome, set_ip};
 use super::{FieldError, time_of};
 use crate::options::Limits;
 
 const WORKLOAD: &str = "AzureActiveDirectory";
+
+/// The members of a sign-in the normaliser reads, found in one pass over it.
+const SIGN_IN_KEYS: [&str; 29] = [
+    "createdDateTime",
+    "CreatedDateTime",
+    "TimeGenerated",
+    "time",
+    "Category",
+    "Type",
+    "status",
+    "resultType",
+    "isInteractive",
+    "id",
+    "sessionId",
+    "uniqueTokenIdentifier",
+    "correlationId",
+    "appId",
+    "appDisplayName",
+    "resourceId",
+    "resourceIdentity",
+    "resourceDisplayName",
+    "tokenIssuerType",
+    "autonomousSystemNumber",
+    "homeTenantId",
+    "resourceTenantId",
+    "incomingTokenType",
+    "tenantId",
+    "userPrincipalName",
+    "servicePrincipalName",
+    "servicePrincipalId",
+    "ipAddress",
+    "userAgent",
+];
+
+/// The members of an audit record the normaliser reads.
+const AUDIT_KEYS: [&str; 12] = [
+    "activityDateTime",
+    "ActivityDateTime",
+    "TimeGenerated",
+    "time",
+    "id",
+    "tenantId",
+    "AADTenantId",
+    "activityDisplayName",
+    "operationName",
+    "result",
+    "initiatedBy",
+    "additionalDetails",
+];
 
 /// Sign-in categories of Azure Monitor / Sentinel tables.
 pub(crate) fn is_sign_in_category(c: &str) -> bool {
@@ -43,6 +93,7 @@ pub(crate) fn sign_in(
     limits: &Limits,
 ) -> Result<(), FieldError> {
     ev.source = SourceKind::EntraSignIn;
+    let p = &Folded::new(p, &SIGN_IN_KEYS);
     ev.time = time_of(p, &["createdDateTime", "CreatedDateTime"])?;
     if ev.time.is_none() {
         if let Some(o) = outer {
@@ -126,6 +177,7 @@ pub(crate) fn audit(
     limits: &Limits,
 ) -> Result<(), FieldError> {
     ev.source = SourceKind::EntraAudit;
+    let p = &Folded::new(p, &AUDIT_KEYS);
     ev.time = time_of(p, &["activityDateTime", "ActivityDateTime"])?;
     if ev.time.is_none() {
         if let Some(o) = outer {

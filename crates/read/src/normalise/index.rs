@@ -204,6 +204,12 @@ pub(crate) trait Obj {
     fn field_raw(&self, k: &str) -> Option<&Value>;
     /// The record itself.
     fn value(&self) -> &Value;
+    /// The first member whose name is `k` ignoring ASCII case (with `set`, the first such
+    /// member that is not null), when the index knows `k`; `None` when the object must be
+    /// scanned for it.
+    fn folded(&self, _k: &str, _set: bool) -> Option<Option<&Value>> {
+        None
+    }
 }
 
 impl Obj for Value {
@@ -303,6 +309,71 @@ impl<const K: usize> Obj for Small<'_, K> {
     }
 }
 
+/// An object whose members under `keys` are found in one pass both by exact name and
+/// ignoring ASCII case: the Entra normalisers accept any casing (Graph, Azure Monitor and
+/// Sentinel spell the same fields differently), and a case-insensitive lookup that misses
+/// would otherwise scan the whole object, once per key asked for.
+pub(crate) struct Folded<'v, const K: usize> {
+    v: &'v Value,
+    keys: &'static [&'static str; K],
+    /// First member named exactly as the key.
+    exact: [Option<&'v Value>; K],
+    /// First member named as the key ignoring case; the first such that is not null.
+    folded: [Option<&'v Value>; K],
+    folded_set: [Option<&'v Value>; K],
+}
+
+impl<'v, const K: usize> Folded<'v, K> {
+    pub(crate) fn new(v: &'v Value, keys: &'static [&'static str; K]) -> Self {
+        let mut f = Folded {
+            v,
+            keys,
+            exact: [None; K],
+            folded: [None; K],
+            folded_set: [None; K],
+        };
+        if let Some(obj) = v.as_object() {
+            for (name, x) in obj.iter() {
+                for (i, key) in keys.iter().enumerate() {
+                    if key.len() != name.len() || !key.eq_ignore_ascii_case(name) {
+                        continue;
+                    }
+                    if f.exact[i].is_none() && *key == name {
+                        f.exact[i] = Some(x);
+                    }
+                    if f.folded[i].is_none() {
+                        f.folded[i] = Some(x);
+                    }
+                    if f.folded_set[i].is_none() && !x.is_null() {
+                        f.folded_set[i] = Some(x);
+                    }
+                }
+            }
+        }
+        f
+    }
+}
+
+impl<const K: usize> Obj for Folded<'_, K> {
+    fn field_raw(&self, k: &str) -> Option<&Value> {
+        match self.keys.iter().position(|key| same(key, k)) {
+            Some(i) => self.exact[i],
+            None => self.v.get(k),
+        }
+    }
+    fn value(&self) -> &Value {
+        self.v
+    }
+    fn folded(&self, k: &str, set: bool) -> Option<Option<&Value>> {
+        let i = self.keys.iter().position(|key| same(key, k))?;
+        Some(if set {
+            self.folded_set[i]
+        } else {
+            self.folded[i]
+        })
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -342,6 +413,35 @@ mod tests {
         for k in ["Id", "Path", "Items", "X", "Missing"] {
             assert_eq!(s.field_raw(k), v.field_raw(k), "{k}");
         }
+    }
+
+    #[test]
+    fn folded_and_plain_lookups_agree() {
+        use crate::normalise::access::{field_ci, str_ci};
+        let v: Value = sonic_rs::from_str(
+            r#"{"SessionId":null,"sessionid":"s2","sessionId":"s3","AppId":"A","appid":null,
+                "ipAddress":"","IPADDRESS":"9.9.9.9","X":1}"#,
+        )
+        .unwrap();
+        const KEYS: [&str; 4] = ["sessionId", "appId", "ipAddress", "userAgent"];
+        let f = Folded::new(&v, &KEYS);
+        for k in [
+            "sessionId",
+            "appId",
+            "ipAddress",
+            "userAgent",
+            "X",
+            "x",
+            "Missing",
+        ] {
+            assert_eq!(f.field_raw(k), v.field_raw(k), "{k}");
+            assert_eq!(field_ci(&f, &[k]), field_ci(&v, &[k]), "{k}");
+            assert_eq!(str_ci(&f, &[k]), str_ci(&v, &[k]), "{k}");
+        }
+        assert_eq!(str_ci(&f, &["sessionId"]).as_deref(), Some("s3"));
+        // The first member named so ignoring case decides, even when it is empty.
+        assert_eq!(str_ci(&f, &["ipAddress"]), None);
+        assert_eq!(field_ci(&f, &["appId"]).and_then(|x| x.as_str()), Some("A"));
     }
 
     #[test]
