@@ -43,30 +43,48 @@ pub(crate) struct Processed<O = ()> {
     file: Option<Arc<str>>,
 }
 
-/// Records per (tenant, workload, day) of a run of events: consecutive events with the same
-/// key add to one cell.
+/// Records per (tenant, workload, day) of a run of events, merged in the run (a run is short,
+/// and holds few distinct tenants and workloads; a hostile one with many costs only time).
 #[derive(Debug, Default)]
 pub(crate) struct Coverage {
-    cells: Vec<(Option<String>, String, i64, CoverageCell)>,
+    tenants: Vec<Option<String>>,
+    workloads: Vec<String>,
+    /// (tenant index, workload index, day) → counts.
+    cells: Vec<(usize, usize, i64, CoverageCell)>,
 }
 
 impl Coverage {
     fn add(&mut self, ev: &Event) {
         let Some(t) = ev.time else { return };
         let day = t.day_number();
+        let tenant = ev.tenant.as_deref();
+        let ti = match self.tenants.iter().position(|x| x.as_deref() == tenant) {
+            Some(i) => i,
+            None => {
+                self.tenants.push(ev.tenant.clone());
+                self.tenants.len() - 1
+            }
+        };
         let workload = ev.workload.as_deref().unwrap_or(ev.source.as_str());
-        let same = self.cells.last().is_some_and(|(tn, w, d, _)| {
-            *d == day && tn.as_deref() == ev.tenant.as_deref() && w == workload
-        });
-        if !same {
-            self.cells.push((
-                ev.tenant.clone(),
-                workload.to_owned(),
-                day,
-                CoverageCell::default(),
-            ));
-        }
-        if let Some((.., cell)) = self.cells.last_mut() {
+        let wi = match self.workloads.iter().position(|x| x == workload) {
+            Some(i) => i,
+            None => {
+                self.workloads.push(workload.to_owned());
+                self.workloads.len() - 1
+            }
+        };
+        let ci = match self
+            .cells
+            .iter()
+            .rposition(|(a, b, d, _)| (*a, *b, *d) == (ti, wi, day))
+        {
+            Some(i) => i,
+            None => {
+                self.cells.push((ti, wi, day, CoverageCell::default()));
+                self.cells.len() - 1
+            }
+        };
+        if let Some((.., cell)) = self.cells.get_mut(ci) {
             cell.records += 1;
             if ev.is_mail_items_accessed() {
                 cell.mail_items_accessed += 1;
@@ -76,12 +94,11 @@ impl Coverage {
 
     /// Add these counts to the statistics' coverage grid.
     pub(crate) fn merge_into(self, stats: &mut InputStats) {
-        for (tenant, workload, day, c) in self.cells {
+        for (ti, wi, day, c) in self.cells {
+            let tenant = self.tenants.get(ti).cloned().flatten().unwrap_or_default();
+            let workload = self.workloads.get(wi).cloned().unwrap_or_default();
             let date = Timestamp::from_unix_seconds(day * 86_400).date_string();
-            let cell = stats
-                .coverage
-                .entry((tenant.unwrap_or_default(), workload, date))
-                .or_default();
+            let cell = stats.coverage.entry((tenant, workload, date)).or_default();
             cell.records += c.records;
             cell.mail_items_accessed += c.mail_items_accessed;
         }
