@@ -414,20 +414,20 @@ fn evaluate(
         let Some(idxs) = by_group.get(key) else {
             continue;
         };
-        let mut window: VecDeque<usize> = VecDeque::new();
+        let mut window = Window::new(c.refs.len());
         for &ix in idxs {
             let t = items[ix].0;
-            window.push_back(ix);
-            while let Some(&f) = window.front() {
+            window.push(ix, &items, strings);
+            while let Some(&f) = window.idx.front() {
                 if items[f].0 < t.saturating_sub(c.span_ns) {
-                    window.pop_front();
+                    window.pop_front(&items, strings);
                 } else {
                     break;
                 }
             }
             if holds(c, &items, &window, strings) {
                 let mut locs = Vec::new();
-                for &w in &window {
+                for &w in &window.idx {
                     for l in items[w].4.locs.as_slice() {
                         if locs.len() < MAX_LOCS {
                             locs.push(l.clone());
@@ -454,6 +454,110 @@ fn evaluate(
 /// (time, ref index, group key, value, observation).
 type Item<'a> = (i64, usize, Vec<Sym>, Option<Sym>, &'a Obs);
 
+/// The items of a sliding window with the aggregates the conditions read, kept as items
+/// enter and leave: a condition is then tested without a pass over the window (which made a
+/// window of n records cost n² when many records share a group and a time span).
+struct Window {
+    idx: VecDeque<usize>,
+    /// Items per distinct value (value_count).
+    values: HashMap<Sym, usize>,
+    /// Items per ref (temporal).
+    refs: Vec<usize>,
+    /// Sum of the numeric values (value_sum, value_avg), exact while every one of them is an
+    /// integer of at most 2^53 (`inexact` counts the others; with any, the sum is recomputed
+    /// in window order as before).
+    sum: f64,
+    numbers: usize,
+    inexact: usize,
+}
+
+impl Window {
+    fn new(refs: usize) -> Self {
+        Window {
+            idx: VecDeque::new(),
+            values: HashMap::new(),
+            refs: vec![0; refs],
+            sum: 0.0,
+            numbers: 0,
+            inexact: 0,
+        }
+    }
+
+    fn number(items: &[Item<'_>], ix: usize, strings: &Interner) -> Option<f64> {
+        items[ix]
+            .3
+            .and_then(|v| crate::doc::parse_num(strings.text(v)))
+    }
+
+    fn push(&mut self, ix: usize, items: &[Item<'_>], strings: &Interner) {
+        self.idx.push_back(ix);
+        self.count(ix, items, strings, true);
+    }
+
+    fn pop_front(&mut self, items: &[Item<'_>], strings: &Interner) {
+        if let Some(ix) = self.idx.pop_front() {
+            self.count(ix, items, strings, false);
+        }
+    }
+
+    fn count(&mut self, ix: usize, items: &[Item<'_>], strings: &Interner, add: bool) {
+        let (_, r, _, value, _) = &items[ix];
+        if let Some(n) = self.refs.get_mut(*r) {
+            *n = if add { *n + 1 } else { n.saturating_sub(1) };
+        }
+        if let Some(v) = value {
+            if add {
+                *self.values.entry(*v).or_default() += 1;
+            } else if let Some(n) = self.values.get_mut(v) {
+                *n -= 1;
+                if *n == 0 {
+                    self.values.remove(v);
+                }
+            }
+        }
+        if let Some(x) = Self::number(items, ix, strings) {
+            let exact = x.fract() == 0.0 && x.abs() <= 9_007_199_254_740_992.0;
+            if add {
+                self.numbers += 1;
+                if exact {
+                    self.sum += x;
+                } else {
+                    self.inexact += 1;
+                }
+            } else {
+                self.numbers -= 1;
+                if exact {
+                    self.sum -= x;
+                } else {
+                    self.inexact -= 1;
+                }
+            }
+        }
+    }
+
+    fn clear(&mut self) {
+        self.idx.clear();
+        self.values.clear();
+        self.refs.iter_mut().for_each(|n| *n = 0);
+        self.sum = 0.0;
+        self.numbers = 0;
+        self.inexact = 0;
+    }
+
+    /// The sum of the numeric values, and how many there are.
+    fn sum(&self, items: &[Item<'_>], strings: &Interner) -> (f64, usize) {
+        if self.inexact == 0 {
+            return (self.sum, self.numbers);
+        }
+        let v: Vec<f64> = self
+            .idx
+            .iter()
+            .filter_map(|&w| Self::number(items, w, strings))
+            .collect();
+        (v.iter().sum(), v.len())
+    }
+}
+
 fn test_preds(preds: &[(ConditionOperator, u64)], x: f64) -> bool {
     preds.iter().all(|(op, v)| {
         let v = *v as f64;
@@ -468,30 +572,21 @@ fn test_preds(preds: &[(ConditionOperator, u64)], x: f64) -> bool {
     })
 }
 
-fn holds(
-    c: &CompiledCorrelation,
-    items: &[Item<'_>],
-    window: &VecDeque<usize>,
-    strings: &Interner,
-) -> bool {
+fn holds(c: &CompiledCorrelation, items: &[Item<'_>], window: &Window, strings: &Interner) -> bool {
     let nums = || -> Vec<f64> {
         window
+            .idx
             .iter()
-            .filter_map(|&w| {
-                items[w]
-                    .3
-                    .and_then(|v| crate::doc::parse_num(strings.text(v)))
-            })
+            .filter_map(|&w| Window::number(items, w, strings))
             .collect()
     };
     match c.kind {
-        CorrelationType::EventCount => test_preds(&c.preds, window.len() as f64),
-        CorrelationType::ValueCount => {
-            let distinct: HashSet<Sym> = window.iter().filter_map(|&w| items[w].3).collect();
-            test_preds(&c.preds, distinct.len() as f64)
-        }
+        CorrelationType::EventCount => test_preds(&c.preds, window.idx.len() as f64),
+        CorrelationType::ValueCount => test_preds(&c.preds, window.values.len() as f64),
         CorrelationType::Temporal => {
-            let present: HashSet<usize> = window.iter().map(|&w| items[w].1).collect();
+            let present: HashSet<usize> = (0..window.refs.len())
+                .filter(|&r| window.refs[r] > 0)
+                .collect();
             match &c.extended {
                 Some(expr) => eval_ext(expr, c, &present),
                 None => {
@@ -502,7 +597,7 @@ fn holds(
         }
         CorrelationType::TemporalOrdered => {
             let mut next = 0;
-            for &w in window {
+            for &w in &window.idx {
                 if items[w].1 == next {
                     next += 1;
                     if next == c.refs.len() {
@@ -512,10 +607,10 @@ fn holds(
             }
             false
         }
-        CorrelationType::ValueSum => test_preds(&c.preds, nums().iter().sum()),
+        CorrelationType::ValueSum => test_preds(&c.preds, window.sum(items, strings).0),
         CorrelationType::ValueAvg => {
-            let v = nums();
-            !v.is_empty() && test_preds(&c.preds, v.iter().sum::<f64>() / v.len() as f64)
+            let (sum, n) = window.sum(items, strings);
+            n > 0 && test_preds(&c.preds, sum / n as f64)
         }
         CorrelationType::ValuePercentile | CorrelationType::ValueMedian => {
             let mut v = nums();

@@ -451,6 +451,61 @@ fn correlation_value_count() {
 }
 
 #[test]
+fn correlation_windows_forget_what_leaves_them() {
+    let vc = corr_engine(
+        "title: spray\ncorrelation:\n    type: value_count\n    rules: [failed_logon]\n    group-by: [user]\n    timespan: 10s\n    condition:\n        field: src\n        gte: 3\n",
+    );
+    // 1 and 2 have left the window when 3 arrives; then 2 and 1 return.
+    let evs = [
+        ("fail", "a", 1, 0),
+        ("fail", "a", 2, 5),
+        ("fail", "a", 3, 20),
+    ];
+    assert_eq!(corr_run(&vc, &evs), 0);
+    let evs = [
+        ("fail", "a", 1, 0),
+        ("fail", "a", 2, 5),
+        ("fail", "a", 3, 20),
+        ("fail", "a", 2, 21),
+        ("fail", "a", 1, 22),
+    ];
+    assert_eq!(corr_run(&vc, &evs), 1);
+    // A value seen twice is still in the window when its first sighting leaves.
+    let evs = [
+        ("fail", "a", 1, 0),
+        ("fail", "a", 1, 5),
+        ("fail", "a", 2, 12),
+        ("fail", "a", 3, 14),
+    ];
+    assert_eq!(corr_run(&vc, &evs), 1);
+    let sum = corr_engine(
+        "title: v\ncorrelation:\n    type: value_sum\n    rules: [failed_logon]\n    group-by: [user]\n    timespan: 10s\n    condition:\n        field: bytes\n        gte: 120\n",
+    );
+    assert_eq!(
+        corr_run(
+            &sum,
+            &[
+                ("fail", "a", 100, 0),
+                ("fail", "a", 10, 20),
+                ("fail", "a", 15, 21)
+            ]
+        ),
+        0
+    );
+    assert_eq!(
+        corr_run(
+            &sum,
+            &[
+                ("fail", "a", 100, 0),
+                ("fail", "a", 10, 5),
+                ("fail", "a", 15, 9)
+            ]
+        ),
+        1
+    );
+}
+
+#[test]
 fn correlation_temporal_and_ordered_with_aliases() {
     let t = "title: fail then ok\ncorrelation:\n    type: temporal\n    rules: [failed_logon, ok_logon]\n    group-by: [u]\n    aliases:\n        u:\n            failed_logon: user\n            ok_logon: user\n    timespan: 10s\n";
     let e = corr_engine(t);
