@@ -18,6 +18,17 @@ pub(crate) struct Interner {
     names: Vec<Box<str>>,
 }
 
+/// `s` without surrounding white space. The reader has trimmed most values already: when
+/// both ends are printable ASCII the Unicode trim is skipped.
+fn trim(s: &str) -> &str {
+    let printable = |b: Option<&u8>| b.is_some_and(|&b| b > b' ' && b < 0x80);
+    if printable(s.as_bytes().first()) && printable(s.as_bytes().last()) {
+        s
+    } else {
+        s.trim()
+    }
+}
+
 impl Interner {
     /// Intern `s` as is.
     pub(crate) fn intern(&mut self, s: &str) -> Sym {
@@ -33,7 +44,7 @@ impl Interner {
     /// Intern `s` lowercased (UPNs, GUIDs: case-insensitive identifiers), trimmed; `None` for
     /// empty text.
     pub(crate) fn intern_ci(&mut self, s: &str) -> Option<Sym> {
-        let t = s.trim();
+        let t = trim(s);
         if t.is_empty() {
             return None;
         }
@@ -46,7 +57,7 @@ impl Interner {
 
     /// Intern `s` trimmed, keeping case; `None` for empty text.
     pub(crate) fn intern_opt(&mut self, s: &str) -> Option<Sym> {
-        let t = s.trim();
+        let t = trim(s);
         if t.is_empty() {
             None
         } else {
@@ -78,6 +89,25 @@ impl Interner {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn trim_skips_only_what_has_no_white_space_at_either_end() {
+        for (s, want) in [
+            ("a@x", "a@x"),
+            (" a@x", "a@x"),
+            ("a@x\t", "a@x"),
+            ("\u{a0}a@x\u{2003}", "a@x"),
+            ("é", "é"),
+            ("a b", "a b"),
+            ("", ""),
+            ("   ", ""),
+        ] {
+            assert_eq!(trim(s), want, "{s:?}");
+        }
+        let mut i = Interner::default();
+        assert_eq!(i.intern_ci(" \u{a0} "), None);
+        assert_eq!(i.intern_ci("\u{a0}A@X "), i.intern_ci("a@x"));
+    }
 
     #[test]
     fn case_insensitive_ids() {
