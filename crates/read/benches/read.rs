@@ -207,7 +207,7 @@ struct Count;
 impl Inspect for Count {
     type Out = u64;
 
-    fn inspect(&self, _: &stormwatch_core::Event, _: &sonic_rs::Value, out: &mut u64) {
+    fn inspect(&self, _: &stormwatch_core::Event, _: Option<&sonic_rs::Value>, out: &mut u64) {
         *out += 1;
     }
 

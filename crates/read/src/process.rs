@@ -497,15 +497,16 @@ fn json_record<I: Inspect>(
     };
     let raw = text.unwrap_or_default().trim();
     // Normalise one record into an event begun in `out`; a field error is recorded there
-    // instead. Returns whether it was normalised.
+    // instead. Returns `None` for an error, else whether the event's raw text is the record
+    // `v` itself (not an inner record it wraps).
     let one = |v: &Value, rec: Option<&Rec<'_>>, raw: Cow<'_, str>, out: &mut Processed<I::Out>| {
         let ev = out.begin(&ctx.file, line);
         match normalise::normalise(v, rec, &raw, ctx.shape, ev, &ctx.limits) {
-            Ok(()) => {
+            Ok(own) => {
                 if let Some(x) = extras {
                     x.fill(ev);
                 }
-                true
+                Some(own)
             }
             Err(FieldError { field: f, reason }) => {
                 out.abort();
@@ -516,13 +517,13 @@ fn json_record<I: Inspect>(
                     field: f.or_else(|| field.clone()),
                     reason,
                 });
-                false
+                None
             }
         }
     };
     // Keep the event begun last (or filter it out); a kept event is inspected with the
     // record's parse.
-    let push = |v: &Value, out: &mut Processed<I::Out>| {
+    let push = |parsed: Option<&Value>, out: &mut Processed<I::Out>| {
         let kept = match &repaired {
             Some(why) => {
                 let loc = out.current().map(|ev| ev.loc.clone()).unwrap_or_default();
@@ -536,7 +537,7 @@ fn json_record<I: Inspect>(
             None => ctx.finish(out),
         };
         if kept && let Some(ev) = out.events.last() {
-            rec.inspect.inspect(ev, v, &mut out.inspected);
+            rec.inspect.inspect(ev, parsed, &mut out.inspected);
         }
     };
     let raw_of = |v: &Value| -> Cow<'_, str> {
@@ -550,26 +551,26 @@ fn json_record<I: Inspect>(
     // for both the expansion check and the normaliser.
     let index = value.is_object().then(|| Rec::new(&value));
     if let Some(index) = index.as_ref().filter(|r| !r.may_expand()) {
-        if one(&value, Some(index), raw_of(&value), out) {
-            push(&value, out);
+        if let Some(own) = one(&value, Some(index), raw_of(&value), out) {
+            push(own.then_some(&value), out);
         }
         return;
     }
     match normalise::expansion(&value) {
         Expansion::Single => {
-            if one(&value, None, raw_of(&value), out) {
-                push(&value, out);
+            if let Some(own) = one(&value, None, raw_of(&value), out) {
+                push(own.then_some(&value), out);
             }
         }
         Expansion::Wrapped(inner) => {
-            if one(inner, None, Cow::Owned(json_text(inner)), out) {
-                push(inner, out);
+            if let Some(own) = one(inner, None, Cow::Owned(json_text(inner)), out) {
+                push(own.then_some(inner), out);
             }
         }
         Expansion::Many(elems) => {
             for e in elems {
-                if one(e, None, Cow::Owned(json_text(e)), out) {
-                    push(e, out);
+                if let Some(own) = one(e, None, Cow::Owned(json_text(e)), out) {
+                    push(own.then_some(e), out);
                 }
             }
         }

@@ -251,6 +251,7 @@ pub(crate) fn expansion(v: &Value) -> Expansion<'_> {
 /// Normalise one record (an object) into `ev` (a fresh event that holds the record's location).
 /// `raw` is its JSON text; wrapped shapes replace it with the inner record's text as
 /// [`Event::raw`] documents. `rec` is the record's key index when the caller built it already.
+/// Returns whether `ev.raw` is the record's own text (`false` for a wrapped record).
 pub(crate) fn normalise(
     v: &Value,
     rec: Option<&Rec<'_>>,
@@ -258,7 +259,7 @@ pub(crate) fn normalise(
     shape: Shape,
     ev: &mut Event,
     limits: &Limits,
-) -> Result<(), FieldError> {
+) -> Result<bool, FieldError> {
     let Some(obj) = v.as_object() else {
         return Err(FieldError::new(format!(
             "record is {}, not a JSON object",
@@ -312,8 +313,9 @@ pub(crate) fn normalise(
         Shape::Windows => other::windows(ev, v)?,
         Shape::Generic => other::generic(ev, v)?,
     }
+    let own = raw_override.is_none();
     ev.raw = raw_override.unwrap_or_else(|| raw.to_owned());
-    Ok(())
+    Ok(own)
 }
 
 #[cfg(test)]

@@ -108,8 +108,8 @@ struct Scanned {
 impl stormwatch_read::Inspect for RuleScan {
     type Out = Scanned;
 
-    fn inspect(&self, event: &Event, parsed: &sonic_rs::Value, out: &mut Scanned) {
-        let observed = self.scanner.scan(event, Some(parsed), &mut out.detections);
+    fn inspect(&self, event: &Event, parsed: Option<&sonic_rs::Value>, out: &mut Scanned) {
+        let observed = self.scanner.scan(event, parsed, &mut out.detections);
         out.observations.push(observed);
     }
 

@@ -97,6 +97,51 @@ fn every_input_format_gives_the_same_high_coverage() {
     }
 }
 
+/// (rule, record) pairs of the Sigma detections of `hunt --no-builtin` over one format.
+fn sigma_pairs(dir: &std::path::Path, format: &str) -> BTreeSet<(String, String)> {
+    let run = stormwatch([
+        "hunt",
+        "-q",
+        "--no-builtin",
+        "--format",
+        "jsonl",
+        dir.join(format).to_str().unwrap(),
+    ])
+    .expect_status(0);
+    run.jsonl()
+        .iter()
+        .filter(|d| d["source"] == "sigma")
+        .flat_map(|d| {
+            let rule = d["rule_id"].as_str().unwrap_or_default().to_owned();
+            d["events"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter_map(move |e| Some((rule.clone(), e["record_id"].as_str()?.to_owned())))
+        })
+        .collect()
+}
+
+#[test]
+fn wrapped_records_are_matched_as_the_records_they_wrap() {
+    // A Defender row's RawEventData and a Graph audit record's auditData are the UAL record
+    // itself: the rules see that record, as they do in the plain export.
+    let (dir, _) = scenario();
+    let plain = sigma_pairs(dir.path(), "ndjson");
+    assert!(plain.len() > 10, "{}", plain.len());
+    for f in ["defender", "graph-audit"] {
+        let got = sigma_pairs(dir.path(), f);
+        let missing: Vec<_> = plain.difference(&got).take(3).collect();
+        let extra: Vec<_> = got.difference(&plain).take(3).collect();
+        assert!(
+            missing.is_empty() && extra.is_empty(),
+            "format {f}: {} pairs against {}; missing {missing:?}, extra {extra:?}",
+            got.len(),
+            plain.len()
+        );
+    }
+}
+
 #[test]
 fn output_does_not_depend_on_thread_count() {
     let dir = example();
