@@ -463,6 +463,10 @@ struct Window {
     values: HashMap<Sym, usize>,
     /// Items per ref (temporal).
     refs: Vec<usize>,
+    /// Per ref `j`: the latest item that starts a match of refs `0..=j` in order among the
+    /// items pushed since the window was last cleared (temporal_ordered); the refs appear in
+    /// order in the window when that start for the last ref has not left it.
+    ordered: Vec<Option<usize>>,
     /// Sum of the numeric values (value_sum, value_avg), exact while every one of them is an
     /// integer of at most 2^53 (`inexact` counts the others; with any, the sum is recomputed
     /// in window order as before).
@@ -477,6 +481,7 @@ impl Window {
             idx: VecDeque::new(),
             values: HashMap::new(),
             refs: vec![0; refs],
+            ordered: vec![None; refs],
             sum: 0.0,
             numbers: 0,
             inexact: 0,
@@ -504,6 +509,15 @@ impl Window {
         let (_, r, _, value, _) = &items[ix];
         if let Some(n) = self.refs.get_mut(*r) {
             *n = if add { *n + 1 } else { n.saturating_sub(1) };
+        }
+        if add {
+            let start = match r.checked_sub(1) {
+                None => Some(ix),
+                Some(prev) => self.ordered.get(prev).copied().flatten(),
+            };
+            if let Some(slot) = self.ordered.get_mut(*r) {
+                *slot = (*slot).max(start);
+            }
         }
         if let Some(v) = value {
             if add {
@@ -539,6 +553,7 @@ impl Window {
         self.idx.clear();
         self.values.clear();
         self.refs.iter_mut().for_each(|n| *n = 0);
+        self.ordered.iter_mut().for_each(|s| *s = None);
         self.sum = 0.0;
         self.numbers = 0;
         self.inexact = 0;
@@ -596,16 +611,11 @@ fn holds(c: &CompiledCorrelation, items: &[Item<'_>], window: &Window, strings: 
             }
         }
         CorrelationType::TemporalOrdered => {
-            let mut next = 0;
-            for &w in &window.idx {
-                if items[w].1 == next {
-                    next += 1;
-                    if next == c.refs.len() {
-                        return true;
-                    }
-                }
+            let start = window.ordered.last().copied().flatten();
+            match (start, window.idx.front()) {
+                (Some(s), Some(&front)) => s >= front,
+                _ => false,
             }
-            false
         }
         CorrelationType::ValueSum => test_preds(&c.preds, window.sum(items, strings).0),
         CorrelationType::ValueAvg => {

@@ -514,6 +514,30 @@ fn correlation_temporal_and_ordered_with_aliases() {
     let e = corr_engine(&t.replace("type: temporal", "type: temporal_ordered"));
     assert_eq!(corr_run(&e, &[("ok", "a", 1, 0), ("fail", "a", 1, 5)]), 0);
     assert_eq!(corr_run(&e, &[("fail", "a", 1, 0), ("ok", "a", 1, 5)]), 1);
+    // The failure must still be in the window (10 s) when the success comes.
+    assert_eq!(corr_run(&e, &[("fail", "a", 1, 0), ("ok", "a", 1, 15)]), 0);
+    assert_eq!(
+        corr_run(
+            &e,
+            &[("fail", "a", 1, 0), ("fail", "a", 1, 8), ("ok", "a", 1, 15)]
+        ),
+        1
+    );
+    assert_eq!(
+        corr_run(
+            &e,
+            &[("ok", "a", 1, 0), ("fail", "a", 1, 3), ("ok", "a", 1, 5)]
+        ),
+        1
+    );
+    // Fired, the window starts again: a second success alone does not fire.
+    assert_eq!(
+        corr_run(
+            &e,
+            &[("fail", "a", 1, 0), ("ok", "a", 1, 1), ("ok", "a", 1, 2)]
+        ),
+        1
+    );
 }
 
 #[test]
