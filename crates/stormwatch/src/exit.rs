@@ -1,4 +1,5 @@
-//! Exit codes, documented in one place.
+//! Exit codes, documented in one place. An interrupted or terminated `hunt` exits 130 from
+//! its signal handler (`crate::cleanup`), after removing its temporary files.
 
 use std::process::ExitCode;
 

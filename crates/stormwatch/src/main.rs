@@ -2,6 +2,7 @@
 #![allow(clippy::print_stdout, clippy::print_stderr)]
 
 mod bundled;
+mod cleanup;
 mod cli;
 mod exit;
 

@@ -118,6 +118,16 @@ impl stormwatch_read::Inspect for RuleScan {
     }
 }
 
+/// Have the spool's temporary directory removed if the run is interrupted, once it exists.
+fn remember_spool_dir(spool: &Spool, known: &mut Option<PathBuf>) {
+    if known.is_none()
+        && let Some(dir) = spool.temp_dir()
+    {
+        crate::cleanup::remember(dir);
+        *known = Some(dir.to_path_buf());
+    }
+}
+
 /// Run `stormwatch hunt`.
 pub(crate) fn run(args: HuntArgs) -> anyhow::Result<ExitCode> {
     let started = Instant::now();
@@ -159,6 +169,9 @@ pub(crate) fn run(args: HuntArgs) -> anyhow::Result<ExitCode> {
         ..SpoolOptions::default()
     });
     let mut spool_error = None;
+    // The spool's temporary directory, once it has one: removed if the run is interrupted.
+    let mut spool_dir = None;
+    crate::cleanup::install();
     // The analytics observe every event in input order on a thread of their own, fed through
     // a bounded queue, while the rules match the next events.
     let scoped = std::thread::scope(|scope| {
@@ -194,6 +207,7 @@ pub(crate) fn run(args: HuntArgs) -> anyhow::Result<ExitCode> {
                 {
                     spool_error = Some(e);
                 }
+                remember_spool_dir(&spool, &mut spool_dir);
                 // A closed queue means the thread ended early; joining it below says why.
                 if let Some(q) = &queue {
                     let _ = q.send(batch);
@@ -239,6 +253,7 @@ pub(crate) fn run(args: HuntArgs) -> anyhow::Result<ExitCode> {
         }
     }
     let counts = *spool.counts();
+    remember_spool_dir(&spool, &mut spool_dir);
     let sorted = spool.finish().context("collecting detections")?;
 
     let summary = HuntSummary {
@@ -260,6 +275,10 @@ pub(crate) fn run(args: HuntArgs) -> anyhow::Result<ExitCode> {
         out.color,
     )
     .context("writing detections")?;
+    // The detections are written, and their temporary files gone with them.
+    if let Some(dir) = &spool_dir {
+        crate::cleanup::forget(dir);
+    }
     out.finish()?;
     if !args.output.quiet {
         let mut err = std::io::stderr().lock();

@@ -74,3 +74,85 @@ fn a_missing_temporary_directory_is_a_clear_error_before_reading() {
         run.stderr
     );
 }
+
+#[cfg(unix)]
+#[test]
+fn an_interrupted_hunt_removes_its_temporary_files() {
+    use std::io::Write as _;
+    use std::process::{Command, Stdio};
+    use std::time::{Duration, Instant};
+
+    // Records arrive on standard input, which stays open: the run is still reading when it
+    // is interrupted, after its first detections have spilled to the temporary directory.
+    let (scen, _) = crate::util::scenario();
+    let ual = std::fs::read(scen.path().join("ndjson/ual.ndjson")).unwrap();
+    let tmp = tempfile::tempdir().unwrap();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_stormwatch"))
+        .args(["hunt", "-q", "--spill-after", "1", "--tmp-dir"])
+        .arg(tmp.path())
+        .args(["--format", "jsonl", "-"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdin = child.stdin.take().unwrap();
+    // More than one batch (4 MiB), so that the first is processed while input is pending.
+    for _ in 0..3 {
+        stdin.write_all(&ual).unwrap();
+    }
+    stdin.flush().unwrap();
+    let started = Instant::now();
+    let spilled = loop {
+        let runs = walk(tmp.path());
+        if runs
+            .iter()
+            .any(|p| p.extension().is_some_and(|e| e == "bin"))
+        {
+            break true;
+        }
+        if started.elapsed() > Duration::from_secs(60) {
+            break false;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    assert!(spilled, "no run was spilled");
+    let kill = Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(kill.success());
+    // Standard input stays open: only the interrupt can end the run (bounded wait).
+    let waited = Instant::now();
+    while child.try_wait().unwrap().is_none() && waited.elapsed() < Duration::from_secs(30) {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    if child.try_wait().unwrap().is_none() {
+        let _ = child.kill();
+    }
+    drop(stdin);
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(130),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(String::from_utf8_lossy(&out.stderr).contains("interrupted"));
+    let left = walk(tmp.path());
+    assert!(left.is_empty(), "temporary files left: {left:?}");
+}
+
+/// Every path under `dir`.
+#[cfg(unix)]
+fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
+    let mut out = Vec::new();
+    for e in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+        let p = e.path();
+        if p.is_dir() {
+            out.extend(walk(&p));
+        }
+        out.push(p);
+    }
+    out
+}
