@@ -4,7 +4,7 @@ use std::fmt;
 use std::path::PathBuf;
 use std::str::FromStr;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
 use stormwatch_core::Timestamp;
 
@@ -197,4 +197,17 @@ pub struct ReadOptions {
     pub tenants: Vec<String>,
     /// Live counters to update.
     pub progress: Option<Arc<Progress>>,
+    /// Set it (from the sink or another thread) to stop reading early: the file being read
+    /// ends after the batches already cut, no other file is opened, and the statistics cover
+    /// what was read. For a consumer that has failed and has no use for the rest.
+    pub cancel: Option<Arc<AtomicBool>>,
+}
+
+impl ReadOptions {
+    /// Whether [`ReadOptions::cancel`] is set.
+    pub(crate) fn cancelled(&self) -> bool {
+        self.cancel
+            .as_ref()
+            .is_some_and(|c| c.load(Ordering::Relaxed))
+    }
 }

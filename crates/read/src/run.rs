@@ -61,6 +61,9 @@ pub fn read_inspect<I: Inspect>(
         inspect,
     };
     for target in &targets {
+        if opts.cancelled() {
+            break;
+        }
         let opened = source::open(target, &opts.limits, opts.progress.as_ref())?;
         stage.read_opened(opened, Arc::from(target.name()), forced, &mut stats, sink);
     }
@@ -181,6 +184,9 @@ impl<I: Inspect> Stage<'_, I> {
                         loop {
                             while let Ok(spare) = spare_rx.try_recv() {
                                 framer.recycle(spare);
+                            }
+                            if opts.cancelled() {
+                                break;
                             }
                             let Some(b) = framer.next_batch() else { break };
                             if batch_tx.send(b).is_err() {

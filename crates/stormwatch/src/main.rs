@@ -38,14 +38,24 @@ fn main() -> ExitCode {
                 return exit::Exit::Ok.into();
             }
             let mut stderr = std::io::stderr().lock();
-            let _ = write!(stderr, "stormwatch: error: {err}");
-            for cause in err.chain().skip(1) {
-                let _ = write!(stderr, ": {cause}");
-            }
-            let _ = writeln!(stderr);
+            let _ = writeln!(stderr, "stormwatch: error: {}", message(&err));
             exit::code_for(&err).into()
         }
     }
+}
+
+/// The error and its causes on one line. A cause its error already quotes (typed errors
+/// print their source) is not repeated.
+fn message(err: &anyhow::Error) -> String {
+    let mut line = err.to_string();
+    for cause in err.chain().skip(1) {
+        let text = cause.to_string();
+        if !line.ends_with(&text) {
+            line.push_str(": ");
+            line.push_str(&text);
+        }
+    }
+    line
 }
 
 fn is_broken_pipe(err: &anyhow::Error) -> bool {
@@ -53,4 +63,33 @@ fn is_broken_pipe(err: &anyhow::Error) -> bool {
         c.downcast_ref::<std::io::Error>()
             .is_some_and(|e| e.kind() == std::io::ErrorKind::BrokenPipe)
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn causes_already_quoted_are_not_repeated() {
+        let io = std::io::Error::new(std::io::ErrorKind::NotFound, "No such file");
+        #[derive(Debug)]
+        struct Typed(std::io::Error);
+        impl std::fmt::Display for Typed {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                write!(f, "creating x: {}", self.0)
+            }
+        }
+        impl std::error::Error for Typed {
+            fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+                Some(&self.0)
+            }
+        }
+        let err = anyhow::Error::new(Typed(io)).context("collecting detections");
+        assert_eq!(
+            message(&err),
+            "collecting detections: creating x: No such file"
+        );
+        let plain = anyhow::anyhow!("inner").context("outer");
+        assert_eq!(message(&plain), "outer: inner");
+    }
 }

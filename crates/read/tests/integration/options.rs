@@ -126,3 +126,36 @@ fn progress_counters_are_updated() {
     let (files, bytes, records) = progress.snapshot();
     assert_eq!((files, bytes, records), (1, len, 100));
 }
+
+#[test]
+fn cancelling_stops_reading_early() {
+    let dir = tempfile::tempdir().unwrap();
+    // Three files of several batches each.
+    for f in ["a.ndjson", "b.ndjson", "c.ndjson"] {
+        let text: String = (0..40_000u64).map(|i| rec(i, "t") + "\n").collect();
+        std::fs::write(dir.path().join(f), text).unwrap();
+    }
+    let cancel = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let opts = ReadOptions {
+        cancel: Some(Arc::clone(&cancel)),
+        ..ReadOptions::default()
+    };
+    let mut seen = 0usize;
+    let st = read(&[Input::Path(dir.path().to_path_buf())], &opts, &mut |b| {
+        seen += b.len();
+        cancel.store(true, std::sync::atomic::Ordering::Relaxed);
+    })
+    .unwrap();
+    assert!(seen > 0);
+    assert!(seen < 120_000, "read everything: {seen}");
+    assert_eq!(st.files.len(), 1, "no other file opened");
+    assert_eq!(st.files[0].records as usize, seen);
+    assert_eq!(st.skipped(), 0);
+    // Without cancelling, everything is read.
+    let (all, _) = read_all(
+        &[Input::Path(dir.path().to_path_buf())],
+        &ReadOptions::default(),
+    )
+    .unwrap();
+    assert_eq!(all.len(), 120_000);
+}

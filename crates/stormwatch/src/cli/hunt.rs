@@ -2,6 +2,8 @@
 
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Instant;
 
 use anyhow::Context as _;
@@ -139,7 +141,10 @@ pub(crate) fn run(args: HuntArgs) -> anyhow::Result<ExitCode> {
     }
     common::init_threads(args.input.threads)?;
     let inputs = common::inputs(&args.input.paths)?;
-    let read_opts = common::with_progress(args.input.read_options()?, args.output.quiet);
+    let mut read_opts = common::with_progress(args.input.read_options()?, args.output.quiet);
+    // Set when detections can no longer be kept (the spool failed): reading stops there.
+    let cancel = Arc::new(AtomicBool::new(false));
+    read_opts.cancel = Some(Arc::clone(&cancel));
 
     let engine = common::load_sigma(&args.rules, !args.no_default_rules, args.ignore_logsource)?;
     let mut correlator = engine.engine.correlator();
@@ -206,6 +211,7 @@ pub(crate) fn run(args: HuntArgs) -> anyhow::Result<ExitCode> {
                     && let Err(e) = spool.extend(found.detections)
                 {
                     spool_error = Some(e);
+                    cancel.store(true, Ordering::Relaxed);
                 }
                 remember_spool_dir(&spool, &mut spool_dir);
                 // A closed queue means the thread ended early; joining it below says why.
