@@ -332,10 +332,20 @@ impl<'v, const K: usize> Folded<'v, K> {
             folded: [None; K],
             folded_set: [None; K],
         };
+        // Lengths of the keys (those under 64 bytes; longer ones always pass): most members
+        // are not asked for, and a length alone rules them out.
+        let lengths = keys
+            .iter()
+            .fold(0u64, |m, k| m | 1u64.checked_shl(k.len() as u32).unwrap_or(0));
+        let long = keys.iter().any(|k| k.len() >= 64);
         if let Some(obj) = v.as_object() {
             for (name, x) in obj.iter() {
+                let n = name.len();
+                if n < 64 && lengths & (1 << n) == 0 || n >= 64 && !long {
+                    continue;
+                }
                 for (i, key) in keys.iter().enumerate() {
-                    if key.len() != name.len() || !key.eq_ignore_ascii_case(name) {
+                    if key.len() != n || !key.eq_ignore_ascii_case(name) {
                         continue;
                     }
                     if f.exact[i].is_none() && *key == name {
