@@ -334,9 +334,11 @@ impl<'v, const K: usize> Folded<'v, K> {
         };
         // Lengths of the keys (those under 64 bytes; longer ones always pass): most members
         // are not asked for, and a length alone rules them out.
-        let lengths = keys
-            .iter()
-            .fold(0u64, |m, k| m | 1u64.checked_shl(k.len() as u32).unwrap_or(0));
+        let lengths = keys.iter().fold(0u64, |m, k| {
+            m | 1u64
+                .checked_shl(u32::try_from(k.len()).unwrap_or(u32::MAX))
+                .unwrap_or(0)
+        });
         let long = keys.iter().any(|k| k.len() >= 64);
         if let Some(obj) = v.as_object() {
             for (name, x) in obj.iter() {
