@@ -414,7 +414,11 @@ fn evaluate(
         let Some(idxs) = by_group.get(key) else {
             continue;
         };
-        let mut window = Window::new(c.refs.len());
+        let sorted = matches!(
+            c.kind,
+            CorrelationType::ValuePercentile | CorrelationType::ValueMedian
+        );
+        let mut window = Window::new(c.refs.len(), sorted);
         for &ix in idxs {
             let t = items[ix].0;
             window.push(ix, &items, strings);
@@ -473,10 +477,13 @@ struct Window {
     sum: f64,
     numbers: usize,
     inexact: usize,
+    /// The numeric values in order (`f64::total_cmp`), kept only for the percentiles:
+    /// inserted and removed by binary search instead of sorting the window for each record.
+    sorted: Option<Vec<f64>>,
 }
 
 impl Window {
-    fn new(refs: usize) -> Self {
+    fn new(refs: usize, sorted: bool) -> Self {
         Window {
             idx: VecDeque::new(),
             values: HashMap::new(),
@@ -485,6 +492,7 @@ impl Window {
             sum: 0.0,
             numbers: 0,
             inexact: 0,
+            sorted: sorted.then(Vec::new),
         }
     }
 
@@ -530,6 +538,14 @@ impl Window {
             }
         }
         if let Some(x) = Self::number(items, ix, strings) {
+            if let Some(sorted) = &mut self.sorted {
+                let at = sorted.partition_point(|y| y.total_cmp(&x).is_lt());
+                if add {
+                    sorted.insert(at, x);
+                } else if sorted.get(at).is_some_and(|y| y.total_cmp(&x).is_eq()) {
+                    sorted.remove(at);
+                }
+            }
             let exact = x.fract() == 0.0 && x.abs() <= 9_007_199_254_740_992.0;
             if add {
                 self.numbers += 1;
@@ -557,6 +573,9 @@ impl Window {
         self.sum = 0.0;
         self.numbers = 0;
         self.inexact = 0;
+        if let Some(sorted) = &mut self.sorted {
+            sorted.clear();
+        }
     }
 
     /// The sum of the numeric values, and how many there are.
@@ -623,11 +642,19 @@ fn holds(c: &CompiledCorrelation, items: &[Item<'_>], window: &Window, strings: 
             n > 0 && test_preds(&c.preds, sum / n as f64)
         }
         CorrelationType::ValuePercentile | CorrelationType::ValueMedian => {
-            let mut v = nums();
+            let kept;
+            let v: &[f64] = match &window.sorted {
+                Some(v) => v,
+                None => {
+                    let mut all = nums();
+                    all.sort_by(f64::total_cmp);
+                    kept = all;
+                    &kept
+                }
+            };
             if v.is_empty() {
                 return false;
             }
-            v.sort_by(f64::total_cmp);
             let p = if c.kind == CorrelationType::ValueMedian {
                 50.0
             } else {

@@ -503,6 +503,23 @@ fn correlation_windows_forget_what_leaves_them() {
         ),
         1
     );
+    let median = |cond: &str| {
+        corr_engine(&format!(
+            "title: v\ncorrelation:\n    type: value_median\n    rules: [failed_logon]\n    group-by: [user]\n    timespan: 10s\n    condition:\n        field: bytes\n        {cond}\n"
+        ))
+    };
+    // 100 has left when 10 comes: the median is 10.
+    let evs = [("fail", "a", 100, 0), ("fail", "a", 10, 20)];
+    assert_eq!(corr_run(&median("lte: 20"), &evs), 1);
+    let evs = [("fail", "a", 100, 0), ("fail", "a", 10, 5)];
+    assert_eq!(corr_run(&median("lte: 20"), &evs), 0);
+    // One of two equal values leaves: the median of 5 and 100 is 52.5.
+    let evs = [
+        ("fail", "a", 5, 0),
+        ("fail", "a", 5, 3),
+        ("fail", "a", 100, 12),
+    ];
+    assert_eq!(corr_run(&median("gte: 50"), &evs), 1);
 }
 
 #[test]
