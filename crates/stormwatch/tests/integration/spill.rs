@@ -117,8 +117,9 @@ fn an_interrupted_hunt_removes_its_temporary_files() {
         std::thread::sleep(Duration::from_millis(20));
     };
     assert!(spilled, "no run was spilled");
-    let kill = Command::new("kill")
-        .args(["-INT", &child.id().to_string()])
+    // The shell's own `kill` (a `kill` program is not on every machine).
+    let kill = Command::new("sh")
+        .args(["-c", &format!("kill -INT {}", child.id())])
         .status()
         .unwrap();
     assert!(kill.success());
