@@ -370,6 +370,14 @@ fn evaluate(
         let val = c.field.as_ref().and_then(|f| name_syms(f, i));
         lookups.push((keys, val));
     }
+    // The numeric kinds read each value as a number: parsed once here.
+    let numeric = matches!(
+        c.kind,
+        CorrelationType::ValueSum
+            | CorrelationType::ValueAvg
+            | CorrelationType::ValuePercentile
+            | CorrelationType::ValueMedian
+    );
     let mut items: Vec<Item<'_>> = Vec::new();
     for (i, r) in c.refs.iter().enumerate() {
         let list: &[Obs] = match r {
@@ -385,7 +393,10 @@ fn evaluate(
             };
             let key: Vec<Sym> = key_names.iter().map(|&n| get(n).unwrap_or(empty)).collect();
             let val = get(*val_name);
-            items.push((o.t, i, key, val, o));
+            let num = val
+                .filter(|_| numeric)
+                .and_then(|v| crate::doc::parse_num(strings.text(v)));
+            items.push((o.t, i, key, val, o, num));
         }
     }
     items.sort_by(|a, b| {
@@ -421,15 +432,15 @@ fn evaluate(
         let mut window = Window::new(c.refs.len(), sorted);
         for &ix in idxs {
             let t = items[ix].0;
-            window.push(ix, &items, strings);
+            window.push(ix, &items);
             while let Some(&f) = window.idx.front() {
                 if items[f].0 < t.saturating_sub(c.span_ns) {
-                    window.pop_front(&items, strings);
+                    window.pop_front(&items);
                 } else {
                     break;
                 }
             }
-            if holds(c, &items, &window, strings) {
+            if holds(c, &items, &window) {
                 let mut locs = Vec::new();
                 for &w in &window.idx {
                     for l in items[w].4.locs.as_slice() {
@@ -455,8 +466,9 @@ fn evaluate(
     out
 }
 
-/// (time, ref index, group key, value, observation).
-type Item<'a> = (i64, usize, Vec<Sym>, Option<Sym>, &'a Obs);
+/// (time, ref index, group key, value, observation, the value as a number for the numeric
+/// kinds).
+type Item<'a> = (i64, usize, Vec<Sym>, Option<Sym>, &'a Obs, Option<f64>);
 
 /// The items of a sliding window with the aggregates the conditions read, kept as items
 /// enter and leave: a condition is then tested without a pass over the window (which made a
@@ -477,13 +489,15 @@ struct Window {
     sum: f64,
     numbers: usize,
     inexact: usize,
-    /// The numeric values in order (`f64::total_cmp`), kept only for the percentiles:
-    /// inserted and removed by binary search instead of sorting the window for each record.
-    sorted: Option<Vec<f64>>,
+    /// The numeric values in order (`f64::total_cmp`), kept only for the percentiles
+    /// (`keep_sorted`): inserted and removed by binary search instead of sorting the window
+    /// for each record.
+    sorted: Vec<f64>,
+    keep_sorted: bool,
 }
 
 impl Window {
-    fn new(refs: usize, sorted: bool) -> Self {
+    fn new(refs: usize, keep_sorted: bool) -> Self {
         Window {
             idx: VecDeque::new(),
             values: HashMap::new(),
@@ -492,29 +506,24 @@ impl Window {
             sum: 0.0,
             numbers: 0,
             inexact: 0,
-            sorted: sorted.then(Vec::new),
+            sorted: Vec::new(),
+            keep_sorted,
         }
     }
 
-    fn number(items: &[Item<'_>], ix: usize, strings: &Interner) -> Option<f64> {
-        items[ix]
-            .3
-            .and_then(|v| crate::doc::parse_num(strings.text(v)))
-    }
-
-    fn push(&mut self, ix: usize, items: &[Item<'_>], strings: &Interner) {
+    fn push(&mut self, ix: usize, items: &[Item<'_>]) {
         self.idx.push_back(ix);
-        self.count(ix, items, strings, true);
+        self.count(ix, items, true);
     }
 
-    fn pop_front(&mut self, items: &[Item<'_>], strings: &Interner) {
+    fn pop_front(&mut self, items: &[Item<'_>]) {
         if let Some(ix) = self.idx.pop_front() {
-            self.count(ix, items, strings, false);
+            self.count(ix, items, false);
         }
     }
 
-    fn count(&mut self, ix: usize, items: &[Item<'_>], strings: &Interner, add: bool) {
-        let (_, r, _, value, _) = &items[ix];
+    fn count(&mut self, ix: usize, items: &[Item<'_>], add: bool) {
+        let (_, r, _, value, _, number) = &items[ix];
         if let Some(n) = self.refs.get_mut(*r) {
             *n = if add { *n + 1 } else { n.saturating_sub(1) };
         }
@@ -537,13 +546,13 @@ impl Window {
                 }
             }
         }
-        if let Some(x) = Self::number(items, ix, strings) {
-            if let Some(sorted) = &mut self.sorted {
-                let at = sorted.partition_point(|y| y.total_cmp(&x).is_lt());
+        if let Some(x) = *number {
+            if self.keep_sorted {
+                let at = self.sorted.partition_point(|y| y.total_cmp(&x).is_lt());
                 if add {
-                    sorted.insert(at, x);
-                } else if sorted.get(at).is_some_and(|y| y.total_cmp(&x).is_eq()) {
-                    sorted.remove(at);
+                    self.sorted.insert(at, x);
+                } else if self.sorted.get(at).is_some_and(|y| y.total_cmp(&x).is_eq()) {
+                    self.sorted.remove(at);
                 }
             }
             let exact = x.fract() == 0.0 && x.abs() <= 9_007_199_254_740_992.0;
@@ -573,21 +582,15 @@ impl Window {
         self.sum = 0.0;
         self.numbers = 0;
         self.inexact = 0;
-        if let Some(sorted) = &mut self.sorted {
-            sorted.clear();
-        }
+        self.sorted.clear();
     }
 
     /// The sum of the numeric values, and how many there are.
-    fn sum(&self, items: &[Item<'_>], strings: &Interner) -> (f64, usize) {
+    fn sum(&self, items: &[Item<'_>]) -> (f64, usize) {
         if self.inexact == 0 {
             return (self.sum, self.numbers);
         }
-        let v: Vec<f64> = self
-            .idx
-            .iter()
-            .filter_map(|&w| Self::number(items, w, strings))
-            .collect();
+        let v: Vec<f64> = self.idx.iter().filter_map(|&w| items[w].5).collect();
         (v.iter().sum(), v.len())
     }
 }
@@ -606,14 +609,7 @@ fn test_preds(preds: &[(ConditionOperator, u64)], x: f64) -> bool {
     })
 }
 
-fn holds(c: &CompiledCorrelation, items: &[Item<'_>], window: &Window, strings: &Interner) -> bool {
-    let nums = || -> Vec<f64> {
-        window
-            .idx
-            .iter()
-            .filter_map(|&w| Window::number(items, w, strings))
-            .collect()
-    };
+fn holds(c: &CompiledCorrelation, items: &[Item<'_>], window: &Window) -> bool {
     match c.kind {
         CorrelationType::EventCount => test_preds(&c.preds, window.idx.len() as f64),
         CorrelationType::ValueCount => test_preds(&c.preds, window.values.len() as f64),
@@ -636,22 +632,13 @@ fn holds(c: &CompiledCorrelation, items: &[Item<'_>], window: &Window, strings: 
                 _ => false,
             }
         }
-        CorrelationType::ValueSum => test_preds(&c.preds, window.sum(items, strings).0),
+        CorrelationType::ValueSum => test_preds(&c.preds, window.sum(items).0),
         CorrelationType::ValueAvg => {
-            let (sum, n) = window.sum(items, strings);
+            let (sum, n) = window.sum(items);
             n > 0 && test_preds(&c.preds, sum / n as f64)
         }
         CorrelationType::ValuePercentile | CorrelationType::ValueMedian => {
-            let kept;
-            let v: &[f64] = match &window.sorted {
-                Some(v) => v,
-                None => {
-                    let mut all = nums();
-                    all.sort_by(f64::total_cmp);
-                    kept = all;
-                    &kept
-                }
-            };
+            let v = &window.sorted;
             if v.is_empty() {
                 return false;
             }
