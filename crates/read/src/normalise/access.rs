@@ -5,7 +5,7 @@ use std::borrow::Cow;
 use std::net::IpAddr;
 use std::ops::Deref;
 
-use sonic_rs::{JsonContainerTrait, JsonValueTrait, Value};
+use sonic_rs::{JsonValueTrait, Value};
 
 use super::index::Obj;
 use crate::frame::json::depth_exceeds;
@@ -19,18 +19,7 @@ pub(crate) fn field<'v, O: Obj + ?Sized>(v: &'v O, keys: &[&str]) -> Option<&'v 
 
 /// Like [`field`], then a case-insensitive match (`SessionId` for `sessionId`).
 pub(crate) fn field_ci<'v, O: Obj + ?Sized>(v: &'v O, keys: &[&str]) -> Option<&'v Value> {
-    if let Some(x) = field(v, keys) {
-        return Some(x);
-    }
-    keys.iter().find_map(|k| match v.folded(k, true) {
-        Some(hit) => hit,
-        None => v
-            .value()
-            .as_object()?
-            .iter()
-            .find(|(name, x)| name.eq_ignore_ascii_case(k) && !x.is_null())
-            .map(|(_, x)| x),
-    })
+    field(v, keys).or_else(|| keys.iter().find_map(|k| v.field_folded(k, true)))
 }
 
 /// A scalar as text: non-empty strings as they are, numbers and booleans printed.
@@ -87,15 +76,8 @@ pub(crate) fn str_of<O: Obj + ?Sized>(v: &O, keys: &[&str]) -> Option<String> {
 /// Case-insensitive [`str_of`].
 pub(crate) fn str_ci<O: Obj + ?Sized>(v: &O, keys: &[&str]) -> Option<String> {
     str_of(v, keys).or_else(|| {
-        keys.iter().find_map(|k| match v.folded(k, false) {
-            Some(hit) => hit.and_then(text),
-            None => v
-                .value()
-                .as_object()?
-                .iter()
-                .find(|(name, _)| name.eq_ignore_ascii_case(k))
-                .and_then(|(_, x)| text(x)),
-        })
+        keys.iter()
+            .find_map(|k| v.field_folded(k, false).and_then(text))
     })
 }
 

@@ -204,12 +204,19 @@ pub(crate) trait Obj {
     fn field_raw(&self, k: &str) -> Option<&Value>;
     /// The record itself.
     fn value(&self) -> &Value;
-    /// The first member whose name is `k` ignoring ASCII case (with `set`, the first such
-    /// member that is not null), when the index knows `k`; `None` when the object must be
-    /// scanned for it.
-    fn folded(&self, _k: &str, _set: bool) -> Option<Option<&Value>> {
-        None
+    /// The first member whose name is `k` ignoring ASCII case; with `set`, the first such
+    /// member that is not null.
+    fn field_folded(&self, k: &str, set: bool) -> Option<&Value> {
+        scan_folded(self.value(), k, set)
     }
+}
+
+/// [`Obj::field_folded`] by a pass over the object's members.
+fn scan_folded<'v>(v: &'v Value, k: &str, set: bool) -> Option<&'v Value> {
+    v.as_object()?
+        .iter()
+        .find(|(name, x)| name.eq_ignore_ascii_case(k) && !(set && x.is_null()))
+        .map(|(_, x)| x)
 }
 
 impl Obj for Value {
@@ -295,11 +302,16 @@ impl<'v, const K: usize> Small<'v, K> {
         }
         Small { v, keys, slots }
     }
+
+    /// The slot of key `k`, when it is one of the keys.
+    fn slot(&self, k: &str) -> Option<usize> {
+        self.keys.iter().position(|key| same(key, k))
+    }
 }
 
 impl<const K: usize> Obj for Small<'_, K> {
     fn field_raw(&self, k: &str) -> Option<&Value> {
-        match self.keys.iter().position(|key| same(key, k)) {
+        match self.slot(k) {
             Some(i) => self.slots[i],
             None => self.v.get(k),
         }
@@ -314,10 +326,8 @@ impl<const K: usize> Obj for Small<'_, K> {
 /// Sentinel spell the same fields differently), and a case-insensitive lookup that misses
 /// would otherwise scan the whole object, once per key asked for.
 pub(crate) struct Folded<'v, const K: usize> {
-    v: &'v Value,
-    keys: &'static [&'static str; K],
-    /// First member named exactly as the key.
-    exact: [Option<&'v Value>; K],
+    /// The members named exactly as the keys.
+    exact: Small<'v, K>,
     /// First member named as the key ignoring case; the first such that is not null.
     folded: [Option<&'v Value>; K],
     folded_set: [Option<&'v Value>; K],
@@ -326,9 +336,11 @@ pub(crate) struct Folded<'v, const K: usize> {
 impl<'v, const K: usize> Folded<'v, K> {
     pub(crate) fn new(v: &'v Value, keys: &'static [&'static str; K]) -> Self {
         let mut f = Folded {
-            v,
-            keys,
-            exact: [None; K],
+            exact: Small {
+                v,
+                keys,
+                slots: [None; K],
+            },
             folded: [None; K],
             folded_set: [None; K],
         };
@@ -350,8 +362,8 @@ impl<'v, const K: usize> Folded<'v, K> {
                     if key.len() != n || !key.eq_ignore_ascii_case(name) {
                         continue;
                     }
-                    if f.exact[i].is_none() && *key == name {
-                        f.exact[i] = Some(x);
+                    if f.exact.slots[i].is_none() && *key == name {
+                        f.exact.slots[i] = Some(x);
                     }
                     if f.folded[i].is_none() {
                         f.folded[i] = Some(x);
@@ -368,21 +380,17 @@ impl<'v, const K: usize> Folded<'v, K> {
 
 impl<const K: usize> Obj for Folded<'_, K> {
     fn field_raw(&self, k: &str) -> Option<&Value> {
-        match self.keys.iter().position(|key| same(key, k)) {
-            Some(i) => self.exact[i],
-            None => self.v.get(k),
-        }
+        self.exact.field_raw(k)
     }
     fn value(&self) -> &Value {
-        self.v
+        self.exact.v
     }
-    fn folded(&self, k: &str, set: bool) -> Option<Option<&Value>> {
-        let i = self.keys.iter().position(|key| same(key, k))?;
-        Some(if set {
-            self.folded_set[i]
-        } else {
-            self.folded[i]
-        })
+    fn field_folded(&self, k: &str, set: bool) -> Option<&Value> {
+        match self.exact.slot(k) {
+            Some(i) if set => self.folded_set[i],
+            Some(i) => self.folded[i],
+            None => scan_folded(self.exact.v, k, set),
+        }
     }
 }
 
