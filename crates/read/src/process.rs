@@ -496,50 +496,48 @@ fn json_record<I: Inspect>(
         }
     };
     let raw = text.unwrap_or_default().trim();
-    // Normalise one record into an event begun in `out`; a field error is recorded there
-    // instead. Returns `None` for an error, else whether the event's raw text is the record
-    // `v` itself (not an inner record it wraps).
-    let one = |v: &Value, rec: Option<&Rec<'_>>, raw: Cow<'_, str>, out: &mut Processed<I::Out>| {
-        let ev = out.begin(&ctx.file, line);
-        match normalise::normalise(v, rec, &raw, ctx.shape, ev, &ctx.limits) {
-            Ok(own) => {
-                if let Some(x) = extras {
-                    x.fill(ev);
+    // Normalise one record into an event begun in `out`, then keep it (or filter it out) and
+    // inspect it if kept; a field error is recorded instead. The inspector gets the parse
+    // only when it is the parse of the event's raw text, not of a row wrapping that record.
+    let record =
+        |v: &Value, index: Option<&Rec<'_>>, raw: Cow<'_, str>, out: &mut Processed<I::Out>| {
+            let ev = out.begin(&ctx.file, line);
+            let own = match normalise::normalise(v, index, &raw, ctx.shape, ev, &ctx.limits) {
+                Ok(own) => {
+                    if let Some(x) = extras {
+                        x.fill(ev);
+                    }
+                    own
                 }
-                Some(own)
+                Err(FieldError { field: f, reason }) => {
+                    out.abort();
+                    let mut loc = ctx.loc(line);
+                    loc.record_id = str_of(v, &["Id", "id", "RecordId"]);
+                    out.error(RecordError {
+                        loc,
+                        field: f.or_else(|| field.clone()),
+                        reason,
+                    });
+                    return;
+                }
+            };
+            let kept = match &repaired {
+                Some(why) => {
+                    let loc = out.current().map(|ev| ev.loc.clone()).unwrap_or_default();
+                    out.commit_repaired(RecordError {
+                        loc,
+                        field: field.clone(),
+                        reason: why.clone(),
+                    });
+                    true
+                }
+                None => ctx.finish(out),
+            };
+            if kept && let Some(ev) = out.events.last() {
+                rec.inspect
+                    .inspect(ev, own.then_some(v), &mut out.inspected);
             }
-            Err(FieldError { field: f, reason }) => {
-                out.abort();
-                let mut loc = ctx.loc(line);
-                loc.record_id = str_of(v, &["Id", "id", "RecordId"]);
-                out.error(RecordError {
-                    loc,
-                    field: f.or_else(|| field.clone()),
-                    reason,
-                });
-                None
-            }
-        }
-    };
-    // Keep the event begun last (or filter it out); a kept event is inspected with the
-    // record's parse.
-    let push = |parsed: Option<&Value>, out: &mut Processed<I::Out>| {
-        let kept = match &repaired {
-            Some(why) => {
-                let loc = out.current().map(|ev| ev.loc.clone()).unwrap_or_default();
-                out.commit_repaired(RecordError {
-                    loc,
-                    field: field.clone(),
-                    reason: why.clone(),
-                });
-                true
-            }
-            None => ctx.finish(out),
         };
-        if kept && let Some(ev) = out.events.last() {
-            rec.inspect.inspect(ev, parsed, &mut out.inspected);
-        }
-    };
     let raw_of = |v: &Value| -> Cow<'_, str> {
         if repaired.is_some() {
             Cow::Owned(json_text(v))
@@ -551,27 +549,15 @@ fn json_record<I: Inspect>(
     // for both the expansion check and the normaliser.
     let index = value.is_object().then(|| Rec::new(&value));
     if let Some(index) = index.as_ref().filter(|r| !r.may_expand()) {
-        if let Some(own) = one(&value, Some(index), raw_of(&value), out) {
-            push(own.then_some(&value), out);
-        }
+        record(&value, Some(index), raw_of(&value), out);
         return;
     }
     match normalise::expansion(&value) {
-        Expansion::Single => {
-            if let Some(own) = one(&value, None, raw_of(&value), out) {
-                push(own.then_some(&value), out);
-            }
-        }
-        Expansion::Wrapped(inner) => {
-            if let Some(own) = one(inner, None, Cow::Owned(json_text(inner)), out) {
-                push(own.then_some(inner), out);
-            }
-        }
+        Expansion::Single => record(&value, None, raw_of(&value), out),
+        Expansion::Wrapped(inner) => record(inner, None, Cow::Owned(json_text(inner)), out),
         Expansion::Many(elems) => {
             for e in elems {
-                if let Some(own) = one(e, None, Cow::Owned(json_text(e)), out) {
-                    push(own.then_some(e), out);
-                }
+                record(e, None, Cow::Owned(json_text(e)), out);
             }
         }
     }

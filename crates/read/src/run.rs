@@ -11,7 +11,7 @@ use crate::error::ReadError;
 use crate::frame::{self, Batch};
 use crate::inspect::{Inspect, Nothing};
 use crate::normalise::Shape;
-use crate::options::{InputFormat, ReadOptions};
+use crate::options::ReadOptions;
 use crate::process::{CsvCols, FileCtx, Filter, Processed, process_batch, widen_span};
 use crate::source;
 
@@ -47,25 +47,14 @@ pub fn read_inspect<I: Inspect>(
         .num_threads(opts.threads)
         .thread_name(|i| format!("stormwatch-read-{i}"))
         .build()?;
-    let forced = opts.format.unwrap_or_default();
-    let filter = Filter {
-        since: opts.since,
-        until: opts.until,
-        tenants: opts.tenants.clone(),
-    };
     let mut stats = InputStats::default();
-    let stage = Stage {
-        opts,
-        filter: &filter,
-        pool: &pool,
-        inspect,
-    };
+    let stage = Stage::new(opts, &pool, inspect);
     for target in &targets {
         if opts.cancelled() {
             break;
         }
         let opened = source::open(target, &opts.limits, opts.progress.as_ref())?;
-        stage.read_opened(opened, Arc::from(target.name()), forced, &mut stats, sink);
+        stage.read_opened(opened, Arc::from(target.name()), &mut stats, sink);
     }
     Ok(stats)
 }
@@ -105,23 +94,11 @@ pub(crate) fn read_in_memory(
         &opts.limits,
         opts.progress.as_ref(),
     )?;
-    let filter = Filter {
-        since: opts.since,
-        until: opts.until,
-        tenants: opts.tenants.clone(),
-    };
     let mut stats = InputStats::default();
     let mut all = Vec::new();
-    let stage = Stage {
-        opts,
-        filter: &filter,
-        pool: &pool,
-        inspect: &Nothing,
-    };
-    stage.read_opened(
+    Stage::new(opts, &pool, &Nothing).read_opened(
         opened,
         Arc::from(name),
-        opts.format.unwrap_or_default(),
         &mut stats,
         &mut |mut b, ()| all.append(&mut b),
     );
@@ -131,27 +108,40 @@ pub(crate) fn read_in_memory(
 /// What reading every file of a run shares.
 struct Stage<'a, I> {
     opts: &'a ReadOptions,
-    filter: &'a Filter,
+    filter: Filter,
     pool: &'a rayon::ThreadPool,
     inspect: &'a I,
 }
 
-impl<I: Inspect> Stage<'_, I> {
+impl<'a, I: Inspect> Stage<'a, I> {
+    fn new(opts: &'a ReadOptions, pool: &'a rayon::ThreadPool, inspect: &'a I) -> Self {
+        Stage {
+            opts,
+            filter: Filter {
+                since: opts.since,
+                until: opts.until,
+                tenants: opts.tenants.clone(),
+            },
+            pool,
+            inspect,
+        }
+    }
+
     #[allow(clippy::too_many_lines)]
     fn read_opened(
         &self,
         opened: source::Opened,
         name: Arc<str>,
-        forced: InputFormat,
         stats: &mut InputStats,
         sink: &mut dyn FnMut(Vec<Event>, I::Out),
     ) {
         let Stage {
             opts,
-            filter,
+            ref filter,
             pool,
             inspect,
         } = *self;
+        let forced = opts.format.unwrap_or_default();
         let mut framer = frame::framer_for(opened.reader, forced, opts.limits);
         let mut fs = FileStats {
             file: name.to_string(),
