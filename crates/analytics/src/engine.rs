@@ -1,6 +1,7 @@
 //! The analytics engine: observe every event, decide at finish.
 
 use std::collections::BTreeSet;
+use std::sync::Arc;
 
 use stormwatch_core::{
     Detection, DetectionSource, Event, Level, Location, Timestamp, sort_detections,
@@ -15,18 +16,23 @@ use crate::incident::{self, Incident, Links};
 use crate::info::{self, AnalyticInfo};
 use crate::iocs::IocSet;
 use crate::loc::Kept;
+use crate::observed::{Observed, Observer};
 use crate::state::{CtxKind, HOUR_NS, State};
 
 /// The built-in analytics over one input.
 #[derive(Debug)]
 pub struct Analytics {
     config: AnalyticsConfig,
-    iocs: IocSet,
+    iocs: Arc<IocSet>,
     apps: AppCatalog,
     asn: Option<AsnDb>,
     watch: BTreeSet<String>,
     snapshot: BaselineSnapshot,
     state: State,
+    /// Shares the IOC set and the emptied batches with the observers handed out.
+    observer: Observer,
+    /// A one-event batch for [`Analytics::observe`].
+    scratch: Observed,
     early_notes: Vec<String>,
 }
 
@@ -72,14 +78,17 @@ impl Analytics {
             .filter(|m| !m.is_empty())
             .collect();
         let state = State::new(config.max_events_per_context);
+        let iocs = Arc::new(iocs);
         Analytics {
             config,
+            observer: Observer::new(Arc::clone(&iocs)),
             iocs,
             apps,
             asn,
             watch,
             snapshot: BaselineSnapshot::new(),
             state,
+            scratch: Observed::default(),
             early_notes: Vec::new(),
         }
     }
@@ -102,8 +111,24 @@ impl Analytics {
 
     /// Fold one event in. Call for every event, in any order: results do not depend on it.
     pub fn observe(&mut self, ev: &Event) {
-        let iocs = &self.iocs;
-        self.state.observe(ev, |ip| !iocs.get(ip).is_empty());
+        let mut one = std::mem::take(&mut self.scratch);
+        self.observer.observe(ev, &mut one);
+        self.fold(&one);
+        one.clear();
+        self.scratch = one;
+    }
+
+    /// What takes from each event what the analytics keep, on any thread, so that the events
+    /// can be freed there: batches it fills are then given to [`Analytics::fold`]. Observing
+    /// an event this way and with [`Analytics::observe`] are the same.
+    #[must_use]
+    pub fn observer(&self) -> Observer {
+        self.observer.clone()
+    }
+
+    /// Fold in a batch filled by an [`Analytics::observer`]. Batches may come in any order.
+    pub fn fold(&mut self, batch: &Observed) {
+        self.state.fold(batch);
     }
 
     /// Feed a token verdict from the token verifier (JWTs captured in proxy or app logs): the
@@ -145,6 +170,8 @@ impl Analytics {
             watch,
             snapshot,
             mut state,
+            observer: _,
+            scratch: _,
             early_notes,
         } = self;
         state.settle();

@@ -20,7 +20,7 @@ pub(crate) struct Interner {
 
 /// `s` without surrounding white space. The reader has trimmed most values already: when
 /// both ends are printable ASCII the Unicode trim is skipped.
-fn trim(s: &str) -> &str {
+pub(crate) fn trim(s: &str) -> &str {
     let printable = |b: Option<&u8>| b.is_some_and(|&b| b > b' ' && b < 0x80);
     if printable(s.as_bytes().first()) && printable(s.as_bytes().last()) {
         s
@@ -50,16 +50,6 @@ impl Interner {
         }
         if t.bytes().any(|b| b.is_ascii_uppercase()) {
             Some(self.intern(&t.to_ascii_lowercase()))
-        } else {
-            Some(self.intern(t))
-        }
-    }
-
-    /// Intern `s` trimmed, keeping case; `None` for empty text.
-    pub(crate) fn intern_opt(&mut self, s: &str) -> Option<Sym> {
-        let t = trim(s);
-        if t.is_empty() {
-            None
         } else {
             Some(self.intern(t))
         }

@@ -63,6 +63,7 @@ mod info;
 mod intern;
 mod iocs;
 mod loc;
+mod observed;
 mod state;
 #[cfg(test)]
 mod testkit;
@@ -80,6 +81,7 @@ pub use error::AnalyticsError;
 pub use incident::{Incident, RuleCount};
 pub use info::{AnalyticInfo, Setting};
 pub use iocs::{Indicator, IocSet};
+pub use observed::{Observed, Observer};
 
 /// The consumer (Microsoft account) tenant id.
 pub const CONSUMER_TENANT: &str = "9188040d-6c67-4c5b-b112-36a304b66dad";

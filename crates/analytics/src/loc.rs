@@ -10,11 +10,13 @@ pub(crate) struct Kept {
 }
 
 impl Kept {
-    pub(crate) fn new(t: i64, loc: &Location) -> Kept {
-        Kept {
-            t,
-            loc: PackedLocation::new(loc),
-        }
+    pub(crate) fn packed(t: i64, loc: PackedLocation) -> Kept {
+        Kept { t, loc }
+    }
+
+    /// Where the record is, packed.
+    pub(crate) fn packed_location(&self) -> &PackedLocation {
+        &self.loc
     }
 
     pub(crate) fn location(&self) -> Location {

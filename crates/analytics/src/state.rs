@@ -9,10 +9,11 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::net::IpAddr;
 
-use stormwatch_core::{Event, Location, LogonType, MailAccessType, Outcome, Timestamp};
+use stormwatch_core::{Event, Location, LogonType, MailAccessType, PackedLocation, Timestamp};
 
 use crate::intern::{FastMap as HashMap, FastSet as HashSet, Interner, Sym};
 use crate::loc::Kept;
+use crate::observed::{Body, ExchangePart, IocPart, IpRef, Item, Observed, SignInPart, Span};
 
 /// Nanoseconds per hour.
 pub(crate) const HOUR_NS: i64 = 3_600_000_000_000;
@@ -95,13 +96,16 @@ impl LocBuf {
             cutoff: None,
         }
     }
-    pub(crate) fn push(&mut self, t: i64, loc: &Location) {
+    pub(crate) fn push_packed(&mut self, t: i64, loc: &PackedLocation) {
         self.total += 1;
-        let k = Kept::new(t, loc);
-        if self.cutoff.as_ref().is_some_and(|c| k > *c) {
+        if self
+            .cutoff
+            .as_ref()
+            .is_some_and(|c| (t, loc) > (c.t, c.packed_location()))
+        {
             return;
         }
-        self.items.push(k);
+        self.items.push(Kept::packed(t, loc.clone()));
         if self.items.len() >= self.cap + self.cap / 2 {
             self.compact();
         }
@@ -219,7 +223,7 @@ pub(crate) struct Activity {
     pub(crate) exchange: u64,
     pub(crate) mail: u64,
     pub(crate) tenant: Option<Sym>,
-    pub(crate) first: Option<(i64, Location)>,
+    pub(crate) first: Option<Kept>,
 }
 
 /// All observe-side state.
@@ -249,7 +253,7 @@ pub(crate) struct State {
 const MAX_IOC_HITS: usize = 200_000;
 const MAX_AUDIT_CHANGES: usize = 10_000;
 
-fn is_exchange(ev: &Event) -> bool {
+pub(crate) fn is_exchange(ev: &Event) -> bool {
     ev.workload
         .as_deref()
         .is_some_and(|w| w.eq_ignore_ascii_case("Exchange"))
@@ -283,7 +287,7 @@ fn cmdlet_param(raw: &str, name: &str) -> Option<String> {
 }
 
 /// What an audit-configuration operation does to the evidence, if it is one.
-fn audit_change(ev: &Event) -> Option<&'static str> {
+pub(crate) fn audit_change(ev: &Event) -> Option<&'static str> {
     let op = ev.operation.as_deref()?;
     let is = |name: &str| op.eq_ignore_ascii_case(name);
     if !(is("Set-MailboxAuditBypassAssociation")
@@ -323,59 +327,75 @@ impl State {
         }
     }
 
-    /// Fold one event in.
-    pub(crate) fn observe(&mut self, ev: &Event, ioc: impl Fn(&IpAddr) -> bool) {
+    /// Fold a batch of observed events in.
+    pub(crate) fn fold(&mut self, b: &Observed) {
+        self.records += b.untimed;
+        self.untimed += b.untimed;
+        for item in &b.items {
+            self.fold_item(b, item);
+        }
+    }
+
+    fn fold_item(&mut self, b: &Observed, item: &Item) {
         self.records += 1;
-        let Some(t) = ev.time else {
-            self.untimed += 1;
-            return;
-        };
-        let n = t.nanos();
+        let n = item.t;
         self.first = Some(self.first.map_or(n, |f| f.min(n)));
         self.last = Some(self.last.map_or(n, |l| l.max(n)));
-        *self.days.entry(t.day_number()).or_default() += 1;
-
-        if let Some(ip) = ev.client_ip
-            && ioc(&ip)
-        {
-            self.push_ioc_hit(ev, n, ip);
+        *self.days.entry(item.day).or_default() += 1;
+        if let Some(hit) = &item.ioc {
+            self.push_ioc_hit(b, n, hit);
         }
-        if ev.sign_in.is_some() {
-            self.observe_sign_in(ev, n);
-            return;
-        }
-        if let Some(what) = audit_change(ev)
+        let x = match item.body {
+            Body::SignIn(ref si) => return self.fold_sign_in(b, n, si),
+            Body::Other => None,
+            Body::Exchange(i) => b.exchange(i),
+        };
+        if let Some(change) = &item.audit
             && self.audit_changes.len() < MAX_AUDIT_CHANGES
         {
-            let user = ev.user.as_deref().and_then(|u| self.names.intern_ci(u));
-            let tenant = ev.tenant.as_deref().and_then(|u| self.names.intern_ci(u));
+            let user = self.sym(b, change.user);
+            let tenant = self.sym(b, change.tenant);
             self.audit_changes.push(AuditChange {
                 t: n,
-                loc: ev.loc.clone(),
-                operation: ev.operation.clone().unwrap_or_default(),
+                loc: change.loc.location(),
+                operation: b.text(change.operation).to_owned(),
                 user,
                 tenant,
-                what,
+                what: change.what,
             });
         }
-        let mail = ev.is_mail_items_accessed();
-        if !mail && !is_exchange(ev) {
-            return;
+        if let Some(x) = x {
+            self.fold_exchange(b, n, x);
         }
-        let kind = if mail {
-            CtxKind::Mail
-        } else if ev.record_type == Some(275) {
-            CtxKind::OwaToken
-        } else {
-            CtxKind::Exchange
-        };
-        let names = &mut self.names;
-        let ci = |names: &mut Interner, s: &Option<String>| {
-            s.as_deref().and_then(|v| names.intern_ci(v))
-        };
-        let user = ci(names, &ev.user);
-        let mailbox = ci(names, &ev.mailbox).or(if kind == CtxKind::Mail { user } else { None });
-        let tenant = ci(names, &ev.tenant);
+    }
+
+    /// The symbol of a kept value.
+    fn sym(&mut self, b: &Observed, s: Option<Span>) -> Option<Sym> {
+        s.map(|s| self.names.intern(b.text(s)))
+    }
+
+    fn ip_sym(&mut self, b: &Observed, ip: IpRef) -> Option<Sym> {
+        match ip {
+            IpRef::Addr(a) => {
+                let names = &mut self.names;
+                Some(
+                    *self
+                        .ip_syms
+                        .entry(a)
+                        .or_insert_with(|| names.intern(&a.to_string())),
+                )
+            }
+            IpRef::Text(s) => Some(self.names.intern(b.text(s))),
+            IpRef::None => None,
+        }
+    }
+
+    fn fold_exchange(&mut self, b: &Observed, n: i64, x: &ExchangePart) {
+        let kind = x.kind;
+        let mail = kind == CtxKind::Mail;
+        let user = self.sym(b, x.user);
+        let mailbox = self.sym(b, x.mailbox);
+        let tenant = self.sym(b, x.tenant);
         // Visibility bookkeeping, per mailbox (or acting user).
         if let Some(who) = mailbox.or(user) {
             let a = self.activity.entry(who).or_default();
@@ -387,58 +407,34 @@ impl State {
             a.tenant = a.tenant.or(tenant);
             if a.first
                 .as_ref()
-                .is_none_or(|(ft, fl)| (n, &ev.loc) < (*ft, fl))
+                .is_none_or(|f| (n, &x.loc) < (f.t, f.packed_location()))
             {
-                a.first = Some((n, ev.loc.clone()));
+                a.first = Some(Kept::packed(n, x.loc.clone()));
             }
         }
         match kind {
             CtxKind::Mail => self.mail_records += 1,
             CtxKind::OwaToken => self.owa_token_records += 1,
-            CtxKind::Exchange => {
-                // Only Exchange records that can be joined to a sign-in matter beyond visibility.
-                if ev.session_id.is_none() && ev.unique_token_id.is_none() {
-                    return;
-                }
-            }
+            CtxKind::Exchange => {}
         }
-        let names = &mut self.names;
+        let Some(p) = &x.ctx else {
+            return;
+        };
         let key = CtxKey {
             kind,
             mailbox,
             user,
-            session: ci(names, &ev.session_id),
-            ip: match ev.client_ip {
-                Some(a) => Some(
-                    *self
-                        .ip_syms
-                        .entry(a)
-                        .or_insert_with(|| names.intern(&a.to_string())),
-                ),
-                None => ci(names, &ev.client_ip_text),
-            },
-            app: ci(names, &ev.app_id),
-            client_app: ci(names, &ev.client_app_id),
-            client_info: ev.client_info.as_deref().and_then(|s| names.intern_opt(s)),
-            logon: ev.logon_type,
-            access: ev.mail.as_ref().and_then(|m| m.access_type),
+            session: self.sym(b, p.session),
+            ip: self.ip_sym(b, p.ip),
+            app: self.sym(b, p.app),
+            client_app: self.sym(b, p.client_app),
+            client_info: self.sym(b, p.client_info),
+            logon: p.logon,
+            access: p.access,
             tenant,
-            token_tenant: ci(names, &ev.token_tenant),
+            token_tenant: self.sym(b, p.token_tenant),
         };
-        let uti = ev
-            .unique_token_id
-            .as_deref()
-            .and_then(|v| names.intern_ci(v.trim_end_matches('=')));
-        let folders: Vec<Sym> = ev
-            .mail
-            .as_ref()
-            .map(|m| {
-                m.folders
-                    .iter()
-                    .filter_map(|f| names.intern_opt(&f.path))
-                    .collect()
-            })
-            .unwrap_or_default();
+        let uti = self.sym(b, p.uti);
         let cap = self.max_events_per_context;
         let idx = match self.ctx_index.get(&key) {
             Some(&i) => i,
@@ -465,19 +461,17 @@ impl State {
                 i
             }
         };
+        let names = &mut self.names;
         let Some((_, c)) = self.ctxs.get_mut(idx) else {
             return;
         };
-        let (ops, throttled) = ev
-            .mail
-            .as_ref()
-            .map_or((1, false), |m| (m.operation_count.max(1), m.throttled));
+        let ops = p.ops;
         c.first = c.first.min(n);
         c.last = c.last.max(n);
         c.records += 1;
         c.ops += ops;
         c.max_ops = c.max_ops.max(ops);
-        c.throttled += u64::from(throttled);
+        c.throttled += u64::from(p.throttled);
         let h = c.hours.entry(hour_of(n)).or_insert(HourAgg {
             first: n,
             ..HourAgg::default()
@@ -485,63 +479,51 @@ impl State {
         h.records += 1;
         h.ops += ops;
         h.max_ops = h.max_ops.max(ops);
-        h.throttled += u32::from(throttled);
+        h.throttled += u32::from(p.throttled);
         h.first = h.first.min(n);
         if let Some(u) = uti
             && c.utis.len() < MAX_UTIS
         {
             c.utis.insert((hour_of(n), u));
         }
-        for f in folders {
+        for &f in b.folders(p.folders) {
+            let f = names.intern(b.text(f));
             if c.folders.len() < MAX_FOLDERS {
                 c.folders.insert(f);
             }
         }
-        c.guest |= ev
-            .user
-            .as_deref()
-            .is_some_and(|u| u.contains("#EXT#") || u.contains("#ext#"));
-        c.app_only |= matches!(ev.user_type, Some(4..=6));
-        c.locs.push(n, &ev.loc);
+        c.guest |= p.guest;
+        c.app_only |= p.app_only;
+        c.locs.push_packed(n, &x.loc);
     }
 
-    fn push_ioc_hit(&mut self, ev: &Event, n: i64, ip: IpAddr) {
+    fn push_ioc_hit(&mut self, b: &Observed, n: i64, hit: &IocPart) {
         if self.ioc_hits.len() >= MAX_IOC_HITS {
             self.ioc_hits_dropped += 1;
             return;
         }
-        let names = &mut self.names;
-        let ci = |names: &mut Interner, s: &Option<String>| {
-            s.as_deref().and_then(|v| names.intern_ci(v))
-        };
-        let session = ci(names, &ev.session_id).or_else(|| {
-            ev.sign_in
-                .as_ref()
-                .and_then(|s| s.session_id.as_deref())
-                .and_then(|v| names.intern_ci(v))
-        });
+        let session = self.sym(b, hit.session);
+        let user = self.sym(b, hit.user);
+        let mailbox = self.sym(b, hit.mailbox);
+        let tenant = self.sym(b, hit.tenant);
         self.ioc_hits.push(IocHit {
             t: n,
-            loc: ev.loc.clone(),
-            ip,
-            user: ci(names, &ev.user),
-            mailbox: ci(names, &ev.mailbox),
+            loc: hit.loc.location(),
+            ip: hit.ip,
+            user,
+            mailbox,
             session,
-            tenant: ci(names, &ev.tenant),
-            sign_in: ev.sign_in.is_some(),
+            tenant,
+            sign_in: hit.sign_in,
         });
     }
 
-    fn observe_sign_in(&mut self, ev: &Event, n: i64) {
-        let Some(si) = ev.sign_in.as_ref() else {
-            return;
-        };
+    fn fold_sign_in(&mut self, b: &Observed, n: i64, si: &SignInPart) {
         let s = &mut self.sign_ins;
         s.records += 1;
         s.first = Some(s.first.map_or(n, |f| f.min(n)));
         s.last = Some(s.last.map_or(n, |l| l.max(n)));
-        let ok = si.error_code.unwrap_or(0) == 0 && ev.outcome != Outcome::Failure;
-        if !ok {
+        if !si.ok {
             s.failed += 1;
             return;
         }
@@ -551,30 +533,10 @@ impl State {
             None => {}
         }
         let hour = hour_of(n);
-        let names = &mut self.names;
-        let session = si
-            .session_id
-            .as_deref()
-            .or(ev.session_id.as_deref())
-            .and_then(|v| names.intern_ci(v));
-        let uti = si
-            .unique_token_id
-            .as_deref()
-            .or(ev.unique_token_id.as_deref())
-            .and_then(|v| names.intern_ci(v.trim_end_matches('=')));
-        let user = ev.user.as_deref().and_then(|v| names.intern_ci(v));
-        let ip = match ev.client_ip {
-            Some(a) => Some(
-                *self
-                    .ip_syms
-                    .entry(a)
-                    .or_insert_with(|| names.intern(&a.to_string())),
-            ),
-            None => ev
-                .client_ip_text
-                .as_deref()
-                .and_then(|v| names.intern_ci(v)),
-        };
+        let session = self.sym(b, si.session);
+        let uti = self.sym(b, si.uti);
+        let user = self.sym(b, si.user);
+        let ip = self.ip_sym(b, si.ip);
         let s = &mut self.sign_ins;
         if let Some(x) = session {
             s.sessions.entry(x).or_default().insert(hour);

@@ -26,12 +26,12 @@ pub(crate) fn run(cx: &Cx<'_>, out: &mut Vec<Finding>) {
     for (&who, a) in &cx.st.activity {
         if a.mail == 0
             && a.exchange >= cfg.min_exchange_records
-            && let Some((t, loc)) = &a.first
+            && let Some(first) = &a.first
         {
             unaudited
                 .entry(cx.opt(a.tenant).unwrap_or(""))
                 .or_default()
-                .push((cx.name(who), a.exchange, *t, loc.clone()));
+                .push((cx.name(who), a.exchange, first.t, first.location()));
         }
     }
     for (tenant, mut list) in unaudited {

@@ -68,3 +68,46 @@ fn event_caps_keep_the_earliest_records_whatever_the_order() {
         a.notes
     );
 }
+
+#[test]
+fn batches_observed_on_other_threads_and_folded_in_any_order_give_identical_output() {
+    use stormwatch_analytics::{Analytics, AnalyticsConfig, AppCatalog, IocSet, Observed};
+    let w = build();
+    let base_json = serde_json::to_string(&run(&w.events)).unwrap();
+    let mut a = Analytics::new(
+        AnalyticsConfig::default(),
+        IocSet::builtin_storm_0558(),
+        AppCatalog::builtin(),
+        None,
+        vec![],
+    );
+    let observer = a.observer();
+    // Uneven runs of events, observed on two threads; the second half folded first.
+    let chunks: Vec<&[stormwatch_core::Event]> = w.events.chunks(37).collect();
+    let (left, right) = chunks.split_at(chunks.len() / 2);
+    let observe_all = |runs: &[&[stormwatch_core::Event]]| -> Vec<Observed> {
+        runs.iter()
+            .map(|run| {
+                let mut b = Observed::default();
+                run.iter().for_each(|e| observer.observe(e, &mut b));
+                b
+            })
+            .collect()
+    };
+    let (first, second) = std::thread::scope(|s| {
+        let l = s.spawn(|| observe_all(left));
+        let r = s.spawn(|| observe_all(right));
+        (l.join().unwrap(), r.join().unwrap())
+    });
+    let observed: usize = first.iter().chain(&second).map(Observed::len).sum();
+    assert_eq!(observed, w.events.len());
+    for b in second.into_iter().chain(first) {
+        a.fold(&b);
+        // A recycled batch is filled again empty: what it held is not folded twice.
+        observer.recycle(b);
+    }
+    let mut again = Observed::default();
+    observer.observe(&w.events[0], &mut again);
+    assert_eq!(again.len(), 1);
+    assert_eq!(serde_json::to_string(&a.finish()).unwrap(), base_json);
+}

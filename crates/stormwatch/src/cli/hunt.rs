@@ -7,6 +7,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Instant;
 
 use anyhow::Context as _;
+use stormwatch_analytics::{Analytics, Observed, Observer};
 use stormwatch_core::{Detection, Event, Level};
 use stormwatch_report::{DetectionFormat, HuntSummary, Spool, SpoolOptions};
 use stormwatch_sigma::{Observation, Scanner};
@@ -14,7 +15,7 @@ use stormwatch_sigma::{Observation, Scanner};
 use super::common::{self, InputArgs, Output};
 use crate::exit::Exit;
 
-/// Batches of events (up to a few hundred each) waiting for the analytics thread.
+/// Batches of observed events (up to a few hundred each) waiting for the analytics thread.
 const ANALYTICS_QUEUE: usize = 16;
 
 /// Arguments of `stormwatch hunt`.
@@ -93,18 +94,20 @@ pub(crate) struct HuntArgs {
 }
 
 /// The Sigma rules, run on the reader's worker threads on each event while its record's parse
-/// is at hand; `keep` says whether the events go on to the analytics.
+/// is at hand, and what the analytics keep of it, taken there too: the events themselves are
+/// freed on the thread that made them.
 struct RuleScan {
     scanner: Scanner,
-    keep: bool,
+    analytics: Option<Observer>,
 }
 
 /// What the rules made of a run of events: their detections, and one observation per event
-/// (in order) for the correlator.
+/// (in order) for the correlator; and what the analytics keep of the events.
 #[derive(Default)]
 struct Scanned {
     detections: Vec<Detection>,
     observations: Vec<Observation>,
+    analytics: Observed,
 }
 
 impl stormwatch_read::Inspect for RuleScan {
@@ -113,10 +116,13 @@ impl stormwatch_read::Inspect for RuleScan {
     fn inspect(&self, event: &Event, parsed: Option<&sonic_rs::Value>, out: &mut Scanned) {
         let observed = self.scanner.scan(event, parsed, &mut out.detections);
         out.observations.push(observed);
+        if let Some(a) = &self.analytics {
+            a.observe(event, &mut out.analytics);
+        }
     }
 
     fn keeps_events(&self) -> bool {
-        self.keep
+        false
     }
 }
 
@@ -177,19 +183,21 @@ pub(crate) fn run(args: HuntArgs) -> anyhow::Result<ExitCode> {
     // The spool's temporary directory, once it has one: removed if the run is interrupted.
     let mut spool_dir = None;
     crate::cleanup::install();
-    // The analytics observe every event in input order on a thread of their own, fed through
-    // a bounded queue, while the rules match the next events.
+    // What the analytics keep of each event is taken on the reader's workers; the analytics
+    // fold it in, in input order, on a thread of their own fed through a bounded queue, while
+    // the rules match the next events.
     let scoped = std::thread::scope(|scope| {
+        let observer = analytics.as_ref().map(Analytics::observer);
         let (queue, worker) = match analytics {
             Some(mut a) => {
-                let (tx, rx) = std::sync::mpsc::sync_channel::<Vec<Event>>(ANALYTICS_QUEUE);
+                let spare = a.observer();
+                let (tx, rx) = std::sync::mpsc::sync_channel::<Observed>(ANALYTICS_QUEUE);
                 let worker = std::thread::Builder::new()
                     .name("stormwatch-analytics".to_owned())
                     .spawn_scoped(scope, move || {
-                        for events in rx {
-                            for ev in &events {
-                                a.observe(ev);
-                            }
+                        for batch in rx {
+                            a.fold(&batch);
+                            spare.recycle(batch);
                         }
                         a
                     })
@@ -200,25 +208,26 @@ pub(crate) fn run(args: HuntArgs) -> anyhow::Result<ExitCode> {
         };
         let scan = RuleScan {
             scanner: engine.engine.scanner(&correlator),
-            keep: queue.is_some(),
+            analytics: observer,
         };
-        let stats =
-            stormwatch_read::read_inspect(&inputs, &read_opts, &scan, &mut |batch, found| {
-                for observed in found.observations {
-                    correlator.record(observed);
-                }
-                if spool_error.is_none()
-                    && let Err(e) = spool.extend(found.detections)
-                {
-                    spool_error = Some(e);
-                    cancel.store(true, Ordering::Relaxed);
-                }
-                remember_spool_dir(&spool, &mut spool_dir);
-                // A closed queue means the thread ended early; joining it below says why.
-                if let Some(q) = &queue {
-                    let _ = q.send(batch);
-                }
-            });
+        let stats = stormwatch_read::read_inspect(&inputs, &read_opts, &scan, &mut |_, found| {
+            for observed in found.observations {
+                correlator.record(observed);
+            }
+            if spool_error.is_none()
+                && let Err(e) = spool.extend(found.detections)
+            {
+                spool_error = Some(e);
+                cancel.store(true, Ordering::Relaxed);
+            }
+            remember_spool_dir(&spool, &mut spool_dir);
+            // A closed queue means the thread ended early; joining it below says why.
+            if let Some(q) = &queue
+                && !found.analytics.is_empty()
+            {
+                let _ = q.send(found.analytics);
+            }
+        });
         drop(queue);
         let analytics = match worker.map(std::thread::ScopedJoinHandle::join) {
             Some(Ok(a)) => Some(a),
