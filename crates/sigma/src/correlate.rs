@@ -137,7 +137,7 @@ pub(crate) struct Plan {
     /// Rules referenced by some correlation.
     wanted: Vec<bool>,
     /// Fields to record per wanted rule, with the symbol of the lower-cased name.
-    wanted_fields: HashMap<usize, Vec<(String, Sym)>>,
+    wanted_fields: HashMap<usize, Vec<(FieldPath, Sym)>>,
     any: bool,
 }
 
@@ -183,9 +183,9 @@ impl Plan {
         for &ri in hits.iter().filter(|ri| wanted(ri)) {
             let mut values = Vec::new();
             if let Some(names) = self.wanted_fields.get(&ri) {
-                for (n, _) in names {
+                for (path, _) in names {
                     out.clear();
-                    lookup(root, &FieldPath::new(n), &mut out);
+                    lookup(root, path, &mut out);
                     values.push(match out.first().map(|v| to_leaf(v)) {
                         Some(Leaf::Text { text, .. }) => Some(text.into_owned()),
                         _ => None,
@@ -203,11 +203,11 @@ impl Plan {
 impl Correlator {
     pub(crate) fn new(inner: Arc<Inner>) -> Self {
         let mut wanted = vec![false; inner.rules.len()];
-        let mut wanted_fields: HashMap<usize, Vec<(String, Sym)>> = HashMap::new();
+        let mut wanted_fields: HashMap<usize, Vec<(FieldPath, Sym)>> = HashMap::new();
         let mut strings = Interner::default();
         let mut named = |n: String| {
             let sym = strings.intern(&n.to_ascii_lowercase());
-            (n, sym)
+            (FieldPath::new(&n), sym)
         };
         for c in &inner.correlations {
             for (i, r) in c.refs.iter().enumerate() {
