@@ -244,13 +244,30 @@ pub(crate) fn run(args: HuntArgs) -> anyhow::Result<ExitCode> {
         return Err(e).context("collecting detections");
     }
 
+    // The analytics decide while the correlations are evaluated.
+    let (correlated, decided) = std::thread::scope(|scope| {
+        let decided = analytics.map(|a| {
+            std::thread::Builder::new()
+                .name("stormwatch-analytics".to_owned())
+                .spawn_scoped(scope, move || a.finish())
+        });
+        let correlated = correlator.finish();
+        let decided = match decided {
+            Some(Ok(worker)) => Some(worker.join()),
+            Some(Err(e)) => return Err(e).context("starting the analytics thread"),
+            None => None,
+        };
+        Ok((correlated, decided))
+    })?;
     spool
-        .extend(correlator.finish())
+        .extend(correlated)
         .context("collecting detections")?;
     let mut notes = Vec::new();
     let mut incidents = Vec::new();
-    if let Some(a) = analytics {
-        let out = a.finish();
+    if let Some(decided) = decided {
+        let Ok(out) = decided else {
+            anyhow::bail!("the built-in analytics stopped on an internal error");
+        };
         spool
             .extend(out.detections)
             .context("collecting detections")?;
