@@ -12,10 +12,39 @@ pub(crate) type Sym = u32;
 
 /// Maps strings to dense ids and back. Ids depend on observation order, so nothing that
 /// reaches the output may be ordered by `Sym`: resolve to text first.
-#[derive(Debug, Default)]
+///
+/// The strings are kept once, end to end in one buffer; the table holds only their ids
+/// (hundreds of thousands of session and token ids cost their text and a few bytes each).
+#[derive(Default)]
 pub(crate) struct Interner {
-    map: FastMap<Box<str>, Sym>,
-    names: Vec<Box<str>>,
+    hasher: foldhash::fast::RandomState,
+    /// Ids, hashed by their text.
+    table: hashbrown::HashTable<Sym>,
+    text: String,
+    /// Per id: where its text ends in `text` (it starts where the previous one ends).
+    ends: Vec<usize>,
+}
+
+impl std::fmt::Debug for Interner {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Interner")
+            .field("names", &self.ends.len())
+            .finish_non_exhaustive()
+    }
+}
+
+/// The text of `id` in `text` / `ends` (empty for an unknown id).
+fn text_of<'t>(text: &'t str, ends: &[usize], id: Sym) -> &'t str {
+    let Ok(i) = usize::try_from(id) else {
+        return "";
+    };
+    let start = match i.checked_sub(1) {
+        Some(p) => ends.get(p).copied().unwrap_or(0),
+        None => 0,
+    };
+    ends.get(i)
+        .and_then(|&end| text.get(start..end))
+        .unwrap_or("")
 }
 
 /// `s` without surrounding white space. The reader has trimmed most values already: when
@@ -32,12 +61,21 @@ pub(crate) fn trim(s: &str) -> &str {
 impl Interner {
     /// Intern `s` as is.
     pub(crate) fn intern(&mut self, s: &str) -> Sym {
-        if let Some(&id) = self.map.get(s) {
+        use std::hash::BuildHasher as _;
+        let Interner {
+            hasher,
+            table,
+            text,
+            ends,
+        } = self;
+        let hash = hasher.hash_one(s);
+        if let Some(&id) = table.find(hash, |&id| text_of(text, ends, id) == s) {
             return id;
         }
-        let id = Sym::try_from(self.names.len()).unwrap_or(Sym::MAX);
-        self.names.push(s.into());
-        self.map.insert(s.into(), id);
+        let id = Sym::try_from(ends.len()).unwrap_or(Sym::MAX);
+        text.push_str(s);
+        ends.push(text.len());
+        table.insert_unique(hash, id, |&id| hasher.hash_one(text_of(text, ends, id)));
         id
     }
 
@@ -57,17 +95,18 @@ impl Interner {
 
     /// Look up without interning.
     pub(crate) fn get_ci(&self, s: &str) -> Option<Sym> {
-        self.map
-            .get(s.trim().to_ascii_lowercase().as_str())
+        use std::hash::BuildHasher as _;
+        let key = s.trim().to_ascii_lowercase();
+        self.table
+            .find(self.hasher.hash_one(key.as_str()), |&id| {
+                self.name(id) == key
+            })
             .copied()
     }
 
     /// The text of `id` (empty for an unknown id).
     pub(crate) fn name(&self, id: Sym) -> &str {
-        usize::try_from(id)
-            .ok()
-            .and_then(|i| self.names.get(i))
-            .map_or("", |s| s)
+        text_of(&self.text, &self.ends, id)
     }
 
     /// The text of an optional id.

@@ -259,9 +259,7 @@ pub(crate) fn run(args: HuntArgs) -> anyhow::Result<ExitCode> {
         };
         Ok((correlated, decided))
     })?;
-    spool
-        .extend(correlated)
-        .context("collecting detections")?;
+    spool.extend(correlated).context("collecting detections")?;
     let mut notes = Vec::new();
     let mut incidents = Vec::new();
     if let Some(decided) = decided {
