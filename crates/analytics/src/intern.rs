@@ -10,42 +10,10 @@ pub(crate) type FastSet<K> = std::collections::HashSet<K, foldhash::fast::Random
 /// An interned string.
 pub(crate) type Sym = u32;
 
-/// Maps strings to dense ids and back. Ids depend on observation order, so nothing that
-/// reaches the output may be ordered by `Sym`: resolve to text first.
-///
-/// The strings are kept once, end to end in one buffer; the table holds only their ids
-/// (hundreds of thousands of session and token ids cost their text and a few bytes each).
-#[derive(Default)]
-pub(crate) struct Interner {
-    hasher: foldhash::fast::RandomState,
-    /// Ids, hashed by their text.
-    table: hashbrown::HashTable<Sym>,
-    text: String,
-    /// Per id: where its text ends in `text` (it starts where the previous one ends).
-    ends: Vec<usize>,
-}
-
-impl std::fmt::Debug for Interner {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Interner")
-            .field("names", &self.ends.len())
-            .finish_non_exhaustive()
-    }
-}
-
-/// The text of `id` in `text` / `ends` (empty for an unknown id).
-fn text_of<'t>(text: &'t str, ends: &[usize], id: Sym) -> &'t str {
-    let Ok(i) = usize::try_from(id) else {
-        return "";
-    };
-    let start = match i.checked_sub(1) {
-        Some(p) => ends.get(p).copied().unwrap_or(0),
-        None => 0,
-    };
-    ends.get(i)
-        .and_then(|&end| text.get(start..end))
-        .unwrap_or("")
-}
+/// Maps strings to dense ids and back ([`stormwatch_core::Interner`]), with the
+/// analytics' normalisation of identifiers.
+#[derive(Debug, Default)]
+pub(crate) struct Interner(stormwatch_core::Interner);
 
 /// `s` without surrounding white space. The reader has trimmed most values already: when
 /// both ends are printable ASCII the Unicode trim is skipped.
@@ -61,22 +29,7 @@ pub(crate) fn trim(s: &str) -> &str {
 impl Interner {
     /// Intern `s` as is.
     pub(crate) fn intern(&mut self, s: &str) -> Sym {
-        use std::hash::BuildHasher as _;
-        let Interner {
-            hasher,
-            table,
-            text,
-            ends,
-        } = self;
-        let hash = hasher.hash_one(s);
-        if let Some(&id) = table.find(hash, |&id| text_of(text, ends, id) == s) {
-            return id;
-        }
-        let id = Sym::try_from(ends.len()).unwrap_or(Sym::MAX);
-        text.push_str(s);
-        ends.push(text.len());
-        table.insert_unique(hash, id, |&id| hasher.hash_one(text_of(text, ends, id)));
-        id
+        self.0.intern(s).unwrap_or(Sym::MAX)
     }
 
     /// Intern `s` lowercased (UPNs, GUIDs: case-insensitive identifiers), trimmed; `None` for
@@ -95,18 +48,12 @@ impl Interner {
 
     /// Look up without interning.
     pub(crate) fn get_ci(&self, s: &str) -> Option<Sym> {
-        use std::hash::BuildHasher as _;
-        let key = s.trim().to_ascii_lowercase();
-        self.table
-            .find(self.hasher.hash_one(key.as_str()), |&id| {
-                self.name(id) == key
-            })
-            .copied()
+        self.0.get(&s.trim().to_ascii_lowercase())
     }
 
     /// The text of `id` (empty for an unknown id).
     pub(crate) fn name(&self, id: Sym) -> &str {
-        text_of(&self.text, &self.ends, id)
+        self.0.text(id)
     }
 
     /// The text of an optional id.

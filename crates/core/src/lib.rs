@@ -18,6 +18,7 @@ mod detection;
 mod error;
 mod event;
 pub mod impact;
+mod intern;
 mod level;
 mod limit;
 mod location;
@@ -32,6 +33,7 @@ pub use event::{
     SourceKind,
 };
 pub use impact::ImpactReport;
+pub use intern::Interner;
 pub use level::Level;
 pub use limit::{Limit, LimitKind};
 pub use location::Location;

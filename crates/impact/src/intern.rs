@@ -1,8 +1,5 @@
 //! A string interner: every identifier, mailbox, folder and message id is stored once.
 
-use std::collections::HashMap;
-use std::sync::Arc;
-
 /// An interned string.
 pub(crate) type Sym = u32;
 
@@ -12,27 +9,14 @@ pub(crate) const NONE: Sym = u32::MAX;
 /// Strings to small ids and back.
 #[derive(Debug, Default)]
 pub(crate) struct Interner {
-    map: HashMap<Arc<str>, Sym>,
-    strs: Vec<Arc<str>>,
+    strs: stormwatch_core::Interner,
     scratch: String,
 }
 
 impl Interner {
     /// The id of `s`, adding it when new. Returns [`NONE`] when the table is full.
     pub(crate) fn intern(&mut self, s: &str) -> Sym {
-        if let Some(&id) = self.map.get(s) {
-            return id;
-        }
-        let Ok(id) = Sym::try_from(self.strs.len()) else {
-            return NONE;
-        };
-        if id == NONE {
-            return NONE;
-        }
-        let a: Arc<str> = Arc::from(s);
-        self.strs.push(Arc::clone(&a));
-        self.map.insert(a, id);
-        id
+        self.strs.intern(s).unwrap_or(NONE)
     }
 
     /// Like [`Self::intern`] after ASCII lowercasing (for GUIDs, UPNs and tenant ids).
@@ -82,15 +66,12 @@ impl Interner {
 
     /// The id of `s` if it was seen.
     pub(crate) fn get(&self, s: &str) -> Option<Sym> {
-        self.map.get(s).copied()
+        self.strs.get(s)
     }
 
     /// The text of an id (`""` for [`NONE`] or an unknown id).
     pub(crate) fn resolve(&self, id: Sym) -> &str {
-        usize::try_from(id)
-            .ok()
-            .and_then(|i| self.strs.get(i))
-            .map_or("", |s| s)
+        self.strs.text(id)
     }
 
     /// Number of distinct strings.

@@ -83,29 +83,17 @@ impl Locs {
 
 /// Strings seen in correlation fields, each kept once.
 #[derive(Debug, Default)]
-struct Interner {
-    index: HashMap<Box<str>, Sym>,
-    names: Vec<Box<str>>,
-}
+struct Interner(stormwatch_core::Interner);
 
 impl Interner {
     fn intern(&mut self, s: &str) -> Sym {
-        if let Some(&x) = self.index.get(s) {
-            return x;
-        }
-        let x = Sym::try_from(self.names.len()).unwrap_or(Sym::MAX);
-        self.names.push(s.into());
-        self.index.insert(s.into(), x);
-        x
+        self.0.intern(s).unwrap_or(Sym::MAX)
     }
     fn get(&self, s: &str) -> Option<Sym> {
-        self.index.get(s).copied()
+        self.0.get(s)
     }
     fn text(&self, x: Sym) -> &str {
-        usize::try_from(x)
-            .ok()
-            .and_then(|i| self.names.get(i))
-            .map_or("", |b| b)
+        self.0.text(x)
     }
 }
 
