@@ -58,10 +58,19 @@ fn message(err: &anyhow::Error) -> String {
     line
 }
 
+/// The output's reader went away (`stormwatch hunt … | head`): not an error to report.
 fn is_broken_pipe(err: &anyhow::Error) -> bool {
+    let pipe = Some(std::io::ErrorKind::BrokenPipe);
     err.chain().any(|c| {
-        c.downcast_ref::<std::io::Error>()
-            .is_some_and(|e| e.kind() == std::io::ErrorKind::BrokenPipe)
+        c.downcast_ref::<std::io::Error>().map(std::io::Error::kind) == pipe
+            || c.downcast_ref::<serde_json::Error>()
+                .and_then(serde_json::Error::io_error_kind)
+                == pipe
+            || c.downcast_ref::<csv::Error>()
+                .is_some_and(|e| match e.kind() {
+                    csv::ErrorKind::Io(io) => Some(io.kind()) == pipe,
+                    _ => false,
+                })
     })
 }
 

@@ -264,3 +264,30 @@ fn html_and_csv_outputs_are_written() {
     let table = std::fs::read_to_string(&csv).unwrap();
     assert!(table.lines().count() > 10);
 }
+
+#[test]
+fn output_cut_short_by_its_reader_ends_quietly() {
+    use std::io::{BufRead as _, BufReader};
+    use std::process::{Command, Stdio};
+    let dir = example();
+    for format in ["jsonl", "csv", "table"] {
+        // Like `stormwatch hunt … | head -n 1`: the reader takes one line and goes away
+        // while hundreds of kilobytes are still to be written.
+        let mut child = Command::new(env!("CARGO_BIN_EXE_stormwatch"))
+            .args(["hunt", "-q", "--format", format])
+            .arg(&dir)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut first = String::new();
+        BufReader::new(child.stdout.take().unwrap())
+            .read_line(&mut first)
+            .unwrap();
+        assert!(!first.is_empty(), "{format}");
+        let out = child.wait_with_output().unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(0), "{format}: {stderr}");
+        assert!(stderr.is_empty(), "{format}: {stderr}");
+    }
+}
