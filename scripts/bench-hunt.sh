@@ -47,10 +47,17 @@ WIN_RULES=$(mktemp -d)
 mkdir -p "$WIN_RULES/r"; cp -r "$CORPUS/sigma-rules/rules/windows" "$WIN_RULES/r/"
 measure "A: SigmaHQ windows rules, regression x$N" "$N" bench-data/workload-a.ndjson -- \
     "$SW" hunt -q --no-default-rules --no-builtin --rules "$WIN_RULES/r" --format jsonl bench-data/workload-a.ndjson
+# The ceiling for A on this machine: reading and normalising the events, no rule at all.
+measure "A: read + normalise only, no rule" "$N" bench-data/workload-a.ndjson -- \
+    "$SW" hunt -q --no-default-rules --no-builtin --format jsonl bench-data/workload-a.ndjson
 CLOUD_RULES=$(mktemp -d)
 cp -r "$CORPUS/sigma-rules/rules/cloud/m365" "$CORPUS/sigma-rules/rules/cloud/azure" "$CLOUD_RULES/"
 measure "B: SigmaHQ m365+azure rules, corpus x$N" "$N" bench-data/workload-b.ndjson -- \
     "$SW" hunt -q --no-default-rules --no-builtin --rules "$CLOUD_RULES" --format jsonl bench-data/workload-b.ndjson
+measure "B: same rules + analytics" "$N" bench-data/workload-b.ndjson -- \
+    "$SW" hunt -q --no-default-rules --rules "$CLOUD_RULES" --format jsonl bench-data/workload-b.ndjson
+measure "B: bundled rules + analytics (default hunt)" "$N" bench-data/workload-b.ndjson -- \
+    "$SW" hunt -q --format jsonl bench-data/workload-b.ndjson
 # UAL records (one per line) plus sign-ins (one per line inside {"records":[...]}).
 GEN_N=$(( $(wc -l < bench-data/gen.ndjson) + $(grep -c '^{"time"' bench-data/gen.signins.json) ))
 GEN_FILES=bench-data/gen.ndjson,bench-data/gen.signins.json

@@ -3,6 +3,8 @@
 use std::collections::BTreeSet;
 use std::sync::Arc;
 
+use rayon::prelude::*;
+
 use stormwatch_core::{
     Detection, DetectionSource, Event, Level, Location, Timestamp, sort_detections,
 };
@@ -17,6 +19,9 @@ use crate::info::{self, AnalyticInfo};
 use crate::iocs::IocSet;
 use crate::loc::Kept;
 use crate::observed::{Observed, Observer};
+
+/// One analytic: its findings over the folded state.
+type Run = fn(&Cx<'_>, &mut Vec<Finding>);
 use crate::state::{CtxKind, HOUR_NS, State};
 
 /// The built-in analytics over one input.
@@ -184,23 +189,37 @@ impl Analytics {
             &snapshot,
             &watch,
         );
-        let mut findings: Vec<Finding> = Vec::new();
-        a::new_mail_app::run(&cx, &mut findings);
-        a::mail_without_sign_in::run(&cx, &mut findings);
-        a::forged_token::run(&cx, &mut findings);
-        a::ioc_infrastructure::run(&cx, &mut findings);
-        a::watchlist::run(&cx, &mut findings);
-        a::hosting_asn::run(&cx, &mut findings);
-        a::breadth::run(&cx, &mut findings);
-        a::bulk_bind::run(&cx, &mut findings);
-        a::sync_new_context::run(&cx, &mut findings);
-        a::scripted_rest::run(&cx, &mut findings);
-        a::concurrent_sessions::run(&cx, &mut findings);
-        a::owa_token::run(&cx, &mut findings);
-        a::visibility_gaps::run(&cx, &mut findings);
+        // The analytics read the folded state and write only their own findings: they run in
+        // parallel, and their findings are kept in this order.
+        let runs: [Run; 13] = [
+            a::new_mail_app::run,
+            a::mail_without_sign_in::run,
+            a::forged_token::run,
+            a::ioc_infrastructure::run,
+            a::watchlist::run,
+            a::hosting_asn::run,
+            a::breadth::run,
+            a::bulk_bind::run,
+            a::sync_new_context::run,
+            a::scripted_rest::run,
+            a::concurrent_sessions::run,
+            a::owa_token::run,
+            a::visibility_gaps::run,
+        ];
+        let mut findings: Vec<Finding> = runs
+            .par_iter()
+            .map(|run| {
+                let mut out = Vec::new();
+                run(&cx, &mut out);
+                out
+            })
+            .collect::<Vec<_>>()
+            .into_iter()
+            .flatten()
+            .collect();
         corroborate(&cx, &mut findings);
         let mut pairs: Vec<(Detection, Links)> = findings
-            .into_iter()
+            .into_par_iter()
             .map(|mut f| {
                 let bonus = a::actor_hours::apply(&cx, &mut f);
                 to_detection(&cx, f, bonus)

@@ -21,11 +21,16 @@ pub(crate) fn in_window(cfg: &ActorHoursConfig, hour_index: i64) -> bool {
 
 /// The owner's records in the window and in total (input plus saved baseline).
 pub(crate) fn owner_norm(cx: &Cx<'_>, mailbox: &str) -> (u64, u64) {
-    if let Some(&n) = cx.owner_norms.borrow().get(mailbox) {
+    let norms = || {
+        cx.owner_norms
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    };
+    if let Some(&n) = norms().get(mailbox) {
         return n;
     }
     let n = compute_owner_norm(cx, mailbox);
-    cx.owner_norms.borrow_mut().insert(mailbox.to_owned(), n);
+    norms().insert(mailbox.to_owned(), n);
     n
 }
 

@@ -2,11 +2,10 @@
 //! ([`Cx`]), per-mailbox novelty against the baseline, and [`Finding`], the raw form of a
 //! detection before it is turned into a [`stormwatch_core::Detection`].
 
-use std::cell::RefCell;
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::fmt::Write as _;
 use std::net::IpAddr;
-use std::rc::Rc;
+use std::sync::{Arc, Mutex, PoisonError};
 
 use stormwatch_core::{Level, Location, Timestamp};
 
@@ -115,9 +114,9 @@ pub(crate) struct Cx<'a> {
     /// Client strings that look scripted.
     scripted: HashSet<Sym>,
     /// `values` results, computed once per (mailbox, dimension, baseline length).
-    values_cache: RefCell<HashMap<ValuesKey, Rc<Vec<Value>>>>,
+    values_cache: Mutex<HashMap<ValuesKey, Arc<Vec<Value>>>>,
     /// The owner's (records in the actor window, records) per mailbox.
-    pub(crate) owner_norms: RefCell<HashMap<String, (u64, u64)>>,
+    pub(crate) owner_norms: Mutex<HashMap<String, (u64, u64)>>,
 }
 
 impl<'a> Cx<'a> {
@@ -185,8 +184,8 @@ impl<'a> Cx<'a> {
             ips,
             nets,
             scripted,
-            values_cache: RefCell::new(HashMap::new()),
-            owner_norms: RefCell::new(HashMap::new()),
+            values_cache: Mutex::new(HashMap::new()),
+            owner_norms: Mutex::new(HashMap::new()),
         }
     }
 
@@ -238,13 +237,20 @@ impl<'a> Cx<'a> {
 
     /// The values of `dim` for `mailbox`, with their novelty against a `days`-long baseline.
     /// Sorted by first record, then value.
-    pub(crate) fn values(&self, mailbox: &str, dim: Dim, days: u32) -> Rc<Vec<Value>> {
+    pub(crate) fn values(&self, mailbox: &str, dim: Dim, days: u32) -> Arc<Vec<Value>> {
         let key = (mailbox.to_owned(), dim as u8, days);
-        if let Some(v) = self.values_cache.borrow().get(&key) {
-            return Rc::clone(v);
+        let cache = || {
+            self.values_cache
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+        };
+        if let Some(v) = cache().get(&key) {
+            return Arc::clone(v);
         }
-        let v = Rc::new(self.compute_values(mailbox, dim, days));
-        self.values_cache.borrow_mut().insert(key, Rc::clone(&v));
+        // Computed outside the lock: analytics run in parallel, and a value computed twice
+        // is the same value.
+        let v = Arc::new(self.compute_values(mailbox, dim, days));
+        cache().insert(key, Arc::clone(&v));
         v
     }
 
