@@ -97,7 +97,7 @@ pub fn write_sorted_detections<I, D, E>(
 ) -> Result<(), ReportError>
 where
     I: IntoIterator<Item = Result<D, E>>,
-    D: Borrow<Detection>,
+    D: Borrow<Detection> + Sync,
     ReportError: From<E>,
 {
     let sorted = sorted.into_iter();
