@@ -27,7 +27,9 @@
 //! [`Analytics::with_baseline`] a snapshot saved by an earlier run; call
 //! [`Analytics::observe`] for every event (any order: `observe` only folds compact
 //! per-entity aggregates; every decision is taken in [`Analytics::finish`], so the answer does
-//! not depend on input order); feed JWT verdicts with [`Analytics::observe_token_verdict`];
+//! not depend on input order), or take what the analytics keep of each event on the threads
+//! that hold the events with an [`Analytics::observer`] and [`Analytics::fold`] the batches it
+//! fills (the same result); feed JWT verdicts with [`Analytics::observe_token_verdict`];
 //! then [`Analytics::finish`] gives the detections, the incidents (detections grouped by actor
 //! context), notes on what the input could not show, and the [`BaselineSnapshot`] to save
 //! (the store keeps it as JSON under a key, e.g. [`BaselineSnapshot::STORE_KEY`]).
