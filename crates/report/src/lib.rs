@@ -54,6 +54,7 @@ pub use error::ReportError;
 pub use format::{DetectionFormat, ImpactFormat};
 pub use spool::{
     DEFAULT_MEMORY_BUDGET, DetectionCounts, SortedDetections, Spool, SpoolError, SpoolOptions,
+    remove_stale_spools,
 };
 pub use summary::{HuntSummary, write_summary, write_summary_counts};
 

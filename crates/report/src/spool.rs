@@ -26,6 +26,46 @@ use std::sync::Arc;
 use stormwatch_core::{Detection, DetectionSource, Level, Location, Timestamp};
 use thiserror::Error;
 
+/// Start of the name of a spool's directory: `stormwatch-spool-<process id>-<random>`.
+const DIR_PREFIX: &str = "stormwatch-spool-";
+
+/// Remove the spool directories under `parent` that runs killed outright (SIGKILL, the
+/// out-of-memory killer) left behind, and return how many were removed. A directory is
+/// removed only when the process named in it is known to be gone: its id has no entry in
+/// `/proc`. Where there is no `/proc`, nothing is removed. Directories that cannot be removed
+/// (another user's) are left as they are.
+#[must_use]
+pub fn remove_stale_spools(parent: &Path) -> usize {
+    let proc = Path::new("/proc");
+    if !proc.join("self").exists() {
+        return 0;
+    }
+    let Ok(entries) = std::fs::read_dir(parent) else {
+        return 0;
+    };
+    let mut removed = 0;
+    for entry in entries.flatten() {
+        let name = entry.file_name();
+        let Some(pid) = name
+            .to_str()
+            .and_then(|n| n.strip_prefix(DIR_PREFIX))
+            .and_then(|rest| rest.split_once('-'))
+            .and_then(|(pid, _)| pid.parse::<u32>().ok())
+        else {
+            continue;
+        };
+        let is_dir = entry.file_type().is_ok_and(|t| t.is_dir());
+        if is_dir
+            && pid != std::process::id()
+            && !proc.join(pid.to_string()).exists()
+            && std::fs::remove_dir_all(entry.path()).is_ok()
+        {
+            removed += 1;
+        }
+    }
+    removed
+}
+
 /// Default memory budget of the detections a [`Spool`] holds before it spills a run.
 pub const DEFAULT_MEMORY_BUDGET: usize = 64 << 20;
 
@@ -247,7 +287,7 @@ impl Spool {
         if self.dir.is_none() {
             let parent = self.opts.tmp_dir.clone().unwrap_or_else(std::env::temp_dir);
             let dir = tempfile::Builder::new()
-                .prefix("stormwatch-spool-")
+                .prefix(&format!("{DIR_PREFIX}{}-", std::process::id()))
                 .tempdir_in(&parent)
                 .map_err(|source| SpoolError::TempDir {
                     dir: parent,

@@ -171,6 +171,16 @@ pub(crate) fn run(args: HuntArgs) -> anyhow::Result<ExitCode> {
         None => (None, None),
     };
 
+    // Runs killed outright (SIGKILL, out of memory) could not remove their temporary files.
+    let tmp_parent = args.tmp_dir.clone().unwrap_or_else(std::env::temp_dir);
+    let stale = stormwatch_report::remove_stale_spools(&tmp_parent);
+    if stale > 0 && !args.output.quiet {
+        eprintln!(
+            "removed {stale} temporary director{} left in {} by runs that were killed",
+            if stale == 1 { "y" } else { "ies" },
+            tmp_parent.display()
+        );
+    }
     let progress = common::ProgressBar::start(&read_opts, args.output.quiet);
     // Detections are spooled as they are found: sorted runs spill to temporary files past a
     // memory budget, so memory stays bounded however many there are.

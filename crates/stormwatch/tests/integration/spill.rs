@@ -157,3 +157,52 @@ fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
     }
     out
 }
+
+/// A process id that is no longer running: a child that has been waited for.
+#[cfg(target_os = "linux")]
+fn dead_pid() -> u32 {
+    let mut child = std::process::Command::new("sh")
+        .args(["-c", "exit 0"])
+        .spawn()
+        .unwrap();
+    let pid = child.id();
+    child.wait().unwrap();
+    assert!(!std::path::Path::new("/proc").join(pid.to_string()).exists());
+    pid
+}
+
+#[cfg(target_os = "linux")]
+#[test]
+fn temporary_files_of_a_killed_run_are_removed_by_the_next() {
+    let tmp = tempfile::tempdir().unwrap();
+    let stale = tmp
+        .path()
+        .join(format!("stormwatch-spool-{}-Ab12Cd", dead_pid()));
+    std::fs::create_dir(&stale).unwrap();
+    std::fs::write(stale.join("run-0.bin"), b"left by a killed run").unwrap();
+    // A live process's directory and other files are left alone.
+    let live = tmp
+        .path()
+        .join(format!("stormwatch-spool-{}-Ef34Gh", std::process::id()));
+    std::fs::create_dir(&live).unwrap();
+    let other = tmp.path().join("stormwatch-spool-notes");
+    std::fs::create_dir(&other).unwrap();
+
+    let dir = example();
+    let run = stormwatch([
+        "hunt",
+        "--format",
+        "jsonl",
+        "--tmp-dir",
+        tmp.path().to_str().unwrap(),
+        dir.to_str().unwrap(),
+    ])
+    .expect_status(0);
+    assert!(!stale.exists(), "the killed run's directory is still there");
+    assert!(live.exists() && other.exists());
+    assert!(
+        run.stderr.contains("removed 1 temporary directory left in"),
+        "{}",
+        run.stderr
+    );
+}
