@@ -222,6 +222,11 @@ pub struct Observer {
 
 /// Emptied batches kept for reuse at most.
 const SPARE: usize = 64;
+/// Largest text buffer of a batch kept for reuse (a run of a few hundred records keeps a few
+/// tens of kilobytes of identifiers).
+const SPARE_TEXT_BYTES: usize = 1 << 20;
+/// Largest item list of a batch kept for reuse.
+const SPARE_ITEMS: usize = 4096;
 
 impl Observer {
     pub(crate) fn new(iocs: Arc<IocSet>) -> Self {
@@ -235,6 +240,10 @@ impl Observer {
     /// filled on one thread and folded on another; reusing it saves allocating and freeing
     /// its buffers across threads.)
     pub fn recycle(&self, mut batch: Observed) {
+        // A batch grown by unusually large values is not kept: the spares stay small.
+        if batch.text.capacity() > SPARE_TEXT_BYTES || batch.items.capacity() > SPARE_ITEMS {
+            return;
+        }
         batch.clear();
         if let Ok(mut spare) = self.spare.lock()
             && spare.len() < SPARE
@@ -391,5 +400,60 @@ fn exchange(ev: &Event, mail: bool, into: &mut Observed) -> ExchangePart {
         mailbox,
         tenant,
         ctx,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+    use stormwatch_core::Timestamp;
+
+    fn mail_read(user: &str) -> Event {
+        Event {
+            time: Some(Timestamp::parse("2023-06-12T03:14:07Z").unwrap()),
+            workload: Some("Exchange".into()),
+            operation: Some("MailItemsAccessed".into()),
+            user: Some(user.into()),
+            session_id: Some(" Sess-1 ".into()),
+            ..Event::default()
+        }
+    }
+
+    #[test]
+    fn identifiers_are_kept_trimmed_and_lower_cased() {
+        let o = Observer::new(Arc::new(IocSet::new()));
+        let mut b = Observed::default();
+        o.observe(&mail_read(" Envoy@Agency.EXAMPLE "), &mut b);
+        o.observe(&Event::default(), &mut b);
+        assert_eq!((b.items.len(), b.untimed, b.len()), (1, 1, 2));
+        let Body::Exchange(i) = b.items[0].body else {
+            panic!("not an Exchange item");
+        };
+        let x = b.exchange(i).unwrap();
+        assert_eq!(b.text(x.user.unwrap()), "envoy@agency.example");
+        // MailItemsAccessed without a mailbox: the acting user's.
+        assert_eq!(b.text(x.mailbox.unwrap()), "envoy@agency.example");
+        assert_eq!(b.text(x.ctx.as_ref().unwrap().session.unwrap()), "sess-1");
+    }
+
+    #[test]
+    fn folded_batches_are_reused_unless_grown_large() {
+        let o = Observer::new(Arc::new(IocSet::new()));
+        let mut b = Observed::default();
+        o.observe(&mail_read("a@x"), &mut b);
+        let cap = b.text.capacity();
+        o.recycle(b);
+        let mut next = Observed::default();
+        o.observe(&mail_read("b@x"), &mut next);
+        assert_eq!(next.text.capacity(), cap, "the spare was not reused");
+        assert_eq!(next.len(), 1, "the spare still held what it had");
+        // A batch holding a huge identifier goes: the spares stay small.
+        let mut big = Observed::default();
+        o.observe(&mail_read(&"x".repeat(SPARE_TEXT_BYTES + 1)), &mut big);
+        o.recycle(big);
+        let mut after = Observed::default();
+        o.observe(&mail_read("c@x"), &mut after);
+        assert!(after.text.capacity() <= SPARE_TEXT_BYTES);
     }
 }
