@@ -8,13 +8,40 @@ use stormwatch_core::Detection;
 
 use crate::error::ReportError;
 
-/// Detections taken from the sorted stream at a time; their lines are made in parallel.
+/// Detections taken from the sorted stream at a time, at most; their lines are made in
+/// parallel.
 const CHUNK: usize = 4096;
+/// Estimated bytes of JSON a run of detections may make before it is written: the lines of a
+/// run are held in memory, and a detection of the analytics may list 20,000 records.
+const CHUNK_BYTES: usize = 4 << 20;
 /// Detections one task writes into one buffer.
 const PART: usize = 256;
 
+/// A rough size of a detection's line: its record list is most of a large one.
+fn estimated_line(d: &Detection) -> usize {
+    512 + 80 * d.events.len()
+}
+
+/// The next run of the stream into `chunk` (emptied first): at most [`CHUNK`] detections, and
+/// no more once their lines would make about [`CHUNK_BYTES`].
+fn fill<D: Borrow<Detection>, E>(
+    chunk: &mut Vec<D>,
+    sorted: &mut impl Iterator<Item = Result<D, E>>,
+) -> Result<(), E> {
+    chunk.clear();
+    let mut bytes = 0;
+    while chunk.len() < CHUNK && bytes < CHUNK_BYTES {
+        let Some(d) = sorted.next() else { break };
+        let d = d?;
+        bytes += estimated_line(d.borrow());
+        chunk.push(d);
+    }
+    Ok(())
+}
+
 /// Write detections already in output order. A million detections make half a gigabyte of
-/// text: runs of them are turned into JSON on every core, then written in order.
+/// text: runs of them (at most [`CHUNK`], and about [`CHUNK_BYTES`] of text) are turned into
+/// JSON on every core, then written in order.
 pub(crate) fn write_jsonl<D, E>(
     w: &mut dyn Write,
     mut sorted: impl Iterator<Item = Result<D, E>>,
@@ -25,10 +52,7 @@ where
 {
     let mut chunk: Vec<D> = Vec::with_capacity(CHUNK);
     loop {
-        chunk.clear();
-        for d in sorted.by_ref().take(CHUNK) {
-            chunk.push(d?);
-        }
+        fill(&mut chunk, &mut sorted)?;
         if chunk.is_empty() {
             return Ok(());
         }
@@ -80,6 +104,25 @@ mod tests {
             assert_eq!(*line, serde_json::to_string(d).unwrap());
         }
         assert!(text.ends_with('\n'));
+    }
+
+    #[test]
+    fn runs_of_detections_listing_many_records_are_short() {
+        let big = |n: usize| {
+            let mut d = detection(n);
+            d.events = vec![stormwatch_core::Location::default(); 20_000];
+            d
+        };
+        let all: Vec<Detection> = (0..10).map(big).collect();
+        let mut stream = all.iter().map(Ok::<_, ReportError>);
+        let mut chunk = Vec::new();
+        fill(&mut chunk, &mut stream).unwrap();
+        // About 1.6 MB of text each: a run stops once it holds about 4 MiB.
+        assert_eq!(chunk.len(), 3);
+        let mut small = (0..CHUNK + 1).map(detection).map(Ok::<_, ReportError>);
+        let mut run = Vec::new();
+        fill(&mut run, &mut small).unwrap();
+        assert_eq!(run.len(), CHUNK);
     }
 
     #[test]
