@@ -19,22 +19,21 @@ use crate::info::{self, AnalyticInfo};
 use crate::iocs::IocSet;
 use crate::loc::Kept;
 use crate::observed::{Observed, Observer};
+use crate::state::{CtxKind, HOUR_NS, State};
 
 /// One analytic: its findings over the folded state.
 type Run = fn(&Cx<'_>, &mut Vec<Finding>);
-use crate::state::{CtxKind, HOUR_NS, State};
 
 /// The built-in analytics over one input.
 #[derive(Debug)]
 pub struct Analytics {
     config: AnalyticsConfig,
-    iocs: Arc<IocSet>,
     apps: AppCatalog,
     asn: Option<AsnDb>,
     watch: BTreeSet<String>,
     snapshot: BaselineSnapshot,
     state: State,
-    /// Shares the IOC set and the emptied batches with the observers handed out.
+    /// Holds the IOC set, shared with the observers handed out, and their emptied batches.
     observer: Observer,
     /// A one-event batch for [`Analytics::observe`].
     scratch: Observed,
@@ -83,11 +82,9 @@ impl Analytics {
             .filter(|m| !m.is_empty())
             .collect();
         let state = State::new(config.max_events_per_context);
-        let iocs = Arc::new(iocs);
         Analytics {
             config,
-            observer: Observer::new(Arc::clone(&iocs)),
-            iocs,
+            observer: Observer::new(Arc::new(iocs)),
             apps,
             asn,
             watch,
@@ -169,13 +166,12 @@ impl Analytics {
     pub fn finish(self) -> AnalyticsOutput {
         let Analytics {
             config,
-            iocs,
             apps,
             asn,
             watch,
             snapshot,
             mut state,
-            observer: _,
+            observer,
             scratch: _,
             early_notes,
         } = self;
@@ -185,7 +181,7 @@ impl Analytics {
             &state,
             &apps,
             asn.as_ref(),
-            &iocs,
+            observer.iocs(),
             &snapshot,
             &watch,
         );

@@ -13,7 +13,7 @@ use stormwatch_core::{Event, LogonType, MailAccessType, Outcome, PackedLocation}
 
 use crate::intern::trim;
 use crate::iocs::IocSet;
-use crate::state::{CtxKind, audit_change, is_exchange};
+use crate::state::CtxKind;
 
 /// Where a value sits in its batch's text.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -38,8 +38,6 @@ pub struct Observed {
 #[derive(Debug)]
 pub(crate) struct Item {
     pub(crate) t: i64,
-    /// Its day number (days since the epoch).
-    pub(crate) day: i64,
     /// Its client IP is an indicator.
     pub(crate) ioc: Option<Box<IocPart>>,
     /// It changes what the audit log records.
@@ -52,8 +50,10 @@ pub(crate) struct Item {
 pub(crate) enum Body {
     /// Counted in the time range only.
     Other,
-    /// A sign-in.
+    /// A successful sign-in.
     SignIn(SignInPart),
+    /// A failed sign-in (an error code, or a failure outcome): counted only.
+    FailedSignIn,
     /// An Exchange record: its part's index in the batch.
     Exchange(usize),
 }
@@ -88,8 +88,6 @@ pub(crate) struct AuditPart {
 
 #[derive(Debug)]
 pub(crate) struct SignInPart {
-    /// No error code and no failure outcome; the rest is kept only then.
-    pub(crate) ok: bool,
     pub(crate) interactive: Option<bool>,
     pub(crate) session: Option<Span>,
     pub(crate) uti: Option<Span>,
@@ -187,13 +185,9 @@ impl Observed {
         if t.is_empty() {
             return None;
         }
-        let start = self.text.len();
-        self.text.push_str(t);
-        self.text[start..].make_ascii_lowercase();
-        Some(Span {
-            start,
-            len: t.len(),
-        })
+        let span = self.put(t);
+        self.text[span.start..].make_ascii_lowercase();
+        Some(span)
     }
 
     /// A token id as kept: trailing `=` dropped, then as an identifier.
@@ -234,6 +228,11 @@ impl Observer {
             iocs,
             spare: Arc::default(),
         }
+    }
+
+    /// The indicators it checks client IPs against.
+    pub(crate) fn iocs(&self) -> &IocSet {
+        &self.iocs
     }
 
     /// Give back a folded batch: emptied, its buffers fill a later one. (A batch is typically
@@ -283,16 +282,14 @@ impl Observer {
             });
         let mut item = Item {
             t: t.nanos(),
-            day: t.day_number(),
             ioc,
             audit: None,
             body: Body::Other,
         };
         if let Some(si) = &ev.sign_in {
             let ok = si.error_code.unwrap_or(0) == 0 && ev.outcome != Outcome::Failure;
-            item.body = Body::SignIn(if ok {
-                SignInPart {
-                    ok,
+            item.body = if ok {
+                Body::SignIn(SignInPart {
                     interactive: si.interactive,
                     session: into.id(si.session_id.as_deref().or(ev.session_id.as_deref())),
                     uti: into.token_id(
@@ -302,17 +299,10 @@ impl Observer {
                     ),
                     user: into.id(ev.user.as_deref()),
                     ip: into.ip(ev),
-                }
+                })
             } else {
-                SignInPart {
-                    ok,
-                    interactive: None,
-                    session: None,
-                    uti: None,
-                    user: None,
-                    ip: IpRef::None,
-                }
-            });
+                Body::FailedSignIn
+            };
             into.items.push(item);
             return;
         }
@@ -401,6 +391,73 @@ fn exchange(ev: &Event, mail: bool, into: &mut Observed) -> ExchangePart {
         tenant,
         ctx,
     }
+}
+
+/// An Exchange record: its workload, or an Exchange record type (1–3, 19, 50, 275).
+fn is_exchange(ev: &Event) -> bool {
+    ev.workload
+        .as_deref()
+        .is_some_and(|w| w.eq_ignore_ascii_case("Exchange"))
+        || matches!(ev.record_type, Some(1..=3 | 19 | 50 | 275))
+}
+
+/// The value of cmdlet parameter `name` in a UAL admin record (`Parameters: [{Name, Value}]`,
+/// also as a JSON string), lowercased without a leading `$`.
+fn cmdlet_param(raw: &str, name: &str) -> Option<String> {
+    let v: serde_json::Value = serde_json::from_str(raw).ok()?;
+    let params = v.get("Parameters")?;
+    let parsed;
+    let list = match params {
+        serde_json::Value::String(s) => {
+            parsed = serde_json::from_str::<serde_json::Value>(s).ok()?;
+            parsed.as_array()?
+        }
+        other => other.as_array()?,
+    };
+    list.iter().find_map(|p| {
+        let n = p.get("Name")?.as_str()?;
+        if !n.eq_ignore_ascii_case(name) {
+            return None;
+        }
+        let val = match p.get("Value")? {
+            serde_json::Value::String(s) => s.clone(),
+            other => other.to_string(),
+        };
+        Some(val.trim().trim_start_matches('$').to_ascii_lowercase())
+    })
+}
+
+/// What an audit-configuration operation does to the evidence, if it is one.
+fn audit_change(ev: &Event) -> Option<&'static str> {
+    let op = ev.operation.as_deref()?;
+    let is = |name: &str| op.eq_ignore_ascii_case(name);
+    if !(is("Set-MailboxAuditBypassAssociation")
+        || is("Set-AdminAuditLogConfig")
+        || is("Set-OrganizationConfig")
+        || is("Set-Mailbox"))
+    {
+        return None;
+    }
+    let p = |name: &str| cmdlet_param(&ev.raw, name);
+    if is("Set-MailboxAuditBypassAssociation") {
+        return (p("AuditBypassEnabled").as_deref() != Some("false"))
+            .then_some("audit bypass set for an account: its mailbox access is not logged");
+    }
+    if is("Set-AdminAuditLogConfig") {
+        return (p("UnifiedAuditLogIngestionEnabled").as_deref() == Some("false"))
+            .then_some("unified audit log ingestion turned off");
+    }
+    if is("Set-OrganizationConfig") {
+        return (p("AuditDisabled").as_deref() == Some("true"))
+            .then_some("mailbox auditing turned off for the organisation");
+    }
+    if p("AuditEnabled").as_deref() == Some("false") {
+        return Some("mailbox auditing turned off for a mailbox");
+    }
+    if p("AuditOwner").is_some_and(|v| !v.contains("mailitemsaccessed")) {
+        return Some("mailbox audit actions changed (owner actions set without MailItemsAccessed)");
+    }
+    None
 }
 
 #[cfg(test)]

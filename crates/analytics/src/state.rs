@@ -9,7 +9,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::net::IpAddr;
 
-use stormwatch_core::{Event, Location, LogonType, MailAccessType, PackedLocation, Timestamp};
+use stormwatch_core::{Location, LogonType, MailAccessType, PackedLocation, Timestamp};
 
 use crate::intern::{FastMap as HashMap, FastSet as HashSet, Interner, Sym};
 use crate::loc::Kept;
@@ -253,72 +253,6 @@ pub(crate) struct State {
 const MAX_IOC_HITS: usize = 200_000;
 const MAX_AUDIT_CHANGES: usize = 10_000;
 
-pub(crate) fn is_exchange(ev: &Event) -> bool {
-    ev.workload
-        .as_deref()
-        .is_some_and(|w| w.eq_ignore_ascii_case("Exchange"))
-        || matches!(ev.record_type, Some(1..=3 | 19 | 50 | 275))
-}
-
-/// The value of cmdlet parameter `name` in a UAL admin record (`Parameters: [{Name, Value}]`,
-/// also as a JSON string), lowercased without a leading `$`.
-fn cmdlet_param(raw: &str, name: &str) -> Option<String> {
-    let v: serde_json::Value = serde_json::from_str(raw).ok()?;
-    let params = v.get("Parameters")?;
-    let parsed;
-    let list = match params {
-        serde_json::Value::String(s) => {
-            parsed = serde_json::from_str::<serde_json::Value>(s).ok()?;
-            parsed.as_array()?
-        }
-        other => other.as_array()?,
-    };
-    list.iter().find_map(|p| {
-        let n = p.get("Name")?.as_str()?;
-        if !n.eq_ignore_ascii_case(name) {
-            return None;
-        }
-        let val = match p.get("Value")? {
-            serde_json::Value::String(s) => s.clone(),
-            other => other.to_string(),
-        };
-        Some(val.trim().trim_start_matches('$').to_ascii_lowercase())
-    })
-}
-
-/// What an audit-configuration operation does to the evidence, if it is one.
-pub(crate) fn audit_change(ev: &Event) -> Option<&'static str> {
-    let op = ev.operation.as_deref()?;
-    let is = |name: &str| op.eq_ignore_ascii_case(name);
-    if !(is("Set-MailboxAuditBypassAssociation")
-        || is("Set-AdminAuditLogConfig")
-        || is("Set-OrganizationConfig")
-        || is("Set-Mailbox"))
-    {
-        return None;
-    }
-    let p = |name: &str| cmdlet_param(&ev.raw, name);
-    if is("Set-MailboxAuditBypassAssociation") {
-        return (p("AuditBypassEnabled").as_deref() != Some("false"))
-            .then_some("audit bypass set for an account: its mailbox access is not logged");
-    }
-    if is("Set-AdminAuditLogConfig") {
-        return (p("UnifiedAuditLogIngestionEnabled").as_deref() == Some("false"))
-            .then_some("unified audit log ingestion turned off");
-    }
-    if is("Set-OrganizationConfig") {
-        return (p("AuditDisabled").as_deref() == Some("true"))
-            .then_some("mailbox auditing turned off for the organisation");
-    }
-    if p("AuditEnabled").as_deref() == Some("false") {
-        return Some("mailbox auditing turned off for a mailbox");
-    }
-    if p("AuditOwner").is_some_and(|v| !v.contains("mailitemsaccessed")) {
-        return Some("mailbox audit actions changed (owner actions set without MailItemsAccessed)");
-    }
-    None
-}
-
 impl State {
     pub(crate) fn new(max_events_per_context: usize) -> Self {
         State {
@@ -341,12 +275,16 @@ impl State {
         let n = item.t;
         self.first = Some(self.first.map_or(n, |f| f.min(n)));
         self.last = Some(self.last.map_or(n, |l| l.max(n)));
-        *self.days.entry(item.day).or_default() += 1;
+        *self
+            .days
+            .entry(Timestamp::from_nanos(n).day_number())
+            .or_default() += 1;
         if let Some(hit) = &item.ioc {
             self.push_ioc_hit(b, n, hit);
         }
         let x = match item.body {
-            Body::SignIn(ref si) => return self.fold_sign_in(b, n, si),
+            Body::SignIn(ref si) => return self.fold_sign_in(b, n, Some(si)),
+            Body::FailedSignIn => return self.fold_sign_in(b, n, None),
             Body::Other => None,
             Body::Exchange(i) => b.exchange(i),
         };
@@ -518,15 +456,16 @@ impl State {
         });
     }
 
-    fn fold_sign_in(&mut self, b: &Observed, n: i64, si: &SignInPart) {
+    /// A sign-in: `None` for a failed one.
+    fn fold_sign_in(&mut self, b: &Observed, n: i64, si: Option<&SignInPart>) {
         let s = &mut self.sign_ins;
         s.records += 1;
         s.first = Some(s.first.map_or(n, |f| f.min(n)));
         s.last = Some(s.last.map_or(n, |l| l.max(n)));
-        if !si.ok {
+        let Some(si) = si else {
             s.failed += 1;
             return;
-        }
+        };
         match si.interactive {
             Some(true) => s.interactive += 1,
             Some(false) => s.non_interactive += 1,
