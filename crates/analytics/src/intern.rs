@@ -29,7 +29,7 @@ pub(crate) fn trim(s: &str) -> &str {
 impl Interner {
     /// Intern `s` as is.
     pub(crate) fn intern(&mut self, s: &str) -> Sym {
-        self.0.intern(s).unwrap_or(Sym::MAX)
+        self.0.intern(s)
     }
 
     /// Intern `s` lowercased (UPNs, GUIDs: case-insensitive identifiers), trimmed; `None` for

@@ -44,9 +44,12 @@ fn text_of<'t>(text: &'t str, ends: &[usize], id: u32) -> &'t str {
 }
 
 impl Interner {
-    /// The id of `s`, added when new; `None` once `u32::MAX` strings are held (the id
-    /// `u32::MAX` is never given, so callers may use it as "none").
-    pub fn intern(&mut self, s: &str) -> Option<u32> {
+    /// The id given for every new string once `u32::MAX` strings are held. No string has it
+    /// (its text is empty), so callers may also use it for "no value".
+    pub const FULL: u32 = u32::MAX;
+
+    /// The id of `s`, added when new; [`Interner::FULL`] when the table is full.
+    pub fn intern(&mut self, s: &str) -> u32 {
         let Interner {
             hasher,
             table,
@@ -55,15 +58,18 @@ impl Interner {
         } = self;
         let hash = hasher.hash_one(s);
         if let Some(&id) = table.find(hash, |&id| text_of(text, ends, id) == s) {
-            return Some(id);
+            return id;
         }
-        let id = u32::try_from(ends.len())
+        let Some(id) = u32::try_from(ends.len())
             .ok()
-            .filter(|&id| id != u32::MAX)?;
+            .filter(|&id| id != Self::FULL)
+        else {
+            return Self::FULL;
+        };
         text.push_str(s);
         ends.push(text.len());
         table.insert_unique(hash, id, |&id| hasher.hash_one(text_of(text, ends, id)));
-        Some(id)
+        id
     }
 
     /// The id of `s` if it was interned.
@@ -102,17 +108,17 @@ mod tests {
     fn each_string_once_in_order_of_first_sight() {
         let mut i = Interner::default();
         assert!(i.is_empty());
-        let a = i.intern("alice@x").unwrap();
-        let b = i.intern("").unwrap();
-        let c = i.intern("bob@x").unwrap();
+        let a = i.intern("alice@x");
+        let b = i.intern("");
+        let c = i.intern("bob@x");
         assert_eq!((a, b, c), (0, 1, 2));
-        assert_eq!(i.intern("alice@x"), Some(a));
-        assert_eq!(i.intern("bob@x"), Some(c));
+        assert_eq!(i.intern("alice@x"), a);
+        assert_eq!(i.intern("bob@x"), c);
         assert_eq!((i.text(a), i.text(b), i.text(c)), ("alice@x", "", "bob@x"));
         assert_eq!(i.get("bob@x"), Some(c));
         assert_eq!(i.get("Bob@x"), None);
         assert_eq!(i.text(3), "");
-        assert_eq!(i.text(u32::MAX), "");
+        assert_eq!(i.text(Interner::FULL), "");
         assert_eq!(i.len(), 3);
     }
 
@@ -120,7 +126,7 @@ mod tests {
     fn many_strings_survive_the_table_growing() {
         let mut i = Interner::default();
         let ids: Vec<u32> = (0..10_000)
-            .map(|n| i.intern(&format!("session-{n}")).unwrap())
+            .map(|n| i.intern(&format!("session-{n}")))
             .collect();
         for (n, id) in ids.iter().enumerate() {
             assert_eq!(i.text(*id), format!("session-{n}"));

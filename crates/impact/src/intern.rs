@@ -3,8 +3,9 @@
 /// An interned string.
 pub(crate) type Sym = u32;
 
-/// "No value" (the field was absent from the record).
-pub(crate) const NONE: Sym = u32::MAX;
+/// "No value" (the field was absent from the record); also the id of every new string once
+/// the table is full.
+pub(crate) const NONE: Sym = stormwatch_core::Interner::FULL;
 
 /// Strings to small ids and back.
 #[derive(Debug, Default)]
@@ -16,7 +17,7 @@ pub(crate) struct Interner {
 impl Interner {
     /// The id of `s`, adding it when new. Returns [`NONE`] when the table is full.
     pub(crate) fn intern(&mut self, s: &str) -> Sym {
-        self.strs.intern(s).unwrap_or(NONE)
+        self.strs.intern(s)
     }
 
     /// Like [`Self::intern`] after ASCII lowercasing (for GUIDs, UPNs and tenant ids).

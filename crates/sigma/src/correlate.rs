@@ -10,7 +10,9 @@ use std::collections::{HashMap, HashSet, VecDeque};
 use std::sync::Arc;
 
 use rsigma_parser::{ConditionExpr, ConditionOperator, CorrelationType};
-use stormwatch_core::{Detection, DetectionSource, Event, Location, PackedLocation, Timestamp};
+use stormwatch_core::{
+    Detection, DetectionSource, Event, Interner, Location, PackedLocation, Timestamp,
+};
 
 use crate::doc::{FieldPath, Leaf, lookup, to_leaf};
 use crate::engine::Inner;
@@ -81,22 +83,6 @@ impl Locs {
     }
 }
 
-/// Strings seen in correlation fields, each kept once.
-#[derive(Debug, Default)]
-struct Interner(stormwatch_core::Interner);
-
-impl Interner {
-    fn intern(&mut self, s: &str) -> Sym {
-        self.0.intern(s).unwrap_or(Sym::MAX)
-    }
-    fn get(&self, s: &str) -> Option<Sym> {
-        self.0.get(s)
-    }
-    fn text(&self, x: Sym) -> &str {
-        self.0.text(x)
-    }
-}
-
 /// What one event contributes to the correlations. [`Correlator::extract`] computes it
 /// without changing the correlator (so it can run on many threads at once);
 /// [`Correlator::record`] adds it, in input order.
@@ -114,6 +100,7 @@ pub struct Correlator {
     plan: Arc<Plan>,
     /// Per detection rule: the observations.
     obs: HashMap<usize, Vec<Obs>>,
+    /// Strings seen in correlation fields, each kept once.
     strings: Interner,
 }
 
