@@ -1,20 +1,12 @@
 //! Baselines carried between runs: this week's export against what was already seen.
 
-use stormwatch_analytics::{
-    Analytics, AnalyticsConfig, AnalyticsOutput, AppCatalog, BaselineSnapshot, IocSet,
-};
+use stormwatch_analytics::{AnalyticsOutput, BaselineSnapshot};
 use stormwatch_core::{Event, Level};
 
 use crate::world::build;
 
 fn run(events: &[Event], snap: Option<BaselineSnapshot>) -> AnalyticsOutput {
-    let mut a = Analytics::new(
-        AnalyticsConfig::default(),
-        IocSet::builtin_storm_0558(),
-        AppCatalog::builtin(),
-        None,
-        vec![],
-    );
+    let mut a = crate::scenario::default_analytics();
     if let Some(s) = snap {
         a = a.with_baseline(s);
     }

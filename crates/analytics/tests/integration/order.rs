@@ -71,16 +71,10 @@ fn event_caps_keep_the_earliest_records_whatever_the_order() {
 
 #[test]
 fn batches_observed_on_other_threads_and_folded_in_any_order_give_identical_output() {
-    use stormwatch_analytics::{Analytics, AnalyticsConfig, AppCatalog, IocSet, Observed};
+    use stormwatch_analytics::Observed;
     let w = build();
     let base_json = serde_json::to_string(&run(&w.events)).unwrap();
-    let mut a = Analytics::new(
-        AnalyticsConfig::default(),
-        IocSet::builtin_storm_0558(),
-        AppCatalog::builtin(),
-        None,
-        vec![],
-    );
+    let mut a = crate::scenario::default_analytics();
     let observer = a.observer();
     // Uneven runs of events, observed on two threads; the second half folded first.
     let chunks: Vec<&[stormwatch_core::Event]> = w.events.chunks(37).collect();

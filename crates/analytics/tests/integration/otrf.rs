@@ -7,8 +7,6 @@ use stormwatch_core::{
     Timestamp,
 };
 
-use stormwatch_analytics::{Analytics, AnalyticsConfig, AppCatalog, IocSet};
-
 const SAMPLE: &str = "../../../shared/corpus/logs/m365-ual/otrf-goldensaml-adfs-mail-access/OfficeActivityEvents.json";
 
 /// The Sentinel `OfficeActivity` row, normalised field by field as the readers do.
@@ -81,13 +79,7 @@ fn otrf_sample_raises_new_client_app() {
         eprintln!("OTRF sample not found at {SAMPLE}; skipped");
         return;
     };
-    let mut a = Analytics::new(
-        AnalyticsConfig::default(),
-        IocSet::builtin_storm_0558(),
-        AppCatalog::builtin(),
-        None,
-        vec![],
-    );
+    let mut a = crate::scenario::default_analytics();
     a.observe(&ev);
     let out = a.finish();
     let d = out

@@ -8,14 +8,19 @@ use crate::testkit::number;
 use crate::world::{Tag, World, build};
 use stormwatch_analytics::{Analytics, AnalyticsConfig, AnalyticsOutput, AppCatalog, IocSet};
 
-pub(crate) fn run(events: &[Event]) -> AnalyticsOutput {
-    let mut a = Analytics::new(
+/// The analytics with their defaults and the built-in indicators and app list.
+pub(crate) fn default_analytics() -> Analytics {
+    Analytics::new(
         AnalyticsConfig::default(),
         IocSet::builtin_storm_0558(),
         AppCatalog::builtin(),
         None,
         vec![],
-    );
+    )
+}
+
+pub(crate) fn run(events: &[Event]) -> AnalyticsOutput {
+    let mut a = default_analytics();
     for e in events {
         a.observe(e);
     }
