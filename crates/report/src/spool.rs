@@ -188,6 +188,14 @@ impl Default for SpoolOptions {
     }
 }
 
+impl SpoolOptions {
+    /// Where the spool's private directory goes: `tmp_dir`, else the system's.
+    #[must_use]
+    pub fn parent_dir(&self) -> PathBuf {
+        self.tmp_dir.clone().unwrap_or_else(std::env::temp_dir)
+    }
+}
+
 /// One sorted run on disk.
 #[derive(Debug)]
 struct Run {
@@ -285,7 +293,7 @@ impl Spool {
 
     fn new_run_path(&mut self) -> Result<PathBuf, SpoolError> {
         if self.dir.is_none() {
-            let parent = self.opts.tmp_dir.clone().unwrap_or_else(std::env::temp_dir);
+            let parent = self.opts.parent_dir();
             let dir = tempfile::Builder::new()
                 .prefix(&format!("{DIR_PREFIX}{}-", std::process::id()))
                 .tempdir_in(&parent)

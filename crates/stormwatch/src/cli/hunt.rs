@@ -172,7 +172,12 @@ pub(crate) fn run(args: HuntArgs) -> anyhow::Result<ExitCode> {
     };
 
     // Runs killed outright (SIGKILL, out of memory) could not remove their temporary files.
-    let tmp_parent = args.tmp_dir.clone().unwrap_or_else(std::env::temp_dir);
+    let spool_opts = SpoolOptions {
+        tmp_dir: args.tmp_dir.clone(),
+        max_held: args.spill_after.map(|n| n.max(1)),
+        ..SpoolOptions::default()
+    };
+    let tmp_parent = spool_opts.parent_dir();
     let stale = stormwatch_report::remove_stale_spools(&tmp_parent);
     if stale > 0 && !args.output.quiet {
         eprintln!(
@@ -184,11 +189,7 @@ pub(crate) fn run(args: HuntArgs) -> anyhow::Result<ExitCode> {
     let progress = common::ProgressBar::start(&read_opts, args.output.quiet);
     // Detections are spooled as they are found: sorted runs spill to temporary files past a
     // memory budget, so memory stays bounded however many there are.
-    let mut spool = Spool::new(SpoolOptions {
-        tmp_dir: args.tmp_dir.clone(),
-        max_held: args.spill_after.map(|n| n.max(1)),
-        ..SpoolOptions::default()
-    });
+    let mut spool = Spool::new(spool_opts);
     let mut spool_error = None;
     // The spool's temporary directory, once it has one: removed if the run is interrupted.
     let mut spool_dir = None;
