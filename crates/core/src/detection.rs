@@ -32,6 +32,11 @@ impl fmt::Display for DetectionSource {
 /// Serialised as one line of `hunt --format jsonl` (the contract other tools rely on).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Detection {
+    /// Deterministic id of this detection ([`crate::detection_id`]): the same input gives
+    /// the same id, whatever the order or the run. Empty only for a detection built by hand
+    /// that was never given one.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub id: String,
     /// Sigma `id` (or the rule file name when it has none), or `builtin/<slug>`.
     pub rule_id: String,
     /// Sigma `title` or the analytic's name.
@@ -85,6 +90,7 @@ impl Detection {
         timestamp: Timestamp,
     ) -> Self {
         Detection {
+            id: String::new(),
             rule_id: rule_id.into(),
             rule_title: rule_title.into(),
             level,

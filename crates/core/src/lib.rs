@@ -17,6 +17,7 @@
 mod detection;
 mod error;
 mod event;
+mod id;
 pub mod impact;
 mod intern;
 mod level;
@@ -32,6 +33,7 @@ pub use event::{
     Event, FolderAccess, LogonType, MailAccess, MailAccessType, MessageRef, Outcome, SignIn,
     SourceKind,
 };
+pub use id::{DETECTION_ID_LEN, detection_id, record_identity};
 pub use impact::ImpactReport;
 pub use intern::Interner;
 pub use level::Level;

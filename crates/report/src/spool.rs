@@ -477,6 +477,7 @@ fn remove_run(path: &Path) -> Result<(), SpoolError> {
 fn estimated_size(d: &Detection) -> usize {
     let opt = |s: &Option<String>| s.as_ref().map_or(0, String::capacity);
     std::mem::size_of::<Detection>()
+        + d.id.capacity()
         + d.rule_id.capacity()
         + d.rule_title.capacity()
         + d.events.capacity() * std::mem::size_of::<Location>()
@@ -760,6 +761,7 @@ fn put_opt(b: &mut Vec<u8>, s: Option<&str>) {
 }
 
 fn encode(b: &mut Vec<u8>, d: &Detection) {
+    put_str(b, &d.id);
     put_str(b, &d.rule_id);
     put_str(b, &d.rule_title);
     b.push(d.level as u8);
@@ -920,6 +922,7 @@ impl<'a> Decoder<'a> {
     }
 
     fn detection(&mut self) -> Decoded<Detection> {
+        let id = self.string()?;
         let rule_id = self.string()?;
         let rule_title = self.string()?;
         let level = *Level::ALL.get(usize::from(self.u8()?)).ok_or("bad level")?;
@@ -955,6 +958,7 @@ impl<'a> Decoder<'a> {
         }
         let evidence = self.value(0)?;
         Ok(Detection {
+            id,
             rule_id,
             rule_title,
             level,

@@ -4,7 +4,9 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use stormwatch_core::SourceKind;
-use stormwatch_core::{Detection, DetectionSource, Event, Level, Timestamp};
+use stormwatch_core::{
+    Detection, DetectionSource, Event, Level, Timestamp, detection_id, record_identity,
+};
 
 use crate::correlate::CompiledCorrelation;
 use crate::doc::Leaf;
@@ -626,6 +628,7 @@ impl Inner {
             ev.time.unwrap_or(Timestamp::EPOCH),
         );
         d.tags.clone_from(&info.tags);
+        d.id = detection_id(&[info.id.as_str(), "record", &record_identity(&ev.loc)]);
         Some(d.with_context_of(ev))
     }
 }

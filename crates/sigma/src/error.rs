@@ -15,6 +15,12 @@ pub enum SigmaError {
         #[source]
         source: std::io::Error,
     },
+    /// A saved correlator state could not be read back.
+    #[error("correlator snapshot: {reason}")]
+    Snapshot {
+        /// Why (corrupt bytes, another format version).
+        reason: String,
+    },
     /// A processing pipeline is invalid.
     #[error("pipeline {name}: {reason}")]
     Pipeline {

@@ -46,7 +46,9 @@ mod scanner;
 
 use std::path::PathBuf;
 
-pub use correlate::{Correlator, Observation};
+pub use correlate::{
+    CORRELATOR_SNAPSHOT_VERSION, CorrelationChanges, Correlator, Observation, Raised, RestoreReport,
+};
 pub use engine::{Engine, EngineOptions, EngineStats, LogSourceInfo, RuleInfo, RuleKind};
 pub use error::{RuleLoadError, SigmaError};
 pub use pipeline::Pipeline;

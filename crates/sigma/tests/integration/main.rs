@@ -6,4 +6,5 @@ mod differential;
 mod pysigma;
 mod regression;
 mod spec;
+mod stream;
 mod util;
