@@ -517,6 +517,18 @@ impl State {
         for (_, c) in &mut self.ctxs {
             c.locs.compact();
         }
+        // Contexts in a canonical order, by their earliest record (each record is in one
+        // context, so no two tie): nothing that walks them depends on the order the records
+        // came in.
+        self.ctxs.sort_by(|(_, a), (_, b)| {
+            (a.first, a.locs.items.first()).cmp(&(b.first, b.locs.items.first()))
+        });
+        self.ctx_index = self
+            .ctxs
+            .iter()
+            .enumerate()
+            .map(|(i, (k, _))| (*k, i))
+            .collect();
         self.ioc_hits
             .sort_by(|a, b| (a.t, &a.loc).cmp(&(b.t, &b.loc)));
         self.audit_changes

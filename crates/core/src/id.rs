@@ -9,8 +9,6 @@
 //! cryptographic hash matters here: log contents are attacker-controlled, and an actor able to
 //! make their detection's id collide with an earlier benign one would have it deduplicated away.
 
-use std::borrow::Cow;
-
 use sha2::{Digest, Sha256};
 
 use crate::location::Location;
@@ -48,14 +46,16 @@ pub fn detection_id<S: AsRef<[u8]>>(parts: &[S]) -> String {
 
 const HEX: &[u8; 16] = b"0123456789abcdef";
 
-/// What identifies a record across inputs: its own id (`Id`, `id`, `RecordId`) when it has
-/// one, so that overlapping exports and re-sent batches give the same detection ids; else its
-/// position (`file:line`).
+/// What identifies a record in detection ids: its position (`file:line`) and its own id
+/// (`Id`, `id`, `RecordId`) when it has one. The position is part of it because record ids
+/// are not unique in real exports (test fixtures reuse them, and a log's contents are
+/// attacker-controlled): a reused id must not merge two detections. Inputs read again give the
+/// same positions; a service gives each ingested record a stable position of its own.
 #[must_use]
-pub fn record_identity(loc: &Location) -> Cow<'_, str> {
+pub fn record_identity(loc: &Location) -> String {
     match loc.record_id.as_deref() {
-        Some(id) if !id.is_empty() => Cow::Borrowed(id),
-        _ => Cow::Owned(format!("{}:{}", loc.file, loc.line)),
+        Some(id) if !id.is_empty() => format!("{}:{}#{id}", loc.file, loc.line),
+        _ => format!("{}:{}", loc.file, loc.line),
     }
 }
 
@@ -74,13 +74,13 @@ mod tests {
     }
 
     #[test]
-    fn identity_prefers_record_id() {
+    fn identity_is_the_position_and_the_record_id() {
         let mut loc = Location {
             file: Arc::from("a.json"),
             line: 3,
             record_id: Some("r-1".into()),
         };
-        assert_eq!(record_identity(&loc), "r-1");
+        assert_eq!(record_identity(&loc), "a.json:3#r-1");
         loc.record_id = None;
         assert_eq!(record_identity(&loc), "a.json:3");
         loc.record_id = Some(String::new());

@@ -7,16 +7,12 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Instant;
 
 use anyhow::Context as _;
-use stormwatch_analytics::{Analytics, Observed, Observer};
 use stormwatch_core::{Detection, Event, Level};
+use stormwatch_detect::{Change, Detector, DetectorConfig, Scanned};
 use stormwatch_report::{DetectionFormat, HuntSummary, Spool, SpoolOptions};
-use stormwatch_sigma::{Observation, Scanner};
 
 use super::common::{self, InputArgs, Output};
 use crate::exit::Exit;
-
-/// Batches of observed events (up to a few hundred each) waiting for the analytics thread.
-const ANALYTICS_QUEUE: usize = 16;
 
 /// Arguments of `stormwatch hunt`.
 #[derive(Debug, clap::Args)]
@@ -93,37 +89,29 @@ pub(crate) struct HuntArgs {
     format: DetectionFormat,
 }
 
-/// The Sigma rules, run on the reader's worker threads on each event while its record's parse
-/// is at hand, and what the analytics keep of it, taken there too: the events themselves are
-/// freed on the thread that made them.
-struct RuleScan {
-    scanner: Scanner,
-    analytics: Option<Observer>,
-}
+/// The detector's rules and analytics, run on the reader's worker threads on each event
+/// while its record's parse is at hand: the events themselves are freed on the thread that
+/// made them.
+struct Scan(stormwatch_detect::Scanner);
 
-/// What the rules made of a run of events: their detections, and one observation per event
-/// (in order) for the correlator; and what the analytics keep of the events.
-#[derive(Default)]
-struct Scanned {
-    detections: Vec<Detection>,
-    observations: Vec<Observation>,
-    analytics: Observed,
-}
-
-impl stormwatch_read::Inspect for RuleScan {
+impl stormwatch_read::Inspect for Scan {
     type Out = Scanned;
 
     fn inspect(&self, event: &Event, parsed: Option<&sonic_rs::Value>, out: &mut Scanned) {
-        let observed = self.scanner.scan(event, parsed, &mut out.detections);
-        out.observations.push(observed);
-        if let Some(a) = &self.analytics {
-            a.observe(event, &mut out.analytics);
-        }
+        self.0.scan(event, parsed, out);
     }
 
     fn keeps_events(&self) -> bool {
         false
     }
+}
+
+/// The detections among the detector's decisions (a run over a finite input never withdraws).
+fn raised(changes: &mut Vec<Change>) -> impl Iterator<Item = Detection> + '_ {
+    changes.drain(..).filter_map(|c| match c {
+        Change::Raise(a) => Some(a.detection),
+        Change::Withdraw(_) => None,
+    })
 }
 
 /// Have the spool's temporary directory removed if the run is interrupted, once it exists.
@@ -153,8 +141,6 @@ pub(crate) fn run(args: HuntArgs) -> anyhow::Result<ExitCode> {
     read_opts.cancel = Some(Arc::clone(&cancel));
 
     let engine = common::load_sigma(&args.rules, !args.no_default_rules, args.ignore_logsource)?;
-    let mut correlator = engine.engine.correlator();
-
     let built = if args.no_builtin {
         None
     } else {
@@ -170,6 +156,9 @@ pub(crate) fn run(args: HuntArgs) -> anyhow::Result<ExitCode> {
         Some(b) => (Some(b.analytics), b.store),
         None => (None, None),
     };
+    let rules_loaded = engine.rules_loaded;
+    let rule_errors = engine.errors;
+    let mut detector = Detector::new(engine.engine, analytics, DetectorConfig::default())?;
 
     // Runs killed outright (SIGKILL, out of memory) could not remove their temporary files.
     let spool_opts = SpoolOptions {
@@ -194,104 +183,50 @@ pub(crate) fn run(args: HuntArgs) -> anyhow::Result<ExitCode> {
     // The spool's temporary directory, once it has one: removed if the run is interrupted.
     let mut spool_dir = None;
     crate::cleanup::install();
-    // What the analytics keep of each event is taken on the reader's workers; the analytics
-    // fold it in, in input order, on a thread of their own fed through a bounded queue, while
-    // the rules match the next events.
-    let scoped = std::thread::scope(|scope| {
-        let observer = analytics.as_ref().map(Analytics::observer);
-        let (queue, worker) = match analytics {
-            Some(mut a) => {
-                let spare = a.observer();
-                let (tx, rx) = std::sync::mpsc::sync_channel::<Observed>(ANALYTICS_QUEUE);
-                let worker = std::thread::Builder::new()
-                    .name("stormwatch-analytics".to_owned())
-                    .spawn_scoped(scope, move || {
-                        for batch in rx {
-                            a.fold(&batch);
-                            spare.recycle(batch);
-                        }
-                        a
-                    })
-                    .context("starting the analytics thread")?;
-                (Some(tx), Some(worker))
-            }
-            None => (None, None),
-        };
-        let scan = RuleScan {
-            scanner: engine.engine.scanner(&correlator),
-            analytics: observer,
-        };
-        let stats = stormwatch_read::read_inspect(&inputs, &read_opts, &scan, &mut |_, found| {
-            for observed in found.observations {
-                correlator.record(observed);
-            }
-            if spool_error.is_none()
-                && let Err(e) = spool.extend(found.detections)
-            {
-                spool_error = Some(e);
-                cancel.store(true, Ordering::Relaxed);
-            }
-            remember_spool_dir(&spool, &mut spool_dir);
-            // A closed queue means the thread ended early; joining it below says why.
-            if let Some(q) = &queue
-                && !found.analytics.is_empty()
-            {
-                let _ = q.send(found.analytics);
-            }
-        });
-        drop(queue);
-        let analytics = match worker.map(std::thread::ScopedJoinHandle::join) {
-            Some(Ok(a)) => Some(a),
-            Some(Err(_)) => anyhow::bail!("the built-in analytics stopped on an internal error"),
-            None => None,
-        };
-        Ok((stats, analytics))
+    let scan = Scan(detector.scanner());
+    let mut changes = Vec::new();
+    let mut detect_error = None;
+    let stats = stormwatch_read::read_inspect(&inputs, &read_opts, &scan, &mut |_, found| {
+        if detect_error.is_none()
+            && let Err(e) = detector.absorb(found, &mut changes)
+        {
+            detect_error = Some(e);
+            cancel.store(true, Ordering::Relaxed);
+        }
+        if spool_error.is_none()
+            && let Err(e) = spool.extend(raised(&mut changes))
+        {
+            spool_error = Some(e);
+            cancel.store(true, Ordering::Relaxed);
+        }
+        changes.clear();
+        remember_spool_dir(&spool, &mut spool_dir);
     });
     // The bar is cleared before any error is said.
     progress.finish();
-    let (stats, analytics) = scoped?;
     let stats = stats.context("reading inputs")?;
     if let Some(e) = spool_error {
         return Err(e).context("collecting detections");
     }
+    if let Some(e) = detect_error {
+        return Err(e.into());
+    }
 
-    // The analytics decide while the correlations are evaluated.
-    let (correlated, decided) = std::thread::scope(|scope| {
-        let decided = analytics.map(|a| {
-            std::thread::Builder::new()
-                .name("stormwatch-analytics".to_owned())
-                .spawn_scoped(scope, move || a.finish())
-        });
-        let correlated = correlator.finish();
-        let decided = match decided {
-            Some(Ok(worker)) => Some(worker.join()),
-            Some(Err(e)) => return Err(e).context("starting the analytics thread"),
-            None => None,
-        };
-        Ok((correlated, decided))
-    })?;
-    spool.extend(correlated).context("collecting detections")?;
-    let mut notes = Vec::new();
-    let mut incidents = Vec::new();
-    if let Some(decided) = decided {
-        let Ok(out) = decided else {
-            anyhow::bail!("the built-in analytics stopped on an internal error");
-        };
-        spool
-            .extend(out.detections)
-            .context("collecting detections")?;
-        notes.extend(out.notes);
-        incidents = out
-            .incidents
-            .iter()
-            .map(serde_json::to_value)
-            .collect::<Result<Vec<_>, _>>()
-            .context("serialising incidents")?;
-        if let Some(store) = store {
-            store
-                .save_baseline(common::BASELINE_KEY, &out.baseline)
-                .context("saving baselines to the state store")?;
-        }
+    let finished = detector.finish(&mut changes)?;
+    spool
+        .extend(raised(&mut changes))
+        .context("collecting detections")?;
+    let notes = finished.notes;
+    let incidents = finished
+        .incidents
+        .iter()
+        .map(serde_json::to_value)
+        .collect::<Result<Vec<_>, _>>()
+        .context("serialising incidents")?;
+    if let (Some(store), Some(baseline)) = (store, &finished.baseline) {
+        store
+            .save_baseline(common::BASELINE_KEY, baseline)
+            .context("saving baselines to the state store")?;
     }
     let counts = *spool.counts();
     remember_spool_dir(&spool, &mut spool_dir);
@@ -299,8 +234,8 @@ pub(crate) fn run(args: HuntArgs) -> anyhow::Result<ExitCode> {
 
     let summary = HuntSummary {
         stats,
-        rules_loaded: engine.rules_loaded,
-        rule_errors: engine.errors,
+        rules_loaded,
+        rule_errors,
         notes,
         elapsed: started.elapsed(),
         generated_at: Some(common::now()),

@@ -1,0 +1,39 @@
+//! How the detector waits for late records.
+
+use std::time::Duration;
+
+/// The detector's time settings. Times are event times (the records' own), never the clock.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DetectorConfig {
+    /// How far behind the watermark a record may be and still be decided as if it had come
+    /// in time order. Audit logs arrive hours late and out of order: 12 hours by default.
+    /// Records later than this are still processed; what they change is marked late.
+    pub lateness: Duration,
+    /// How long the analytics wait after an hour has passed the watermark before deciding
+    /// on it, so that sign-ins logged late can still back the mail access of that hour (the
+    /// sign-in log's own latency). 2 hours by default.
+    pub sign_in_grace: Duration,
+    /// How much history is kept in memory behind the watermark: older contexts are folded
+    /// into the per-mailbox baselines and dropped, older windows closed. 30 days by default.
+    pub horizon: Duration,
+    /// Raise correlations as soon as their condition is met by the records at hand, before
+    /// the lateness bound has passed them (a late record may then withdraw or change them).
+    /// On by default; off, correlations are raised once settled.
+    pub speculate: bool,
+}
+
+impl Default for DetectorConfig {
+    fn default() -> Self {
+        DetectorConfig {
+            lateness: Duration::from_secs(12 * 3600),
+            sign_in_grace: Duration::from_secs(2 * 3600),
+            horizon: Duration::from_secs(30 * 24 * 3600),
+            speculate: true,
+        }
+    }
+}
+
+/// A duration in nanoseconds, saturating.
+pub(crate) fn nanos(d: Duration) -> i64 {
+    i64::try_from(d.as_nanos()).unwrap_or(i64::MAX)
+}

@@ -1,0 +1,10 @@
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::print_stdout,
+    clippy::print_stderr
+)]
+//! Integration tests of the streaming detector.
+
+mod finish;
+mod util;
