@@ -10,6 +10,17 @@ use crate::schema;
 /// The database file created inside the state directory.
 pub const DB_FILE_NAME: &str = "stormwatch.sqlite";
 
+/// How to open the store.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct OpenOptions {
+    /// Every commit is on disk when it returns (`synchronous = FULL`: the write-ahead log is
+    /// synced at each commit). Off, a commit survives the process being killed but not the
+    /// machine losing power (`synchronous = NORMAL`).
+    pub durable: bool,
+    /// SQLite's page cache for this connection, in KiB (SQLite's default is 2 MiB).
+    pub cache_kib: Option<u32>,
+}
+
 /// The embedded store: one SQLite database in a state directory.
 #[derive(Debug)]
 pub struct Store {
@@ -25,6 +36,14 @@ impl Store {
     /// The directory or database cannot be created or opened, or the database was written by a
     /// newer stormwatch ([`StoreError::TooNew`]).
     pub fn open(dir: &Path) -> Result<Store, StoreError> {
+        Store::open_with(dir, &OpenOptions::default())
+    }
+
+    /// [`Store::open`] with options: a service's connections ask for durable commits.
+    ///
+    /// # Errors
+    /// As [`Store::open`].
+    pub fn open_with(dir: &Path, opts: &OpenOptions) -> Result<Store, StoreError> {
         std::fs::create_dir_all(dir).map_err(|source| StoreError::CreateDir {
             path: dir.to_owned(),
             source,
@@ -44,10 +63,43 @@ impl Store {
                 path: path.clone(),
                 source,
             })?;
-        conn.pragma_update(None, "synchronous", "NORMAL")
-            .map_err(sql("set synchronous"))?;
+        conn.pragma_update(
+            None,
+            "synchronous",
+            if opts.durable { "FULL" } else { "NORMAL" },
+        )
+        .map_err(sql("set synchronous"))?;
+        if let Some(kib) = opts.cache_kib {
+            conn.pragma_update(None, "cache_size", -i64::from(kib))
+                .map_err(sql("set cache size"))?;
+        }
         schema::migrate(&mut conn, &path)?;
         Ok(Store { conn, path })
+    }
+
+    /// Run `f` in one transaction: everything it writes is committed together, or nothing
+    /// when it fails.
+    ///
+    /// # Errors
+    /// What `f` returns, or the transaction cannot begin or commit.
+    pub fn write<T>(
+        &mut self,
+        f: impl FnOnce(&Tx<'_>) -> Result<T, StoreError>,
+    ) -> Result<T, StoreError> {
+        let tx = self
+            .conn
+            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
+            .map_err(sql("begin transaction"))?;
+        let out = f(&Tx { conn: &tx })?;
+        tx.commit().map_err(sql("commit"))?;
+        Ok(out)
+    }
+
+    /// The same queries as a [`Tx`], each in its own transaction (for reads, and writes of
+    /// one statement).
+    #[must_use]
+    pub fn read(&self) -> Tx<'_> {
+        Tx { conn: &self.conn }
     }
 
     /// The database file.
@@ -65,6 +117,13 @@ impl Store {
             .query_row("PRAGMA user_version", [], |r| r.get(0))
             .map_err(sql("read schema version"))
     }
+}
+
+/// The writes and queries of the service's tables, inside a [`Store::write`] transaction or
+/// directly on the store ([`Store::read`]).
+#[derive(Debug, Clone, Copy)]
+pub struct Tx<'a> {
+    pub(crate) conn: &'a Connection,
 }
 
 /// Now, in nanoseconds since the epoch (0 if the clock is before 1970).
