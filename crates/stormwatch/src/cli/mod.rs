@@ -9,6 +9,7 @@ pub(crate) mod common;
 pub(crate) mod hunt;
 pub(crate) mod impact;
 pub(crate) mod rules;
+pub(crate) mod serve;
 pub(crate) mod tokens;
 
 /// Hunt, assess impact and verify tokens in Microsoft 365 and Entra ID audit logs.
@@ -24,7 +25,8 @@ const AFTER_HELP: &str = "Examples:
   stormwatch hunt --format html -o report.html audit/*.json.gz signins.json
   stormwatch impact --from-hunt --format html -o impact.html examples/storm-0558/
   stormwatch tokens verify eyJhbGciOi...
-  stormwatch rules list";
+  stormwatch rules list
+  stormwatch serve --data-dir /var/lib/stormwatch";
 
 #[derive(Debug, Subcommand)]
 enum Command {
@@ -38,6 +40,8 @@ enum Command {
     Rules(rules::RulesArgs),
     /// List the built-in analytics and their settings.
     Analytics(analytics::AnalyticsArgs),
+    /// Monitor continuously: ingest over HTTP and from folders, detect, store and send alerts.
+    Serve(serve::ServeArgs),
 }
 
 /// Run the parsed command.
@@ -48,5 +52,6 @@ pub(crate) fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Tokens(a) => tokens::run(a),
         Command::Rules(a) => rules::run(a),
         Command::Analytics(a) => analytics::run(a),
+        Command::Serve(a) => serve::run(a),
     }
 }
