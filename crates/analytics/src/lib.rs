@@ -60,13 +60,17 @@ mod baseline;
 mod config;
 mod engine;
 mod error;
+mod evict;
 mod incident;
 mod info;
 mod intern;
 mod iocs;
 mod loc;
 mod observed;
+mod size;
+mod snapshot;
 mod state;
+mod syms;
 #[cfg(test)]
 mod testkit;
 
@@ -80,6 +84,7 @@ pub use config::{
 };
 pub use engine::{Analytics, AnalyticsOutput};
 pub use error::AnalyticsError;
+pub use evict::EvictStats;
 pub use incident::{Incident, RuleCount};
 pub use info::{AnalyticInfo, Setting};
 pub use iocs::{Indicator, IocSet};

@@ -7,7 +7,9 @@ mod testkit;
 
 mod api;
 mod baseline;
+mod generated;
 mod order;
 mod otrf;
 mod scenario;
+mod stream;
 mod world;

@@ -1,0 +1,308 @@
+//! Ageing out: what is older than a point in event time leaves the state, so that analytics
+//! fed an endless stream hold what the horizon covers and not more.
+//!
+//! Contexts that ended before the point are folded into the baseline snapshot (exactly as
+//! [`crate::Analytics::finish`] folds every context into the baseline it saves), so the
+//! novelty decisions keep knowing their values, and dropped. Sign-in index entries, IOC hits,
+//! audit changes, token verdicts, per-day counts and per-mailbox activity older than the point
+//! are dropped, except the sign-in entries a kept context still joins against. The string
+//! interner is compacted when most of its strings are no longer referenced.
+
+use std::time::Duration;
+
+use stormwatch_core::Timestamp;
+
+use crate::engine::{Analytics, next_baseline};
+use crate::intern::{FastMap as HashMap, FastSet as HashSet, Interner, Sym};
+use crate::state::{DAY_NS, State, hour_of};
+use crate::syms;
+
+/// What [`Analytics::evict`] did.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
+#[non_exhaustive]
+pub struct EvictStats {
+    /// Contexts whose last record was before the point: folded into the baseline, dropped.
+    pub contexts: usize,
+    /// Contexts kept.
+    pub contexts_kept: usize,
+    /// Sign-in index entries dropped: session hours, token ids, user-IP hours, users.
+    pub sign_in_entries: usize,
+    /// Records from IOC IPs dropped.
+    pub ioc_hits: usize,
+    /// Audit configuration changes dropped.
+    pub audit_changes: usize,
+    /// Token verdicts dropped.
+    pub verdicts: usize,
+    /// Per-mailbox activity entries (for visibility gaps) dropped.
+    pub activity: usize,
+    /// Per-day record counts dropped.
+    pub days: usize,
+    /// Distinct strings held before.
+    pub strings_before: usize,
+    /// Distinct strings held after (smaller only when the interner was compacted).
+    pub strings_after: usize,
+    /// [`Analytics::state_bytes`] before.
+    pub bytes_before: usize,
+    /// [`Analytics::state_bytes`] after.
+    pub bytes_after: usize,
+}
+
+/// Keep the earliest hour `h` a key is joined from.
+fn pin<K: std::hash::Hash + Eq>(m: &mut HashMap<K, i64>, k: K, h: i64) {
+    let e = m.entry(k).or_insert(h);
+    *e = (*e).min(h);
+}
+
+fn hours(h: u32) -> i64 {
+    i64::from(h)
+}
+
+fn days_h(d: u32) -> i64 {
+    i64::from(d) * 24
+}
+
+impl Analytics {
+    /// The longest look back of any analytic, in whole hours (plus the hour the sign-in joins
+    /// round to): how far behind the oldest record still to be folded [`Analytics::evict`]'s
+    /// point must stay for the decisions about that record to be those of a run that never
+    /// evicted. With the defaults, 30 days (`no_sign_in.session_max_age_days`,
+    /// `asn.baseline_days`) and an hour.
+    #[must_use]
+    pub fn longest_lookback(&self) -> Duration {
+        let c = &self.config;
+        let minutes_h = |m: u32| (i64::from(m) + 59) / 60;
+        let h = [
+            days_h(c.baseline_days),
+            days_h(c.asn.baseline_days),
+            days_h(c.no_sign_in.session_max_age_days),
+            hours(c.no_sign_in.session_lookback_hours),
+            hours(c.no_sign_in.token_lookback_hours),
+            hours(c.no_sign_in.ip_window_hours),
+            // Breadth compares a context's hours with others within 24 hours.
+            24,
+            minutes_h(c.breadth.window_minutes),
+            minutes_h(c.concurrent_sessions.window_minutes),
+        ]
+        .into_iter()
+        .max()
+        .unwrap_or(0)
+            + 1;
+        Duration::from_secs(u64::try_from(h).unwrap_or(0) * 3600)
+    }
+
+    /// Age out state older than `before` (event time).
+    ///
+    /// - Contexts whose last record is before it are folded into the baseline snapshot as
+    ///   [`Analytics::finish`] folds contexts into the baseline it saves (values seen per
+    ///   mailbox and dimension with their first and last time and record count, the hourly
+    ///   operation statistics, the owner's records in and out of the actor-hours window; then
+    ///   entries older than `snapshot_retention_days` are pruned) and dropped. Contexts with a
+    ///   record at or after it are kept whole.
+    /// - Sign-in index entries (session hours, token ids, user-IP hours) before it are dropped,
+    ///   except those a kept context joins against (from its first hour minus the sign-in look
+    ///   backs); a user is forgotten as having signed in once their last sign-in is
+    ///   `snapshot_retention_days` before it and no kept context is theirs. The sign-in counts
+    ///   and span stay.
+    /// - Records from IOC IPs, audit configuration changes, token verdicts, per-mailbox
+    ///   activity and per-day counts before it are dropped.
+    /// - The string interner is compacted (every id the state holds rewritten) once most of
+    ///   its strings are no longer referenced.
+    ///
+    /// The caller guarantees that every record folded afterwards is at least
+    /// [`Analytics::longest_lookback`] after `before`: the decisions about those records are
+    /// then the ones a run without eviction makes, except where an analytic summarises all of
+    /// its input at once (see `docs/analytics/streaming.md`). The input's span, the counts
+    /// in the notes and the caps' counters are kept.
+    pub fn evict(&mut self, before: Timestamp) -> EvictStats {
+        let b = before.nanos();
+        let mut stats = EvictStats {
+            strings_before: self.state.names.len(),
+            bytes_before: self.state_bytes(),
+            ..EvictStats::default()
+        };
+        self.evict_contexts(b, &mut stats);
+        self.evict_sign_ins(b, &mut stats);
+        let st = &mut self.state;
+        let n = st.ioc_hits.len();
+        st.ioc_hits.retain(|h| h.t >= b);
+        stats.ioc_hits = n - st.ioc_hits.len();
+        let n = st.audit_changes.len();
+        st.audit_changes.retain(|a| a.t >= b);
+        stats.audit_changes = n - st.audit_changes.len();
+        let n = st.verdicts.len();
+        st.verdicts.retain(|v| v.t >= b);
+        stats.verdicts = n - st.verdicts.len();
+        let n = st.activity.len();
+        st.activity.retain(|_, a| a.last.is_none_or(|l| l >= b));
+        stats.activity = n - st.activity.len();
+        let n = st.days.len();
+        st.days = st.days.split_off(&before.day_number());
+        stats.days = n - st.days.len();
+        // A cache of formatted addresses: it would otherwise grow with every address ever seen.
+        st.ip_syms = HashMap::default();
+        shrink(st);
+        self.compact_names(false);
+        stats.strings_after = self.state.names.len();
+        stats.bytes_after = self.state_bytes();
+        stats
+    }
+
+    fn evict_contexts(&mut self, b: i64, stats: &mut EvictStats) {
+        let st = &mut self.state;
+        let (old, kept): (Vec<_>, Vec<_>) = std::mem::take(&mut st.ctxs)
+            .into_iter()
+            .partition(|(_, c)| c.last < b);
+        stats.contexts = old.len();
+        stats.contexts_kept = kept.len();
+        st.ctxs = kept;
+        st.ctx_index = st
+            .ctxs
+            .iter()
+            .enumerate()
+            .map(|(i, (k, _))| (*k, i))
+            .collect();
+        if old.is_empty() {
+            return;
+        }
+        // The aged-out contexts alone, read as a state of their own by the code that folds
+        // contexts into the saved baseline: the two cannot drift apart.
+        let mut part = State::new(st.max_events_per_context);
+        part.names = std::mem::take(&mut st.names);
+        part.first = old.iter().map(|(_, c)| c.first).min();
+        part.last = old.iter().map(|(_, c)| c.last).max();
+        part.ctxs = old;
+        let snapshot = next_baseline(&self.cx_over(&part));
+        self.state.names = std::mem::take(&mut part.names);
+        self.snapshot = snapshot;
+    }
+
+    fn evict_sign_ins(&mut self, b: i64, stats: &mut EvictStats) {
+        let cfg = &self.config.no_sign_in;
+        let back = hours(cfg.session_lookback_hours).max(days_h(cfg.session_max_age_days));
+        let tok = hours(cfg.token_lookback_hours);
+        let ipw = hours(cfg.ip_window_hours);
+        let retention = i64::from(self.config.snapshot_retention_days) * DAY_NS;
+        let bh = hour_of(b);
+        let st = &mut self.state;
+        // The earliest hour each key is still joined from by a kept context.
+        let mut sessions: HashMap<Sym, i64> = HashMap::default();
+        let mut utis: HashMap<Sym, i64> = HashMap::default();
+        let mut user_ips: HashMap<(Sym, Sym), i64> = HashMap::default();
+        let mut users: HashSet<Sym> = HashSet::default();
+        for (k, c) in &st.ctxs {
+            let h0 = hour_of(c.first);
+            if let Some(s) = k.session {
+                pin(&mut sessions, s, h0 - back);
+            }
+            for &(h, u) in &c.utis {
+                pin(&mut utis, u, h - tok);
+            }
+            if let Some(u) = k.user {
+                users.insert(u);
+                if let Some(ip) = k.ip {
+                    pin(&mut user_ips, (u, ip), h0 - ipw);
+                }
+            }
+        }
+        let si = &mut st.sign_ins;
+        let mut dropped = 0usize;
+        si.sessions.retain(|s, hs| {
+            let cut = sessions.get(s).map_or(bh, |&p| p.min(bh));
+            let n = hs.len();
+            *hs = hs.split_off(&cut);
+            dropped += n - hs.len();
+            !hs.is_empty()
+        });
+        let n = si.utis.len();
+        si.utis
+            .retain(|u, &mut (_, last)| last >= utis.get(u).map_or(bh, |&p| p.min(bh)));
+        dropped += n - si.utis.len();
+        si.user_ips.retain(|k, hs| {
+            let cut = user_ips.get(k).map_or(bh, |&p| p.min(bh));
+            let n = hs.len();
+            *hs = hs.split_off(&cut);
+            dropped += n - hs.len();
+            !hs.is_empty()
+        });
+        let user_last = &si.user_last;
+        let forget =
+            |u: &Sym| !users.contains(u) && user_last.get(u).is_none_or(|&l| l < b - retention);
+        let gone: Vec<Sym> = si.users.iter().copied().filter(forget).collect();
+        dropped += gone.len();
+        for u in &gone {
+            si.users.remove(u);
+            si.user_last.remove(u);
+        }
+        stats.sign_in_entries = dropped;
+    }
+
+    /// Rebuild the interner with only the strings the state still refers to, and rewrite every
+    /// id: when `force`, or when fewer than half of its strings are referenced. Returns whether
+    /// it did.
+    pub(crate) fn compact_names(&mut self, force: bool) -> bool {
+        let st = &mut self.state;
+        let n = st.names.len();
+        let mut live = vec![false; n];
+        syms::each_sym(st, |s| {
+            if let Some(x) = usize::try_from(s).ok().and_then(|i| live.get_mut(i)) {
+                *x = true;
+            }
+        });
+        let alive = live.iter().filter(|&&x| x).count();
+        if !force && alive * 2 >= n {
+            return false;
+        }
+        let mut map = vec![Interner::FULL; n];
+        let mut kept: Vec<&str> = Vec::with_capacity(alive);
+        for (i, s) in st.names.strings().enumerate() {
+            if live.get(i).copied().unwrap_or(false) {
+                if let (Some(m), Ok(id)) = (map.get_mut(i), u32::try_from(kept.len())) {
+                    *m = id;
+                }
+                kept.push(s);
+            }
+        }
+        // Distinct strings interned in their old order: ids keep their order.
+        let Some(names) = Interner::from_strings(kept) else {
+            return false;
+        };
+        syms::remap(st, |s| {
+            usize::try_from(s)
+                .ok()
+                .and_then(|i| map.get(i).copied())
+                .unwrap_or(Interner::FULL)
+        });
+        st.names = names;
+        true
+    }
+}
+
+/// Give back the memory of collections that shrank a lot.
+fn shrink(st: &mut State) {
+    fn vec<T>(v: &mut Vec<T>) {
+        if v.capacity() > 64 && v.len() < v.capacity() / 4 {
+            v.shrink_to(v.len() * 2);
+        }
+    }
+    fn map<K: std::hash::Hash + Eq, V, S: std::hash::BuildHasher>(
+        m: &mut std::collections::HashMap<K, V, S>,
+    ) {
+        if m.capacity() > 64 && m.len() < m.capacity() / 4 {
+            m.shrink_to(m.len() * 2);
+        }
+    }
+    vec(&mut st.ctxs);
+    vec(&mut st.ioc_hits);
+    vec(&mut st.audit_changes);
+    vec(&mut st.verdicts);
+    map(&mut st.ctx_index);
+    map(&mut st.activity);
+    map(&mut st.sign_ins.sessions);
+    map(&mut st.sign_ins.utis);
+    map(&mut st.sign_ins.user_ips);
+    map(&mut st.sign_ins.user_last);
+    let users = &mut st.sign_ins.users;
+    if users.capacity() > 64 && users.len() < users.capacity() / 4 {
+        users.shrink_to(users.len() * 2);
+    }
+}
