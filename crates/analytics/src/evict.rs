@@ -306,3 +306,164 @@ fn shrink(st: &mut State) {
         users.shrink_to(users.len() * 2);
     }
 }
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use stormwatch_core::Event;
+
+    use super::*;
+    use crate::analytics::tests_util::history;
+    use crate::testkit::{Ev, at, number};
+    use crate::{AnalyticsConfig, AppCatalog, IocSet};
+
+    fn analytics() -> Analytics {
+        Analytics::new(
+            AnalyticsConfig::default(),
+            IocSet::builtin_storm_0558(),
+            AppCatalog::builtin(),
+            None,
+            vec![],
+        )
+    }
+
+    fn json(a: &mut Analytics) -> String {
+        serde_json::to_string(&a.evaluate()).unwrap()
+    }
+
+    /// Three weeks of five mailboxes (a session a day each), a forged session on day 20.
+    fn events() -> Vec<Event> {
+        let mut ev = Vec::new();
+        for u in ["a", "b", "c", "d", "e"] {
+            ev.extend(history(&format!("{u}@agency.example"), 21));
+        }
+        ev.push(
+            Ev::mail(&at(20, 3, 0), "a@agency.example")
+                .session("forged-1")
+                .ip("51.89.156.153")
+                .build(),
+        );
+        number(&mut ev);
+        ev
+    }
+
+    #[test]
+    fn compaction_keeps_every_text_and_every_answer() {
+        let mut a = analytics();
+        events().iter().for_each(|e| a.observe(e));
+        let want = json(&mut a);
+        let texts = syms::texts(&a.state);
+        let live = a.state.names.len();
+        // Strings nothing refers to any more (as aged-out contexts leave behind).
+        for i in 0..3 * live {
+            a.state.names.intern(&format!("gone-{i}"));
+        }
+        assert!(a.compact_names(false), "most strings were dead");
+        assert_eq!(a.state.names.len(), live);
+        assert_eq!(
+            syms::texts(&a.state),
+            texts,
+            "a kept id now names another string"
+        );
+        assert_eq!(json(&mut a), want);
+        // Not compacted again while most strings are alive; forced, nothing changes.
+        assert!(!a.compact_names(false));
+        assert!(a.compact_names(true));
+        assert_eq!(a.state.names.len(), live);
+        assert_eq!(json(&mut a), want);
+        // Folding goes on with the new ids: the same as without compaction.
+        let more = vec![
+            Ev::mail(&at(20, 4, 0), "b@agency.example")
+                .session("forged-2")
+                .ip("203.0.113.5")
+                .build(),
+            Ev::sign_in(&at(20, 4, 0), "c@agency.example")
+                .session("sess-c-20")
+                .build(),
+        ];
+        let mut b = analytics();
+        events().iter().chain(&more).for_each(|e| b.observe(e));
+        more.iter().for_each(|e| a.observe(e));
+        assert_eq!(json(&mut a), json(&mut b));
+    }
+
+    #[test]
+    fn eviction_drops_what_ended_and_compacts_the_interner() {
+        let mut a = analytics();
+        events().iter().for_each(|e| a.observe(e));
+        let bytes = a.state_bytes();
+        let strings = a.state.names.len();
+        // Everything before day 18 ends: 18 of the 21 sessions of each mailbox go.
+        let st = a.evict(Timestamp::parse(&at(18, 0, 0)).unwrap());
+        assert_eq!(
+            (st.contexts, st.contexts_kept),
+            (5 * 18, 5 * 3 + 1),
+            "{st:?}"
+        );
+        assert!(st.sign_in_entries >= 5 * 18 * 8, "{st:?}");
+        assert_eq!(st.days, 18);
+        assert_eq!(st.strings_before, strings);
+        assert!(st.strings_after < strings / 2, "{st:?}");
+        assert_eq!(st.bytes_before, bytes);
+        assert!(st.bytes_after < bytes / 2, "{st:?}");
+        assert_eq!(a.state_bytes(), st.bytes_after);
+        // What was dropped is in the baseline: Outlook from the office is known for each.
+        for u in ["a", "b", "c", "d", "e"] {
+            let m = format!("{u}@agency.example");
+            assert!(
+                a.snapshot
+                    .seen(&m, "app", crate::testkit::OUTLOOK)
+                    .is_some(),
+                "{m}"
+            );
+        }
+        // The forged session is still found, and nothing else is.
+        let out = a.evaluate();
+        let found: Vec<_> = out
+            .detections
+            .iter()
+            .filter(|d| d.level >= stormwatch_core::Level::High)
+            .map(|d| d.session_id.clone())
+            .collect();
+        assert!(found.contains(&Some("forged-1".into())), "{found:?}");
+        assert!(
+            found.iter().all(|s| s.as_deref() == Some("forged-1")),
+            "{found:?}"
+        );
+        // Evicting again at the same point drops nothing more.
+        let again = a.evict(Timestamp::parse(&at(18, 0, 0)).unwrap());
+        assert_eq!(
+            (again.contexts, again.sign_in_entries, again.days),
+            (0, 0, 0)
+        );
+    }
+
+    #[test]
+    fn a_kept_context_keeps_the_sign_ins_it_joins_against() {
+        let m = "a@agency.example";
+        // One desktop session over two weeks, signed in on day 0 only (no refreshes: sessions
+        // are matched against any sign-in of the session in the last 30 days).
+        let mut ev = vec![
+            Ev::sign_in(&at(0, 8, 0), m)
+                .session("desk")
+                .ip("198.51.100.10")
+                .build(),
+        ];
+        for d in 0..14 {
+            ev.push(
+                Ev::mail(&at(d, 9, 0), m)
+                    .session("desk")
+                    .ip("198.51.100.10")
+                    .build(),
+            );
+        }
+        number(&mut ev);
+        let mut a = analytics();
+        ev.iter().for_each(|e| a.observe(e));
+        let want = json(&mut a);
+        // The session's context runs on, so its day-0 sign-in stays.
+        let st = a.evict(Timestamp::parse(&at(10, 0, 0)).unwrap());
+        assert_eq!((st.contexts, st.sign_in_entries), (0, 0), "{st:?}");
+        assert_eq!(json(&mut a), want);
+    }
+}

@@ -520,6 +520,41 @@ mod tests {
     }
 
     #[test]
+    fn times_at_the_ends_of_the_range_count_as_untimed() {
+        let o = Observer::new(Arc::new(IocSet::new()));
+        let mut b = Observed::default();
+        for t in [i64::MAX, i64::MIN, MAX_ABS_TIME + 1, -MAX_ABS_TIME - 1] {
+            let mut e = mail_read("a@x");
+            e.time = Some(Timestamp::from_nanos(t));
+            o.observe(&e, &mut b);
+        }
+        assert_eq!((b.items.len(), b.untimed), (0, 4));
+        // The edges of the range are kept (years 1824 and 2116).
+        for t in [MAX_ABS_TIME, -MAX_ABS_TIME] {
+            let mut e = mail_read("a@x");
+            e.time = Some(Timestamp::from_nanos(t));
+            o.observe(&e, &mut b);
+        }
+        assert_eq!(b.items.len(), 2);
+        let mut a = crate::Analytics::new(
+            crate::AnalyticsConfig::default(),
+            IocSet::new(),
+            crate::AppCatalog::builtin(),
+            None,
+            vec![],
+        );
+        a.fold(&b);
+        let out = a.finish();
+        assert!(
+            out.notes
+                .iter()
+                .any(|n| n.contains("4 records without a time")),
+            "{:?}",
+            out.notes
+        );
+    }
+
+    #[test]
     fn folded_batches_are_reused_unless_grown_large() {
         let o = Observer::new(Arc::new(IocSet::new()));
         let mut b = Observed::default();

@@ -955,3 +955,215 @@ impl Analytics {
         Ok(st)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use std::sync::OnceLock;
+
+    use proptest::prelude::*;
+    use stormwatch_core::{Event, Timestamp};
+
+    use super::*;
+    use crate::analytics::tests_util::history;
+    use crate::testkit::{Ev, at, number};
+    use crate::{AnalyticsConfig, AppCatalog, IocSet};
+
+    fn analytics() -> Analytics {
+        Analytics::new(
+            AnalyticsConfig::default(),
+            IocSet::builtin_storm_0558(),
+            AppCatalog::builtin(),
+            None,
+            vec![],
+        )
+    }
+
+    /// A small input touching every part of the state: contexts with token ids and folders,
+    /// sign-ins (one failed), records from an IOC IP, an audit change, OWA token issuance,
+    /// Exchange records for visibility, a token verdict.
+    fn events() -> Vec<Event> {
+        let m = "envoy@agency.example";
+        let mut ev = history(m, 3);
+        ev.push(Ev::sign_in(&at(2, 1, 0), m).failed().build());
+        ev.push(
+            Ev::mail(&at(2, 3, 0), m)
+                .session("forged-1")
+                .uti("tok-1")
+                .ip("51.89.156.153")
+                .client("Client=REST;Client=RESTSystem;;")
+                .build(),
+        );
+        ev.push(
+            Ev::mail(&at(2, 3, 5), m)
+                .sync("\\Inbox")
+                .ip("203.0.113.9")
+                .build(),
+        );
+        ev.push(
+            Ev::exchange(
+                &at(2, 4, 0),
+                "admin@agency.example",
+                "Set-MailboxAuditBypassAssociation",
+            )
+            .raw(r#"{"Parameters":[{"Name":"AuditBypassEnabled","Value":"True"}]}"#)
+            .build(),
+        );
+        ev.push(
+            Ev::exchange(&at(2, 5, 0), m, "GetAccessTokenForResource")
+                .record_type(275)
+                .session("forged-1")
+                .build(),
+        );
+        for i in 0..25 {
+            ev.push(Ev::exchange(&at(1, 10, i), "quiet@agency.example", "Send").build());
+        }
+        number(&mut ev);
+        ev
+    }
+
+    fn sample() -> &'static [u8] {
+        static S: OnceLock<Vec<u8>> = OnceLock::new();
+        S.get_or_init(|| {
+            let mut a = analytics();
+            events().iter().for_each(|e| a.observe(e));
+            a.observe_token_verdict(
+                Timestamp::parse("2023-05-03T03:00:00Z").unwrap(),
+                Some("forged-1"),
+                None,
+                "forged",
+                Location::default(),
+            );
+            a.snapshot().unwrap()
+        })
+    }
+
+    fn framed(body: &[u8]) -> Vec<u8> {
+        let mut out = sample()[..HEADER].to_vec();
+        out[12..20].copy_from_slice(&(body.len() as u64).to_le_bytes());
+        out[20..24].copy_from_slice(&crc32fast::hash(body).to_le_bytes());
+        out.extend_from_slice(body);
+        out
+    }
+
+    #[test]
+    fn the_sample_touches_every_part_of_the_state() {
+        let mut a = analytics();
+        a.restore(sample()).unwrap();
+        let st = &a.state;
+        assert!(
+            st.ctxs
+                .iter()
+                .any(|(_, c)| !c.utis.is_empty() && !c.locs.items.is_empty())
+        );
+        assert!(st.ctxs.iter().any(|(_, c)| !c.folders.is_empty()));
+        assert!(st.sign_ins.failed > 0 && !st.sign_ins.sessions.is_empty());
+        assert!(!st.ioc_hits.is_empty() && !st.audit_changes.is_empty());
+        assert!(!st.verdicts.is_empty() && st.owa_token_records > 0);
+        assert!(st.activity.values().any(|a| a.first.is_some()));
+        let out = a.evaluate();
+        for slug in [
+            "ioc-infrastructure",
+            "forged-token-signals",
+            "visibility-gaps",
+        ] {
+            assert!(
+                out.detections.iter().any(|d| d.rule_id.ends_with(slug)),
+                "{slug}"
+            );
+        }
+        // Framing the body again gives the same bytes.
+        assert_eq!(framed(&sample()[HEADER..]), sample());
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 512, failure_persistence: None, ..ProptestConfig::default() })]
+
+        /// A body changed behind a valid header and checksum (as a snapshot written by
+        /// someone else would be): restoring is an error, or gives a state that decides,
+        /// snapshots and restores again; never a panic.
+        #[test]
+        fn changed_bodies_are_errors_or_usable_states(
+            edits in prop::collection::vec((any::<prop::sample::Index>(), any::<u8>(), 0u8..4), 1..6)
+        ) {
+            let mut body = sample()[HEADER..].to_vec();
+            for (i, byte, op) in edits {
+                if body.is_empty() {
+                    break;
+                }
+                let at = i.index(body.len());
+                match op {
+                    0 => body[at] = byte,
+                    1 => body.insert(at, byte),
+                    2 => {
+                        body.remove(at);
+                    }
+                    _ => body[at] ^= 1 << (byte % 8),
+                }
+            }
+            let mut a = analytics();
+            if a.restore(&framed(&body)).is_ok() {
+                let _ = a.evaluate();
+                let again = a.snapshot().unwrap();
+                let mut b = analytics();
+                b.restore(&again).unwrap();
+            }
+        }
+
+        /// Any change to the bytes themselves is caught.
+        #[test]
+        fn changed_snapshots_are_errors(
+            at in any::<prop::sample::Index>(),
+            flip in 1u8..=255,
+        ) {
+            let mut bytes = sample().to_vec();
+            let i = at.index(bytes.len());
+            bytes[i] ^= flip;
+            prop_assert!(analytics().restore(&bytes).is_err());
+        }
+    }
+
+    #[test]
+    fn inconsistent_states_are_refused() {
+        let mut a = analytics();
+        events().iter().for_each(|e| a.observe(e));
+        let good = a.snapshot().unwrap();
+        let body = &good[HEADER..];
+        let b: Body<'_> = postcard::from_bytes(body).unwrap();
+        let encode = |b: &Body<'_>| framed(&postcard::to_allocvec(b).unwrap());
+        let refused = |bytes: Vec<u8>, what: &str| {
+            let e = analytics().restore(&bytes).unwrap_err();
+            assert!(e.to_string().contains(what), "{e}");
+        };
+        let mut x: Body<'_> = postcard::from_bytes(body).unwrap();
+        x.names.push(x.names[0]);
+        refused(encode(&x), "repeats a string");
+        let mut x: Body<'_> = postcard::from_bytes(body).unwrap();
+        x.ctxs[0].user = Some(u32::try_from(x.names.len()).unwrap());
+        refused(encode(&x), "beyond its string table");
+        let mut x: Body<'_> = postcard::from_bytes(body).unwrap();
+        let mut y: Body<'_> = postcard::from_bytes(body).unwrap();
+        x.ctxs.push(y.ctxs.swap_remove(0));
+        refused(encode(&x), "twice");
+        let mut x: Body<'_> = postcard::from_bytes(body).unwrap();
+        x.ctxs[0].records += 1;
+        refused(encode(&x), "counts do not agree");
+        let mut x: Body<'_> = postcard::from_bytes(body).unwrap();
+        x.ctxs[0].hours[0].hour = i64::MAX / HOUR_NS;
+        refused(encode(&x), "record time");
+        let mut x: Body<'_> = postcard::from_bytes(body).unwrap();
+        x.ctxs[0].locs[0].loc.file = 99;
+        refused(encode(&x), "file table");
+        let mut x: Body<'_> = postcard::from_bytes(body).unwrap();
+        x.ctxs[0].kind = 9;
+        refused(encode(&x), "context kind");
+        let mut x: Body<'_> = postcard::from_bytes(body).unwrap();
+        x.audit_changes[0].what = 200;
+        refused(encode(&x), "audit change kind");
+        let mut x: Body<'_> = postcard::from_bytes(body).unwrap();
+        x.sign_ins.failed = x.sign_ins.records + 1;
+        refused(encode(&x), "counts do not agree");
+        // Unchanged, it restores.
+        analytics().restore(&encode(&b)).unwrap();
+    }
+}
