@@ -7,6 +7,7 @@ mod testkit;
 
 mod api;
 mod baseline;
+mod evict;
 mod generated;
 mod order;
 mod otrf;

@@ -14,10 +14,13 @@ fn json(o: &AnalyticsOutput) -> String {
     serde_json::to_string(o).unwrap()
 }
 
-/// The planted-intrusion world with token verdicts beside it (the token verifier's input).
+/// A token verdict: when, session id, token id, verdict, where the token was found.
+type Verdict = (Timestamp, Option<String>, Option<String>, String, Location);
+
+/// Events with token verdicts beside them (the token verifier's input).
 struct Input {
     events: Vec<Event>,
-    verdicts: Vec<(Timestamp, Option<String>, Option<String>, String, Location)>,
+    verdicts: Vec<Verdict>,
 }
 
 fn world() -> Input {
