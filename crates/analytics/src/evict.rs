@@ -1,12 +1,25 @@
 //! Ageing out: what is older than a point in event time leaves the state, so that analytics
 //! fed an endless stream hold what the horizon covers and not more.
 //!
-//! Contexts that ended before the point are folded into the baseline snapshot (exactly as
-//! [`crate::Analytics::finish`] folds every context into the baseline it saves), so the
-//! novelty decisions keep knowing their values, and dropped. Sign-in index entries, IOC hits,
-//! audit changes, token verdicts, per-day counts and per-mailbox activity older than the point
-//! are dropped, except the sign-in entries a kept context still joins against. The string
-//! interner is compacted when most of its strings are no longer referenced.
+//! [`Analytics::evict`]`(before)`:
+//! - contexts whose last record is before the point are folded into the baseline snapshot,
+//!   by the code that folds every context into the baseline `finish` saves (values seen per
+//!   mailbox and dimension with first / last time and record count, the hourly operation
+//!   statistics, the owner's records in and out of the actor-hours window; then entries
+//!   older than `snapshot_retention_days` are pruned), and dropped. Contexts with a record at
+//!   or after the point are kept whole;
+//! - sign-in index entries (session hours, token ids, user–IP hours) before the point are
+//!   dropped, except those a kept context still joins against (from its first hour minus the
+//!   sign-in look backs); a user counts as having signed in until their last sign-in is
+//!   `snapshot_retention_days` before the point and no kept context is theirs. The sign-in
+//!   counts and span stay;
+//! - records from IOC IPs, audit configuration changes, token verdicts, per-mailbox activity
+//!   (visibility) and per-day counts before the point are dropped;
+//! - the string interner is rebuilt with the strings still referred to, and every id
+//!   rewritten, once most of its strings are no longer referred to.
+//!
+//! What it guarantees, and what differs from a run that keeps everything: the crate docs
+//! (Streaming).
 
 use std::time::Duration;
 
@@ -90,29 +103,16 @@ impl Analytics {
         Duration::from_secs(u64::try_from(h).unwrap_or(0) * 3600)
     }
 
-    /// Age out state older than `before` (event time).
-    ///
-    /// - Contexts whose last record is before it are folded into the baseline snapshot as
-    ///   [`Analytics::finish`] folds contexts into the baseline it saves (values seen per
-    ///   mailbox and dimension with their first and last time and record count, the hourly
-    ///   operation statistics, the owner's records in and out of the actor-hours window; then
-    ///   entries older than `snapshot_retention_days` are pruned) and dropped. Contexts with a
-    ///   record at or after it are kept whole.
-    /// - Sign-in index entries (session hours, token ids, user-IP hours) before it are dropped,
-    ///   except those a kept context joins against (from its first hour minus the sign-in look
-    ///   backs); a user is forgotten as having signed in once their last sign-in is
-    ///   `snapshot_retention_days` before it and no kept context is theirs. The sign-in counts
-    ///   and span stay.
-    /// - Records from IOC IPs, audit configuration changes, token verdicts, per-mailbox
-    ///   activity and per-day counts before it are dropped.
-    /// - The string interner is compacted (every id the state holds rewritten) once most of
-    ///   its strings are no longer referenced.
+    /// Age out state older than `before` (event time): contexts whose last record is before
+    /// it are folded into the baseline snapshot (so novelty decisions keep knowing their
+    /// values) and dropped; sign-in index entries no kept context joins against, IOC hits,
+    /// audit changes, verdicts, per-mailbox activity and per-day counts before it are
+    /// dropped; the string interner is compacted when most of its strings are dead. Returns
+    /// what was dropped.
     ///
     /// The caller guarantees that every record folded afterwards is at least
-    /// [`Analytics::longest_lookback`] after `before`: the decisions about those records are
-    /// then the ones a run without eviction makes, except where an analytic summarises all of
-    /// its input at once (see `docs/analytics/streaming.md`). The input's span, the counts
-    /// in the notes and the caps' counters are kept.
+    /// [`Analytics::longest_lookback`] after `before`; what is then decided as without
+    /// eviction, and what is not, is in the [crate docs](crate#streaming).
     pub fn evict(&mut self, before: Timestamp) -> EvictStats {
         let b = before.nanos();
         let mut stats = EvictStats {
