@@ -17,6 +17,11 @@
 //! state always gives the same bytes. Derived indexes (the context index, the address cache)
 //! are rebuilt on restore.
 //!
+//! The version changes with any change to what the body holds or how (a unit test pins the
+//! bytes of a fixed state); a snapshot of another version is refused, never misread. Writing
+//! builds the body beside the state before encoding it (about the size of the state again,
+//! for the time of the call).
+//!
 //! Snapshots are read from disk: restoring treats them as untrusted. Every length is checked
 //! against the bytes present before anything is allocated for it (postcard reads strings
 //! from the input and serde caps the room it reserves for sequences), the checksum is checked
@@ -267,10 +272,13 @@ impl Files {
     }
 
     fn loc(&mut self, l: Location) -> LocDto<'static> {
-        let id = match (RecordId::of(l.record_id.as_deref()), l.record_id) {
-            (RecordId::Guid(g), _) => IdDto::Guid(g),
-            (_, Some(t)) => IdDto::Text(Cow::Owned(t)),
-            (_, None) => IdDto::None,
+        let id = match l.record_id {
+            None => IdDto::None,
+            // Only a 36-character id can be a GUID (packing any other text would copy it).
+            Some(t) => match (t.len() == 36).then(|| RecordId::of(Some(&t))) {
+                Some(RecordId::Guid(g)) => IdDto::Guid(g),
+                _ => IdDto::Text(Cow::Owned(t)),
+            },
         };
         LocDto {
             file: self.of(&l.file),
@@ -1121,6 +1129,21 @@ mod tests {
             bytes[i] ^= flip;
             prop_assert!(analytics().restore(&bytes).is_err());
         }
+    }
+
+    /// The bytes of a fixed state. When this fails, the layout of snapshots changed: bump
+    /// [`Analytics::SNAPSHOT_VERSION`] (older snapshots must be refused, not misread) and
+    /// update the checksum here.
+    #[test]
+    fn the_format_changes_only_with_its_version() {
+        let bytes = sample();
+        assert_eq!(&bytes[..8], MAGIC);
+        assert_eq!(Analytics::SNAPSHOT_VERSION, 1);
+        assert_eq!(
+            (bytes.len(), crc32fast::hash(bytes)),
+            (1962, 241_287_274),
+            "the snapshot format changed: bump Analytics::SNAPSHOT_VERSION"
+        );
     }
 
     #[test]
