@@ -2,6 +2,7 @@
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicI64, Ordering};
+use std::time::Instant;
 
 use stormwatch_analytics::{Analytics, AnalyticsOutput, BaselineSnapshot, Incident};
 use stormwatch_core::{Event, Timestamp};
@@ -81,6 +82,8 @@ pub struct Detector {
     lookback: i64,
     /// The incidents of the analytics' last decision.
     pub(crate) incidents: Vec<Incident>,
+    /// When the analytics last decided (wall clock), for `min_decide_interval`.
+    last_decision: Option<Instant>,
     scratch: Scanned,
 }
 
@@ -122,6 +125,7 @@ impl Detector {
             evicted_before: None,
             lookback,
             incidents: Vec::new(),
+            last_decision: None,
             scratch: Scanned::default(),
         })
     }
@@ -236,6 +240,15 @@ impl Detector {
         if self.decided_to.is_some_and(|d| d >= decidable) {
             return Ok(());
         }
+        let interval = self.config.min_decide_interval;
+        if !interval.is_zero()
+            && self
+                .last_decision
+                .is_some_and(|at| at.elapsed() < interval)
+        {
+            return Ok(());
+        }
+        self.last_decision = (!interval.is_zero()).then(Instant::now);
         self.decided_to = Some(decidable);
         self.decide(Some(decidable - 1), false, out)?;
         // Aged out once a day, right after a decision (so that what the eviction alone
