@@ -27,17 +27,18 @@ type Run = fn(&Cx<'_>, &mut Vec<Finding>);
 /// The built-in analytics over one input.
 #[derive(Debug)]
 pub struct Analytics {
-    config: AnalyticsConfig,
+    pub(crate) config: AnalyticsConfig,
     apps: AppCatalog,
     asn: Option<AsnDb>,
     watch: BTreeSet<String>,
-    snapshot: BaselineSnapshot,
-    state: State,
+    /// The baseline of earlier runs, and of contexts aged out by [`Analytics::evict`].
+    pub(crate) snapshot: BaselineSnapshot,
+    pub(crate) state: State,
     /// Holds the IOC set, shared with the observers handed out, and their emptied batches.
-    observer: Observer,
+    pub(crate) observer: Observer,
     /// A one-event batch for [`Analytics::observe`].
     scratch: Observed,
-    early_notes: Vec<String>,
+    pub(crate) early_notes: Vec<String>,
 }
 
 /// What [`Analytics::finish`] returns.
@@ -162,29 +163,34 @@ impl Analytics {
     }
 
     /// Decide: run every analytic over the folded state, group, and build the next baseline.
+    /// The same as [`Analytics::evaluate`] as the last call.
     #[must_use]
-    pub fn finish(self) -> AnalyticsOutput {
-        let Analytics {
-            config,
-            apps,
-            asn,
-            watch,
-            snapshot,
-            mut state,
-            observer,
-            scratch: _,
-            early_notes,
-        } = self;
-        state.settle();
-        let cx = Cx::new(
-            &config,
-            &state,
-            &apps,
-            asn.as_ref(),
-            observer.iocs(),
-            &snapshot,
-            &watch,
-        );
+    pub fn finish(mut self) -> AnalyticsOutput {
+        self.evaluate()
+    }
+
+    /// Decide over everything folded so far without consuming: the detections, incidents,
+    /// notes and next baseline that [`Analytics::finish`] would give if the input ended now.
+    /// Folding may continue afterwards, and a later `evaluate` or `finish` sees everything:
+    /// the answer never depends on when (or how often) it was asked. Two calls with nothing
+    /// folded between give identical output.
+    pub fn evaluate(&mut self) -> AnalyticsOutput {
+        let (detections, incidents, notes) = self.decide();
+        let baseline = next_baseline(&self.cx());
+        AnalyticsOutput {
+            detections,
+            incidents,
+            notes,
+            baseline,
+        }
+    }
+
+    /// [`Analytics::evaluate`] without the next baseline (which costs about a third of it):
+    /// the detections, incidents and notes, for a caller that decides often.
+    pub fn decide(&mut self) -> (Vec<Detection>, Vec<Incident>, Vec<String>) {
+        // Settling sorts and trims what was kept; it changes no answer, now or later.
+        self.state.settle();
+        let cx = self.cx();
         // The analytics read the folded state and write only their own findings: they run in
         // parallel, and their findings are kept in this order.
         let runs: [Run; 13] = [
@@ -231,15 +237,34 @@ impl Analytics {
         // Keep core's order definition authoritative (stable: ties keep the order above).
         sort_detections(&mut detections);
         let incidents = incident::group(&detections, &links);
-        let mut notes = early_notes;
+        let mut notes = self.early_notes.clone();
         notes.extend(notes_of(&cx));
-        let baseline = next_baseline(&cx);
-        AnalyticsOutput {
-            detections,
-            incidents,
-            notes,
-            baseline,
-        }
+        (detections, incidents, notes)
+    }
+
+    /// The baseline [`Analytics::finish`] would give (for `--state`) if the input ended now,
+    /// without consuming or deciding anything else.
+    #[must_use]
+    pub fn baseline(&self) -> BaselineSnapshot {
+        next_baseline(&self.cx())
+    }
+
+    /// What the analytics read: the folded state with the configuration and reference data.
+    pub(crate) fn cx(&self) -> Cx<'_> {
+        self.cx_over(&self.state)
+    }
+
+    /// [`Analytics::cx`] over another state (a part of this one).
+    pub(crate) fn cx_over<'a>(&'a self, state: &'a State) -> Cx<'a> {
+        Cx::new(
+            &self.config,
+            state,
+            &self.apps,
+            self.asn.as_ref(),
+            self.observer.iocs(),
+            &self.snapshot,
+            &self.watch,
+        )
     }
 }
 
@@ -526,7 +551,7 @@ fn notes_of(cx: &Cx<'_>) -> Vec<String> {
     n
 }
 
-fn next_baseline(cx: &Cx<'_>) -> BaselineSnapshot {
+pub(crate) fn next_baseline(cx: &Cx<'_>) -> BaselineSnapshot {
     let mut s = cx.snap.clone();
     s.version = BaselineSnapshot::FORMAT_VERSION;
     for (&mailbox, idxs) in &cx.mail_by_mailbox {

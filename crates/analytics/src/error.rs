@@ -55,4 +55,23 @@ pub enum AnalyticsError {
         /// Version this build reads.
         known: u32,
     },
+    /// A state snapshot ([`crate::Analytics::restore`]) is not one, is cut short, corrupt, or
+    /// holds an inconsistent state.
+    #[error("analytics state snapshot: {0}")]
+    StateSnapshot(String),
+    /// A state snapshot has a format version this build does not read.
+    #[error(
+        "analytics state snapshot has format version {found}; this build reads version {known}"
+    )]
+    StateSnapshotVersion {
+        /// Version found.
+        found: u32,
+        /// Version this build reads.
+        known: u32,
+    },
+    /// A state snapshot was taken by analytics that keep different things: another IOC set
+    /// (the records from indicator IPs were picked with it) or another
+    /// `max_events_per_context`.
+    #[error("analytics state snapshot was taken with {0} than these analytics have")]
+    StateSnapshotMismatch(&'static str),
 }

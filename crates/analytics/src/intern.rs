@@ -27,6 +27,9 @@ pub(crate) fn trim(s: &str) -> &str {
 }
 
 impl Interner {
+    /// The id given when the table is full; no string has it ([`stormwatch_core::Interner::FULL`]).
+    pub(crate) const FULL: Sym = stormwatch_core::Interner::FULL;
+
     /// Intern `s` as is.
     pub(crate) fn intern(&mut self, s: &str) -> Sym {
         self.0.intern(s)
@@ -59,6 +62,35 @@ impl Interner {
     /// The text of an optional id.
     pub(crate) fn opt(&self, id: Option<Sym>) -> Option<&str> {
         id.map(|i| self.name(i))
+    }
+
+    /// Distinct strings held (ids are `0..len`).
+    pub(crate) fn len(&self) -> usize {
+        self.0.len()
+    }
+
+    /// Bytes of text held.
+    pub(crate) fn text_bytes(&self) -> usize {
+        (0..self.len())
+            .map(|i| u32::try_from(i).map_or(0, |i| self.name(i).len()))
+            .sum()
+    }
+
+    /// The strings in id order.
+    pub(crate) fn strings(&self) -> impl Iterator<Item = &str> {
+        (0..self.len()).map_while(|i| u32::try_from(i).ok().map(|i| self.name(i)))
+    }
+
+    /// An interner holding `strings` with ids in their order; `None` when a string repeats
+    /// (the ids would not be the positions).
+    pub(crate) fn from_strings<'s>(strings: impl IntoIterator<Item = &'s str>) -> Option<Self> {
+        let mut i = Interner::default();
+        for (n, s) in strings.into_iter().enumerate() {
+            if usize::try_from(i.intern(s)).ok() != Some(n) {
+                return None;
+            }
+        }
+        Some(i)
     }
 }
 

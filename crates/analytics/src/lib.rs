@@ -51,6 +51,45 @@
 //! assert!(out.notes.iter().any(|n| n.contains("no sign-in logs")));
 //! assert_eq!(Analytics::list().len(), 14);
 //! ```
+//!
+//! ## Streaming
+//!
+//! A monitor decides as records arrive rather than once at the end. [`Analytics::evaluate`]
+//! decides over everything folded so far without consuming (folding goes on; `finish` is the
+//! same as a last `evaluate`), [`Analytics::baseline`] gives the baseline `finish` would
+//! save. [`Analytics::snapshot`] writes everything folded (the state, the baseline it is
+//! compared against, the early notes) as versioned, checksummed bytes;
+//! [`Analytics::restore`] reads them back into analytics built with the same IOC set and
+//! event cap, and folding goes on as if it had never stopped (same answers, same bytes for
+//! the next snapshot); anything else is an error, never a panic. [`Analytics::evict`] ages out
+//! what is older than a point in event time, so that the state stays bounded on an endless
+//! stream; [`Analytics::state_bytes`] estimates the heap it holds.
+//!
+//! What eviction guarantees. The caller keeps the point at least
+//! [`Analytics::longest_lookback`] behind every record it folds afterwards (`before = newest −
+//! horizon`, with the horizon at least the look back plus the lateness it accepts). Then every decision about a record at
+//! or after `before + longest_lookback` that rests on that record's own context and look back
+//! is the one a run without eviction makes: sign-in joins (`mail-access-without-sign-in`),
+//! token tenants, IOC windows, bulk binds and throttling, OWA bursts, audit changes, actor
+//! hours. Novelty (new app, network, ASN, client, reader) is decided against
+//! the kept contexts and the baseline, as it is across `--state` runs.
+//!
+//! What differs from a run that keeps everything, by design:
+//! - analytics that summarise an entity over the whole input (a value of a mailbox, a pair of
+//!   networks of a mailbox, a breadth key, an IOC IP and mailbox, the contexts of a session
+//!   behind a token verdict or an IOC sign-in, a log gap) summarise what is kept: activity
+//!   that goes on past the horizon is summarised again, with a later first record (a new
+//!   detection, where one run would have one detection from the first record);
+//! - a value (app, network, client) that comes back after more than its baseline days of
+//!   absence is new again, where one run judges a value once, at its first record; and
+//!   `sync-new-context`, which flags every Sync of a value new at its first record however
+//!   long after, judges each Sync against the baseline before it;
+//! - counts in explanations that cover the whole input (records in a baseline, records
+//!   before a log gap) count what the baseline and the state hold; `bulk-bind`'s norm is the
+//!   same samples merged in another order (equal to about 15 digits, not to the last bit).
+//!
+//! The input's span, the sign-in counts, the records-without-time count and the caps'
+//! counters are kept, so the notes read as for the whole stream.
 #![deny(missing_docs)]
 
 mod analytics;
@@ -60,13 +99,17 @@ mod baseline;
 mod config;
 mod engine;
 mod error;
+mod evict;
 mod incident;
 mod info;
 mod intern;
 mod iocs;
 mod loc;
 mod observed;
+mod size;
+mod snapshot;
 mod state;
+mod syms;
 #[cfg(test)]
 mod testkit;
 
@@ -80,6 +123,7 @@ pub use config::{
 };
 pub use engine::{Analytics, AnalyticsOutput};
 pub use error::AnalyticsError;
+pub use evict::EvictStats;
 pub use incident::{Incident, RuleCount};
 pub use info::{AnalyticInfo, Setting};
 pub use iocs::{Indicator, IocSet};

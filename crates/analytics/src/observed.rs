@@ -205,6 +205,15 @@ impl Observed {
     }
 }
 
+/// Record times the analytics compute with: within about 146 years of 1970 (1824 to 2116),
+/// leaving room for hour and window arithmetic without overflow.
+pub(crate) const MAX_ABS_TIME: i64 = i64::MAX / 2;
+
+/// Whether a record time (ns) is one the analytics compute with.
+pub(crate) fn in_time_range(t: i64) -> bool {
+    (-MAX_ABS_TIME..=MAX_ABS_TIME).contains(&t)
+}
+
 /// Takes from each event what the analytics keep, on any thread; see
 /// [`crate::Analytics::observer`].
 #[derive(Debug, Clone)]
@@ -259,7 +268,9 @@ impl Observer {
         {
             *into = b;
         }
-        let Some(t) = ev.time else {
+        // A time near the ends of the representable range (a hostile or broken record) would
+        // overflow the analytics' hour and window arithmetic: it counts as no time.
+        let Some(t) = ev.time.filter(|t| in_time_range(t.nanos())) else {
             into.untimed += 1;
             return;
         };
@@ -427,6 +438,22 @@ fn cmdlet_param(raw: &str, name: &str) -> Option<String> {
     })
 }
 
+/// What the audit-configuration changes do to the evidence (the `what` of an audit change).
+const AUDIT_BYPASS: &str = "audit bypass set for an account: its mailbox access is not logged";
+const AUDIT_LOG_OFF: &str = "unified audit log ingestion turned off";
+const AUDIT_ORG_OFF: &str = "mailbox auditing turned off for the organisation";
+const AUDIT_MAILBOX_OFF: &str = "mailbox auditing turned off for a mailbox";
+const AUDIT_OWNER_ACTIONS: &str =
+    "mailbox audit actions changed (owner actions set without MailItemsAccessed)";
+/// Every `what` an audit change can have (a snapshot keeps its index).
+pub(crate) const AUDIT_CHANGE_KINDS: [&str; 5] = [
+    AUDIT_BYPASS,
+    AUDIT_LOG_OFF,
+    AUDIT_ORG_OFF,
+    AUDIT_MAILBOX_OFF,
+    AUDIT_OWNER_ACTIONS,
+];
+
 /// What an audit-configuration operation does to the evidence, if it is one.
 fn audit_change(ev: &Event) -> Option<&'static str> {
     let op = ev.operation.as_deref()?;
@@ -440,22 +467,20 @@ fn audit_change(ev: &Event) -> Option<&'static str> {
     }
     let p = |name: &str| cmdlet_param(&ev.raw, name);
     if is("Set-MailboxAuditBypassAssociation") {
-        return (p("AuditBypassEnabled").as_deref() != Some("false"))
-            .then_some("audit bypass set for an account: its mailbox access is not logged");
+        return (p("AuditBypassEnabled").as_deref() != Some("false")).then_some(AUDIT_BYPASS);
     }
     if is("Set-AdminAuditLogConfig") {
         return (p("UnifiedAuditLogIngestionEnabled").as_deref() == Some("false"))
-            .then_some("unified audit log ingestion turned off");
+            .then_some(AUDIT_LOG_OFF);
     }
     if is("Set-OrganizationConfig") {
-        return (p("AuditDisabled").as_deref() == Some("true"))
-            .then_some("mailbox auditing turned off for the organisation");
+        return (p("AuditDisabled").as_deref() == Some("true")).then_some(AUDIT_ORG_OFF);
     }
     if p("AuditEnabled").as_deref() == Some("false") {
-        return Some("mailbox auditing turned off for a mailbox");
+        return Some(AUDIT_MAILBOX_OFF);
     }
     if p("AuditOwner").is_some_and(|v| !v.contains("mailitemsaccessed")) {
-        return Some("mailbox audit actions changed (owner actions set without MailItemsAccessed)");
+        return Some(AUDIT_OWNER_ACTIONS);
     }
     None
 }
@@ -492,6 +517,41 @@ mod tests {
         // MailItemsAccessed without a mailbox: the acting user's.
         assert_eq!(b.text(x.mailbox.unwrap()), "envoy@agency.example");
         assert_eq!(b.text(x.ctx.as_ref().unwrap().session.unwrap()), "sess-1");
+    }
+
+    #[test]
+    fn times_at_the_ends_of_the_range_count_as_untimed() {
+        let o = Observer::new(Arc::new(IocSet::new()));
+        let mut b = Observed::default();
+        for t in [i64::MAX, i64::MIN, MAX_ABS_TIME + 1, -MAX_ABS_TIME - 1] {
+            let mut e = mail_read("a@x");
+            e.time = Some(Timestamp::from_nanos(t));
+            o.observe(&e, &mut b);
+        }
+        assert_eq!((b.items.len(), b.untimed), (0, 4));
+        // The edges of the range are kept (years 1824 and 2116).
+        for t in [MAX_ABS_TIME, -MAX_ABS_TIME] {
+            let mut e = mail_read("a@x");
+            e.time = Some(Timestamp::from_nanos(t));
+            o.observe(&e, &mut b);
+        }
+        assert_eq!(b.items.len(), 2);
+        let mut a = crate::Analytics::new(
+            crate::AnalyticsConfig::default(),
+            IocSet::new(),
+            crate::AppCatalog::builtin(),
+            None,
+            vec![],
+        );
+        a.fold(&b);
+        let out = a.finish();
+        assert!(
+            out.notes
+                .iter()
+                .any(|n| n.contains("4 records without a time")),
+            "{:?}",
+            out.notes
+        );
     }
 
     #[test]

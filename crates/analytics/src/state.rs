@@ -83,8 +83,9 @@ pub(crate) struct HourAgg {
 pub(crate) struct LocBuf {
     pub(crate) items: Vec<Kept>,
     pub(crate) total: u64,
-    cap: usize,
-    cutoff: Option<Kept>,
+    pub(crate) cap: usize,
+    /// The last kept item once `cap` were kept: later items after it are not kept.
+    pub(crate) cutoff: Option<Kept>,
 }
 
 impl LocBuf {
@@ -156,6 +157,8 @@ pub(crate) struct SignIns {
     pub(crate) utis: HashMap<Sym, (i64, i64)>,
     pub(crate) user_ips: HashMap<(Sym, Sym), BTreeSet<i64>>,
     pub(crate) users: HashSet<Sym>,
+    /// Per user, the latest sign-in (for ageing out [`SignIns::users`]).
+    pub(crate) user_last: HashMap<Sym, i64>,
 }
 
 impl SignIns {
@@ -224,6 +227,8 @@ pub(crate) struct Activity {
     pub(crate) mail: u64,
     pub(crate) tenant: Option<Sym>,
     pub(crate) first: Option<Kept>,
+    /// Latest record (for ageing out).
+    pub(crate) last: Option<i64>,
 }
 
 /// All observe-side state.
@@ -231,7 +236,7 @@ pub(crate) struct Activity {
 pub(crate) struct State {
     pub(crate) names: Interner,
     /// Parsed client IPs → their interned text (saves formatting every record's IP).
-    ip_syms: HashMap<IpAddr, Sym>,
+    pub(crate) ip_syms: HashMap<IpAddr, Sym>,
     pub(crate) ctx_index: HashMap<CtxKey, usize>,
     pub(crate) ctxs: Vec<(CtxKey, Ctx)>,
     pub(crate) sign_ins: SignIns,
@@ -343,6 +348,7 @@ impl State {
                 a.exchange += 1;
             }
             a.tenant = a.tenant.or(tenant);
+            a.last = Some(a.last.map_or(n, |l| l.max(n)));
             if a.first
                 .as_ref()
                 .is_none_or(|f| (n, &x.loc) < (f.t, f.packed_location()))
@@ -487,6 +493,8 @@ impl State {
         }
         if let Some(u) = user {
             s.users.insert(u);
+            let last = s.user_last.entry(u).or_insert(n);
+            *last = (*last).max(n);
             if let Some(ip) = ip {
                 s.user_ips.entry((u, ip)).or_default().insert(hour);
             }

@@ -20,6 +20,12 @@ pub struct DetectorConfig {
     /// the lateness bound has passed them (a late record may then withdraw or change them).
     /// On by default; off, correlations are raised once settled.
     pub speculate: bool,
+    /// The least wall-clock time between two decisions of the analytics. Zero (the default)
+    /// decides on every hour of event time as soon as the grace has passed it. A monitor
+    /// catching up on a backlog (days of event time in minutes) sets a few seconds: the
+    /// analytics then decide on all the hours that passed since at once, instead of once per
+    /// hour of event time (each decision reads their whole state).
+    pub min_decide_interval: Duration,
 }
 
 impl Default for DetectorConfig {
@@ -29,6 +35,7 @@ impl Default for DetectorConfig {
             sign_in_grace: Duration::from_secs(2 * 3600),
             horizon: Duration::from_secs(30 * 24 * 3600),
             speculate: true,
+            min_decide_interval: Duration::ZERO,
         }
     }
 }

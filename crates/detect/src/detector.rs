@@ -1,28 +1,25 @@
 //! The detector: push records, advance the watermark, take the decisions.
 
-use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicI64, Ordering};
+use std::time::Instant;
 
 use stormwatch_analytics::{Analytics, AnalyticsOutput, BaselineSnapshot, Incident};
-use stormwatch_core::{Detection, Event, Timestamp, record_identity};
+use stormwatch_core::{Event, Timestamp};
 use stormwatch_sigma::{CorrelationChanges, Correlator, Engine};
 
 use crate::DetectError;
-use crate::change::{Alert, Change, Withdrawal};
+use crate::change::Change;
 use crate::config::{DetectorConfig, nanos};
 use crate::folder::Folder;
-use crate::ids::{Digest, assign_analytic_ids, digest};
-use crate::scan::{MAX_LATE_RECORDS, Scanned, Scanner};
+use crate::ids::assign_analytic_ids;
+use crate::ledger::Ledger;
+use crate::scan::{Scanned, Scanner};
 
-/// A detection raised that may still change or be withdrawn.
-#[derive(Debug, Clone)]
-pub(crate) struct Open {
-    pub(crate) digest: Digest,
-    pub(crate) rule_id: String,
-    /// Raised by the analytics (else by a correlation).
-    pub(crate) analytic: bool,
-}
+/// Nanoseconds per hour.
+pub(crate) const HOUR: i64 = 3_600_000_000_000;
+/// Nanoseconds per day.
+const DAY: i64 = 24 * HOUR;
 
 /// What [`Detector::finish`] leaves besides its last changes.
 #[derive(Debug, Default)]
@@ -35,6 +32,19 @@ pub struct Finished {
     pub baseline: Option<BaselineSnapshot>,
 }
 
+/// How much state a detector holds (for metrics and sizing).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct StateSize {
+    /// Correlation groups held.
+    pub correlation_groups: usize,
+    /// Matches waiting or in correlation windows.
+    pub correlation_matches: usize,
+    /// Approximate heap bytes held by the analytics.
+    pub analytics_bytes: usize,
+    /// Raised detections that may still change.
+    pub open_detections: usize,
+}
+
 /// The streaming detector: one compiled Sigma engine, its correlations and the built-in
 /// analytics, deciding as records arrive.
 ///
@@ -43,29 +53,37 @@ pub struct Finished {
 ///   match is raised at once.
 /// - [`Detector::advance`] moves the watermark (event time): correlations whose windows the
 ///   records at hand fill are raised, and settled once the lateness bound has passed them;
-///   the analytics decide on each hour once the sign-in grace has passed it.
-/// - [`Detector::finish`] decides everything at the end of a finite input (`hunt`).
+///   the analytics decide on each hour once the sign-in grace has passed it; state older
+///   than the horizon is aged out.
+/// - [`Detector::flush`] decides everything pending now; [`Detector::finish`] does so at the
+///   end of a finite input (`hunt`).
+/// - [`Detector::snapshot`] and [`Detector::restore`] save and resume the whole state.
 ///
 /// Every detection carries a deterministic id ([`stormwatch_core::detection_id`]): the same
 /// records give the same ids whatever their order (within the lateness bound) or the run.
 #[derive(Debug)]
 pub struct Detector {
-    engine: Engine,
-    correlator: Correlator,
+    pub(crate) engine: Engine,
+    pub(crate) correlator: Correlator,
     /// The analytics, folding on their own thread.
-    analytics: Option<Folder>,
+    pub(crate) analytics: Option<Folder>,
     scanner: Scanner,
-    config: DetectorConfig,
+    pub(crate) config: DetectorConfig,
     /// Newest watermark given (ns).
-    watermark: Option<i64>,
+    pub(crate) watermark: Option<i64>,
     /// Watermark minus lateness (ns), shared with the scanners.
     frontier: Arc<AtomicI64>,
-    /// Raised detections that may still change, by id.
-    open: HashMap<String, Open>,
-    /// Identities of records that arrived late since the analytics last decided.
-    late_records: HashSet<String>,
-    /// More late records than [`MAX_LATE_RECORDS`] arrived since then.
-    late_overflow: bool,
+    pub(crate) ledger: Ledger,
+    /// The analytics have decided on every hour before this time (ns).
+    pub(crate) decided_to: Option<i64>,
+    /// State before this time (ns) was aged out.
+    pub(crate) evicted_before: Option<i64>,
+    /// The analytics' longest look back (ns): what must stay behind the eviction point.
+    lookback: i64,
+    /// The incidents of the analytics' last decision.
+    pub(crate) incidents: Vec<Incident>,
+    /// When the analytics last decided (wall clock), for `min_decide_interval`.
+    last_decision: Option<Instant>,
     scratch: Scanned,
 }
 
@@ -87,6 +105,9 @@ impl Detector {
             analytics: analytics.as_ref().map(Analytics::observer),
             frontier: Arc::clone(&frontier),
         };
+        let lookback = analytics
+            .as_ref()
+            .map_or(0, |a| nanos(a.longest_lookback()));
         let analytics = match (analytics, &scanner.analytics) {
             (Some(a), Some(observer)) => Some(Folder::start(a, observer.clone())?),
             _ => None,
@@ -99,9 +120,12 @@ impl Detector {
             config,
             watermark: None,
             frontier,
-            open: HashMap::new(),
-            late_records: HashSet::new(),
-            late_overflow: false,
+            ledger: Ledger::default(),
+            decided_to: None,
+            evicted_before: None,
+            lookback,
+            incidents: Vec::new(),
+            last_decision: None,
             scratch: Scanned::default(),
         })
     }
@@ -122,6 +146,12 @@ impl Detector {
     #[must_use]
     pub fn watermark(&self) -> Option<Timestamp> {
         self.watermark.map(Timestamp::from_nanos)
+    }
+
+    /// The incidents of the analytics' last decision (detections grouped by actor context).
+    #[must_use]
+    pub fn incidents(&self) -> &[Incident] {
+        &self.incidents
     }
 
     /// A scanner for worker threads: what it fills is given to [`Detector::absorb`].
@@ -166,24 +196,27 @@ impl Detector {
             // Taken whole: the next scan fills a spare batch the analytics gave back.
             a.fold(std::mem::take(&mut s.analytics))?;
         }
-        for id in s.late_records.drain(..) {
-            if self.late_records.len() < MAX_LATE_RECORDS {
-                self.late_records.insert(id);
-            } else {
-                self.late_overflow = true;
-            }
-        }
+        self.ledger.note_late(s.late_records.drain(..));
         s.events = 0;
         s.newest = None;
         Ok(())
     }
 
-    /// Move the watermark to `watermark` (it never moves back): records up to the lateness
-    /// bound behind it are settled, and the correlations decide on them.
-    pub fn advance(&mut self, watermark: Timestamp, out: &mut Vec<Change>) {
+    /// Move the watermark to `watermark` (it never moves back): the correlations decide on
+    /// the records at hand and settle those the lateness bound has passed; the analytics
+    /// decide on every hour the sign-in grace has passed; once a day of event time, state
+    /// older than the horizon is aged out.
+    ///
+    /// # Errors
+    /// [`DetectError::AnalyticsThread`] when the analytics stopped on an internal error.
+    pub fn advance(
+        &mut self,
+        watermark: Timestamp,
+        out: &mut Vec<Change>,
+    ) -> Result<(), DetectError> {
         let w = watermark.nanos();
         if self.watermark.is_some_and(|old| old >= w) {
-            return;
+            return Ok(());
         }
         self.watermark = Some(w);
         let frontier = w.saturating_sub(nanos(self.config.lateness));
@@ -194,7 +227,125 @@ impl Detector {
             self.config.speculate,
             &mut ch,
         );
-        self.apply_correlations(ch, out);
+        self.ledger.correlations(ch, out);
+        if self.analytics.is_none() {
+            self.evict_correlations(frontier);
+            return Ok(());
+        }
+        // An hour is decided once the grace has passed its end.
+        let decidable = w
+            .saturating_sub(nanos(self.config.sign_in_grace))
+            .div_euclid(HOUR)
+            .saturating_mul(HOUR);
+        if self.decided_to.is_some_and(|d| d >= decidable) {
+            return Ok(());
+        }
+        let interval = self.config.min_decide_interval;
+        if !interval.is_zero()
+            && self
+                .last_decision
+                .is_some_and(|at| at.elapsed() < interval)
+        {
+            return Ok(());
+        }
+        self.last_decision = (!interval.is_zero()).then(Instant::now);
+        self.decided_to = Some(decidable);
+        self.decide(Some(decidable - 1), false, out)?;
+        // Aged out once a day, right after a decision (so that what the eviction alone
+        // changes is told apart from what new records changed).
+        let before = frontier.saturating_sub(nanos(self.config.horizon).max(self.lookback));
+        if self
+            .evicted_before
+            .is_none_or(|e| before >= e.saturating_add(DAY))
+        {
+            self.evict(before, decidable, out)?;
+        }
+        Ok(())
+    }
+
+    /// The analytics decide over everything folded; those of their detections whose time is
+    /// at or before `cutoff` (all with `None`) are raised or withdrawn.
+    fn decide(
+        &mut self,
+        cutoff: Option<i64>,
+        settled: bool,
+        out: &mut Vec<Change>,
+    ) -> Result<(), DetectError> {
+        let Some(folder) = &self.analytics else {
+            return Ok(());
+        };
+        let (mut detections, incidents, _notes) = folder.call(Analytics::decide)?;
+        assign_analytic_ids(&mut detections);
+        self.ledger
+            .analytics(detections, cutoff, settled, false, out);
+        self.incidents = incidents;
+        Ok(())
+    }
+
+    /// Age out state before `before`: the analytics fold it into their baselines, the
+    /// correlations drop groups nothing can fire from. The analytics then decide again: what
+    /// differs from the decision just made is the eviction's doing (a detection of aged-out
+    /// records shrinks or goes), not news; only detections that are new are raised.
+    fn evict(
+        &mut self,
+        before: i64,
+        decidable: i64,
+        out: &mut Vec<Change>,
+    ) -> Result<(), DetectError> {
+        self.evicted_before = Some(before);
+        self.evict_correlations(before);
+        let Some(folder) = &self.analytics else {
+            return Ok(());
+        };
+        folder.call(move |a| {
+            a.evict(Timestamp::from_nanos(before));
+        })?;
+        let (mut detections, incidents, _notes) = folder.call(Analytics::decide)?;
+        assign_analytic_ids(&mut detections);
+        self.ledger
+            .analytics(detections, Some(decidable - 1), false, true, out);
+        self.incidents = incidents;
+        Ok(())
+    }
+
+    fn evict_correlations(&mut self, before: i64) {
+        self.correlator.evict();
+        self.ledger.forget_correlations_before(before);
+    }
+
+    /// Decide everything pending now, keeping the state: correlations on the records at hand
+    /// (speculatively, as they stand), the analytics on every hour, the grace not waited
+    /// for. Records that come later still count, and may change or withdraw what this
+    /// raised. (A service's "flush" before a final report; `hunt` calls
+    /// [`Detector::finish`].)
+    ///
+    /// # Errors
+    /// [`DetectError::AnalyticsThread`] when the analytics stopped on an internal error.
+    pub fn flush(&mut self, out: &mut Vec<Change>) -> Result<(), DetectError> {
+        let frontier = self.frontier.load(Ordering::Relaxed);
+        let mut ch = CorrelationChanges::default();
+        self.correlator
+            .advance(Timestamp::from_nanos(frontier), true, &mut ch);
+        self.ledger.correlations(ch, out);
+        self.decide(None, false, out)
+    }
+
+    /// How much state the detector holds.
+    ///
+    /// # Errors
+    /// [`DetectError::AnalyticsThread`] when the analytics stopped on an internal error.
+    pub fn state_size(&self) -> Result<StateSize, DetectError> {
+        let (correlation_groups, correlation_matches) = self.correlator.size();
+        let analytics_bytes = match &self.analytics {
+            Some(f) => f.call(|a| a.state_bytes())?,
+            None => 0,
+        };
+        Ok(StateSize {
+            correlation_groups,
+            correlation_matches,
+            analytics_bytes,
+            open_detections: self.ledger.open_count(),
+        })
     }
 
     /// Decide everything pending and return what the analytics leave: what a run over a
@@ -206,9 +357,7 @@ impl Detector {
         let Detector {
             correlator,
             analytics,
-            open,
-            late_records,
-            late_overflow,
+            mut ledger,
             ..
         } = self;
         let analytics = analytics.map(Folder::into_inner).transpose()?;
@@ -234,12 +383,7 @@ impl Detector {
             .map_err(|()| DetectError::AnalyticsThread {
                 reason: "the built-in analytics stopped on an internal error".to_owned(),
             })?;
-        let mut rest = Closing {
-            open,
-            late_records,
-            late_overflow,
-        };
-        rest.apply_correlations(ch, out);
+        ledger.correlations(ch, out);
         let Some(output) = decided else {
             return Ok(Finished::default());
         };
@@ -250,7 +394,7 @@ impl Detector {
             baseline,
         } = output;
         assign_analytic_ids(&mut detections);
-        rest.apply_analytics(detections, None, out);
+        ledger.analytics(detections, None, true, false, out);
         Ok(Finished {
             incidents,
             notes,
@@ -258,127 +402,11 @@ impl Detector {
         })
     }
 
-    fn apply_correlations(&mut self, ch: CorrelationChanges, out: &mut Vec<Change>) {
-        let mut c = Closing {
-            open: std::mem::take(&mut self.open),
-            late_records: std::mem::take(&mut self.late_records),
-            late_overflow: self.late_overflow,
-        };
-        c.apply_correlations(ch, out);
-        self.open = c.open;
-        self.late_records = c.late_records;
-    }
-}
-
-/// The bookkeeping of raised detections, apart from the engines (so that it can be used
-/// while they are moved to other threads).
-struct Closing {
-    open: HashMap<String, Open>,
-    late_records: HashSet<String>,
-    late_overflow: bool,
-}
-
-impl Closing {
-    fn is_late(&self, d: &Detection) -> bool {
-        self.late_overflow
-            || (!self.late_records.is_empty()
-                && d.events
-                    .iter()
-                    .any(|l| self.late_records.contains(&record_identity(l))))
-    }
-
-    /// Raise what is new or changed, withdraw what no longer holds.
-    fn apply_correlations(&mut self, ch: CorrelationChanges, out: &mut Vec<Change>) {
-        for id in ch.withdrawn {
-            if let Some(o) = self.open.remove(&id) {
-                out.push(Change::Withdraw(Withdrawal {
-                    id,
-                    rule_id: o.rule_id,
-                    reason: "a record that arrived out of order changed the correlation's window"
-                        .to_owned(),
-                }));
-            }
-        }
-        for r in ch.raised {
-            let dg = digest(&r.detection);
-            let unchanged = self
-                .open
-                .get(&r.detection.id)
-                .is_some_and(|o| o.digest == dg);
-            if r.settled {
-                self.open.remove(&r.detection.id);
-            } else {
-                self.open.insert(
-                    r.detection.id.clone(),
-                    Open {
-                        digest: dg,
-                        rule_id: r.detection.rule_id.clone(),
-                        analytic: false,
-                    },
-                );
-            }
-            if !unchanged {
-                out.push(Change::Raise(Alert {
-                    detection: r.detection,
-                    late: r.late,
-                    settled: r.settled,
-                }));
-            }
-        }
-    }
-
-    /// The analytics' detections as decided now (`cutoff`: only those whose time is at or
-    /// before it; `None`: all): raise the new and changed ones, withdraw those raised before
-    /// that no longer hold.
-    fn apply_analytics(
-        &mut self,
-        detections: Vec<Detection>,
-        cutoff: Option<i64>,
-        out: &mut Vec<Change>,
-    ) {
-        let mut now: HashSet<String> = HashSet::new();
-        let mut raised = Vec::new();
-        for d in detections {
-            if cutoff.is_some_and(|c| d.timestamp.nanos() > c) {
-                continue;
-            }
-            now.insert(d.id.clone());
-            let dg = digest(&d);
-            if self.open.get(&d.id).is_some_and(|o| o.digest == dg) {
-                continue;
-            }
-            self.open.insert(
-                d.id.clone(),
-                Open {
-                    digest: dg,
-                    rule_id: d.rule_id.clone(),
-                    analytic: true,
-                },
-            );
-            let late = self.is_late(&d);
-            raised.push(Change::Raise(Alert {
-                detection: d,
-                late,
-                settled: cutoff.is_none(),
-            }));
-        }
-        let mut gone: Vec<(String, String)> = self
-            .open
-            .iter()
-            .filter(|(id, o)| o.analytic && !now.contains(*id))
-            .map(|(id, o)| (id.clone(), o.rule_id.clone()))
-            .collect();
-        gone.sort();
-        for (id, rule_id) in gone {
-            self.open.remove(&id);
-            out.push(Change::Withdraw(Withdrawal {
-                id,
-                rule_id,
-                reason: "records that arrived later (a sign-in, an earlier record of the context) changed the analytics' decision".to_owned(),
-            }));
-        }
-        out.extend(raised);
-        self.late_records.clear();
-        self.late_overflow = false;
+    /// Set the lateness frontier the scanners compare records against (after a restore).
+    pub(crate) fn set_frontier(&self) {
+        let frontier = self
+            .watermark
+            .map_or(i64::MIN, |w| w.saturating_sub(nanos(self.config.lateness)));
+        self.frontier.store(frontier, Ordering::Relaxed);
     }
 }

@@ -12,8 +12,11 @@ use crate::DetectError;
 /// Batches (a few hundred events each) waiting to be folded.
 const QUEUE: usize = 16;
 
+type Call = Box<dyn FnOnce(&mut Analytics) + Send>;
+
 enum Msg {
     Fold(Observed),
+    Call(Call),
 }
 
 /// The analytics, folding on their own thread.
@@ -27,6 +30,7 @@ impl std::fmt::Debug for Msg {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(match self {
             Msg::Fold(_) => "Fold",
+            Msg::Call(_) => "Call",
         })
     }
 }
@@ -38,6 +42,7 @@ fn run(mut a: Analytics, observer: Observer, rx: Receiver<Msg>) -> Analytics {
                 a.fold(&batch);
                 observer.recycle(batch);
             }
+            Msg::Call(f) => f(&mut a),
         }
     }
     a
@@ -69,6 +74,18 @@ impl Folder {
             .as_ref()
             .and_then(|tx| tx.send(msg).ok())
             .ok_or_else(stopped)
+    }
+
+    /// Run `f` on the analytics once every batch sent before is folded, and wait for it.
+    pub(crate) fn call<R: Send + 'static>(
+        &self,
+        f: impl FnOnce(&mut Analytics) -> R + Send + 'static,
+    ) -> Result<R, DetectError> {
+        let (rtx, rrx) = sync_channel(1);
+        self.send(Msg::Call(Box::new(move |a| {
+            let _ = rtx.send(f(a));
+        })))?;
+        rrx.recv().map_err(|_| stopped())
     }
 
     /// Stop the thread once every batch is folded, and take the analytics back.

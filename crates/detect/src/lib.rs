@@ -47,10 +47,13 @@ mod detector;
 mod error;
 mod folder;
 mod ids;
+mod ledger;
 mod scan;
+mod snapshot;
 
 pub use change::{Alert, Change, Withdrawal};
 pub use config::DetectorConfig;
-pub use detector::{Detector, Finished};
+pub use detector::{Detector, Finished, StateSize};
 pub use error::DetectError;
 pub use scan::{Scanned, Scanner};
+pub use snapshot::{DETECTOR_SNAPSHOT_VERSION, RestoreReport};

@@ -31,6 +31,7 @@ fn main() {
             format,
             compression,
             signins: SigninsMode::None,
+            days: stormwatch_gen::volume::DEFAULT_DAYS,
         })
         .unwrap();
         let secs = started.elapsed().as_secs_f64();

@@ -14,7 +14,7 @@ usage:
   stormwatch-gen scenario --seed N --out DIR [--formats LIST|all] [--compress gz|zst|none]
                           [--staff N] [--days N]
   stormwatch-gen example  --out DIR [--seed N] [--compress gz|zst|none]   (default gz)
-  stormwatch-gen volume   --records N --out FILE [--seed N] [--format ndjson|json-array|csv]
+  stormwatch-gen volume   --records N --out FILE [--seed N] [--days N] [--format ndjson|json-array|csv]
                           [--compress gz|zst|none] [--signins separate|mixed|none] [--truth FILE]
 
 formats: ndjson, json-array, pretty, csv, csv-legacy, sentinel, defender, defender-flat,
@@ -180,6 +180,11 @@ fn run() -> Result<(), (u8, String)> {
                 compression: Compression::parse(args.get("compress").unwrap_or("none"))
                     .map_err(gen_err)?,
                 signins,
+                days: args
+                    .num("days", u64::from(volume::DEFAULT_DAYS))
+                    .map_err(usage)?
+                    .try_into()
+                    .map_err(|_| usage("--days: too large".to_owned()))?,
             };
             let summary = volume::run(&opts).map_err(gen_err)?;
             if let Some(t) = args.get("truth") {

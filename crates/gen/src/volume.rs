@@ -48,6 +48,9 @@ pub struct VolumeOptions {
     pub compression: Compression,
     /// Sign-ins.
     pub signins: SigninsMode,
+    /// Days of traffic the records are spread over (30 in the usual runs; longer runs show
+    /// a monitor's steady state).
+    pub days: u32,
 }
 
 /// What a volume run wrote.
@@ -63,7 +66,8 @@ pub struct VolumeSummary {
     pub truth: Truth,
 }
 
-const SPAN_DAYS: i64 = 30;
+/// Days of traffic, unless asked otherwise.
+pub const DEFAULT_DAYS: u32 = 30;
 
 struct Plan {
     world: World,
@@ -109,7 +113,7 @@ fn plan(opts: &VolumeOptions) -> (Plan, Truth) {
     let mut truth = crate::truth::build(&scen, opts.seed);
     truth.decoys.clear();
     let start = period_start();
-    let span = SPAN_DAYS * DAY;
+    let span = i64::from(opts.days.max(1)) * DAY;
     let want_chunks = (opts.records / 2_000).max(1) as i64;
     let chunk = [HOUR, 1800, 1200, 900, 600, 300, 120, 60]
         .into_iter()

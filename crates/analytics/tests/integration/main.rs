@@ -7,7 +7,10 @@ mod testkit;
 
 mod api;
 mod baseline;
+mod evict;
+mod generated;
 mod order;
 mod otrf;
 mod scenario;
+mod stream;
 mod world;

@@ -7,4 +7,6 @@
 //! Integration tests of the streaming detector.
 
 mod finish;
+mod late;
+mod stream;
 mod util;

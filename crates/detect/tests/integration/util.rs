@@ -49,6 +49,27 @@ pub(crate) fn example_events() -> Vec<Event> {
     events
 }
 
+/// The events of a generated scenario (three tenants, decoys, a planted intrusion) of `days`
+/// days with `staff` ordinary staff per tenant, in the reader's order (file by file).
+pub(crate) fn generated_events(seed: u64, days: u32, staff: usize) -> Vec<Event> {
+    let s = stormwatch_gen::Scenario::generate(&stormwatch_gen::ScenarioOptions {
+        seed,
+        staff_per_tenant: staff,
+        days,
+    });
+    let dir = tempfile::tempdir().unwrap();
+    let export = dir.path().join("export");
+    s.write_example(&export, stormwatch_gen::Compression::None)
+        .unwrap();
+    let (events, stats) = stormwatch_read::read_all(
+        &[stormwatch_read::Input::Path(export)],
+        &stormwatch_read::ReadOptions::default(),
+    )
+    .unwrap();
+    assert_eq!(stats.skipped(), 0, "the generated export reads cleanly");
+    events
+}
+
 /// The detections as a store keeps them: by id, raised ones replaced, withdrawn ones gone.
 pub(crate) type Store = BTreeMap<String, Detection>;
 

@@ -18,6 +18,7 @@ fn ndjson_volume_has_exact_count_and_the_intrusion() {
         format: Format::Ndjson,
         compression: Compression::None,
         signins: SigninsMode::Separate,
+        days: volume::DEFAULT_DAYS,
     };
     let s = volume::run(&opts).unwrap();
     assert_eq!(s.records, 20_000);
@@ -67,6 +68,7 @@ fn csv_volume_is_newest_first_and_array_volume_parses() {
         format: Format::Csv,
         compression: Compression::None,
         signins: SigninsMode::None,
+        days: stormwatch_gen::volume::DEFAULT_DAYS,
     })
     .unwrap();
     assert_eq!(s.records, 5_000);
@@ -83,6 +85,7 @@ fn csv_volume_is_newest_first_and_array_volume_parses() {
         format: Format::JsonArray,
         compression: Compression::Gz,
         signins: SigninsMode::None,
+        days: stormwatch_gen::volume::DEFAULT_DAYS,
     })
     .unwrap();
     let gz = std::fs::File::open(dir.path().join("blob.json.gz")).unwrap();

@@ -227,7 +227,8 @@ impl Correlator {
         let inner = Arc::clone(&self.plan.inner);
         for st in &mut self.states {
             st.groups.clear();
-            st.dirty.clear();
+            st.touched.clear();
+            st.due.clear();
         }
         self.frontier = snap.frontier;
         let mut report = RestoreReport::default();
@@ -258,15 +259,20 @@ impl Correlator {
                 let group = Group {
                     window: Window::rebuild(c, window, gs.ordered, gs.next_seq),
                     pending,
+                    disordered: true,
+                    spec: None,
                     live: gs.live,
+                    due_at: None,
                 };
                 let Some(st) = self.states.get_mut(ci) else {
                     continue;
                 };
-                if self.frontier.is_some() && !group.pending.is_empty() {
-                    st.dirty.insert(key.clone());
-                }
                 st.groups.insert(key, group);
+            }
+        }
+        if self.frontier.is_some() {
+            for st in &mut self.states {
+                st.track_all();
             }
         }
         report

@@ -1,7 +1,7 @@
 //! The correlator: every correlation's groups, their windows and waiting matches, and the
 //! frontier that settles them.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::{BTreeSet, HashMap, HashSet};
 use std::sync::Arc;
 
 use rsigma_parser::CorrelationType;
@@ -26,20 +26,75 @@ pub(super) struct Route {
 }
 
 /// One group of a correlation: its window (every settled match stepped in), the matches not
-/// settled yet, and the speculative detections last raised from it.
+/// settled yet, the speculation over them, and the speculative detections last raised.
 #[derive(Debug, Clone)]
 pub(super) struct Group {
     pub(super) window: Window,
+    /// Matches not settled yet, in step order unless `disordered`.
     pub(super) pending: Vec<Item>,
+    /// A match came in before one already waiting: `pending` must be sorted again and the
+    /// speculation started over.
+    pub(super) disordered: bool,
+    /// The speculation, kept from one advance to the next while matches come in order.
+    pub(super) spec: Option<Spec>,
+    /// Ids of the speculative detections raised from this group that still hold.
     pub(super) live: Vec<String>,
+    /// The time it is filed under in its correlation's `due` (its earliest waiting match).
+    pub(super) due_at: Option<i64>,
+}
+
+impl Group {
+    pub(super) fn new(c: &CompiledCorrelation) -> Self {
+        Group {
+            window: Window::new(c),
+            pending: Vec::new(),
+            disordered: false,
+            spec: None,
+            live: Vec::new(),
+            due_at: None,
+        }
+    }
+}
+
+/// The group's window with the first `stepped` waiting matches stepped in, and what fired
+/// there and has not settled yet.
+#[derive(Debug, Clone)]
+pub(super) struct Spec {
+    window: Window,
+    stepped: usize,
+    fired: Vec<Fired>,
 }
 
 /// One correlation's groups.
 #[derive(Debug, Default)]
 pub(super) struct CorrState {
     pub(super) groups: HashMap<Box<[Sym]>, Group>,
-    /// Groups with matches to settle or to speculate on, once the frontier moves.
-    pub(super) dirty: HashSet<Box<[Sym]>>,
+    /// Groups that got matches since the last advance (tracked once the frontier is set).
+    pub(super) touched: HashSet<Box<[Sym]>>,
+    /// Groups with waiting matches, by the time of their earliest one.
+    pub(super) due: BTreeSet<(i64, Box<[Sym]>)>,
+}
+
+impl CorrState {
+    /// Track every group with waiting matches (when the frontier is first set, and after a
+    /// restore).
+    pub(super) fn track_all(&mut self) {
+        self.touched.clear();
+        self.due.clear();
+        for (k, g) in &mut self.groups {
+            if g.pending.is_empty() {
+                continue;
+            }
+            g.pending.sort_by(Item::cmp_order);
+            g.disordered = false;
+            g.spec = None;
+            g.due_at = g.pending.first().map(|i| i.t);
+            if let Some(t) = g.due_at {
+                self.due.insert((t, k.clone()));
+            }
+            self.touched.insert(k.clone());
+        }
+    }
 }
 
 /// A detection raised by [`Correlator::advance`]: new, or again with the same id.
@@ -280,23 +335,31 @@ impl Correlator {
         let Some(st) = self.states.get_mut(ci) else {
             return;
         };
-        match st.groups.get_mut(&key) {
-            Some(g) => g.pending.push(item),
-            None => {
-                st.groups.insert(
-                    key.clone(),
-                    Group {
-                        window: Window::new(c),
-                        pending: vec![item],
-                        live: Vec::new(),
-                    },
-                );
+        let tracking = self.frontier.is_some();
+        let g = match st.groups.get_mut(&key) {
+            Some(g) => g,
+            None => st.groups.entry(key.clone()).or_insert_with(|| Group::new(c)),
+        };
+        // Before the first advance nothing is tracked: every group is visited then.
+        if !tracking {
+            g.pending.push(item);
+            return;
+        }
+        if g.pending.last().is_some_and(|l| item.cmp_order(l).is_lt()) {
+            g.disordered = true;
+        }
+        let t = item.t;
+        g.pending.push(item);
+        // The group's place in `due`: by its earliest waiting match.
+        let before = g.due_at;
+        if before.is_none_or(|b| t < b) {
+            if let Some(b) = before {
+                st.due.remove(&(b, key.clone()));
             }
+            g.due_at = Some(t);
+            st.due.insert((t, key.clone()));
         }
-        // Before the first advance every group is visited then: no need to track them.
-        if self.frontier.is_some() {
-            st.dirty.insert(key);
-        }
+        st.touched.insert(key);
     }
 
     /// The frontier: matches at or before it are settled.
@@ -315,8 +378,7 @@ impl Correlator {
         let f = old.map_or(f, |o| o.max(f));
         if old.is_none() {
             for st in &mut self.states {
-                let keys: Vec<Box<[Sym]>> = st.groups.keys().cloned().collect();
-                st.dirty.extend(keys);
+                st.track_all();
             }
         }
         self.frontier = Some(f);
@@ -341,54 +403,37 @@ impl Correlator {
         let Some(st) = self.states.get_mut(ci) else {
             return;
         };
-        let mut keys: Vec<Box<[Sym]>> = st.dirty.drain().collect();
-        // Only the order of what is pushed to chained correlations could depend on this:
-        // keep it fixed anyway.
-        keys.sort_unstable();
+        // The groups with new matches, and those whose earliest waiting match the frontier
+        // has passed; in a fixed order (what is fed to chained correlations depends on it).
+        let mut visit: BTreeSet<Box<[Sym]>> = st.touched.drain().collect();
+        while st.due.first().is_some_and(|(t, _)| *t <= f) {
+            if let Some((_, k)) = st.due.pop_first() {
+                if let Some(g) = st.groups.get_mut(&k) {
+                    g.due_at = None;
+                }
+                visit.insert(k);
+            }
+        }
         let mut chained: Vec<(Box<[Sym]>, Fired)> = Vec::new();
-        let mut still_dirty = Vec::new();
-        for key in keys {
+        for key in visit {
             let Some(st) = self.states.get_mut(ci) else {
                 return;
             };
             let Some(g) = st.groups.get_mut(&key) else {
                 continue;
             };
-            let (mut ready, rest): (Vec<Item>, Vec<Item>) = std::mem::take(&mut g.pending)
-                .into_iter()
-                .partition(|i| i.t <= f);
-            g.pending = rest;
-            ready.sort_by(Item::cmp_order);
-            let mut settled: Vec<(Fired, bool)> = Vec::new();
-            for item in ready {
-                let late = old.is_some_and(|o| item.t <= o);
-                let fired = if late && g.window.newest().is_some_and(|n| n > item.t) {
-                    g.window.step_late(c, item)
-                } else {
-                    g.window.step(c, item)
-                };
-                if let Some(fired) = fired {
-                    settled.push((fired, late));
-                }
+            let (settled, speculative, fresh) = step_group(c, g, old, f, speculate);
+            if let Some(t) = g.due_at.take() {
+                st.due.remove(&(t, key.clone()));
             }
-            let mut speculative = Vec::new();
-            if speculate && !g.pending.is_empty() {
-                g.pending.sort_by(Item::cmp_order);
-                let mut w = g.window.clone();
-                for item in &g.pending {
-                    if let Some(fired) = w.step(c, item.clone()) {
-                        speculative.push(fired);
-                    }
-                }
+            g.due_at = g.pending.first().map(|i| i.t);
+            if let Some(t) = g.due_at {
+                st.due.insert((t, key.clone()));
             }
-            if !g.pending.is_empty() {
-                still_dirty.push(key.clone());
-            }
-            let old_live = std::mem::take(&mut g.live);
-            let mut now: Vec<String> = Vec::new();
+            let mut settled_ids: Vec<String> = Vec::new();
             for (fired, late) in &settled {
                 if let Some(d) = self.detection(ci, &key, fired) {
-                    now.push(d.id.clone());
+                    settled_ids.push(d.id.clone());
                     out.raised.push(Raised {
                         detection: d,
                         settled: true,
@@ -396,11 +441,10 @@ impl Correlator {
                     });
                 }
             }
-            let mut live = Vec::new();
+            let mut spec_ids = Vec::new();
             for fired in &speculative {
                 if let Some(d) = self.detection(ci, &key, fired) {
-                    now.push(d.id.clone());
-                    live.push(d.id.clone());
+                    spec_ids.push(d.id.clone());
                     out.raised.push(Raised {
                         detection: d,
                         settled: false,
@@ -408,19 +452,28 @@ impl Correlator {
                     });
                 }
             }
-            out.withdrawn
-                .extend(old_live.into_iter().filter(|id| !now.contains(id)));
-            if let Some(g) = self
+            let Some(g) = self
                 .states
                 .get_mut(ci)
                 .and_then(|st| st.groups.get_mut(&key))
-            {
-                g.live = live;
+            else {
+                continue;
+            };
+            if fresh {
+                // Speculated from scratch: what was live and is neither settled nor
+                // speculated again no longer holds.
+                let old_live = std::mem::take(&mut g.live);
+                out.withdrawn.extend(
+                    old_live
+                        .into_iter()
+                        .filter(|id| !settled_ids.contains(id) && !spec_ids.contains(id)),
+                );
+                g.live = spec_ids;
+            } else {
+                g.live.retain(|id| !settled_ids.contains(id));
+                g.live.extend(spec_ids);
             }
             chained.extend(settled.into_iter().map(|(fired, _)| (key.clone(), fired)));
-        }
-        if let Some(st) = self.states.get_mut(ci) {
-            st.dirty.extend(still_dirty);
         }
         self.chain(ci, chained);
     }
@@ -459,19 +512,7 @@ impl Correlator {
                     num,
                     locs: Locs::Many(fired.locs.clone()),
                 };
-                let Some(c) = self.plan.inner.correlations.get(*dci) else {
-                    continue;
-                };
-                let Some(st) = self.states.get_mut(*dci) else {
-                    continue;
-                };
-                let g = st.groups.entry(dkey.clone()).or_insert_with(|| Group {
-                    window: Window::new(c),
-                    pending: Vec::new(),
-                    live: Vec::new(),
-                });
-                g.pending.push(item);
-                st.dirty.insert(dkey);
+                self.add(*dci, dkey, item);
             }
         }
     }
@@ -580,4 +621,74 @@ impl Correlator {
             .sum();
         (groups, items)
     }
+}
+
+/// Step one group: settle its waiting matches the frontier `f` has passed (those at or before
+/// `old`, the previous frontier, came late), then, with `speculate`, step the rest through
+/// the speculation. Returns what settled (with whether it came late), what the speculation
+/// fired that is new (all it holds when `fresh`), and whether it was speculated from scratch.
+fn step_group(
+    c: &CompiledCorrelation,
+    g: &mut Group,
+    old: Option<i64>,
+    f: i64,
+    speculate: bool,
+) -> (Vec<(Fired, bool)>, Vec<Fired>, bool) {
+    if g.disordered {
+        g.pending.sort_by(Item::cmp_order);
+        g.disordered = false;
+        g.spec = None;
+    }
+    let ready = g.pending.partition_point(|i| i.t <= f);
+    let mut settled = Vec::new();
+    if ready > 0 {
+        // The speculation stays good while it has stepped through at least these matches:
+        // settling them steps the window through the same matches in the same order.
+        match &mut g.spec {
+            Some(spec) if spec.stepped >= ready => {
+                spec.stepped -= ready;
+                spec.fired.retain(|fr| fr.t > f);
+            }
+            _ => g.spec = None,
+        }
+        for item in g.pending.drain(..ready) {
+            let late = old.is_some_and(|o| item.t <= o);
+            let fired = if late && g.window.newest().is_some_and(|n| n > item.t) {
+                g.spec = None;
+                g.window.step_late(c, item)
+            } else {
+                if late {
+                    g.spec = None;
+                }
+                g.window.step(c, item)
+            };
+            if let Some(fired) = fired {
+                settled.push((fired, late));
+            }
+        }
+    }
+    if g.pending.is_empty() {
+        // Nothing waits: what was live either settled just now or no longer holds.
+        g.spec = None;
+        return (settled, Vec::new(), true);
+    }
+    if !speculate {
+        return (settled, Vec::new(), false);
+    }
+    let fresh = g.spec.is_none();
+    let spec = g.spec.get_or_insert_with(|| Spec {
+        window: g.window.clone(),
+        stepped: 0,
+        fired: Vec::new(),
+    });
+    let mut new = Vec::new();
+    for item in g.pending.iter().skip(spec.stepped) {
+        if let Some(fired) = spec.window.step(c, item.clone()) {
+            new.push(fired);
+        }
+    }
+    spec.stepped = g.pending.len();
+    spec.fired.extend(new.iter().cloned());
+    let speculative = if fresh { spec.fired.clone() } else { new };
+    (settled, speculative, fresh)
 }

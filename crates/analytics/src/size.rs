@@ -1,0 +1,98 @@
+//! An estimate of the heap the folded state holds, for metrics and benchmarks: collection
+//! capacities times element sizes, with the usual per-entry overheads of hash tables (one
+//! control byte, 1/8 spare) and B-trees (nodes about two thirds full), plus owned text. Not
+//! exact (allocator rounding and the B-tree node headers are estimated), but it grows and
+//! shrinks with what is held.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
+use std::mem::size_of;
+
+use crate::baseline::BaselineSnapshot;
+use crate::engine::Analytics;
+use crate::state::State;
+
+fn vec<T>(v: &Vec<T>) -> usize {
+    v.capacity() * size_of::<T>()
+}
+
+fn hash_map<K, V, S>(m: &HashMap<K, V, S>) -> usize {
+    m.capacity() * 8 / 7 * (size_of::<(K, V)>() + 1)
+}
+
+fn hash_set<K, S>(m: &HashSet<K, S>) -> usize {
+    m.capacity() * 8 / 7 * (size_of::<K>() + 1)
+}
+
+fn btree_map<K, V>(m: &BTreeMap<K, V>) -> usize {
+    m.len() * (size_of::<K>() + size_of::<V>()) * 3 / 2
+}
+
+fn btree_set<K>(m: &BTreeSet<K>) -> usize {
+    m.len() * size_of::<K>() * 3 / 2
+}
+
+fn text(s: &str) -> usize {
+    s.len()
+}
+
+fn baseline(s: &BaselineSnapshot) -> usize {
+    let mut n = btree_map(&s.mailboxes);
+    for (m, b) in &s.mailboxes {
+        n += text(m) + btree_map(&b.seen);
+        for (dim, values) in &b.seen {
+            n += text(dim) + btree_map(values);
+            n += values.keys().map(|v| text(v)).sum::<usize>();
+        }
+    }
+    n
+}
+
+fn state(st: &State) -> usize {
+    // Interner: the text, an end offset per string, a hash table of ids.
+    let strings = st.names.len();
+    let mut n = st.names.text_bytes() + strings * size_of::<usize>() + strings * 8 / 7 * 5;
+    n += hash_map(&st.ip_syms) + hash_map(&st.ctx_index) + vec(&st.ctxs);
+    for (_, c) in &st.ctxs {
+        n += btree_map(&c.hours) + btree_set(&c.utis) + btree_set(&c.folders);
+        n += vec(&c.locs.items);
+    }
+    let si = &st.sign_ins;
+    n += hash_map(&si.sessions) + hash_map(&si.utis) + hash_map(&si.user_ips);
+    n += hash_set(&si.users) + hash_map(&si.user_last);
+    n += si.sessions.values().map(btree_set).sum::<usize>();
+    n += si.user_ips.values().map(btree_set).sum::<usize>();
+    n += vec(&st.ioc_hits);
+    n += st
+        .ioc_hits
+        .iter()
+        .map(|h| h.loc.record_id.as_deref().map_or(0, text))
+        .sum::<usize>();
+    n += vec(&st.audit_changes);
+    n += st
+        .audit_changes
+        .iter()
+        .map(|a| text(&a.operation) + a.loc.record_id.as_deref().map_or(0, text))
+        .sum::<usize>();
+    n += vec(&st.verdicts);
+    n += st
+        .verdicts
+        .iter()
+        .map(|v| text(&v.verdict) + v.loc.record_id.as_deref().map_or(0, text))
+        .sum::<usize>();
+    n += hash_map(&st.activity) + btree_map(&st.days);
+    n
+}
+
+impl Analytics {
+    /// Approximate heap bytes held by what was folded: the state, the baseline snapshot it is
+    /// compared against (including what [`Analytics::evict`] folded into it) and the early
+    /// notes. An estimate from collection sizes (see the module docs), for metrics and
+    /// benchmarks; the configuration and reference data (IOCs, apps, ASN table) are not
+    /// counted.
+    #[must_use]
+    pub fn state_bytes(&self) -> usize {
+        state(&self.state)
+            + baseline(&self.snapshot)
+            + self.early_notes.iter().map(|s| s.capacity()).sum::<usize>()
+    }
+}
