@@ -5,7 +5,6 @@ use std::sync::Arc;
 
 use stormwatch_core::Timestamp;
 use stormwatch_detect::{Change, DetectError, Detector, Scanned, Scanner};
-use stormwatch_store::IncidentRecord;
 
 /// Builds a detector with the service's rules and settings; called at start and whenever a
 /// fresh one is needed (restore, flush). Every detector it builds must be the same.
@@ -15,18 +14,6 @@ pub type DetectorFactory = Arc<dyn Fn() -> Result<Detector, DetectError> + Send 
 pub(crate) struct Live {
     factory: DetectorFactory,
     det: Detector,
-}
-
-/// What a flush left besides its changes.
-#[derive(Debug, Default)]
-pub(crate) struct Flushed {
-    /// The incidents as decided now.
-    pub(crate) incidents: Vec<IncidentRecord>,
-    /// What the analytics could not do or assumed.
-    pub(crate) notes: Vec<String>,
-    /// The detector was rebuilt: the journal must be read into it again (from its start) to
-    /// bring back its state.
-    pub(crate) rebuilt: bool,
 }
 
 impl Live {
@@ -47,50 +34,51 @@ impl Live {
         self.det.watermark()
     }
 
-    pub(crate) fn advance(&mut self, watermark: Timestamp, out: &mut Vec<Change>) {
-        self.det.advance(watermark, out);
+    pub(crate) fn advance(
+        &mut self,
+        watermark: Timestamp,
+        out: &mut Vec<Change>,
+    ) -> Result<(), DetectError> {
+        self.det.advance(watermark, out)
     }
 
-    /// Decide everything pending now, as `hunt` does at the end of its input.
-    ///
-    /// The detector decides only when it finishes, so it is finished and a fresh one takes
-    /// its place; the caller reads the journal into that one again ([`Flushed::rebuilt`]).
-    pub(crate) fn flush(&mut self, out: &mut Vec<Change>) -> Result<Flushed, DetectError> {
-        let fresh = (self.factory)()?;
-        let old = std::mem::replace(&mut self.det, fresh);
-        let finished = old.finish(out)?;
-        let incidents = finished.incidents.iter().map(incident_record).collect();
-        Ok(Flushed {
-            incidents,
-            notes: finished.notes,
-            rebuilt: true,
-        })
+    /// Decide everything pending now, keeping the state (records that come later still
+    /// count).
+    pub(crate) fn flush(&mut self, out: &mut Vec<Change>) -> Result<(), DetectError> {
+        self.det.flush(out)
     }
 
-    /// The detector's state, to be restored after a restart; `None` when this detector cannot
-    /// make one (the journal is then read again from its start after a restart).
-    #[allow(clippy::unnecessary_wraps, clippy::unused_self)]
-    pub(crate) fn snapshot(&self) -> Result<Option<Vec<u8>>, DetectError> {
-        Ok(None)
+    /// The incidents of the analytics' last decision.
+    pub(crate) fn incidents(&self) -> &[stormwatch_analytics::Incident] {
+        self.det.incidents()
     }
 
-    /// Restore a snapshot into a freshly built detector. Returns `false` when this detector
-    /// cannot restore one (the caller reads the journal from its start instead).
-    #[allow(clippy::unnecessary_wraps, clippy::unused_self)]
-    pub(crate) fn restore(&mut self, _snapshot: &[u8]) -> Result<bool, DetectError> {
-        Ok(false)
+    /// The detector's whole state, to be restored after a restart.
+    pub(crate) fn snapshot(&self) -> Result<Vec<u8>, DetectError> {
+        self.det.snapshot()
     }
-}
 
-/// An analytics incident as the store keeps it.
-fn incident_record(i: &stormwatch_analytics::Incident) -> IncidentRecord {
-    IncidentRecord {
-        id: i.id.clone(),
-        level: i.level,
-        score: i.score,
-        first: i.first,
-        last: i.last,
-        title: i.title.clone(),
-        body: serde_json::to_value(i).unwrap_or(serde_json::Value::Null),
+    /// Restore a snapshot. On failure the detector is rebuilt fresh (its state would be
+    /// unspecified) and `false` returned: the caller reads the journal from its start.
+    pub(crate) fn restore(&mut self, snapshot: &[u8]) -> Result<bool, DetectError> {
+        match self.det.restore(snapshot) {
+            Ok(report) => {
+                if report.correlations_dropped > 0 {
+                    tracing::warn!(
+                        message = "Correlations changed since the checkpoint start with empty windows.",
+                        dropped = report.correlations_dropped
+                    );
+                }
+                Ok(true)
+            }
+            Err(e) => {
+                tracing::warn!(
+                    message = "The checkpoint could not be restored; the journal is read again from its start.",
+                    error = %e
+                );
+                self.det = (self.factory)()?;
+                Ok(false)
+            }
+        }
     }
 }

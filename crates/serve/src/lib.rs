@@ -42,6 +42,7 @@ mod config;
 mod detect;
 mod error;
 mod http;
+mod incidents;
 mod ingest;
 mod journal;
 mod metrics;

@@ -16,6 +16,7 @@ use tokio::sync::oneshot;
 
 use crate::ServeError;
 use crate::detect::Live;
+use crate::incidents::Tracker;
 use crate::metrics::{Metrics, level_index};
 
 /// How long the thread waits for work before looking at the clock and the journal.
@@ -57,8 +58,6 @@ pub(crate) struct FlushReport {
     pub(crate) withdrawn: u64,
     /// Incidents as decided now.
     pub(crate) incidents: usize,
-    /// What the analytics could not do or assumed.
-    pub(crate) notes: Vec<String>,
 }
 
 /// Where a sink wants alerts.
@@ -104,8 +103,9 @@ pub(crate) struct Pipeline {
     /// The watermark given to the detector (ns).
     watermark: Option<i64>,
     pending: Vec<Change>,
-    /// Incidents decided by the last flush, to store (replacing the stored set).
+    /// Incidents as last decided, to store (replacing the stored set).
     pending_incidents: Option<Vec<IncidentRecord>>,
+    tracker: Tracker,
     last_commit: Instant,
     last_checkpoint: Instant,
     checkpointed: i64,
@@ -183,6 +183,7 @@ impl Pipeline {
             );
         }
         let watermark = live.watermark().map(Timestamp::nanos);
+        let tracker = Tracker::from_stored(&store.read().current_incidents()?);
         Ok(Pipeline {
             store,
             live,
@@ -198,6 +199,7 @@ impl Pipeline {
             watermark,
             pending: Vec::new(),
             pending_incidents: None,
+            tracker,
             last_commit: Instant::now(),
             last_checkpoint: Instant::now(),
             checkpointed: position,
@@ -265,7 +267,7 @@ impl Pipeline {
                     if head > self.position {
                         self.catch_up(head)?;
                     }
-                    self.advance();
+                    self.advance()?;
                     if self.position > self.checkpointed
                         && self.last_checkpoint.elapsed() >= self.timing.checkpoint_interval
                     {
@@ -343,14 +345,13 @@ impl Pipeline {
             u64::try_from((now_ns() - committed_at).max(0) / 1_000_000).unwrap_or(0),
             Ordering::Relaxed,
         );
-        self.advance();
-        Ok(())
+        self.advance()
     }
 
     /// Move the watermark: the newest record time, never beyond the server's clock plus the
     /// allowed skew (record times are the logs' word: one record dated years ahead must not
     /// make every other record late); with no record for a while, the clock itself.
-    fn advance(&mut self) {
+    fn advance(&mut self) -> Result<(), ServeError> {
         let now = now_ns();
         let cap = now.saturating_add(nanos(self.timing.max_clock_skew));
         let mut w = self.max_event.map(|m| m.min(cap));
@@ -363,9 +364,18 @@ impl Pipeline {
             && self.watermark.is_none_or(|old| w > old)
         {
             self.live
-                .advance(Timestamp::from_nanos(w), &mut self.pending);
+                .advance(Timestamp::from_nanos(w), &mut self.pending)?;
             self.watermark = Some(w);
             self.metrics.watermark.store(w, Ordering::Relaxed);
+            self.regroup();
+        }
+        Ok(())
+    }
+
+    /// Note the analytics' incidents when their last decision changed them.
+    fn regroup(&mut self) {
+        if let Some(r) = self.tracker.regroup(self.live.incidents()) {
+            self.pending_incidents = Some(r.incidents);
         }
     }
 
@@ -375,19 +385,9 @@ impl Pipeline {
         self.catch_up(head)?;
         let before = self.totals;
         let mut out = Vec::new();
-        let flushed = self.live.flush(&mut out)?;
+        self.live.flush(&mut out)?;
         self.pending.extend(out);
-        let incidents = flushed.incidents.len();
-        self.pending_incidents = Some(flushed.incidents);
-        self.commit(false)?;
-        if flushed.rebuilt {
-            // The fresh detector is brought back to where the finished one was.
-            let upto = self.position;
-            self.position = 0;
-            self.max_event = None;
-            self.watermark = None;
-            self.catch_up(upto)?;
-        }
+        self.regroup();
         self.commit(true)?;
         let t = self.totals;
         Ok(FlushReport {
@@ -395,8 +395,7 @@ impl Pipeline {
             raised: t.raised.iter().sum::<u64>() - before.raised.iter().sum::<u64>(),
             updated: t.updated - before.updated,
             withdrawn: t.withdrawn - before.withdrawn,
-            incidents,
-            notes: flushed.notes,
+            incidents: self.live.incidents().len(),
         })
     }
 
@@ -417,6 +416,7 @@ impl Pipeline {
         } else {
             None
         };
+        let tracker = &self.tracker;
         let changes = std::mem::take(&mut self.pending);
         let incidents = self.pending_incidents.take();
         let routes = &self.routes;
@@ -425,19 +425,18 @@ impl Pipeline {
         let result = self.store.write(|tx| {
             let mut counts = Counts::default();
             for c in &changes {
-                apply(tx, c, routes, &mut counts)?;
+                apply(tx, c, routes, tracker, &mut counts)?;
             }
             if let Some(list) = &incidents {
                 replace_incidents(tx, list)?;
             }
             if let Some(snap) = &snapshot {
                 tx.save_checkpoint(&DetectorCheckpoint {
-                    // Without a snapshot, a restart reads the journal from its start.
-                    position: if snap.is_some() { position } else { 0 },
+                    position,
                     max_event: max_event.map(Timestamp::from_nanos),
                     fingerprint,
                     saved_at: Timestamp::EPOCH,
-                    snapshot: snap.clone(),
+                    snapshot: Some(snap.clone()),
                 })?;
             }
             Ok(counts)
@@ -461,10 +460,7 @@ impl Pipeline {
                     self.last_checkpoint = Instant::now();
                     self.checkpointed = position;
                     m.checkpoints.fetch_add(1, Ordering::Relaxed);
-                    m.checkpoint_bytes.store(
-                        snap.as_ref().map_or(0, |s| s.len() as u64),
-                        Ordering::Relaxed,
-                    );
+                    m.checkpoint_bytes.store(snap.len() as u64, Ordering::Relaxed);
                     m.checkpoint_ms
                         .store(crate::journal::millis_since(started), Ordering::Relaxed);
                 }
@@ -488,6 +484,7 @@ fn apply(
     tx: &Tx<'_>,
     c: &Change,
     routes: &[SinkRoute],
+    tracker: &Tracker,
     counts: &mut Counts,
 ) -> Result<(), stormwatch_store::StoreError> {
     match c {
@@ -496,6 +493,9 @@ fn apply(
             let event = match tx.upsert_alert(d, a.late, a.settled)? {
                 Upserted::New => {
                     counts.raised[level_index(d.level)] += 1;
+                    if let Some(i) = tracker.find(d) {
+                        tx.set_alert_incident(&d.id, Some(i))?;
+                    }
                     "alert.raised"
                 }
                 Upserted::Changed => {
@@ -553,7 +553,8 @@ fn route(
     Ok(())
 }
 
-/// Store the incidents as decided now: upsert each, remove those no longer decided.
+/// Store the incidents as decided now: upsert each, remove those no longer decided, and tie
+/// the alerts each holds (the most severe incident wins an alert several would hold).
 fn replace_incidents(
     tx: &Tx<'_>,
     list: &[IncidentRecord],
@@ -566,11 +567,26 @@ fn replace_incidents(
     }
     for i in list {
         tx.upsert_incident(i)?;
-        if let Some(members) = i.body.get("alert_ids").and_then(|v| v.as_array()) {
-            for m in members.iter().filter_map(|m| m.as_str()) {
-                tx.set_alert_incident(m, Some(&i.id))?;
-            }
-        }
+    }
+    let strings = |v: &serde_json::Value, k: &str| -> Vec<String> {
+        v.get(k)
+            .and_then(serde_json::Value::as_array)
+            .map(|a| {
+                a.iter()
+                    .filter_map(serde_json::Value::as_str)
+                    .map(str::to_ascii_lowercase)
+                    .collect()
+            })
+            .unwrap_or_default()
+    };
+    for i in list.iter().rev() {
+        tx.tie_alerts(
+            &i.id,
+            &strings(&i.body, "sessions"),
+            &strings(&i.body, "ips"),
+            &strings(&i.body, "mailboxes"),
+            &strings(&i.body, "users"),
+        )?;
     }
     Ok(())
 }

@@ -45,6 +45,8 @@ pub struct Ready {
     pub admin_token: Option<FirstToken>,
     /// The data folder.
     pub data_dir: PathBuf,
+    /// The service's routes, to call without a socket (tests).
+    pub router: axum::Router,
 }
 
 /// A service running on a thread of its own (for tests and embedding).
@@ -65,6 +67,12 @@ impl Handle {
     #[must_use]
     pub fn admin_token(&self) -> Option<&str> {
         self.ready.admin_token.as_ref().map(|t| t.token.as_str())
+    }
+
+    /// The service's routes over its running state, to call without a socket.
+    #[must_use]
+    pub fn router(&self) -> axum::Router {
+        self.ready.router.clone()
     }
 
     /// Shut down as on SIGTERM and wait for it.
@@ -375,6 +383,7 @@ async fn serve(
         addr,
         admin_token,
         data_dir: dir.clone(),
+        router: app(state.clone()),
     });
     drop(main);
 

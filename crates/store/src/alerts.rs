@@ -244,7 +244,8 @@ impl Tx<'_> {
                          tenant = ?6, user = ?7, mailbox = ?8, ip = ?9,
                          incident_id = COALESCE(?10, incident_id), late = late OR ?11,
                          settled = ?12, withdrawn = 0, withdrawn_reason = NULL,
-                         revision = revision + 1, updated_at = ?13, digest = ?14, json = ?15
+                         revision = revision + 1, updated_at = ?13, digest = ?14, json = ?15,
+                         session_id = ?16
                          WHERE id = ?1",
                     )
                     .and_then(|mut st| {
@@ -263,7 +264,8 @@ impl Tx<'_> {
                             settled,
                             now,
                             dg,
-                            json
+                            json,
+                            d.session_id.as_deref().map(str::to_ascii_lowercase)
                         ])
                     })
                     .map_err(sql("update alert"))?;
@@ -274,9 +276,9 @@ impl Tx<'_> {
                     .prepare_cached(
                         "INSERT INTO alerts (id, rule_id, rule_title, level, ts_nanos, tenant, user,
                          mailbox, ip, incident_id, status, late, settled, revision, created_at,
-                         updated_at, digest, json)
+                         updated_at, digest, json, session_id)
                          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, 'new', ?11, ?12, 1, ?13,
-                         ?13, ?14, ?15)",
+                         ?13, ?14, ?15, ?16)",
                     )
                     .and_then(|mut st| {
                         st.execute(rusqlite::params![
@@ -294,7 +296,8 @@ impl Tx<'_> {
                             settled,
                             now,
                             dg,
-                            json
+                            json,
+                            d.session_id.as_deref().map(str::to_ascii_lowercase)
                         ])
                     })
                     .map_err(sql("insert alert"))?;
@@ -334,6 +337,40 @@ impl Tx<'_> {
             .and_then(|mut st| st.execute(rusqlite::params![alert_id, incident_id]))
             .map_err(sql("set alert incident"))?;
         Ok(())
+    }
+
+    /// Tie to `incident_id` the live alerts it holds as `hunt` ties them: by session, or by
+    /// IP with the mailbox or user (every value lower-case). Returns how many.
+    ///
+    /// # Errors
+    /// The write fails.
+    pub fn tie_alerts(
+        &self,
+        incident_id: &str,
+        sessions: &[String],
+        ips: &[String],
+        mailboxes: &[String],
+        users: &[String],
+    ) -> Result<usize, StoreError> {
+        let arr = |v: &[String]| serde_json::to_string(v).unwrap_or_else(|_| "[]".to_owned());
+        self.conn
+            .prepare_cached(
+                "UPDATE alerts SET incident_id = ?1 WHERE withdrawn = 0 AND (
+                   session_id IN (SELECT value FROM json_each(?2))
+                   OR (ip IN (SELECT value FROM json_each(?3))
+                       AND (mailbox IN (SELECT value FROM json_each(?4))
+                            OR lower(user) IN (SELECT value FROM json_each(?5)))))",
+            )
+            .and_then(|mut st| {
+                st.execute(rusqlite::params![
+                    incident_id,
+                    arr(sessions),
+                    arr(ips),
+                    arr(mailboxes),
+                    arr(users)
+                ])
+            })
+            .map_err(sql("tie alerts to an incident"))
     }
 
     /// One alert by its id.

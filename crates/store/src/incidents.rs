@@ -203,6 +203,30 @@ impl Tx<'_> {
             .map_err(sql("list incidents"))
     }
 
+    /// The current (not removed) incidents: id and body.
+    ///
+    /// # Errors
+    /// The read fails or a body cannot be decoded.
+    pub fn current_incidents(&self) -> Result<Vec<(String, serde_json::Value)>, StoreError> {
+        let mut st = self
+            .conn
+            .prepare_cached("SELECT id, json FROM incidents WHERE removed = 0 ORDER BY seq")
+            .map_err(sql("list incidents"))?;
+        let rows = st
+            .query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?)))
+            .map_err(sql("list incidents"))?;
+        let mut out = Vec::new();
+        for row in rows {
+            let (id, json) = row.map_err(sql("list incidents"))?;
+            let body = serde_json::from_str(&json).map_err(|source| StoreError::Json {
+                what: "decode incident",
+                source,
+            })?;
+            out.push((id, body));
+        }
+        Ok(out)
+    }
+
     /// One incident by its id.
     ///
     /// # Errors

@@ -96,6 +96,7 @@ CREATE TABLE alerts (
     user            TEXT,
     mailbox         TEXT,
     ip              TEXT,
+    session_id      TEXT,
     incident_id     TEXT,
     status          TEXT NOT NULL,
     status_by       TEXT,
@@ -114,6 +115,8 @@ CREATE INDEX alerts_level ON alerts (level, seq);
 CREATE INDEX alerts_status ON alerts (status, seq);
 CREATE INDEX alerts_rule ON alerts (rule_id, seq);
 CREATE INDEX alerts_incident ON alerts (incident_id);
+CREATE INDEX alerts_session ON alerts (session_id);
+CREATE INDEX alerts_ip ON alerts (ip);
 CREATE INDEX alerts_updated ON alerts (updated_at);
 
 -- Incidents: detections grouped by actor context, as `hunt` groups them.
