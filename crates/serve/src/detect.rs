@@ -65,7 +65,8 @@ impl Live {
             Ok(report) => {
                 if report.correlations_dropped > 0 {
                     tracing::warn!(
-                        message = "Correlations changed since the checkpoint start with empty windows.",
+                        message =
+                            "Correlations changed since the checkpoint start with empty windows.",
                         dropped = report.correlations_dropped
                     );
                 }

@@ -162,7 +162,10 @@ impl Tracker {
 
     /// The incident `d` belongs to, the first (most severe) that holds it.
     pub(crate) fn find(&self, d: &Detection) -> Option<&str> {
-        self.known.iter().find(|k| k.holds(d)).map(|k| k.id.as_str())
+        self.known
+            .iter()
+            .find(|k| k.holds(d))
+            .map(|k| k.id.as_str())
     }
 }
 
@@ -219,7 +222,10 @@ mod tests {
         assert!(second[0].id != first[0].id && second[0].id != first[1].id);
         assert_eq!(second[1].body["rank_id"], "INC-0002");
         // Restarted from the store, the same ids are found again.
-        let stored: Vec<(String, Value)> = second.iter().map(|r| (r.id.clone(), r.body.clone())).collect();
+        let stored: Vec<(String, Value)> = second
+            .iter()
+            .map(|r| (r.id.clone(), r.body.clone()))
+            .collect();
         let mut t2 = Tracker::from_stored(&stored);
         let again = t2.regroup(&[a, b]).unwrap().incidents;
         assert_eq!(again[0].id, first[0].id);
@@ -230,7 +236,13 @@ mod tests {
     fn detections_tie_by_session_or_ip_and_mailbox() {
         let mut t = Tracker::default();
         t.regroup(&[incident("INC-0001", &["S1"], &["203.0.113.5"], &["a@x"])]);
-        let mut d = Detection::new("r", "t", Level::Low, DetectionSource::Sigma, Timestamp::EPOCH);
+        let mut d = Detection::new(
+            "r",
+            "t",
+            Level::Low,
+            DetectionSource::Sigma,
+            Timestamp::EPOCH,
+        );
         assert_eq!(t.find(&d), None);
         d.session_id = Some("s1".into());
         assert!(t.find(&d).is_some());

@@ -77,8 +77,17 @@ pub(crate) struct Appended {
     pub(crate) duplicates: u64,
 }
 
+/// What the writer is sent.
+#[derive(Debug)]
+pub(crate) enum JournalMsg {
+    /// Make this durable.
+    Append(Box<Append>),
+    /// Commit what came before, then stop (what comes after is refused).
+    Close,
+}
+
 /// The sending side, for HTTP handlers and the folder watcher.
-pub(crate) type JournalTx = mpsc::Sender<Append>;
+pub(crate) type JournalTx = mpsc::Sender<JournalMsg>;
 
 /// What the writer hands on.
 pub(crate) struct Writer {
@@ -108,21 +117,32 @@ struct Prepared {
 
 impl Writer {
     /// Run until every sender is gone.
-    pub(crate) fn run(mut self, mut rx: mpsc::Receiver<Append>) {
-        while let Some(first) = rx.blocking_recv() {
-            let mut group = vec![first];
+    pub(crate) fn run(mut self, mut rx: mpsc::Receiver<JournalMsg>) {
+        while let Some(JournalMsg::Append(first)) = rx.blocking_recv() {
+            let mut group = vec![*first];
             let mut bytes: usize = group[0].stored.len();
+            let mut closing = false;
             while group.len() < GROUP && bytes < GROUP_BYTES {
                 match rx.try_recv() {
-                    Ok(a) => {
+                    Ok(JournalMsg::Append(a)) => {
                         bytes += a.stored.len();
-                        group.push(a);
+                        group.push(*a);
+                    }
+                    Ok(JournalMsg::Close) => {
+                        closing = true;
+                        break;
                     }
                     Err(_) => break,
                 }
             }
             self.commit(group);
+            if closing {
+                break;
+            }
         }
+        // Anything sent after the close is refused: its sender hears the records were not
+        // made durable.
+        rx.close();
     }
 
     fn commit(&mut self, group: Vec<Append>) {
@@ -325,7 +345,7 @@ pub(crate) fn replay(
 pub(crate) async fn append(tx: &JournalTx, mut a: Append) -> Result<Appended, String> {
     let (reply, rx) = oneshot::channel();
     a.reply = Some(reply);
-    tx.send(a)
+    tx.send(JournalMsg::Append(Box::new(a)))
         .await
         .map_err(|_| "the journal writer stopped".to_owned())?;
     rx.await

@@ -118,6 +118,11 @@ impl Metrics {
         *lock(&self.responses).entry(status).or_default() += 1;
     }
 
+    /// Make a sink known (its figures are shown from the start, at 0).
+    pub(crate) fn add_sink(&self, sink: &str) {
+        lock(&self.sinks).entry(sink.to_owned()).or_default();
+    }
+
     pub(crate) fn count_sink(&self, sink: &str, f: impl FnOnce(&mut SinkCounts)) {
         f(lock(&self.sinks).entry(sink.to_owned()).or_default());
     }
@@ -338,11 +343,19 @@ impl Metrics {
             "gauge",
             "Messages waiting for each sink.",
         );
-        for (s, waiting, _) in &store.sinks {
+        let depth = |name: &str| {
+            store
+                .sinks
+                .iter()
+                .find(|(s, _, _)| s == name)
+                .map_or((0, 0), |(_, w, d)| (*w, *d))
+        };
+        for s in sinks.keys() {
             let _ = writeln!(
                 o,
-                "stormwatch_sink_queue{{sink=\"{}\"}} {waiting}",
-                label(s)
+                "stormwatch_sink_queue{{sink=\"{}\"}} {}",
+                label(s),
+                depth(s).0
             );
         }
         head(
@@ -351,11 +364,12 @@ impl Metrics {
             "gauge",
             "Messages each sink gave up on (replay them with `stormwatch serve dead-letters replay`).",
         );
-        for (s, _, dead) in &store.sinks {
+        for s in sinks.keys() {
             let _ = writeln!(
                 o,
-                "stormwatch_sink_dead_letters{{sink=\"{}\"}} {dead}",
-                label(s)
+                "stormwatch_sink_dead_letters{{sink=\"{}\"}} {}",
+                label(s),
+                depth(s).1
             );
         }
         head(

@@ -460,7 +460,8 @@ impl Pipeline {
                     self.last_checkpoint = Instant::now();
                     self.checkpointed = position;
                     m.checkpoints.fetch_add(1, Ordering::Relaxed);
-                    m.checkpoint_bytes.store(snap.len() as u64, Ordering::Relaxed);
+                    m.checkpoint_bytes
+                        .store(snap.len() as u64, Ordering::Relaxed);
                     m.checkpoint_ms
                         .store(crate::journal::millis_since(started), Ordering::Relaxed);
                 }

@@ -70,7 +70,6 @@ impl Handle {
     }
 
     /// The service's routes over its running state, to call without a socket.
-    #[must_use]
     pub fn router(&self) -> axum::Router {
         self.ready.router.clone()
     }
@@ -80,8 +79,14 @@ impl Handle {
     /// # Errors
     /// What stopped the service, if it failed.
     pub fn stop(self) -> Result<(), ServeError> {
-        let _ = self.stop.send(true);
-        self.thread
+        let Handle {
+            ready,
+            stop,
+            thread,
+        } = self;
+        drop(ready);
+        let _ = stop.send(true);
+        thread
             .join()
             .map_err(|_| ServeError::Stopped("service thread"))?
     }
@@ -290,6 +295,7 @@ async fn serve(
     let mut sink_timeout = Duration::ZERO;
     for (sink, common, wake) in sinks {
         sink_names.push(common.name.clone());
+        metrics.add_sink(&common.name);
         sink_timeout = sink_timeout.max(common.timeout);
         sink_tasks.push(tokio::spawn(crate::sinks::run(
             sink,
@@ -406,6 +412,7 @@ async fn serve(
     }
     retention.abort();
     drop(state);
+    let _ = journal_tx.send(crate::journal::JournalMsg::Close).await;
     drop(journal_tx);
     join(writer_thread).await;
     let (reply, done) = tokio::sync::oneshot::channel();

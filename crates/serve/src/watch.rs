@@ -236,7 +236,9 @@ impl Watcher {
         }
     }
 
-    fn list(&self, dir: &Path, out: &mut Vec<PathBuf>) {
+    /// The folder's files: those to read, and others (a file renamed by rotation to a name
+    /// not read, such as `audit.ndjson.1`, is still read to its end).
+    fn list(&self, dir: &Path, out: &mut Vec<PathBuf>, others: &mut Vec<PathBuf>) {
         let Ok(rd) = std::fs::read_dir(dir) else {
             return;
         };
@@ -255,10 +257,14 @@ impl Watcher {
             };
             if meta.is_dir() {
                 if self.cfg.recursive && !name.starts_with('.') {
-                    self.list(&p, out);
+                    self.list(&p, out, others);
                 }
-            } else if meta.is_file() && self.wanted(&name) {
-                out.push(p);
+            } else if meta.is_file() {
+                if self.wanted(&name) {
+                    out.push(p);
+                } else if others.len() < MAX_FILES {
+                    others.push(p);
+                }
             }
         }
     }
@@ -266,7 +272,23 @@ impl Watcher {
     /// One look at the folder.
     pub(crate) fn pass(&mut self) -> Result<(), crate::ServeError> {
         let mut files = Vec::new();
-        self.list(&self.cfg.path.clone(), &mut files);
+        let mut others = Vec::new();
+        self.list(&self.cfg.path.clone(), &mut files, &mut others);
+        for p in others {
+            // Followed under its new name when it is a file being followed.
+            let Ok(meta) = std::fs::metadata(&p) else {
+                continue;
+            };
+            let (dev, ino) = file_id(&meta);
+            if self
+                .store
+                .read()
+                .watch_file(dev, ino)?
+                .is_some_and(|k| !k.done && k.source == self.cfg.source)
+            {
+                files.push(p);
+            }
+        }
         self.metrics
             .watched_files
             .store(files.len() as u64, Ordering::Relaxed);
@@ -521,7 +543,7 @@ impl Watcher {
             reply: Some(reply),
         };
         self.journal
-            .blocking_send(append)
+            .blocking_send(crate::journal::JournalMsg::Append(Box::new(append)))
             .map_err(|_| crate::ServeError::Stopped("journal writer"))?;
         match rx.blocking_recv() {
             Ok(Ok(_)) => Ok(()),

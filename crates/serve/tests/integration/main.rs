@@ -1,1 +1,9 @@
-//! Integration tests of the service.
+//! Integration tests of the service, in-process: its routes called without a socket (or over
+//! loopback for sinks and watched folders), on temporary folders.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::print_stderr)]
+
+mod api;
+mod ingest;
+mod sinks;
+mod util;
+mod watch;

@@ -338,7 +338,10 @@ impl Correlator {
         let tracking = self.frontier.is_some();
         let g = match st.groups.get_mut(&key) {
             Some(g) => g,
-            None => st.groups.entry(key.clone()).or_insert_with(|| Group::new(c)),
+            None => st
+                .groups
+                .entry(key.clone())
+                .or_insert_with(|| Group::new(c)),
         };
         // Before the first advance nothing is tracked: every group is visited then.
         if !tracking {

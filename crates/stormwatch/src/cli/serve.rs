@@ -450,11 +450,11 @@ fn check(c: &Config, d: &Detector) -> anyhow::Result<ExitCode> {
 
 fn humanise(d: std::time::Duration) -> String {
     let s = d.as_secs();
-    if s % 86_400 == 0 && s > 0 {
+    if s > 0 && s.is_multiple_of(86_400) {
         format!("{}d", s / 86_400)
-    } else if s % 3600 == 0 && s > 0 {
+    } else if s > 0 && s.is_multiple_of(3600) {
         format!("{}h", s / 3600)
-    } else if s % 60 == 0 && s > 0 {
+    } else if s > 0 && s.is_multiple_of(60) {
         format!("{}m", s / 60)
     } else {
         format!("{s}s")
