@@ -247,7 +247,8 @@ impl Tx<'_> {
     }
 
     /// Put dead letters (of one sink or all) back in the outbox, due at once; returns how
-    /// many. A message already waiting for the same alert and sink is newer and is kept.
+    /// many messages go out again: the newest dead letter of each alert (older ones about the
+    /// same alert are superseded), unless a message about it already waits (that one is newer).
     ///
     /// # Errors
     /// The write fails.
@@ -258,7 +259,7 @@ impl Tx<'_> {
                 "INSERT OR IGNORE INTO sink_outbox (sink, alert_id, event, payload, next_at,
                  created_at)
                  SELECT sink, alert_id, event, payload, 0, ?2 FROM sink_dead_letters
-                 WHERE ?1 IS NULL OR sink = ?1 ORDER BY id",
+                 WHERE ?1 IS NULL OR sink = ?1 ORDER BY id DESC",
                 rusqlite::params![sink, now_nanos()],
             )
             .map_err(sql("replay dead letters"))?;

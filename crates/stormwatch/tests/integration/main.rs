@@ -5,6 +5,8 @@
 mod corpus;
 mod hunt;
 mod impact;
+mod serve;
+mod serve_util;
 mod spill;
 mod tokens;
 mod util;
