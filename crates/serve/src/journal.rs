@@ -147,7 +147,13 @@ impl Writer {
 
     fn commit(&mut self, group: Vec<Append>) {
         let today = day_of(now_ns());
+        let t0 = Instant::now();
+        let n_group = group.len();
+        let mut t_locked = None;
+        let mut t_body = None;
         let result = self.store.write(|tx| {
+            t_locked = Some(t0.elapsed());
+            tx.seen_day(today)?;
             let mut out = Vec::with_capacity(group.len());
             for a in group {
                 let mut keep = Vec::with_capacity(a.events.len());
@@ -155,7 +161,7 @@ impl Writer {
                 let mut duplicates = 0;
                 for e in &a.events {
                     let fresh = match crate::ingest::record_key(e) {
-                        Some(k) => tx.mark_seen(today, &k)?,
+                        Some(k) => tx.mark_seen(&k)?,
                         None => true,
                     };
                     if !fresh {
@@ -217,6 +223,7 @@ impl Writer {
                 if let Some(f) = &a.file {
                     tx.put_watch_file(f)?;
                 }
+                t_body = Some(t0.elapsed());
                 out.push(Prepared {
                     append: a,
                     keep,
@@ -236,6 +243,13 @@ impl Writer {
                 return;
             }
         };
+        tracing::debug!(
+            message = "Journal commit.",
+            appends = n_group,
+            locked_ms = t_locked.map(|d| d.as_millis()),
+            written_ms = t_body.map(|d| d.as_millis()),
+            ms = millis_since(t0)
+        );
         let committed_at = now_ns();
         for p in prepared {
             self.hand_on(p, committed_at);

@@ -418,6 +418,7 @@ impl Pipeline {
         };
         let tracker = &self.tracker;
         let changes = std::mem::take(&mut self.pending);
+        let changes_n = changes.len();
         let incidents = self.pending_incidents.take();
         let routes = &self.routes;
         let (position, max_event, fingerprint) =
@@ -441,6 +442,12 @@ impl Pipeline {
             }
             Ok(counts)
         });
+        tracing::debug!(
+            message = "Detector commit.",
+            changes = changes_n,
+            checkpoint,
+            ms = crate::journal::millis_since(started)
+        );
         match result {
             Ok(counts) => {
                 self.last_commit = Instant::now();

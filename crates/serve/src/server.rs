@@ -184,12 +184,20 @@ async fn wait_for_signal() {
     let _ = tokio::signal::ctrl_c().await;
 }
 
-fn open(dir: &std::path::Path, cache_kib: Option<u32>) -> Result<Store, ServeError> {
+/// How often the write-ahead log is copied into the database.
+const WAL_CHECKPOINT_EVERY: Duration = Duration::from_millis(500);
+
+/// The process's one lock on writes (see [`OpenOptions::write_lock`]).
+type Gate = Arc<std::sync::Mutex<()>>;
+
+fn open(dir: &std::path::Path, cache_kib: Option<u32>, gate: &Gate) -> Result<Store, ServeError> {
     Ok(Store::open_with(
         dir,
         &OpenOptions {
             durable: true,
             cache_kib,
+            write_lock: Some(Arc::clone(gate)),
+            manual_wal_checkpoint: true,
         },
     )?)
 }
@@ -225,7 +233,8 @@ async fn serve(
     } = opts;
     let dir = config.data_dir.clone();
     std::fs::create_dir_all(&dir).map_err(E::io(format!("creating {}", dir.display())))?;
-    let mut main = open(&dir, None)?;
+    let gate: Gate = Arc::default();
+    let mut main = open(&dir, None, &gate)?;
     let admin_token = crate::auth::ensure_admin_token(&mut main, &dir)?;
     let metrics = Arc::new(Metrics::default());
     let in_flight = Arc::new(AtomicU64::new(0));
@@ -253,7 +262,7 @@ async fn serve(
         .await
         .map_err(|_| ServeError::Stopped("detector build"))??;
     let pipeline = Pipeline::recover(Parts {
-        store: open(&dir, Some(64 << 10))?,
+        store: open(&dir, Some(64 << 10), &gate)?,
         live,
         metrics: Arc::clone(&metrics),
         in_flight: Arc::clone(&in_flight),
@@ -281,7 +290,7 @@ async fn serve(
     // The journal writer.
     let (journal_tx, journal_rx) = tokio::sync::mpsc::channel(QUEUE);
     let writer = Writer {
-        store: open(&dir, Some(64 << 10))?,
+        store: open(&dir, Some(64 << 10), &gate)?,
         metrics: Arc::clone(&metrics),
         detector: det_tx.clone(),
         in_flight: Arc::clone(&in_flight),
@@ -300,7 +309,7 @@ async fn serve(
         sink_tasks.push(tokio::spawn(crate::sinks::run(
             sink,
             common,
-            open(&dir, None)?,
+            open(&dir, None, &gate)?,
             Arc::clone(&metrics),
             wake,
             sinks_stop_rx.clone(),
@@ -315,7 +324,7 @@ async fn serve(
             .map_err(E::io(format!("creating {}", w.path.display())))?;
         let watcher = Watcher::new(
             w.clone(),
-            open(&dir, None)?,
+            open(&dir, None, &gate)?,
             journal_tx.clone(),
             Arc::clone(&metrics),
             Arc::clone(&watch_stop),
@@ -326,7 +335,7 @@ async fn serve(
 
     // Retention.
     let retention = {
-        let mut store = open(&dir, None)?;
+        let mut store = open(&dir, None, &gate)?;
         let r = config.retention.clone();
         let ingest = config.ingest.clone();
         let mut stop = stop.clone();
@@ -355,6 +364,21 @@ async fn serve(
         })
     };
 
+    // The write-ahead log is copied into the database off the writers' path.
+    let wal_stop = Arc::new(AtomicBool::new(false));
+    let wal_thread = {
+        let store = open(&dir, None, &gate)?;
+        let stop = Arc::clone(&wal_stop);
+        spawn("stormwatch-wal", move || {
+            while !stop.load(Ordering::Relaxed) {
+                if let Err(e) = store.checkpoint_wal() {
+                    tracing::warn!(message = "Write-ahead log checkpoint failed.", error = %e);
+                }
+                std::thread::sleep(WAL_CHECKPOINT_EVERY);
+            }
+        })?
+    };
+
     // HTTP.
     let listener = tokio::net::TcpListener::bind(config.listen)
         .await
@@ -371,7 +395,7 @@ async fn serve(
         journal: journal_tx.clone(),
         detector: det_tx.clone(),
         metrics: Arc::clone(&metrics),
-        pool: Pool::new(&dir),
+        pool: Pool::new(&dir, &gate),
         accepting: AtomicBool::new(true),
         parsing: tokio::sync::Semaphore::new(parse_slots),
         sinks: sink_names,
@@ -427,6 +451,8 @@ async fn serve(
     for t in sink_tasks {
         let _ = tokio::time::timeout(sink_timeout + Duration::from_secs(1), t).await;
     }
+    wal_stop.store(true, Ordering::Relaxed);
+    join(wal_thread).await;
     tracing::info!(message = "Stopped.");
     if let Some(e) = failure {
         return Err(e);

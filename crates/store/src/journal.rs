@@ -189,16 +189,32 @@ fn batch_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<StoredBatch> {
 }
 
 impl Tx<'_> {
-    /// Record that the record keyed `key` (a hash of its tenant and id) was accepted on `day`
-    /// (days since the epoch, server clock). Returns `false` when it was already.
+    /// Note that ids accepted from now on are accepted on `day` (days since the epoch, server
+    /// clock), for retention. Call before [`Tx::mark_seen`] in each transaction.
     ///
     /// # Errors
     /// The write fails.
-    pub fn mark_seen(&self, day: i64, key: &[u8]) -> Result<bool, StoreError> {
+    pub fn seen_day(&self, day: i64) -> Result<(), StoreError> {
+        self.conn
+            .prepare_cached(
+                "INSERT OR IGNORE INTO ingest_seen_days (day, first_id)
+                 SELECT ?1, COALESCE(MAX(id), 0) + 1 FROM ingest_seen",
+            )
+            .and_then(|mut st| st.execute([day]))
+            .map_err(sql("note the day"))?;
+        Ok(())
+    }
+
+    /// Record that the record keyed `key` (a hash of its tenant and id) was accepted. Returns
+    /// `false` when it was already.
+    ///
+    /// # Errors
+    /// The write fails.
+    pub fn mark_seen(&self, key: &[u8]) -> Result<bool, StoreError> {
         let n = self
             .conn
-            .prepare_cached("INSERT OR IGNORE INTO ingest_seen (key, day) VALUES (?2, ?1)")
-            .and_then(|mut st| st.execute(rusqlite::params![day, key]))
+            .prepare_cached("INSERT OR IGNORE INTO ingest_seen (key) VALUES (?1)")
+            .and_then(|mut st| st.execute([key]))
             .map_err(sql("mark record seen"))?;
         Ok(n == 1)
     }

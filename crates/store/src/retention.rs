@@ -76,9 +76,18 @@ impl Tx<'_> {
                 .map_err(sql("prune batches"))?;
         }
         if let Some(day) = cut.seen_before_day {
+            // Ids accepted from `day` on are kept; before the first day kept, all go.
             p.seen += self
                 .conn
-                .execute("DELETE FROM ingest_seen WHERE day < ?1", [day])
+                .execute(
+                    "DELETE FROM ingest_seen WHERE id < COALESCE(
+                       (SELECT MIN(first_id) FROM ingest_seen_days WHERE day >= ?1),
+                       (SELECT COALESCE(MAX(id), 0) + 1 FROM ingest_seen))",
+                    [day],
+                )
+                .map_err(sql("prune record ids"))?;
+            self.conn
+                .execute("DELETE FROM ingest_seen_days WHERE day < ?1", [day])
                 .map_err(sql("prune record ids"))?;
         }
         Ok(p)

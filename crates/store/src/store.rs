@@ -1,6 +1,7 @@
 //! Opening the store.
 
 use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
 
 use rusqlite::Connection;
 
@@ -11,7 +12,7 @@ use crate::schema;
 pub const DB_FILE_NAME: &str = "stormwatch.sqlite";
 
 /// How to open the store.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default)]
 pub struct OpenOptions {
     /// Every commit is on disk when it returns (`synchronous = FULL`: the write-ahead log is
     /// synced at each commit). Off, a commit survives the process being killed but not the
@@ -19,6 +20,14 @@ pub struct OpenOptions {
     pub durable: bool,
     /// SQLite's page cache for this connection, in KiB (SQLite's default is 2 MiB).
     pub cache_kib: Option<u32>,
+    /// A lock shared by the connections of one process, held by [`Store::write`] for the
+    /// whole transaction: writers then queue on it and wake as soon as it is free, instead of
+    /// polling SQLite's busy handler (which sleeps up to 100 ms between tries).
+    pub write_lock: Option<Arc<Mutex<()>>>,
+    /// Commits do not copy the write-ahead log into the database (SQLite does so at a commit
+    /// once the log holds 1,000 pages, in the committing thread); the owner calls
+    /// [`Store::checkpoint_wal`] from a thread of its own instead.
+    pub manual_wal_checkpoint: bool,
 }
 
 /// The embedded store: one SQLite database in a state directory.
@@ -26,6 +35,7 @@ pub struct OpenOptions {
 pub struct Store {
     pub(crate) conn: Connection,
     path: PathBuf,
+    write_lock: Option<Arc<Mutex<()>>>,
 }
 
 impl Store {
@@ -69,12 +79,20 @@ impl Store {
             if opts.durable { "FULL" } else { "NORMAL" },
         )
         .map_err(sql("set synchronous"))?;
+        if opts.manual_wal_checkpoint {
+            conn.pragma_update(None, "wal_autocheckpoint", 0)
+                .map_err(sql("set wal_autocheckpoint"))?;
+        }
         if let Some(kib) = opts.cache_kib {
             conn.pragma_update(None, "cache_size", -i64::from(kib))
                 .map_err(sql("set cache size"))?;
         }
         schema::migrate(&mut conn, &path)?;
-        Ok(Store { conn, path })
+        Ok(Store {
+            conn,
+            path,
+            write_lock: opts.write_lock.clone(),
+        })
     }
 
     /// Run `f` in one transaction: everything it writes is committed together, or nothing
@@ -86,6 +104,10 @@ impl Store {
         &mut self,
         f: impl FnOnce(&Tx<'_>) -> Result<T, StoreError>,
     ) -> Result<T, StoreError> {
+        let _held = self
+            .write_lock
+            .as_ref()
+            .map(|l| l.lock().unwrap_or_else(std::sync::PoisonError::into_inner));
         let tx = self
             .conn
             .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
@@ -100,6 +122,19 @@ impl Store {
     #[must_use]
     pub fn read(&self) -> Tx<'_> {
         Tx { conn: &self.conn }
+    }
+
+    /// Copy what the write-ahead log holds into the database, without waiting for readers or
+    /// writers (SQLite's passive checkpoint). Returns the log's frames and those copied.
+    ///
+    /// # Errors
+    /// The checkpoint fails.
+    pub fn checkpoint_wal(&self) -> Result<(i64, i64), StoreError> {
+        self.conn
+            .query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |r| {
+                Ok((r.get(1)?, r.get(2)?))
+            })
+            .map_err(sql("checkpoint the write-ahead log"))
     }
 
     /// The database file.

@@ -137,7 +137,9 @@ async fn ingest_inner(
     let encoding = headers
         .get(header::CONTENT_ENCODING)
         .map(|v| v.to_str().unwrap_or("?").to_owned());
+    let t_start = std::time::Instant::now();
     let received = read_body(body, cfg.max_body, cfg.body_timeout).await?;
+    let t_read = t_start.elapsed();
     if received.is_empty() {
         return Err(AppError::BadRequest("the body is empty".to_owned()));
     }
@@ -154,7 +156,7 @@ async fn ingest_inner(
         let plain = decompress(&received, compression, max_decompressed)?;
         let bytes_received = received.len() as u64;
         let stored = stored_form(received, compression, &plain);
-        let parsed = parse("request", plain, format, 1).map_err(|e| BodyError::Corrupt {
+        let parsed = parse("request", plain, format, 0).map_err(|e| BodyError::Corrupt {
             encoding: "records",
             reason: e.to_string(),
         })?;
@@ -168,6 +170,7 @@ async fn ingest_inner(
         BodyError::Corrupt { .. } => AppError::BadRequest(e.to_string()),
     })?;
     drop(_permit);
+    let t_parsed = t_start.elapsed();
     let errors: Vec<serde_json::Value> = parsed
         .errors
         .iter()
@@ -207,6 +210,13 @@ async fn ingest_inner(
     )
     .await
     .map_err(AppError::Unavailable)?;
+    tracing::debug!(
+        message = "Ingest request timings.",
+        read_ms = t_read.as_millis(),
+        parsed_ms = t_parsed.as_millis(),
+        durable_ms = t_start.elapsed().as_millis(),
+        records = total
+    );
     if nothing {
         let why = if skipped > 0 {
             format!("no record could be read ({skipped} bad; see errors)")

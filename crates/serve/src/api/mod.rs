@@ -62,16 +62,18 @@ pub(crate) struct Inner {
 pub(crate) struct Pool {
     dir: std::path::PathBuf,
     idle: Mutex<Vec<Store>>,
+    gate: Arc<Mutex<()>>,
 }
 
 /// Idle connections kept.
 const POOL_IDLE: usize = 8;
 
 impl Pool {
-    pub(crate) fn new(dir: &std::path::Path) -> Pool {
+    pub(crate) fn new(dir: &std::path::Path, gate: &Arc<Mutex<()>>) -> Pool {
         Pool {
             dir: dir.to_owned(),
             idle: Mutex::new(Vec::new()),
+            gate: Arc::clone(gate),
         }
     }
 
@@ -88,6 +90,8 @@ impl Pool {
                 &OpenOptions {
                     durable: true,
                     cache_kib: None,
+                    write_lock: Some(Arc::clone(&self.gate)),
+                    manual_wal_checkpoint: true,
                 },
             ),
         }

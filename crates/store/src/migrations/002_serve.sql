@@ -20,13 +20,16 @@ CREATE TABLE ingest_batches (
 CREATE INDEX ingest_batches_name ON ingest_batches (name, first_line);
 CREATE INDEX ingest_batches_received ON ingest_batches (received_at);
 
--- Records already accepted, by a hash of their tenant and own id, with the day (server clock)
--- they were first accepted.
+-- Records already accepted, by a hash of their tenant and own id, in the order accepted (the
+-- rowid only grows: retention cuts a prefix, found through the first id of each day).
 CREATE TABLE ingest_seen (
-    key  BLOB PRIMARY KEY,
-    day  INTEGER NOT NULL
-) WITHOUT ROWID;
-CREATE INDEX ingest_seen_day ON ingest_seen (day);
+    id   INTEGER PRIMARY KEY,
+    key  BLOB NOT NULL UNIQUE
+);
+CREATE TABLE ingest_seen_days (
+    day      INTEGER PRIMARY KEY,
+    first_id INTEGER NOT NULL
+);
 
 -- Health per source (an HTTP client's `source`, a watched folder).
 CREATE TABLE ingest_sources (

@@ -212,9 +212,12 @@ fn outbox_replaces_waiting_messages_and_dead_letters_replay_the_newest() {
 #[test]
 fn journal_record_ids_checkpoint_and_retention() {
     let (_d, mut s) = open();
-    let k1 = [1u8; 16];
-    assert!(s.write(|tx| tx.mark_seen(100, &k1)).unwrap());
-    assert!(!s.write(|tx| tx.mark_seen(101, &k1)).unwrap());
+    let (k1, k2) = ([1u8; 16], [2u8; 16]);
+    s.write(|tx| tx.seen_day(100)).unwrap();
+    assert!(s.write(|tx| tx.mark_seen(&k1)).unwrap());
+    s.write(|tx| tx.seen_day(101)).unwrap();
+    assert!(!s.write(|tx| tx.mark_seen(&k1)).unwrap());
+    assert!(s.write(|tx| tx.mark_seen(&k2)).unwrap());
     let batch = |name: &'static str, first: u64, last: u64| NewBatch {
         source: "http",
         kind: "http",
@@ -277,6 +280,7 @@ fn journal_record_ids_checkpoint_and_retention() {
             })
         })
         .unwrap();
+    // k1 was first accepted on day 100 (removed), k2 on day 101 (kept).
     assert_eq!((p.batches, p.seen), (1, 1));
     assert!(
         s.read()
@@ -284,7 +288,8 @@ fn journal_record_ids_checkpoint_and_retention() {
             .unwrap()
             .is_some_and(|b| b.id == id2)
     );
-    assert!(s.write(|tx| tx.mark_seen(200, &k1)).unwrap());
+    assert!(s.write(|tx| tx.mark_seen(&k1)).unwrap());
+    assert!(!s.write(|tx| tx.mark_seen(&k2)).unwrap());
 }
 
 #[test]
