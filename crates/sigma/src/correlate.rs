@@ -336,7 +336,6 @@ fn evaluate(
     outputs: &[Option<Vec<Obs>>],
     strings: &mut Interner,
 ) -> Vec<Obs> {
-    let empty = strings.intern("");
     // Field names as recorded (lower-cased), per ref: group-by fields, then the value field.
     let name_syms = |g: &str, i: usize| strings.get(&c.field_for(g, i).to_ascii_lowercase());
     let mut lookups: Vec<(Vec<Option<Sym>>, Option<Sym>)> = Vec::new();
@@ -366,7 +365,16 @@ fn evaluate(
             let get = |name: Option<Sym>| {
                 name.and_then(|n| o.fields.iter().find(|(k, _)| *k == n).map(|(_, v)| *v))
             };
-            let key: Vec<Sym> = key_names.iter().map(|&n| get(n).unwrap_or(empty)).collect();
+            // An event without a group-by field belongs to no group (as in pySigma): grouping
+            // it under an empty value would tie together every record that lacks the field,
+            // e.g. all app-only mail reads (no SessionId) of a tenant.
+            let Some(key) = key_names
+                .iter()
+                .map(|&n| get(n))
+                .collect::<Option<Vec<Sym>>>()
+            else {
+                continue;
+            };
             let val = get(*val_name);
             let num = val
                 .filter(|_| numeric)
