@@ -88,6 +88,7 @@ fn plan(opts: &VolumeOptions) -> (Plan, Truth) {
             admin: true,
             service: false,
             migration: false,
+            extras: &[],
         },
         TenantPlan {
             staff: per,
@@ -95,6 +96,7 @@ fn plan(opts: &VolumeOptions) -> (Plan, Truth) {
             admin: true,
             service: false,
             migration: false,
+            extras: &[],
         },
         TenantPlan {
             staff: (per / 8).max(2),
@@ -102,6 +104,7 @@ fn plan(opts: &VolumeOptions) -> (Plan, Truth) {
             admin: true,
             service: false,
             migration: false,
+            extras: &[],
         },
     ];
     let scen = scenario::actor_only(opts.seed, &plans);
@@ -189,7 +192,15 @@ fn gen_chunk(p: &Plan, seed: u64, i: i64, n: u64, out: &mut Vec<Ual>) {
                 "Set-CASMailbox",
                 "Set-MailboxRegionalConfiguration",
             ]);
-            (u, prof::ADMIN_PS, Op::Cmdlet { name, target })
+            (
+                u,
+                prof::ADMIN_PS,
+                Op::Cmdlet {
+                    name,
+                    target,
+                    grantee: None,
+                },
+            )
         } else {
             let u = *r.pick(&p.humans);
             let audited = w.tenants[w.users[u].tenant].audited;
