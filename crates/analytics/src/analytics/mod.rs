@@ -228,6 +228,30 @@ impl<'a> Cx<'a> {
         }
     }
 
+    /// Whether the records of context `k` in hour `h` were folded into the saved baseline by
+    /// an earlier run (they are in the snapshot already and must not be counted twice).
+    pub(crate) fn folded(&self, k: &CtxKey, h: i64) -> bool {
+        self.snap.is_folded(self.opt(k.tenant).unwrap_or(""), h)
+    }
+
+    /// MailItemsAccessed records of the input already folded into the saved baseline, and all
+    /// of them.
+    pub(crate) fn folded_records(&self) -> (u64, u64) {
+        let (mut known, mut total) = (0u64, 0u64);
+        for idxs in self.mail_by_mailbox.values() {
+            for &i in idxs {
+                let Some((k, c)) = self.ctx(i) else { continue };
+                for (&h, a) in &c.hours {
+                    total += u64::from(a.records);
+                    if self.folded(k, h) {
+                        known += u64::from(a.records);
+                    }
+                }
+            }
+        }
+        (known, total)
+    }
+
     /// Days of history before `t`.
     pub(crate) fn history_days(&self, t: i64) -> f64 {
         #[allow(clippy::cast_precision_loss)]
@@ -313,18 +337,30 @@ impl<'a> Cx<'a> {
     ) -> Vec<(String, u64)> {
         let from = t - i64::from(days) * DAY_NS;
         let mut counts: BTreeMap<String, u64> = BTreeMap::new();
+        // Input records the saved baseline already holds, per value: counted from the input,
+        // not a second time from the baseline.
+        let mut folded: BTreeMap<String, u64> = BTreeMap::new();
         for &i in self
             .mail_by_mailbox
             .get(mailbox)
             .map_or(&[][..], Vec::as_slice)
         {
             let Some((k, c)) = self.ctx(i) else { continue };
-            if c.first >= t || c.last < from {
-                continue;
-            }
             let Some(v) = self.dim_value(dim, k) else {
                 continue;
             };
+            let known: u64 = c
+                .hours
+                .iter()
+                .filter(|&(&h, _)| self.folded(k, h))
+                .map(|(_, a)| u64::from(a.records))
+                .sum();
+            if known > 0 {
+                *folded.entry(v.clone()).or_default() += known;
+            }
+            if c.first >= t || c.last < from {
+                continue;
+            }
             let n: u64 = c
                 .hours
                 .range(from.div_euclid(HOUR_NS)..=t.div_euclid(HOUR_NS))
@@ -336,8 +372,11 @@ impl<'a> Cx<'a> {
             }
         }
         for (v, s) in self.snap.values(mailbox, dim.as_str()) {
-            if s.first.nanos() < t && s.last.nanos() >= from {
-                *counts.entry(v.clone()).or_default() += s.records;
+            let only_saved = s
+                .records
+                .saturating_sub(folded.get(v).copied().unwrap_or(0));
+            if s.first.nanos() < t && s.last.nanos() >= from && only_saved > 0 {
+                *counts.entry(v.clone()).or_default() += only_saved;
             }
         }
         let mut v: Vec<(String, u64)> = counts.into_iter().collect();
