@@ -62,9 +62,12 @@ impl DayAct {
 }
 
 impl Assessor {
-    /// Count a timed record for its tenant (principal [`NONE`]) and for the person it belongs
-    /// to: the mailbox owner of a `MailItemsAccessed` record; for other records, the mailbox
-    /// and the acting user (an address). Failed sign-ins are nobody's activity.
+    /// Count a timed record for its tenant (principal [`NONE`]) and for the mailbox it belongs
+    /// to: the mailbox owner of a `MailItemsAccessed` record; for another Exchange record
+    /// (sends, moves, other mailbox operations), its mailbox and the acting user (an address).
+    /// A tenant's activity is everything (sign-ins, logons, file access too); a mailbox's is its
+    /// Exchange activity, since sign-ins or file access say nothing about whether its mail is
+    /// in use. Failed sign-ins are nobody's activity.
     pub(crate) fn note_audit(
         &mut self,
         ev: &Event,
@@ -88,6 +91,14 @@ impl Assessor {
                     .or_default()
                     .add(true, t);
             }
+            return;
+        }
+        let exchange = ev
+            .workload
+            .as_deref()
+            .is_some_and(|w| w.eq_ignore_ascii_case("Exchange"))
+            || matches!(ev.record_type, Some(1..=3 | 19));
+        if !exchange {
             return;
         }
         let user = ev

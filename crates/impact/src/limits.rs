@@ -242,9 +242,9 @@ fn no_mail_audit(
                     Some(ts(g.from)),
                     Some(ts(g.to)),
                     format!(
-                        "Mailbox {mailbox}: {} while {} other records of this mailbox and its \
-                         owner (sign-ins, logons, sends, file access) on {} days go on: its \
-                         auditing or licence may have changed. Reads of this mailbox in this \
+                        "Mailbox {mailbox}: {} while {} other Exchange records of this mailbox \
+                         and its owner (sends, moves, other mailbox operations) on {} days go on: \
+                         its auditing or licence may have changed. Reads of this mailbox in this \
                          window are not observable.",
                         gap_words(&g),
                         g.other,
