@@ -123,6 +123,9 @@ const MAX_VALUES: usize = 2_000;
 const MAX_FOLDED_RANGES: usize = 4_000;
 /// Nanoseconds per hour.
 const HOUR_NS: i64 = 3_600_000_000_000;
+/// The `folded_hours` key of hours folded for every tenant (from snapshots written before
+/// hours were kept per tenant).
+const ANY_TENANT: &str = "*";
 
 impl BaselineSnapshot {
     /// The key under which the store keeps it.
@@ -217,12 +220,26 @@ impl BaselineSnapshot {
                 .last
                 .is_some_and(|l| hour <= l.nanos().div_euclid(HOUR_NS));
         }
-        let Some(v) = self.folded_hours.get(tenant) else {
-            return false;
+        let inside = |v: &Vec<(i64, i64)>| {
+            // The last range starting at or before `hour`.
+            let i = v.partition_point(|&(from, _)| from <= hour);
+            i > 0 && hour < v[i - 1].1
         };
-        // The last range starting at or before `hour`.
-        let i = v.partition_point(|&(from, _)| from <= hour);
-        i > 0 && hour < v[i - 1].1
+        self.folded_hours.get(tenant).is_some_and(inside)
+            || self.folded_hours.get(ANY_TENANT).is_some_and(inside)
+    }
+
+    /// A snapshot written before hours were tracked: keep what it covered (every tenant, its
+    /// first to its last record) as folded once this run adds hours of its own.
+    pub(crate) fn adopt_untracked_span(&mut self) {
+        if !self.folded_hours.is_empty() || self.mailboxes.is_empty() {
+            return;
+        }
+        if let (Some(f), Some(l)) = (self.first, self.last) {
+            let (a, b) = (f.nanos().div_euclid(HOUR_NS), l.nanos().div_euclid(HOUR_NS));
+            self.folded_hours
+                .insert(ANY_TENANT.to_owned(), vec![(a, b + 1)]);
+        }
     }
 
     /// Mark `hours` (hours since the epoch, any order) of `tenant` as folded in.
@@ -368,8 +385,13 @@ mod tests {
         assert!(!s.is_folded("any", h + 1));
         // Snapshots written before folded hours were kept still decode, and count as above.
         let old = br#"{"version":1,"first":"2023-06-01T10:30:00Z","last":"2023-06-01T10:30:00Z","mailboxes":{"a@x":{"seen":{"app":{"id1":{"first":"2023-06-01T10:30:00Z","last":"2023-06-01T10:30:00Z","records":1}}}}}}"#;
-        let back = BaselineSnapshot::from_json_bytes(old).unwrap();
+        let mut back = BaselineSnapshot::from_json_bytes(old).unwrap();
         assert!(back.is_folded("any", h) && !back.is_folded("any", h + 1));
+        // Once a run adds hours of its own, what the old snapshot covered stays folded.
+        back.adopt_untracked_span();
+        back.mark_folded("t1", [h + 50]);
+        assert!(back.is_folded("other", h) && back.is_folded("t1", h + 50));
+        assert!(!back.is_folded("other", h + 50));
     }
 
     #[test]

@@ -548,6 +548,7 @@ fn notes_of(cx: &Cx<'_>, keeps_baseline: bool) -> Vec<String> {
 fn next_baseline(cx: &Cx<'_>) -> BaselineSnapshot {
     let mut s = cx.snap.clone();
     s.version = BaselineSnapshot::FORMAT_VERSION;
+    s.adopt_untracked_span();
     // Hours of each tenant folded in by this run.
     let mut hours_by_tenant: BTreeMap<&str, BTreeSet<i64>> = BTreeMap::new();
     for (&mailbox, idxs) in &cx.mail_by_mailbox {
