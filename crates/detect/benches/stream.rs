@@ -7,7 +7,12 @@
 //! `cargo bench -p stormwatch-detect --bench stream` (10,000,000 records over 90 days;
 //! `STREAM_RECORDS`, `STREAM_DAYS`, `STREAM_FILE` change that; the file is generated once with
 //! stormwatch-gen, Graph sign-ins interleaved, and kept).
-#![allow(clippy::print_stdout, clippy::unwrap_used, clippy::expect_used, missing_docs)]
+#![allow(
+    clippy::print_stdout,
+    clippy::unwrap_used,
+    clippy::expect_used,
+    missing_docs
+)]
 
 use std::path::{Path, PathBuf};
 use std::time::Instant;

@@ -241,11 +241,7 @@ impl Detector {
             return Ok(());
         }
         let interval = self.config.min_decide_interval;
-        if !interval.is_zero()
-            && self
-                .last_decision
-                .is_some_and(|at| at.elapsed() < interval)
-        {
+        if !interval.is_zero() && self.last_decision.is_some_and(|at| at.elapsed() < interval) {
             return Ok(());
         }
         self.last_decision = (!interval.is_zero()).then(Instant::now);

@@ -6,7 +6,7 @@
 use std::borrow::Borrow;
 use std::io::Write;
 
-use stormwatch_core::{Detection, ImpactReport, LimitKind};
+use stormwatch_core::{Detection, ImpactReport, Limit, LimitKind};
 
 use crate::error::ReportError;
 use crate::text::{cell, ts};
@@ -99,7 +99,49 @@ where
     Ok(())
 }
 
-/// Per message: one row per message read, and one per folder exposed whole by a Sync.
+/// Every limit of a report with where it applies: (scope, tenant id, organisation, mailbox,
+/// limit); scope is `input`, `organization` or `mailbox`.
+fn every_limit(r: &ImpactReport) -> Vec<(&'static str, &str, String, &str, &Limit)> {
+    let mut v: Vec<(&'static str, &str, String, &str, &Limit)> = r
+        .limits
+        .iter()
+        .map(|l| ("input", "", String::new(), "", l))
+        .collect();
+    for o in &r.organizations {
+        let org = o.name.clone().unwrap_or_default();
+        v.extend(
+            o.limits
+                .iter()
+                .map(|l| ("organization", o.tenant_id.as_str(), org.clone(), "", l)),
+        );
+        for m in &o.mailboxes {
+            v.extend(m.limits.iter().map(|l| {
+                (
+                    "mailbox",
+                    o.tenant_id.as_str(),
+                    org.clone(),
+                    m.mailbox.as_str(),
+                    l,
+                )
+            }));
+        }
+    }
+    v
+}
+
+/// `kind from → to: detail` (the window when there is one).
+fn limit_text(l: &Limit) -> String {
+    let window = match (l.from, l.to) {
+        (None, None) => String::new(),
+        (f, t) => format!(" {} → {}", ts(f), ts(t)),
+    };
+    format!("{}{window}: {}", l.kind.as_str(), l.detail)
+}
+
+/// Per message: one row per message read, and one per folder exposed whole by a Sync; then one
+/// row per limit of the evidence (the input's, each organisation's, each mailbox's), so that a
+/// reader of this file alone sees what the logs cannot show. Message rows leave the `limit_*`
+/// columns empty; limit rows leave the message columns empty.
 pub(crate) fn write_impact_csv(w: &mut dyn Write, r: &ImpactReport) -> Result<(), ReportError> {
     let mut wr = writer(w);
     row(
@@ -116,6 +158,11 @@ pub(crate) fn write_impact_csv(w: &mut dyn Write, r: &ImpactReport) -> Result<()
             "first_access",
             "last_access",
             "access_count",
+            "limit_scope",
+            "limit_kind",
+            "limit_from",
+            "limit_to",
+            "limit_detail",
         ],
     )?;
     for o in &r.organizations {
@@ -132,6 +179,11 @@ pub(crate) fn write_impact_csv(w: &mut dyn Write, r: &ImpactReport) -> Result<()
                             &m.mailbox,
                             &f.path,
                             whole,
+                            "",
+                            "",
+                            "",
+                            "",
+                            "",
                             "",
                             "",
                             "",
@@ -156,11 +208,39 @@ pub(crate) fn write_impact_csv(w: &mut dyn Write, r: &ImpactReport) -> Result<()
                             &ts(msg.first_access),
                             &ts(msg.last_access),
                             &msg.access_count.to_string(),
+                            "",
+                            "",
+                            "",
+                            "",
+                            "",
                         ],
                     )?;
                 }
             }
         }
+    }
+    for (scope, tenant, org, mailbox, l) in every_limit(r) {
+        row(
+            &mut wr,
+            [
+                tenant,
+                &org,
+                mailbox,
+                "",
+                "",
+                "",
+                "",
+                "",
+                "",
+                "",
+                "",
+                scope,
+                l.kind.as_str(),
+                &ts(l.from),
+                &ts(l.to),
+                &l.detail,
+            ],
+        )?;
     }
     wr.flush()?;
     Ok(())
@@ -194,6 +274,7 @@ pub(crate) fn write_mailbox_csv(w: &mut dyn Write, r: &ImpactReport) -> Result<(
             "apps",
             "presumed_exposed",
             "limits",
+            "limit_details",
         ],
     )?;
     for o in &r.organizations {
@@ -207,6 +288,7 @@ pub(crate) fn write_mailbox_csv(w: &mut dyn Write, r: &ImpactReport) -> Result<(
                 .collect();
             let mut kinds: Vec<&str> = m.limits.iter().map(|l| l.kind.as_str()).collect();
             kinds.dedup();
+            let details: Vec<String> = m.limits.iter().map(limit_text).collect();
             row(
                 &mut wr,
                 [
@@ -226,9 +308,38 @@ pub(crate) fn write_mailbox_csv(w: &mut dyn Write, r: &ImpactReport) -> Result<(
                     &m.apps.to_string(),
                     if presumed_exposed(m) { "true" } else { "false" },
                     &kinds.join("; "),
+                    &details.join(" | "),
                 ],
             )?;
         }
+    }
+    // The organisations' and the input's own limits, one row each with no mailbox.
+    for (scope, tenant, org, _, l) in every_limit(r) {
+        if scope == "mailbox" {
+            continue;
+        }
+        row(
+            &mut wr,
+            [
+                tenant,
+                &org,
+                "",
+                "",
+                "",
+                "",
+                "",
+                "",
+                "",
+                "",
+                "",
+                "",
+                "",
+                "",
+                "",
+                l.kind.as_str(),
+                &limit_text(l),
+            ],
+        )?;
     }
     wr.flush()?;
     Ok(())

@@ -3,10 +3,16 @@ use std::path::{Path, PathBuf};
 use stormwatch_core::{Event, InputStats};
 use stormwatch_read::{Input, InputFormat, ReadOptions, read_all, read_bytes};
 
+/// A file of the shared corpus beside the checkout (or beside the directory of checkouts).
 pub(crate) fn corpus(rel: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../../../shared/corpus")
-        .join(rel)
+    let crate_dir = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let beside = crate_dir.join("../../../shared/corpus");
+    let above = crate_dir.join("../../../../shared/corpus");
+    if !beside.exists() && above.exists() {
+        above.join(rel)
+    } else {
+        beside.join(rel)
+    }
 }
 
 pub(crate) fn fixture(name: &str) -> PathBuf {

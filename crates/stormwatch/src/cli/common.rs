@@ -266,12 +266,12 @@ pub(crate) fn build_analytics(
                 .with_context(|| format!("cannot create state directory {}", dir.display()))?;
             let store = stormwatch_store::Store::open(dir)
                 .with_context(|| format!("opening the state store in {}", dir.display()))?;
-            if let Some(snapshot) = store
+            // An empty state still keeps this run's baseline for the next one.
+            let snapshot = store
                 .load_baseline(BASELINE_KEY)
                 .context("loading baselines from the state store")?
-            {
-                analytics = analytics.with_baseline(snapshot);
-            }
+                .unwrap_or_else(stormwatch_analytics::BaselineSnapshot::new);
+            analytics = analytics.with_baseline(snapshot);
             Some(store)
         }
         None => None,

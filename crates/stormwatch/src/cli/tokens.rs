@@ -61,6 +61,12 @@ struct KeySource {
     #[arg(long, value_name = "TID")]
     tenant: Vec<String>,
 
+    /// What is being validated: `id` (an application's own ID token, --audience = its client
+    /// id), `access` (a bearer token at a resource API, --audience = the API), or `auto` (tell
+    /// from the claims and the audience).
+    #[arg(long, default_value = "auto", value_name = "id|access|auto")]
+    expect: stormwatch_tokens::Expect,
+
     /// Allowed clock skew on exp/nbf/iat, in seconds.
     #[arg(long, default_value_t = 300, value_name = "SECONDS")]
     skew: i64,
@@ -283,6 +289,7 @@ impl KeySource {
             audiences: self.audience.clone(),
             tenants: self.tenant.clone(),
             skew_seconds: self.skew,
+            expect: self.expect,
             ..VerifyOptions::default()
         }
     }

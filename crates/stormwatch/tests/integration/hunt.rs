@@ -291,3 +291,51 @@ fn output_cut_short_by_its_reader_ends_quietly() {
         assert!(stderr.is_empty(), "{format}: {stderr}");
     }
 }
+
+/// `--state DIR` on the same export three times: the second and third runs say on standard
+/// error that the records were already in the saved baseline, no run suggests `--state`, and
+/// the detections stay the same.
+#[test]
+fn state_counts_a_rerun_export_once() {
+    let dir = example();
+    let state = tempfile::tempdir().unwrap();
+    let hunt = || {
+        stormwatch([
+            "hunt",
+            "--format",
+            "jsonl",
+            "--state",
+            state.path().to_str().unwrap(),
+            dir.to_str().unwrap(),
+        ])
+        .expect_status(0)
+    };
+    let runs = [hunt(), hunt(), hunt()];
+    for (i, r) in runs.iter().enumerate() {
+        assert!(!r.stderr.contains("use --state"), "run {i}: {}", r.stderr);
+        assert_eq!(
+            r.stderr.contains("were already in the saved baseline"),
+            i > 0,
+            "run {i}: {}",
+            r.stderr
+        );
+    }
+    assert!(
+        runs[0].stderr.contains("no saved baseline yet"),
+        "{}",
+        runs[0].stderr
+    );
+    let explained = |r: &crate::util::Run| -> Vec<(String, String)> {
+        r.jsonl()
+            .iter()
+            .map(|d| {
+                (
+                    d["rule_id"].as_str().unwrap().to_owned(),
+                    d["explanation"].as_str().unwrap_or("").to_owned(),
+                )
+            })
+            .collect()
+    };
+    assert_eq!(explained(&runs[1]), explained(&runs[0]));
+    assert_eq!(explained(&runs[2]), explained(&runs[0]));
+}

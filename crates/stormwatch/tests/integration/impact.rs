@@ -140,7 +140,14 @@ fn seeded_by_ip_every_format_and_thread_count_agree() {
             .expect_status(0);
             let report: Value = serde_json::from_str(&r.stdout).unwrap();
             check_against_truth(&report, &truth, &format!("{f} --threads {threads}"));
-            let orgs = serde_json::to_string(&report["organizations"]).unwrap();
+            // Audit-bypass limits quote the record's file and line, which differ by format.
+            let mut orgs = report["organizations"].clone();
+            for o in orgs.as_array_mut().unwrap() {
+                if let Some(ls) = o.get_mut("limits").and_then(Value::as_array_mut) {
+                    ls.retain(|l| l["kind"] != "audit_bypass");
+                }
+            }
+            let orgs = serde_json::to_string(&orgs).unwrap();
             match &first {
                 None => first = Some(orgs),
                 Some(x) => assert_eq!(

@@ -310,3 +310,39 @@ fn scan_reports_forged_tokens_with_their_location() {
             .contains(forged.rsplit('.').next().unwrap())
     );
 }
+
+/// A genuine, published 2016 Microsoft account ID token (signed with the key Storm-0558 later
+/// abused): valid when validated by its own client, not as an access token; `--expect` is
+/// checked.
+#[test]
+fn verify_a_real_id_token_for_its_own_client() {
+    let file = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../tokens/tests/fixtures/published/msa-id-token-2016.jwt");
+    let arg = format!("@{}", file.display());
+    let client = "00000000-0000-0000-0000-00004C16745D";
+    let run = stormwatch([
+        "tokens",
+        "verify",
+        "--audience",
+        client,
+        "--format",
+        "json",
+        &arg,
+    ])
+    .expect_status(0);
+    let v: Value = serde_json::from_str(&run.stdout).unwrap();
+    assert_eq!(v["verdict"], "valid");
+    assert_eq!(v["token_use"], "id");
+    let run = stormwatch([
+        "tokens",
+        "verify",
+        "--audience",
+        client,
+        "--expect",
+        "access",
+        &arg,
+    ])
+    .expect_status(1);
+    assert!(run.stdout.contains("FAIL token_class"), "{}", run.stdout);
+    stormwatch(["tokens", "verify", "--expect", "bearer", &arg]).expect_status(2);
+}

@@ -12,9 +12,15 @@ pub(crate) fn root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
 }
 
-/// The shared corpus beside the checkout.
+/// The shared corpus beside the checkout (or beside the directory of checkouts that holds it).
 pub(crate) fn corpus() -> PathBuf {
-    root().join("../shared/corpus")
+    let beside = root().join("../shared/corpus");
+    let above = root().join("../../shared/corpus");
+    if !beside.exists() && above.exists() {
+        above
+    } else {
+        beside
+    }
 }
 
 /// The committed example scenario.
