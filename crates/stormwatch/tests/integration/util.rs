@@ -1,4 +1,4 @@
-//! Running the binary and locating shared data.
+//! Running the binary and locating test data.
 
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
@@ -12,9 +12,16 @@ pub(crate) fn root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
 }
 
-/// The shared corpus beside the checkout.
+/// The workspace's `testdata/` (public samples; see its PROVENANCE.md). Panics, naming the
+/// path, when it is missing: a test never passes without its data.
 pub(crate) fn corpus() -> PathBuf {
-    root().join("../shared/corpus")
+    let dir = root().join("testdata");
+    assert!(
+        dir.join("logs").is_dir(),
+        "test data missing: {}",
+        dir.display()
+    );
+    dir
 }
 
 /// The committed example scenario.
