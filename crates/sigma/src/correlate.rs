@@ -303,8 +303,13 @@ impl Correlator {
                             .zip(o.fields.iter())
                             .map(|(k, (_, v))| format!("{k}={}", self.strings.text(*v)))
                             .collect();
+                        let condition: Vec<String> = c
+                            .preds
+                            .iter()
+                            .map(|(op, n)| format!("{} {n}", format!("{op:?}").to_lowercase()))
+                            .collect();
                         d.explanation = format!(
-                            "{} correlation over {} record(s) within {} s{}",
+                            "{} correlation over {} record(s) within {} s{}{}{}",
                             c.kind.as_str(),
                             o.locs.as_slice().len(),
                             c.span_ns / 1_000_000_000,
@@ -312,6 +317,15 @@ impl Correlator {
                                 String::new()
                             } else {
                                 format!(" for {}", group.join(", "))
+                            },
+                            c.field
+                                .as_ref()
+                                .map(|f| format!(" on {f}"))
+                                .unwrap_or_default(),
+                            if condition.is_empty() {
+                                String::new()
+                            } else {
+                                format!(" (condition: {})", condition.join(" and "))
                             }
                         );
                         result.push(d);

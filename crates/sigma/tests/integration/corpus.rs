@@ -4,7 +4,7 @@ use std::path::PathBuf;
 
 use stormwatch_sigma::{Engine, EngineOptions, RuleKind};
 
-use crate::util::{corpus};
+use crate::util::corpus;
 
 fn files() -> Vec<PathBuf> {
     fn walk(d: &std::path::Path, out: &mut Vec<PathBuf>) {

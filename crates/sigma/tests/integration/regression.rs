@@ -61,6 +61,14 @@ fn regression_match_counts() {
             let mut out = Vec::new();
             engine.scan(&ev, &mut out);
             count += out.iter().filter(|x| x.rule_id == id).count();
+            for d in &out {
+                assert!(
+                    !d.explanation.is_empty(),
+                    "{} on {}: no explanation",
+                    d.rule_id,
+                    path.display()
+                );
+            }
         }
         let expected = t["match_count"].as_u64().map(|x| x as usize);
         let ok = match expected {
