@@ -5,6 +5,7 @@
 mod corpus;
 mod hunt;
 mod impact;
+mod report;
 mod spill;
 mod tokens;
 mod util;

@@ -68,6 +68,29 @@ impl Run {
         self
     }
 
+    /// The `"type": "detection"` lines of a JSONL run (incident lines left out); every line
+    /// must say its type.
+    pub(crate) fn detections(&self) -> Vec<Value> {
+        let all = self.jsonl();
+        for l in &all {
+            assert!(
+                matches!(l["type"].as_str(), Some("detection" | "incident")),
+                "line without a type: {l}"
+            );
+        }
+        all.into_iter()
+            .filter(|l| l["type"] == "detection")
+            .collect()
+    }
+
+    /// The `"type": "incident"` lines of a JSONL run.
+    pub(crate) fn incidents(&self) -> Vec<Value> {
+        self.jsonl()
+            .into_iter()
+            .filter(|l| l["type"] == "incident")
+            .collect()
+    }
+
     /// Parse stdout as JSON lines.
     pub(crate) fn jsonl(&self) -> Vec<Value> {
         self.stdout
