@@ -27,7 +27,7 @@ header{padding:14px 24px 10px}
 header h1{font-size:21px}
 .levels{margin-top:6px}
 .levels .badge{margin-right:6px}
-main{padding:4px 24px 40px}
+main{padding:4px 24px 40px;overflow-wrap:break-word}
 section{padding:14px 18px;margin:12px 0}
 .incident{border:1px solid var(--line);border-left:6px solid var(--lvl);border-radius:8px;padding:10px 14px;margin:10px 0;background:#fbfcfd}
 .incident h3{margin:0 0 4px;font-size:16px;display:flex;flex-wrap:wrap;gap:4px 10px;align-items:baseline}

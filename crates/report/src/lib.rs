@@ -63,6 +63,7 @@ use stormwatch_core::{Detection, ImpactReport, Incident, Level};
 
 pub use error::ReportError;
 pub use format::{DetectionFormat, ImpactFormat};
+pub use impact_html::{ImpactTotals, impact_totals};
 pub use spool::{
     DEFAULT_MEMORY_BUDGET, DetectionCounts, DetectionOrder, RuleCounts, RuleTally,
     SortedDetections, Spool, SpoolError, SpoolOptions, remove_stale_spools,

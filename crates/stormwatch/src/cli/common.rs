@@ -111,7 +111,7 @@ pub(crate) struct Output {
     #[arg(short = 'o', long = "output", value_name = "FILE")]
     pub(crate) path: Option<PathBuf>,
 
-    /// No progress bar and no summary on standard error.
+    /// No progress bar and no summary on standard error (warnings are still said).
     #[arg(long, short = 'q')]
     pub(crate) quiet: bool,
 

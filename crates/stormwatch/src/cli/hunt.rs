@@ -360,6 +360,11 @@ pub(crate) fn run(args: HuntArgs) -> anyhow::Result<ExitCode> {
         let mut err = std::io::stderr().lock();
         stormwatch_report::write_summary_counts(&mut err, &summary, &counts)
             .context("writing the summary")?;
+    } else {
+        // Quiet leaves out the summary, not what makes the result doubtful.
+        for w in &summary.warnings {
+            eprintln!("stormwatch hunt: warning: {w}");
+        }
     }
 
     // A run that read no record cannot pass a gate: nothing was checked.
