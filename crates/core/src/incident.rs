@@ -112,7 +112,7 @@ pub struct IncidentIndex {
     ids: Vec<String>,
     sessions: HashMap<String, usize>,
     ips: HashMap<String, Vec<usize>>,
-    who: Vec<std::collections::HashSet<String>>,
+    who: Vec<HashMap<String, ()>>,
 }
 
 impl IncidentIndex {
@@ -132,7 +132,7 @@ impl IncidentIndex {
                 inc.mailboxes
                     .iter()
                     .chain(&inc.users)
-                    .map(|s| s.to_ascii_lowercase())
+                    .map(|s| (s.to_ascii_lowercase(), ()))
                     .collect(),
             );
         }
@@ -160,25 +160,33 @@ impl IncidentIndex {
             return None;
         }
         if let Some(s) = d.session_id.as_deref()
-            && let Some(&i) = self.sessions.get(&s.to_ascii_lowercase())
+            && let Some(&i) = lookup(&self.sessions, s)
         {
             return self.ids.get(i).map(String::as_str);
         }
         let ip = d.ip.as_deref()?;
         let cands = self.ips.get(ip)?;
-        let names: Vec<String> = [&d.mailbox, &d.user]
-            .into_iter()
-            .flatten()
-            .map(|s| s.to_ascii_lowercase())
-            .collect();
         cands
             .iter()
             .find(|&&i| {
-                self.who
-                    .get(i)
-                    .is_some_and(|w| names.iter().any(|n| w.contains(n)))
+                self.who.get(i).is_some_and(|w| {
+                    [&d.mailbox, &d.user]
+                        .into_iter()
+                        .flatten()
+                        .any(|n| lookup(w, n).is_some())
+                })
             })
             .and_then(|&i| self.ids.get(i).map(String::as_str))
+    }
+}
+
+/// Look a name up in a map keyed by lower-case names, allocating only for a name that has
+/// capitals.
+fn lookup<'a, V>(map: &'a HashMap<String, V>, name: &str) -> Option<&'a V> {
+    if name.bytes().any(|b| b.is_ascii_uppercase()) {
+        map.get(&name.to_ascii_lowercase())
+    } else {
+        map.get(name)
     }
 }
 

@@ -235,7 +235,7 @@ fn incident_card(h: &mut Html, inc: &Incident) {
         "span",
         &[("class", "when")],
         &format!(
-            "{} → {} · score {} · {} detections over {} records",
+            "{} → {} · score {} · {} detections by the built-in analytics over {} records",
             ts_human(Some(inc.first)),
             ts_human(Some(inc.last)),
             inc.score,

@@ -62,18 +62,17 @@ impl<'a> IncidentLine<'a> {
 
 /// One detection's line into `buf`: its JSON object with `incident_id` (when it belongs to an
 /// incident and does not carry it already) and `"type": "detection"` added at the end, so
-/// every line starts as it always did. `scratch` is reused between calls.
+/// every line starts as it always did.
 fn detection_line(
     buf: &mut Vec<u8>,
-    scratch: &mut Vec<u8>,
     d: &Detection,
     index: &IncidentIndex,
 ) -> Result<(), serde_json::Error> {
-    scratch.clear();
-    serde_json::to_writer(&mut *scratch, d)?;
-    // A serialised struct is `{…}`: take off the closing brace and add the two fields.
-    let body = scratch.strip_suffix(b"}").unwrap_or(scratch);
-    buf.extend_from_slice(body);
+    serde_json::to_writer(&mut *buf, d)?;
+    // A serialised struct ends with its closing brace: take it off and add the two fields.
+    if buf.last() == Some(&b'}') {
+        buf.pop();
+    }
     if d.incident_id.is_none()
         && let Some(id) = index.find(d)
     {
@@ -144,10 +143,9 @@ where
         let parts: Vec<Result<Vec<u8>, serde_json::Error>> = chunk
             .par_chunks(PART)
             .map(|part| {
-                let mut buf = Vec::with_capacity(part.len() * 512);
-                let mut scratch = Vec::with_capacity(1024);
+                let mut buf = Vec::with_capacity(part.len() * 640);
                 for d in part {
-                    detection_line(&mut buf, &mut scratch, d.borrow(), index)?;
+                    detection_line(&mut buf, d.borrow(), index)?;
                 }
                 Ok(buf)
             })

@@ -34,6 +34,15 @@ fn colour(level: Level) -> &'static str {
     }
 }
 
+/// A level as a row prints it: `info` for informational (the section heading names it in
+/// full).
+fn short_level(level: Level) -> &'static str {
+    match level {
+        Level::Informational => "info",
+        l => l.as_str(),
+    }
+}
+
 /// The mailbox cell: the mailbox (or the user when there is none) in full, then `← user` when
 /// someone else acted on it, cut to what is left of `width`. Never cuts the first name.
 fn who_cell(d: &Detection, width: Option<usize>) -> String {
@@ -61,9 +70,15 @@ struct Layout {
     rule: Option<usize>,
     who: Option<usize>,
     incident: bool,
-    /// Width of the explanation line (`None`: in full); no line when `Some(0)`.
+    /// The location ends the row; else (a narrow terminal) it starts the line under it.
+    where_inline: bool,
+    /// Width of the explanation line (`None`: in full); no explanation when `Some(0)`.
     why: Option<usize>,
 }
+
+/// Narrowest the rule and mailbox columns get together before the location moves to the line
+/// under each row.
+const MIN_FLEXIBLE: usize = 50;
 
 impl Layout {
     /// `names`: the longest mailbox or user name the incidents list (the ones a reader looks
@@ -81,24 +96,32 @@ impl Layout {
                 rule: None,
                 who: None,
                 incident,
+                where_inline: true,
                 why: None,
             };
         };
         let w = w.max(MIN_WIDTH);
-        let fixed =
-            W_TIME + 1 + level + 1 + W_IP + 1 + if incident { W_INCIDENT + 1 } else { 0 } + 2;
-        let flexible = w.saturating_sub(fixed + where_width).max(44);
+        let fixed = W_TIME + 1 + level + 1 + W_IP + 1 + if incident { W_INCIDENT + 1 } else { 0 };
+        let inline = w.saturating_sub(fixed + where_width + 1);
+        let where_inline = inline >= MIN_FLEXIBLE;
+        let flexible = if where_inline {
+            inline
+        } else {
+            w.saturating_sub(fixed + 1)
+        }
+        .max(44);
         // Room for the longest name and the start of an acting user's, when there is some.
         let who = (names + 8)
             .max(flexible * 11 / 20)
             .clamp(22, 48)
-            .min(flexible - 20);
-        let rule = flexible.saturating_sub(who).max(20);
+            .min(flexible - 18);
+        let rule = flexible.saturating_sub(who + 1).max(16);
         Layout {
             level,
             rule: Some(rule),
             who: Some(who),
             incident,
+            where_inline,
             // An explanation line under each row when the terminal is wide enough to read it.
             why: Some(if w >= 100 { w - (W_TIME + 1) } else { 0 }),
         }
@@ -139,7 +162,7 @@ where
     let min = opts.min_level;
 
     if let Some(c) = &counts {
-        write_overview(w, cx, c, bold, reset)?;
+        write_overview(w, cx, width, c, bold, reset)?;
     }
     write_incidents(w, cx.incidents, width, opts.color, bold, reset)?;
     write_rules(w, cx, width, bold, reset)?;
@@ -164,12 +187,8 @@ where
     if let Some(c) = &counts {
         write_left_out(w, c, min)?;
     }
-    let level_w =
-        if min == Level::Informational && counts.is_none_or(|c| c.at(Level::Informational) > 0) {
-            Level::Informational.as_str().len()
-        } else {
-            Level::Critical.as_str().len()
-        };
+    // `critical` is the longest level name the rows print (informational is `info`).
+    let level_w = Level::Critical.as_str().len();
     let longest_name = cx
         .incidents
         .iter()
@@ -181,7 +200,7 @@ where
         width,
         level_w,
         !cx.index.is_empty(),
-        names.longest() + 9,
+        names.longest() + 8,
         longest_name,
     );
     let mut current: Option<Level> = None;
@@ -227,6 +246,7 @@ where
 fn write_overview(
     w: &mut dyn Write,
     cx: &Cx<'_>,
+    width: Option<usize>,
     counts: &DetectionCounts,
     bold: &str,
     reset: &str,
@@ -238,12 +258,14 @@ fn write_overview(
         .map(|(l, n)| format!("{l} {}", thousands(*n)))
         .collect();
     let total = counts.total();
-    writeln!(
-        w,
-        "{bold}stormwatch hunt{reset}: {} records from {} file{} · {} detection{}{} · {} incident{}",
+    let read = format!(
+        "{} records from {} file{}",
         thousands(s.records()),
         thousands(s.files.len() as u64),
         if s.files.len() == 1 { "" } else { "s" },
+    );
+    let found = format!(
+        "{} detection{}{} · {} incident{}",
         thousands(total),
         if total == 1 { "" } else { "s" },
         if levels.is_empty() {
@@ -253,7 +275,14 @@ fn write_overview(
         },
         cx.incidents.len(),
         if cx.incidents.len() == 1 { "" } else { "s" },
-    )?;
+    );
+    let one_line = "stormwatch hunt: ".len() + read.chars().count() + 3 + found.chars().count();
+    if width.is_none_or(|wd| one_line <= wd) {
+        writeln!(w, "{bold}stormwatch hunt{reset}: {read} · {found}")?;
+    } else {
+        writeln!(w, "{bold}stormwatch hunt{reset}: {read}")?;
+        writeln!(w, "{found}")?;
+    }
     Ok(())
 }
 
@@ -408,7 +437,7 @@ fn write_incidents(
             })
             .collect();
         let line = format!(
-            "{} over {} records: {}",
+            "{} by the built-in analytics over {} records: {}",
             thousands(inc.detections.len() as u64),
             thousands(inc.records),
             rules.join(", ")
@@ -497,8 +526,10 @@ fn write_header(w: &mut dyn Write, l: &Layout, bold: &str, reset: &str) -> Resul
         h.push_str(&pad("INCIDENT", W_INCIDENT));
         h.push(' ');
     }
-    h.push_str("WHERE");
-    writeln!(w, "{bold}{h}{reset}")?;
+    if l.where_inline {
+        h.push_str("WHERE");
+    }
+    writeln!(w, "{bold}{}{reset}", h.trim_end())?;
     Ok(())
 }
 
@@ -510,7 +541,7 @@ fn write_row(
     names: &ShortNames,
     color: bool,
 ) -> Result<(), ReportError> {
-    let level = pad(d.level.as_str(), l.level);
+    let level = pad(short_level(d.level), l.level);
     let level = if color {
         format!("{}{level}\x1b[0m", colour(d.level))
     } else {
@@ -539,17 +570,31 @@ fn write_row(
         row.push_str(&pad(cx.index.find(d).unwrap_or("-"), W_INCIDENT));
         row.push(' ');
     }
-    row.push_str(&names.location(d));
+    let location = names.location(d);
+    if l.where_inline {
+        row.push_str(&location);
+    }
     writeln!(w, "{}", row.trim_end())?;
-    if !d.explanation.is_empty() {
-        let text = match l.why {
-            Some(0) => None,
-            Some(wd) => Some(fit(&d.explanation, wd.saturating_sub(5))),
-            None => Some(clean(&d.explanation)),
-        };
-        if let Some(t) = text {
-            writeln!(w, "{:W_TIME$} why: {t}", "")?;
+    // The line under the row: where (when the row has no room for it) and why.
+    let mut under = String::new();
+    if !l.where_inline {
+        under.push_str(&location);
+    }
+    if !d.explanation.is_empty() && l.why != Some(0) {
+        if !under.is_empty() {
+            under.push_str(" · ");
         }
+        under.push_str("why: ");
+        match l.why {
+            Some(wd) => {
+                let room = wd.saturating_sub(under.chars().count()).max(10);
+                under.push_str(&fit(&d.explanation, room));
+            }
+            None => under.push_str(&clean(&d.explanation)),
+        }
+    }
+    if !under.is_empty() {
+        writeln!(w, "{:W_TIME$} {under}", "")?;
     }
     Ok(())
 }

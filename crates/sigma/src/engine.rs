@@ -448,11 +448,11 @@ impl Inner {
             if !ctx.eval(node) {
                 continue;
             }
-            let mut parts = Vec::new();
+            let mut out = String::new();
             for e in r.explain.get(i).map_or(&[][..], Vec::as_slice) {
-                e.describe(ctx, &mut parts);
+                e.describe(ctx, &mut out);
             }
-            return parts.join("; ");
+            return out;
         }
         String::new()
     }

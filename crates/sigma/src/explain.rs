@@ -53,14 +53,15 @@ impl Explain {
         }
     }
 
-    /// The parts of the explanation of a record this section matched, in condition order.
-    pub(crate) fn describe(&self, ctx: &mut Ctx<'_>, out: &mut Vec<String>) {
+    /// Append the explanation of a record this section matched to `out`: its parts in
+    /// condition order, separated by `; `.
+    pub(crate) fn describe(&self, ctx: &mut Ctx<'_>, out: &mut String) {
         if let Some(c) = &self.cond {
             self.walk(c, ctx, out);
         }
     }
 
-    fn walk(&self, n: &ExNode, ctx: &mut Ctx<'_>, out: &mut Vec<String>) {
+    fn walk(&self, n: &ExNode, ctx: &mut Ctx<'_>, out: &mut String) {
         match n {
             ExNode::And(v) => {
                 for c in v {
@@ -77,14 +78,10 @@ impl Explain {
             ExNode::Not(inner) => self.not(inner, ctx, out),
             ExNode::Sel(i) => {
                 if let Some((name, node)) = self.sels.get(*i) {
-                    let mut parts = Vec::new();
-                    self.matched(node, ctx, &mut parts);
-                    parts.dedup();
-                    if parts.is_empty() {
-                        out.push(name.clone());
-                    } else {
-                        out.push(format!("{name}: {}", parts.join(", ")));
-                    }
+                    part(out);
+                    out.push_str(name);
+                    let mut first = true;
+                    self.matched(node, ctx, out, &mut first);
                 }
             }
         }
@@ -92,7 +89,7 @@ impl Explain {
 
     /// A negated part: the selections that did not hold, with the record's values of the
     /// fields they look at.
-    fn not(&self, n: &ExNode, ctx: &mut Ctx<'_>, out: &mut Vec<String>) {
+    fn not(&self, n: &ExNode, ctx: &mut Ctx<'_>, out: &mut String) {
         let mut sels = Vec::new();
         collect_sels(n, &mut sels);
         for i in sels {
@@ -101,77 +98,89 @@ impl Explain {
             };
             let mut fields = Vec::new();
             node_fields(node, &mut fields);
-            fields.dedup();
-            let values: Vec<String> = fields
-                .iter()
-                .take(MAX_NOT_FIELDS)
-                .map(|f| {
-                    let v = first_value(ctx, *f).unwrap_or_else(|| "absent".to_owned());
-                    format!("{} = {v}", self.field_name(*f))
-                })
-                .collect();
-            if values.is_empty() {
-                out.push(format!("not {name}"));
-            } else {
-                out.push(format!("not {name} ({})", values.join(", ")));
+            part(out);
+            out.push_str("not ");
+            out.push_str(name);
+            for (k, f) in fields.iter().take(MAX_NOT_FIELDS).enumerate() {
+                out.push_str(if k == 0 { " (" } else { ", " });
+                out.push_str(self.field_name(*f));
+                out.push_str(" = ");
+                let (a, b, _) = ctx.resolve(*f);
+                match ctx.leaves(a, b).iter().find(|l| !matches!(l, Leaf::Other)) {
+                    Some(l) => push_leaf(out, l),
+                    None => out.push_str("absent"),
+                }
+            }
+            if !fields.is_empty() {
+                out.push(')');
             }
         }
     }
 
-    /// The field = value parts of a selection node that holds.
-    fn matched(&self, node: &Node, ctx: &mut Ctx<'_>, out: &mut Vec<String>) {
+    /// The field = value parts of a selection node that holds: `: a = x, b = y`.
+    fn matched(&self, node: &Node, ctx: &mut Ctx<'_>, out: &mut String, first: &mut bool) {
         match node {
             Node::And(v) => {
                 for c in v {
-                    self.matched(c, ctx, out);
+                    self.matched(c, ctx, out, first);
                 }
             }
             Node::Or(v) | Node::AtLeast(_, v) => {
                 if let Some(c) = v.iter().find(|c| ctx.eval(c)) {
-                    self.matched(c, ctx, out);
+                    self.matched(c, ctx, out, first);
                 }
             }
             Node::Not(_) | Node::Const(_) => {}
             Node::Field { field, preds, .. } => {
-                let name = self.field_name(*field);
+                out.push_str(if std::mem::take(first) { ": " } else { ", " });
+                out.push_str(self.field_name(*field));
                 let (a, b, present) = ctx.resolve(*field);
                 let leaves = ctx.leaves(a, b);
                 let hit = preds
                     .iter()
                     .find_map(|p| leaves.iter().find(|l| leaf_match(p, l)).map(|l| (p, l)));
                 match hit {
-                    Some((p, l)) => out.push(describe_pred(name, p, l)),
-                    None => {
-                        // Presence tests, nulls and comparisons of the field with itself.
-                        let p = preds.first();
-                        out.push(match p {
-                            Some(Pred::Exists(true)) => format!("{name} present"),
-                            Some(Pred::Exists(false)) => format!("{name} absent"),
-                            Some(Pred::Null) => format!("{name} empty"),
-                            _ if present => match leaves.first().and_then(leaf_text) {
-                                Some(v) => format!("{name} = {v}"),
-                                None => format!("{name} present"),
-                            },
-                            _ => format!("{name} absent"),
-                        });
+                    Some((p, l)) => {
+                        out.push_str(" = ");
+                        push_leaf(out, l);
+                        pred_note(out, p);
                     }
+                    // Presence tests and nulls.
+                    None => out.push_str(match preds.first() {
+                        Some(Pred::Exists(false)) => " absent",
+                        Some(Pred::Null) => " empty",
+                        _ if present => " present",
+                        _ => " absent",
+                    }),
                 }
             }
             Node::Keyword { preds, .. } => {
                 let Some(kf) = ctx.keyword_field() else {
                     return;
                 };
-                let (a, b, _) = ctx.resolve(kf);
+                let (a, b) = {
+                    let (a, b, _) = ctx.resolve(kf);
+                    (a, b)
+                };
                 let leaves = ctx.leaves(a, b);
                 if let Some(l) = preds
                     .iter()
                     .find_map(|p| leaves.iter().find(|l| leaf_match(p, l)))
-                    .and_then(leaf_text)
                 {
-                    out.push(format!("keyword in \"{l}\""));
+                    out.push_str(if std::mem::take(first) { ": " } else { ", " });
+                    out.push_str("keyword in \"");
+                    push_leaf(out, l);
+                    out.push('"');
                 }
             }
         }
+    }
+}
+
+/// Start a new part of an explanation.
+fn part(out: &mut String) {
+    if !out.is_empty() {
+        out.push_str("; ");
     }
 }
 
@@ -204,26 +213,25 @@ fn node_fields(n: &Node, out: &mut Vec<FieldId>) {
     }
 }
 
-fn first_value(ctx: &mut Ctx<'_>, f: FieldId) -> Option<String> {
-    let (a, b, _) = ctx.resolve(f);
-    ctx.leaves(a, b).iter().find_map(leaf_text)
-}
-
-/// A value as quoted: cut at [`MAX_VALUE`] characters.
-fn leaf_text(l: &Leaf<'_>) -> Option<String> {
+/// Append a value as quoted: cut at [`MAX_VALUE`] characters.
+fn push_leaf(out: &mut String, l: &Leaf<'_>) {
     match l {
         Leaf::Text { text, .. } => {
             let t = text.as_ref();
-            Some(if t.chars().count() > MAX_VALUE {
-                let mut s: String = t.chars().take(MAX_VALUE - 1).collect();
-                s.push('…');
-                s
-            } else {
-                t.to_owned()
-            })
+            match t.char_indices().nth(MAX_VALUE) {
+                None => out.push_str(t),
+                Some(_) => {
+                    let cut = t
+                        .char_indices()
+                        .nth(MAX_VALUE - 1)
+                        .map_or(t.len(), |(i, _)| i);
+                    out.push_str(t.get(..cut).unwrap_or(t));
+                    out.push('…');
+                }
+            }
         }
-        Leaf::Null => Some("null".to_owned()),
-        Leaf::Other => None,
+        Leaf::Null => out.push_str("null"),
+        Leaf::Other => out.push_str("[…]"),
     }
 }
 
@@ -237,12 +245,13 @@ fn op_text(op: CmpOp) -> &'static str {
     }
 }
 
-fn describe_pred(name: &str, p: &Pred, l: &Leaf<'_>) -> String {
-    let v = leaf_text(l).unwrap_or_default();
-    match p {
-        Pred::Cidr(net) => format!("{name} = {v} (in {net})"),
-        Pred::Cmp(op, n) => format!("{name} = {v} ({} {n})", op_text(*op)),
-        Pred::Neq(_) => format!("{name} = {v} (not the value excluded)"),
-        _ => format!("{name} = {v}"),
-    }
+/// What a value matched, when the value alone does not say it.
+fn pred_note(out: &mut String, p: &Pred) {
+    use std::fmt::Write as _;
+    let _ = match p {
+        Pred::Cidr(net) => write!(out, " (in {net})"),
+        Pred::Cmp(op, n) => write!(out, " ({} {n})", op_text(*op)),
+        Pred::Neq(_) => write!(out, " (not the value excluded)"),
+        _ => Ok(()),
+    };
 }

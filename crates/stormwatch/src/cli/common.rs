@@ -367,10 +367,10 @@ fn draw(progress: &Progress, done: &AtomicBool) {
         indicatif::ProgressDrawTarget::stderr_with_hz(4),
     );
     let known = indicatif::ProgressStyle::with_template(
-        "  {bar:28} {percent:>3}%  {bytes}/{total_bytes}  {binary_bytes_per_sec}  ETA {eta}  {msg}",
+        "  {bar:24} {percent:>3}%  {bytes}/{total_bytes}  {binary_bytes_per_sec}  ETA {eta}  {wide_msg}",
     );
     let unknown = indicatif::ProgressStyle::with_template(
-        "  {spinner} {bytes}  {binary_bytes_per_sec}  {msg}",
+        "  {spinner} {bytes}  {binary_bytes_per_sec}  {wide_msg}",
     );
     let mut styled = None;
     while !done.load(Ordering::Relaxed) {
@@ -389,14 +389,14 @@ fn draw(progress: &Progress, done: &AtomicBool) {
         let rate = (records as f64 / secs) as u64;
         let files_part = match total {
             // The file being read is the one after those finished.
-            Some((n, _)) => format!("file {} of {n}", (files + 1).min(n)),
+            Some((n, _)) => format!("file {}/{n}", (files + 1).min(n)),
             None => format!("{files} files done"),
         };
         if let Some((_, b)) = total {
             bar.set_length(b.max(1));
         }
         bar.set_position(bytes);
-        bar.set_message(format!("{files_part}  {records} records ({rate}/s)"));
+        bar.set_message(format!("{files_part}  {records} records, {rate}/s"));
         std::thread::sleep(Duration::from_millis(250));
     }
     bar.finish_and_clear();
