@@ -489,6 +489,7 @@ fn write_rules(
         "{bold}RULES THAT FIRED ({}, most severe first){reset}",
         ranked.len()
     )?;
+    writeln!(w, "  {:<13} {:>8}  RULE", "HIGHEST LEVEL", "COUNT")?;
     let max = if width.is_some() {
         MAX_RULES
     } else {
