@@ -14,12 +14,13 @@ use crate::apps::AppCatalog;
 use crate::asn::AsnDb;
 use crate::baseline::{BaselineSnapshot, RunningStats, SeenStat};
 use crate::config::AnalyticsConfig;
-use crate::incident::{self, Incident, Links};
+use crate::incident::{self, Links};
 use crate::info::{self, AnalyticInfo};
 use crate::iocs::IocSet;
 use crate::loc::Kept;
 use crate::observed::{Observed, Observer};
 use crate::state::{CtxKind, HOUR_NS, State};
+use stormwatch_core::Incident;
 
 /// One analytic: its findings over the folded state.
 type Run = fn(&Cx<'_>, &mut Vec<Finding>);
@@ -248,6 +249,13 @@ impl Analytics {
         // Keep core's order definition authoritative (stable: ties keep the order above).
         sort_detections(&mut detections);
         let incidents = incident::group(&detections, &links);
+        for inc in &incidents {
+            for &i in &inc.detections {
+                if let Some(d) = detections.get_mut(i) {
+                    d.incident_id = Some(inc.id.clone());
+                }
+            }
+        }
         let mut notes = self.early_notes.clone();
         notes.extend(notes_of(&cx, self.keeps_baseline));
         (detections, incidents, notes)
@@ -399,6 +407,9 @@ fn to_detection(cx: &Cx<'_>, f: Finding, bonus: u32) -> (Detection, Links) {
             .locs
             .total
             .saturating_sub(u64::try_from(c.locs.items.len()).unwrap_or(0));
+        if let Some(t) = cx.opt(k.tenant) {
+            links.tenants.insert(t.to_owned());
+        }
         if let Some(s) = cx.opt(k.session) {
             links.sessions.insert(s.to_owned());
         }
@@ -455,6 +466,7 @@ fn to_detection(cx: &Cx<'_>, f: Finding, bonus: u32) -> (Detection, Links) {
     d.session_id = fl.session.or(d.session_id);
     d.app_id = fl.app.or(d.app_id);
     for (v, set) in [
+        (&d.tenant, &mut links.tenants),
         (&d.mailbox, &mut links.mailboxes),
         (&d.user, &mut links.users),
     ] {

@@ -141,6 +141,7 @@ fn main() {
                 match c {
                     Change::Raise(_) => raised += 1,
                     Change::Withdraw(_) => withdrawn += 1,
+                    Change::Incident(_) | Change::IncidentGone { .. } => {}
                 }
             }
             if seen >= next_report {

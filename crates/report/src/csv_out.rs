@@ -6,7 +6,7 @@
 use std::borrow::Borrow;
 use std::io::Write;
 
-use stormwatch_core::{Detection, ImpactReport, Limit, LimitKind};
+use stormwatch_core::{Detection, ImpactReport, Incident, IncidentIndex, Limit, LimitKind};
 
 use crate::error::ReportError;
 use crate::text::{cell, ts};
@@ -28,10 +28,11 @@ fn row<const N: usize>(
     Ok(())
 }
 
-/// Write detections already in output order.
+/// Write detections already in output order, each with the incident it belongs to.
 pub(crate) fn write_detections_csv<D, E>(
     w: &mut dyn Write,
     sorted: impl Iterator<Item = Result<D, E>>,
+    index: &IncidentIndex,
 ) -> Result<(), ReportError>
 where
     D: Borrow<Detection>,
@@ -56,6 +57,7 @@ where
             "events",
             "explanation",
             "tags",
+            "incident_id",
         ],
     )?;
     for d in sorted {
@@ -92,6 +94,73 @@ where
                 &events.join("; "),
                 &d.explanation,
                 &d.tags.join("; "),
+                index.find(d).unwrap_or(""),
+            ],
+        )?;
+    }
+    wr.flush()?;
+    Ok(())
+}
+
+/// One row per incident: what it is, when, and every name it touched.
+pub(crate) fn write_incidents_csv(
+    w: &mut dyn Write,
+    incidents: &[Incident],
+) -> Result<(), ReportError> {
+    let mut wr = writer(w);
+    row(
+        &mut wr,
+        [
+            "id",
+            "level",
+            "score",
+            "first",
+            "last",
+            "title",
+            "tenants",
+            "domains",
+            "mailboxes",
+            "users",
+            "ips",
+            "sessions",
+            "apps",
+            "reasons",
+            "rules",
+            "detections",
+            "records",
+        ],
+    )?;
+    for i in incidents {
+        let reasons: Vec<String> = i
+            .reasons
+            .iter()
+            .map(|r| format!("{} {}: {}", r.level, r.rule_title, r.explanation))
+            .collect();
+        let rules: Vec<String> = i
+            .rules
+            .iter()
+            .map(|r| format!("{} ({} {})", r.rule_id, r.detections, r.level))
+            .collect();
+        row(
+            &mut wr,
+            [
+                &i.id,
+                i.level.as_str(),
+                &i.score.to_string(),
+                &i.first.to_string(),
+                &i.last.to_string(),
+                &i.title,
+                &i.tenants.join("; "),
+                &i.domains().join("; "),
+                &i.mailboxes.join("; "),
+                &i.users.join("; "),
+                &i.ips.join("; "),
+                &i.sessions.join("; "),
+                &i.apps.join("; "),
+                &reasons.join(" | "),
+                &rules.join("; "),
+                &i.detections.len().to_string(),
+                &i.records.to_string(),
             ],
         )?;
     }

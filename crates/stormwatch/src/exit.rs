@@ -11,7 +11,8 @@ pub(crate) enum Exit {
     /// `--fail-on LEVEL` was given and a detection at or above LEVEL was found; for `tokens
     /// verify`, the token is not valid.
     Findings = 1,
-    /// Usage error, or an input that cannot be opened at all.
+    /// Usage error, an input that cannot be opened at all, or (with `--fail-on`) a run that
+    /// read no record: nothing was checked.
     Usage = 2,
 }
 

@@ -75,11 +75,15 @@ fn identity(d: &Detection) -> String {
     )
 }
 
-/// A detection as JSON, but for what eviction changes by design: `bulk-bind`'s norm is the
+/// A detection as JSON, but for its incident's number and for what eviction changes by design: `bulk-bind`'s norm is the
 /// same samples merged in another order (equal to 9 digits, not to the last bit), and a log
 /// gap counts the records kept before it.
 fn normal(d: &Detection) -> String {
     let mut v = serde_json::to_value(d).unwrap();
+    // Incidents are numbered over all of a run's incidents, old ones included.
+    if let Some(o) = v.as_object_mut() {
+        o.remove("incident_id");
+    }
     if d.rule_id == "builtin/bulk-bind" {
         for k in ["hour_mean", "hour_std_dev"] {
             let x = v["evidence"][k].as_f64().unwrap();

@@ -546,8 +546,13 @@ impl Correlator {
             .zip(key.iter())
             .map(|(k, v)| format!("{k}={}", self.strings.text(*v)))
             .collect();
+        let condition: Vec<String> = c
+            .preds
+            .iter()
+            .map(|(op, n)| format!("{} {n}", format!("{op:?}").to_lowercase()))
+            .collect();
         d.explanation = format!(
-            "{} correlation over {} record(s) within {} s{}",
+            "{} correlation over {} record(s) within {} s{}{}{}",
             c.kind.as_str(),
             fired.locs.len(),
             c.span_ns / 1_000_000_000,
@@ -555,6 +560,15 @@ impl Correlator {
                 String::new()
             } else {
                 format!(" for {}", group.join(", "))
+            },
+            c.field
+                .as_ref()
+                .map(|f| format!(" on {f}"))
+                .unwrap_or_default(),
+            if condition.is_empty() {
+                String::new()
+            } else {
+                format!(" (condition: {})", condition.join(" and "))
             }
         );
         let first_t = fired.first_t.to_string();

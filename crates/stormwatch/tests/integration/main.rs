@@ -2,9 +2,12 @@
 //! status, stdout and stderr as a user would see them.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::print_stderr)]
 
+mod browser;
 mod corpus;
 mod hunt;
 mod impact;
+mod report;
+mod rules;
 mod spill;
 mod tokens;
 mod util;

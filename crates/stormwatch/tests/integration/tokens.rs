@@ -346,3 +346,64 @@ fn verify_a_real_id_token_for_its_own_client() {
     assert!(run.stdout.contains("FAIL token_class"), "{}", run.stdout);
     stormwatch(["tokens", "verify", "--expect", "bearer", &arg]).expect_status(2);
 }
+
+#[test]
+fn scan_reads_a_directory_of_gzip_and_zstd_files_and_standard_input() {
+    use std::io::Write as _;
+    let dir = tempfile::tempdir().unwrap();
+    let (key, jwks) = consumer_key(dir.path(), "consumer-key-3");
+    let forged = key.sign(&claims(ENTERPRISE_TENANT));
+    let logs = dir.path().join("proxy-logs");
+    std::fs::create_dir(&logs).unwrap();
+    let line = |n: u32| {
+        format!(
+            "2023-06-01T12:0{n}:00Z GET /EWS/Exchange.asmx 200 Authorization: Bearer {forged}\n"
+        )
+    };
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+    gz.write_all(line(1).as_bytes()).unwrap();
+    std::fs::write(logs.join("a.log.gz"), gz.finish().unwrap()).unwrap();
+    let zst = zstd::encode_all(format!("noise\n{}", line(2)).as_bytes(), 3).unwrap();
+    std::fs::write(logs.join("b.log.zst"), zst).unwrap();
+    let run = stormwatch([
+        "tokens",
+        "scan",
+        "--keys",
+        &jwks,
+        "--format",
+        "jsonl",
+        logs.to_str().unwrap(),
+    ]);
+    let findings = run.jsonl();
+    assert_eq!(findings.len(), 2, "{}\n{}", run.stdout, run.stderr);
+    let at: Vec<(String, u64)> = findings
+        .iter()
+        .map(|f| {
+            (
+                f["location"]["file"].as_str().unwrap().to_owned(),
+                f["location"]["line"].as_u64().unwrap(),
+            )
+        })
+        .collect();
+    assert!(at[0].0.ends_with("a.log.gz") && at[0].1 == 1, "{at:?}");
+    assert!(at[1].0.ends_with("b.log.zst") && at[1].1 == 2, "{at:?}");
+    assert!(findings.iter().all(|f| f["verdict"] == "forged"));
+
+    // Standard input, compressed, as `-`.
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_stormwatch"))
+        .args(["tokens", "scan", "--keys", &jwks, "--format", "jsonl", "-"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let bytes = std::fs::read(logs.join("b.log.zst")).unwrap();
+    child.stdin.take().unwrap().write_all(&bytes).unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(String::from_utf8_lossy(&out.stdout).lines().count(), 1);
+
+    // A directory with nothing to scan says so.
+    let empty = dir.path().join("empty");
+    std::fs::create_dir(&empty).unwrap();
+    let run = stormwatch(["tokens", "scan", "--keys", &jwks, empty.to_str().unwrap()]);
+    assert!(run.stderr.contains("no file to scan"), "{}", run.stderr);
+}
