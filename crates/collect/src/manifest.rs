@@ -1,0 +1,835 @@
+//! The manifest (`OUT/manifest.json`): every window ever asked for in the folder, per tenant and
+//! source, with what the API listed, what was fetched and written, what retrying cost, and why
+//! a window is `partial` or `missing`; the gaps merged into spans; the licence signals; and a
+//! summary for people.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::io::Write;
+
+use serde::{Deserialize, Serialize};
+use stormwatch_core::Timestamp;
+
+use crate::plan;
+use crate::source::{Api, Source};
+use crate::store::journal::{Entry, RunEntry};
+
+/// The value of the manifest's `format` field.
+pub const FORMAT: &str = "stormwatch-collect-manifest";
+
+/// What became of a window.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Status {
+    /// Everything the API had for the window was fetched and written.
+    Complete,
+    /// Some of it was; `reasons` says what is missing.
+    Partial,
+    /// Nothing could be collected; `reasons` says why.
+    Missing,
+}
+
+impl Status {
+    /// The JSON name.
+    #[must_use]
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Status::Complete => "complete",
+            Status::Partial => "partial",
+            Status::Missing => "missing",
+        }
+    }
+}
+
+/// One window of one source of one tenant.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct WindowRecord {
+    /// Tenant id.
+    pub tenant: String,
+    /// Source name (`Audit.Exchange`, `signIns`, ...).
+    pub source: String,
+    /// Start (inclusive). Activity API windows are by the time content became available;
+    /// Graph and Purview windows by the records' own time.
+    pub from: Timestamp,
+    /// End (exclusive).
+    pub to: Timestamp,
+    /// What became of it.
+    pub status: Status,
+    /// Content blobs the Activity API listed, or pages of a Graph list.
+    #[serde(default)]
+    pub listed: u64,
+    /// Blobs or pages fetched.
+    #[serde(default)]
+    pub fetched: u64,
+    /// Records in what was fetched.
+    #[serde(default)]
+    pub records_served: u64,
+    /// Records written (in the manifest: over every attempt).
+    #[serde(default)]
+    pub records_written: u64,
+    /// Records dropped because their id was already collected (in this window, another
+    /// window, another source of the same log, or an earlier run).
+    #[serde(default)]
+    pub duplicates: u64,
+    /// Elements of a response that were not records (not JSON objects): counted, not written.
+    #[serde(default)]
+    pub invalid: u64,
+    /// Records written that carry no id (they cannot be de-duplicated).
+    #[serde(default)]
+    pub without_id: u64,
+    /// Content blobs that had expired when fetched.
+    #[serde(default)]
+    pub expired: u64,
+    /// Content blobs listed more than once (fetched once).
+    #[serde(default)]
+    pub duplicate_blobs: u64,
+    /// Requests sent again after a 5xx, a timeout or a broken connection.
+    #[serde(default)]
+    pub retries: u32,
+    /// Throttled responses (429, AF429) waited out.
+    #[serde(default)]
+    pub throttled: u32,
+    /// Errors met (after retries), secrets removed.
+    #[serde(default)]
+    pub errors: Vec<String>,
+    /// Why the window is not complete.
+    #[serde(default)]
+    pub reasons: Vec<String>,
+    /// `MailItemsAccessed` records written (Exchange audit and Purview search; in the manifest:
+    /// over every attempt).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mail_items_accessed: Option<u64>,
+    /// The Purview audit log query of the window.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub query_id: Option<String>,
+    /// When the last attempt ended.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub collected_at: Option<Timestamp>,
+    /// Runs that attempted the window.
+    #[serde(default)]
+    pub attempts: u32,
+}
+
+impl WindowRecord {
+    pub(crate) fn new(tenant: &str, source: Source, w: plan::Window) -> Self {
+        WindowRecord {
+            tenant: tenant.to_owned(),
+            source: source.name().to_owned(),
+            from: w.from,
+            to: w.to,
+            status: Status::Missing,
+            listed: 0,
+            fetched: 0,
+            records_served: 0,
+            records_written: 0,
+            duplicates: 0,
+            invalid: 0,
+            without_id: 0,
+            expired: 0,
+            duplicate_blobs: 0,
+            retries: 0,
+            throttled: 0,
+            errors: Vec::new(),
+            reasons: Vec::new(),
+            mail_items_accessed: None,
+            query_id: None,
+            collected_at: None,
+            attempts: 0,
+        }
+    }
+}
+
+/// A run of the collector.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RunInfo {
+    /// 1, 2, ... in this folder.
+    pub run: u32,
+    /// When it started.
+    pub started_at: Timestamp,
+    /// The range it was asked for.
+    pub since: Timestamp,
+    /// End of that range.
+    pub until: Timestamp,
+}
+
+/// One source of one tenant, summed over its windows.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SourceSummary {
+    /// Source name.
+    pub source: String,
+    /// What people call it.
+    pub label: String,
+    /// `activity`, `graph` or `purview`.
+    pub api: String,
+    /// Start of its first window.
+    pub from: Timestamp,
+    /// End of its last window.
+    pub to: Timestamp,
+    /// Windows asked for.
+    pub windows: u64,
+    /// Of which complete.
+    pub complete: u64,
+    /// Partial.
+    pub partial: u64,
+    /// Missing.
+    pub missing: u64,
+    /// Blobs or pages listed (last attempts).
+    pub listed: u64,
+    /// Blobs or pages fetched (last attempts).
+    pub fetched: u64,
+    /// Records written.
+    pub records_written: u64,
+    /// Duplicates dropped (last attempts).
+    pub duplicates: u64,
+    /// Retries (last attempts).
+    pub retries: u64,
+    /// Throttled responses (last attempts).
+    pub throttled: u64,
+    /// When this collector started the source's Activity API subscription, if it did.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub subscription_started_at: Option<Timestamp>,
+}
+
+/// A tenant.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TenantSummary {
+    /// Tenant id.
+    pub tenant: String,
+    /// Label from the tenants file.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    /// Cloud.
+    pub cloud: String,
+    /// Its sources.
+    pub sources: Vec<SourceSummary>,
+}
+
+/// Adjacent windows of one source that were not collected for the same reasons, as one span.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Gap {
+    /// Tenant id.
+    pub tenant: String,
+    /// Source name.
+    pub source: String,
+    /// Start.
+    pub from: Timestamp,
+    /// End (exclusive).
+    pub to: Timestamp,
+    /// `partial` or `missing`.
+    pub status: Status,
+    /// The windows' reasons.
+    pub reason: String,
+    /// Windows merged.
+    pub windows: u64,
+}
+
+impl Gap {
+    /// One line for a reader: `Exchange audit (Audit.Exchange) for tenant T, 2023-06-03
+    /// 10:00–14:00 UTC: not collected: HTTP 403 ...`.
+    #[must_use]
+    pub fn describe(&self) -> String {
+        let label = Source::from_name(&self.source).map_or("", Source::label);
+        let what = if label.is_empty() {
+            self.source.clone()
+        } else {
+            format!("{label} ({})", self.source)
+        };
+        let state = match self.status {
+            Status::Missing => "not collected",
+            Status::Partial => "partly collected",
+            Status::Complete => "collected",
+        };
+        format!(
+            "{what} for tenant {}, {}: {state}: {}",
+            self.tenant,
+            span(self.from, self.to),
+            self.reason
+        )
+    }
+}
+
+/// `2023-06-03 10:00–14:00 UTC`, or with both dates when they differ.
+pub(crate) fn span(from: Timestamp, to: Timestamp) -> String {
+    let f = from.to_string();
+    let t = to.to_string();
+    let (fd, ft) = (&f[..10], &f[11..16]);
+    let (td, tt) = (&t[..10], &t[11..16]);
+    let end_of_day = tt == "00:00" && to.day_number() == from.day_number() + 1;
+    if fd == td {
+        format!("{fd} {ft}–{tt} UTC")
+    } else if end_of_day {
+        format!("{fd} {ft}–24:00 UTC")
+    } else {
+        format!("{fd} {ft} – {td} {tt} UTC")
+    }
+}
+
+/// Something the logs say about the tenant's licences or settings.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Signal {
+    /// Tenant id.
+    pub tenant: String,
+    /// `no_mail_items_accessed`, `no_audit_records`, `sign_ins_need_premium`,
+    /// `audit_log_off`, `subscription_disabled`.
+    pub kind: String,
+    /// For a reader.
+    pub detail: String,
+}
+
+/// Sums over everything.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Totals {
+    /// Windows.
+    pub windows: u64,
+    /// Complete.
+    pub complete: u64,
+    /// Partial.
+    pub partial: u64,
+    /// Missing.
+    pub missing: u64,
+    /// Records written.
+    pub records_written: u64,
+    /// Duplicates dropped (last attempts).
+    pub duplicates: u64,
+    /// Retries (last attempts).
+    pub retries: u64,
+    /// Throttled responses (last attempts).
+    pub throttled: u64,
+}
+
+/// The manifest.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Manifest {
+    /// Always [`FORMAT`].
+    pub format: String,
+    /// Format version (1).
+    pub version: u32,
+    /// When it was written.
+    pub generated_at: Timestamp,
+    /// Window length of the Activity API and Graph sources, seconds.
+    pub window_secs: i64,
+    /// Window length of the Purview search, seconds.
+    pub query_window_secs: i64,
+    /// The runs that collected into the folder.
+    pub runs: Vec<RunInfo>,
+    /// Sums.
+    pub totals: Totals,
+    /// Per tenant and source.
+    pub tenants: Vec<TenantSummary>,
+    /// What was not (fully) collected, merged into spans.
+    pub gaps: Vec<Gap>,
+    /// Licence and settings signals.
+    pub signals: Vec<Signal>,
+    /// Every window.
+    pub windows: Vec<WindowRecord>,
+}
+
+impl Manifest {
+    /// Read a manifest.
+    ///
+    /// # Errors
+    /// A message saying why the text is not a manifest of this format.
+    pub fn from_slice(bytes: &[u8]) -> Result<Manifest, String> {
+        let m: Manifest = serde_json::from_slice(bytes).map_err(|e| e.to_string())?;
+        if m.format != FORMAT {
+            return Err(format!("\"format\" is {:?}, not {FORMAT:?}", m.format));
+        }
+        Ok(m)
+    }
+
+    /// Whether every window is complete.
+    #[must_use]
+    pub fn is_complete(&self) -> bool {
+        self.totals.partial == 0 && self.totals.missing == 0
+    }
+
+    /// The summary written to standard error after a run.
+    ///
+    /// # Errors
+    /// When `w` cannot be written.
+    pub fn write_summary(&self, w: &mut dyn Write, path: &std::path::Path) -> std::io::Result<()> {
+        let t = &self.totals;
+        for tenant in &self.tenants {
+            let name = tenant
+                .name
+                .as_deref()
+                .map(|n| format!(" ({n})"))
+                .unwrap_or_default();
+            writeln!(w, "tenant {}{name}, {}:", tenant.tenant, tenant.cloud)?;
+            for s in &tenant.sources {
+                write!(
+                    w,
+                    "  {:<27} {:>5} windows: {} complete, {} partial, {} missing; {} records",
+                    s.source,
+                    s.windows,
+                    s.complete,
+                    s.partial,
+                    s.missing,
+                    thousands(s.records_written)
+                )?;
+                if s.duplicates > 0 {
+                    write!(w, ", {} duplicates dropped", thousands(s.duplicates))?;
+                }
+                if s.throttled > 0 || s.retries > 0 {
+                    write!(w, ", {} throttled, {} retries", s.throttled, s.retries)?;
+                }
+                writeln!(w)?;
+            }
+        }
+        writeln!(
+            w,
+            "{} windows: {} complete, {} partial, {} missing; {} records written",
+            thousands(t.windows),
+            thousands(t.complete),
+            thousands(t.partial),
+            thousands(t.missing),
+            thousands(t.records_written)
+        )?;
+        const SHOWN: usize = 20;
+        if !self.gaps.is_empty() {
+            writeln!(w, "not collected:")?;
+            for g in self.gaps.iter().take(SHOWN) {
+                writeln!(w, "  {}", g.describe())?;
+            }
+            if self.gaps.len() > SHOWN {
+                writeln!(
+                    w,
+                    "  … {} more (see the manifest)",
+                    self.gaps.len() - SHOWN
+                )?;
+            }
+        }
+        for s in &self.signals {
+            writeln!(w, "signal: tenant {}: {}", s.tenant, s.detail)?;
+        }
+        writeln!(w, "manifest: {}", path.display())
+    }
+}
+
+fn thousands(n: u64) -> String {
+    let s = n.to_string();
+    let mut out = String::with_capacity(s.len() + s.len() / 3);
+    for (i, c) in s.chars().enumerate() {
+        if i > 0 && (s.len() - i) % 3 == 0 {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
+}
+
+type Key = (String, Source, Timestamp, Timestamp);
+
+/// The reason of a window asked for that no run reached.
+pub(crate) const NOT_REACHED: &str =
+    "not collected yet: the collection stopped before this window (run it again to continue)";
+
+/// Build the manifest from the journal's entries.
+pub(crate) fn build(entries: &[Entry], now: Timestamp) -> Manifest {
+    let runs: Vec<&RunEntry> = entries
+        .iter()
+        .filter_map(|e| match e {
+            Entry::Run(r) => Some(r),
+            _ => None,
+        })
+        .collect();
+    let window_secs = runs.first().map_or(3600, |r| r.window_secs);
+    let query_window_secs = runs.first().map_or(86_400, |r| r.query_window_secs);
+
+    let mut tenants_meta: BTreeMap<String, (Option<String>, String)> = BTreeMap::new();
+    let mut windows: BTreeMap<Key, WindowRecord> = BTreeMap::new();
+    for r in &runs {
+        for t in &r.tenants {
+            tenants_meta.insert(t.tenant.clone(), (t.name.clone(), t.cloud.clone()));
+            for s in &t.sources {
+                let Some(source) = Source::from_name(&s.source) else {
+                    continue;
+                };
+                let step = if source.api() == Api::Purview {
+                    r.query_window_secs
+                } else {
+                    r.window_secs
+                };
+                for (since, until) in &s.ranges {
+                    for w in plan::grid(*since, *until, step) {
+                        windows
+                            .entry((t.tenant.clone(), source, w.from, w.to))
+                            .or_insert_with(|| {
+                                let mut rec = WindowRecord::new(&t.tenant, source, w);
+                                rec.reasons.push(NOT_REACHED.to_owned());
+                                rec
+                            });
+                    }
+                }
+            }
+        }
+    }
+    let mut subscriptions: BTreeMap<(String, String), Timestamp> = BTreeMap::new();
+    for e in entries {
+        match e {
+            Entry::Window(w) => {
+                let rec = &w.record;
+                let Some(source) = Source::from_name(&rec.source) else {
+                    continue;
+                };
+                let key = (rec.tenant.clone(), source, rec.from, rec.to);
+                let (written, mia, attempts) = windows.get(&key).map_or((0, None, 0), |old| {
+                    if old.attempts == 0 {
+                        (0, None, 0)
+                    } else {
+                        (old.records_written, old.mail_items_accessed, old.attempts)
+                    }
+                });
+                let mut new = rec.clone();
+                new.records_written += written;
+                new.mail_items_accessed = match (mia, rec.mail_items_accessed) {
+                    (Some(a), Some(b)) => Some(a + b),
+                    (a, b) => a.or(b),
+                };
+                new.attempts = attempts + 1;
+                windows.insert(key, new);
+            }
+            Entry::Subscription(s) => {
+                subscriptions.insert((s.tenant.clone(), s.source.clone()), s.started_at);
+            }
+            _ => {}
+        }
+    }
+    mark_covered(&mut windows);
+
+    let mut tenants: Vec<TenantSummary> = Vec::new();
+    let mut totals = Totals::default();
+    let mut by_source: BTreeMap<(String, Source), Vec<&WindowRecord>> = BTreeMap::new();
+    for ((tenant, source, _, _), w) in &windows {
+        by_source
+            .entry((tenant.clone(), *source))
+            .or_default()
+            .push(w);
+    }
+    for ((tenant, source), ws) in &by_source {
+        let (name, cloud) = tenants_meta
+            .get(tenant)
+            .cloned()
+            .unwrap_or((None, String::new()));
+        let mut s = SourceSummary {
+            source: source.name().to_owned(),
+            label: source.label().to_owned(),
+            api: match source.api() {
+                Api::Activity => "activity",
+                Api::Graph => "graph",
+                Api::Purview => "purview",
+            }
+            .to_owned(),
+            from: ws.first().map_or(Timestamp::EPOCH, |w| w.from),
+            to: ws.last().map_or(Timestamp::EPOCH, |w| w.to),
+            windows: 0,
+            complete: 0,
+            partial: 0,
+            missing: 0,
+            listed: 0,
+            fetched: 0,
+            records_written: 0,
+            duplicates: 0,
+            retries: 0,
+            throttled: 0,
+            subscription_started_at: subscriptions
+                .get(&(tenant.clone(), source.name().to_owned()))
+                .copied(),
+        };
+        for w in ws {
+            s.windows += 1;
+            match w.status {
+                Status::Complete => s.complete += 1,
+                Status::Partial => s.partial += 1,
+                Status::Missing => s.missing += 1,
+            }
+            s.listed += w.listed;
+            s.fetched += w.fetched;
+            s.records_written += w.records_written;
+            s.duplicates += w.duplicates;
+            s.retries += u64::from(w.retries);
+            s.throttled += u64::from(w.throttled);
+        }
+        totals.windows += s.windows;
+        totals.complete += s.complete;
+        totals.partial += s.partial;
+        totals.missing += s.missing;
+        totals.records_written += s.records_written;
+        totals.duplicates += s.duplicates;
+        totals.retries += s.retries;
+        totals.throttled += s.throttled;
+        match tenants.last_mut() {
+            Some(t) if &t.tenant == tenant => t.sources.push(s),
+            _ => tenants.push(TenantSummary {
+                tenant: tenant.clone(),
+                name,
+                cloud,
+                sources: vec![s],
+            }),
+        }
+    }
+
+    let windows: Vec<WindowRecord> = windows.into_values().collect();
+    let gaps = gaps(&windows);
+    let signals = signals(&windows);
+    Manifest {
+        format: FORMAT.to_owned(),
+        version: 1,
+        generated_at: now,
+        window_secs,
+        query_window_secs,
+        runs: runs
+            .iter()
+            .map(|r| RunInfo {
+                run: r.run,
+                started_at: r.started_at,
+                since: r.since,
+                until: r.until,
+            })
+            .collect(),
+        totals,
+        tenants,
+        gaps,
+        signals,
+        windows,
+    }
+}
+
+/// The reason given to an Activity API window that a complete Purview search covers.
+pub(crate) const COVERED: &str =
+    "its time is covered by the complete auditLogQuery (Purview search) windows";
+
+/// Activity API windows that were not collected but whose whole time a complete Purview search
+/// without record type filters covers are not gaps in the Unified Audit Log.
+fn mark_covered(windows: &mut BTreeMap<Key, WindowRecord>) {
+    let covering: BTreeMap<String, Vec<(Timestamp, Timestamp)>> = windows
+        .iter()
+        .filter(|((_, s, _, _), w)| *s == Source::AuditLogQuery && w.status == Status::Complete)
+        .fold(BTreeMap::new(), |mut m, ((t, _, f, to), _)| {
+            m.entry(t.clone()).or_insert_with(Vec::new).push((*f, *to));
+            m
+        });
+    for ((tenant, source, from, to), w) in windows.iter_mut() {
+        if source.api() != Api::Activity || w.status == Status::Complete {
+            continue;
+        }
+        let Some(spans) = covering.get(tenant) else {
+            continue;
+        };
+        if covered(spans, *from, *to) && !w.reasons.iter().any(|r| r == COVERED) {
+            w.reasons.push(COVERED.to_owned());
+        }
+    }
+}
+
+fn covered(spans: &[(Timestamp, Timestamp)], from: Timestamp, to: Timestamp) -> bool {
+    let mut at = from;
+    let mut sorted = spans.to_vec();
+    sorted.sort();
+    for (f, t) in sorted {
+        if f <= at && t > at {
+            at = t;
+        }
+        if at >= to {
+            return true;
+        }
+    }
+    at >= to
+}
+
+fn gaps(windows: &[WindowRecord]) -> Vec<Gap> {
+    let mut out: Vec<Gap> = Vec::new();
+    for w in windows {
+        if w.status == Status::Complete || w.reasons.iter().any(|r| r == COVERED) {
+            continue;
+        }
+        let reason = if w.reasons.is_empty() {
+            "no reason recorded".to_owned()
+        } else {
+            w.reasons.join("; ")
+        };
+        if let Some(g) = out.last_mut()
+            && g.tenant == w.tenant
+            && g.source == w.source
+            && g.status == w.status
+            && g.to == w.from
+            && g.reason == reason
+        {
+            g.to = w.to;
+            g.windows += 1;
+            continue;
+        }
+        out.push(Gap {
+            tenant: w.tenant.clone(),
+            source: w.source.clone(),
+            from: w.from,
+            to: w.to,
+            status: w.status,
+            reason,
+            windows: 1,
+        });
+    }
+    out
+}
+
+fn signals(windows: &[WindowRecord]) -> Vec<Signal> {
+    #[derive(Default)]
+    struct Acc {
+        ual_windows: u64,
+        ual_complete: u64,
+        ual_records: u64,
+        exchange_records: u64,
+        exchange_complete: u64,
+        mail_items_accessed: u64,
+        premium: bool,
+        audit_off: bool,
+        disabled: BTreeSet<String>,
+    }
+    let mut per: BTreeMap<&str, Acc> = BTreeMap::new();
+    for w in windows {
+        let a = per.entry(&w.tenant).or_default();
+        let Some(source) = Source::from_name(&w.source) else {
+            continue;
+        };
+        let text = w.errors.join(" ") + " " + &w.reasons.join(" ");
+        if source.family() == crate::source::Family::Ual && w.attempts > 0 {
+            a.ual_windows += 1;
+            a.ual_records += w.records_written;
+            if w.status == Status::Complete {
+                a.ual_complete += 1;
+            }
+        }
+        if matches!(source, Source::Exchange | Source::AuditLogQuery) {
+            a.exchange_records += w.records_written;
+            a.mail_items_accessed += w.mail_items_accessed.unwrap_or(0);
+            if w.status == Status::Complete {
+                a.exchange_complete += 1;
+            }
+        }
+        if text.contains("Authentication_RequestFromNonPremiumTenantOrB2CTenant") {
+            a.premium = true;
+        }
+        if text.contains("Audit.DataServiceException") || text.contains("does not exist") {
+            a.audit_off = true;
+        }
+        if text.contains("AF20023") {
+            a.disabled.insert(w.source.clone());
+        }
+    }
+    let mut out = Vec::new();
+    for (tenant, a) in per {
+        let mut push = |kind: &str, detail: String| {
+            out.push(Signal {
+                tenant: tenant.to_owned(),
+                kind: kind.to_owned(),
+                detail,
+            });
+        };
+        if a.exchange_records > 0 && a.mail_items_accessed == 0 {
+            push(
+                "no_mail_items_accessed",
+                format!(
+                    "{} Exchange audit records collected and not one MailItemsAccessed: the tenant may lack the licence that logs mail reads (Audit Premium, E5/G5, in 2023; Audit Standard since 2024), or mailbox auditing of MailItemsAccessed is off; mail access cannot be shown from these logs",
+                    a.exchange_records
+                ),
+            );
+        }
+        if a.ual_windows > 0 && a.ual_complete == a.ual_windows && a.ual_records == 0 {
+            push(
+                "no_audit_records",
+                "no Unified Audit Log record at all in windows collected completely: audit logging may be off for the tenant, or its subscriptions are new (content appears up to 12 hours after a subscription starts)".to_owned(),
+            );
+        }
+        if a.premium {
+            push(
+                "sign_ins_need_premium",
+                "Graph refused the sign-in logs because the tenant has no Entra ID P1/P2 licence (Authentication_RequestFromNonPremiumTenantOrB2CTenant)".to_owned(),
+            );
+        }
+        if a.audit_off {
+            push(
+                "audit_log_off",
+                "the Activity API answered that the tenant does not exist for auditing: unified audit logging is probably turned off".to_owned(),
+            );
+        }
+        if !a.disabled.is_empty() {
+            push(
+                "subscription_disabled",
+                format!(
+                    "subscriptions disabled by an administrator (AF20023): {}",
+                    a.disabled.into_iter().collect::<Vec<_>>().join(", ")
+                ),
+            );
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ts(s: &str) -> Timestamp {
+        Timestamp::parse(s).unwrap()
+    }
+
+    #[test]
+    fn spans_read_naturally() {
+        assert_eq!(
+            span(ts("2023-06-03T10:00:00Z"), ts("2023-06-03T14:00:00Z")),
+            "2023-06-03 10:00–14:00 UTC"
+        );
+        assert_eq!(
+            span(ts("2023-06-03T00:00:00Z"), ts("2023-06-04T00:00:00Z")),
+            "2023-06-03 00:00–24:00 UTC"
+        );
+        assert_eq!(
+            span(ts("2023-06-03T22:00:00Z"), ts("2023-06-05T02:00:00Z")),
+            "2023-06-03 22:00 – 2023-06-05 02:00 UTC"
+        );
+        assert_eq!(thousands(1_234_567), "1,234,567");
+    }
+
+    #[test]
+    fn adjacent_windows_with_one_reason_merge_into_one_gap() {
+        let mk = |from: &str, to: &str, status: Status, reason: &str| {
+            let mut w = WindowRecord::new(
+                "t",
+                Source::Exchange,
+                plan::Window {
+                    from: ts(from),
+                    to: ts(to),
+                },
+            );
+            w.status = status;
+            if !reason.is_empty() {
+                w.reasons.push(reason.to_owned());
+            }
+            w
+        };
+        let ws = vec![
+            mk("2023-06-03T10:00:00Z", "2023-06-03T11:00:00Z", Status::Missing, "HTTP 403"),
+            mk("2023-06-03T11:00:00Z", "2023-06-03T12:00:00Z", Status::Missing, "HTTP 403"),
+            mk("2023-06-03T12:00:00Z", "2023-06-03T13:00:00Z", Status::Complete, ""),
+            mk("2023-06-03T13:00:00Z", "2023-06-03T14:00:00Z", Status::Missing, "HTTP 403"),
+            mk("2023-06-03T14:00:00Z", "2023-06-03T15:00:00Z", Status::Partial, "HTTP 403"),
+        ];
+        let g = gaps(&ws);
+        assert_eq!(g.len(), 3);
+        assert_eq!(g[0].windows, 2);
+        assert_eq!(
+            g[0].describe(),
+            "Exchange audit (Audit.Exchange) for tenant t, 2023-06-03 10:00–12:00 UTC: not collected: HTTP 403"
+        );
+        assert_eq!(g[2].status, Status::Partial);
+    }
+
+    #[test]
+    fn coverage_needs_the_whole_span() {
+        let spans = [
+            (ts("2023-06-01T00:00:00Z"), ts("2023-06-02T00:00:00Z")),
+            (ts("2023-06-02T00:00:00Z"), ts("2023-06-03T00:00:00Z")),
+        ];
+        assert!(covered(&spans, ts("2023-06-01T05:00:00Z"), ts("2023-06-02T06:00:00Z")));
+        assert!(!covered(&spans, ts("2023-06-02T23:00:00Z"), ts("2023-06-03T01:00:00Z")));
+    }
+}
