@@ -96,7 +96,9 @@ impl TenantEntry {
     /// [`CollectError`] naming what is missing or wrong.
     pub fn resolve(&self) -> Result<TenantSpec, CollectError> {
         let tenant = tenant_id(self.tenant.as_deref().ok_or_else(|| {
-            CollectError::Invalid("no tenant: give --tenant (the directory id) or --config".to_owned())
+            CollectError::Invalid(
+                "no tenant: give --tenant (the directory id) or --config".to_owned(),
+            )
         })?)?;
         let client_id = self
             .client_id
@@ -135,9 +137,7 @@ impl TenantEntry {
         )?;
         let publisher_id = match &self.publisher_id {
             Some(p) => tenant_id(p).map_err(|_| {
-                CollectError::Invalid(format!(
-                    "publisher id {p:?}: the publisher's tenant GUID"
-                ))
+                CollectError::Invalid(format!("publisher id {p:?}: the publisher's tenant GUID"))
             })?,
             None => tenant.clone(),
         };
@@ -183,14 +183,18 @@ pub fn tenants_file(path: &Path, flags: &TenantEntry) -> Result<Vec<TenantSpec>,
         reason,
     };
     let text = std::fs::read_to_string(path).map_err(|e| err(e.to_string()))?;
-    let raw: toml::Table = text.parse().map_err(|e: toml::de::Error| err(e.to_string()))?;
+    let raw: toml::Table = text
+        .parse()
+        .map_err(|e: toml::de::Error| err(e.to_string()))?;
     let has_secret = raw.contains_key("client_secret")
         || raw
             .get("tenant")
             .and_then(toml::Value::as_array)
             .is_some_and(|a| {
-                a.iter()
-                    .any(|t| t.as_table().is_some_and(|t| t.contains_key("client_secret")))
+                a.iter().any(|t| {
+                    t.as_table()
+                        .is_some_and(|t| t.contains_key("client_secret"))
+                })
             });
     if has_secret {
         return Err(err(
@@ -275,10 +279,21 @@ sources = "signIns"
         assert!(!format!("{:?}", t[0]).contains(&secret));
 
         std::fs::write(&p, "client_secret = \"oops\"\n[[tenant]]\ntenant = \"x\"\n").unwrap();
-        let e = tenants_file(&p, &TenantEntry::default()).unwrap_err().to_string();
-        assert!(e.contains("client_secret_env") && !e.contains("oops"), "{e}");
-        std::fs::write(&p, "[[tenant]]\ntenant = \"41463f53-8812-40f4-890f-865bf6e35190\"\nbogus = 1\n").unwrap();
-        let e = tenants_file(&p, &TenantEntry::default()).unwrap_err().to_string();
+        let e = tenants_file(&p, &TenantEntry::default())
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("client_secret_env") && !e.contains("oops"),
+            "{e}"
+        );
+        std::fs::write(
+            &p,
+            "[[tenant]]\ntenant = \"41463f53-8812-40f4-890f-865bf6e35190\"\nbogus = 1\n",
+        )
+        .unwrap();
+        let e = tenants_file(&p, &TenantEntry::default())
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("bogus"), "{e}");
     }
 
@@ -295,7 +310,13 @@ sources = "signIns"
             client_secret_env: Some("STORMWATCH_COLLECT_SURELY_UNSET".into()),
             ..base.clone()
         };
-        assert!(unset.resolve().unwrap_err().to_string().contains("is not set"));
+        assert!(
+            unset
+                .resolve()
+                .unwrap_err()
+                .to_string()
+                .contains("is not set")
+        );
         let both = TenantEntry {
             client_secret_env: Some("A".into()),
             certificate: Some("b.pem".into()),

@@ -149,7 +149,9 @@ impl Http {
                     .map(str::to_owned);
                 match read_limited(resp, self.limit).await {
                     Ok(body) => return Ok(Reply { next_page, body }),
-                    Err(ReadFail::TooLarge) => return Err(ApiError::TooLarge { limit: self.limit }),
+                    Err(ReadFail::TooLarge) => {
+                        return Err(ApiError::TooLarge { limit: self.limit });
+                    }
                     Err(ReadFail::Transport(e)) => {
                         drop(permit);
                         let err = ApiError::Transport(redact.clean(&e));
@@ -163,10 +165,9 @@ impl Http {
                 .get(reqwest::header::RETRY_AFTER)
                 .and_then(|v| v.to_str().ok())
                 .and_then(|v| parse_retry_after(v, crate::options::now().unix_seconds()));
-            let text = match read_limited(resp, ERROR_BODY_LIMIT).await {
-                Ok(b) => b,
-                Err(_) => Vec::new(),
-            };
+            let text = read_limited(resp, ERROR_BODY_LIMIT)
+                .await
+                .unwrap_or_default();
             drop(permit);
             let err = parse_error(status.as_u16(), &text, redact);
             let throttled = status == StatusCode::TOO_MANY_REQUESTS
@@ -215,10 +216,9 @@ impl Http {
     ) -> Result<(), ApiError> {
         if *failures >= self.retry.max_retries {
             return Err(match err {
-                ApiError::Transport(m) => ApiError::Transport(format!(
-                    "{m} (after {} retries)",
-                    self.retry.max_retries
-                )),
+                ApiError::Transport(m) => {
+                    ApiError::Transport(format!("{m} (after {} retries)", self.retry.max_retries))
+                }
                 ApiError::Http {
                     status,
                     code,

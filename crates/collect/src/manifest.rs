@@ -391,11 +391,7 @@ impl Manifest {
                 writeln!(w, "  {}", g.describe())?;
             }
             if self.gaps.len() > SHOWN {
-                writeln!(
-                    w,
-                    "  … {} more (see the manifest)",
-                    self.gaps.len() - SHOWN
-                )?;
+                writeln!(w, "  … {} more (see the manifest)", self.gaps.len() - SHOWN)?;
             }
         }
         for s in &self.signals {
@@ -409,7 +405,7 @@ fn thousands(n: u64) -> String {
     let s = n.to_string();
     let mut out = String::with_capacity(s.len() + s.len() / 3);
     for (i, c) in s.chars().enumerate() {
-        if i > 0 && (s.len() - i) % 3 == 0 {
+        if i > 0 && (s.len() - i).is_multiple_of(3) {
             out.push(',');
         }
         out.push(c);
@@ -807,11 +803,36 @@ mod tests {
             w
         };
         let ws = vec![
-            mk("2023-06-03T10:00:00Z", "2023-06-03T11:00:00Z", Status::Missing, "HTTP 403"),
-            mk("2023-06-03T11:00:00Z", "2023-06-03T12:00:00Z", Status::Missing, "HTTP 403"),
-            mk("2023-06-03T12:00:00Z", "2023-06-03T13:00:00Z", Status::Complete, ""),
-            mk("2023-06-03T13:00:00Z", "2023-06-03T14:00:00Z", Status::Missing, "HTTP 403"),
-            mk("2023-06-03T14:00:00Z", "2023-06-03T15:00:00Z", Status::Partial, "HTTP 403"),
+            mk(
+                "2023-06-03T10:00:00Z",
+                "2023-06-03T11:00:00Z",
+                Status::Missing,
+                "HTTP 403",
+            ),
+            mk(
+                "2023-06-03T11:00:00Z",
+                "2023-06-03T12:00:00Z",
+                Status::Missing,
+                "HTTP 403",
+            ),
+            mk(
+                "2023-06-03T12:00:00Z",
+                "2023-06-03T13:00:00Z",
+                Status::Complete,
+                "",
+            ),
+            mk(
+                "2023-06-03T13:00:00Z",
+                "2023-06-03T14:00:00Z",
+                Status::Missing,
+                "HTTP 403",
+            ),
+            mk(
+                "2023-06-03T14:00:00Z",
+                "2023-06-03T15:00:00Z",
+                Status::Partial,
+                "HTTP 403",
+            ),
         ];
         let g = gaps(&ws);
         assert_eq!(g.len(), 3);
@@ -829,7 +850,15 @@ mod tests {
             (ts("2023-06-01T00:00:00Z"), ts("2023-06-02T00:00:00Z")),
             (ts("2023-06-02T00:00:00Z"), ts("2023-06-03T00:00:00Z")),
         ];
-        assert!(covered(&spans, ts("2023-06-01T05:00:00Z"), ts("2023-06-02T06:00:00Z")));
-        assert!(!covered(&spans, ts("2023-06-02T23:00:00Z"), ts("2023-06-03T01:00:00Z")));
+        assert!(covered(
+            &spans,
+            ts("2023-06-01T05:00:00Z"),
+            ts("2023-06-02T06:00:00Z")
+        ));
+        assert!(!covered(
+            &spans,
+            ts("2023-06-02T23:00:00Z"),
+            ts("2023-06-03T01:00:00Z")
+        ));
     }
 }

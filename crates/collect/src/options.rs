@@ -250,7 +250,11 @@ mod tests {
             tenant_id("41463F53-8812-40F4-890F-865BF6E35190").unwrap(),
             "41463f53-8812-40f4-890f-865bf6e35190"
         );
-        for bad in ["contoso.onmicrosoft.com", "../etc", "41463f53881240f4890f865bf6e35190"] {
+        for bad in [
+            "contoso.onmicrosoft.com",
+            "../etc",
+            "41463f53881240f4890f865bf6e35190",
+        ] {
             assert!(tenant_id(bad).is_err(), "{bad}");
         }
     }

@@ -116,6 +116,9 @@ mod tests {
             ranges(Source::SignIns, since, now, now, true),
             vec![(since, now)]
         );
-        assert_eq!(activity_time(ts("2023-06-03T10:00:00.5Z")), "2023-06-03T10:00:00");
+        assert_eq!(
+            activity_time(ts("2023-06-03T10:00:00.5Z")),
+            "2023-06-03T10:00:00"
+        );
     }
 }

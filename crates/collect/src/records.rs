@@ -45,7 +45,9 @@ struct Page<'a> {
 /// A Management Activity API content blob: a JSON array of audit records.
 pub(crate) fn parse_blob(body: &[u8], source: Source) -> Result<Parsed, ApiError> {
     let items: Vec<&RawValue> = serde_json::from_slice(body).map_err(|e| {
-        ApiError::Invalid(format!("the content blob is not a JSON array of records: {e}"))
+        ApiError::Invalid(format!(
+            "the content blob is not a JSON array of records: {e}"
+        ))
     })?;
     Ok(collect(&items, source))
 }
@@ -174,7 +176,10 @@ mod tests {
         let p = parse_blob(body, Source::Exchange).unwrap();
         assert_eq!(p.records.len(), 2);
         assert_eq!(p.invalid, 1);
-        assert_eq!(p.first_problem.as_deref(), Some("element 2: not a JSON object"));
+        assert_eq!(
+            p.first_problem.as_deref(),
+            Some("element 2: not a JSON object")
+        );
         let r = &p.records[0];
         assert_eq!(
             String::from_utf8(r.line.clone()).unwrap(),

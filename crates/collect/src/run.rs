@@ -125,7 +125,12 @@ async fn write_manifest(store: &Arc<Store>) -> Result<(Manifest, PathBuf), Colle
 }
 
 /// The ranges this run asks of each source of a tenant.
-fn run_sources(t: &TenantSpec, since: Timestamp, until: Timestamp, now: Timestamp) -> Vec<RunSource> {
+fn run_sources(
+    t: &TenantSpec,
+    since: Timestamp,
+    until: Timestamp,
+    now: Timestamp,
+) -> Vec<RunSource> {
     let mut sources: Vec<Source> = t.sources.sources.clone();
     if t.sources.auto_query && !sources.contains(&Source::AuditLogQuery) {
         sources.push(Source::AuditLogQuery);

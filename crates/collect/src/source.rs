@@ -128,9 +128,7 @@ impl Source {
             | Source::SharePoint
             | Source::General
             | Source::Dlp => Api::Activity,
-            Source::SignIns | Source::NonInteractiveSignIns | Source::DirectoryAudits => {
-                Api::Graph
-            }
+            Source::SignIns | Source::NonInteractiveSignIns | Source::DirectoryAudits => Api::Graph,
             Source::AuditLogQuery => Api::Purview,
         }
     }

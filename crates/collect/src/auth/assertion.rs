@@ -54,8 +54,10 @@ impl CertificateKey {
 
     /// The same from PEM text.
     pub(crate) fn from_pem(pem: &[u8]) -> Result<Self, String> {
-        let cert = CertificateDer::from_pem_slice(pem)
-            .map_err(|_| "no CERTIFICATE section (the file must hold the certificate and its private key)".to_owned())?;
+        let cert = CertificateDer::from_pem_slice(pem).map_err(|_| {
+            "no CERTIFICATE section (the file must hold the certificate and its private key)"
+                .to_owned()
+        })?;
         let key = match PrivateKeyDer::from_pem_slice(pem) {
             Ok(k) => k,
             Err(_) if contains(pem, b"ENCRYPTED PRIVATE KEY") => {

@@ -21,7 +21,10 @@ use crate::secret::Redactor;
 const REFRESH_MARGIN: Duration = Duration::from_secs(300);
 
 enum Cached {
-    Token { value: Arc<str>, refresh_at: Instant },
+    Token {
+        value: Arc<str>,
+        refresh_at: Instant,
+    },
     /// The endpoint refused the credentials: asking again would not change its mind.
     Refused(ApiError),
 }

@@ -141,8 +141,11 @@ pub(crate) async fn pages(
         work.take(t, parsed)?;
         match next {
             Some(link) => {
-                match cloud::follow(&link, &t.spec.endpoints.graph, t.spec.endpoints.cloud.graph())
-                {
+                match cloud::follow(
+                    &link,
+                    &t.spec.endpoints.graph,
+                    t.spec.endpoints.cloud.graph(),
+                ) {
                     Ok(u) => url = u,
                     Err(e) => return Ok(Some((page_reason(n + 1, &e), e))),
                 }
@@ -185,6 +188,10 @@ mod tests {
         assert!(u.query().unwrap().contains("%20ge%20"));
         let d = first_page(&base, Source::DirectoryAudits, w);
         assert_eq!(d.path(), "/v1.0/auditLogs/directoryAudits");
-        assert!(d.query().unwrap().starts_with("$filter=activityDateTime%20ge"));
+        assert!(
+            d.query()
+                .unwrap()
+                .starts_with("$filter=activityDateTime%20ge")
+        );
     }
 }

@@ -170,7 +170,10 @@ pub(crate) async fn window(
                     q
                 }
                 Err(e) => {
-                    work.fail(format!("creating the audit log query failed: {e}"), Some(&e));
+                    work.fail(
+                        format!("creating the audit log query failed: {e}"),
+                        Some(&e),
+                    );
                     return Ok(work.finish(now));
                 }
             },
@@ -217,7 +220,10 @@ pub(crate) async fn window(
                 return Ok(work.finish(now));
             }
             Poll::Failed(e) => {
-                work.fail(format!("polling audit log query {qid} failed: {e}"), Some(&e));
+                work.fail(
+                    format!("polling audit log query {qid} failed: {e}"),
+                    Some(&e),
+                );
                 return Ok(work.finish(now));
             }
         }

@@ -95,10 +95,8 @@ impl Work {
         self.failed = true;
         if let Some(e) = error {
             let text = e.to_string();
-            if !self.rec.errors.contains(&text) {
-                if self.rec.errors.len() < REASONS_KEPT {
-                    self.rec.errors.push(text);
-                }
+            if !self.rec.errors.contains(&text) && self.rec.errors.len() < REASONS_KEPT {
+                self.rec.errors.push(text);
             }
         }
         self.reason(reason);
@@ -165,10 +163,8 @@ impl Work {
 
     /// Settle the status and hand over what to commit.
     pub(crate) fn finish(mut self, now: Timestamp) -> (Spool, WindowRecord) {
-        if matches!(
-            self.source,
-            Source::Exchange | Source::AuditLogQuery
-        ) && self.rec.mail_items_accessed.is_none()
+        if matches!(self.source, Source::Exchange | Source::AuditLogQuery)
+            && self.rec.mail_items_accessed.is_none()
         {
             self.rec.mail_items_accessed = Some(0);
         }

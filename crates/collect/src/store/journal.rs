@@ -18,7 +18,7 @@ use crate::manifest::WindowRecord;
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub(crate) enum Entry {
     Run(RunEntry),
-    Window(WindowEntry),
+    Window(Box<WindowEntry>),
     Subscription(SubscriptionEntry),
     Query(QueryEntry),
 }

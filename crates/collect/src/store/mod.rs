@@ -28,6 +28,8 @@ use journal::{Entry, Journal, WindowEntry};
 use spool::Spool;
 
 type KeySet = HashSet<u128, foldhash::fast::RandomState>;
+/// One lock per tenant and source: its commits append to the same files, one after another.
+type Writers = HashMap<(String, Source), Arc<Mutex<()>>>;
 
 /// The state directory inside the output folder.
 pub(crate) const STATE_DIR: &str = ".stormwatch-collect";
@@ -48,13 +50,15 @@ pub(crate) struct Store {
     entries: Mutex<Vec<Entry>>,
     lengths: Mutex<HashMap<String, u64>>,
     seen: Mutex<HashMap<(String, Family), Seen>>,
-    writers: Mutex<HashMap<(String, Source), Arc<Mutex<()>>>>,
+    writers: Mutex<Writers>,
     _lock: File,
 }
 
 impl std::fmt::Debug for Store {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Store").field("out", &self.out).finish_non_exhaustive()
+        f.debug_struct("Store")
+            .field("out", &self.out)
+            .finish_non_exhaustive()
     }
 }
 
@@ -190,11 +194,11 @@ impl Store {
             .map(|e| last_ids_len(&e, &tenant, source))
             .unwrap_or(0);
         let ids_len = append_ids(&ids_path, ids_start, &keys)?;
-        let entry = Entry::Window(WindowEntry {
+        let entry = Entry::Window(Box::new(WindowEntry {
             record,
             files: files.clone(),
             ids_len,
-        });
+        }));
         {
             let mut j = self.journal.lock().map_err(|_| poisoned(&self.state))?;
             j.append(&entry)?;
@@ -225,7 +229,8 @@ impl Store {
         let path = self.out.join("manifest.json");
         let tmp = self.state.join("manifest.json.tmp");
         let io = |e| CollectError::io(&path, e);
-        let mut text = serde_json::to_vec_pretty(manifest).map_err(|e| io(std::io::Error::other(e)))?;
+        let mut text =
+            serde_json::to_vec_pretty(manifest).map_err(|e| io(std::io::Error::other(e)))?;
         text.push(b'\n');
         let mut f = File::create(&tmp).map_err(io)?;
         f.write_all(&text).and_then(|()| f.sync_all()).map_err(io)?;
@@ -237,7 +242,10 @@ impl Store {
 }
 
 fn poisoned(p: &Path) -> CollectError {
-    CollectError::io(p, std::io::Error::other("a worker panicked while holding the state"))
+    CollectError::io(
+        p,
+        std::io::Error::other("a worker panicked while holding the state"),
+    )
 }
 
 fn last_ids_len(entries: &[Entry], tenant: &str, source: Source) -> u64 {
@@ -287,7 +295,9 @@ fn append_member(
             .mtime(0)
             .write(BufWriter::new(&mut file), Compression::default());
         while let Some(line) = lines.next_line()? {
-            gz.write_all(line).and_then(|()| gz.write_all(b"\n")).map_err(io)?;
+            gz.write_all(line)
+                .and_then(|()| gz.write_all(b"\n"))
+                .map_err(io)?;
         }
         let mut w = gz.finish().map_err(io)?;
         w.flush().map_err(io)?;
@@ -319,7 +329,9 @@ fn append_ids(path: &Path, start: u64, keys: &[u128]) -> Result<u64, CollectErro
     for k in keys {
         buf.extend_from_slice(&k.to_le_bytes());
     }
-    file.write_all(&buf).and_then(|()| file.sync_data()).map_err(io)?;
+    file.write_all(&buf)
+        .and_then(|()| file.sync_data())
+        .map_err(io)?;
     Ok(start + buf.len() as u64)
 }
 
@@ -409,7 +421,9 @@ fn restore_ids(
             return Err(shorter(&path, len, *want));
         }
         if len > *want {
-            file.set_len(*want).and_then(|()| file.sync_data()).map_err(io)?;
+            file.set_len(*want)
+                .and_then(|()| file.sync_data())
+                .map_err(io)?;
         }
         let mut buf = Vec::new();
         file.read_to_end(&mut buf).map_err(io)?;

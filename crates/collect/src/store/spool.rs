@@ -46,7 +46,10 @@ impl Spool {
     /// Add one record line of `day` (days since the epoch).
     pub(crate) fn push(&mut self, day: i64, line: &[u8]) -> Result<(), CollectError> {
         let len = u32::try_from(line.len()).map_err(|_| {
-            CollectError::io(&self.path, std::io::Error::other("record larger than 4 GiB"))
+            CollectError::io(
+                &self.path,
+                std::io::Error::other("record larger than 4 GiB"),
+            )
         })?;
         self.file
             .write_all(line)
@@ -155,7 +158,11 @@ mod tests {
         .unwrap();
         assert_eq!(
             seen,
-            [(1, "a1".to_owned()), (2, "b1".to_owned()), (2, "b2".to_owned())]
+            [
+                (1, "a1".to_owned()),
+                (2, "b1".to_owned()),
+                (2, "b2".to_owned())
+            ]
         );
         assert!(!p.exists());
     }
