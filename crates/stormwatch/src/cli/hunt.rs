@@ -146,7 +146,9 @@ pub(crate) fn run(args: HuntArgs) -> anyhow::Result<ExitCode> {
         anyhow::bail!("--tmp-dir {}: not a directory", dir.display());
     }
     common::init_threads(args.input.threads)?;
-    let inputs = common::inputs(&args.input.paths)?;
+    // A collected folder: its manifest is not a log, and its gaps are limits of the evidence.
+    let collected = stormwatch_collect::Evidence::beside(&args.input.paths);
+    let inputs = common::inputs(&collected.paths)?;
     let mut read_opts = common::with_progress(args.input.read_options()?, args.output.quiet);
     // Set when detections can no longer be kept (the spool failed): reading stops there.
     let cancel = Arc::new(AtomicBool::new(false));
@@ -271,7 +273,7 @@ pub(crate) fn run(args: HuntArgs) -> anyhow::Result<ExitCode> {
         Ok((correlated, decided))
     })?;
     spool.extend(correlated).context("collecting detections")?;
-    let mut notes = Vec::new();
+    let mut notes = collected.summary_notes();
     let mut incidents = Vec::new();
     if let Some(decided) = decided {
         let Ok(out) = decided else {

@@ -2,6 +2,7 @@
 //! status, stdout and stderr as a user would see them.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::print_stderr)]
 
+mod collect;
 mod corpus;
 mod hunt;
 mod impact;
