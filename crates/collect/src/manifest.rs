@@ -342,6 +342,14 @@ impl Manifest {
         self.totals.partial == 0 && self.totals.missing == 0
     }
 
+    /// Whether some span was not (fully) collected. Unlike [`Manifest::is_complete`], an
+    /// Activity API window past its seven days does not count when a complete Purview search
+    /// covers its time.
+    #[must_use]
+    pub fn has_gaps(&self) -> bool {
+        !self.gaps.is_empty()
+    }
+
     /// The summary written to standard error after a run.
     ///
     /// # Errors

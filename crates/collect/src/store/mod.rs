@@ -49,6 +49,7 @@ pub(crate) struct Store {
     journal: Mutex<Journal>,
     entries: Mutex<Vec<Entry>>,
     lengths: Mutex<HashMap<String, u64>>,
+    ids_lengths: Mutex<HashMap<(String, Source), u64>>,
     seen: Mutex<HashMap<(String, Family), Seen>>,
     writers: Mutex<Writers>,
     _lock: File,
@@ -123,6 +124,7 @@ impl Store {
             journal: Mutex::new(journal),
             entries: Mutex::new(entries),
             lengths: Mutex::new(lengths),
+            ids_lengths: Mutex::new(ids_lengths),
             seen: Mutex::new(seen),
             writers: Mutex::new(HashMap::new()),
             _lock: lock,
@@ -178,21 +180,27 @@ impl Store {
         let _serial = writer.lock().map_err(|_| poisoned(&self.state))?;
         let keys = spool.keys.clone();
         let mut files = Vec::new();
-        let committed = self.lengths.lock().map(|l| l.clone()).unwrap_or_default();
         spool.by_day(|day, lines| {
             let rel = data_path(&tenant, source, day);
             let path = self.out.join(&rel);
-            let start = committed.get(&rel).copied().unwrap_or(0);
+            // Commits of this tenant and source are serialised: the length cannot change
+            // under us.
+            let start = self
+                .lengths
+                .lock()
+                .map(|l| l.get(&rel).copied().unwrap_or(0))
+                .map_err(|_| poisoned(&self.state))?;
             let len = append_member(&path, start, lines)?;
             files.push((rel, len));
             Ok(())
         })?;
         let ids_path = self.state.join(ids_rel(&tenant, source));
+        let ids_key = (tenant.clone(), source);
         let ids_start = self
-            .entries
+            .ids_lengths
             .lock()
-            .map(|e| last_ids_len(&e, &tenant, source))
-            .unwrap_or(0);
+            .map(|l| l.get(&ids_key).copied().unwrap_or(0))
+            .map_err(|_| poisoned(&self.state))?;
         let ids_len = append_ids(&ids_path, ids_start, &keys)?;
         let entry = Entry::Window(Box::new(WindowEntry {
             record,
@@ -207,6 +215,9 @@ impl Store {
             for (rel, len) in files {
                 l.insert(rel, len);
             }
+        }
+        if let Ok(mut l) = self.ids_lengths.lock() {
+            l.insert(ids_key, ids_len);
         }
         if let Ok(mut e) = self.entries.lock() {
             e.push(entry);
@@ -246,19 +257,6 @@ fn poisoned(p: &Path) -> CollectError {
         p,
         std::io::Error::other("a worker panicked while holding the state"),
     )
-}
-
-fn last_ids_len(entries: &[Entry], tenant: &str, source: Source) -> u64 {
-    entries
-        .iter()
-        .rev()
-        .find_map(|e| match e {
-            Entry::Window(w) if w.record.tenant == tenant && w.record.source == source.name() => {
-                Some(w.ids_len)
-            }
-            _ => None,
-        })
-        .unwrap_or(0)
 }
 
 /// Make a new directory entry durable.

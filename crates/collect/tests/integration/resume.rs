@@ -198,3 +198,48 @@ fn a_folder_keeps_its_window_length() {
     let err = collect(o).unwrap_err().to_string();
     assert!(err.contains("windows of 3600 s"), "{err}");
 }
+
+#[test]
+fn recent_windows_are_partial_until_their_records_can_all_be_there_and_are_asked_again() {
+    let fake = FakeApi::start(scenario(35, 3)).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let since = this_hour().add_seconds(-4 * 3600);
+    let run = || {
+        let mut o = options(
+            dir.path(),
+            since,
+            this_hour(),
+            vec![tenant(&fake, "signIns")],
+        );
+        o.until = None;
+        o.settle_secs = Some(7200);
+        collect(o).unwrap().manifest
+    };
+    let m = run();
+    let ws = crate::util::windows_of(&m, "signIns");
+    assert_eq!(ws.len(), 5, "four whole hours and the one under way");
+    let open = ws.last().unwrap();
+    assert_eq!(open.status, Status::Partial);
+    assert_eq!(
+        open.reasons,
+        ["the window had not ended when it was collected"]
+    );
+    for w in &ws[2..4] {
+        assert_eq!(w.status, Status::Partial);
+        assert!(
+            w.reasons[0].contains("records may still arrive"),
+            "{:?}",
+            w.reasons
+        );
+    }
+    assert!(ws[..2].iter().all(|w| w.status == Status::Complete));
+    // The next run asks again for those three only.
+    let before = fake.requests().len();
+    run();
+    let lists = fake.requests()[before..]
+        .iter()
+        .filter(|r| r.contains("auditLogs/signIns") && !r.contains("skiptoken"))
+        .count();
+    assert_eq!(lists, 3);
+    assert_written_is_served(dir.path(), &fake);
+}

@@ -23,7 +23,8 @@ use crate::exit::Exit;
   stormwatch hunt evidence/
 
 Run it again with the same --out to continue: complete windows are not asked again.
-Exit status: 0 every window complete, 1 some window partial or missing (see the manifest),
+Exit status: 0 everything asked for was collected, 1 some window is partial or missing (the
+summary and the manifest say why; windows that had not ended yet complete on the next run),
 2 usage error or an output folder that cannot be written.")]
 pub(crate) struct CollectArgs {
     /// Directory (tenant) id, a GUID.
@@ -184,10 +185,10 @@ pub(crate) fn run(args: CollectArgs) -> anyhow::Result<ExitCode> {
             .write_summary(&mut err, &outcome.path)
             .context("writing the summary")?;
     }
-    Ok(if outcome.manifest.is_complete() {
-        Exit::Ok
-    } else {
+    Ok(if outcome.manifest.has_gaps() {
         Exit::Findings
+    } else {
+        Exit::Ok
     }
     .into())
 }
