@@ -5,7 +5,7 @@
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 
-use stormwatch_core::{Limit, LimitKind};
+use stormwatch_core::{Limit, LimitKind, Timestamp};
 
 use crate::manifest::{FORMAT, Gap, Manifest};
 use crate::options::is_guid;
@@ -183,6 +183,28 @@ impl Evidence {
             }
         }
         ev
+    }
+
+    /// Keep the limits that matter to a reading restricted to `[since, until)` and to some
+    /// tenants (empty: all), as `hunt --since --until --tenant` reads.
+    #[must_use]
+    pub fn restrict(
+        mut self,
+        since: Option<Timestamp>,
+        until: Option<Timestamp>,
+        tenants: &[String],
+    ) -> Evidence {
+        self.limits.retain(|l| {
+            let after = since.is_none_or(|s| l.to.is_none_or(|t| t > s));
+            let before = until.is_none_or(|u| l.from.is_none_or(|f| f < u));
+            let tenant = tenants.is_empty()
+                || tenants.iter().any(|t| {
+                    l.detail
+                        .contains(&format!("for tenant {}, ", t.to_ascii_lowercase()))
+                });
+            after && before && tenant
+        });
+        self
     }
 
     /// The notes for a summary: every limit (`evidence limit: ...`), then the other notes.

@@ -46,6 +46,26 @@ fn the_gaps_of_a_collected_folder_become_limits_of_its_scope() {
         ev.summary_notes()[0],
         format!("evidence limit: {}", l.detail)
     );
+    // Restricted to other times or another tenant, it is not a limit of that reading.
+    let again = || Evidence::beside(std::slice::from_ref(&out));
+    assert_eq!(again().restrict(Some(until), None, &[]).limits.len(), 0);
+    assert_eq!(again().restrict(None, Some(since), &[]).limits.len(), 0);
+    assert_eq!(
+        again()
+            .restrict(Some(since.add_seconds(3600)), Some(until), &[])
+            .limits
+            .len(),
+        1
+    );
+    let other = ["f28ab78a-d401-4060-8012-736e373933eb".to_owned()];
+    assert_eq!(again().restrict(None, None, &other).limits.len(), 0);
+    assert_eq!(
+        again()
+            .restrict(None, None, &[TENANT.to_uppercase()])
+            .limits
+            .len(),
+        1
+    );
 
     // A part of the folder carries the gaps of its part only.
     let general = format!("{out}/{TENANT}/Audit.General");

@@ -147,7 +147,11 @@ pub(crate) fn run(args: HuntArgs) -> anyhow::Result<ExitCode> {
     }
     common::init_threads(args.input.threads)?;
     // A collected folder: its manifest is not a log, and its gaps are limits of the evidence.
-    let collected = stormwatch_collect::Evidence::beside(&args.input.paths);
+    let collected = stormwatch_collect::Evidence::beside(&args.input.paths).restrict(
+        args.input.since,
+        args.input.until,
+        &args.input.tenant,
+    );
     let inputs = common::inputs(&collected.paths)?;
     let mut read_opts = common::with_progress(args.input.read_options()?, args.output.quiet);
     // Set when detections can no longer be kept (the spool failed): reading stops there.

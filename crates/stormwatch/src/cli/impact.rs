@@ -82,7 +82,11 @@ pub(crate) fn run(args: ImpactArgs) -> anyhow::Result<ExitCode> {
     let started = Instant::now();
     common::init_threads(args.input.threads)?;
     // A collected folder: its manifest is not a log, and its gaps are limits of the evidence.
-    let collected = stormwatch_collect::Evidence::beside(&args.input.paths);
+    let collected = stormwatch_collect::Evidence::beside(&args.input.paths).restrict(
+        args.input.since,
+        args.input.until,
+        &args.input.tenant,
+    );
     let inputs = common::inputs(&collected.paths)?;
     let read_opts = common::with_progress(args.input.read_options()?, args.output.quiet);
 
