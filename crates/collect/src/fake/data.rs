@@ -83,6 +83,8 @@ pub struct Inject {
     pub echo_credentials: bool,
     /// After this many blobs were served, blob requests hang (a client to be killed).
     pub hang_after_blobs: Option<usize>,
+    /// Milliseconds every Activity API and Graph request takes.
+    pub latency_ms: u64,
     /// Graph pages link to a host that is not Graph's.
     pub foreign_next_link: bool,
     /// Content ids answered with a body that is not JSON.
@@ -107,6 +109,7 @@ impl Default for Inject {
             query_polls: 1,
             echo_credentials: false,
             hang_after_blobs: None,
+            latency_ms: 0,
             foreign_next_link: false,
             garbage_blobs: HashSet::new(),
         }

@@ -69,7 +69,14 @@ fn lock(st: &Shared) -> std::sync::MutexGuard<'_, State> {
 
 async fn log(Ax(st): Ax<Shared>, req: Request, next: Next) -> Response {
     let line = format!("{} {}", req.method(), req.uri());
-    lock(&st).requests.push(line);
+    let latency = {
+        let mut s = lock(&st);
+        s.requests.push(line);
+        s.scenario.inject.latency_ms
+    };
+    if latency > 0 && !req.uri().path().ends_with("/token") {
+        tokio::time::sleep(Duration::from_millis(latency)).await;
+    }
     next.run(req).await
 }
 

@@ -37,6 +37,33 @@ fn a_certificate_credential_signs_an_assertion_the_token_endpoint_accepts() {
 }
 
 #[test]
+fn tokens_that_expire_during_the_collection_are_taken_again() {
+    let mut sc = scenario(53, 3);
+    sc.token_lifetime_secs = 1;
+    sc.inject.latency_ms = 150;
+    let fake = FakeApi::start(sc).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let until = this_hour();
+    let mut o = options(
+        dir.path(),
+        until.add_seconds(-4 * 3600),
+        until,
+        vec![tenant(&fake, "Audit.Exchange,signIns")],
+    );
+    o.concurrency = 2;
+    collect(o).unwrap();
+    assert_eq!(fake.violations(), Vec::<String>::new());
+    assert!(read_manifest(dir.path()).is_complete());
+    // One token per resource would not have lasted: the Management API's was taken again.
+    assert!(
+        fake.tokens_issued() >= 3,
+        "{} tokens for a two-second collection with one-second tokens",
+        fake.tokens_issued()
+    );
+    assert_written_is_served(dir.path(), &fake);
+}
+
+#[test]
 fn a_wrong_secret_is_reported_once_per_window_and_never_quoted() {
     let mut sc = scenario(52, 1);
     sc.inject.echo_credentials = true;
