@@ -83,6 +83,8 @@ pub struct Inject {
     pub echo_credentials: bool,
     /// After this many blobs were served, blob requests hang (a client to be killed).
     pub hang_after_blobs: Option<usize>,
+    /// Sign-ins are refused as Graph refuses them to tenants without Entra ID P1/P2.
+    pub non_premium: bool,
     /// Milliseconds every Activity API and Graph request takes.
     pub latency_ms: u64,
     /// Graph pages link to a host that is not Graph's.
@@ -109,6 +111,7 @@ impl Default for Inject {
             query_polls: 1,
             echo_credentials: false,
             hang_after_blobs: None,
+            non_premium: false,
             latency_ms: 0,
             foreign_next_link: false,
             garbage_blobs: HashSet::new(),

@@ -778,6 +778,14 @@ async fn graph_list(
             "Insufficient privileges to complete the operation.",
         );
     }
+    if s.scenario.inject.non_premium && list != List::DirectoryAudits {
+        return graph_error(
+            &mut s,
+            StatusCode::FORBIDDEN,
+            "Authentication_RequestFromNonPremiumTenantOrB2CTenant",
+            "Neither tenant is B2C or tenant doesn't have premium license",
+        );
+    }
     if let Some(top) = param(&p, "$top") {
         match top.parse::<usize>() {
             Ok(n) if (1..=1000).contains(&n) => {}

@@ -228,3 +228,56 @@ fn windows_past_retention_are_missing_without_asking() {
     );
     assert_eq!(fake.violations(), Vec::<String>::new());
 }
+
+#[test]
+fn what_the_logs_say_about_licences_is_in_the_manifest() {
+    let mut sc = scenario(26, 2);
+    // Exchange audit without a single MailItemsAccessed, and no Entra ID P1/P2.
+    for b in &mut sc.tenants[0].blobs {
+        for r in &mut b.records {
+            if r["Operation"] == "MailItemsAccessed" {
+                r["Operation"] = "Set-Mailbox".into();
+                r["RecordType"] = 1.into();
+            }
+        }
+    }
+    sc.inject.non_premium = true;
+    let fake = FakeApi::start(sc).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let until = this_hour();
+    collect(options(
+        dir.path(),
+        until.add_seconds(-3 * 3600),
+        until,
+        vec![tenant(&fake, "Audit.Exchange,signIns,directoryAudits")],
+    ))
+    .unwrap();
+    let m = read_manifest(dir.path());
+    let kinds: Vec<&str> = m.signals.iter().map(|s| s.kind.as_str()).collect();
+    assert_eq!(kinds, ["no_mail_items_accessed", "sign_ins_need_premium"]);
+    assert!(m.signals[0].detail.contains("mail access cannot be shown"));
+    assert!(
+        windows_of(&m, "signIns")
+            .iter()
+            .all(|w| w.status == Status::Missing)
+    );
+    assert!(
+        windows_of(&m, "directoryAudits")
+            .iter()
+            .all(|w| w.status == Status::Complete)
+    );
+    assert!(
+        windows_of(&m, "Audit.Exchange")
+            .iter()
+            .all(|w| w.mail_items_accessed == Some(0))
+    );
+    // hunt and impact repeat them.
+    let ev = stormwatch_collect::Evidence::beside(&[dir.path().display().to_string()]);
+    assert!(
+        ev.notes
+            .iter()
+            .any(|n| n.contains("not one MailItemsAccessed")),
+        "{:?}",
+        ev.notes
+    );
+}
