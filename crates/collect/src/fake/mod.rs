@@ -5,8 +5,12 @@
 //! assertions verified against the certificate), injects failures ([`Inject`]), records every
 //! record it served, and notes every request that breaks a contract ([`FakeApi::violations`]).
 
+mod activity;
 mod data;
+mod graph;
+mod purview;
 mod routes;
+mod token;
 
 use std::collections::{BTreeMap, HashMap};
 use std::net::SocketAddr;
