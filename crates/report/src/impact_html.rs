@@ -31,6 +31,7 @@ pub(crate) fn limit_label(k: LimitKind) -> &'static str {
         LimitKind::AuditBypass => "Auditing bypassed or disabled",
         LimitKind::NoSignIns => "No sign-in logs",
         LimitKind::Dedup => "Counts are lower bounds",
+        LimitKind::NotCollected => "Not collected",
     }
 }
 
@@ -327,6 +328,10 @@ pub(crate) fn limit_meaning(k: LimitKind) -> &'static str {
         LimitKind::Dedup => {
             "Exchange records repeated reads of the same item in the same context within an hour only \
             once, so read counts are lower bounds."
+        }
+        LimitKind::NotCollected => {
+            "The collector could not get these windows from Microsoft's APIs (or got only part of \
+            them); whatever happened in them is not in the input."
         }
     }
 }

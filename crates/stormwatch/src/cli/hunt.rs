@@ -149,7 +149,13 @@ pub(crate) fn run(args: HuntArgs) -> anyhow::Result<ExitCode> {
         anyhow::bail!("--tmp-dir {}: not a directory", dir.display());
     }
     common::init_threads(args.input.threads)?;
-    let inputs = common::inputs(&args.input.paths)?;
+    // A collected folder: its manifest is not a log, and its gaps are limits of the evidence.
+    let collected = stormwatch_collect::Evidence::beside(&args.input.paths).restrict(
+        args.input.since,
+        args.input.until,
+        &args.input.tenant,
+    );
+    let inputs = common::inputs(&collected.paths)?;
     let mut read_opts = common::with_progress(args.input.read_options()?, args.output.quiet);
     // Set when detections can no longer be kept (the spool failed): reading stops there.
     let cancel = Arc::new(AtomicBool::new(false));
@@ -232,7 +238,8 @@ pub(crate) fn run(args: HuntArgs) -> anyhow::Result<ExitCode> {
     spool
         .extend(raised(&mut changes))
         .context("collecting detections")?;
-    let notes = finished.notes;
+    let mut notes = collected.summary_notes();
+    notes.extend(finished.notes);
     let incidents = finished.incidents;
     if let (Some(store), Some(baseline)) = (store, &finished.baseline) {
         store

@@ -81,7 +81,13 @@ pub(crate) struct ImpactArgs {
 pub(crate) fn run(args: ImpactArgs) -> anyhow::Result<ExitCode> {
     let started = Instant::now();
     common::init_threads(args.input.threads)?;
-    let inputs = common::inputs(&args.input.paths)?;
+    // A collected folder: its manifest is not a log, and its gaps are limits of the evidence.
+    let collected = stormwatch_collect::Evidence::beside(&args.input.paths).restrict(
+        args.input.since,
+        args.input.until,
+        &args.input.tenant,
+    );
+    let inputs = common::inputs(&collected.paths)?;
     let read_opts = common::with_progress(args.input.read_options()?, args.output.quiet);
 
     let mut seeds = Seeds {
@@ -179,7 +185,8 @@ pub(crate) fn run(args: ImpactArgs) -> anyhow::Result<ExitCode> {
         stats = second.context("reading inputs (second pass)")?;
     }
 
-    let report = assessor.finish(&seeds, &opts, &stats);
+    let mut report = assessor.finish(&seeds, &opts, &stats);
+    report.limits.extend(collected.limits);
     let mut out = args.output.open()?;
     stormwatch_report::write_impact(&mut out.writer, args.format, &report)
         .context("writing the impact report")?;
