@@ -8,7 +8,7 @@
 # Usage: scripts/bench-hunt.sh [--quick]   (--quick: 100,000 events and ~100 MB)
 set -euo pipefail
 cd "$(dirname "$0")/.."
-CORPUS=${CORPUS:-../shared/corpus}
+CORPUS=${CORPUS:-testdata}
 N=1000000; GEN_RECORDS=650000
 if [ "${1:-}" = "--quick" ]; then N=100000; GEN_RECORDS=65000; fi
 mkdir -p bench-data

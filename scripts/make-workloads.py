@@ -5,7 +5,7 @@ Workload A: the SigmaHQ regression events (Windows, evtx-dump JSON) replicated t
 Workload B: the corpus's M365 UAL and Entra ID records (including the Panther extracts' `log`
 objects) replicated to N records. Both as NDJSON under bench-data/.
 
-Usage: scripts/make-workloads.py [--corpus ../shared/corpus] [--a 1000000] [--b 1000000]
+Usage: scripts/make-workloads.py [--corpus testdata] [--a 1000000] [--b 1000000]
 """
 import argparse
 import json
@@ -62,7 +62,7 @@ def write_replicated(records, n, out):
 def main():
     ap = argparse.ArgumentParser()
     here = os.path.dirname(os.path.abspath(__file__))
-    ap.add_argument("--corpus", default=os.path.join(here, "..", "..", "shared", "corpus"))
+    ap.add_argument("--corpus", default=os.path.join(here, "..", "testdata"))
     ap.add_argument("--out", default=os.path.join(here, "..", "bench-data"))
     ap.add_argument("--a", type=int, default=1_000_000)
     ap.add_argument("--b", type=int, default=1_000_000)

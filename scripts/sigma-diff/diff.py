@@ -28,7 +28,7 @@ from gen_events import dedupe, events_for_condition
 
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parent.parent
-CORPUS = Path("/work/shared/corpus")
+CORPUS = REPO / "testdata"
 OUT = REPO / "crates/sigma/tests/fixtures/pysigma"
 FULLTEXT = "_fulltext"
 TIME_FIELD = "CreationTime"

@@ -109,10 +109,23 @@ pub struct BaselineSnapshot {
     pub last: Option<Timestamp>,
     /// Per mailbox (lowercase UPN).
     pub mailboxes: BTreeMap<String, MailboxBaseline>,
+    /// Per tenant (lowercase id, `""` for records without one): the hours whose
+    /// MailItemsAccessed records have been folded in, as `[from, to)` hour numbers since the
+    /// epoch, sorted and merged. A record of a tenant in one of these hours is already in the
+    /// baseline and is not folded in again, so re-running the same or an overlapping export
+    /// with `--state` counts each record once.
+    pub folded_hours: BTreeMap<String, Vec<(i64, i64)>>,
 }
 
 /// At most this many values per mailbox and dimension are kept (the most recent).
 const MAX_VALUES: usize = 2_000;
+/// At most this many folded-hour ranges per tenant (the closest are merged beyond it).
+const MAX_FOLDED_RANGES: usize = 4_000;
+/// Nanoseconds per hour.
+const HOUR_NS: i64 = 3_600_000_000_000;
+/// The `folded_hours` key of hours folded for every tenant (from snapshots written before
+/// hours were kept per tenant).
+const ANY_TENANT: &str = "*";
 
 impl BaselineSnapshot {
     /// The key under which the store keeps it.
@@ -197,6 +210,87 @@ impl BaselineSnapshot {
         }
     }
 
+    /// Whether records of `tenant` in hour `hour` (hours since the epoch) were folded in by an
+    /// earlier run. A snapshot written before hours were tracked (mailbox data but no folded
+    /// hours) counts every hour up to its last record as folded.
+    #[must_use]
+    pub fn is_folded(&self, tenant: &str, hour: i64) -> bool {
+        if self.folded_hours.is_empty() && !self.mailboxes.is_empty() {
+            return self
+                .last
+                .is_some_and(|l| hour <= l.nanos().div_euclid(HOUR_NS));
+        }
+        let inside = |v: &Vec<(i64, i64)>| {
+            // The last range starting at or before `hour`.
+            let i = v.partition_point(|&(from, _)| from <= hour);
+            i > 0 && hour < v[i - 1].1
+        };
+        self.folded_hours.get(tenant).is_some_and(inside)
+            || self.folded_hours.get(ANY_TENANT).is_some_and(inside)
+    }
+
+    /// A snapshot written before hours were tracked: keep what it covered (every tenant, its
+    /// first to its last record) as folded once this run adds hours of its own.
+    pub(crate) fn adopt_untracked_span(&mut self) {
+        if !self.folded_hours.is_empty() || self.mailboxes.is_empty() {
+            return;
+        }
+        if let (Some(f), Some(l)) = (self.first, self.last) {
+            let (a, b) = (f.nanos().div_euclid(HOUR_NS), l.nanos().div_euclid(HOUR_NS));
+            self.folded_hours
+                .insert(ANY_TENANT.to_owned(), vec![(a, b + 1)]);
+        }
+    }
+
+    /// What an earlier run folded in, alone: the folded hours (a snapshot written before
+    /// hours were tracked counts as folded up to its last record), without the per-mailbox
+    /// values. Records are judged against it, never against what this run folds into the
+    /// snapshot as it goes (contexts aged out of a long stream), so that a record still held
+    /// is never taken for one already in the baseline.
+    #[must_use]
+    pub(crate) fn folded_by_earlier_runs(&self) -> BaselineSnapshot {
+        let mut s = BaselineSnapshot {
+            version: self.version,
+            first: self.first,
+            last: self.last,
+            mailboxes: BTreeMap::new(),
+            folded_hours: self.folded_hours.clone(),
+        };
+        if self.folded_hours.is_empty() && !self.mailboxes.is_empty() {
+            // The legacy rule of `is_folded`, as ranges.
+            if let Some(l) = self.last {
+                s.folded_hours.insert(
+                    ANY_TENANT.to_owned(),
+                    vec![(i64::MIN, l.nanos().div_euclid(HOUR_NS) + 1)],
+                );
+            }
+        }
+        s
+    }
+
+    /// Mark `hours` (hours since the epoch, any order) of `tenant` as folded in.
+    pub(crate) fn mark_folded(&mut self, tenant: &str, hours: impl IntoIterator<Item = i64>) {
+        let v = self.folded_hours.entry(tenant.to_owned()).or_default();
+        v.extend(hours.into_iter().map(|h| (h, h + 1)));
+        v.sort_unstable();
+        let mut merged: Vec<(i64, i64)> = Vec::with_capacity(v.len());
+        for &(a, b) in v.iter() {
+            match merged.last_mut() {
+                Some(last) if a <= last.1 => last.1 = last.1.max(b),
+                _ => merged.push((a, b)),
+            }
+        }
+        while merged.len() > MAX_FOLDED_RANGES {
+            // Close the smallest gap: its hours count as folded (at most once stays true).
+            let Some(i) = (1..merged.len()).min_by_key(|&i| merged[i].0 - merged[i - 1].1) else {
+                break;
+            };
+            merged[i - 1].1 = merged[i].1;
+            merged.remove(i);
+        }
+        *v = merged;
+    }
+
     pub(crate) fn extend_span(&mut self, first: Timestamp, last: Timestamp) {
         self.first = Some(self.first.map_or(first, |f| f.min(first)));
         self.last = Some(self.last.map_or(last, |l| l.max(last)));
@@ -222,6 +316,12 @@ impl BaselineSnapshot {
         }
         self.mailboxes
             .retain(|_, m| !m.seen.is_empty() || m.owner_records > 0);
+        // Hours older than the retention are forgotten with the values seen in them.
+        let cutoff_hour = cutoff.nanos().div_euclid(HOUR_NS);
+        for v in self.folded_hours.values_mut() {
+            v.retain(|&(_, to)| to > cutoff_hour);
+        }
+        self.folded_hours.retain(|_, v| !v.is_empty());
     }
 }
 
@@ -278,6 +378,46 @@ mod tests {
         xs[2..].iter().for_each(|&x| b.push(x));
         a.merge(&b);
         assert!((a.mean - all.mean).abs() < 1e-9 && (a.std_dev() - all.std_dev()).abs() < 1e-9);
+    }
+
+    #[test]
+    fn folded_hours_merge_and_answer() {
+        let mut s = BaselineSnapshot::new();
+        s.mark_folded("t1", [10, 11, 12, 20, 13]);
+        s.mark_folded("t1", [15, 14]);
+        assert_eq!(s.folded_hours["t1"], vec![(10, 16), (20, 21)]);
+        assert!(s.is_folded("t1", 10) && s.is_folded("t1", 15) && s.is_folded("t1", 20));
+        assert!(!s.is_folded("t1", 9) && !s.is_folded("t1", 16) && !s.is_folded("t1", 21));
+        assert!(!s.is_folded("t2", 10), "another tenant's hours are its own");
+        let back = BaselineSnapshot::from_json_bytes(&s.to_json_bytes()).unwrap();
+        assert_eq!(back, s);
+    }
+
+    #[test]
+    fn a_snapshot_without_folded_hours_counts_everything_up_to_its_last_record() {
+        let mut s = BaselineSnapshot::new();
+        let t = Timestamp::parse("2023-06-01T10:30:00Z").unwrap();
+        s.extend_span(t, t);
+        let h = t.nanos().div_euclid(HOUR_NS);
+        // Nothing folded yet: a span without mailbox data (only other records) proves nothing.
+        assert!(!s.is_folded("any", h));
+        let stat = SeenStat {
+            first: t,
+            last: t,
+            records: 1,
+        };
+        s.record("a@x", "app", "id1", stat);
+        assert!(s.is_folded("any", h) && s.is_folded("any", h - 100));
+        assert!(!s.is_folded("any", h + 1));
+        // Snapshots written before folded hours were kept still decode, and count as above.
+        let old = br#"{"version":1,"first":"2023-06-01T10:30:00Z","last":"2023-06-01T10:30:00Z","mailboxes":{"a@x":{"seen":{"app":{"id1":{"first":"2023-06-01T10:30:00Z","last":"2023-06-01T10:30:00Z","records":1}}}}}}"#;
+        let mut back = BaselineSnapshot::from_json_bytes(old).unwrap();
+        assert!(back.is_folded("any", h) && !back.is_folded("any", h + 1));
+        // Once a run adds hours of its own, what the old snapshot covered stays folded.
+        back.adopt_untracked_span();
+        back.mark_folded("t1", [h + 50]);
+        assert!(back.is_folded("other", h) && back.is_folded("t1", h + 50));
+        assert!(!back.is_folded("other", h + 50));
     }
 
     #[test]

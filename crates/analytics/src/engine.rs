@@ -1,6 +1,6 @@
 //! The analytics engine: observe every event, decide at finish.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
 use rayon::prelude::*;
@@ -14,12 +14,13 @@ use crate::apps::AppCatalog;
 use crate::asn::AsnDb;
 use crate::baseline::{BaselineSnapshot, RunningStats, SeenStat};
 use crate::config::AnalyticsConfig;
-use crate::incident::{self, Incident, Links};
+use crate::incident::{self, Links};
 use crate::info::{self, AnalyticInfo};
 use crate::iocs::IocSet;
 use crate::loc::Kept;
 use crate::observed::{Observed, Observer};
 use crate::state::{CtxKind, HOUR_NS, State};
+use stormwatch_core::Incident;
 
 /// One analytic: its findings over the folded state.
 type Run = fn(&Cx<'_>, &mut Vec<Finding>);
@@ -33,6 +34,10 @@ pub struct Analytics {
     watch: BTreeSet<String>,
     /// The baseline of earlier runs, and of contexts aged out by [`Analytics::evict`].
     pub(crate) snapshot: BaselineSnapshot,
+    /// A baseline is kept between runs (`with_baseline` was called, even with an empty one).
+    pub(crate) keeps_baseline: bool,
+    /// The hours earlier runs folded into `snapshot` (what records are judged against).
+    pub(crate) prior: BaselineSnapshot,
     pub(crate) state: State,
     /// Holds the IOC set, shared with the observers handed out, and their emptied batches.
     pub(crate) observer: Observer,
@@ -90,17 +95,24 @@ impl Analytics {
             asn,
             watch,
             snapshot: BaselineSnapshot::new(),
+            keeps_baseline: false,
+            prior: BaselineSnapshot::default(),
             state,
             scratch: Observed::default(),
             early_notes: Vec::new(),
         }
     }
 
-    /// Compare against a baseline saved by an earlier run (`--state DIR`).
-    /// A snapshot of another format version is ignored (and the output says so).
+    /// Compare against a baseline saved by an earlier run (`--state DIR`); pass
+    /// [`BaselineSnapshot::new`] when the state has none yet. Records the snapshot already
+    /// holds (same tenant and hour as records an earlier run folded in) are not folded into
+    /// the next one again. A snapshot of another format version is ignored (and the output
+    /// says so).
     #[must_use]
     pub fn with_baseline(mut self, snapshot: BaselineSnapshot) -> Self {
+        self.keeps_baseline = true;
         if snapshot.version == BaselineSnapshot::FORMAT_VERSION {
+            self.prior = snapshot.folded_by_earlier_runs();
             self.snapshot = snapshot;
         } else {
             self.early_notes.push(format!(
@@ -237,8 +249,15 @@ impl Analytics {
         // Keep core's order definition authoritative (stable: ties keep the order above).
         sort_detections(&mut detections);
         let incidents = incident::group(&detections, &links);
+        for inc in &incidents {
+            for &i in &inc.detections {
+                if let Some(d) = detections.get_mut(i) {
+                    d.incident_id = Some(inc.id.clone());
+                }
+            }
+        }
         let mut notes = self.early_notes.clone();
-        notes.extend(notes_of(&cx));
+        notes.extend(notes_of(&cx, self.keeps_baseline));
         (detections, incidents, notes)
     }
 
@@ -263,6 +282,7 @@ impl Analytics {
             self.asn.as_ref(),
             self.observer.iocs(),
             &self.snapshot,
+            &self.prior,
             &self.watch,
         )
     }
@@ -387,6 +407,9 @@ fn to_detection(cx: &Cx<'_>, f: Finding, bonus: u32) -> (Detection, Links) {
             .locs
             .total
             .saturating_sub(u64::try_from(c.locs.items.len()).unwrap_or(0));
+        if let Some(t) = cx.opt(k.tenant) {
+            links.tenants.insert(t.to_owned());
+        }
         if let Some(s) = cx.opt(k.session) {
             links.sessions.insert(s.to_owned());
         }
@@ -443,6 +466,7 @@ fn to_detection(cx: &Cx<'_>, f: Finding, bonus: u32) -> (Detection, Links) {
     d.session_id = fl.session.or(d.session_id);
     d.app_id = fl.app.or(d.app_id);
     for (v, set) in [
+        (&d.tenant, &mut links.tenants),
         (&d.mailbox, &mut links.mailboxes),
         (&d.user, &mut links.users),
     ] {
@@ -468,7 +492,7 @@ fn to_detection(cx: &Cx<'_>, f: Finding, bonus: u32) -> (Detection, Links) {
     (d, links)
 }
 
-fn notes_of(cx: &Cx<'_>) -> Vec<String> {
+fn notes_of(cx: &Cx<'_>, keeps_baseline: bool) -> Vec<String> {
     let st = cx.st;
     let si = &st.sign_ins;
     let mut n = Vec::new();
@@ -527,6 +551,9 @@ fn notes_of(cx: &Cx<'_>) -> Vec<String> {
                 "; saved baseline from {sf} to {sl} ({} mailboxes)",
                 cx.snap.mailboxes.len()
             )),
+            _ if keeps_baseline => s.push_str(
+                "; no saved baseline yet in the state directory: this run's records start it",
+            ),
             _ => s.push_str("; no saved baseline (use --state DIR to keep one between runs)"),
         }
         if cx.history_days(l) < f64::from(cx.cfg.learning_days) {
@@ -536,6 +563,14 @@ fn notes_of(cx: &Cx<'_>) -> Vec<String> {
             ));
         }
         n.push(s);
+    }
+    let (known, total) = cx.folded_records();
+    if known > 0 {
+        n.push(format!(
+            "baseline: {} of {} MailItemsAccessed records were already in the saved baseline (same tenant and hour as records an earlier run folded in) and were not counted again",
+            a::thousands(known),
+            a::thousands(total)
+        ));
     }
     let truncated = st
         .ctxs
@@ -554,27 +589,34 @@ fn notes_of(cx: &Cx<'_>) -> Vec<String> {
 pub(crate) fn next_baseline(cx: &Cx<'_>) -> BaselineSnapshot {
     let mut s = cx.snap.clone();
     s.version = BaselineSnapshot::FORMAT_VERSION;
+    s.adopt_untracked_span();
+    // Hours of each tenant folded in by this run.
+    let mut hours_by_tenant: BTreeMap<&str, BTreeSet<i64>> = BTreeMap::new();
     for (&mailbox, idxs) in &cx.mail_by_mailbox {
         let mut samples: Vec<u64> = Vec::new();
         let (mut inside, mut total) = (0u64, 0u64);
         for &i in idxs {
             let Some((k, c)) = cx.ctx(i) else { continue };
             debug_assert_eq!(k.kind, CtxKind::Mail);
-            let stat = SeenStat {
-                first: a::ts(c.first),
-                last: a::ts(c.last),
-                records: c.records,
+            // Only the hours an earlier run has not folded in: each record counts once.
+            let Some(stat) = unfolded_stat(cx, k, c) else {
+                continue;
             };
+            hours_by_tenant
+                .entry(cx.opt(k.tenant).unwrap_or(""))
+                .or_default()
+                .extend(c.hours.keys().copied());
             for dim in Dim::ALL {
                 if let Some(v) = cx.dim_value(dim, k) {
                     s.record(mailbox, dim.as_str(), &v, stat);
                 }
             }
+            let fresh = || c.hours.iter().filter(|&(&h, _)| !cx.folded(k, h));
             if k.access != Some(stormwatch_core::MailAccessType::Sync) {
-                samples.extend(c.hours.values().map(|h| h.ops));
+                samples.extend(fresh().map(|(_, h)| h.ops));
             }
             if !k.non_owner() {
-                for (&h, agg) in &c.hours {
+                for (&h, agg) in fresh() {
                     total += u64::from(agg.records);
                     if a::actor_hours::in_window(&cx.cfg.actor_hours, h) {
                         inside += u64::from(agg.records);
@@ -592,9 +634,41 @@ pub(crate) fn next_baseline(cx: &Cx<'_>) -> BaselineSnapshot {
         m.actor_window_records += inside;
         m.owner_records += total;
     }
+    for (tenant, hours) in hours_by_tenant {
+        s.mark_folded(tenant, hours);
+    }
     if let (Some(f), Some(l)) = (cx.st.first, cx.st.last) {
         s.extend_span(a::ts(f), a::ts(l));
     }
     s.prune(cx.cfg.snapshot_retention_days);
     s
+}
+
+/// What a context adds to the baseline: its records in the hours no earlier run folded in
+/// (`None` when there are none).
+fn unfolded_stat(cx: &Cx<'_>, k: &crate::state::CtxKey, c: &crate::state::Ctx) -> Option<SeenStat> {
+    let mut fresh = c
+        .hours
+        .iter()
+        .filter(|&(&h, _)| !cx.folded(k, h))
+        .peekable();
+    let (&first_hour, first_agg) = *fresh.peek()?;
+    let first = first_agg.first;
+    let mut records = 0u64;
+    let mut last_hour = first_hour;
+    for (&h, agg) in fresh {
+        records += u64::from(agg.records);
+        last_hour = h;
+    }
+    // The context's last record is in its last hour; an earlier hour ends before the next.
+    let last = if c.hours.keys().next_back() == Some(&last_hour) {
+        c.last
+    } else {
+        (last_hour + 1) * HOUR_NS - 1
+    };
+    Some(SeenStat {
+        first: a::ts(first),
+        last: a::ts(last),
+        records,
+    })
 }

@@ -2,12 +2,12 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use serde::{Deserialize, Serialize};
-use stormwatch_core::{Detection, Level, Timestamp};
+use stormwatch_core::{Detection, Incident, Level, Reason, RuleCount, Timestamp};
 
 /// The identifiers a detection touches, used to tie detections together.
 #[derive(Debug, Clone, Default)]
 pub(crate) struct Links {
+    pub(crate) tenants: BTreeSet<String>,
     pub(crate) sessions: BTreeSet<String>,
     pub(crate) utis: BTreeSet<String>,
     pub(crate) ips: BTreeSet<String>,
@@ -18,51 +18,6 @@ pub(crate) struct Links {
     pub(crate) records: u64,
     pub(crate) last: Option<Timestamp>,
     pub(crate) score: u32,
-}
-
-/// Detections of one rule inside an incident.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct RuleCount {
-    /// `builtin/<slug>`.
-    pub rule_id: String,
-    /// Highest level among them.
-    pub level: Level,
-    /// How many.
-    pub detections: usize,
-}
-
-/// Detections tied together by one actor context (shared sessions, token ids, IOC or
-/// actor IPs, third-party apps), with the mailboxes they touched.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct Incident {
-    /// `INC-0001`, … in order of first activity.
-    pub id: String,
-    /// One line summary.
-    pub title: String,
-    /// Highest level of its detections.
-    pub level: Level,
-    /// 0–100: level, corroborating analytics, actor hours.
-    pub score: u32,
-    /// First record.
-    pub first: Timestamp,
-    /// Last record.
-    pub last: Timestamp,
-    /// Affected mailboxes.
-    pub mailboxes: Vec<String>,
-    /// Acting users.
-    pub users: Vec<String>,
-    /// Session ids of the actor context.
-    pub sessions: Vec<String>,
-    /// Client IPs of the actor context.
-    pub ips: Vec<String>,
-    /// Applications (ClientAppId, else AppId) of the actor context.
-    pub apps: Vec<String>,
-    /// Rules that fired, with counts.
-    pub rules: Vec<RuleCount>,
-    /// Indices into [`crate::AnalyticsOutput::detections`].
-    pub detections: Vec<usize>,
-    /// Records behind its detections (a record may count in more than one detection).
-    pub records: u64,
 }
 
 fn find(p: &mut [usize], mut x: usize) -> usize {
@@ -129,15 +84,18 @@ pub(crate) fn group(dets: &[Detection], links: &[Links]) -> Vec<Incident> {
                 score: 0,
                 first: dets[members[0]].timestamp,
                 last: dets[members[0]].timestamp,
+                tenants: Vec::new(),
                 mailboxes: Vec::new(),
                 users: Vec::new(),
                 sessions: Vec::new(),
                 ips: Vec::new(),
                 apps: Vec::new(),
+                reasons: Vec::new(),
                 rules: Vec::new(),
                 detections: members.clone(),
                 records: 0,
             };
+            let mut tenants = BTreeSet::new();
             let (mut m, mut u, mut s, mut ip, mut a) = (
                 BTreeSet::new(),
                 BTreeSet::new(),
@@ -153,6 +111,7 @@ pub(crate) fn group(dets: &[Detection], links: &[Links]) -> Vec<Incident> {
                 inc.first = inc.first.min(d.timestamp);
                 inc.last = inc.last.max(l.last.unwrap_or(d.timestamp));
                 inc.records += l.records;
+                tenants.extend(l.tenants.iter().cloned());
                 m.extend(l.mailboxes.iter().cloned());
                 u.extend(l.users.iter().cloned());
                 s.extend(l.sessions.iter().cloned());
@@ -175,6 +134,8 @@ pub(crate) fn group(dets: &[Detection], links: &[Links]) -> Vec<Incident> {
                     detections: c,
                 })
                 .collect();
+            inc.reasons = reasons(dets, links, &members);
+            inc.tenants = tenants.into_iter().collect();
             inc.mailboxes = m.into_iter().collect();
             inc.users = u.into_iter().collect();
             inc.sessions = s.into_iter().collect();
@@ -202,6 +163,40 @@ pub(crate) fn group(dets: &[Detection], links: &[Links]) -> Vec<Incident> {
     out.sort_by(|a, b| (b.level, a.first, &a.detections).cmp(&(a.level, b.first, &b.detections)));
     for (i, inc) in out.iter_mut().enumerate() {
         inc.id = format!("INC-{:04}", i + 1);
+    }
+    out
+}
+
+/// The strongest detections of an incident, one per rule: most severe, then highest scored,
+/// then earliest.
+fn reasons(dets: &[Detection], links: &[Links], members: &[usize]) -> Vec<Reason> {
+    let mut order: Vec<usize> = members.to_vec();
+    order.sort_by(|&a, &b| {
+        let key = |i: usize| {
+            (
+                std::cmp::Reverse(dets[i].level),
+                std::cmp::Reverse(links[i].score),
+                dets[i].timestamp,
+                i,
+            )
+        };
+        key(a).cmp(&key(b))
+    });
+    let mut out: Vec<Reason> = Vec::new();
+    for i in order {
+        let d = &dets[i];
+        if out.iter().any(|r| r.rule_id == d.rule_id) {
+            continue;
+        }
+        out.push(Reason {
+            rule_id: d.rule_id.clone(),
+            rule_title: d.rule_title.clone(),
+            level: d.level,
+            explanation: d.explanation.clone(),
+        });
+        if out.len() == Incident::MAX_REASONS {
+            break;
+        }
     }
     out
 }

@@ -124,10 +124,10 @@ pub use config::{
 pub use engine::{Analytics, AnalyticsOutput};
 pub use error::AnalyticsError;
 pub use evict::EvictStats;
-pub use incident::{Incident, RuleCount};
 pub use info::{AnalyticInfo, Setting};
 pub use iocs::{Indicator, IocSet};
 pub use observed::{Observed, Observer};
+pub use stormwatch_core::{Incident, Reason, RuleCount};
 
 /// The consumer (Microsoft account) tenant id.
 pub const CONSUMER_TENANT: &str = "9188040d-6c67-4c5b-b112-36a304b66dad";

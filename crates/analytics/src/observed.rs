@@ -387,10 +387,14 @@ fn exchange(ev: &Event, mail: bool, into: &mut Observed) -> ExchangePart {
             folders: (start, into.folders.len() - start),
             ops,
             throttled,
+            // A B2B guest (`#EXT#` in the UPN, UserType Guest) or a partner's technician
+            // working in this tenant through delegated administration (UserType
+            // PartnerTechnician) acts with a token of their home tenant.
             guest: ev
                 .user
                 .as_deref()
-                .is_some_and(|u| u.contains("#EXT#") || u.contains("#ext#")),
+                .is_some_and(|u| u.contains("#EXT#") || u.contains("#ext#"))
+                || matches!(ev.user_type, Some(9 | 10)),
             app_only: matches!(ev.user_type, Some(4..=6)),
         }
     });

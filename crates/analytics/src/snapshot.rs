@@ -210,6 +210,10 @@ struct Body<'a> {
     mail_records: u64,
     owa_token_records: u64,
     baseline: Cow<'a, BaselineSnapshot>,
+    /// What earlier runs folded into the baseline (records are judged against it).
+    prior: Cow<'a, BaselineSnapshot>,
+    /// A baseline is kept between runs.
+    keeps_baseline: bool,
     #[serde(borrow)]
     early_notes: Vec<&'a str>,
 }
@@ -439,7 +443,7 @@ fn sign_ins_dto(s: &SignIns) -> SignInsDto {
 
 impl Analytics {
     /// The format version of [`Analytics::snapshot`] this build writes and reads.
-    pub const SNAPSHOT_VERSION: u32 = 1;
+    pub const SNAPSHOT_VERSION: u32 = 2;
 
     /// A versioned binary snapshot of everything folded: the state, the baseline snapshot
     /// (with what [`Analytics::evict`] folded into it) and the early notes. Restored by
@@ -546,6 +550,8 @@ impl Analytics {
             mail_records: st.mail_records,
             owa_token_records: st.owa_token_records,
             baseline: Cow::Borrowed(&self.snapshot),
+            prior: Cow::Borrowed(&self.prior),
+            keeps_baseline: self.keeps_baseline,
             early_notes: self.early_notes.iter().map(String::as_str).collect(),
         };
         let enc = postcard::to_allocvec(&body).map_err(|e| bad(format!("cannot encode: {e}")))?;
@@ -868,6 +874,8 @@ impl Analytics {
         let state = self.state_of(&b)?;
         self.state = state;
         self.early_notes = notes;
+        self.keeps_baseline = b.keeps_baseline;
+        self.prior = b.prior.into_owned();
         self.snapshot = b.baseline.into_owned();
         Ok(())
     }
@@ -1138,10 +1146,10 @@ mod tests {
     fn the_format_changes_only_with_its_version() {
         let bytes = sample();
         assert_eq!(&bytes[..8], MAGIC);
-        assert_eq!(Analytics::SNAPSHOT_VERSION, 1);
+        assert_eq!(Analytics::SNAPSHOT_VERSION, 2);
         assert_eq!(
             (bytes.len(), crc32fast::hash(bytes)),
-            (1962, 241_287_274),
+            (1969, 1_285_284_772),
             "the snapshot format changed: bump Analytics::SNAPSHOT_VERSION"
         );
     }

@@ -77,6 +77,11 @@ pub struct Detection {
     /// Structured evidence (analytic-specific).
     #[serde(default, skip_serializing_if = "serde_json::Value::is_null")]
     pub evidence: serde_json::Value,
+    /// The [`crate::Incident`] it belongs to, when the step that grouped it knows (the
+    /// analytics set it on the detections they group; [`crate::IncidentIndex::find`] ties the
+    /// others to an incident at output).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub incident_id: Option<String>,
 }
 
 impl Detection {
@@ -106,6 +111,7 @@ impl Detection {
             explanation: String::new(),
             tags: Vec::new(),
             evidence: serde_json::Value::Null,
+            incident_id: None,
         }
     }
 

@@ -2,8 +2,9 @@
 //!
 //! Every crate of the pipeline (read → normalise → detect → store → report) speaks in these
 //! types: [`Location`] says where a record came from, [`Event`] is the normalised view of one
-//! audit record, [`Detection`] is what a rule or analytic reports, [`Limit`] says what the
-//! evidence cannot show, and [`ImpactReport`] is the answer of `stormwatch impact`.
+//! audit record, [`Detection`] is what a rule or analytic reports, [`Incident`] ties the
+//! detections of one actor context together, [`Limit`] says what the evidence cannot show,
+//! and [`ImpactReport`] is the answer of `stormwatch impact`.
 //! This crate does no I/O.
 //!
 //! ```
@@ -19,6 +20,7 @@ mod error;
 mod event;
 mod id;
 pub mod impact;
+mod incident;
 mod intern;
 mod level;
 mod limit;
@@ -35,6 +37,7 @@ pub use event::{
 };
 pub use id::{DETECTION_ID_LEN, detection_id, record_identity};
 pub use impact::ImpactReport;
+pub use incident::{Incident, IncidentIndex, Reason, RuleCount, domain_of};
 pub use intern::Interner;
 pub use level::Level;
 pub use limit::{Limit, LimitKind};

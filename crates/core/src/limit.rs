@@ -26,6 +26,9 @@ pub enum LimitKind {
     NoSignIns,
     /// Read counts are lower bounds (Exchange drops repeats within an hour).
     Dedup,
+    /// A window `stormwatch collect` asked an API for and could not (fully) collect, as its
+    /// manifest beside the input says.
+    NotCollected,
 }
 
 impl LimitKind {
@@ -42,6 +45,7 @@ impl LimitKind {
             LimitKind::AuditBypass => "audit_bypass",
             LimitKind::NoSignIns => "no_sign_ins",
             LimitKind::Dedup => "dedup",
+            LimitKind::NotCollected => "not_collected",
         }
     }
 }

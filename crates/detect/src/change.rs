@@ -1,6 +1,6 @@
 //! What the detector tells its caller.
 
-use stormwatch_core::Detection;
+use stormwatch_core::{Detection, Incident};
 
 /// A detection raised by the detector.
 #[derive(Debug, Clone, PartialEq)]
@@ -27,6 +27,18 @@ pub struct Withdrawal {
     pub reason: String,
 }
 
+/// An incident as the analytics group it now: new, or changed since it was last told (more
+/// detections, mailboxes, a higher level). Its id is stable while its earliest detection
+/// stays the same.
+#[derive(Debug, Clone, PartialEq)]
+pub struct IncidentUpdate {
+    /// The incident (its `detections` indices are those of the decision that grouped it:
+    /// use `detection_ids`).
+    pub incident: Incident,
+    /// Ids of the raised detections it groups.
+    pub detection_ids: Vec<String>,
+}
+
 /// One decision of the detector, in the order they were made.
 // `Raise` is nearly every change: boxing it would add an allocation to each for nothing.
 #[allow(clippy::large_enum_variant)]
@@ -36,6 +48,14 @@ pub enum Change {
     Raise(Alert),
     /// A correction: a detection raised earlier no longer holds.
     Withdraw(Withdrawal),
+    /// An incident, new or changed.
+    Incident(IncidentUpdate),
+    /// An incident told earlier no longer stands (its detections were withdrawn, or it was
+    /// merged into another).
+    IncidentGone {
+        /// Its id.
+        id: String,
+    },
 }
 
 impl Change {
@@ -45,6 +65,8 @@ impl Change {
         match self {
             Change::Raise(a) => &a.detection.id,
             Change::Withdraw(w) => &w.id,
+            Change::Incident(u) => &u.incident.id,
+            Change::IncidentGone { id } => id,
         }
     }
 }

@@ -4,15 +4,15 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::time::Instant;
 
-use stormwatch_analytics::{Analytics, AnalyticsOutput, BaselineSnapshot, Incident};
-use stormwatch_core::{Event, Timestamp};
+use stormwatch_analytics::{Analytics, AnalyticsOutput, BaselineSnapshot};
+use stormwatch_core::{Event, Incident, Timestamp};
 use stormwatch_sigma::{CorrelationChanges, Correlator, Engine};
 
 use crate::DetectError;
 use crate::change::Change;
 use crate::config::{DetectorConfig, nanos};
 use crate::folder::Folder;
-use crate::ids::assign_analytic_ids;
+use crate::ids::{assign_analytic_ids, stable_incidents};
 use crate::ledger::Ledger;
 use crate::scan::{Scanned, Scanner};
 
@@ -270,11 +270,8 @@ impl Detector {
         let Some(folder) = &self.analytics else {
             return Ok(());
         };
-        let (mut detections, incidents, _notes) = folder.call(Analytics::decide)?;
-        assign_analytic_ids(&mut detections);
-        self.ledger
-            .analytics(detections, cutoff, settled, false, out);
-        self.incidents = incidents;
+        let (detections, incidents, _notes) = folder.call(Analytics::decide)?;
+        self.take_decision(detections, incidents, cutoff, settled, false, out);
         Ok(())
     }
 
@@ -296,12 +293,32 @@ impl Detector {
         folder.call(move |a| {
             a.evict(Timestamp::from_nanos(before));
         })?;
-        let (mut detections, incidents, _notes) = folder.call(Analytics::decide)?;
-        assign_analytic_ids(&mut detections);
-        self.ledger
-            .analytics(detections, Some(decidable - 1), false, true, out);
-        self.incidents = incidents;
+        let (detections, incidents, _notes) = folder.call(Analytics::decide)?;
+        self.take_decision(detections, incidents, Some(decidable - 1), false, true, out);
         Ok(())
+    }
+
+    /// Turn one decision of the analytics into changes: ids for the detections, stable ids for
+    /// the incidents (on them and their detections), then what is new, changed or gone.
+    fn take_decision(
+        &mut self,
+        mut detections: Vec<stormwatch_core::Detection>,
+        incidents: Vec<Incident>,
+        cutoff: Option<i64>,
+        settled: bool,
+        quiet: bool,
+        out: &mut Vec<Change>,
+    ) {
+        assign_analytic_ids(&mut detections);
+        let open = &self.ledger.open;
+        let shown = |d: &stormwatch_core::Detection| {
+            cutoff.is_none_or(|c| d.timestamp.nanos() <= c) || open.contains_key(&d.id)
+        };
+        let updates = stable_incidents(incidents, &mut detections, shown);
+        self.incidents = updates.iter().map(|u| u.incident.clone()).collect();
+        self.ledger
+            .analytics(detections, cutoff, settled, quiet, out);
+        self.ledger.incidents(updates, quiet, out);
     }
 
     fn evict_correlations(&mut self, before: i64) {

@@ -3,7 +3,7 @@
 use std::collections::HashMap;
 
 use sha2::{Digest as _, Sha256};
-use stormwatch_core::{Detection, detection_id, record_identity};
+use stormwatch_core::{Detection, Incident, detection_id, record_identity};
 
 /// What a detection says, to tell whether one raised again with the same id changed.
 pub(crate) type Digest = [u8; 16];
@@ -18,6 +18,64 @@ pub(crate) fn digest(d: &Detection) -> Digest {
     let full = h.finalize();
     let mut out = [0u8; 16];
     out.copy_from_slice(&full[..16]);
+    out
+}
+
+/// The digest of what an incident says.
+pub(crate) fn incident_digest(u: &crate::change::IncidentUpdate) -> Digest {
+    let mut h = Sha256::new();
+    let mut inc = u.incident.clone();
+    // Indices into one decision's list: not what the incident says.
+    inc.detections.clear();
+    if let Ok(bytes) = serde_json::to_vec(&inc) {
+        h.update(&bytes);
+    }
+    for id in &u.detection_ids {
+        h.update(id.as_bytes());
+    }
+    let full = h.finalize();
+    let mut out = [0u8; 16];
+    out.copy_from_slice(&full[..16]);
+    out
+}
+
+/// Give each incident of a decision an id that stays while its earliest detection does
+/// (`INC-` and 12 hex digits), on it and on its detections; return what to tell of those
+/// with at least one detection in `shown`.
+pub(crate) fn stable_incidents(
+    incidents: Vec<Incident>,
+    dets: &mut [Detection],
+    shown: impl Fn(&Detection) -> bool,
+) -> Vec<crate::change::IncidentUpdate> {
+    let mut out = Vec::new();
+    for mut inc in incidents {
+        let members: Vec<usize> = inc
+            .detections
+            .iter()
+            .copied()
+            .filter(|&i| dets.get(i).is_some_and(&shown))
+            .collect();
+        let Some(earliest) = members.iter().copied().min_by(|&a, &b| {
+            (dets[a].timestamp, &dets[a].id).cmp(&(dets[b].timestamp, &dets[b].id))
+        }) else {
+            continue;
+        };
+        let id = format!(
+            "INC-{}",
+            &detection_id(&["incident", dets[earliest].id.as_str()])[..12]
+        );
+        for &i in &inc.detections {
+            if let Some(d) = dets.get_mut(i) {
+                d.incident_id = Some(id.clone());
+            }
+        }
+        inc.id = id;
+        let detection_ids = members.iter().map(|&i| dets[i].id.clone()).collect();
+        out.push(crate::change::IncidentUpdate {
+            incident: inc,
+            detection_ids,
+        });
+    }
     out
 }
 

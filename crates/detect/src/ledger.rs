@@ -7,8 +7,8 @@ use serde::{Deserialize, Serialize};
 use stormwatch_core::{Detection, record_identity};
 use stormwatch_sigma::CorrelationChanges;
 
-use crate::change::{Alert, Change, Withdrawal};
-use crate::ids::{Digest, digest};
+use crate::change::{Alert, Change, IncidentUpdate, Withdrawal};
+use crate::ids::{Digest, digest, incident_digest};
 use crate::scan::MAX_LATE_RECORDS;
 
 /// A detection raised that may still change or be withdrawn.
@@ -32,6 +32,8 @@ pub(crate) struct Ledger {
     pub(crate) late_records: BTreeSet<String>,
     /// More late records than [`MAX_LATE_RECORDS`] arrived since then.
     pub(crate) late_overflow: bool,
+    /// Incidents told, by id: what they said.
+    pub(crate) incidents: BTreeMap<String, Digest>,
 }
 
 const CORRELATION_WITHDRAWN: &str =
@@ -164,6 +166,35 @@ impl Ledger {
         out.extend(raised);
         self.late_records.clear();
         self.late_overflow = false;
+    }
+
+    /// The incidents as grouped now: tell those new or changed, and those gone (unless
+    /// `quiet`, as after an eviction).
+    pub(crate) fn incidents(
+        &mut self,
+        list: Vec<IncidentUpdate>,
+        quiet: bool,
+        out: &mut Vec<Change>,
+    ) {
+        let mut now: BTreeMap<String, Digest> = BTreeMap::new();
+        for u in list {
+            let dg = incident_digest(&u);
+            let known = self.incidents.get(&u.incident.id);
+            let changed = known != Some(&dg);
+            let new = known.is_none();
+            now.insert(u.incident.id.clone(), dg);
+            if changed && (new || !quiet) {
+                out.push(Change::Incident(u));
+            }
+        }
+        if !quiet {
+            for id in self.incidents.keys() {
+                if !now.contains_key(id) {
+                    out.push(Change::IncidentGone { id: id.clone() });
+                }
+            }
+        }
+        self.incidents = now;
     }
 
     /// Forget correlations' detections older than `before` that are still open (their

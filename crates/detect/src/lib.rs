@@ -51,7 +51,7 @@ mod ledger;
 mod scan;
 mod snapshot;
 
-pub use change::{Alert, Change, Withdrawal};
+pub use change::{Alert, Change, IncidentUpdate, Withdrawal};
 pub use config::DetectorConfig;
 pub use detector::{Detector, Finished, StateSize};
 pub use error::DetectError;

@@ -15,6 +15,7 @@
 //! ```
 #![deny(missing_docs)]
 
+mod decoys;
 mod error;
 mod ids;
 mod json;

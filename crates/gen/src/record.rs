@@ -34,8 +34,15 @@ pub(crate) enum Op {
     FileAccessed { file: u32 },
     /// RecordType 15, `UserLoggedIn`.
     UserLoggedIn,
-    /// RecordType 1, an Exchange admin cmdlet.
-    Cmdlet { name: &'static str, target: usize },
+    /// RecordType 1, an Exchange admin cmdlet on mailbox `target`; `grantee` is the account a
+    /// permission or role is given to (the acting user when `None`).
+    Cmdlet {
+        name: &'static str,
+        target: usize,
+        grantee: Option<usize>,
+    },
+    /// RecordType 24, an eDiscovery (content search) step over every mailbox of the tenant.
+    Discovery { operation: &'static str, case: u32 },
 }
 
 /// Why a record is in the data set (ground truth only; never rendered).
@@ -53,6 +60,13 @@ pub(crate) enum DecoyKind {
     IocOutsideWindow,
     NewDelegate,
     MigrationAccount,
+    BackupAppOnly,
+    ArchivingConnector,
+    EDiscovery,
+    DelegateAssistant,
+    NewOutlookRollout,
+    SharedMailbox,
+    NightAdmin,
 }
 
 impl DecoyKind {
@@ -62,6 +76,13 @@ impl DecoyKind {
             DecoyKind::IocOutsideWindow => "ioc_ip_outside_window",
             DecoyKind::NewDelegate => "new_delegate",
             DecoyKind::MigrationAccount => "migration_account",
+            DecoyKind::BackupAppOnly => "backup_app_only",
+            DecoyKind::ArchivingConnector => "archiving_connector",
+            DecoyKind::EDiscovery => "ediscovery_search",
+            DecoyKind::DelegateAssistant => "delegate_assistant",
+            DecoyKind::NewOutlookRollout => "new_outlook_rollout",
+            DecoyKind::SharedMailbox => "shared_mailbox",
+            DecoyKind::NightAdmin => "night_admin",
         }
     }
 }
@@ -117,6 +138,7 @@ impl Ual {
             Op::FileAccessed { .. } => 6,
             Op::UserLoggedIn => 15,
             Op::Cmdlet { .. } => 1,
+            Op::Discovery { .. } => 24,
         }
     }
 
@@ -128,6 +150,7 @@ impl Ual {
             Op::FileAccessed { .. } => "SharePointFileOperation",
             Op::UserLoggedIn => "AzureActiveDirectoryStsLogon",
             Op::Cmdlet { .. } => "ExchangeAdmin",
+            Op::Discovery { .. } => "Discovery",
         }
     }
 
@@ -139,6 +162,7 @@ impl Ual {
             Op::FileAccessed { .. } => "FileAccessed",
             Op::UserLoggedIn => "UserLoggedIn",
             Op::Cmdlet { name, .. } => name,
+            Op::Discovery { operation, .. } => operation,
         }
     }
 
@@ -148,6 +172,7 @@ impl Ual {
             Op::MailItemsAccessed { .. } | Op::Send { .. } | Op::Cmdlet { .. } => "Exchange",
             Op::FileAccessed { .. } => "SharePoint",
             Op::UserLoggedIn => "AzureActiveDirectory",
+            Op::Discovery { .. } => "SecurityComplianceCenter",
         }
     }
 }

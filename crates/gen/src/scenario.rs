@@ -4,6 +4,7 @@
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::net::{IpAddr, Ipv4Addr};
 
+use crate::decoys;
 use crate::ids::Guid;
 use crate::record::{Access, DecoyKind, FolderRef, Op, SignIn, Tag, Ual};
 use crate::rng::{Rng, hash};
@@ -37,7 +38,7 @@ pub(crate) fn period_start() -> i64 {
 }
 
 /// Hour (UTC) the working day starts, per tenant.
-const WORK_START: &[i64] = &[13, 7, 15, 0, 8];
+pub(crate) const WORK_START: &[i64] = &[13, 7, 15, 0, 8];
 
 /// The generated scenario, before rendering.
 #[derive(Debug, Clone)]
@@ -51,32 +52,45 @@ pub(crate) struct Data {
     pub(crate) throttled: Vec<(usize, i64)>,
     /// Tenant indexes without MailItemsAccessed.
     pub(crate) unaudited: Vec<usize>,
-    /// Decoy users: kind → (user, mailbox).
+    /// Decoys: kind → (acting user, a mailbox it touched).
     pub(crate) decoys: BTreeMap<DecoyKind, (usize, usize)>,
 }
 
-struct Gen {
-    w: World,
-    rng: Rng,
-    ual: Vec<Ual>,
+pub(crate) struct Gen {
+    pub(crate) w: World,
+    pub(crate) rng: Rng,
+    pub(crate) ual: Vec<Ual>,
     seq: u64,
-    start: i64,
-    days: i64,
+    pub(crate) start: i64,
+    pub(crate) days: i64,
 }
 
 /// Where a record comes from, before sign-ins are attached.
-struct Ctx {
-    user: usize,
-    mailbox: usize,
-    logon: u8,
-    profile: usize,
-    ip: IpAddr,
-    session: Guid,
-    tag: Tag,
+pub(crate) struct Ctx {
+    pub(crate) user: usize,
+    pub(crate) mailbox: usize,
+    pub(crate) logon: u8,
+    pub(crate) profile: usize,
+    pub(crate) ip: IpAddr,
+    pub(crate) session: Guid,
+    pub(crate) tag: Tag,
+}
+
+/// Who does what in everyday life besides their own mail: the desktop install, the new
+/// Outlook rollout and the shared mailbox's readers.
+struct Life {
+    install_user: usize,
+    install_day: i64,
+    /// Users who switched to the new Outlook, and the day they did.
+    rollout: Vec<bool>,
+    rollout_day: i64,
+    /// The shared mailbox and its readers (from a day on).
+    shared: Option<usize>,
+    shared_readers: Vec<(usize, i64)>,
 }
 
 impl Gen {
-    fn push(&mut self, time: i64, c: &Ctx, op: Op) {
+    pub(crate) fn push(&mut self, time: i64, c: &Ctx, op: Op) {
         let audited = self.w.tenants[self.w.users[c.mailbox].tenant].audited;
         if matches!(op, Op::MailItemsAccessed { .. }) && !audited {
             return;
@@ -100,7 +114,7 @@ impl Gen {
         });
     }
 
-    fn session(&self, u: usize, kind: u64, period: i64) -> Guid {
+    pub(crate) fn session(&self, u: usize, kind: u64, period: i64) -> Guid {
         let h1 = hash(&[self.w.seed, u as u64, kind, period as u64, 1]);
         let h2 = hash(&[self.w.seed, u as u64, kind, period as u64, 2]);
         Guid::from_bits((u128::from(h1) << 64) | u128::from(h2))
@@ -115,7 +129,7 @@ impl Gen {
         v
     }
 
-    fn bind(&mut self, folder: usize, n: usize, count_extra: u32) -> Op {
+    pub(crate) fn bind(&mut self, folder: usize, n: usize, count_extra: u32) -> Op {
         let items = self.items(FOLDERS[folder].1, n);
         let count = u32::try_from(items.len()).unwrap_or(0) + count_extra;
         Op::MailItemsAccessed {
@@ -126,7 +140,7 @@ impl Gen {
         }
     }
 
-    fn sync(folder: usize) -> Op {
+    pub(crate) fn sync(folder: usize) -> Op {
         Op::MailItemsAccessed {
             access: Access::Sync,
             throttled: false,
@@ -138,7 +152,7 @@ impl Gen {
         }
     }
 
-    fn pick_folder(&mut self) -> usize {
+    pub(crate) fn pick_folder(&mut self) -> usize {
         match self.rng.below(10) {
             0..=5 => 0,
             6..=7 => 1,
@@ -158,6 +172,7 @@ pub(crate) fn generate(opts: &ScenarioOptions) -> Data {
             admin: true,
             service: true,
             migration: false,
+            extras: &[Role::Compliance, Role::Shared, Role::BackupApp],
         },
         TenantPlan {
             staff,
@@ -165,6 +180,7 @@ pub(crate) fn generate(opts: &ScenarioOptions) -> Data {
             admin: true,
             service: false,
             migration: true,
+            extras: &[Role::Monitor],
         },
         TenantPlan {
             staff: staff.saturating_sub(1).max(2),
@@ -172,6 +188,7 @@ pub(crate) fn generate(opts: &ScenarioOptions) -> Data {
             admin: true,
             service: false,
             migration: false,
+            extras: &[],
         },
     ];
     let w = World::build(opts.seed, &plans);
@@ -202,7 +219,8 @@ pub(crate) fn generate(opts: &ScenarioOptions) -> Data {
     let ioc_user = staff1[0];
     let exec0 = g.w.find(0, Role::Executive).unwrap_or(0);
     let exec1 = g.w.find(1, Role::Executive).unwrap_or(0);
-    let migration = g.w.find(1, Role::Migration).unwrap_or(0);
+    let assistant0 = g.w.find(0, Role::Assistant).unwrap_or(exec0);
+    let archiver = g.w.find(0, Role::Service).unwrap_or(0);
     let install_day = 20;
     let delegate_day = 16;
     g.w.users[install_user].desktop = false;
@@ -210,10 +228,35 @@ pub(crate) fn generate(opts: &ScenarioOptions) -> Data {
     // The intrusion is planned first: the throttled window also stops the owner's Bind records.
     let plan = plan_actor(&mut g, exec0, exec1, &staff0, &staff1);
 
+    // The new Outlook reaches about seven in ten people of the second tenant on one day.
+    let mut rollout = vec![false; g.w.users.len()];
+    for u in g.w.tenant_users(1) {
+        if g.w.users[u].role.human() && g.rng.chance(0.7) {
+            rollout[u] = true;
+        }
+    }
+    let shared = g.w.find(0, Role::Shared);
+    // Three colleagues read the shared mailbox from the start, a fourth joins later.
+    let last0 = staff0[staff0.len() - 1];
+    let shared_readers = vec![
+        (assistant0, 0),
+        (install_user, 0),
+        (last0, 0),
+        (delegate_user, 18),
+    ];
+    let life = Life {
+        install_user,
+        install_day,
+        rollout,
+        rollout_day: 11,
+        shared,
+        shared_readers,
+    };
+
     // Normal life.
     for u in 0..g.w.users.len() {
         for d in 0..days {
-            normal_day(&mut g, u, d, install_user, install_day);
+            normal_day(&mut g, u, d, &life);
         }
     }
     // Decoy: a second delegate starts reading the executive's mailbox.
@@ -258,44 +301,12 @@ pub(crate) fn generate(opts: &ScenarioOptions) -> Data {
             g.push(t0 + k * 420, &ctx, op);
         }
     }
-    // Decoy: a mailbox migration with bulk binds, two working days.
-    let mut mig_days = Vec::new();
-    let mut d = 17;
-    while mig_days.len() < 2 && d < days {
-        if weekday(start + d * DAY) < 5 {
-            mig_days.push(d);
-        }
-        d += 1;
-    }
-    let mig_ip = IpAddr::V4(Ipv4Addr::new(198, 19, 201, 7));
-    for &d in &mig_days {
-        let day = start + d * DAY;
-        let mut t = day + 10 * HOUR;
-        for target in g.w.tenant_users(1) {
-            if matches!(g.w.users[target].role, Role::Migration) {
-                continue;
-            }
-            let ctx = Ctx {
-                user: migration,
-                mailbox: target,
-                logon: 1,
-                profile: prof::MIGRATION,
-                ip: mig_ip,
-                session: g.session(migration, 5, d),
-                tag: Tag::Decoy(DecoyKind::MigrationAccount),
-            };
-            for f in [0, 1, 2] {
-                let n = usize::try_from(g.rng.range(20, 40)).unwrap_or(20);
-                let extra = u32::try_from(g.rng.range(80, 260)).unwrap_or(80);
-                let op = g.bind(f, n, extra);
-                g.push(t, &ctx, op);
-                t += g.rng.range(150, 400);
-            }
-        }
-    }
+    // Decoys of services and administrators: migration, backup, eDiscovery, a night shift.
+    let services = decoys::services(&mut g);
 
     // Throttling stops Bind auditing of the mailbox for 24 h (Sync still logged).
-    let throttled = plan.throttled.clone();
+    let mut throttled = plan.throttled.clone();
+    throttled.extend(services.throttled.iter().copied());
     g.ual.retain(|r| {
         !throttled.iter().any(|&(mbx, t)| {
             r.mailbox == mbx
@@ -332,11 +343,20 @@ pub(crate) fn generate(opts: &ScenarioOptions) -> Data {
         s.correlation = Guid::from_bits(idr.next_u128());
         s.request = Guid::from_bits(idr.next_u128());
     }
-    let mut decoys = BTreeMap::new();
+    let mut decoys = services.decoys;
     decoys.insert(DecoyKind::NewOutlookInstall, (install_user, install_user));
     decoys.insert(DecoyKind::NewDelegate, (delegate_user, exec0));
     decoys.insert(DecoyKind::IocOutsideWindow, (ioc_user, ioc_user));
-    decoys.insert(DecoyKind::MigrationAccount, (migration, exec1));
+    decoys.insert(DecoyKind::ArchivingConnector, (archiver, exec0));
+    decoys.insert(DecoyKind::DelegateAssistant, (assistant0, exec0));
+    // Named by one of them whose mailbox the actor does not read.
+    let read1 = [exec1, staff1[1 % staff1.len()]];
+    if let Some(first) = (0..g.w.users.len()).find(|&u| life.rollout[u] && !read1.contains(&u)) {
+        decoys.insert(DecoyKind::NewOutlookRollout, (first, first));
+    }
+    if let Some(sh) = shared {
+        decoys.insert(DecoyKind::SharedMailbox, (life.shared_readers[0].0, sh));
+    }
     Data {
         world: g.w,
         ual: g.ual,
@@ -355,11 +375,21 @@ impl SignIn {
     }
 }
 
-fn normal_day(g: &mut Gen, u: usize, d: i64, install_user: usize, install_day: i64) {
+fn normal_day(g: &mut Gen, u: usize, d: i64, life: &Life) {
     let user = g.w.users[u].clone();
     let ti = user.tenant;
     let day = g.start + d * DAY;
     let workday = weekday(day) < 5;
+    match user.role {
+        Role::Service => {
+            archive_run(g, u, d);
+            return;
+        }
+        // Services and mailboxes nobody signs in to: their activity is a decoy of its own or
+        // none at all.
+        Role::Migration | Role::Shared | Role::BackupApp | Role::Monitor => return,
+        _ => {}
+    }
     if !workday && !g.rng.chance(0.15) {
         return;
     }
@@ -367,35 +397,8 @@ fn normal_day(g: &mut Gen, u: usize, d: i64, install_user: usize, install_day: i
     let office = g.w.tenants[ti].office_ip;
     let at_home = !workday || g.rng.chance(0.2);
     let ip = if at_home { user.home_ip } else { office };
-    match user.role {
-        Role::Service => {
-            // Nightly archive run over every human mailbox of the tenant.
-            let mut t = day + 2 * HOUR + g.rng.range(0, 600);
-            let ctx_ip = IpAddr::V4(Ipv4Addr::new(198, 19, 200, 10 + ti as u8));
-            for target in g.w.tenant_users(ti) {
-                if matches!(g.w.users[target].role, Role::Service | Role::Migration) {
-                    continue;
-                }
-                let ctx = Ctx {
-                    user: u,
-                    mailbox: target,
-                    logon: 1,
-                    profile: prof::ARCHIVER,
-                    ip: ctx_ip,
-                    session: g.session(u, 4, d),
-                    tag: Tag::Normal,
-                };
-                let n = usize::try_from(g.rng.range(3, 10)).unwrap_or(3);
-                let op = g.bind(0, n, 0);
-                g.push(t, &ctx, op);
-                t += g.rng.range(900, 1800);
-            }
-            return;
-        }
-        Role::Migration => return,
-        _ => {}
-    }
-    let desktop = user.desktop || (u == install_user && d >= install_day);
+    let install_user = life.install_user;
+    let desktop = user.desktop || (u == install_user && d >= life.install_day);
     let desktop_tag = if u == install_user {
         Tag::Decoy(DecoyKind::NewOutlookInstall)
     } else {
@@ -406,7 +409,18 @@ fn normal_day(g: &mut Gen, u: usize, d: i64, install_user: usize, install_day: i
     } else {
         ip
     };
-    let mut main_profile = prof::OWA;
+    let desktop_session = g.session(u, 1, d / 7 + if u == install_user { 1000 } else { 0 });
+    // The web client: OWA, or the new Outlook once it reached this user.
+    let (web_profile, web_session, web_tag) = if life.rollout[u] && d >= life.rollout_day {
+        (
+            prof::NEW_OUTLOOK,
+            g.session(u, 8, d),
+            Tag::Decoy(DecoyKind::NewOutlookRollout),
+        )
+    } else {
+        (prof::OWA, g.session(u, 2, d), Tag::Normal)
+    };
+    let mut main_profile = web_profile;
     if desktop {
         main_profile = prof::DESKTOP;
         let ctx = Ctx {
@@ -415,7 +429,7 @@ fn normal_day(g: &mut Gen, u: usize, d: i64, install_user: usize, install_day: i
             logon: 0,
             profile: prof::DESKTOP,
             ip: desktop_ip,
-            session: g.session(u, 1, d / 7 + if u == install_user { 1000 } else { 0 }),
+            session: desktop_session,
             tag: desktop_tag,
         };
         let mut t = ws + g.rng.range(0, 5400);
@@ -441,10 +455,10 @@ fn normal_day(g: &mut Gen, u: usize, d: i64, install_user: usize, install_day: i
             user: u,
             mailbox: u,
             logon: 0,
-            profile: prof::OWA,
+            profile: web_profile,
             ip,
-            session: g.session(u, 2, d),
-            tag: Tag::Normal,
+            session: web_session,
+            tag: web_tag,
         };
         let t0 = ws + g.rng.range(0, 3 * HOUR);
         for k in 0..g.rng.range(1, 3) {
@@ -475,48 +489,74 @@ fn normal_day(g: &mut Gen, u: usize, d: i64, install_user: usize, install_day: i
     if user.role == Role::Assistant
         && let Some(exec) = g.w.find(ti, Role::Executive)
     {
-        {
-            let ctx = Ctx {
-                user: u,
-                mailbox: exec,
-                logon: 2,
-                profile: prof::OWA,
-                ip,
-                session: g.session(u, 2, d),
-                tag: Tag::Normal,
-            };
-            let t0 = ws + g.rng.range(HOUR, 6 * HOUR);
+        // The assistant reads the executive's mailbox as a delegate, from wherever they work.
+        let ctx = Ctx {
+            user: u,
+            mailbox: exec,
+            logon: 2,
+            profile: web_profile,
+            ip,
+            session: web_session,
+            tag: Tag::Decoy(DecoyKind::DelegateAssistant),
+        };
+        let t0 = ws + g.rng.range(HOUR, 6 * HOUR);
+        for k in 0..g.rng.range(1, 3) {
+            let f = g.pick_folder();
+            let n = usize::try_from(g.rng.range(1, 3)).unwrap_or(1);
+            let op = g.bind(f, n, 0);
+            g.push(t0 + k * 900, &ctx, op);
+        }
+    }
+    // The shared mailbox, read by colleagues as delegates in their own sessions: desktop
+    // Outlook syncs it (the mailbox is added to their profile), the web client binds.
+    if let Some(shared) = life.shared
+        && workday
+        && life
+            .shared_readers
+            .iter()
+            .any(|&(r, from)| r == u && d >= from)
+        && g.rng.chance(0.7)
+    {
+        let ctx = Ctx {
+            user: u,
+            mailbox: shared,
+            logon: 2,
+            profile: if desktop { prof::DESKTOP } else { web_profile },
+            ip: if desktop { desktop_ip } else { ip },
+            session: if desktop {
+                desktop_session
+            } else {
+                web_session
+            },
+            tag: Tag::Decoy(DecoyKind::SharedMailbox),
+        };
+        let t0 = ws + g.rng.range(HOUR, 7 * HOUR);
+        if desktop {
+            g.push(t0, &ctx, Gen::sync(0));
+        } else {
             for k in 0..g.rng.range(1, 3) {
-                let f = g.pick_folder();
-                let n = usize::try_from(g.rng.range(1, 3)).unwrap_or(1);
-                let op = g.bind(f, n, 0);
-                g.push(t0 + k * 900, &ctx, op);
+                let n = usize::try_from(g.rng.range(1, 4)).unwrap_or(1);
+                let op = g.bind(0, n, 0);
+                g.push(t0 + k * 700, &ctx, op);
             }
         }
     }
     // Sending mail, with the main client.
     for _ in 0..g.rng.range(0, 2) {
         let profile = main_profile;
+        let is_desktop = profile == prof::DESKTOP;
         let ctx = Ctx {
             user: u,
             mailbox: u,
             logon: 0,
             profile,
-            ip: if profile == prof::DESKTOP {
-                desktop_ip
+            ip: if is_desktop { desktop_ip } else { ip },
+            session: if is_desktop {
+                desktop_session
             } else {
-                ip
+                web_session
             },
-            session: if profile == prof::DESKTOP {
-                g.session(u, 1, d / 7 + if u == install_user { 1000 } else { 0 })
-            } else {
-                g.session(u, 2, d)
-            },
-            tag: if profile == prof::DESKTOP {
-                desktop_tag
-            } else {
-                Tag::Normal
-            },
+            tag: if is_desktop { desktop_tag } else { web_tag },
         };
         let item = u32::try_from(g.rng.below(u64::from(FOLDERS[1].1))).unwrap_or(0);
         {
@@ -543,7 +583,11 @@ fn normal_day(g: &mut Gen, u: usize, d: i64, install_user: usize, install_day: i
     }
     // Exchange administration.
     if user.role == Role::Admin && workday && g.rng.chance(0.5) {
-        let targets = g.w.tenant_users(ti);
+        let targets: Vec<usize> =
+            g.w.tenant_users(ti)
+                .into_iter()
+                .filter(|&t| g.w.users[t].role.has_mailbox())
+                .collect();
         let target = *g.rng.pick(&targets);
         let name = *g.rng.pick(&[
             "Set-Mailbox",
@@ -561,8 +605,44 @@ fn normal_day(g: &mut Gen, u: usize, d: i64, install_user: usize, install_day: i
         };
         {
             let dt = g.rng.range(HOUR, 7 * HOUR);
-            g.push(ws + dt, &ctx, Op::Cmdlet { name, target });
+            g.push(
+                ws + dt,
+                &ctx,
+                Op::Cmdlet {
+                    name,
+                    target,
+                    grantee: None,
+                },
+            );
         }
+    }
+}
+
+/// The archiving connector's nightly run: an EWS service account (LogonType Admin) reads the
+/// new mail of every mailbox of its tenant, several mailboxes a minute, from the vendor's
+/// network, with a sign-in at the start of each run.
+fn archive_run(g: &mut Gen, u: usize, d: i64) {
+    let ti = g.w.users[u].tenant;
+    let mut t = g.start + d * DAY + 2 * HOUR + g.rng.range(0, 600);
+    let ctx_ip = IpAddr::V4(Ipv4Addr::new(198, 19, 200, 10 + ti as u8));
+    for target in g.w.tenant_users(ti) {
+        let role = g.w.users[target].role;
+        if !role.has_mailbox() || matches!(role, Role::Service | Role::Migration) {
+            continue;
+        }
+        let ctx = Ctx {
+            user: u,
+            mailbox: target,
+            logon: 1,
+            profile: prof::ARCHIVER,
+            ip: ctx_ip,
+            session: g.session(u, 4, d),
+            tag: Tag::Decoy(DecoyKind::ArchivingConnector),
+        };
+        let n = usize::try_from(g.rng.range(3, 10)).unwrap_or(3);
+        let op = g.bind(0, n, 0);
+        g.push(t, &ctx, op);
+        t += g.rng.range(30, 110);
     }
 }
 
@@ -580,7 +660,10 @@ fn attach_signins(g: &mut Gen) -> Vec<SignIn> {
             Some(&(last, _, ip)) => r.time - last > HOUR || ip != r.ip,
         };
         if need {
-            let interactive = !state.contains_key(&r.session);
+            // An application's client-credentials token is never interactive, and no STS
+            // logon record follows it.
+            let app_only = g.w.users[r.user].role == Role::BackupApp;
+            let interactive = !app_only && !state.contains_key(&r.session);
             let floor = state.get(&r.session).map_or(i64::MIN, |s| s.0 + 1);
             // The sign-in lands strictly before the record (its fraction is below a second).
             let t = (r.time - rng.range(5, 900)).max(floor).min(r.time - 1);

@@ -211,13 +211,15 @@ pub struct ThrottleTruth {
 /// A decoy: records that look like the intrusion but are benign.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct DecoyTruth {
-    /// `new_outlook_install`, `ioc_ip_outside_window`, `new_delegate`, `migration_account`.
+    /// `new_outlook_install`, `ioc_ip_outside_window`, `new_delegate`, `migration_account`,
+    /// `backup_app_only`, `archiving_connector`, `ediscovery_search`, `delegate_assistant`,
+    /// `new_outlook_rollout`, `shared_mailbox`, `night_admin`.
     pub kind: String,
     /// What it is and why it is benign.
     pub description: String,
-    /// Acting user.
+    /// Acting user (for the backup application: its application id).
     pub user: String,
-    /// Mailbox (for the migration account: one of several).
+    /// A mailbox it touched (for services reading many: the first).
     pub mailbox: String,
     /// UAL Ids of its records (each has sign-ins behind it).
     pub record_ids: Vec<String>,
@@ -250,7 +252,28 @@ fn description(kind: &str) -> &'static str {
             "A colleague starts reading the executive's mailbox as a delegate (LogonType 2) through OWA from the office, with sign-ins."
         }
         "migration_account" => {
-            "A mailbox migration account binds every mailbox of its tenant in bulk (OperationCount in the hundreds) for two days, with sign-ins."
+            "An administrator grants a migration account ApplicationImpersonation and full access; the account then reads every mailbox of its tenant overnight for two nights (one session, two cloud workers, several mailboxes a minute, OperationCount in the hundreds, one mailbox throttled), with sign-ins."
+        }
+        "backup_app_only" => {
+            "A third-party backup application with an application permission reads every mailbox through Microsoft Graph each night, as itself (UserType Application, no session, Client=REST), from its cloud, starting part-way through the period; its tokens are in the service principal sign-in log."
+        }
+        "archiving_connector" => {
+            "An archiving connector's EWS service account reads every mailbox of its tenant each night, several a minute, with a sign-in at the start of each run."
+        }
+        "ediscovery_search" => {
+            "The records manager creates, starts, previews and exports content searches over every mailbox from home late in the evening, with interactive sign-ins."
+        }
+        "delegate_assistant" => {
+            "The executive's assistant reads the executive's mailbox as a delegate every working day, from the office or from home, in the assistant's own signed-in sessions."
+        }
+        "new_outlook_rollout" => {
+            "The new Outlook for Windows reaches about seven in ten people of a tenant on one day: a new ClientAppId and user agent for each of their mailboxes at once, with sign-ins."
+        }
+        "shared_mailbox" => {
+            "A shared mailbox that never signs in is read by several colleagues as delegates (desktop Outlook syncs it, the web client binds), one of them joining part-way through."
+        }
+        "night_admin" => {
+            "An administrator works three nights from home inside the actor's hours: grants full access, bypasses auditing for a monitoring account, and opens a colleague's mailbox as an administrator, with interactive sign-ins."
         }
         _ => "",
     }
@@ -293,6 +316,19 @@ pub(crate) fn build(data: &Data, seed: u64) -> Truth {
     let mut decoy_ids: BTreeMap<&'static str, Vec<String>> = BTreeMap::new();
     let (mut win_first, mut win_last) = (i64::MAX, i64::MIN);
     for r in &data.ual {
+        if let Op::MailItemsAccessed {
+            throttled: true, ..
+        } = &r.op
+        {
+            let owner = &w.users[r.mailbox];
+            throttles.push(ThrottleTruth {
+                tenant_id: w.tenants[owner.tenant].id.to_string(),
+                mailbox: owner.upn.clone(),
+                from: t0(r.time),
+                to: t0(r.time + DAY),
+                record_id: r.id.to_string(),
+            });
+        }
         match r.tag {
             Tag::Decoy(k) => decoy_ids
                 .entry(k.slug())
@@ -332,9 +368,9 @@ pub(crate) fn build(data: &Data, seed: u64) -> Truth {
                 m.ips.insert(r.ip.to_string());
                 if let Op::MailItemsAccessed {
                     access,
-                    throttled,
                     folders,
                     count,
+                    ..
                 } = &r.op
                 {
                     m.opcount += u64::from(*count);
@@ -367,15 +403,6 @@ pub(crate) fn build(data: &Data, seed: u64) -> Truth {
                             a.last = a.last.max(r.time);
                             a.count += 1;
                         }
-                    }
-                    if *throttled {
-                        throttles.push(ThrottleTruth {
-                            tenant_id: tenant.id.to_string(),
-                            mailbox: owner.upn.clone(),
-                            from: t0(r.time),
-                            to: t0(r.time + DAY),
-                            record_id: r.id.to_string(),
-                        });
                     }
                 }
             }
@@ -497,7 +524,7 @@ pub(crate) fn build(data: &Data, seed: u64) -> Truth {
                 mailboxes: w
                     .users
                     .iter()
-                    .filter(|u| u.tenant == i)
+                    .filter(|u| u.tenant == i && u.role.has_mailbox())
                     .map(|u| u.upn.clone())
                     .collect(),
             })

@@ -92,6 +92,7 @@ fn plan(opts: &VolumeOptions) -> (Plan, Truth) {
             admin: true,
             service: false,
             migration: false,
+            extras: &[],
         },
         TenantPlan {
             staff: per,
@@ -99,6 +100,7 @@ fn plan(opts: &VolumeOptions) -> (Plan, Truth) {
             admin: true,
             service: false,
             migration: false,
+            extras: &[],
         },
         TenantPlan {
             staff: (per / 8).max(2),
@@ -106,6 +108,7 @@ fn plan(opts: &VolumeOptions) -> (Plan, Truth) {
             admin: true,
             service: false,
             migration: false,
+            extras: &[],
         },
     ];
     let scen = scenario::actor_only(opts.seed, &plans);
@@ -193,7 +196,15 @@ fn gen_chunk(p: &Plan, seed: u64, i: i64, n: u64, out: &mut Vec<Ual>) {
                 "Set-CASMailbox",
                 "Set-MailboxRegionalConfiguration",
             ]);
-            (u, prof::ADMIN_PS, Op::Cmdlet { name, target })
+            (
+                u,
+                prof::ADMIN_PS,
+                Op::Cmdlet {
+                    name,
+                    target,
+                    grantee: None,
+                },
+            )
         } else {
             let u = *r.pick(&p.humans);
             let audited = w.tenants[w.users[u].tenant].audited;

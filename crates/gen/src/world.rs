@@ -51,6 +51,29 @@ pub(crate) enum Role {
     Service,
     /// Mailbox migration account (bulk binds for a couple of days).
     Migration,
+    /// Records manager who runs eDiscovery searches (otherwise an ordinary employee).
+    Compliance,
+    /// A shared mailbox: never signs in, read by colleagues as delegates.
+    Shared,
+    /// A third-party backup application reading every mailbox with an application permission
+    /// (app-only: no user, no Entra session; `UserId` is the application).
+    BackupApp,
+    /// A monitoring account whose mailbox auditing an administrator bypasses.
+    Monitor,
+}
+
+impl Role {
+    /// A person who signs in and reads their own mail.
+    pub(crate) fn human(self) -> bool {
+        !matches!(
+            self,
+            Role::Service | Role::Migration | Role::Shared | Role::BackupApp | Role::Monitor
+        )
+    }
+    /// Has a mailbox (everything but an application).
+    pub(crate) fn has_mailbox(self) -> bool {
+        self != Role::BackupApp
+    }
 }
 
 /// One user with a mailbox.
@@ -100,8 +123,14 @@ pub(crate) mod prof {
     pub(crate) const MIGRATION: usize = 4;
     pub(crate) const ADMIN_PS: usize = 5;
     pub(crate) const BROWSER_SP: usize = 6;
+    /// A third-party backup application reading mail through Microsoft Graph, app-only.
+    pub(crate) const BACKUP_GRAPH: usize = 7;
+    /// The new Outlook for Windows.
+    pub(crate) const NEW_OUTLOOK: usize = 8;
+    /// The Microsoft Purview portal (eDiscovery).
+    pub(crate) const PURVIEW: usize = 9;
     /// First actor profile; the actor has three.
-    pub(crate) const ACTOR: usize = 7;
+    pub(crate) const ACTOR: usize = 10;
 }
 
 /// The mail folders every mailbox has: path and how many messages it holds.
@@ -232,6 +261,9 @@ pub(crate) struct TenantPlan {
     pub(crate) admin: bool,
     pub(crate) service: bool,
     pub(crate) migration: bool,
+    /// Further accounts: a records manager (eDiscovery), a shared mailbox, an app-only backup
+    /// application, a monitoring account.
+    pub(crate) extras: &'static [Role],
 }
 
 /// Tenant definitions: domain, city/country, audited, app-context, token fields.
@@ -297,12 +329,16 @@ impl World {
             if plan.migration {
                 roles.push(Role::Migration);
             }
+            roles.extend_from_slice(plan.extras);
             for role in roles {
                 let (local, display) = match role {
                     Role::Service => ("svc-archive".to_string(), "Archive Service".to_string()),
                     Role::Migration => {
                         ("svc-migration".to_string(), "Migration Service".to_string())
                     }
+                    Role::Shared => ("press.office".to_string(), "Press Office".to_string()),
+                    Role::Monitor => ("svc-monitor".to_string(), "Mailbox Monitor".to_string()),
+                    Role::BackupApp => (String::new(), "Cloud Mail Backup".to_string()),
                     _ => loop {
                         let f = *rng.pick(FIRST);
                         let l = *rng.pick(LAST);
@@ -329,10 +365,16 @@ impl World {
                     0,
                     ((ubits >> 40) as u16) | 1,
                 ));
-                let human = !matches!(role, Role::Service | Role::Migration);
+                let human = role.human();
+                // An application acts as itself: its records carry its application id.
+                let upn = if role == Role::BackupApp {
+                    backup_app_id(seed)
+                } else {
+                    format!("{local}@{}", tenants[ti].domain)
+                };
                 users.push(User {
                     tenant: ti,
-                    upn: format!("{local}@{}", tenants[ti].domain),
+                    upn,
                     display,
                     object_id: Guid::from_bits(rng.next_u128()),
                     puid: ids::puid(ubits),
@@ -425,6 +467,18 @@ pub(crate) fn folder_id_of(bits: u64, f: usize) -> String {
         "LgAAAAA{}AAAB",
         ids::token_id(raw).replace('_', "/").replace('-', "+")
     )
+}
+
+/// Microsoft Graph (the resource of Graph mail reads).
+pub(crate) const GRAPH_APP: &str = "00000003-0000-0000-c000-000000000000";
+
+/// The application id of the third-party backup application (random per seed).
+pub(crate) fn backup_app_id(seed: u64) -> String {
+    Guid::from_bits(
+        (u128::from(hash(&[seed, 1, hash_str("backup")])) << 64)
+            | u128::from(hash(&[seed, 2, hash_str("backup")])),
+    )
+    .to_string()
 }
 
 fn standard_profiles(seed: u64, tenants: &[Tenant]) -> Vec<Profile> {
@@ -530,6 +584,37 @@ fn standard_profiles(seed: u64, tenants: &[Tenant]) -> Vec<Profile> {
             "Windows 10",
             "Chrome 113.0.0",
         ),
+        // Graph mail reads are written `Client=REST;Client=RESTSystem;;`, like the actor's.
+        p(
+            "Client=REST;Client=RESTSystem;;",
+            GRAPH_APP,
+            &backup_app_id(seed),
+            "Cloud Mail Backup",
+            "",
+            "",
+            "",
+            "",
+        ),
+        p(
+            "Client=OWA;Action=ViaProxy",
+            EXCHANGE_APP,
+            "5d661950-3475-41cd-a2c3-d671a3162bc1",
+            "Microsoft Outlook",
+            "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/113.0.0.0 Safari/537.36 Edg/113.0.1774.50 OneOutlook/1.2023.519.400",
+            "Mobile Apps and Desktop clients",
+            "Windows 10",
+            "",
+        ),
+        p(
+            "",
+            "80ccca67-54bd-44ab-8625-4b79c4dc7775",
+            "80ccca67-54bd-44ab-8625-4b79c4dc7775",
+            "Microsoft 365 Security and Compliance Center",
+            "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/113.0.0.0 Safari/537.36 Edg/113.0.1774.50",
+            "Browser",
+            "Windows 10",
+            "Edge 113.0.1774",
+        ),
     ];
     let mut actor = |cis: &str, ua: &str, actor_info: bool| {
         let mut pr = p(
@@ -562,6 +647,7 @@ mod tests {
             admin: true,
             service: true,
             migration: false,
+            extras: &[],
         };
         World::build(5, &[plan, plan])
     }

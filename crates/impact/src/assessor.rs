@@ -229,6 +229,8 @@ pub struct Assessor {
     pub(crate) span: Span,
     /// Records and `MailItemsAccessed` records per (tenant, workload, day).
     pub(crate) grid: IdMap<(Sym, Sym, i32), (u64, u64)>,
+    /// Mail-access and other records per (tenant, person or [`NONE`] for the tenant, day).
+    pub(crate) audit: IdMap<(Sym, Sym, i32), crate::audit_gaps::DayAct>,
     ipbuf: String,
 }
 
@@ -321,6 +323,11 @@ impl Assessor {
             cell.1 += 1;
         }
         let mailbox = self.mailbox_of(ev, is_mia);
+        if let Some(t) = t
+            && day != NO_DAY
+        {
+            self.note_audit(ev, tenant, mailbox, is_mia, t, day);
+        }
         let throttled = ev.mail.as_ref().is_some_and(|m| m.throttled);
         if let Some(m) = &ev.mail
             && m.items_lost

@@ -203,9 +203,31 @@ pub(crate) fn finish(
         stats,
         window,
     };
-    let (top_limits, org_limits) = limits::general(&ctx_limits, &orgs);
-    for (tenant, ls) in org_limits {
+    let general = limits::general(&ctx_limits, &orgs);
+    let top_limits = general.top;
+    for (tenant, ls) in general.per_org {
         orgs.entry(tenant).or_default().limits.extend(ls);
+    }
+    // Mailboxes whose audit is missing or stops are listed whether the actor touched them or
+    // not (with no messages when not).
+    for ((tenant, mailbox), ls) in general.per_mailbox {
+        let mia = a
+            .strings
+            .get(&tenant)
+            .zip(a.strings.get(&mailbox))
+            .and_then(|k| a.mailboxes.get(&k))
+            .map_or(0, |s| s.mia);
+        let mb = orgs
+            .entry(tenant)
+            .or_default()
+            .mailboxes
+            .entry(mailbox)
+            .or_default();
+        // The actor's own "active here without MailItemsAccessed" limit says it already.
+        if mb.records > 0 && mia == 0 {
+            continue;
+        }
+        mb.limits.extend(ls);
     }
 
     let mut organizations = Vec::with_capacity(orgs.len());

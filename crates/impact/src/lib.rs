@@ -60,6 +60,7 @@
 #![deny(missing_docs)]
 
 mod assessor;
+mod audit_gaps;
 mod error;
 mod expand;
 mod finish;

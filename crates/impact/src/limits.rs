@@ -6,6 +6,7 @@ use stormwatch_core::impact::{CoverageRow, SourceCoverage};
 use stormwatch_core::{InputStats, Limit, LimitKind, Timestamp};
 
 use crate::assessor::{Assessor, MailboxState, NO_DAY};
+use crate::audit_gaps::{self, DayAct, Gap, GapKind};
 use crate::finish::{MbxB, OrgB, UNKNOWN_TENANT, tenant_text};
 use crate::intern::{NONE, Sym};
 use crate::span::Span;
@@ -96,14 +97,21 @@ pub(crate) fn mailbox(mb: &mut MbxB, state: Option<&MailboxState>) {
     }
 }
 
-/// Top-level limits, and limits per organisation (tenant id → limits).
-pub(crate) fn general(
-    cx: &Context<'_>,
-    orgs: &BTreeMap<String, OrgB>,
-) -> (Vec<Limit>, BTreeMap<String, Vec<Limit>>) {
+/// Limits of the whole input, of organisations and of mailboxes.
+pub(crate) struct General {
+    pub(crate) top: Vec<Limit>,
+    /// Tenant id → limits.
+    pub(crate) per_org: BTreeMap<String, Vec<Limit>>,
+    /// (tenant id, mailbox) → limits, for mailboxes touched by the actor or not.
+    pub(crate) per_mailbox: BTreeMap<(String, String), Vec<Limit>>,
+}
+
+/// Top-level limits, and limits per organisation and per mailbox.
+pub(crate) fn general(cx: &Context<'_>, orgs: &BTreeMap<String, OrgB>) -> General {
     let mut top = Vec::new();
     let mut per_org: BTreeMap<String, Vec<Limit>> = BTreeMap::new();
-    no_mail_audit(cx, orgs, &mut top, &mut per_org);
+    let mut per_mailbox: BTreeMap<(String, String), Vec<Limit>> = BTreeMap::new();
+    no_mail_audit(cx, orgs, &mut top, &mut per_org, &mut per_mailbox);
     log_gaps(cx, &mut top, &mut per_org);
     parse_errors(cx.stats, &mut top);
     items_lost(cx, &mut top);
@@ -135,14 +143,21 @@ pub(crate) fn general(
         ));
     }
     sort(&mut top);
-    (top, per_org)
+    General {
+        top,
+        per_org,
+        per_mailbox,
+    }
 }
 
+/// `no_mail_audit`: tenants and mailboxes whose mail-access audit is missing, or stops, starts
+/// late or pauses while their other activity goes on (see [`audit_gaps`]).
 fn no_mail_audit(
     cx: &Context<'_>,
     orgs: &BTreeMap<String, OrgB>,
     top: &mut Vec<Limit>,
     per_org: &mut BTreeMap<String, Vec<Limit>>,
+    per_mailbox: &mut BTreeMap<(String, String), Vec<Limit>>,
 ) {
     let a = cx.a;
     let mut tenants: HashMap<Sym, (u64, u64, Span)> = HashMap::new();
@@ -154,71 +169,139 @@ fn no_mail_audit(
             e.2.add(Some(i64::from(day) * DAY_SECS * NANOS));
         }
     }
-    let mut sorted: Vec<(String, (u64, u64, Span))> = tenants
+    let mut sorted: Vec<(String, Sym, (u64, u64, Span))> = tenants
         .into_iter()
         .filter(|(t, _)| *t != NONE)
-        .map(|(t, v)| (tenant_text(a, t), v))
+        .map(|(t, v)| (tenant_text(a, t), t, v))
         .collect();
     sorted.sort_by(|x, y| x.0.cmp(&y.0));
-    for (tenant, (records, mia, span)) in &sorted {
-        if *mia > 0 || *records == 0 {
+    // Days per (tenant, person); the tenant itself is person NONE.
+    let mut days: HashMap<(Sym, Sym), BTreeMap<i32, DayAct>> = HashMap::new();
+    for (&(t, p, day), act) in &a.audit {
+        days.entry((t, p)).or_default().insert(day, *act);
+    }
+    for (tenant, tsym, (records, mia, span)) in &sorted {
+        if *records == 0 {
             continue;
         }
-        let l = lim(
-            LimitKind::NoMailAudit,
-            span.first_ts(),
-            span.last_ts().map(|t| t.add_seconds(DAY_SECS)),
-            format!(
-                "Tenant {tenant}: {records} records but no MailItemsAccessed (no audit licence, \
-                 mailbox auditing off, or left out of the export): mail reads in this \
-                 organisation are not observable. Absence of reads here does not mean none \
-                 happened."
-            ),
-        );
-        top.push(l.clone());
-        per_org.entry(tenant.clone()).or_default().push(l);
-    }
-    // Mailboxes with activity but no MailItemsAccessed, in tenants that do have some.
-    let audited: BTreeSet<&str> = sorted
-        .iter()
-        .filter(|(_, v)| v.1 > 0)
-        .map(|(t, _)| t.as_str())
-        .collect();
-    let mut silent: BTreeMap<String, Vec<String>> = BTreeMap::new();
-    for (&(t, m), st) in &a.mailboxes {
-        if st.records > 0 && st.mia == 0 {
-            let tenant = tenant_text(a, t);
-            if audited.contains(tenant.as_str()) {
-                silent
-                    .entry(tenant)
+        if *mia == 0 {
+            let l = lim(
+                LimitKind::NoMailAudit,
+                span.first_ts(),
+                span.last_ts().map(|t| t.add_seconds(DAY_SECS)),
+                format!(
+                    "Tenant {tenant}: {records} records but no MailItemsAccessed (no audit licence, \
+                     mailbox auditing off, or left out of the export): mail reads in this \
+                     organisation are not observable. Absence of reads here does not mean none \
+                     happened."
+                ),
+            );
+            top.push(l.clone());
+            per_org.entry(tenant.clone()).or_default().push(l);
+            continue;
+        }
+        // The tenant's own runs without mail-access records.
+        let empty = BTreeMap::new();
+        let tdays = days.get(&(*tsym, NONE)).unwrap_or(&empty);
+        let tenant_gaps = audit_gaps::gaps(tdays, None);
+        for g in &tenant_gaps {
+            let l = lim(
+                LimitKind::NoMailAudit,
+                Some(ts(g.from)),
+                Some(ts(g.to)),
+                format!(
+                    "Tenant {tenant}: {} while {} other records (sign-ins, logons, sends, file \
+                     access) on {} days go on: the audit licence may have lapsed, mailbox auditing \
+                     been turned off, or the export left them out. Mail reads in this window are \
+                     not observable; absence of reads here does not mean none happened.",
+                    gap_words(g),
+                    g.other,
+                    g.days
+                ),
+            );
+            top.push(l.clone());
+            per_org.entry(tenant.clone()).or_default().push(l);
+        }
+        // Each mailbox's own runs, where the tenant's do not already cover them.
+        let rate = audit_gaps::rate(tdays);
+        let mut named: Vec<(String, Gap)> = Vec::new();
+        for ((t, p), pdays) in &days {
+            if t != tsym || *p == NONE || !a.mailboxes.contains_key(&(*t, *p)) {
+                continue;
+            }
+            let mailbox = a.strings.resolve(*p).to_owned();
+            for g in audit_gaps::gaps(pdays, rate) {
+                if tenant_gaps
+                    .iter()
+                    .any(|tg| tg.from <= g.from && g.to <= tg.to)
+                {
+                    continue;
+                }
+                let l = lim(
+                    LimitKind::NoMailAudit,
+                    Some(ts(g.from)),
+                    Some(ts(g.to)),
+                    format!(
+                        "Mailbox {mailbox}: {} while {} other Exchange records of this mailbox \
+                         and its owner (sends, moves, other mailbox operations) on {} days go on: \
+                         its auditing or licence may have changed. Reads of this mailbox in this \
+                         window are not observable.",
+                        gap_words(&g),
+                        g.other,
+                        g.days
+                    ),
+                );
+                per_mailbox
+                    .entry((tenant.clone(), mailbox.clone()))
                     .or_default()
-                    .push(a.strings.resolve(m).to_owned());
+                    .push(l);
+                named.push((mailbox.clone(), g));
             }
         }
-    }
-    for (tenant, mut boxes) in silent {
-        boxes.sort();
-        let n = boxes.len();
-        let named: Vec<&str> = boxes.iter().take(MAX_NAMED).map(String::as_str).collect();
-        let more = if n > MAX_NAMED {
-            format!(" and {} more", n - MAX_NAMED)
+        if named.is_empty() {
+            continue;
+        }
+        named.sort_by(|x, y| (&x.0, x.1.from).cmp(&(&y.0, y.1.from)));
+        let n: BTreeSet<&str> = named.iter().map(|(m, _)| m.as_str()).collect();
+        let listed: Vec<String> = named
+            .iter()
+            .take(MAX_NAMED)
+            .map(|(m, g)| format!("{m} ({} to {})", ts(g.from), ts(g.to)))
+            .collect();
+        let more = if named.len() > MAX_NAMED {
+            format!(" and {} more", named.len() - MAX_NAMED)
         } else {
             String::new()
         };
         let l = lim(
             LimitKind::NoMailAudit,
-            None,
-            None,
+            named.iter().map(|(_, g)| ts(g.from)).min(),
+            named.iter().map(|(_, g)| ts(g.to)).max(),
             format!(
-                "Tenant {tenant}: {n} mailboxes have activity but no MailItemsAccessed record \
-                 (unlicensed or auditing off for them): reads there are not observable: {}{more}.",
-                named.join(", ")
+                "Tenant {tenant}: {} mailboxes have activity without MailItemsAccessed records \
+                 for all or part of the input (unlicensed, auditing off for them, or left out \
+                 of the export): reads there are not observable: {}{more}.",
+                n.len(),
+                listed.join(", ")
             ),
         );
         top.push(l.clone());
-        if orgs.contains_key(&tenant) {
-            per_org.entry(tenant).or_default().push(l);
+        if orgs.contains_key(tenant) {
+            per_org.entry(tenant.clone()).or_default().push(l);
         }
+    }
+}
+
+/// "no MailItemsAccessed record from X to Y", by kind.
+fn gap_words(g: &Gap) -> String {
+    let (f, t) = (ts(g.from), ts(g.to));
+    match g.kind {
+        GapKind::Missing => format!("no MailItemsAccessed record at all ({f} to {t})"),
+        GapKind::Starts => {
+            format!("MailItemsAccessed records start only at {t}, after activity from {f}")
+        }
+        GapKind::Pauses => format!("no MailItemsAccessed record between {f} and {t}"),
+        GapKind::Stops => format!("MailItemsAccessed records stop at {f} (activity until {t})"),
     }
 }
 

@@ -49,11 +49,14 @@ mod options;
 mod process;
 mod run;
 mod source;
+mod stream;
+mod tenants;
 
 pub use error::ReadError;
 pub use inspect::Inspect;
 pub use options::{Input, InputFormat, Limits, Progress, ReadOptions};
 pub use run::{read, read_all, read_inspect};
+pub use stream::{InputStream, streams};
 
 /// Parse one PowerShell-flattened `@{Name=…; Value=…}` string into its pairs (as written by
 /// `ConvertTo-Json` at low depth); `None` if the text is not in that form.

@@ -166,9 +166,28 @@ pub struct Progress {
     pub bytes_read: AtomicU64,
     /// Records read (good and skipped).
     pub records: AtomicU64,
+    /// Input files found (set once the inputs are listed).
+    pub files_total: AtomicU64,
+    /// Bytes of the input files found (on disk: compressed files count compressed), set once
+    /// the inputs are listed; standard input adds nothing, so a run that reads it has no
+    /// known total.
+    pub bytes_total: AtomicU64,
+    /// Set when standard input is one of the inputs (its size is unknown).
+    pub reads_stdin: std::sync::atomic::AtomicBool,
 }
 
 impl Progress {
+    /// The known size of the inputs `(files, bytes)`, once listed; `None` before, or when
+    /// standard input is read.
+    #[must_use]
+    pub fn total(&self) -> Option<(u64, u64)> {
+        let files = self.files_total.load(Ordering::Relaxed);
+        if files == 0 || self.reads_stdin.load(Ordering::Relaxed) {
+            return None;
+        }
+        Some((files, self.bytes_total.load(Ordering::Relaxed)))
+    }
+
     /// A snapshot `(files_done, bytes_read, records)`.
     #[must_use]
     pub fn snapshot(&self) -> (u64, u64, u64) {
@@ -193,7 +212,11 @@ pub struct ReadOptions {
     pub since: Option<Timestamp>,
     /// Leave out records at or after this time (records without a time are kept).
     pub until: Option<Timestamp>,
-    /// Keep only these tenants (tenant id or organisation name, case-insensitive); empty = all.
+    /// Keep only these tenants, case-insensitive; empty = all. Each is a tenant id, an
+    /// organisation name, or a domain (`agency.example`): a domain keeps the records whose
+    /// user or mailbox is in it (or a subdomain of it), and every record of the tenants those
+    /// records belong to (found by reading the file inputs once before; standard input cannot
+    /// be read twice, so there only the records naming the domain are kept).
     pub tenants: Vec<String>,
     /// Live counters to update.
     pub progress: Option<Arc<Progress>>,

@@ -192,10 +192,54 @@ pub(crate) fn widen_span(
 pub(crate) struct Filter {
     pub(crate) since: Option<Timestamp>,
     pub(crate) until: Option<Timestamp>,
+    /// Tenant ids and organisation names (and the domains given, which may be either).
     pub(crate) tenants: Vec<String>,
+    /// The selectors that look like domains, lower-case: records whose user or mailbox is in
+    /// one are kept too.
+    pub(crate) domains: Vec<String>,
+}
+
+/// Does `name` (`user@domain`) belong to `domain` or a subdomain of it?
+pub(crate) fn in_domain(name: &str, domain: &str) -> bool {
+    let Some((_, d)) = name.rsplit_once('@') else {
+        return false;
+    };
+    d.eq_ignore_ascii_case(domain)
+        || (d.len() > domain.len()
+            && d.get(d.len() - domain.len()..)
+                .is_some_and(|tail| tail.eq_ignore_ascii_case(domain))
+            && d.as_bytes().get(d.len() - domain.len() - 1) == Some(&b'.'))
+}
+
+/// Does a `--tenant` value look like a domain (`agency.example`) rather than a tenant id?
+pub(crate) fn looks_like_domain(s: &str) -> bool {
+    let s = s.trim();
+    s.contains('.')
+        && !s.contains('@')
+        && !s.contains(char::is_whitespace)
+        && !s.starts_with('.')
+        && !s.ends_with('.')
 }
 
 impl Filter {
+    pub(crate) fn new(
+        since: Option<Timestamp>,
+        until: Option<Timestamp>,
+        tenants: Vec<String>,
+    ) -> Self {
+        let domains = tenants
+            .iter()
+            .filter(|t| looks_like_domain(t))
+            .map(|t| t.trim().to_ascii_lowercase())
+            .collect();
+        Filter {
+            since,
+            until,
+            tenants,
+            domains,
+        }
+    }
+
     fn keeps(&self, ev: &Event) -> bool {
         if let Some(t) = ev.time
             && (self.since.is_some_and(|s| t < s) || self.until.is_some_and(|u| t >= u))
@@ -207,7 +251,11 @@ impl Filter {
                 v.as_deref()
                     .is_some_and(|x| self.tenants.iter().any(|t| t.eq_ignore_ascii_case(x)))
             };
-            if !(m(&ev.tenant) || m(&ev.org_name)) {
+            let d = |v: &Option<String>| {
+                v.as_deref()
+                    .is_some_and(|x| self.domains.iter().any(|d| in_domain(x, d)))
+            };
+            if !(m(&ev.tenant) || m(&ev.org_name) || d(&ev.user) || d(&ev.mailbox)) {
                 return false;
             }
         }

@@ -43,10 +43,31 @@ pub fn read_inspect<I: Inspect>(
     sink: &mut dyn FnMut(Vec<Event>, I::Out),
 ) -> Result<InputStats, ReadError> {
     let targets = source::expand(inputs)?;
+    if let Some(p) = &opts.progress {
+        let mut bytes = 0u64;
+        for t in &targets {
+            match t {
+                source::Target::File(f) => {
+                    bytes += std::fs::metadata(f).map_or(0, |m| m.len());
+                }
+                source::Target::Stdin => p.reads_stdin.store(true, Ordering::Relaxed),
+            }
+        }
+        p.bytes_total.store(bytes, Ordering::Relaxed);
+        p.files_total.store(targets.len() as u64, Ordering::Relaxed);
+    }
     let pool = rayon::ThreadPoolBuilder::new()
         .num_threads(opts.threads)
         .thread_name(|i| format!("stormwatch-read-{i}"))
         .build()?;
+    let resolved;
+    let opts = match crate::tenants::resolve_domains(&targets, opts, &pool)? {
+        Some(o) => {
+            resolved = o;
+            &resolved
+        }
+        None => opts,
+    };
     let mut stats = InputStats::default();
     let stage = Stage::new(opts, &pool, inspect);
     for target in &targets {
@@ -106,7 +127,7 @@ pub(crate) fn read_in_memory(
 }
 
 /// What reading every file of a run shares.
-struct Stage<'a, I> {
+pub(crate) struct Stage<'a, I> {
     opts: &'a ReadOptions,
     filter: Filter,
     pool: &'a rayon::ThreadPool,
@@ -114,21 +135,17 @@ struct Stage<'a, I> {
 }
 
 impl<'a, I: Inspect> Stage<'a, I> {
-    fn new(opts: &'a ReadOptions, pool: &'a rayon::ThreadPool, inspect: &'a I) -> Self {
+    pub(crate) fn new(opts: &'a ReadOptions, pool: &'a rayon::ThreadPool, inspect: &'a I) -> Self {
         Stage {
             opts,
-            filter: Filter {
-                since: opts.since,
-                until: opts.until,
-                tenants: opts.tenants.clone(),
-            },
+            filter: Filter::new(opts.since, opts.until, opts.tenants.clone()),
             pool,
             inspect,
         }
     }
 
     #[allow(clippy::too_many_lines)]
-    fn read_opened(
+    pub(crate) fn read_opened(
         &self,
         opened: source::Opened,
         name: Arc<str>,

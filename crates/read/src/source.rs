@@ -29,6 +29,11 @@ impl Target {
 /// Expand inputs: files as given, directories walked recursively in sorted order (hidden
 /// entries and files without a log extension skipped).
 pub(crate) fn expand(inputs: &[Input]) -> Result<Vec<Target>, ReadError> {
+    expand_with(inputs, &[])
+}
+
+/// [`expand`], a directory walk also taking files with the extensions in `also`.
+pub(crate) fn expand_with(inputs: &[Input], also: &[&str]) -> Result<Vec<Target>, ReadError> {
     let mut out = Vec::new();
     for input in inputs {
         match input {
@@ -39,7 +44,7 @@ pub(crate) fn expand(inputs: &[Input]) -> Result<Vec<Target>, ReadError> {
                     source,
                 })?;
                 if meta.is_dir() {
-                    walk(p, &mut out)?;
+                    walk(p, &mut out, also)?;
                 } else {
                     out.push(Target::File(p.clone()));
                 }
@@ -49,7 +54,7 @@ pub(crate) fn expand(inputs: &[Input]) -> Result<Vec<Target>, ReadError> {
     Ok(out)
 }
 
-fn walk(dir: &Path, out: &mut Vec<Target>) -> Result<(), ReadError> {
+fn walk(dir: &Path, out: &mut Vec<Target>, also: &[&str]) -> Result<(), ReadError> {
     let open_err = |source| ReadError::Open {
         path: dir.to_path_buf(),
         source,
@@ -70,9 +75,13 @@ fn walk(dir: &Path, out: &mut Vec<Target>) -> Result<(), ReadError> {
             path: p.clone(),
             source,
         })?;
+        let also_this = p
+            .extension()
+            .and_then(|e| e.to_str())
+            .is_some_and(|e| also.iter().any(|a| e.eq_ignore_ascii_case(a)));
         if meta.is_dir() {
-            walk(&p, out)?;
-        } else if meta.is_file() && is_log_name(&p) {
+            walk(&p, out, also)?;
+        } else if meta.is_file() && (is_log_name(&p) || also_this) {
             out.push(Target::File(p));
         }
     }

@@ -6,7 +6,7 @@
 use std::borrow::Borrow;
 use std::io::Write;
 
-use stormwatch_core::{Detection, ImpactReport, LimitKind};
+use stormwatch_core::{Detection, ImpactReport, Incident, IncidentIndex, Limit, LimitKind};
 
 use crate::error::ReportError;
 use crate::text::{cell, ts};
@@ -28,10 +28,11 @@ fn row<const N: usize>(
     Ok(())
 }
 
-/// Write detections already in output order.
+/// Write detections already in output order, each with the incident it belongs to.
 pub(crate) fn write_detections_csv<D, E>(
     w: &mut dyn Write,
     sorted: impl Iterator<Item = Result<D, E>>,
+    index: &IncidentIndex,
 ) -> Result<(), ReportError>
 where
     D: Borrow<Detection>,
@@ -56,6 +57,7 @@ where
             "events",
             "explanation",
             "tags",
+            "incident_id",
         ],
     )?;
     for d in sorted {
@@ -92,6 +94,7 @@ where
                 &events.join("; "),
                 &d.explanation,
                 &d.tags.join("; "),
+                index.find(d).unwrap_or(""),
             ],
         )?;
     }
@@ -99,7 +102,115 @@ where
     Ok(())
 }
 
-/// Per message: one row per message read, and one per folder exposed whole by a Sync.
+/// One row per incident: what it is, when, and every name it touched.
+pub(crate) fn write_incidents_csv(
+    w: &mut dyn Write,
+    incidents: &[Incident],
+) -> Result<(), ReportError> {
+    let mut wr = writer(w);
+    row(
+        &mut wr,
+        [
+            "id",
+            "level",
+            "score",
+            "first",
+            "last",
+            "title",
+            "tenants",
+            "domains",
+            "mailboxes",
+            "users",
+            "ips",
+            "sessions",
+            "apps",
+            "reasons",
+            "rules",
+            "detections",
+            "records",
+        ],
+    )?;
+    for i in incidents {
+        let reasons: Vec<String> = i
+            .reasons
+            .iter()
+            .map(|r| format!("{} {}: {}", r.level, r.rule_title, r.explanation))
+            .collect();
+        let rules: Vec<String> = i
+            .rules
+            .iter()
+            .map(|r| format!("{} ({} {})", r.rule_id, r.detections, r.level))
+            .collect();
+        row(
+            &mut wr,
+            [
+                &i.id,
+                i.level.as_str(),
+                &i.score.to_string(),
+                &i.first.to_string(),
+                &i.last.to_string(),
+                &i.title,
+                &i.tenants.join("; "),
+                &i.domains().join("; "),
+                &i.mailboxes.join("; "),
+                &i.users.join("; "),
+                &i.ips.join("; "),
+                &i.sessions.join("; "),
+                &i.apps.join("; "),
+                &reasons.join(" | "),
+                &rules.join("; "),
+                &i.detections.len().to_string(),
+                &i.records.to_string(),
+            ],
+        )?;
+    }
+    wr.flush()?;
+    Ok(())
+}
+
+/// Every limit of a report with where it applies: (scope, tenant id, organisation, mailbox,
+/// limit); scope is `input`, `organization` or `mailbox`.
+fn every_limit(r: &ImpactReport) -> Vec<(&'static str, &str, String, &str, &Limit)> {
+    let mut v: Vec<(&'static str, &str, String, &str, &Limit)> = r
+        .limits
+        .iter()
+        .map(|l| ("input", "", String::new(), "", l))
+        .collect();
+    for o in &r.organizations {
+        let org = o.name.clone().unwrap_or_default();
+        v.extend(
+            o.limits
+                .iter()
+                .map(|l| ("organization", o.tenant_id.as_str(), org.clone(), "", l)),
+        );
+        for m in &o.mailboxes {
+            v.extend(m.limits.iter().map(|l| {
+                (
+                    "mailbox",
+                    o.tenant_id.as_str(),
+                    org.clone(),
+                    m.mailbox.as_str(),
+                    l,
+                )
+            }));
+        }
+    }
+    v
+}
+
+/// `kind from → to: detail` (the window when there is one).
+fn limit_text(l: &Limit) -> String {
+    let window = match (l.from, l.to) {
+        (None, None) => String::new(),
+        (f, t) => format!(" {} → {}", ts(f), ts(t)),
+    };
+    format!("{}{window}: {}", l.kind.as_str(), l.detail)
+}
+
+/// Per message: one row per message read, and one per folder exposed whole by a Sync; then one
+/// row per limit of the evidence (the input's, each organisation's, each mailbox's), so that a
+/// reader of this file alone sees what the logs cannot show. Message rows leave the `limit_*`
+/// columns empty; limit rows leave the message columns empty.
 pub(crate) fn write_impact_csv(w: &mut dyn Write, r: &ImpactReport) -> Result<(), ReportError> {
     let mut wr = writer(w);
     row(
@@ -116,6 +227,11 @@ pub(crate) fn write_impact_csv(w: &mut dyn Write, r: &ImpactReport) -> Result<()
             "first_access",
             "last_access",
             "access_count",
+            "limit_scope",
+            "limit_kind",
+            "limit_from",
+            "limit_to",
+            "limit_detail",
         ],
     )?;
     for o in &r.organizations {
@@ -132,6 +248,11 @@ pub(crate) fn write_impact_csv(w: &mut dyn Write, r: &ImpactReport) -> Result<()
                             &m.mailbox,
                             &f.path,
                             whole,
+                            "",
+                            "",
+                            "",
+                            "",
+                            "",
                             "",
                             "",
                             "",
@@ -156,11 +277,39 @@ pub(crate) fn write_impact_csv(w: &mut dyn Write, r: &ImpactReport) -> Result<()
                             &ts(msg.first_access),
                             &ts(msg.last_access),
                             &msg.access_count.to_string(),
+                            "",
+                            "",
+                            "",
+                            "",
+                            "",
                         ],
                     )?;
                 }
             }
         }
+    }
+    for (scope, tenant, org, mailbox, l) in every_limit(r) {
+        row(
+            &mut wr,
+            [
+                tenant,
+                &org,
+                mailbox,
+                "",
+                "",
+                "",
+                "",
+                "",
+                "",
+                "",
+                "",
+                scope,
+                l.kind.as_str(),
+                &ts(l.from),
+                &ts(l.to),
+                &l.detail,
+            ],
+        )?;
     }
     wr.flush()?;
     Ok(())
@@ -194,6 +343,7 @@ pub(crate) fn write_mailbox_csv(w: &mut dyn Write, r: &ImpactReport) -> Result<(
             "apps",
             "presumed_exposed",
             "limits",
+            "limit_details",
         ],
     )?;
     for o in &r.organizations {
@@ -207,6 +357,7 @@ pub(crate) fn write_mailbox_csv(w: &mut dyn Write, r: &ImpactReport) -> Result<(
                 .collect();
             let mut kinds: Vec<&str> = m.limits.iter().map(|l| l.kind.as_str()).collect();
             kinds.dedup();
+            let details: Vec<String> = m.limits.iter().map(limit_text).collect();
             row(
                 &mut wr,
                 [
@@ -226,9 +377,38 @@ pub(crate) fn write_mailbox_csv(w: &mut dyn Write, r: &ImpactReport) -> Result<(
                     &m.apps.to_string(),
                     if presumed_exposed(m) { "true" } else { "false" },
                     &kinds.join("; "),
+                    &details.join(" | "),
                 ],
             )?;
         }
+    }
+    // The organisations' and the input's own limits, one row each with no mailbox.
+    for (scope, tenant, org, _, l) in every_limit(r) {
+        if scope == "mailbox" {
+            continue;
+        }
+        row(
+            &mut wr,
+            [
+                tenant,
+                &org,
+                "",
+                "",
+                "",
+                "",
+                "",
+                "",
+                "",
+                "",
+                "",
+                "",
+                "",
+                "",
+                "",
+                l.kind.as_str(),
+                &limit_text(l),
+            ],
+        )?;
     }
     wr.flush()?;
     Ok(())

@@ -8,7 +8,7 @@ use stormwatch_core::UnknownName;
 /// How `hunt` writes detections.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum DetectionFormat {
-    /// A readable table for a terminal (fixed columns, long values cut).
+    /// A readable table for a terminal: incidents first, then detections most severe first.
     #[default]
     Table,
     /// One JSON detection per line (the contract).
@@ -32,6 +32,18 @@ impl FromStr for DetectionFormat {
                 value: s.to_owned(),
                 expected: "table, jsonl, csv, html",
             }),
+        }
+    }
+}
+
+impl DetectionFormat {
+    /// The order its detections are written in: most severe first for the table, the output
+    /// order (time, rule, first record) for the others.
+    #[must_use]
+    pub fn order(self) -> crate::DetectionOrder {
+        match self {
+            Self::Table => crate::DetectionOrder::Severity,
+            Self::Jsonl | Self::Csv | Self::Html => crate::DetectionOrder::Time,
         }
     }
 }

@@ -31,19 +31,34 @@ pub(crate) fn limit_label(k: LimitKind) -> &'static str {
         LimitKind::AuditBypass => "Auditing bypassed or disabled",
         LimitKind::NoSignIns => "No sign-in logs",
         LimitKind::Dedup => "Counts are lower bounds",
+        LimitKind::NotCollected => "Not collected",
     }
 }
 
-struct Totals {
-    orgs_touched: usize,
-    orgs_unobservable: usize,
-    mailboxes_read: usize,
-    presumed: usize,
-    messages: u64,
-    bytes: u64,
-    whole_folders: usize,
-    unlisted: u64,
+/// The headline figures of an impact report, as its executive summary states them (and the
+/// command's summary on standard error, so that the two agree).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ImpactTotals {
+    /// Organisations with actor activity.
+    pub orgs_touched: usize,
+    /// Organisations listed whose mail access cannot be observed (no mail-access audit) and
+    /// where nothing was seen read.
+    pub orgs_unobservable: usize,
+    /// Mailboxes seen read (messages, whole folders or unlisted binds).
+    pub mailboxes_read: usize,
+    /// Mailboxes presumed exposed (throttled or unaudited).
+    pub presumed: usize,
+    /// Distinct messages read.
+    pub messages: u64,
+    /// Their bytes.
+    pub bytes: u64,
+    /// Folders synchronised whole.
+    pub whole_folders: usize,
+    /// Binds whose messages the record does not list.
+    pub unlisted: u64,
 }
+
+type Totals = ImpactTotals;
 
 fn org_unobservable(o: &OrgImpact) -> bool {
     o.limits.iter().any(|l| l.kind == LimitKind::NoMailAudit)
@@ -52,6 +67,12 @@ fn org_unobservable(o: &OrgImpact) -> bool {
 
 fn mailbox_read(m: &MailboxImpact) -> bool {
     m.messages > 0 || m.folders.iter().any(|f| f.whole_folder) || m.unlisted_binds > 0
+}
+
+/// The headline figures of an impact report.
+#[must_use]
+pub fn impact_totals(r: &ImpactReport) -> ImpactTotals {
+    totals(r)
 }
 
 fn totals(r: &ImpactReport) -> Totals {
@@ -307,6 +328,10 @@ pub(crate) fn limit_meaning(k: LimitKind) -> &'static str {
         LimitKind::Dedup => {
             "Exchange records repeated reads of the same item in the same context within an hour only \
             once, so read counts are lower bounds."
+        }
+        LimitKind::NotCollected => {
+            "The collector could not get these windows from Microsoft's APIs (or got only part of \
+            them); whatever happened in them is not in the input."
         }
     }
 }

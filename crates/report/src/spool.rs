@@ -167,6 +167,119 @@ impl DetectionCounts {
     }
 }
 
+/// The order a [`Spool`] gives its detections back in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum DetectionOrder {
+    /// The output order ([`Detection::cmp_output_order`]: time, rule, first record, …).
+    #[default]
+    Time,
+    /// Most severe first, then the output order within a level (the terminal table).
+    Severity,
+}
+
+impl DetectionOrder {
+    /// Compare two detections in this order.
+    #[must_use]
+    pub fn cmp(self, a: &Detection, b: &Detection) -> Ordering {
+        match self {
+            DetectionOrder::Time => a.cmp_output_order(b),
+            DetectionOrder::Severity => b.level.cmp(&a.level).then_with(|| a.cmp_output_order(b)),
+        }
+    }
+}
+
+/// Detections per rule, kept as they are found (bounded by the rules that fired).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct RuleCounts {
+    by_rule: std::collections::BTreeMap<String, RuleTally>,
+}
+
+/// How one rule fired over a run.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RuleTally {
+    /// The rule's title (of its first detection).
+    pub title: String,
+    /// Its most severe detection.
+    pub highest: Level,
+    /// Its detections per level, least severe first (as [`Level::ALL`]).
+    pub per_level: [u64; 5],
+}
+
+impl RuleTally {
+    /// All its detections.
+    #[must_use]
+    pub fn total(&self) -> u64 {
+        self.per_level.iter().sum()
+    }
+
+    /// Its detections at or above `min`.
+    #[must_use]
+    pub fn at_or_above(&self, min: Level) -> u64 {
+        Level::ALL
+            .iter()
+            .zip(self.per_level)
+            .filter(|(l, _)| **l >= min)
+            .map(|(_, n)| n)
+            .sum()
+    }
+}
+
+impl RuleCounts {
+    /// Count one detection.
+    pub fn add(&mut self, d: &Detection) {
+        let i = d.level as usize;
+        if let Some(t) = self.by_rule.get_mut(d.rule_id.as_str()) {
+            t.highest = t.highest.max(d.level);
+            if let Some(c) = t.per_level.get_mut(i) {
+                *c += 1;
+            }
+            return;
+        }
+        let mut per_level = [0; 5];
+        if let Some(c) = per_level.get_mut(i) {
+            *c = 1;
+        }
+        self.by_rule.insert(
+            d.rule_id.clone(),
+            RuleTally {
+                title: d.rule_title.clone(),
+                highest: d.level,
+                per_level,
+            },
+        );
+    }
+
+    /// Count every detection of a slice.
+    #[must_use]
+    pub fn of(detections: &[Detection]) -> Self {
+        let mut c = RuleCounts::default();
+        for d in detections {
+            c.add(d);
+        }
+        c
+    }
+
+    /// Rules with their tallies: most severe first, then most detections, then by id.
+    #[must_use]
+    pub fn ranked(&self) -> Vec<(&str, &RuleTally)> {
+        let mut v: Vec<(&str, &RuleTally)> =
+            self.by_rule.iter().map(|(k, t)| (k.as_str(), t)).collect();
+        v.sort_by(|a, b| {
+            b.1.highest
+                .cmp(&a.1.highest)
+                .then_with(|| b.1.total().cmp(&a.1.total()))
+                .then_with(|| a.0.cmp(b.0))
+        });
+        v
+    }
+
+    /// Whether nothing was counted.
+    #[must_use]
+    pub fn is_empty(&self) -> bool {
+        self.by_rule.is_empty()
+    }
+}
+
 /// Where and when a [`Spool`] spills.
 #[derive(Debug, Clone)]
 pub struct SpoolOptions {
@@ -176,6 +289,8 @@ pub struct SpoolOptions {
     pub memory_budget: usize,
     /// Also spill once this many detections are held (whatever their size).
     pub max_held: Option<usize>,
+    /// The order [`Spool::finish`] gives them back in.
+    pub order: DetectionOrder,
 }
 
 impl Default for SpoolOptions {
@@ -184,6 +299,7 @@ impl Default for SpoolOptions {
             tmp_dir: None,
             memory_budget: DEFAULT_MEMORY_BUDGET,
             max_held: None,
+            order: DetectionOrder::Time,
         }
     }
 }
@@ -212,6 +328,7 @@ pub struct Spool {
     held: Vec<Detection>,
     held_bytes: usize,
     counts: DetectionCounts,
+    rules: RuleCounts,
     /// Oldest first; levels never increase along the list.
     runs: Vec<Run>,
     dir: Option<tempfile::TempDir>,
@@ -228,6 +345,7 @@ impl Spool {
             held: Vec::new(),
             held_bytes: 0,
             counts: DetectionCounts::default(),
+            rules: RuleCounts::default(),
             runs: Vec::new(),
             dir: None,
             next_file: 0,
@@ -241,6 +359,7 @@ impl Spool {
     /// [`SpoolError`] when a run cannot be written.
     pub fn push(&mut self, d: Detection) -> Result<(), SpoolError> {
         self.counts.add(d.level);
+        self.rules.add(&d);
         self.held_bytes = self.held_bytes.saturating_add(estimated_size(&d));
         self.held.push(d);
         let over_count = self.opts.max_held.is_some_and(|n| self.held.len() >= n);
@@ -265,6 +384,12 @@ impl Spool {
     #[must_use]
     pub fn counts(&self) -> &DetectionCounts {
         &self.counts
+    }
+
+    /// Detections per rule pushed so far.
+    #[must_use]
+    pub fn rule_counts(&self) -> &RuleCounts {
+        &self.rules
     }
 
     /// Detections pushed so far.
@@ -316,7 +441,7 @@ impl Spool {
         if self.held.is_empty() {
             return Ok(());
         }
-        let order = output_order(&self.held);
+        let order = output_order(&self.held, self.opts.order);
         let path = self.new_run_path()?;
         let mut w = RunWriter::create(&path)?;
         for &i in &order {
@@ -362,7 +487,7 @@ impl Spool {
                 .iter()
                 .map(|r| RunReader::open(&r.path).map(Source::File))
                 .collect::<Result<Vec<_>, _>>()?;
-            let mut merge = Merge::new(sources)?;
+            let mut merge = Merge::new(sources, self.opts.order)?;
             while let Some(d) = merge.next_detection()? {
                 w.write(&d)?;
             }
@@ -380,7 +505,7 @@ impl Spool {
     /// # Errors
     /// [`SpoolError`] when the runs cannot be read or merged.
     pub fn finish(mut self) -> Result<SortedDetections, SpoolError> {
-        let order = output_order(&self.held);
+        let order = output_order(&self.held, self.opts.order);
         let mut slots: Vec<Option<Detection>> = std::mem::take(&mut self.held)
             .into_iter()
             .map(Some)
@@ -405,11 +530,12 @@ impl Spool {
             .map(|r| RunReader::open(&r.path).map(Source::File))
             .collect::<Result<Vec<_>, _>>()?;
         sources.push(Source::Memory(held.into_iter()));
-        let merge = Merge::new(sources)?;
+        let merge = Merge::new(sources, self.opts.order)?;
         Ok(SortedDetections {
             merge,
             failed: false,
             counts: self.counts,
+            rules: std::mem::take(&mut self.rules),
             _dir: self.dir.take(),
         })
     }
@@ -422,6 +548,7 @@ pub struct SortedDetections {
     merge: Merge,
     failed: bool,
     counts: DetectionCounts,
+    rules: RuleCounts,
     _dir: Option<tempfile::TempDir>,
 }
 
@@ -430,6 +557,12 @@ impl SortedDetections {
     #[must_use]
     pub fn counts(&self) -> &DetectionCounts {
         &self.counts
+    }
+
+    /// Detections per rule of the whole stream.
+    #[must_use]
+    pub fn rule_counts(&self) -> &RuleCounts {
+        &self.rules
     }
 }
 
@@ -450,15 +583,15 @@ impl Iterator for SortedDetections {
     }
 }
 
-/// The positions of `held` in output order (ties in push order): sorting positions moves
-/// four bytes per step instead of a whole detection, and needs no scratch copy of them.
-fn output_order(held: &[Detection]) -> Vec<u32> {
+/// The positions of `held` in `order` (ties in push order): sorting positions moves four
+/// bytes per step instead of a whole detection, and needs no scratch copy of them.
+fn output_order(held: &[Detection], by: DetectionOrder) -> Vec<u32> {
     let mut order: Vec<u32> = (0..held.len())
         .map(|i| u32::try_from(i).unwrap_or(u32::MAX))
         .collect();
     order.sort_by(
         |&a, &b| match (held.get(a as usize), held.get(b as usize)) {
-            (Some(x), Some(y)) => x.cmp_output_order(y),
+            (Some(x), Some(y)) => by.cmp(x, y),
             _ => a.cmp(&b),
         },
     );
@@ -491,6 +624,7 @@ fn estimated_size(d: &Detection) -> usize {
         + opt(&d.ip)
         + opt(&d.session_id)
         + opt(&d.app_id)
+        + opt(&d.incident_id)
         + d.explanation.capacity()
         + d.tags.capacity() * std::mem::size_of::<String>()
         + d.tags.iter().map(String::capacity).sum::<usize>()
@@ -536,6 +670,7 @@ struct Head {
     d: Detection,
     /// Index of the source: older sources hold earlier pushes, so they win ties.
     src: usize,
+    order: DetectionOrder,
 }
 
 impl PartialEq for Head {
@@ -552,9 +687,8 @@ impl PartialOrd for Head {
 impl Ord for Head {
     /// Reversed, so that the max-heap yields the first detection in output order.
     fn cmp(&self, other: &Self) -> Ordering {
-        other
-            .d
-            .cmp_output_order(&self.d)
+        self.order
+            .cmp(&other.d, &self.d)
             .then_with(|| other.src.cmp(&self.src))
     }
 }
@@ -567,11 +701,11 @@ struct Merge {
 }
 
 impl Merge {
-    fn new(mut sources: Vec<Source>) -> Result<Self, SpoolError> {
+    fn new(mut sources: Vec<Source>, order: DetectionOrder) -> Result<Self, SpoolError> {
         let mut heap = BinaryHeap::with_capacity(sources.len());
         for (src, s) in sources.iter_mut().enumerate() {
             if let Some(d) = s.next_detection()? {
-                heap.push(Head { d, src });
+                heap.push(Head { d, src, order });
             }
         }
         Ok(Merge { sources, heap })
@@ -792,6 +926,7 @@ fn encode(b: &mut Vec<u8>, d: &Detection) {
         put_str(b, t);
     }
     encode_value(b, &d.evidence);
+    put_opt(b, d.incident_id.as_deref());
 }
 
 const V_NULL: u8 = 0;
@@ -957,6 +1092,7 @@ impl<'a> Decoder<'a> {
             tags.push(self.string()?);
         }
         let evidence = self.value(0)?;
+        let incident_id = self.opt()?;
         Ok(Detection {
             id,
             rule_id,
@@ -974,6 +1110,7 @@ impl<'a> Decoder<'a> {
             explanation,
             tags,
             evidence,
+            incident_id,
         })
     }
 
@@ -1040,6 +1177,7 @@ mod tests {
         d.user = Some("u\0".into());
         d.tags = vec!["a".into()];
         d.evidence = serde_json::json!({"b": [1, -2, 0.5, null, true], "a": {"x": "y"}});
+        d.incident_id = Some("INC-0001".into());
         d
     }
 

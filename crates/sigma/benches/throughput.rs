@@ -15,7 +15,9 @@ use sonic_rs::JsonValueTrait;
 use stormwatch_core::{Event, SourceKind};
 use stormwatch_sigma::{Engine, EngineOptions};
 
-const CORPUS: &str = "/work/shared/corpus";
+/// The workspace's test data (SigmaHQ rules and regression events, public M365 and Entra ID
+/// samples; see `testdata/PROVENANCE.md`).
+const CORPUS: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../testdata");
 
 fn walk(d: &Path, out: &mut Vec<PathBuf>, ext: &[&str]) {
     let Ok(rd) = std::fs::read_dir(d) else { return };
@@ -98,10 +100,10 @@ fn run(name: &str, engine: &Engine, base: &[Event], total: usize) {
 }
 
 fn main() {
-    if !Path::new(CORPUS).is_dir() {
-        println!("corpus not found");
-        return;
-    }
+    assert!(
+        Path::new(CORPUS).join("sigma-rules").is_dir(),
+        "test data missing: {CORPUS}"
+    );
     rayon::ThreadPoolBuilder::new()
         .num_threads(2)
         .build_global()

@@ -9,6 +9,7 @@ use rsigma_parser::{
 
 use crate::encode::{self, BPart, Utf16};
 use crate::error::CompileError;
+use crate::explain::{ExNode, Explain};
 use crate::logsource::{Product, Variant, candidates};
 use crate::matcher::{CmpOp, FieldId, FieldTable, Node, Pred, RefMode, TimePart};
 use crate::pattern::{Part, StrPat, required_literal};
@@ -22,10 +23,20 @@ pub(crate) struct Cx<'a> {
     pub(crate) field_map: &'a dyn Fn(&str) -> Vec<String>,
     /// Placeholder values for `expand`.
     pub(crate) placeholders: &'a HashMap<String, Vec<String>>,
+    /// Fields compiled so far, with the names the rule gave them (for explanations).
+    pub(crate) seen: Vec<(FieldId, String)>,
 }
 
 impl Cx<'_> {
     fn field(&mut self, name: &str) -> FieldId {
+        let id = self.field_id(name);
+        if !self.seen.iter().any(|(f, _)| *f == id) {
+            self.seen.push((id, name.to_owned()));
+        }
+        id
+    }
+
+    fn field_id(&mut self, name: &str) -> FieldId {
         let renamed = self
             .variant
             .renames
@@ -42,8 +53,11 @@ impl Cx<'_> {
     }
 }
 
-/// Compile a detection section.
-pub(crate) fn compile_detections(d: &Detections, cx: &mut Cx<'_>) -> Result<Node, CompileError> {
+/// Compile a detection section, with what explains its matches.
+pub(crate) fn compile_detections(
+    d: &Detections,
+    cx: &mut Cx<'_>,
+) -> Result<(Node, Explain), CompileError> {
     let mut named: HashMap<&str, Node> = HashMap::new();
     let mut names: Vec<&str> = d.named.keys().map(String::as_str).collect();
     names.sort_unstable();
@@ -60,14 +74,72 @@ pub(crate) fn compile_detections(d: &Detections, cx: &mut Cx<'_>) -> Result<Node
         ));
     }
     let mut conds = Vec::with_capacity(d.conditions.len());
+    let mut ex_conds = Vec::with_capacity(d.conditions.len());
     for (i, c) in d.conditions.iter().enumerate() {
         let src = d.condition_strings.get(i).map_or("", String::as_str);
         conds.push(compile_condition(c, &named, &names, src)?);
+        ex_conds.push(explain_condition(c, &names));
     }
-    Ok(if conds.len() == 1 {
+    let node = if conds.len() == 1 {
         conds.pop().unwrap_or(Node::Const(false))
     } else {
         Node::Or(conds)
+    };
+    let cond = if ex_conds.len() == 1 {
+        ex_conds.pop().flatten()
+    } else {
+        ex_conds
+            .into_iter()
+            .collect::<Option<Vec<_>>>()
+            .map(ExNode::Or)
+    };
+    let explain = Explain {
+        sels: names
+            .iter()
+            .filter_map(|n| named.get(n).map(|node| ((*n).to_owned(), node.clone())))
+            .collect(),
+        cond,
+        fields: std::mem::take(&mut cx.seen),
+    };
+    Ok((node, explain))
+}
+
+/// The condition over selection indexes (into the sorted `names`), for explanations.
+fn explain_condition(c: &ConditionExpr, names: &[&str]) -> Option<ExNode> {
+    Some(match c {
+        ConditionExpr::And(v) => ExNode::And(
+            v.iter()
+                .map(|x| explain_condition(x, names))
+                .collect::<Option<_>>()?,
+        ),
+        ConditionExpr::Or(v) => ExNode::Or(
+            v.iter()
+                .map(|x| explain_condition(x, names))
+                .collect::<Option<_>>()?,
+        ),
+        ConditionExpr::Not(x) => ExNode::Not(Box::new(explain_condition(x, names)?)),
+        ConditionExpr::Identifier(id) => ExNode::Sel(names.iter().position(|n| n == id)?),
+        ConditionExpr::Selector {
+            quantifier,
+            pattern,
+        } => {
+            let matched: Vec<ExNode> = names
+                .iter()
+                .enumerate()
+                .filter(|(_, n)| match pattern {
+                    SelectorPattern::Them => !n.starts_with('_'),
+                    SelectorPattern::Pattern(p) => rsigma_parser::detection_name_matches(p, n),
+                })
+                .map(|(i, _)| ExNode::Sel(i))
+                .collect();
+            match quantifier {
+                Quantifier::Any => ExNode::Or(matched),
+                Quantifier::All => ExNode::And(matched),
+                Quantifier::Count(n) => {
+                    ExNode::AtLeast(usize::try_from(*n).unwrap_or(usize::MAX), matched)
+                }
+            }
+        }
     })
 }
 

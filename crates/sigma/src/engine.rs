@@ -10,6 +10,7 @@ use stormwatch_core::{
 
 use crate::correlate::CompiledCorrelation;
 use crate::doc::Leaf;
+use crate::explain::Explain;
 use crate::logsource::WinConstraint;
 use crate::matcher::{Ctx, FieldId, FieldTable, Node, Scratch};
 use crate::pipeline::Pipeline;
@@ -88,6 +89,9 @@ pub(crate) struct CompiledRule {
     pub(crate) info: usize,
     /// (constraint, matcher) per log-source variant.
     pub(crate) variants: Vec<(Option<WinConstraint>, Node)>,
+    /// Per variant: what explains a match (the rule's detection section, then the filters
+    /// AND-ed to it). Used only for records the rule matched.
+    pub(crate) explain: Vec<Vec<Explain>>,
     /// Source kinds besides Generic that receive it.
     pub(crate) kinds: Vec<SourceKind>,
     /// Prefilter literals (JSON text form), `None` when the rule must always be evaluated.
@@ -432,6 +436,29 @@ impl Inner {
         true
     }
 
+    /// Why rule `r` matched the record in `ctx`: the selections of the first variant that
+    /// matches, with their fields and values. Called only after [`Inner::rule_matches`] held.
+    pub(crate) fn explain(&self, r: &CompiledRule, ctx: &mut Ctx<'_>, windows: bool) -> String {
+        for (i, (c, node)) in r.variants.iter().enumerate() {
+            if windows
+                && !self.ignore_logsource
+                && let Some(c) = c
+                && !self.constraint_ok(c, ctx)
+            {
+                continue;
+            }
+            if !ctx.eval(node) {
+                continue;
+            }
+            let mut out = String::new();
+            for e in r.explain.get(i).map_or(&[][..], Vec::as_slice) {
+                e.describe(ctx, &mut out);
+            }
+            return out;
+        }
+        String::new()
+    }
+
     /// Does detection rule `r` match the record in `ctx`?
     pub(crate) fn rule_matches(&self, r: &CompiledRule, ctx: &mut Ctx<'_>, windows: bool) -> bool {
         for (c, node) in &r.variants {
@@ -469,37 +496,43 @@ impl Inner {
     /// Indexes of the detection rules matching `ev` (all of them, hidden included), pushed
     /// into `out`; `only` restricts to a set of rules.
     pub(crate) fn matching(&self, ev: &Event, only: Option<&[bool]>, out: &mut Vec<usize>) {
-        self.matching_then(ev, None, only, out, |_, _| {});
+        self.matching_then(ev, None, only, out, None, |_, _| {});
     }
 
     /// [`Inner::matching`], then `post` with the parsed record and the matches (not called
     /// when the record was not parsed: the prefilter left no candidate, or it is no JSON).
     /// `parsed` is `ev.raw` already parsed, if the caller has it.
+    /// With `why`, the explanation of each match is pushed there (one per index pushed into
+    /// `out`; empty for rules only correlations see), computed only for the rules that
+    /// matched.
     pub(crate) fn matching_then<F: FnOnce(&sonic_rs::Value, &[usize])>(
         &self,
         ev: &Event,
         parsed: Option<&sonic_rs::Value>,
         only: Option<&[bool]>,
         out: &mut Vec<usize>,
+        why: Option<&mut Vec<String>>,
         post: F,
     ) {
         SCRATCH.with(|cell| match cell.try_borrow_mut() {
             Ok(mut s) => {
                 let taken = std::mem::take(&mut *s);
-                *s = self.matching_with(ev, parsed, only, out, taken, post);
+                *s = self.matching_with(ev, parsed, only, out, why, taken, post);
             }
             Err(_) => {
-                let _ = self.matching_with(ev, parsed, only, out, Scratch::default(), post);
+                let _ = self.matching_with(ev, parsed, only, out, why, Scratch::default(), post);
             }
         });
     }
 
+    #[allow(clippy::too_many_arguments)]
     fn matching_with<F: FnOnce(&sonic_rs::Value, &[usize])>(
         &self,
         ev: &Event,
         parsed: Option<&sonic_rs::Value>,
         only: Option<&[bool]>,
         out: &mut Vec<usize>,
+        why: Option<&mut Vec<String>>,
         mut s: Scratch,
         post: F,
     ) -> Scratch {
@@ -517,9 +550,9 @@ impl Inner {
         // when it is at hand on the same thread (see `Scanner`): one made earlier elsewhere
         // is cold by now, and slower to use than a new one.
         match parsed {
-            Some(root) => self.matching_in(g, prefiltered, ev, root, only, out, s, post),
+            Some(root) => self.matching_in(g, prefiltered, ev, root, only, out, why, s, post),
             None => match sonic_rs::from_str::<sonic_rs::Value>(&ev.raw) {
-                Ok(root) => self.matching_in(g, prefiltered, ev, &root, only, out, s, post),
+                Ok(root) => self.matching_in(g, prefiltered, ev, &root, only, out, why, s, post),
                 Err(_) => s,
             },
         }
@@ -536,6 +569,7 @@ impl Inner {
         root: &sonic_rs::Value,
         only: Option<&[bool]>,
         out: &mut Vec<usize>,
+        mut why: Option<&mut Vec<String>>,
         s: Scratch,
         post: F,
     ) -> Scratch {
@@ -608,6 +642,13 @@ impl Inner {
                 }
                 if self.rule_matches(r, &mut ctx, windows) {
                     out.push(ri);
+                    if let Some(w) = why.as_deref_mut() {
+                        w.push(if r.hidden {
+                            String::new()
+                        } else {
+                            self.explain(r, &mut ctx, windows)
+                        });
+                    }
                 }
             }
         }
@@ -649,17 +690,29 @@ impl Engine {
     /// (rules that only feed correlations with `generate: false` are not reported).
     pub fn scan(&self, ev: &Event, out: &mut Vec<Detection>) {
         let mut hits = Vec::new();
-        self.inner.matching(ev, None, &mut hits);
-        self.report(ev, &hits, out);
+        let mut why = Vec::new();
+        self.inner
+            .matching_then(ev, None, None, &mut hits, Some(&mut why), |_, _| {});
+        self.report(ev, &hits, why, out);
     }
 
-    /// The detections of the reported (not correlation-only) rules among `hits`.
-    pub(crate) fn report(&self, ev: &Event, hits: &[usize], out: &mut Vec<Detection>) {
+    /// The detections of the reported (not correlation-only) rules among `hits`, each with
+    /// its explanation (`why`, one per hit).
+    pub(crate) fn report(
+        &self,
+        ev: &Event,
+        hits: &[usize],
+        why: Vec<String>,
+        out: &mut Vec<Detection>,
+    ) {
+        let mut why = why.into_iter();
         for &ri in hits {
+            let explanation = why.next().unwrap_or_default();
             if self.inner.rules.get(ri).is_some_and(|r| r.hidden) {
                 continue;
             }
-            if let Some(d) = self.inner.detection_for(ri, ev) {
+            if let Some(mut d) = self.inner.detection_for(ri, ev) {
+                d.explanation = explanation;
                 out.push(d);
             }
         }

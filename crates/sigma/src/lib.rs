@@ -36,6 +36,7 @@ mod doc;
 mod encode;
 mod engine;
 mod error;
+mod explain;
 mod load;
 mod logsource;
 mod matcher;

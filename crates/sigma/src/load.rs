@@ -295,6 +295,7 @@ pub(crate) fn build(
             cur
         };
         let mut variants = Vec::new();
+        let mut explains = Vec::new();
         let mut failure: Option<CompileError> = None;
         for v in &variants_ls {
             let mut cx = Cx {
@@ -303,9 +304,11 @@ pub(crate) fn build(
                 variant: v,
                 field_map: &map,
                 placeholders: &placeholders,
+                seen: Vec::new(),
             };
             match compile_detections(&r.detection, &mut cx) {
-                Ok(mut node) => {
+                Ok((mut node, explain)) => {
+                    let mut explain = vec![explain];
                     // Filters that target this rule.
                     for (fp, f) in &filters {
                         let targeted = match &f.rules {
@@ -327,15 +330,20 @@ pub(crate) fn build(
                             variant: v,
                             field_map: &map,
                             placeholders: &placeholders,
+                            seen: Vec::new(),
                         };
                         match compile_detections(&f.detection, &mut fcx) {
-                            Ok(fnode) => node = Node::And(vec![node, fnode]),
+                            Ok((fnode, fexplain)) => {
+                                node = Node::And(vec![node, fnode]);
+                                explain.push(fexplain);
+                            }
                             Err(e) => {
                                 errors.push(err(&fp.file, Some(&f.title), e.key, None, e.reason))
                             }
                         }
                     }
                     variants.push((v.constraint.clone(), node));
+                    explains.push(explain);
                 }
                 Err(e) => {
                     failure = Some(e);
@@ -377,6 +385,7 @@ pub(crate) fn build(
         rules.push(CompiledRule {
             info: info_idx,
             variants,
+            explain: explains,
             kinds: logsource::kinds(&r.logsource),
             literals,
             gate: None,

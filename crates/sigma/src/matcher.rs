@@ -528,6 +528,16 @@ impl<'a> Ctx<'a> {
         (la, lb, r.present)
     }
 
+    /// Leaves `a..b` (as [`Ctx::resolve`] gives them).
+    pub(crate) fn leaves(&self, a: usize, b: usize) -> &[Leaf<'a>] {
+        self.leaves.get(a..b).unwrap_or(&[])
+    }
+
+    /// The keyword pseudo-field, when rules search keywords.
+    pub(crate) fn keyword_field(&self) -> Option<FieldId> {
+        self.table.keyword
+    }
+
     /// The first text value of a field (lowercase), if any.
     pub(crate) fn first_text_lower(&mut self, id: FieldId) -> Option<&str> {
         let (a, b, _) = self.resolve(id);

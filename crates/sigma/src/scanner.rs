@@ -37,11 +37,12 @@ impl Scanner {
             return self.plan.extract(ev);
         }
         let mut hits = Vec::new();
+        let mut why = Vec::new();
         let mut obs = Observation::default();
-        inner.matching_then(ev, parsed, None, &mut hits, |root, hits| {
+        inner.matching_then(ev, parsed, None, &mut hits, Some(&mut why), |root, hits| {
             obs = self.plan.observation(ev, hits, root);
         });
-        self.engine.report(ev, &hits, out);
+        self.engine.report(ev, &hits, why, out);
         obs
     }
 }

@@ -9,9 +9,10 @@ pub(crate) enum Exit {
     /// Ran to the end (bad records are counted and skipped, not fatal).
     Ok = 0,
     /// `--fail-on LEVEL` was given and a detection at or above LEVEL was found; for `tokens
-    /// verify`, the token is not valid.
+    /// verify`, the token is not valid; for `collect`, a window was not completely collected.
     Findings = 1,
-    /// Usage error, or an input that cannot be opened at all.
+    /// Usage error, an input that cannot be opened at all, or (with `--fail-on`) a run that
+    /// read no record: nothing was checked.
     Usage = 2,
 }
 

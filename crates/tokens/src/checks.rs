@@ -2,6 +2,7 @@
 
 use stormwatch_core::Timestamp;
 
+use crate::class::{Expect, TokenUse, judge};
 use crate::registry::{KeyRecord, ValidityFrom};
 use crate::scope::{self, TenantClass};
 use crate::token::Token;
@@ -327,8 +328,14 @@ pub(crate) fn revocation(
     }
 }
 
-pub(crate) fn token_class(t: &Token, iss: Option<&str>, audiences: &[String]) -> (bool, String) {
+pub(crate) fn token_class(
+    t: &Token,
+    iss: Option<&str>,
+    audiences: &[String],
+    expect: Expect,
+) -> (bool, String, TokenUse) {
     let ver = t.claim_str("ver");
+    let (ok, detail, class) = judge(t, audiences, expect);
     if let (Some(v), Some(i)) = (ver, iss) {
         let v2_issuer = i.starts_with("https://login.microsoftonline.com/") && i.ends_with("/v2.0");
         let v1_issuer = i.starts_with("https://sts.windows.net/");
@@ -338,6 +345,7 @@ pub(crate) fn token_class(t: &Token, iss: Option<&str>, audiences: &[String]) ->
                 format!(
                     "a v2.0 token (ver 2.0) with a v1.0 issuer {i}: the issuer type does not match the endpoint"
                 ),
+                class,
             );
         }
         if v == "1.0" && v2_issuer {
@@ -346,32 +354,13 @@ pub(crate) fn token_class(t: &Token, iss: Option<&str>, audiences: &[String]) ->
                 format!(
                     "a v1.0 token (ver 1.0) with a v2.0 issuer {i}: the issuer type does not match the endpoint"
                 ),
+                class,
             );
         }
     }
-    let access = t.claims.contains_key("scp") || t.claims.contains_key("roles");
-    let id_token = t.claims.contains_key("nonce")
-        || (!access
-            && t.claim_str("idtyp").is_none()
-            && t.claims.contains_key("preferred_username"));
-    if id_token && !access && !audiences.is_empty() {
-        return (
-            false,
-            "an ID token (no scp or roles) presented to a resource as an access token".to_owned(),
-        );
-    }
-    let kind = if access {
-        "an access token"
-    } else if id_token {
-        "an ID token"
-    } else {
-        "a token of unknown class"
+    let detail = match ver {
+        Some(v) if ok => format!("{detail}, ver {v}"),
+        _ => detail,
     };
-    (
-        true,
-        format!(
-            "{kind}{}",
-            ver.map_or_else(String::new, |v| format!(", ver {v}"))
-        ),
-    )
+    (ok, detail, class)
 }

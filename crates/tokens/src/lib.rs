@@ -18,6 +18,7 @@ mod alg;
 mod b64;
 mod cache;
 mod checks;
+mod class;
 mod error;
 mod json;
 mod key;
@@ -31,6 +32,7 @@ mod x509;
 
 pub use alg::{Alg, AlgRefusal, KeyFamily};
 pub use cache::SignatureCache;
+pub use class::{Expect, TokenUse};
 pub use error::{Result, TokenError};
 pub use key::{JwkPublic, PublicKey, SigFailure};
 pub use registry::{

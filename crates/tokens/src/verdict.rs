@@ -120,6 +120,9 @@ pub struct Verdict {
     pub judged_at: Timestamp,
     /// Where that time comes from (`--at`, the token's `iat`, the record, now).
     pub judged_at_source: String,
+    /// What the token is for, as its claims tell: `id` (an ID token), `access`, `unknown`.
+    #[serde(default)]
+    pub token_use: crate::class::TokenUse,
     /// Why the token could not be read at all.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,

@@ -9,6 +9,7 @@ use crate::checks::{
     audience_check, issuer_check, key_scope, key_validity, revocation, span, tenant_check,
     token_class,
 };
+use crate::class::{Expect, TokenUse};
 use crate::key::SigFailure;
 use crate::registry::{KeyRecord, Registry};
 use crate::token::Token;
@@ -29,6 +30,9 @@ pub struct VerifyOptions {
     pub skew_seconds: i64,
     /// The current time, used when neither `at` nor `iat` is known.
     pub now: Timestamp,
+    /// What the caller is validating: an ID token presented to its own client, an access
+    /// token at a resource, or (by default) whatever the claims and audience say.
+    pub expect: Expect,
 }
 
 impl Default for VerifyOptions {
@@ -40,6 +44,7 @@ impl Default for VerifyOptions {
             tenants: Vec::new(),
             skew_seconds: 300,
             now: now(),
+            expect: Expect::Auto,
         }
     }
 }
@@ -83,6 +88,7 @@ pub fn verify_cached(
             } else {
                 "now".to_owned()
             },
+            token_use: TokenUse::Unknown,
             error: Some(e.to_string()),
         },
     }
@@ -325,7 +331,7 @@ pub fn verify_token_cached(
     c.push_pair(CheckName::Revoked, revocation(key, judged_at, issued));
 
     // 11. token class
-    let (ok, detail) = token_class(t, iss, &opts.audiences);
+    let (ok, detail, token_use) = token_class(t, iss, &opts.audiences, opts.expect);
     c.push(CheckName::TokenClass, ok, detail);
 
     let checks = c.0;
@@ -356,6 +362,7 @@ pub fn verify_token_cached(
         key: key.map_or(Value::Null, key_json),
         judged_at,
         judged_at_source,
+        token_use,
         error: None,
     }
 }

@@ -19,7 +19,8 @@ pub(crate) fn in_window(cfg: &ActorHoursConfig, hour_index: i64) -> bool {
     (!cfg.weekdays_only || t.weekday() < 5) && (cfg.start_hour..cfg.end_hour).contains(&t.hour())
 }
 
-/// The owner's records in the window and in total (input plus saved baseline).
+/// The owner's records in the window and in total (input plus saved baseline; the input's
+/// hours the saved baseline already holds are counted once).
 pub(crate) fn owner_norm(cx: &Cx<'_>, mailbox: &str) -> (u64, u64) {
     let norms = || {
         cx.owner_norms
@@ -47,6 +48,9 @@ fn compute_owner_norm(cx: &Cx<'_>, mailbox: &str) -> (u64, u64) {
             continue;
         }
         for (&h, a) in &c.hours {
+            if cx.folded(k, h) {
+                continue;
+            }
             total += u64::from(a.records);
             if in_window(cfg, h) {
                 inside += u64::from(a.records);

@@ -15,7 +15,8 @@ use crate::state::HOUR_NS;
 
 pub(crate) const SLUG: &str = "bulk-bind";
 
-/// Per-mailbox statistics of Σ OperationCount per context-hour (input plus saved baseline).
+/// Per-mailbox statistics of Σ OperationCount per context-hour (input plus saved baseline;
+/// the input's hours the saved baseline already holds are counted once).
 pub(crate) fn mailbox_stats(cx: &Cx<'_>, mailbox: &str) -> RunningStats {
     let mut samples: Vec<u64> = Vec::new();
     for &i in cx
@@ -26,7 +27,12 @@ pub(crate) fn mailbox_stats(cx: &Cx<'_>, mailbox: &str) -> RunningStats {
         if let Some((k, c)) = cx.ctx(i)
             && k.access != Some(MailAccessType::Sync)
         {
-            samples.extend(c.hours.values().map(|h| h.ops));
+            samples.extend(
+                c.hours
+                    .iter()
+                    .filter(|&(&h, _)| !cx.folded(k, h))
+                    .map(|(_, a)| a.ops),
+            );
         }
     }
     // Sorted, so the floating-point sums do not depend on input order.

@@ -155,6 +155,24 @@ mod tests {
                 .build(),
         ]);
         assert!(of(&out, super::SLUG).is_empty());
+        // A partner's technician (UserType 9) and a guest by UserType alone: another tenant's
+        // token is what they carry.
+        let mut partner = Ev::mail(&at(0, 4, 0), "tech@partner.example")
+            .token_tenant("aaaaaaaa-0000-4000-8000-000000000010")
+            .build();
+        partner.user_type = Some(9);
+        let mut guest = Ev::mail(&at(0, 5, 0), "someone@other.example")
+            .token_tenant("aaaaaaaa-0000-4000-8000-000000000011")
+            .build();
+        guest.user_type = Some(10);
+        let mut regular = Ev::mail(&at(0, 6, 0), "member@other.example")
+            .token_tenant("aaaaaaaa-0000-4000-8000-000000000011")
+            .build();
+        regular.user_type = Some(0);
+        let out = run(vec![partner, guest, regular]);
+        let d = of(&out, super::SLUG);
+        assert_eq!(d.len(), 1, "only the regular user's records");
+        assert_eq!(d[0].level, Level::High);
     }
 
     #[test]

@@ -103,6 +103,8 @@ pub(crate) struct Cx<'a> {
     pub(crate) asn: Option<&'a AsnDb>,
     pub(crate) iocs: &'a IocSet,
     pub(crate) snap: &'a BaselineSnapshot,
+    /// What earlier runs folded into `snap` (see [`Cx::folded`]).
+    prior: &'a BaselineSnapshot,
     pub(crate) watch: &'a BTreeSet<String>,
     /// Start of history: the earlier of the input's first record and the snapshot's.
     pub(crate) hist_start: Option<i64>,
@@ -128,6 +130,7 @@ impl<'a> Cx<'a> {
         asn: Option<&'a AsnDb>,
         iocs: &'a IocSet,
         snap: &'a BaselineSnapshot,
+        prior: &'a BaselineSnapshot,
         watch: &'a BTreeSet<String>,
     ) -> Self {
         let mut mail_by_mailbox: BTreeMap<&str, Vec<usize>> = BTreeMap::new();
@@ -178,6 +181,7 @@ impl<'a> Cx<'a> {
             asn,
             iocs,
             snap,
+            prior,
             watch,
             hist_start,
             mail_by_mailbox,
@@ -226,6 +230,30 @@ impl<'a> Cx<'a> {
                 .filter(|c| self.scripted.contains(c))
                 .map(|_| "scripted".to_owned()),
         }
+    }
+
+    /// Whether the records of context `k` in hour `h` were folded into the saved baseline by
+    /// an earlier run (they are in the snapshot already and must not be counted twice).
+    pub(crate) fn folded(&self, k: &CtxKey, h: i64) -> bool {
+        self.prior.is_folded(self.opt(k.tenant).unwrap_or(""), h)
+    }
+
+    /// MailItemsAccessed records of the input already folded into the saved baseline, and all
+    /// of them.
+    pub(crate) fn folded_records(&self) -> (u64, u64) {
+        let (mut known, mut total) = (0u64, 0u64);
+        for idxs in self.mail_by_mailbox.values() {
+            for &i in idxs {
+                let Some((k, c)) = self.ctx(i) else { continue };
+                for (&h, a) in &c.hours {
+                    total += u64::from(a.records);
+                    if self.folded(k, h) {
+                        known += u64::from(a.records);
+                    }
+                }
+            }
+        }
+        (known, total)
     }
 
     /// Days of history before `t`.
@@ -313,18 +341,30 @@ impl<'a> Cx<'a> {
     ) -> Vec<(String, u64)> {
         let from = t - i64::from(days) * DAY_NS;
         let mut counts: BTreeMap<String, u64> = BTreeMap::new();
+        // Input records the saved baseline already holds, per value: counted from the input,
+        // not a second time from the baseline.
+        let mut folded: BTreeMap<String, u64> = BTreeMap::new();
         for &i in self
             .mail_by_mailbox
             .get(mailbox)
             .map_or(&[][..], Vec::as_slice)
         {
             let Some((k, c)) = self.ctx(i) else { continue };
-            if c.first >= t || c.last < from {
-                continue;
-            }
             let Some(v) = self.dim_value(dim, k) else {
                 continue;
             };
+            let known: u64 = c
+                .hours
+                .iter()
+                .filter(|&(&h, _)| self.folded(k, h))
+                .map(|(_, a)| u64::from(a.records))
+                .sum();
+            if known > 0 {
+                *folded.entry(v.clone()).or_default() += known;
+            }
+            if c.first >= t || c.last < from {
+                continue;
+            }
             let n: u64 = c
                 .hours
                 .range(from.div_euclid(HOUR_NS)..=t.div_euclid(HOUR_NS))
@@ -336,8 +376,11 @@ impl<'a> Cx<'a> {
             }
         }
         for (v, s) in self.snap.values(mailbox, dim.as_str()) {
-            if s.first.nanos() < t && s.last.nanos() >= from {
-                *counts.entry(v.clone()).or_default() += s.records;
+            let only_saved = s
+                .records
+                .saturating_sub(folded.get(v).copied().unwrap_or(0));
+            if s.first.nanos() < t && s.last.nanos() >= from && only_saved > 0 {
+                *counts.entry(v.clone()).or_default() += only_saved;
             }
         }
         let mut v: Vec<(String, u64)> = counts.into_iter().collect();

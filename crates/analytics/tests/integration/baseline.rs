@@ -74,3 +74,94 @@ fn second_export_compares_against_the_saved_baseline() {
     // The merged snapshot spans both exports.
     assert!(with.baseline.first.unwrap() < cut && with.baseline.last.unwrap() > cut);
 }
+
+/// The same export hunted three times with the baseline kept: each record is folded in once,
+/// so the saved baseline and every explanation stay what the first run made of them.
+#[test]
+fn the_same_export_again_counts_each_record_once() {
+    let w = build();
+    let first = run(&w.events, Some(BaselineSnapshot::new()));
+    let second = run(&w.events, Some(first.baseline.clone()));
+    let third = run(&w.events, Some(second.baseline.clone()));
+    assert_eq!(second.baseline, first.baseline);
+    assert_eq!(third.baseline, first.baseline);
+    let explained = |o: &AnalyticsOutput| -> Vec<(String, String)> {
+        o.detections
+            .iter()
+            .map(|d| (d.rule_id.clone(), d.explanation.clone()))
+            .collect()
+    };
+    assert_eq!(explained(&second), explained(&first));
+    assert_eq!(explained(&third), explained(&first));
+    // What was already known is said, and --state is not suggested when it was given.
+    let said = |o: &AnalyticsOutput, what: &str| o.notes.iter().any(|n| n.contains(what));
+    assert!(
+        !said(&first, "already in the saved baseline"),
+        "{:?}",
+        first.notes
+    );
+    assert!(said(&first, "no saved baseline yet"), "{:?}", first.notes);
+    assert!(
+        said(&second, "were already in the saved baseline"),
+        "{:?}",
+        second.notes
+    );
+    for o in [&first, &second, &third] {
+        assert!(!said(o, "use --state"), "{:?}", o.notes);
+    }
+    let owner = |o: &AnalyticsOutput| o.baseline.mailboxes["envoy@agency.example"].owner_records;
+    assert!(owner(&first) > 0);
+    assert_eq!(owner(&third), owner(&first));
+}
+
+/// This week's export overlaps last week's: the baseline built from both, in turn, is the one a
+/// single run over their union builds.
+#[test]
+fn overlapping_exports_fold_the_overlap_once() {
+    let w = build();
+    let day = |s: &str| stormwatch_core::Timestamp::parse(s).unwrap();
+    let (a_end, b_start) = (day("2023-06-12T00:00:00Z"), day("2023-06-01T00:00:00Z"));
+    let a: Vec<Event> = w
+        .events
+        .iter()
+        .filter(|e| e.time.unwrap() < a_end)
+        .cloned()
+        .collect();
+    let b: Vec<Event> = w
+        .events
+        .iter()
+        .filter(|e| e.time.unwrap() >= b_start)
+        .cloned()
+        .collect();
+    let after_a = run(&a, Some(BaselineSnapshot::new()));
+    let after_b = run(&b, Some(after_a.baseline.clone()));
+    let once = run(&w.events, Some(BaselineSnapshot::new()));
+    let (got, want) = (&after_b.baseline, &once.baseline);
+    assert_eq!(got.first, want.first);
+    assert_eq!(got.last, want.last);
+    assert_eq!(got.folded_hours, want.folded_hours);
+    assert_eq!(
+        got.mailboxes.keys().collect::<Vec<_>>(),
+        want.mailboxes.keys().collect::<Vec<_>>()
+    );
+    for (m, g) in &got.mailboxes {
+        let o = &want.mailboxes[m];
+        assert_eq!(g.seen, o.seen, "{m}");
+        assert_eq!(g.owner_records, o.owner_records, "{m}");
+        assert_eq!(g.actor_window_records, o.actor_window_records, "{m}");
+        assert_eq!(g.hourly_operations.n, o.hourly_operations.n, "{m}");
+        assert!(
+            (g.hourly_operations.mean - o.hourly_operations.mean).abs() < 1e-9,
+            "{m}"
+        );
+    }
+    // The second run said how many of its records it already knew: the overlap's.
+    assert!(
+        after_b
+            .notes
+            .iter()
+            .any(|n| n.contains("were already in the saved baseline")),
+        "{:?}",
+        after_b.notes
+    );
+}

@@ -75,11 +75,15 @@ fn identity(d: &Detection) -> String {
     )
 }
 
-/// A detection as JSON, but for what eviction changes by design: `bulk-bind`'s norm is the
+/// A detection as JSON, but for its incident's number and for what eviction changes by design: `bulk-bind`'s norm is the
 /// same samples merged in another order (equal to 9 digits, not to the last bit), and a log
 /// gap counts the records kept before it.
 fn normal(d: &Detection) -> String {
     let mut v = serde_json::to_value(d).unwrap();
+    // Incidents are numbered over all of a run's incidents, old ones included.
+    if let Some(o) = v.as_object_mut() {
+        o.remove("incident_id");
+    }
     if d.rule_id == "builtin/bulk-bind" {
         for k in ["hour_mean", "hour_std_dev"] {
             let x = v["evidence"][k].as_f64().unwrap();
@@ -121,6 +125,36 @@ fn last_use(events: &[Event], mailbox: &str, app: &str, t: Timestamp) -> Option<
         .max()
 }
 
+/// A medium breadth finding that counts a mailbox for a non-owner reader who is "new" for it
+/// only because the run that keeps everything judges the pair once, at its first read, however
+/// long ago (a delegate of a shared mailbox, weeks before): after ageing out, the reader is
+/// judged against the horizon, is known, and the mailbox does not count (as across `--state`
+/// runs).
+fn judged_over_the_whole_input(d: &Detection, events: &[Event], cfg: &AnalyticsConfig) -> bool {
+    if d.rule_id != "builtin/breadth" || d.level >= Level::High {
+        return false;
+    }
+    let Some(user) = d.user.as_deref() else {
+        return false;
+    };
+    let days = i64::from(cfg.baseline_days) * 86_400;
+    let mailboxes = d.evidence["mailboxes"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
+    mailboxes.iter().filter_map(|m| m.as_str()).any(|m| {
+        m != user
+            && events
+                .iter()
+                .filter(|e| e.is_mail_items_accessed())
+                .filter(|e| e.user.as_deref().map(str::to_ascii_lowercase).as_deref() == Some(user))
+                .filter(|e| e.mailbox.as_deref().map(str::to_ascii_lowercase).as_deref() == Some(m))
+                .filter_map(|e| e.time)
+                .min()
+                .is_some_and(|first| first < d.timestamp.add_seconds(-days))
+    })
+}
+
 /// Compare the detections at or after `from` of a run that keeps everything (`full`) and of
 /// one that ages out (`aged`); returns how many were compared.
 fn compare(
@@ -139,6 +173,9 @@ fn compare(
     let (want, got) = (pick(full), pick(aged));
     // Nothing about these records is lost or changed, but as said above.
     for (id, n, d) in &want {
+        if !got.iter().any(|g| &g.0 == id) && judged_over_the_whole_input(d, events, cfg) {
+            continue;
+        }
         assert!(
             got.iter().any(|g| &g.0 == id),
             "lost by eviction: {}",

@@ -82,6 +82,7 @@ pub(crate) fn apply(store: &mut Store, changes: &mut Vec<Change>) {
             Change::Withdraw(w) => {
                 store.remove(&w.id);
             }
+            Change::Incident(_) | Change::IncidentGone { .. } => {}
         }
     }
 }

@@ -7,7 +7,7 @@ use crate::json::{Obj, push_str};
 use crate::record::{Access, Op, Ual};
 use crate::render::ual::{Style, audit_data, logon_type_name, push_folders, push_op_props};
 use crate::timefmt;
-use crate::world::World;
+use crate::world::{Role, World};
 
 /// A Sentinel `OfficeActivity` row (Log Analytics export, one JSON object).
 pub(crate) fn sentinel_row(w: &World, r: &Ual, out: &mut String) {
@@ -27,10 +27,13 @@ pub(crate) fn sentinel_row(w: &World, r: &Ual, out: &mut String) {
     t.push('"');
     o.str("Operation", r.operation());
     o.str("OrganizationId", &tid);
+    let app_only = user.role == Role::BackupApp;
     o.str(
         "UserType",
         if matches!(r.op, Op::Cmdlet { .. }) {
             "Admin"
+        } else if app_only {
+            "Application"
         } else {
             "Regular"
         },
@@ -74,7 +77,9 @@ pub(crate) fn sentinel_row(w: &World, r: &Ual, out: &mut String) {
             o.str("OperationProperties", &props);
             o.str("AppId", &profile.app_id);
             o.str("ClientAppId", &profile.client_app_id);
-            o.str("SessionId", &r.session.to_string());
+            if !app_only {
+                o.str("SessionId", &r.session.to_string());
+            }
             o.int("OperationCount", i64::from(*count));
         }
         Op::Send { .. } => {
@@ -94,7 +99,7 @@ pub(crate) fn sentinel_row(w: &World, r: &Ual, out: &mut String) {
             o.str("ClientAppId", &profile.client_app_id);
             o.str("SessionId", &r.session.to_string());
         }
-        Op::FileAccessed { .. } | Op::UserLoggedIn | Op::Cmdlet { .. } => {
+        Op::FileAccessed { .. } | Op::UserLoggedIn | Op::Cmdlet { .. } | Op::Discovery { .. } => {
             let mut full = String::new();
             audit_data(w, r, Style::API, &mut full);
             let v: serde_json::Value = serde_json::from_str(&full).unwrap_or_default();
@@ -268,6 +273,8 @@ pub(crate) fn graph_record(w: &World, r: &Ual, out: &mut String) {
         "userType",
         if matches!(r.op, Op::Cmdlet { .. }) {
             "admin"
+        } else if user.role == Role::BackupApp {
+            "application"
         } else {
             "regular"
         },

@@ -6,7 +6,7 @@ use crate::ids::token_id;
 use crate::json::Obj;
 use crate::record::SignIn;
 use crate::timefmt;
-use crate::world::{EXCHANGE_APP, SHAREPOINT_APP, World, prof};
+use crate::world::{EXCHANGE_APP, GRAPH_APP, Role, SHAREPOINT_APP, World, prof};
 
 /// Which form `createdDateTime` takes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -19,6 +19,10 @@ pub(crate) enum SignInTime {
 
 /// The Graph `signIn` object (beta fields `sessionId`, `signInEventTypes` included).
 pub(crate) fn signin_object(w: &World, s: &SignIn, form: SignInTime, out: &mut String) {
+    if w.users[s.user].role == Role::BackupApp {
+        service_principal_object(w, s, form, out);
+        return;
+    }
     let user = &w.users[s.user];
     let tenant = &w.tenants[user.tenant];
     let p = &w.profiles[s.profile];
@@ -113,6 +117,52 @@ pub(crate) fn signin_object(w: &World, s: &SignIn, form: SignInTime, out: &mut S
     o.close();
 }
 
+/// A service principal sign-in (client credentials: no user, no session, never interactive),
+/// as Graph beta lists it with `signInEventTypes` `servicePrincipal`.
+fn service_principal_object(w: &World, s: &SignIn, form: SignInTime, out: &mut String) {
+    let app = &w.users[s.user];
+    let tenant = &w.tenants[app.tenant];
+    let p = &w.profiles[s.profile];
+    let tid = tenant.id.to_string();
+    let mut o = Obj::open(out);
+    o.str("id", &s.id.to_string());
+    let t = o.key("createdDateTime");
+    t.push('"');
+    match form {
+        SignInTime::Z => timefmt::push_ticks_z(t, s.time, s.ticks),
+        SignInTime::Offset => timefmt::push_ticks_offset(t, s.time, s.ticks),
+    }
+    t.push('"');
+    o.str("appId", &p.client_app_id);
+    o.str("appDisplayName", &p.app_display);
+    o.str("servicePrincipalId", &app.object_id.to_string());
+    o.str("servicePrincipalName", &p.app_display);
+    o.str("ipAddress", &s.ip.to_string());
+    o.str("correlationId", &s.correlation.to_string());
+    o.str("originalRequestId", &s.request.to_string());
+    o.str("conditionalAccessStatus", "notApplied");
+    o.bool("isInteractive", false);
+    o.str("tokenIssuerType", "AzureAD");
+    o.str("homeTenantId", &tid);
+    o.str("resourceTenantId", &tid);
+    o.str("resourceDisplayName", "Microsoft Graph");
+    o.str("resourceId", GRAPH_APP);
+    o.int("autonomousSystemNumber", asn(s.ip));
+    o.str("clientCredentialType", "certificate");
+    o.str("uniqueTokenIdentifier", &token_id(s.uti));
+    o.raw("signInEventTypes", "[\"servicePrincipal\"]");
+    o.raw(
+        "status",
+        "{\"errorCode\":0,\"failureReason\":\"Other.\",\"additionalDetails\":null}",
+    );
+    let loc = o.key("location");
+    let _ = write!(
+        loc,
+        "{{\"city\":\"Dublin\",\"state\":\"\",\"countryOrRegion\":\"IE\",\"geoCoordinates\":{{\"altitude\":null,\"latitude\":53,\"longitude\":-6}}}}"
+    );
+    o.close();
+}
+
 /// A stable made-up ASN per network.
 fn asn(ip: std::net::IpAddr) -> i64 {
     match ip {
@@ -142,7 +192,9 @@ pub(crate) fn azure_monitor_record(w: &World, s: &SignIn, out: &mut String) {
     o.str("operationVersion", "1.0");
     o.str(
         "category",
-        if s.interactive {
+        if user.role == Role::BackupApp {
+            "ServicePrincipalSignInLogs"
+        } else if s.interactive {
             "SignInLogs"
         } else {
             "NonInteractiveUserSignInLogs"

@@ -5,7 +5,7 @@ use std::fmt::Write as _;
 use crate::json::{Obj, push_str};
 use crate::record::{Access, Op, Ual};
 use crate::timefmt;
-use crate::world::{CONSUMER_TENANT, FOLDERS, World, prof};
+use crate::world::{CONSUMER_TENANT, FOLDERS, Role, World, prof};
 
 /// How `CreationTime` is written.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -191,19 +191,40 @@ pub(crate) fn audit_data(w: &World, r: &Ual, style: Style, out: &mut String) {
             o.close();
             return;
         }
+        Op::Discovery { operation, case } => {
+            discovery(w, r, operation, *case, &ip, &mut o);
+            o.close();
+            return;
+        }
         _ => {}
     }
     o.str("ResultStatus", "Succeeded");
     o.str("UserKey", &user.puid);
     let admin = matches!(r.op, Op::Cmdlet { .. });
-    o.int("UserType", if admin { 2 } else { 0 });
+    let app_only = user.role == Role::BackupApp;
+    o.int(
+        "UserType",
+        if admin {
+            2
+        } else if app_only {
+            5
+        } else {
+            0
+        },
+    );
     o.int("Version", 1);
     o.str("Workload", "Exchange");
     if admin {
         o.str("ClientIP", &ip);
     }
-    if let Op::Cmdlet { name, target } = &r.op {
+    if let Op::Cmdlet {
+        name,
+        target,
+        grantee,
+    } = &r.op
+    {
         let t = &w.users[*target];
+        let grantee = &w.users[grantee.unwrap_or(r.user)];
         o.str("ObjectId", &t.upn);
         o.str("UserId", &user.upn);
         o.str("AppId", &profile.client_app_id);
@@ -212,16 +233,27 @@ pub(crate) fn audit_data(w: &World, r: &Ual, style: Style, out: &mut String) {
         o.str("OrganizationName", &tenant.org_name);
         o.str("OriginatingServer", w.server(r.user));
         let p = o.key("Parameters");
-        p.push_str("[{\"Name\":\"Identity\",\"Value\":");
-        push_str(p, &t.upn);
-        match *name {
-            "Add-MailboxPermission" => {
-                p.push_str("},{\"Name\":\"User\",\"Value\":");
-                push_str(p, &user.upn);
-                p.push_str("},{\"Name\":\"AccessRights\",\"Value\":\"FullAccess\"}]");
+        if *name == "New-ManagementRoleAssignment" {
+            p.push_str("[{\"Name\":\"Name\",\"Value\":\"Migration-Impersonation\"},{\"Name\":\"Role\",\"Value\":\"ApplicationImpersonation\"},{\"Name\":\"User\",\"Value\":");
+            push_str(p, &grantee.upn);
+            p.push_str("}]");
+        } else {
+            p.push_str("[{\"Name\":\"Identity\",\"Value\":");
+            push_str(p, &t.upn);
+            match *name {
+                "Add-MailboxPermission" => {
+                    p.push_str("},{\"Name\":\"User\",\"Value\":");
+                    push_str(p, &grantee.upn);
+                    p.push_str("},{\"Name\":\"AccessRights\",\"Value\":\"FullAccess\"},{\"Name\":\"InheritanceType\",\"Value\":\"All\"}]");
+                }
+                "Set-Mailbox" => {
+                    p.push_str("},{\"Name\":\"AuditEnabled\",\"Value\":\"True\"}]");
+                }
+                "Set-MailboxAuditBypassAssociation" => {
+                    p.push_str("},{\"Name\":\"AuditBypassEnabled\",\"Value\":\"True\"}]");
+                }
+                _ => p.push_str("}]"),
             }
-            "Set-Mailbox" => p.push_str("},{\"Name\":\"AuditEnabled\",\"Value\":\"True\"}]"),
-            _ => p.push_str("}]"),
         }
         o.guid("SessionId", r.session);
         o.close();
@@ -241,7 +273,10 @@ pub(crate) fn audit_data(w: &World, r: &Ual, style: Style, out: &mut String) {
     o.str("MailboxOwnerUPN", &owner.upn);
     o.str("OrganizationName", &tenant.org_name);
     o.str("OriginatingServer", w.server(r.mailbox));
-    o.guid("SessionId", r.session);
+    // App-only tokens (client credentials) carry no Entra session.
+    if !app_only {
+        o.guid("SessionId", r.session);
+    }
     if profile.actor_info {
         o.str("ActorInfoString", &profile.user_agent);
     }
@@ -257,19 +292,27 @@ pub(crate) fn audit_data(w: &World, r: &Ual, style: Style, out: &mut String) {
         let k = o.key("AppAccessContext");
         if style.flatten {
             let mut tmp = String::new();
+            if !app_only {
+                let _ = write!(tmp, "@{{AADSessionId={}; ", r.session);
+            } else {
+                tmp.push_str("@{");
+            }
             let _ = write!(
                 tmp,
-                "@{{AADSessionId={}; UniqueTokenId={}; IssuedAtTime=",
-                r.session,
+                "UniqueTokenId={}; IssuedAtTime=",
                 crate::ids::token_id(r.uti)
             );
             timefmt::push_plain(&mut tmp, r.iat);
             let _ = write!(tmp, "; ClientAppId={}}}", profile.client_app_id);
             push_str(k, &tmp);
         } else {
-            k.push_str("{\"AADSessionId\":\"");
-            r.session.write_to(k);
-            k.push_str("\",\"UniqueTokenId\":\"");
+            if app_only {
+                k.push_str("{\"UniqueTokenId\":\"");
+            } else {
+                k.push_str("{\"AADSessionId\":\"");
+                r.session.write_to(k);
+                k.push_str("\",\"UniqueTokenId\":\"");
+            }
             k.push_str(&crate::ids::token_id(r.uti));
             k.push_str("\",\"IssuedAtTime\":\"");
             timefmt::push_plain(k, r.iat);
@@ -338,6 +381,50 @@ pub(crate) fn audit_data(w: &World, r: &Ual, style: Style, out: &mut String) {
     o.close();
 }
 
+/// The fields of an eDiscovery (content search) record: the case, the search over every
+/// mailbox of the tenant, and the export where the step is one.
+fn discovery(w: &World, r: &Ual, operation: &str, case: u32, ip: &str, o: &mut Obj<'_>) {
+    let user = &w.users[r.user];
+    let tenant = &w.tenants[user.tenant];
+    let search = format!("Legal hold review {case:03}");
+    o.str("ResultStatus", "Success");
+    o.str("UserKey", &user.object_id.to_string());
+    o.int("UserType", 0);
+    o.int("Version", 1);
+    o.str("Workload", "SecurityComplianceCenter");
+    o.str("ClientIP", ip);
+    o.str("ObjectId", &search);
+    o.str("UserId", &user.upn);
+    let case_id =
+        crate::ids::Guid::from_bits(u128::from(tenant.bits) << 64 | u128::from(case) << 8 | 0x24);
+    o.guid("CaseId", case_id);
+    o.str("CaseName", &format!("Matter {case:03}"));
+    o.guid("Object1Id", crate::ids::Guid::from_bits(case_id.0 ^ 0x5e));
+    o.str("Object1Name", &search);
+    o.str("Object1Type", "Search");
+    let sources = o.key("DataSources");
+    sources.push('[');
+    let mut first = true;
+    for u in w.tenant_users(user.tenant) {
+        if !w.users[u].role.has_mailbox() {
+            continue;
+        }
+        if !first {
+            sources.push(',');
+        }
+        first = false;
+        push_str(sources, &w.users[u].upn);
+    }
+    sources.push(']');
+    o.str(
+        "QueryText",
+        "(sent>=2023-01-01) AND (subject:\"contract\" OR \"tender\")",
+    );
+    if operation.contains("Export") {
+        o.str("ExportName", &format!("{search}_Export"));
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -352,6 +439,7 @@ mod tests {
             admin: false,
             service: false,
             migration: false,
+            extras: &[],
         };
         let w = World::build(3, &[plan]);
         let r = Ual {

@@ -103,15 +103,32 @@ fn actor_records_and_impact_match_truth() {
     );
     assert_eq!(t.whole_folder_syncs.len(), 1);
     assert_eq!(throttled.len(), 1);
-    assert_eq!(t.throttled_windows.len(), 1);
-    assert_eq!(t.throttled_windows[0].record_id, throttled[0].2);
-    assert_eq!(t.throttled_windows[0].from, throttled[0].1);
-    // Nothing binds the throttled mailbox inside its window.
-    let w = &t.throttled_windows[0];
-    for r in &recs {
-        let tm = ts(&r["CreationTime"]);
-        if r["MailboxOwnerUPN"] == w.mailbox.as_str() && tm > w.from && tm < w.to {
-            assert_ne!(op_prop(r, "MailAccessType"), Some("Bind"), "{}", r["Id"]);
+    let w = t
+        .throttled_windows
+        .iter()
+        .find(|w| w.record_id == throttled[0].2)
+        .unwrap();
+    assert_eq!(w.from, throttled[0].1);
+    // Every IsThrottled record has its window (the actor's and the migration's), and nothing
+    // binds a throttled mailbox inside its window.
+    let flagged: BTreeSet<&str> = recs
+        .iter()
+        .filter(|r| op_prop(r, "IsThrottled") == Some("True"))
+        .map(|r| r["Id"].as_str().unwrap())
+        .collect();
+    let windows: BTreeSet<&str> = t
+        .throttled_windows
+        .iter()
+        .map(|w| w.record_id.as_str())
+        .collect();
+    assert_eq!(flagged, windows);
+    assert_eq!(windows.len(), 2);
+    for w in &t.throttled_windows {
+        for r in &recs {
+            let tm = ts(&r["CreationTime"]);
+            if r["MailboxOwnerUPN"] == w.mailbox.as_str() && tm > w.from && tm < w.to {
+                assert_ne!(op_prop(r, "MailAccessType"), Some("Bind"), "{}", r["Id"]);
+            }
         }
     }
 }
@@ -199,10 +216,15 @@ fn sign_ins_back_every_legitimate_session_and_none_of_the_actor() {
     let mut by_session: BTreeMap<&str, Vec<Timestamp>> = BTreeMap::new();
     let mut by_uti: BTreeMap<&str, Timestamp> = BTreeMap::new();
     for s in &signins {
-        by_session
-            .entry(s["sessionId"].as_str().unwrap())
-            .or_default()
-            .push(ts(&s["createdDateTime"]));
+        // Service principal sign-ins (client credentials) have no session.
+        if let Some(session) = s["sessionId"].as_str() {
+            by_session
+                .entry(session)
+                .or_default()
+                .push(ts(&s["createdDateTime"]));
+        } else {
+            assert_eq!(s["signInEventTypes"][0], "servicePrincipal");
+        }
         by_uti.insert(
             s["uniqueTokenIdentifier"].as_str().unwrap(),
             ts(&s["createdDateTime"]),
@@ -210,8 +232,16 @@ fn sign_ins_back_every_legitimate_session_and_none_of_the_actor() {
     }
     let actor: BTreeSet<&str> = t.actor_record_ids.iter().map(String::as_str).collect();
     let mut with_uti = 0;
+    let mut app_only = 0;
     for r in &recs {
         let Some(session) = r["SessionId"].as_str().or(r["InterSystemsId"].as_str()) else {
+            // App-only reads: their token is in the service principal sign-ins, within the hour.
+            if r["UserType"] == 5 {
+                let u = r["AppAccessContext"]["UniqueTokenId"].as_str().unwrap();
+                let (s, tm) = (by_uti[u], ts(&r["CreationTime"]));
+                assert!(s <= tm && tm.nanos() - s.nanos() <= 3_600_000_000_000);
+                app_only += 1;
+            }
             continue;
         };
         let tm = ts(&r["CreationTime"]);
@@ -242,6 +272,7 @@ fn sign_ins_back_every_legitimate_session_and_none_of_the_actor() {
         }
     }
     assert!(with_uti > 100);
+    assert!(app_only > 100);
 }
 
 #[test]
@@ -259,7 +290,7 @@ fn unaudited_tenant_and_decoys() {
     assert!(in_un.len() > 50);
     assert!(in_un.iter().all(|r| r["RecordType"] != 50));
     let kinds: BTreeSet<&str> = t.decoys.iter().map(|d| d.kind.as_str()).collect();
-    assert_eq!(kinds.len(), 4);
+    assert_eq!(kinds.len(), 11);
     let actor: BTreeSet<&str> = t.actor_record_ids.iter().map(String::as_str).collect();
     for d in &t.decoys {
         assert!(!d.record_ids.is_empty(), "{}", d.kind);
@@ -303,6 +334,95 @@ fn unaudited_tenant_and_decoys() {
             .iter()
             .any(|i| ids[i]["LogonType"] == 2 && ids[i]["MailboxOwnerUPN"] != ids[i]["UserId"])
     );
+    let decoy = |k: &str| -> Vec<&Value> {
+        t.decoys
+            .iter()
+            .find(|d| d.kind == k)
+            .unwrap()
+            .record_ids
+            .iter()
+            .map(|i| &ids[i])
+            .collect()
+    };
+    let mail = |v: &[&Value]| -> Vec<Value> {
+        v.iter()
+            .filter(|r| r["Operation"] == "MailItemsAccessed")
+            .map(|r| (*r).clone())
+            .collect()
+    };
+    // Services that read many mailboxes do it fast: at least five mailboxes within ten minutes
+    // in one session (the migration and the archiver) or as one application (the backup).
+    let five_in_ten = |recs: &[Value], key: &str| {
+        let mut by: BTreeMap<String, Vec<(Timestamp, String)>> = BTreeMap::new();
+        for r in recs {
+            by.entry(r[key].as_str().unwrap_or("").to_owned())
+                .or_default()
+                .push((
+                    ts(&r["CreationTime"]),
+                    r["MailboxOwnerUPN"].as_str().unwrap().to_owned(),
+                ));
+        }
+        by.values_mut().any(|v| {
+            v.sort();
+            v.iter().enumerate().any(|(i, (t0, _))| {
+                v[i..]
+                    .iter()
+                    .take_while(|(t1, _)| t1.nanos() - t0.nanos() <= 600_000_000_000)
+                    .map(|(_, m)| m)
+                    .collect::<BTreeSet<_>>()
+                    .len()
+                    >= 5
+            })
+        })
+    };
+    let migration = mail(&decoy("migration_account"));
+    assert!(five_in_ten(&migration, "SessionId"));
+    assert!(
+        migration
+            .iter()
+            .any(|r| op_prop(r, "IsThrottled") == Some("True"))
+    );
+    let setup = decoy("migration_account");
+    assert!(
+        setup
+            .iter()
+            .any(|r| r["Operation"] == "New-ManagementRoleAssignment")
+    );
+    assert!(five_in_ten(
+        &mail(&decoy("archiving_connector")),
+        "SessionId"
+    ));
+    // The backup application reads as itself: UserType Application, no session, Graph, REST.
+    let backup = mail(&decoy("backup_app_only"));
+    assert!(five_in_ten(&backup, "ClientAppId"));
+    for r in &backup {
+        assert_eq!(r["UserType"], 5);
+        assert!(r.get("SessionId").is_none());
+        assert_eq!(r["AppId"], "00000003-0000-0000-c000-000000000000");
+        assert_eq!(r["ClientInfoString"], "Client=REST;Client=RESTSystem;;");
+        assert_ne!(r["UserId"], r["MailboxOwnerUPN"]);
+    }
+    // Shared-mailbox readers are delegates; the rollout is one new app for many mailboxes.
+    for r in mail(&decoy("shared_mailbox")) {
+        assert_eq!(r["LogonType"], 2);
+        assert_ne!(r["UserId"], r["MailboxOwnerUPN"]);
+    }
+    let rollout: BTreeSet<&str> = decoy("new_outlook_rollout")
+        .iter()
+        .filter(|r| r["ClientAppId"] == "5d661950-3475-41cd-a2c3-d671a3162bc1")
+        .map(|r| r["UserId"].as_str().unwrap())
+        .collect();
+    assert!(rollout.len() >= 3, "{rollout:?}");
+    assert!(
+        decoy("ediscovery_search")
+            .iter()
+            .any(|r| r["RecordType"] == 24)
+    );
+    // The night administrator works inside the actor's hours.
+    for r in decoy("night_admin") {
+        let tm = ts(&r["CreationTime"]);
+        assert!(tm.weekday() < 5 && tm.hour() < 9, "{}", r["Id"]);
+    }
 }
 
 /// Every seed and size yields the whole planted pattern.
@@ -327,9 +447,9 @@ fn many_seeds_plant_the_whole_pattern() {
             "seed {seed}"
         );
         assert_eq!(t.whole_folder_syncs.len(), 1, "seed {seed}");
-        assert_eq!(t.throttled_windows.len(), 1, "seed {seed}");
+        assert_eq!(t.throttled_windows.len(), 2, "seed {seed}");
         assert_eq!(t.unaudited_tenants.len(), 1, "seed {seed}");
-        assert_eq!(t.decoys.len(), 4, "seed {seed}");
+        assert_eq!(t.decoys.len(), 11, "seed {seed}");
         assert!(
             t.decoys.iter().all(|d| !d.record_ids.is_empty()),
             "seed {seed}"

@@ -222,7 +222,9 @@ fn signin_formats_hold_the_same_sign_ins() {
             Timestamp::parse(g["createdDateTime"].as_str().unwrap()).unwrap(),
             Timestamp::parse(p["createdDateTime"].as_str().unwrap()).unwrap()
         );
-        let want = if p["isInteractive"] == true {
+        let want = if p.get("servicePrincipalId").is_some() {
+            "ServicePrincipalSignInLogs"
+        } else if p["isInteractive"] == true {
             "SignInLogs"
         } else {
             "NonInteractiveUserSignInLogs"
@@ -230,5 +232,5 @@ fn signin_formats_hold_the_same_sign_ins() {
         assert_eq!(a["category"], want);
         *cats.entry(want).or_insert(0) += 1;
     }
-    assert_eq!(cats.len(), 2);
+    assert_eq!(cats.len(), 3);
 }

@@ -276,3 +276,122 @@ fn coverage_comes_from_the_reader_stats_with_tenants_merged_case_insensitively()
     assert_eq!(r.sources.len(), 1);
     assert_eq!(r.sources[0].file, "a.json");
 }
+
+/// Everyone's mail reads, sends and sign-ins, day by day from 2023-06-01: `reads(user, day)`
+/// says whether that user's mailbox logs MailItemsAccessed that day.
+fn office(
+    tenant: &str,
+    users: &[&str],
+    days: u32,
+    reads: impl Fn(&str, u32) -> bool,
+) -> Vec<stormwatch_core::Event> {
+    let mut evs = Vec::new();
+    let mut line = 1000;
+    for d in 1..=days {
+        for u in users {
+            let at = |h: u32| format!("2023-06-{d:02}T{h:02}:15:00Z");
+            line += 10;
+            evs.push(
+                sign_in(
+                    line,
+                    &at(8),
+                    tenant,
+                    u,
+                    &format!("s-{u}-{d}"),
+                    "198.51.100.7",
+                )
+                .ev(),
+            );
+            evs.push(exch(line + 1, &at(11), tenant, u, "Send").ev());
+            if reads(u, d) {
+                for k in 0..3 {
+                    evs.push(
+                        mia(line + 2 + k, &at(9 + k as u32), tenant, u)
+                            .ip("198.51.100.7")
+                            .session(&format!("s-{u}-{d}"))
+                            .ev(),
+                    );
+                }
+            }
+        }
+    }
+    evs
+}
+
+#[test]
+fn mail_audit_that_stops_while_activity_goes_on_is_a_limit_with_its_window() {
+    let mut evs = scenario();
+    // Tenant t9: the licence lapses after 2023-06-10; sign-ins and sends go on to the 20th.
+    evs.extend(office(
+        "t9",
+        &["u1@t9.example", "u2@t9.example"],
+        20,
+        |_, d| d <= 10,
+    ));
+    // Tenant t8: only v2's mailbox stops being audited after the 5th.
+    evs.extend(office(
+        "t8",
+        &["v1@t8.example", "v2@t8.example"],
+        12,
+        |u, d| u.starts_with("v1") || d <= 5,
+    ));
+    let r = run(&evs, &seeds_ip(X), &ImpactOptions::default());
+    let nma = |ls: &[stormwatch_core::Limit]| -> Vec<stormwatch_core::Limit> {
+        ls.iter()
+            .filter(|l| l.kind == LimitKind::NoMailAudit)
+            .cloned()
+            .collect()
+    };
+    // t9: listed though the actor never touched it, with the window from its last read.
+    let t9 = r
+        .organizations
+        .iter()
+        .find(|o| o.tenant_id == "t9")
+        .unwrap();
+    let l = nma(&t9.limits);
+    assert_eq!(l.len(), 1, "{l:?}");
+    assert_eq!(l[0].from, Some(t("2023-06-10T11:15:00Z")));
+    assert!(l[0].to.unwrap() > t("2023-06-20T11:15:00Z"));
+    assert!(l[0].to.unwrap() < t("2023-06-20T11:15:01Z"));
+    assert!(
+        l[0].detail.contains("MailItemsAccessed records stop"),
+        "{}",
+        l[0].detail
+    );
+    assert!(
+        nma(&r.limits)
+            .iter()
+            .any(|x| x.detail.contains("Tenant t9"))
+    );
+    // No mailbox of t9 is named on its own: the tenant's limit covers them.
+    assert!(t9.mailboxes.iter().all(|m| nma(&m.limits).is_empty()));
+    // t8: the tenant still logs reads; v2's mailbox carries its own window, v1's nothing.
+    let t8 = r
+        .organizations
+        .iter()
+        .find(|o| o.tenant_id == "t8")
+        .unwrap();
+    assert!(nma(&t8.limits).iter().all(|x| !x.detail.contains("stop")));
+    let v2 = t8
+        .mailboxes
+        .iter()
+        .find(|m| m.mailbox == "v2@t8.example")
+        .unwrap();
+    let l = nma(&v2.limits);
+    assert_eq!(l.len(), 1, "{l:?}");
+    assert_eq!(l[0].from, Some(t("2023-06-05T11:15:00Z")));
+    assert!(v2.folders.is_empty() && v2.records == 0, "not the actor's");
+    assert!(!t8.mailboxes.iter().any(|m| m.mailbox == "v1@t8.example"));
+    assert!(
+        nma(&r.limits)
+            .iter()
+            .any(|x| x.detail.contains("Tenant t8") && x.detail.contains("v2@t8.example"))
+    );
+    // The tenants that keep their audit raise nothing of the kind.
+    let t1 = r
+        .organizations
+        .iter()
+        .find(|o| o.tenant_id == "t1")
+        .unwrap();
+    assert!(t1.mailboxes.iter().all(|m| nma(&m.limits).is_empty()));
+}

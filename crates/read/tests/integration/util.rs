@@ -3,10 +3,14 @@ use std::path::{Path, PathBuf};
 use stormwatch_core::{Event, InputStats};
 use stormwatch_read::{Input, InputFormat, ReadOptions, read_all, read_bytes};
 
+/// A file or folder of the workspace's `testdata/` (public samples; see its PROVENANCE.md).
+/// Panics, naming the path, when it is missing: a test never passes without its data.
 pub(crate) fn corpus(rel: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../../../shared/corpus")
-        .join(rel)
+    let p = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../testdata")
+        .join(rel);
+    assert!(p.exists(), "test data missing: {}", p.display());
+    p
 }
 
 pub(crate) fn fixture(name: &str) -> PathBuf {

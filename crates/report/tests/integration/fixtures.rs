@@ -7,7 +7,8 @@ use stormwatch_core::impact::{
     OrgImpact, SourceCoverage, Window,
 };
 use stormwatch_core::{
-    Detection, DetectionSource, ImpactReport, Level, Limit, LimitKind, Location, Timestamp,
+    Detection, DetectionSource, ImpactReport, Incident, Level, Limit, LimitKind, Location, Reason,
+    RuleCount, Timestamp,
 };
 
 pub(crate) const XSS: &str = "<script>alert(1)</script>\"'&";
@@ -54,6 +55,40 @@ pub(crate) fn detections(p: &str) -> Vec<Detection> {
     b.events = vec![loc("a,b.csv", 2, None)];
     b.user = Some("+cmd|' /C calc'!A0".into());
     vec![a, b]
+}
+
+/// An incident over the first detection of [`detections`], every name carrying `p`.
+pub(crate) fn incident(p: &str) -> Incident {
+    Incident {
+        id: "INC-0001".into(),
+        title: format!("Incident {p}"),
+        level: Level::High,
+        score: 85,
+        first: t("2023-06-12T03:14:07Z"),
+        last: t("2023-06-14T09:00:00Z"),
+        tenants: vec![format!("tenant{p}")],
+        mailboxes: vec![
+            "envoy@agency.example".into(),
+            format!("cfo{p}@agency.example"),
+        ],
+        users: vec![format!("envoy{p}@agency.example")],
+        sessions: vec![format!("7b0d{p}")],
+        ips: vec!["51.89.156.153".into()],
+        apps: vec![format!("app{p}")],
+        reasons: vec![Reason {
+            rule_id: "builtin/ioc-ip".into(),
+            rule_title: format!("IOC IP {p}"),
+            level: Level::High,
+            explanation: format!("because {p}"),
+        }],
+        rules: vec![RuleCount {
+            rule_id: "builtin/ioc-ip".into(),
+            level: Level::High,
+            detections: 1,
+        }],
+        detections: vec![1],
+        records: 2,
+    }
 }
 
 fn lim(kind: LimitKind, from: Option<&str>, to: Option<&str>, detail: &str) -> Limit {

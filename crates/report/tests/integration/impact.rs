@@ -43,14 +43,68 @@ fn csv_has_one_row_per_message_and_per_whole_folder() {
             "size_bytes",
             "first_access",
             "last_access",
-            "access_count"
+            "access_count",
+            "limit_scope",
+            "limit_kind",
+            "limit_from",
+            "limit_to",
+            "limit_detail"
         ]
     );
     let rows: Vec<Vec<String>> = rdr
         .records()
         .map(|r| r.unwrap().iter().map(str::to_owned).collect())
         .collect();
-    assert_eq!(rows.len(), 4, "3 messages + 1 whole folder");
+    assert_eq!(
+        rows.len(),
+        4 + 6,
+        "3 messages + 1 whole folder, then 6 limits"
+    );
+    assert!(
+        rows[..4]
+            .iter()
+            .all(|r| r[11..].iter().all(String::is_empty))
+    );
+    // Every limit of the report, with where it applies: the input's, the unaudited
+    // organisation's, the throttled mailbox's.
+    let limits: Vec<(&str, &str, &str, &str, &str)> = rows[4..]
+        .iter()
+        .map(|r| {
+            assert!(r[3..11].iter().all(String::is_empty), "{r:?}");
+            (
+                r[11].as_str(),
+                r[12].as_str(),
+                r[0].as_str(),
+                r[2].as_str(),
+                r[13].as_str(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        limits,
+        vec![
+            ("input", "no_mail_audit", "", "", "2023-06-10T00:00:00Z"),
+            ("input", "log_gap", "", "", "2023-06-13T00:00:00Z"),
+            ("input", "parse_errors", "", "", ""),
+            ("input", "dedup", "", "", ""),
+            (
+                "mailbox",
+                "throttled",
+                "b1e2c3d4",
+                "envoy@agency.example",
+                "2023-06-13T12:00:00Z"
+            ),
+            (
+                "organization",
+                "no_mail_audit",
+                "c0ffee00-unaudited",
+                "",
+                "2023-06-10T00:00:00Z"
+            ),
+        ]
+    );
+    assert_eq!(rows[8][14], "2023-06-14T12:00:00Z");
+    assert!(rows[4][15].contains("no MailItemsAccessed"));
     assert_eq!(rows[0][2], "attache@agency.example");
     assert_eq!(rows[1][5], "<m1@x>");
     assert_eq!(rows[1][8], "2023-06-12T03:14:07Z");
@@ -76,13 +130,41 @@ fn mailbox_csv_summarises_and_flags_presumed_exposure() {
     let h = rdr.headers().unwrap().clone();
     let col = |n: &str| h.iter().position(|x| x == n).unwrap();
     let rows: Vec<csv::StringRecord> = rdr.records().map(Result::unwrap).collect();
-    assert_eq!(rows.len(), 2);
+    assert_eq!(
+        rows.len(),
+        2 + 5,
+        "2 mailboxes, then the input's and organisations' limits"
+    );
     assert_eq!(&rows[0][col("mailbox")], "'=cmd()@x");
     assert_eq!(&rows[1][col("whole_folder_paths")], "\\Sent Items");
     assert_eq!(&rows[1][col("unlisted_binds")], "3");
     assert_eq!(&rows[1][col("presumed_exposed")], "true");
     assert_eq!(&rows[1][col("limits")], "throttled");
+    assert!(
+        rows[1][col("limit_details")].starts_with(
+            "throttled 2023-06-13T12:00:00Z → 2023-06-14T12:00:00Z: MailItemsAccessed was throttled"
+        ),
+        "{}",
+        &rows[1][col("limit_details")]
+    );
     assert_eq!(&rows[0][col("presumed_exposed")], "false");
+    assert_eq!(&rows[0][col("limit_details")], "");
+    // The organisation's and the input's limits follow, with no mailbox.
+    let rest: Vec<(&str, &str, &str)> = rows[2..]
+        .iter()
+        .map(|r| (&r[col("tenant_id")], &r[col("mailbox")], &r[col("limits")]))
+        .collect();
+    assert_eq!(
+        rest,
+        vec![
+            ("", "", "no_mail_audit"),
+            ("", "", "log_gap"),
+            ("", "", "parse_errors"),
+            ("", "", "dedup"),
+            ("c0ffee00-unaudited", "", "no_mail_audit"),
+        ]
+    );
+    assert!(rows[6][col("limit_details")].contains("Tenant c0ffee00-unaudited"));
 }
 
 #[test]

@@ -6,16 +6,21 @@ use std::sync::Arc;
 use proptest::prelude::*;
 use stormwatch_core::{Detection, DetectionSource, Level, Location, Timestamp, sort_detections};
 use stormwatch_report::{
-    DetectionCounts, DetectionFormat, HuntSummary, Spool, SpoolError, SpoolOptions,
-    write_detections, write_sorted_detections,
+    DetectionCounts, DetectionFormat, DetectionOrder, HuntSummary, ReportOptions, Spool,
+    SpoolError, SpoolOptions, write_detections, write_sorted_detections,
 };
 
 use crate::fixtures::XSS;
 
 fn spool_in(dir: &std::path::Path, max_held: usize) -> Spool {
+    spool_ordered(dir, max_held, DetectionOrder::Time)
+}
+
+fn spool_ordered(dir: &std::path::Path, max_held: usize, order: DetectionOrder) -> Spool {
     Spool::new(SpoolOptions {
         tmp_dir: Some(dir.to_owned()),
         max_held: Some(max_held),
+        order,
         ..SpoolOptions::default()
     })
 }
@@ -119,7 +124,15 @@ fn hostile_detections() -> Vec<Detection> {
 
 fn render_all(fmt: DetectionFormat, ds: &[Detection]) -> Vec<u8> {
     let mut out = Vec::new();
-    write_detections(&mut out, fmt, ds, &[], &HuntSummary::default(), false).unwrap();
+    write_detections(
+        &mut out,
+        fmt,
+        ds,
+        &[],
+        &HuntSummary::default(),
+        &ReportOptions::default(),
+    )
+    .unwrap();
     out
 }
 
@@ -139,11 +152,16 @@ fn hostile_detections_round_trip_exactly_through_spill_files() {
         DetectionFormat::Csv,
         DetectionFormat::Table,
     ] {
-        let mut spool = spool_in(tmp.path(), 2);
+        let mut spool = spool_ordered(tmp.path(), 2, fmt.order());
         spool.extend(ds.clone()).unwrap();
         let mut out = Vec::new();
         let sorted = spool.finish().unwrap();
-        write_sorted_detections(&mut out, fmt, sorted, &[], &HuntSummary::default(), false)
+        let opts = ReportOptions {
+            counts: Some(*sorted.counts()),
+            rules: Some(sorted.rule_counts().clone()),
+            ..ReportOptions::default()
+        };
+        write_sorted_detections(&mut out, fmt, sorted, &[], &HuntSummary::default(), &opts)
             .unwrap();
         assert!(out == render_all(fmt, &ds), "{fmt:?} output differs");
     }
@@ -163,7 +181,7 @@ fn evidence_keeps_number_forms_and_key_order_in_jsonl() {
         spool.finish().unwrap(),
         &[],
         &HuntSummary::default(),
-        false,
+        &ReportOptions::default(),
     )
     .unwrap();
     let text = String::from_utf8(out).unwrap();
@@ -315,19 +333,20 @@ fn html_lists_a_bounded_number_of_rows_the_most_severe_and_says_how_many_are_lef
         "a low one kept over a critical one"
     );
     assert!(!html.contains("why-20001"));
-    // Rows stay in output order.
+    // Rows are listed most severe first, in output order within a level.
+    let crit_first = html.find("why-00050").unwrap();
+    let crit_last = html.find("why-20050").unwrap();
     let a = html.find("why-00000").unwrap();
     let b = html.find("why-19998").unwrap();
-    let c = html.find("why-20050").unwrap();
-    assert!(a < b && b < c);
+    assert!(crit_first < crit_last && crit_last < a && a < b);
     // Counts per rule cover every detection, and say how many of each are listed.
-    let rules = &html[html.find("Detections by rule").unwrap()..a];
+    let rules = &html[html.find("Rules that fired").unwrap()..html.find("id=\"dets\"").unwrap()];
     assert!(rules.contains("rule-low") && rules.contains("20,079") && rules.contains("19,979"));
     assert!(rules.contains("rule-critical") && rules.contains(">21<"));
 
-    // With every row listed, the page has no such note nor table.
+    // With every row listed, the page has no such note; the rules are still counted.
     let html = String::from_utf8(render_all(DetectionFormat::Html, &ds[..100])).unwrap();
-    assert!(!html.contains("Detections by rule") && !html.contains("left out"));
+    assert!(!html.contains("left out") && html.contains("Rules that fired"));
 }
 
 fn arb_detection() -> impl Strategy<Value = Detection> {
@@ -377,6 +396,21 @@ proptest! {
         let got = drain(spool);
         let mut want = ds;
         sort_detections(&mut want);
+        prop_assert!(got == want);
+        prop_assert!(files_in(tmp.path()).is_empty());
+    }
+
+    #[test]
+    fn spool_in_severity_order_equals_a_stable_sort_by_level_then_output_order(
+        ds in prop::collection::vec(arb_detection(), 0..300),
+        max_held in 1usize..40,
+    ) {
+        let tmp = tempfile::tempdir().unwrap();
+        let mut spool = spool_ordered(tmp.path(), max_held, DetectionOrder::Severity);
+        spool.extend(ds.clone()).unwrap();
+        let got = drain(spool);
+        let mut want = ds;
+        want.sort_by(|a, b| b.level.cmp(&a.level).then_with(|| a.cmp_output_order(b)));
         prop_assert!(got == want);
         prop_assert!(files_in(tmp.path()).is_empty());
     }

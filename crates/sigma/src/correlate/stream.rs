@@ -126,7 +126,6 @@ pub struct Correlator {
     /// names, fixed when the correlator was made.
     pub(super) strings: Interner,
     pub(super) fixed: u32,
-    pub(super) empty: Sym,
     pub(super) states: Vec<CorrState>,
     /// Per detection rule: where its matches go.
     routes: HashMap<usize, Vec<Route>>,
@@ -156,7 +155,6 @@ impl Correlator {
         let mut wanted = vec![false; inner.rules.len()];
         let mut wanted_fields: HashMap<usize, Vec<(FieldPath, Sym)>> = HashMap::new();
         let mut strings = Interner::default();
-        let empty = strings.intern("");
         let mut routes: HashMap<usize, Vec<Route>> = HashMap::new();
         let n = inner.correlations.len();
         let mut corr_routes: Vec<Vec<Route>> = (0..n).map(|_| Vec::new()).collect();
@@ -237,7 +235,6 @@ impl Correlator {
             }),
             strings,
             fixed,
-            empty,
             states: (0..n).map(|_| CorrState::default()).collect(),
             routes,
             corr_routes,
@@ -294,11 +291,17 @@ impl Correlator {
             let get = |n: Sym| fields.iter().find(|(k, _)| *k == n).map(|(_, v)| *v);
             let mut items = Vec::with_capacity(routes.len());
             for route in routes {
-                let key: Box<[Sym]> = route
+                // An event without a group-by field belongs to no group (as in pySigma):
+                // grouping it under an empty value would tie together every record that
+                // lacks the field, e.g. all app-only mail reads (no SessionId) of a tenant.
+                let Some(key) = route
                     .keys
                     .iter()
-                    .map(|&n| get(n).unwrap_or(self.empty))
-                    .collect();
+                    .map(|&n| get(n))
+                    .collect::<Option<Box<[Sym]>>>()
+                else {
+                    continue;
+                };
                 let value = route.value.and_then(get);
                 let num = self.number_of(route.ci, value);
                 items.push((
@@ -505,7 +508,10 @@ impl Correlator {
             let fields: Vec<(Sym, Sym)> = names.iter().copied().zip(key.iter().copied()).collect();
             let get = |n: Sym| fields.iter().find(|(k, _)| *k == n).map(|(_, v)| *v);
             for (dci, r, keys, value) in &routes {
-                let dkey: Box<[Sym]> = keys.iter().map(|&n| get(n).unwrap_or(self.empty)).collect();
+                let Some(dkey) = keys.iter().map(|&n| get(n)).collect::<Option<Box<[Sym]>>>()
+                else {
+                    continue;
+                };
                 let value = value.and_then(get);
                 let num = self.number_of(*dci, value);
                 let item = Item {
@@ -540,8 +546,13 @@ impl Correlator {
             .zip(key.iter())
             .map(|(k, v)| format!("{k}={}", self.strings.text(*v)))
             .collect();
+        let condition: Vec<String> = c
+            .preds
+            .iter()
+            .map(|(op, n)| format!("{} {n}", format!("{op:?}").to_lowercase()))
+            .collect();
         d.explanation = format!(
-            "{} correlation over {} record(s) within {} s{}",
+            "{} correlation over {} record(s) within {} s{}{}{}",
             c.kind.as_str(),
             fired.locs.len(),
             c.span_ns / 1_000_000_000,
@@ -549,6 +560,15 @@ impl Correlator {
                 String::new()
             } else {
                 format!(" for {}", group.join(", "))
+            },
+            c.field
+                .as_ref()
+                .map(|f| format!(" on {f}"))
+                .unwrap_or_default(),
+            if condition.is_empty() {
+                String::new()
+            } else {
+                format!(" (condition: {})", condition.join(" and "))
             }
         );
         let first_t = fired.first_t.to_string();

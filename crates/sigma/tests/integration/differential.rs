@@ -4,7 +4,7 @@ use rsigma_eval::JsonEvent;
 use stormwatch_core::SourceKind;
 use stormwatch_sigma::{Engine, EngineOptions};
 
-use crate::util::{corpus, ev, have_corpus};
+use crate::util::{corpus, ev};
 
 fn rsigma_matches(yaml: &str, event: &serde_json::Value) -> usize {
     let coll = rsigma_parser::parse_sigma_yaml(yaml).unwrap();
@@ -36,13 +36,8 @@ fn base64offset_rsigma_eval_bug() {
 /// pySigma fixture events (both with the log source ignored, flat field names as written).
 #[test]
 fn cloud_rules_agree_with_rsigma_eval() {
-    if !have_corpus() {
-        return;
-    }
-    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/pysigma");
-    let Ok(rd) = std::fs::read_dir(&dir) else {
-        return;
-    };
+    let dir = crate::util::fixtures("pysigma");
+    let rd = std::fs::read_dir(&dir).unwrap();
     let mut n = 0;
     let mut diffs = Vec::new();
     for f in rd.map(|e| e.unwrap().path()) {
@@ -100,7 +95,6 @@ fn cloud_rules_agree_with_rsigma_eval() {
             }
         }
     }
-    let _ = corpus();
     println!(
         "rsigma-eval differential: {n} (rule, event) pairs, {} differences",
         diffs.len()
@@ -115,9 +109,6 @@ fn cloud_rules_agree_with_rsigma_eval() {
 /// event data flattened (it has no Windows field mapping).
 #[test]
 fn windows_rules_agree_with_rsigma_eval() {
-    if !have_corpus() {
-        return;
-    }
     let idx: serde_json::Value = serde_json::from_str(
         &std::fs::read_to_string(corpus().join("derived/sigma-regression-index.json")).unwrap(),
     )

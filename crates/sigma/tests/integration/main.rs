@@ -3,6 +3,7 @@
 
 mod corpus;
 mod differential;
+mod explain;
 mod pysigma;
 mod regression;
 mod spec;

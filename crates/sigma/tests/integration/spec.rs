@@ -451,6 +451,29 @@ fn correlation_value_count() {
 }
 
 #[test]
+fn correlation_events_without_the_group_by_field_belong_to_no_group() {
+    // The same three events: grouped by a field they carry, they alert; grouped by one they
+    // lack, they are not lumped together under an empty value.
+    let by_user = corr_engine(
+        "title: spray\ncorrelation:\n    type: value_count\n    rules: [failed_logon]\n    group-by: [user]\n    timespan: 1h\n    condition:\n        field: src\n        gte: 3\n",
+    );
+    let by_session = corr_engine(
+        "title: spray\ncorrelation:\n    type: value_count\n    rules: [failed_logon]\n    group-by: [session]\n    timespan: 1h\n    condition:\n        field: src\n        gte: 3\n",
+    );
+    let evs = [
+        ("fail", "a", 1, 0),
+        ("fail", "a", 2, 1),
+        ("fail", "a", 3, 2),
+    ];
+    assert_eq!(corr_run(&by_user, &evs), 1);
+    assert_eq!(corr_run(&by_session, &evs), 0);
+    let ec = corr_engine(
+        "title: brute\ncorrelation:\n    type: event_count\n    rules: [failed_logon]\n    group-by: [user, session]\n    timespan: 1m\n    condition:\n        gte: 3\n",
+    );
+    assert_eq!(corr_run(&ec, &evs), 0);
+}
+
+#[test]
 fn correlation_windows_forget_what_leaves_them() {
     let vc = corr_engine(
         "title: spray\ncorrelation:\n    type: value_count\n    rules: [failed_logon]\n    group-by: [user]\n    timespan: 10s\n    condition:\n        field: src\n        gte: 3\n",

@@ -4,12 +4,26 @@ use std::sync::Arc;
 use stormwatch_core::{Event, Location, SourceKind, Timestamp};
 use stormwatch_sigma::{Engine, EngineOptions, RuleLoadError};
 
+/// The workspace's `testdata/` (SigmaHQ rules and regression data, public log samples; see
+/// its PROVENANCE.md). Panics, naming the path, when it is not there: a test never passes
+/// without its data.
 pub(crate) fn corpus() -> PathBuf {
-    PathBuf::from("/work/shared/corpus")
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../testdata");
+    assert!(
+        dir.join("sigma-rules").is_dir(),
+        "test data missing: {} (the repository's testdata/ folder)",
+        dir.display()
+    );
+    dir
 }
 
-pub(crate) fn have_corpus() -> bool {
-    corpus().join("sigma-rules").is_dir()
+/// A fixture directory of this crate; panics, naming it, when it is missing.
+pub(crate) fn fixtures(rel: &str) -> PathBuf {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures")
+        .join(rel);
+    assert!(dir.exists(), "test fixture missing: {}", dir.display());
+    dir
 }
 
 pub(crate) fn engine(yaml: &str) -> Engine {

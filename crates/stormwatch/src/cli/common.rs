@@ -31,8 +31,10 @@ pub(crate) struct InputArgs {
     #[arg(long, value_name = "TS")]
     pub(crate) until: Option<Timestamp>,
 
-    /// Only records of this tenant id (repeatable).
-    #[arg(long, value_name = "TENANT_ID")]
+    /// Only records of this tenant (repeatable): a tenant id, an organisation name, or a
+    /// domain seen in the records (`agency.example`: the tenants whose users or mailboxes are
+    /// in it).
+    #[arg(long, value_name = "TENANT")]
     pub(crate) tenant: Vec<String>,
 
     /// Worker threads (0 = one per core).
@@ -41,6 +43,16 @@ pub(crate) struct InputArgs {
 }
 
 impl InputArgs {
+    /// The filters given, for the warnings about what they left out.
+    pub(crate) fn filters(&self) -> stormwatch_report::InputFilters {
+        stormwatch_report::InputFilters {
+            paths: self.paths.clone(),
+            since: self.since,
+            until: self.until,
+            tenants: self.tenant.clone(),
+        }
+    }
+
     pub(crate) fn read_options(&self) -> anyhow::Result<ReadOptions> {
         if let (Some(s), Some(u)) = (self.since, self.until)
             && s >= u
@@ -99,7 +111,7 @@ pub(crate) struct Output {
     #[arg(short = 'o', long = "output", value_name = "FILE")]
     pub(crate) path: Option<PathBuf>,
 
-    /// No progress bar and no summary on standard error.
+    /// No progress bar and no summary on standard error (warnings are still said).
     #[arg(long, short = 'q')]
     pub(crate) quiet: bool,
 
@@ -120,6 +132,8 @@ pub(crate) enum ColorWhen {
 pub(crate) struct OpenOutput {
     pub(crate) writer: Box<dyn Write>,
     pub(crate) color: bool,
+    /// Columns of the terminal it goes to (else `COLUMNS`, when set); `None` for a file.
+    pub(crate) width: Option<usize>,
 }
 
 impl OpenOutput {
@@ -137,10 +151,23 @@ impl Output {
                 Ok(OpenOutput {
                     writer: Box::new(BufWriter::new(f)),
                     color: matches!(self.color, ColorWhen::Always),
+                    width: None,
                 })
             }
             None => {
                 let tty = std::io::stdout().is_terminal();
+                let width = if tty {
+                    console::Term::stdout()
+                        .size_checked()
+                        .map(|(_, cols)| usize::from(cols))
+                } else {
+                    None
+                }
+                .or_else(|| {
+                    std::env::var("COLUMNS")
+                        .ok()
+                        .and_then(|c| c.trim().parse().ok())
+                });
                 Ok(OpenOutput {
                     writer: Box::new(BufWriter::new(std::io::stdout())),
                     color: match self.color {
@@ -148,6 +175,7 @@ impl Output {
                         ColorWhen::Never => false,
                         ColorWhen::Auto => tty && std::env::var_os("NO_COLOR").is_none(),
                     },
+                    width,
                 })
             }
         }
@@ -266,12 +294,12 @@ pub(crate) fn build_analytics(
                 .with_context(|| format!("cannot create state directory {}", dir.display()))?;
             let store = stormwatch_store::Store::open(dir)
                 .with_context(|| format!("opening the state store in {}", dir.display()))?;
-            if let Some(snapshot) = store
+            // An empty state still keeps this run's baseline for the next one.
+            let snapshot = store
                 .load_baseline(BASELINE_KEY)
                 .context("loading baselines from the state store")?
-            {
-                analytics = analytics.with_baseline(snapshot);
-            }
+                .unwrap_or_else(stormwatch_analytics::BaselineSnapshot::new);
+            analytics = analytics.with_baseline(snapshot);
             Some(store)
         }
         None => None,
@@ -334,21 +362,42 @@ pub(crate) fn with_progress(mut opts: ReadOptions, quiet: bool) -> ReadOptions {
 
 fn draw(progress: &Progress, done: &AtomicBool) {
     let start = Instant::now();
-    let mut err = std::io::stderr();
+    let bar = indicatif::ProgressBar::with_draw_target(
+        None,
+        indicatif::ProgressDrawTarget::stderr_with_hz(4),
+    );
+    let known = indicatif::ProgressStyle::with_template(
+        "  {bar:24} {percent:>3}%  {bytes}/{total_bytes}  {binary_bytes_per_sec}  ETA {eta}  {wide_msg}",
+    );
+    let unknown = indicatif::ProgressStyle::with_template(
+        "  {spinner} {bytes}  {binary_bytes_per_sec}  {wide_msg}",
+    );
+    let mut styled = None;
     while !done.load(Ordering::Relaxed) {
-        std::thread::sleep(Duration::from_millis(250));
-        let secs = start.elapsed().as_secs_f64().max(0.001);
         let (files, bytes, records) = progress.snapshot();
-        #[allow(clippy::cast_precision_loss)]
-        let line = format!(
-            "\r  {files} files  {:.1} MB  {:.0} MB/s  {records} records  {:.0} records/s   ",
-            bytes as f64 / 1e6,
-            bytes as f64 / 1e6 / secs,
-            records as f64 / secs
-        );
-        let _ = err.write_all(line.as_bytes());
-        let _ = err.flush();
+        let total = progress.total();
+        let want_known = total.is_some();
+        if styled != Some(want_known) {
+            let style = if want_known { &known } else { &unknown };
+            if let Ok(style) = style {
+                bar.set_style(style.clone());
+            }
+            styled = Some(want_known);
+        }
+        let secs = start.elapsed().as_secs_f64().max(0.001);
+        #[allow(clippy::cast_precision_loss, clippy::cast_possible_truncation)]
+        let rate = (records as f64 / secs) as u64;
+        let files_part = match total {
+            // The file being read is the one after those finished.
+            Some((n, _)) => format!("file {}/{n}", (files + 1).min(n)),
+            None => format!("{files} files done"),
+        };
+        if let Some((_, b)) = total {
+            bar.set_length(b.max(1));
+        }
+        bar.set_position(bytes);
+        bar.set_message(format!("{files_part}  {records} records, {rate}/s"));
+        std::thread::sleep(Duration::from_millis(250));
     }
-    let _ = err.write_all(b"\r\x1b[2K");
-    let _ = err.flush();
+    bar.finish_and_clear();
 }

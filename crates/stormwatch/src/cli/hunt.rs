@@ -9,7 +9,7 @@ use std::time::Instant;
 use anyhow::Context as _;
 use stormwatch_core::{Detection, Event, Level};
 use stormwatch_detect::{Change, Detector, DetectorConfig, Scanned};
-use stormwatch_report::{DetectionFormat, HuntSummary, Spool, SpoolOptions};
+use stormwatch_report::{DetectionFormat, HuntSummary, ReportOptions, Spool, SpoolOptions};
 
 use super::common::{self, InputArgs, Output};
 use crate::exit::Exit;
@@ -18,6 +18,7 @@ use crate::exit::Exit;
 #[derive(Debug, clap::Args)]
 #[command(after_help = "Examples:
   stormwatch hunt examples/storm-0558/
+  stormwatch hunt --min-level high examples/storm-0558/
   stormwatch hunt --format jsonl -o detections.jsonl audit/ signins.json.gz
   stormwatch hunt --rules my-rules/ --no-default-rules --since 2023-05-01 export.csv
   stormwatch hunt --state ~/.stormwatch --fail-on high this-week.ndjson")]
@@ -62,9 +63,22 @@ pub(crate) struct HuntArgs {
     #[arg(long, value_name = "DIR")]
     state: Option<PathBuf>,
 
-    /// Exit 1 when a detection at or above LEVEL is found.
+    /// Exit 1 when a detection at or above LEVEL is found (and 2 when no record was read).
     #[arg(long, value_name = "LEVEL")]
     fail_on: Option<Level>,
+
+    /// Leave detections and incidents below LEVEL out of the report, in every format
+    /// (informational, low, medium, high, critical); the summary still counts them.
+    #[arg(long, value_name = "LEVEL", default_value = "informational")]
+    min_level: Level,
+
+    /// Also write the incidents as CSV to FILE (one row per incident, with every name).
+    #[arg(long, value_name = "FILE")]
+    incidents_csv: Option<PathBuf>,
+
+    /// Table: cut nothing (every value and explanation in full), whatever the terminal width.
+    #[arg(long)]
+    wide: bool,
 
     /// Where to keep the temporary files that bound memory when there are many detections
     /// (default: the system's temporary directory); they are removed when the run ends.
@@ -106,11 +120,12 @@ impl stormwatch_read::Inspect for Scan {
     }
 }
 
-/// The detections among the detector's decisions (a run over a finite input never withdraws).
+/// The detections among the detector's decisions (a run over a finite input never withdraws;
+/// its incidents come with the end of the run).
 fn raised(changes: &mut Vec<Change>) -> impl Iterator<Item = Detection> + '_ {
     changes.drain(..).filter_map(|c| match c {
         Change::Raise(a) => Some(a.detection),
-        Change::Withdraw(_) => None,
+        Change::Withdraw(_) | Change::Incident(_) | Change::IncidentGone { .. } => None,
     })
 }
 
@@ -134,7 +149,13 @@ pub(crate) fn run(args: HuntArgs) -> anyhow::Result<ExitCode> {
         anyhow::bail!("--tmp-dir {}: not a directory", dir.display());
     }
     common::init_threads(args.input.threads)?;
-    let inputs = common::inputs(&args.input.paths)?;
+    // A collected folder: its manifest is not a log, and its gaps are limits of the evidence.
+    let collected = stormwatch_collect::Evidence::beside(&args.input.paths).restrict(
+        args.input.since,
+        args.input.until,
+        &args.input.tenant,
+    );
+    let inputs = common::inputs(&collected.paths)?;
     let mut read_opts = common::with_progress(args.input.read_options()?, args.output.quiet);
     // Set when detections can no longer be kept (the spool failed): reading stops there.
     let cancel = Arc::new(AtomicBool::new(false));
@@ -164,6 +185,7 @@ pub(crate) fn run(args: HuntArgs) -> anyhow::Result<ExitCode> {
     let spool_opts = SpoolOptions {
         tmp_dir: args.tmp_dir.clone(),
         max_held: args.spill_after.map(|n| n.max(1)),
+        order: args.format.order(),
         ..SpoolOptions::default()
     };
     let tmp_parent = spool_opts.parent_dir();
@@ -216,13 +238,9 @@ pub(crate) fn run(args: HuntArgs) -> anyhow::Result<ExitCode> {
     spool
         .extend(raised(&mut changes))
         .context("collecting detections")?;
-    let notes = finished.notes;
-    let incidents = finished
-        .incidents
-        .iter()
-        .map(serde_json::to_value)
-        .collect::<Result<Vec<_>, _>>()
-        .context("serialising incidents")?;
+    let mut notes = collected.summary_notes();
+    notes.extend(finished.notes);
+    let incidents = finished.incidents;
     if let (Some(store), Some(baseline)) = (store, &finished.baseline) {
         store
             .save_baseline(common::BASELINE_KEY, baseline)
@@ -232,23 +250,48 @@ pub(crate) fn run(args: HuntArgs) -> anyhow::Result<ExitCode> {
     remember_spool_dir(&spool, &mut spool_dir);
     let sorted = spool.finish().context("collecting detections")?;
 
+    let warnings = stormwatch_report::input_warnings(&stats, &args.input.filters());
+    let read_nothing = stats.records() == stats.files.iter().map(|f| f.filtered).sum::<u64>();
     let summary = HuntSummary {
         stats,
         rules_loaded,
         rule_errors,
         notes,
+        warnings,
+        min_level: args.min_level,
         elapsed: started.elapsed(),
         generated_at: Some(common::now()),
         builtin: !args.no_builtin,
     };
+    if let Some(path) = &args.incidents_csv {
+        let shown: Vec<_> = incidents
+            .iter()
+            .filter(|i| i.level >= args.min_level)
+            .cloned()
+            .collect();
+        let mut f = std::io::BufWriter::new(
+            std::fs::File::create(path)
+                .with_context(|| format!("cannot create {}", path.display()))?,
+        );
+        stormwatch_report::write_incidents_csv(&mut f, &shown)
+            .with_context(|| format!("writing {}", path.display()))?;
+    }
     let mut out = args.output.open()?;
+    let report_opts = ReportOptions {
+        color: out.color,
+        min_level: args.min_level,
+        width: out.width,
+        wide: args.wide,
+        counts: Some(counts),
+        rules: Some(sorted.rule_counts().clone()),
+    };
     stormwatch_report::write_sorted_detections(
         &mut out.writer,
         args.format,
         sorted,
         &incidents,
         &summary,
-        out.color,
+        &report_opts,
     )
     .context("writing detections")?;
     // The detections are written, and their temporary files gone with them.
@@ -260,8 +303,17 @@ pub(crate) fn run(args: HuntArgs) -> anyhow::Result<ExitCode> {
         let mut err = std::io::stderr().lock();
         stormwatch_report::write_summary_counts(&mut err, &summary, &counts)
             .context("writing the summary")?;
+    } else {
+        // Quiet leaves out the summary, not what makes the result doubtful.
+        for w in &summary.warnings {
+            eprintln!("stormwatch hunt: warning: {w}");
+        }
     }
 
+    // A run that read no record cannot pass a gate: nothing was checked.
+    if args.fail_on.is_some() && read_nothing {
+        return Ok(Exit::Usage.into());
+    }
     let failed = args.fail_on.is_some_and(|min| counts.any_at_or_above(min));
     Ok(if failed { Exit::Findings } else { Exit::Ok }.into())
 }

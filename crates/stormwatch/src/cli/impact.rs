@@ -81,7 +81,13 @@ pub(crate) struct ImpactArgs {
 pub(crate) fn run(args: ImpactArgs) -> anyhow::Result<ExitCode> {
     let started = Instant::now();
     common::init_threads(args.input.threads)?;
-    let inputs = common::inputs(&args.input.paths)?;
+    // A collected folder: its manifest is not a log, and its gaps are limits of the evidence.
+    let collected = stormwatch_collect::Evidence::beside(&args.input.paths).restrict(
+        args.input.since,
+        args.input.until,
+        &args.input.tenant,
+    );
+    let inputs = common::inputs(&collected.paths)?;
     let read_opts = common::with_progress(args.input.read_options()?, args.output.quiet);
 
     let mut seeds = Seeds {
@@ -116,6 +122,11 @@ pub(crate) fn run(args: ImpactArgs) -> anyhow::Result<ExitCode> {
         },
         ioc_windows,
     };
+    for ip in &args.actor_ip {
+        if stormwatch_read::parse_client_ip(ip).is_none() {
+            anyhow::bail!("--actor-ip {ip}: not an IP address");
+        }
+    }
     if seeds.is_empty() && opts.ioc_windows.is_empty() && !args.from_hunt {
         anyhow::bail!(
             "no actor given: use --actor-ip, --actor-session, --actor-app, --actor-user-agent, --ioc, --builtin-iocs or --from-hunt"
@@ -153,6 +164,12 @@ pub(crate) fn run(args: ImpactArgs) -> anyhow::Result<ExitCode> {
             push_unique(&mut seeds.ips, d.ip.as_deref());
             push_unique(&mut seeds.sessions, d.session_id.as_deref());
         }
+        if seeds.is_empty() && opts.ioc_windows.is_empty() {
+            eprintln!(
+                "stormwatch impact: warning: --from-hunt found no high or critical detection to take the actor from ({} records read): nothing to assess; give --actor-ip, --actor-session, --actor-app, --ioc or --builtin-iocs",
+                stats.records()
+            );
+        }
     }
 
     if two_pass {
@@ -168,7 +185,8 @@ pub(crate) fn run(args: ImpactArgs) -> anyhow::Result<ExitCode> {
         stats = second.context("reading inputs (second pass)")?;
     }
 
-    let report = assessor.finish(&seeds, &opts, &stats);
+    let mut report = assessor.finish(&seeds, &opts, &stats);
+    report.limits.extend(collected.limits);
     let mut out = args.output.open()?;
     stormwatch_report::write_impact(&mut out.writer, args.format, &report)
         .context("writing the impact report")?;
@@ -182,28 +200,25 @@ pub(crate) fn run(args: ImpactArgs) -> anyhow::Result<ExitCode> {
         std::io::Write::flush(&mut w).context("writing the mailbox summary")?;
     }
     if !args.output.quiet {
-        let mailboxes: usize = report.organizations.iter().map(|o| o.mailboxes.len()).sum();
-        let messages: u64 = report
-            .organizations
-            .iter()
-            .flat_map(|o| &o.mailboxes)
-            .map(|m| m.messages)
-            .sum();
+        // The same figures as the report's summary.
+        let t = stormwatch_report::impact_totals(&report);
+        let limits = report.limits.len()
+            + report
+                .organizations
+                .iter()
+                .map(|o| o.limits.len() + o.mailboxes.iter().map(|m| m.limits.len()).sum::<usize>())
+                .sum::<usize>();
         eprintln!(
-            "stormwatch impact: {} records read ({} skipped) in {:.2}s; actor touched {} organisations, {} mailboxes, {} distinct messages; {} limits of the evidence",
+            "stormwatch impact: {} records read ({} skipped) in {:.2}s; the actor read {} distinct messages in {} mailboxes of {} organisations ({} mailboxes presumed exposed, {} organisations listed); {} limits of the evidence",
             stats.records(),
             stats.skipped(),
             started.elapsed().as_secs_f64(),
+            t.messages,
+            t.mailboxes_read,
+            t.orgs_touched,
+            t.presumed,
             report.organizations.len(),
-            mailboxes,
-            messages,
-            report.limits.len()
-                + report
-                    .organizations
-                    .iter()
-                    .map(|o| o.limits.len()
-                        + o.mailboxes.iter().map(|m| m.limits.len()).sum::<usize>())
-                    .sum::<usize>()
+            limits
         );
     }
     Ok(Exit::Ok.into())

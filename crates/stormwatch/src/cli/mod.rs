@@ -5,6 +5,7 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 
 pub(crate) mod analytics;
+pub(crate) mod collect;
 pub(crate) mod common;
 pub(crate) mod hunt;
 pub(crate) mod impact;
@@ -26,6 +27,7 @@ const AFTER_HELP: &str = "Examples:
   stormwatch impact --from-hunt --format html -o impact.html examples/storm-0558/
   stormwatch tokens verify eyJhbGciOi...
   stormwatch rules list
+  stormwatch collect --tenant ID --client-id ID --client-secret-env VAR --since 7d --out evidence/
   stormwatch serve --data-dir /var/lib/stormwatch";
 
 #[derive(Debug, Subcommand)]
@@ -40,6 +42,8 @@ enum Command {
     Rules(rules::RulesArgs),
     /// List the built-in analytics and their settings.
     Analytics(analytics::AnalyticsArgs),
+    /// Pull audit logs from the Management Activity API and Microsoft Graph, with a manifest of what was and was not collected.
+    Collect(collect::CollectArgs),
     /// Monitor continuously: ingest over HTTP and from folders, detect, store and send alerts.
     Serve(serve::ServeArgs),
 }
@@ -52,6 +56,7 @@ pub(crate) fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Tokens(a) => tokens::run(a),
         Command::Rules(a) => rules::run(a),
         Command::Analytics(a) => analytics::run(a),
+        Command::Collect(a) => collect::run(a),
         Command::Serve(a) => serve::run(a),
     }
 }

@@ -61,6 +61,12 @@ struct KeySource {
     #[arg(long, value_name = "TID")]
     tenant: Vec<String>,
 
+    /// What is being validated: `id` (an application's own ID token, --audience = its client
+    /// id), `access` (a bearer token at a resource API, --audience = the API), or `auto` (tell
+    /// from the claims and the audience).
+    #[arg(long, default_value = "auto", value_name = "id|access|auto")]
+    expect: stormwatch_tokens::Expect,
+
     /// Allowed clock skew on exp/nbf/iat, in seconds.
     #[arg(long, default_value_t = 300, value_name = "SECONDS")]
     skew: i64,
@@ -205,9 +211,10 @@ struct ScanArgs {
     #[arg(short = 'o', long = "output", value_name = "FILE")]
     output: Option<PathBuf>,
 
-    /// Logs, HAR files, proxy captures (plain or .gz).
+    /// Logs, HAR files, proxy captures: files or directories (recursed), plain, .gz or .zst;
+    /// `-` reads standard input.
     #[arg(required = true, value_name = "PATH")]
-    paths: Vec<PathBuf>,
+    paths: Vec<String>,
 }
 
 #[derive(Debug, Clone, Copy, clap::ValueEnum)]
@@ -283,6 +290,7 @@ impl KeySource {
             audiences: self.audience.clone(),
             tenants: self.tenant.clone(),
             skew_seconds: self.skew,
+            expect: self.expect,
             ..VerifyOptions::default()
         }
     }
@@ -590,11 +598,11 @@ fn scan_cmd(a: ScanArgs) -> anyhow::Result<ExitCode> {
         context_lines: a.context_lines,
         show_tokens: a.show_tokens,
     };
-    for p in &a.paths {
-        if !p.exists() {
-            bail!("{}: no such file", p.display());
-        }
-    }
+    let inputs = super::common::inputs(&a.paths)?;
+    // Read as hunt reads: directories walked (with HAR files too), gzip and zstd recognised
+    // by their bytes, standard input.
+    let streams = stormwatch_read::streams(&inputs, &stormwatch_read::Limits::default(), &["har"])
+        .context("listing the inputs")?;
     let mut out: Box<dyn Write> = match &a.output {
         Some(p) => Box::new(BufWriter::new(
             std::fs::File::create(p).with_context(|| format!("cannot create {}", p.display()))?,
@@ -604,7 +612,17 @@ fn scan_cmd(a: ScanArgs) -> anyhow::Result<ExitCode> {
     let mut stats = ScanStats::default();
     let mut collected: Vec<Finding> = Vec::new();
     let mut io_err: Option<std::io::Error> = None;
-    for p in &a.paths {
+    let mut listed = 0u64;
+    for stream in streams {
+        listed += 1;
+        let stream = match stream {
+            Ok(s) => s,
+            Err(e) => {
+                warn(&e.to_string());
+                stats.errors.push(e.to_string());
+                continue;
+            }
+        };
         let mut sink = |f: Finding| {
             if a.forged_only && f.verdict.verdict != VerdictKind::Forged {
                 return;
@@ -623,13 +641,22 @@ fn scan_cmd(a: ScanArgs) -> anyhow::Result<ExitCode> {
                 io_err.get_or_insert(e);
             }
         };
-        if let Err(e) = scan::scan_path(p, &reg, &opts, &mut stats, &mut sink) {
-            warn(&e.to_string());
-            stats.errors.push(e.to_string());
+        let name: std::sync::Arc<str> = std::sync::Arc::from(stream.name.as_str());
+        let reader = std::io::BufReader::with_capacity(256 * 1024, stream.reader);
+        if let Err(e) = scan::scan_reader(reader, &name, &reg, &opts, &mut stats, &mut sink) {
+            let msg = format!("{}: {e}", stream.name);
+            warn(&msg);
+            stats.errors.push(msg);
         }
         if let Some(e) = io_err.take() {
             return Err(e).context("writing the report");
         }
+    }
+    if listed == 0 {
+        warn(&format!(
+            "no file to scan under {}: directories are searched for .log, .txt, .json, .har, .csv, .gz and .zst files",
+            a.paths.join(", ")
+        ));
     }
     match a.format {
         ScanFormat::Json => {

@@ -33,7 +33,7 @@ fn otrf_forged_saml_mail_access_raises_new_client_app() {
             .unwrap(),
     ])
     .expect_status(0);
-    let d = r.jsonl();
+    let d = r.detections();
     assert!(
         d.iter().any(|d| d["rule_id"] == "builtin/new-mail-app"
             && d["app_id"] == "5a95e683-08ad-424e-a441-1d1aec52c02c"),

@@ -19,7 +19,7 @@ const UAL_FORMATS: [&str; 8] = [
 fn example_scenario_every_actor_record_is_high_and_no_decoy_is() {
     let dir = example();
     let run = stormwatch(["hunt", "--format", "jsonl", dir.to_str().unwrap()]).expect_status(0);
-    let detections = run.jsonl();
+    let detections = run.detections();
     for d in &detections {
         for key in [
             "rule_id",
@@ -88,7 +88,7 @@ fn every_input_format_gives_the_same_high_coverage() {
             signins.to_str().unwrap(),
         ])
         .expect_status(0);
-        let high = high_record_ids(&run.jsonl());
+        let high = high_record_ids(&run.detections());
         let missed: Vec<_> = actor.difference(&high).collect();
         assert!(
             missed.is_empty(),
@@ -108,7 +108,7 @@ fn sigma_pairs(dir: &std::path::Path, format: &str) -> BTreeSet<(String, String)
         dir.join(format).to_str().unwrap(),
     ])
     .expect_status(0);
-    run.jsonl()
+    run.detections()
         .iter()
         .filter(|d| d["source"] == "sigma")
         .flat_map(|d| {
@@ -229,7 +229,7 @@ fn bad_records_are_counted_located_and_skipped() {
         r.stderr
     );
     let ids: BTreeSet<String> = r
-        .jsonl()
+        .detections()
         .iter()
         .flat_map(|d| d["events"].as_array().cloned().unwrap_or_default())
         .filter_map(|e| e["record_id"].as_str().map(str::to_owned))
@@ -290,4 +290,53 @@ fn output_cut_short_by_its_reader_ends_quietly() {
         assert_eq!(out.status.code(), Some(0), "{format}: {stderr}");
         assert!(stderr.is_empty(), "{format}: {stderr}");
     }
+}
+
+/// `--state DIR` on the same export three times: the second and third runs say on standard
+/// error that the records were already in the saved baseline, no run suggests `--state`, and
+/// the detections stay the same.
+#[test]
+fn state_counts_a_rerun_export_once() {
+    let dir = example();
+    let state = tempfile::tempdir().unwrap();
+    let hunt = || {
+        stormwatch([
+            "hunt",
+            "--format",
+            "jsonl",
+            "--state",
+            state.path().to_str().unwrap(),
+            dir.to_str().unwrap(),
+        ])
+        .expect_status(0)
+    };
+    let runs = [hunt(), hunt(), hunt()];
+    for (i, r) in runs.iter().enumerate() {
+        assert!(!r.stderr.contains("use --state"), "run {i}: {}", r.stderr);
+        assert_eq!(
+            r.stderr.contains("were already in the saved baseline"),
+            i > 0,
+            "run {i}: {}",
+            r.stderr
+        );
+    }
+    assert!(
+        runs[0].stderr.contains("no saved baseline yet"),
+        "{}",
+        runs[0].stderr
+    );
+    let explained = |r: &crate::util::Run| -> Vec<(String, String)> {
+        r.jsonl()
+            .iter()
+            .filter(|d| d["type"] == "detection")
+            .map(|d| {
+                (
+                    d["rule_id"].as_str().unwrap().to_owned(),
+                    d["explanation"].as_str().unwrap_or("").to_owned(),
+                )
+            })
+            .collect()
+    };
+    assert_eq!(explained(&runs[1]), explained(&runs[0]));
+    assert_eq!(explained(&runs[2]), explained(&runs[0]));
 }

@@ -310,3 +310,100 @@ fn scan_reports_forged_tokens_with_their_location() {
             .contains(forged.rsplit('.').next().unwrap())
     );
 }
+
+/// A genuine, published 2016 Microsoft account ID token (signed with the key Storm-0558 later
+/// abused): valid when validated by its own client, not as an access token; `--expect` is
+/// checked.
+#[test]
+fn verify_a_real_id_token_for_its_own_client() {
+    let file = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../tokens/tests/fixtures/published/msa-id-token-2016.jwt");
+    let arg = format!("@{}", file.display());
+    let client = "00000000-0000-0000-0000-00004C16745D";
+    let run = stormwatch([
+        "tokens",
+        "verify",
+        "--audience",
+        client,
+        "--format",
+        "json",
+        &arg,
+    ])
+    .expect_status(0);
+    let v: Value = serde_json::from_str(&run.stdout).unwrap();
+    assert_eq!(v["verdict"], "valid");
+    assert_eq!(v["token_use"], "id");
+    let run = stormwatch([
+        "tokens",
+        "verify",
+        "--audience",
+        client,
+        "--expect",
+        "access",
+        &arg,
+    ])
+    .expect_status(1);
+    assert!(run.stdout.contains("FAIL token_class"), "{}", run.stdout);
+    stormwatch(["tokens", "verify", "--expect", "bearer", &arg]).expect_status(2);
+}
+
+#[test]
+fn scan_reads_a_directory_of_gzip_and_zstd_files_and_standard_input() {
+    use std::io::Write as _;
+    let dir = tempfile::tempdir().unwrap();
+    let (key, jwks) = consumer_key(dir.path(), "consumer-key-3");
+    let forged = key.sign(&claims(ENTERPRISE_TENANT));
+    let logs = dir.path().join("proxy-logs");
+    std::fs::create_dir(&logs).unwrap();
+    let line = |n: u32| {
+        format!(
+            "2023-06-01T12:0{n}:00Z GET /EWS/Exchange.asmx 200 Authorization: Bearer {forged}\n"
+        )
+    };
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+    gz.write_all(line(1).as_bytes()).unwrap();
+    std::fs::write(logs.join("a.log.gz"), gz.finish().unwrap()).unwrap();
+    let zst = zstd::encode_all(format!("noise\n{}", line(2)).as_bytes(), 3).unwrap();
+    std::fs::write(logs.join("b.log.zst"), zst).unwrap();
+    let run = stormwatch([
+        "tokens",
+        "scan",
+        "--keys",
+        &jwks,
+        "--format",
+        "jsonl",
+        logs.to_str().unwrap(),
+    ]);
+    let findings = run.jsonl();
+    assert_eq!(findings.len(), 2, "{}\n{}", run.stdout, run.stderr);
+    let at: Vec<(String, u64)> = findings
+        .iter()
+        .map(|f| {
+            (
+                f["location"]["file"].as_str().unwrap().to_owned(),
+                f["location"]["line"].as_u64().unwrap(),
+            )
+        })
+        .collect();
+    assert!(at[0].0.ends_with("a.log.gz") && at[0].1 == 1, "{at:?}");
+    assert!(at[1].0.ends_with("b.log.zst") && at[1].1 == 2, "{at:?}");
+    assert!(findings.iter().all(|f| f["verdict"] == "forged"));
+
+    // Standard input, compressed, as `-`.
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_stormwatch"))
+        .args(["tokens", "scan", "--keys", &jwks, "--format", "jsonl", "-"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let bytes = std::fs::read(logs.join("b.log.zst")).unwrap();
+    child.stdin.take().unwrap().write_all(&bytes).unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(String::from_utf8_lossy(&out.stdout).lines().count(), 1);
+
+    // A directory with nothing to scan says so.
+    let empty = dir.path().join("empty");
+    std::fs::create_dir(&empty).unwrap();
+    let run = stormwatch(["tokens", "scan", "--keys", &jwks, empty.to_str().unwrap()]);
+    assert!(run.stderr.contains("no file to scan"), "{}", run.stderr);
+}

@@ -1,4 +1,4 @@
-//! Running the binary and locating shared data.
+//! Running the binary and locating test data.
 
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
@@ -12,9 +12,16 @@ pub(crate) fn root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
 }
 
-/// The shared corpus beside the checkout.
+/// The workspace's `testdata/` (public samples; see its PROVENANCE.md). Panics, naming the
+/// path, when it is missing: a test never passes without its data.
 pub(crate) fn corpus() -> PathBuf {
-    root().join("../shared/corpus")
+    let dir = root().join("testdata");
+    assert!(
+        dir.join("logs").is_dir(),
+        "test data missing: {}",
+        dir.display()
+    );
+    dir
 }
 
 /// The committed example scenario.
@@ -59,6 +66,29 @@ impl Run {
             &self.stdout[..self.stdout.len().min(2000)]
         );
         self
+    }
+
+    /// The `"type": "detection"` lines of a JSONL run (incident lines left out); every line
+    /// must say its type.
+    pub(crate) fn detections(&self) -> Vec<Value> {
+        let all = self.jsonl();
+        for l in &all {
+            assert!(
+                matches!(l["type"].as_str(), Some("detection" | "incident")),
+                "line without a type: {l}"
+            );
+        }
+        all.into_iter()
+            .filter(|l| l["type"] == "detection")
+            .collect()
+    }
+
+    /// The `"type": "incident"` lines of a JSONL run.
+    pub(crate) fn incidents(&self) -> Vec<Value> {
+        self.jsonl()
+            .into_iter()
+            .filter(|l| l["type"] == "incident")
+            .collect()
     }
 
     /// Parse stdout as JSON lines.

@@ -2,8 +2,8 @@
 
 use serde_json::json;
 use stormwatch_tokens::{
-    CONSUMER_TENANT, CheckName, Registry, STORM_0558_KID, TenantClass, Verdict, VerdictKind,
-    VerifyOptions, verify,
+    CONSUMER_TENANT, CheckName, Expect, Registry, STORM_0558_KID, TenantClass, TokenUse, Verdict,
+    VerdictKind, VerifyOptions, verify,
 };
 
 use crate::support::{ENTERPRISE_TENANT, OTHER_TENANT, Signer, b64, claims, opts, ts, world};
@@ -557,4 +557,167 @@ fn a_verifying_token_of_a_key_like_storm_0558_is_forged_three_ways() {
         "{f:?}"
     );
     assert!(v.check(CheckName::Signature).unwrap().ok);
+}
+
+/// A genuine ID token, published, signed in 2016 by the very key Storm-0558 later used: valid
+/// when an application validates it as its own ID token; not valid as an access token, nor at
+/// a resource, nor after the key was retired.
+#[test]
+fn a_real_published_id_token_is_valid_for_its_own_client() {
+    let text = std::fs::read_to_string(
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("tests/fixtures/published/msa-id-token-2016.jwt"),
+    )
+    .unwrap();
+    let token = text.trim();
+    let reg = Registry::builtin();
+    let client = "00000000-0000-0000-0000-00004C16745D";
+    let base = VerifyOptions {
+        now: ts("2024-01-01T00:00:00Z"),
+        audiences: vec![client.into()],
+        ..VerifyOptions::default()
+    };
+    let v = verify(token, &reg, &base);
+    assert_eq!(v.verdict, VerdictKind::Valid, "{}", v.to_text());
+    assert_eq!(v.token_use, TokenUse::Id);
+    assert!(
+        v.check(CheckName::TokenClass)
+            .unwrap()
+            .detail
+            .contains("presented to its own client"),
+        "{}",
+        v.to_text()
+    );
+    assert_eq!(v.judged_at, ts("2016-07-29T04:05:35Z"), "the token's iat");
+    // Validated explicitly as an ID token: the same.
+    let v = verify(
+        token,
+        &reg,
+        &VerifyOptions {
+            expect: Expect::Id,
+            ..base.clone()
+        },
+    );
+    assert_eq!(v.verdict, VerdictKind::Valid, "{}", v.to_text());
+    // As a bearer token at an API, it grants nothing.
+    let v = verify(
+        token,
+        &reg,
+        &VerifyOptions {
+            expect: Expect::Access,
+            ..base.clone()
+        },
+    );
+    assert_eq!(v.verdict, VerdictKind::Invalid, "{}", v.to_text());
+    assert_eq!(failing(&v), ["token_class"]);
+    // Presented to a resource: wrong audience and wrong class.
+    let v = verify(
+        token,
+        &reg,
+        &VerifyOptions {
+            audiences: vec!["https://outlook.office365.com".into()],
+            ..base.clone()
+        },
+    );
+    assert_eq!(failing(&v), ["audience", "token_class"], "{}", v.to_text());
+    // Replayed in 2023, after the certificate expired and the key was revoked: forged.
+    let v = verify(
+        token,
+        &reg,
+        &VerifyOptions {
+            at: Some(ts("2023-07-01T00:00:00Z")),
+            ..base
+        },
+    );
+    assert_eq!(v.verdict, VerdictKind::Forged, "{}", v.to_text());
+    assert!(failing(&v).contains(&"revoked"));
+}
+
+/// ID tokens and access tokens signed for the tests: each judged by what it is and by what the
+/// caller says it is validating.
+#[test]
+fn id_and_access_tokens_are_told_apart() {
+    let w = world();
+    let client = "6cb04018-a3f5-46a7-b995-940c78f5aef3";
+    let api = "f0e1d2c3-b4a5-4968-8776-5a4b3c2d1e0f";
+    let iat = ts("2023-06-01T10:00:00Z").unix_seconds();
+    let mut id = json!({
+        "aud": client,
+        "iss": format!("https://login.microsoftonline.com/{ENTERPRISE_TENANT}/v2.0"),
+        "iat": iat, "nbf": iat, "exp": iat + 3600,
+        "tid": ENTERPRISE_TENANT,
+        "oid": "00000000-0000-0000-0000-00000000beef",
+        "sub": "AAAAAAAAAAAAAAAAAAAAAIkzqFVrSaSaFHy782bbtaQ",
+        "preferred_username": "envoy@agency.example",
+        "nonce": "n-0S6_WzA2Mj",
+        "ver": "2.0",
+    });
+    let sign = |c: &serde_json::Value| w.ent.token("RS256", "ent-rsa", c);
+    let judge = |c: &serde_json::Value, aud: &str, expect: Expect| {
+        let mut o = opts();
+        o.audiences = vec![aud.into()];
+        o.expect = expect;
+        verify(&sign(c), &w.reg, &o)
+    };
+    // The client validating its own ID token.
+    let v = judge(&id, client, Expect::Auto);
+    assert_eq!(v.verdict, VerdictKind::Valid, "{}", v.to_text());
+    assert_eq!(v.token_use, TokenUse::Id);
+    assert_eq!(judge(&id, client, Expect::Id).verdict, VerdictKind::Valid);
+    // The same token at an API whose id is the client's (one app registration): only the
+    // caller can say that it is validating an access token.
+    let v = judge(&id, client, Expect::Access);
+    assert_eq!(failing(&v), ["token_class"]);
+    // At another API: wrong audience, and an ID token is not an access token.
+    let v = judge(&id, api, Expect::Auto);
+    assert_eq!(failing(&v), ["audience", "token_class"]);
+    // Without a nonce, an ID token is still told by its client-id audience and profile claims.
+    id.as_object_mut().unwrap().remove("nonce");
+    let v = judge(&id, client, Expect::Auto);
+    assert_eq!((v.verdict, v.token_use), (VerdictKind::Valid, TokenUse::Id));
+    // An ID token naming another authorised party than the client validating it.
+    id["azp"] = json!(client);
+    assert_eq!(judge(&id, client, Expect::Id).verdict, VerdictKind::Valid);
+    // An access token: scp, for the API, asked for by the client.
+    let access = json!({
+        "aud": api,
+        "azp": client,
+        "iss": format!("https://login.microsoftonline.com/{ENTERPRISE_TENANT}/v2.0"),
+        "iat": iat, "nbf": iat, "exp": iat + 3600,
+        "tid": ENTERPRISE_TENANT,
+        "oid": "00000000-0000-0000-0000-00000000beef",
+        "scp": "access_as_user",
+        "ver": "2.0",
+    });
+    let v = judge(&access, api, Expect::Auto);
+    assert_eq!(
+        (v.verdict, v.token_use),
+        (VerdictKind::Valid, TokenUse::Access)
+    );
+    assert_eq!(
+        judge(&access, api, Expect::Access).verdict,
+        VerdictKind::Valid
+    );
+    let v = judge(&access, api, Expect::Id);
+    assert_eq!(failing(&v), ["token_class"], "{}", v.to_text());
+    // Issued to a client for the API but with no scp or roles: it grants nothing there.
+    let mut bare = access.clone();
+    bare.as_object_mut().unwrap().remove("scp");
+    let v = judge(&bare, api, Expect::Access);
+    assert_eq!(v.token_use, TokenUse::Access);
+    assert_eq!(failing(&v), ["token_class"]);
+    // An app-only token (roles) is an access token too.
+    let mut app = access;
+    app.as_object_mut().unwrap().remove("scp");
+    app["roles"] = json!(["Mail.Read"]);
+    let v = judge(&app, api, Expect::Access);
+    assert_eq!(
+        (v.verdict, v.token_use),
+        (VerdictKind::Valid, TokenUse::Access)
+    );
+    // An ID token whose azp is another client, validated as the client's ID token.
+    let mut other = id.clone();
+    other["azp"] = json!(api);
+    let v = judge(&other, client, Expect::Id);
+    assert_eq!(failing(&v), ["token_class"], "{}", v.to_text());
 }
