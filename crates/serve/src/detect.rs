@@ -48,11 +48,6 @@ impl Live {
         self.det.flush(out)
     }
 
-    /// The incidents of the analytics' last decision.
-    pub(crate) fn incidents(&self) -> &[stormwatch_analytics::Incident] {
-        self.det.incidents()
-    }
-
     /// The detector's whole state, to be restored after a restart.
     pub(crate) fn snapshot(&self) -> Result<Vec<u8>, DetectError> {
         self.det.snapshot()

@@ -11,12 +11,12 @@ use std::time::{Duration, Instant};
 use rayon::prelude::*;
 use stormwatch_core::{Event, Level, Timestamp};
 use stormwatch_detect::{Change, Scanned};
-use stormwatch_store::{DetectorCheckpoint, IncidentRecord, Store, Tx, Upserted};
+use stormwatch_store::{DetectorCheckpoint, Store, Tx, Upserted};
 use tokio::sync::oneshot;
 
 use crate::ServeError;
 use crate::detect::Live;
-use crate::incidents::Tracker;
+use crate::incidents::Incidents;
 use crate::metrics::{Metrics, level_index};
 
 /// How long the thread waits for work before looking at the clock and the journal.
@@ -103,9 +103,7 @@ pub(crate) struct Pipeline {
     /// The watermark given to the detector (ns).
     watermark: Option<i64>,
     pending: Vec<Change>,
-    /// Incidents as last decided, to store (replacing the stored set).
-    pending_incidents: Option<Vec<IncidentRecord>>,
-    tracker: Tracker,
+    incidents: Incidents,
     last_commit: Instant,
     last_checkpoint: Instant,
     checkpointed: i64,
@@ -183,7 +181,7 @@ impl Pipeline {
             );
         }
         let watermark = live.watermark().map(Timestamp::nanos);
-        let tracker = Tracker::from_stored(&store.read().current_incidents()?);
+        let incidents = Incidents::from_stored(&store.read().current_incidents()?);
         Ok(Pipeline {
             store,
             live,
@@ -198,8 +196,7 @@ impl Pipeline {
             max_event,
             watermark,
             pending: Vec::new(),
-            pending_incidents: None,
-            tracker,
+            incidents,
             last_commit: Instant::now(),
             last_checkpoint: Instant::now(),
             checkpointed: position,
@@ -284,7 +281,7 @@ impl Pipeline {
     }
 
     fn is_dirty(&self) -> bool {
-        !self.pending.is_empty() || self.pending_incidents.is_some()
+        !self.pending.is_empty()
     }
 
     /// Take every accepted batch, store what is pending, checkpoint.
@@ -367,16 +364,8 @@ impl Pipeline {
                 .advance(Timestamp::from_nanos(w), &mut self.pending)?;
             self.watermark = Some(w);
             self.metrics.watermark.store(w, Ordering::Relaxed);
-            self.regroup();
         }
         Ok(())
-    }
-
-    /// Note the analytics' incidents when their last decision changed them.
-    fn regroup(&mut self) {
-        if let Some(r) = self.tracker.regroup(self.live.incidents()) {
-            self.pending_incidents = Some(r.incidents);
-        }
     }
 
     /// Decide everything pending now; store it all and checkpoint.
@@ -387,7 +376,6 @@ impl Pipeline {
         let mut out = Vec::new();
         self.live.flush(&mut out)?;
         self.pending.extend(out);
-        self.regroup();
         self.commit(true)?;
         let t = self.totals;
         Ok(FlushReport {
@@ -395,7 +383,7 @@ impl Pipeline {
             raised: t.raised.iter().sum::<u64>() - before.raised.iter().sum::<u64>(),
             updated: t.updated - before.updated,
             withdrawn: t.withdrawn - before.withdrawn,
-            incidents: self.live.incidents().len(),
+            incidents: self.incidents.len(),
         })
     }
 
@@ -416,20 +404,16 @@ impl Pipeline {
         } else {
             None
         };
-        let tracker = &self.tracker;
+        let incidents = &mut self.incidents;
         let changes = std::mem::take(&mut self.pending);
         let changes_n = changes.len();
-        let incidents = self.pending_incidents.take();
         let routes = &self.routes;
         let (position, max_event, fingerprint) =
             (self.position, self.max_event, self.fingerprint.clone());
         let result = self.store.write(|tx| {
             let mut counts = Counts::default();
             for c in &changes {
-                apply(tx, c, routes, tracker, &mut counts)?;
-            }
-            if let Some(list) = &incidents {
-                replace_incidents(tx, list)?;
+                apply(tx, c, routes, incidents, &mut counts)?;
             }
             if let Some(snap) = &snapshot {
                 tx.save_checkpoint(&DetectorCheckpoint {
@@ -478,9 +462,6 @@ impl Pipeline {
                 let mut back = changes;
                 back.append(&mut self.pending);
                 self.pending = back;
-                if self.pending_incidents.is_none() {
-                    self.pending_incidents = incidents;
-                }
                 Err(e.into())
             }
         }
@@ -492,7 +473,7 @@ fn apply(
     tx: &Tx<'_>,
     c: &Change,
     routes: &[SinkRoute],
-    tracker: &Tracker,
+    incidents: &mut Incidents,
     counts: &mut Counts,
 ) -> Result<(), stormwatch_store::StoreError> {
     match c {
@@ -501,7 +482,9 @@ fn apply(
             let event = match tx.upsert_alert(d, a.late, a.settled)? {
                 Upserted::New => {
                     counts.raised[level_index(d.level)] += 1;
-                    if let Some(i) = tracker.find(d) {
+                    if d.incident_id.is_none()
+                        && let Some(i) = incidents.find(d)
+                    {
                         tx.set_alert_incident(&d.id, Some(i))?;
                     }
                     "alert.raised"
@@ -514,6 +497,8 @@ fn apply(
             };
             route(tx, &d.id, d.level, event, routes, counts)
         }
+        Change::Incident(u) => incidents.update(tx, u),
+        Change::IncidentGone { id } => incidents.gone(tx, id),
         Change::Withdraw(w) => {
             if !tx.withdraw_alert(&w.id, &w.reason)? {
                 return Ok(());
@@ -557,44 +542,6 @@ fn route(
             tx.enqueue(&r.name, id, event, p)?;
             counts.queued += 1;
         }
-    }
-    Ok(())
-}
-
-/// Store the incidents as decided now: upsert each, remove those no longer decided, and tie
-/// the alerts each holds (the most severe incident wins an alert several would hold).
-fn replace_incidents(
-    tx: &Tx<'_>,
-    list: &[IncidentRecord],
-) -> Result<(), stormwatch_store::StoreError> {
-    let now: std::collections::HashSet<&str> = list.iter().map(|i| i.id.as_str()).collect();
-    for old in tx.incident_ids()? {
-        if !now.contains(old.as_str()) {
-            tx.remove_incident(&old)?;
-        }
-    }
-    for i in list {
-        tx.upsert_incident(i)?;
-    }
-    let strings = |v: &serde_json::Value, k: &str| -> Vec<String> {
-        v.get(k)
-            .and_then(serde_json::Value::as_array)
-            .map(|a| {
-                a.iter()
-                    .filter_map(serde_json::Value::as_str)
-                    .map(str::to_ascii_lowercase)
-                    .collect()
-            })
-            .unwrap_or_default()
-    };
-    for i in list.iter().rev() {
-        tx.tie_alerts(
-            &i.id,
-            &strings(&i.body, "sessions"),
-            &strings(&i.body, "ips"),
-            &strings(&i.body, "mailboxes"),
-            &strings(&i.body, "users"),
-        )?;
     }
     Ok(())
 }

@@ -340,7 +340,9 @@ impl Tx<'_> {
     }
 
     /// Tie to `incident_id` the live alerts it holds as `hunt` ties them: by session, or by
-    /// IP with the mailbox or user (every value lower-case). Returns how many.
+    /// IP with the mailbox or user (sessions, mailboxes and users lower-case). Informational
+    /// alerts and findings about the evidence belong to none; the analytics' alerts keep the
+    /// incident they were grouped into. Returns how many.
     ///
     /// # Errors
     /// The write fails.
@@ -355,7 +357,10 @@ impl Tx<'_> {
         let arr = |v: &[String]| serde_json::to_string(v).unwrap_or_else(|_| "[]".to_owned());
         self.conn
             .prepare_cached(
-                "UPDATE alerts SET incident_id = ?1 WHERE withdrawn = 0 AND (
+                "UPDATE alerts SET incident_id = ?1 WHERE withdrawn = 0 AND level > 0
+                   AND rule_id != 'builtin/visibility-gaps'
+                   AND (incident_id IS NULL OR rule_id NOT LIKE 'builtin/%')
+                   AND (
                    session_id IN (SELECT value FROM json_each(?2))
                    OR (ip IN (SELECT value FROM json_each(?3))
                        AND (mailbox IN (SELECT value FROM json_each(?4))
