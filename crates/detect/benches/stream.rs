@@ -22,6 +22,10 @@ use stormwatch_core::{Event, Timestamp};
 use stormwatch_detect::{Change, Detector, DetectorConfig, Scanned, Scanner};
 use stormwatch_sigma::{Engine, EngineOptions};
 
+// The allocator of the stormwatch binary, so that memory figures are the service's.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 struct Scan(Scanner);
 
 impl stormwatch_read::Inspect for Scan {
@@ -99,11 +103,15 @@ fn main() {
     // As serve runs it: the analytics decide at most every few seconds of wall time when
     // event time runs faster than the clock (a backlog; this whole benchmark).
     let interval = env_num("STREAM_DECIDE_MS", 5000);
+    let share = env_num("STREAM_DECIDE_SHARE_PCT", 20);
     let config = DetectorConfig {
         min_decide_interval: std::time::Duration::from_millis(interval),
+        decide_share: share as f32 / 100.0,
         ..DetectorConfig::default()
     };
-    println!("analytics decide at most every {interval} ms of wall time");
+    println!(
+        "analytics decide at most every {interval} ms of wall time, and take at most {share}% of it"
+    );
     let mut d = Detector::new(engine, Some(analytics), config).unwrap();
     let scan = Scan(d.scanner());
     let opts = stormwatch_read::ReadOptions::default();

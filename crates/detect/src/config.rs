@@ -3,7 +3,7 @@
 use std::time::Duration;
 
 /// The detector's time settings. Times are event times (the records' own), never the clock.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct DetectorConfig {
     /// How far behind the watermark a record may be and still be decided as if it had come
     /// in time order. Audit logs arrive hours late and out of order: 12 hours by default.
@@ -26,6 +26,12 @@ pub struct DetectorConfig {
     /// analytics then decide on all the hours that passed since at once, instead of once per
     /// hour of event time (each decision reads their whole state).
     pub min_decide_interval: Duration,
+    /// The largest share of wall-clock time the analytics' decisions may take while event
+    /// time runs faster than the clock: after a decision that took `d`, the next waits at
+    /// least `d × (1 − share) / share`. Each decision reads the analytics' whole state, so a
+    /// backlog of weeks would otherwise be decided hour by hour. Zero (the default) sets no
+    /// such bound; `serve` uses 0.2.
+    pub decide_share: f32,
 }
 
 impl Default for DetectorConfig {
@@ -36,6 +42,7 @@ impl Default for DetectorConfig {
             horizon: Duration::from_secs(30 * 24 * 3600),
             speculate: true,
             min_decide_interval: Duration::ZERO,
+            decide_share: 0.0,
         }
     }
 }

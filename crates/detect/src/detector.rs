@@ -82,8 +82,9 @@ pub struct Detector {
     lookback: i64,
     /// The incidents of the analytics' last decision.
     pub(crate) incidents: Vec<Incident>,
-    /// When the analytics last decided (wall clock), for `min_decide_interval`.
-    last_decision: Option<Instant>,
+    /// When the analytics last decided (wall clock) and how long it took, for
+    /// `min_decide_interval` and `decide_share`.
+    last_decision: Option<(Instant, std::time::Duration)>,
     scratch: Scanned,
 }
 
@@ -240,13 +241,15 @@ impl Detector {
         if self.decided_to.is_some_and(|d| d >= decidable) {
             return Ok(());
         }
-        let interval = self.config.min_decide_interval;
-        if !interval.is_zero() && self.last_decision.is_some_and(|at| at.elapsed() < interval) {
+        if let Some((at, took)) = self.last_decision
+            && at.elapsed() < self.decide_wait(took)
+        {
             return Ok(());
         }
-        self.last_decision = (!interval.is_zero()).then(Instant::now);
+        let started = Instant::now();
         self.decided_to = Some(decidable);
         self.decide(Some(decidable - 1), false, out)?;
+        self.last_decision = Some((started, started.elapsed()));
         // Aged out once a day, right after a decision (so that what the eviction alone
         // changes is told apart from what new records changed).
         let before = frontier.saturating_sub(nanos(self.config.horizon).max(self.lookback));
@@ -257,6 +260,17 @@ impl Detector {
             self.evict(before, decidable, out)?;
         }
         Ok(())
+    }
+
+    /// How long after a decision that took `took` the next may come.
+    fn decide_wait(&self, took: std::time::Duration) -> std::time::Duration {
+        let share = f64::from(self.config.decide_share);
+        let by_share = if share > 0.0 && share < 1.0 {
+            took.mul_f64((1.0 - share) / share)
+        } else {
+            std::time::Duration::ZERO
+        };
+        self.config.min_decide_interval.max(by_share)
     }
 
     /// The analytics decide over everything folded; those of their detections whose time is

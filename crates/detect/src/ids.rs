@@ -8,35 +8,65 @@ use stormwatch_core::{Detection, Incident, detection_id, record_identity};
 /// What a detection says, to tell whether one raised again with the same id changed.
 pub(crate) type Digest = [u8; 16];
 
-/// The digest of everything a detection says.
-pub(crate) fn digest(d: &Detection) -> Digest {
-    let mut h = Sha256::new();
-    // Serialising a detection cannot fail (string keys, finite numbers).
-    if let Ok(bytes) = serde_json::to_vec(d) {
-        h.update(&bytes);
+/// Feeds what is written to a hash, through a buffer (serialisers write in small pieces).
+struct Hashing {
+    h: Sha256,
+    buf: Vec<u8>,
+}
+
+impl Hashing {
+    fn new() -> Self {
+        Hashing {
+            h: Sha256::new(),
+            buf: Vec::with_capacity(8192),
+        }
     }
-    let full = h.finalize();
-    let mut out = [0u8; 16];
-    out.copy_from_slice(&full[..16]);
-    out
+
+    fn finish(mut self) -> Digest {
+        self.h.update(&self.buf);
+        let full = self.h.finalize();
+        let mut out = [0u8; 16];
+        out.copy_from_slice(&full[..16]);
+        out
+    }
+}
+
+impl std::io::Write for Hashing {
+    fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
+        if self.buf.len() + b.len() > self.buf.capacity() {
+            self.h.update(&self.buf);
+            self.buf.clear();
+        }
+        if b.len() >= self.buf.capacity() {
+            self.h.update(b);
+        } else {
+            self.buf.extend_from_slice(b);
+        }
+        Ok(b.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+/// The digest of everything a detection says (its JSON, streamed into the hash).
+pub(crate) fn digest(d: &Detection) -> Digest {
+    let mut h = Hashing::new();
+    // Serialising a detection cannot fail (string keys, finite numbers).
+    let _ = serde_json::to_writer(&mut h, d);
+    h.finish()
 }
 
 /// The digest of what an incident says.
 pub(crate) fn incident_digest(u: &crate::change::IncidentUpdate) -> Digest {
-    let mut h = Sha256::new();
+    let mut h = Hashing::new();
     let mut inc = u.incident.clone();
     // Indices into one decision's list: not what the incident says.
     inc.detections.clear();
-    if let Ok(bytes) = serde_json::to_vec(&inc) {
-        h.update(&bytes);
-    }
-    for id in &u.detection_ids {
-        h.update(id.as_bytes());
-    }
-    let full = h.finalize();
-    let mut out = [0u8; 16];
-    out.copy_from_slice(&full[..16]);
-    out
+    let _ = serde_json::to_writer(&mut h, &inc);
+    let _ = serde_json::to_writer(&mut h, &u.detection_ids);
+    h.finish()
 }
 
 /// Give each incident of a decision an id that stays while its earliest detection does
