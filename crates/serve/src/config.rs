@@ -722,6 +722,7 @@ impl Config {
             horizon: self.detect.horizon,
             speculate: self.detect.speculate,
             min_decide_interval: self.detect.min_decide_interval,
+            decide_share: 0.2,
         }
     }
 }
