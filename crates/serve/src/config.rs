@@ -38,6 +38,14 @@ struct RawConfig {
     sinks: Vec<RawSink>,
     #[serde(default)]
     log: RawLog,
+    tls: Option<RawTls>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawTls {
+    cert: PathBuf,
+    key: PathBuf,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -199,6 +207,17 @@ pub struct Config {
     pub sinks: Vec<SinkConfig>,
     /// Logging.
     pub log: LogConfig,
+    /// TLS for the listener (`[tls]`: `cert` and `key`, PEM files), when set.
+    pub tls: Option<TlsConfig>,
+}
+
+/// TLS from certificate and key files.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TlsConfig {
+    /// The certificate chain (PEM), the server's certificate first.
+    pub cert: PathBuf,
+    /// Its private key (PEM: PKCS#8, PKCS#1 or SEC1).
+    pub key: PathBuf,
 }
 
 /// HTTP ingest settings.
@@ -710,6 +729,10 @@ impl Config {
             retention,
             sinks,
             log,
+            tls: raw.tls.map(|t| TlsConfig {
+                cert: at(t.cert),
+                key: at(t.key),
+            }),
         })
     }
 
@@ -937,6 +960,7 @@ fn unreachable_defaults(data_dir: PathBuf) -> Config {
             json: false,
             level: "info".to_owned(),
         },
+        tls: None,
     }
 }
 

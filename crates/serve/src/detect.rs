@@ -22,6 +22,11 @@ impl Live {
         Ok(Live { factory, det })
     }
 
+    /// The Sigma rules loaded (for the dashboard).
+    pub(crate) fn rules(&self) -> Vec<stormwatch_sigma::RuleInfo> {
+        self.det.engine().rules().to_vec()
+    }
+
     pub(crate) fn scanner(&self) -> Scanner {
         self.det.scanner()
     }

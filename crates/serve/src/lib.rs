@@ -39,6 +39,7 @@
 mod api;
 mod auth;
 mod config;
+mod dashboard;
 mod detect;
 mod error;
 mod http;
@@ -53,13 +54,14 @@ mod retention;
 mod server;
 mod sinks;
 mod units;
+mod users;
 mod watch;
 
 pub use api::{AppState, app};
 pub use auth::{ADMIN_TOKEN_FILE, FirstToken, Principal, Role, token_hash};
 pub use config::{
     Config, DEFAULT_LISTEN, DetectConfig, IngestConfig, LogConfig, RetentionConfig, SinkCommon,
-    SinkConfig, WatchConfig,
+    SinkConfig, TlsConfig, WatchConfig,
 };
 pub use detect::DetectorFactory;
 pub use error::ServeError;
@@ -67,6 +69,9 @@ pub use offline::{add_token, dead_letters, remove_token, replay_dead_letters, to
 pub use server::{Handle, Options, Ready, run, start};
 pub use sinks::signature as webhook_signature;
 pub use units::{parse_size, parse_span};
+pub use users::{
+    MAX_PASSWORD, MIN_PASSWORD, add_user, generate_password, hash_password, remove_user, users,
+};
 
 /// What a detector is built from, as one string: a checkpoint made from other rules or
 /// settings is not restored. Give it everything that changes the detector (rule texts,

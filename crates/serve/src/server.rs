@@ -261,6 +261,7 @@ async fn serve(
     let live = tokio::task::spawn_blocking(move || Live::build(factory))
         .await
         .map_err(|_| ServeError::Stopped("detector build"))??;
+    let dashboard = crate::dashboard::Dash::new(live.rules(), config.tls.is_some());
     let pipeline = Pipeline::recover(Parts {
         store: open(&dir, Some(64 << 10), &gate)?,
         live,
@@ -380,6 +381,7 @@ async fn serve(
     };
 
     // HTTP.
+    let tls = config.tls.as_ref().map(crate::http::tls_acceptor).transpose()?;
     let listener = tokio::net::TcpListener::bind(config.listen)
         .await
         .map_err(|source| ServeError::Bind {
@@ -399,6 +401,7 @@ async fn serve(
         accepting: AtomicBool::new(true),
         parsing: tokio::sync::Semaphore::new(parse_slots),
         sinks: sink_names,
+        dashboard,
     }));
     let (http_stop_tx, http_stop_rx) = watch::channel(false);
     let http = tokio::spawn(crate::http::serve(
@@ -406,6 +409,7 @@ async fn serve(
         app(state.clone()),
         config.ingest.max_connections,
         config.ingest.header_timeout,
+        tls,
         http_stop_rx,
     ));
     tracing::info!(message = "Listening.", addr = %addr, data_dir = %dir.display());

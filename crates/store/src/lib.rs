@@ -13,7 +13,9 @@
 //!   per-source health and located errors, watched files' positions; the detector's checkpoint
 //!   (snapshot and journal position); alerts deduplicated by detection id and incidents, each
 //!   with a status (new → acknowledged → closed), notes and history; the sinks' outbox and dead
-//!   letters; API tokens (hashed); retention.
+//!   letters; API tokens (hashed); retention;
+//! - **the dashboard's tables**: user accounts (password hashes made by the caller), browser
+//!   sessions (a hash of the cookie, with the CSRF token) and incident assignees.
 //!
 //! The schema version lives in SQLite's `user_version`; [`Store::open`] applies the missing
 //! migrations in one transaction and refuses a database written by a newer stormwatch.
@@ -48,6 +50,7 @@ mod retention;
 mod schema;
 mod store;
 mod tokens;
+mod users;
 
 pub use alerts::{AlertFilter, AlertPage, DEFAULT_PAGE, MAX_PAGE, Status, StoredAlert, Upserted};
 pub use baselines::{BaselineBlob, JSON_BASELINE_VERSION};
@@ -62,3 +65,4 @@ pub use outbox::{DeadLetter, OutboxItem};
 pub use retention::{Pruned, RetentionCut};
 pub use store::{DB_FILE_NAME, OpenOptions, Store, Tx};
 pub use tokens::ApiToken;
+pub use users::{Assignment, MAX_USER_NAME, RuleHits, Session, User};

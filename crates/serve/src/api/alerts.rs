@@ -146,7 +146,7 @@ const MAX_RECORDS: usize = 500;
 
 /// The records behind `locs` (at most `limit`), read back from the journal; and how many
 /// are no longer kept.
-fn evidence(
+pub(crate) fn evidence(
     store: &Store,
     locs: &[Location],
     limit: usize,

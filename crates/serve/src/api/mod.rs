@@ -14,9 +14,13 @@
 //! | `POST /api/v1/admin/flush` | admin |
 //! | `GET`/`POST /api/v1/admin/tokens`, `DELETE /api/v1/admin/tokens/{name}` | admin |
 //! | `GET /api/v1/admin/dead-letters`, `POST /api/v1/admin/dead-letters/replay` | admin |
+//! | `GET /api/openapi.json` | any role |
+//!
+//! A dashboard session cookie authenticates as its user's role too (state-changing requests
+//! then need the session's `X-CSRF-Token`); the dashboard's pages are in [`crate::dashboard`].
 
 mod admin;
-mod alerts;
+pub(crate) mod alerts;
 mod ingest;
 mod ops;
 
@@ -56,6 +60,8 @@ pub(crate) struct Inner {
     pub(crate) parsing: tokio::sync::Semaphore,
     /// Sink names, for the dead-letter routes.
     pub(crate) sinks: Vec<String>,
+    /// The dashboard's templates, login limit and rules.
+    pub(crate) dashboard: crate::dashboard::Dash,
 }
 
 /// Store connections for the handlers (each used on a blocking thread).
@@ -242,13 +248,21 @@ async fn authenticate(
     mut req: Request,
     next: Next,
 ) -> Result<Response, AppError> {
-    let token = bearer(
+    let Some(token) = bearer(
         req.headers()
             .get(header::AUTHORIZATION)
             .and_then(|v| v.to_str().ok()),
     )
-    .map(token_hash)
-    .ok_or(AppError::Unauthorized)?;
+    .map(token_hash) else {
+        // The dashboard's session cookie (with its CSRF token on state-changing requests).
+        return match crate::dashboard::cookie_principal(&state, req.headers(), req.method()).await {
+            Ok(p) => {
+                req.extensions_mut().insert(p);
+                Ok(next.run(req).await)
+            }
+            Err(refused) => Ok(refused),
+        };
+    };
     let found = state
         .db(move |s| Ok(s.read().token_by_hash(&token)?))
         .await?
@@ -289,13 +303,16 @@ pub fn app(state: AppState) -> Router {
             "/api/v1/admin/dead-letters/replay",
             post(admin::replay_dead_letters),
         )
+        .route("/api/openapi.json", get(crate::dashboard::openapi::document))
         .route_layer(middleware::from_fn_with_state(state.clone(), authenticate))
         // The ingest handler bounds its own body; other bodies are small JSON.
         .layer(axum::extract::DefaultBodyLimit::disable());
     Router::new()
         .route("/healthz", get(ops::healthz))
         .merge(api)
+        .merge(crate::dashboard::routes(&state))
         .fallback(|| async { AppError::NotFound("no such route".to_owned()) })
+        .layer(middleware::from_fn(crate::dashboard::headers))
         .with_state(state)
 }
 

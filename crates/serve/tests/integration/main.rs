@@ -3,7 +3,10 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::print_stderr)]
 
 mod api;
+mod browser;
+mod dashboard;
 mod ingest;
 mod sinks;
+mod tls;
 mod util;
 mod watch;

@@ -22,9 +22,11 @@ use crate::exit::Exit;
   curl -H \"Authorization: Bearer $(cat DIR/admin.token)\" --data-binary @audit.ndjson \\
        http://127.0.0.1:8514/api/v1/ingest
   stormwatch serve tokens add collector --role ingest --data-dir /var/lib/stormwatch
+  stormwatch serve users add alice --role analyst --generate --data-dir /var/lib/stormwatch
   stormwatch serve dead-letters replay --data-dir /var/lib/stormwatch
 
-docs/serve.md documents the configuration file field by field, the API and the operations."
+docs/serve.md documents the configuration file field by field, the API and the operations;
+docs/dashboard.md the dashboard (pages, roles, TLS, reverse proxy)."
 )]
 pub(crate) struct ServeArgs {
     #[command(subcommand)]
@@ -103,6 +105,11 @@ enum ServeCommand {
         #[command(subcommand)]
         action: TokenAction,
     },
+    /// Dashboard accounts: add, list, remove.
+    Users {
+        #[command(subcommand)]
+        action: UserAction,
+    },
     /// Messages the sinks gave up on: list them, or put them back to be delivered again.
     DeadLetters {
         #[command(subcommand)]
@@ -132,6 +139,39 @@ enum TokenAction {
     /// Remove a token.
     Remove {
         /// Its name.
+        name: String,
+        /// The service's data folder.
+        #[arg(long, value_name = "DIR", default_value = "stormwatch-data")]
+        data_dir: PathBuf,
+    },
+}
+
+#[derive(Debug, clap::Subcommand)]
+enum UserAction {
+    /// Add a user. The password is read from the first line of standard input (at least 12
+    /// characters), or made with --generate and printed once.
+    Add {
+        /// The login name.
+        name: String,
+        /// viewer (read), analyst (and triage: acknowledge, close, note, assign) or admin.
+        #[arg(long, default_value = "viewer")]
+        role: String,
+        /// Make a random password and print it once instead of reading one.
+        #[arg(long)]
+        generate: bool,
+        /// The service's data folder (created if needed).
+        #[arg(long, value_name = "DIR", default_value = "stormwatch-data")]
+        data_dir: PathBuf,
+    },
+    /// List users (names, roles, last login; passwords are kept as Argon2id hashes only).
+    List {
+        /// The service's data folder.
+        #[arg(long, value_name = "DIR", default_value = "stormwatch-data")]
+        data_dir: PathBuf,
+    },
+    /// Remove a user; their sessions end.
+    Remove {
+        /// The login name.
         name: String,
         /// The service's data folder.
         #[arg(long, value_name = "DIR", default_value = "stormwatch-data")]
@@ -493,6 +533,7 @@ fn offline(cmd: ServeCommand) -> anyhow::Result<ExitCode> {
                 eprintln!("token {name:?} removed");
             }
         },
+        ServeCommand::Users { action } => users(action)?,
         ServeCommand::DeadLetters { action } => match action {
             DeadLetterAction::List { sink, data_dir } => {
                 for d in stormwatch_serve::dead_letters(&data_dir, sink.as_deref())? {
@@ -509,4 +550,57 @@ fn offline(cmd: ServeCommand) -> anyhow::Result<ExitCode> {
         },
     }
     Ok(Exit::Ok.into())
+}
+
+fn users(action: UserAction) -> anyhow::Result<()> {
+    match action {
+        UserAction::Add {
+            name,
+            role,
+            generate,
+            data_dir,
+        } => {
+            let role: Role = role.parse().map_err(|e: String| anyhow::anyhow!(e))?;
+            let password = if generate {
+                stormwatch_serve::generate_password()?
+            } else {
+                let mut line = String::new();
+                std::io::stdin()
+                    .read_line(&mut line)
+                    .context("reading the password from standard input")?;
+                line.trim_end_matches(['\r', '\n']).to_owned()
+            };
+            stormwatch_serve::add_user(&data_dir, &name, role, &password)?;
+            if generate {
+                println!("{password}");
+            }
+            eprintln!(
+                "user {name:?} ({role}) added{}",
+                if generate {
+                    "; the password is shown once"
+                } else {
+                    ""
+                }
+            );
+        }
+        UserAction::List { data_dir } => {
+            for u in stormwatch_serve::users(&data_dir)? {
+                println!(
+                    "{}\t{}\tcreated {}\tlast login {}",
+                    u.name,
+                    u.role,
+                    u.created_at,
+                    u.last_login_at
+                        .map_or_else(|| "never".to_owned(), |t| t.to_string())
+                );
+            }
+        }
+        UserAction::Remove { name, data_dir } => {
+            if !stormwatch_serve::remove_user(&data_dir, &name)? {
+                anyhow::bail!("no user named {name:?}");
+            }
+            eprintln!("user {name:?} removed; their sessions ended");
+        }
+    }
+    Ok(())
 }
