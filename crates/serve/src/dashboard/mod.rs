@@ -197,3 +197,42 @@ pub(crate) fn routes(state: &AppState) -> Router<AppState> {
         .route("/static/{name}", get(static_file))
         .merge(pages)
 }
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    #[test]
+    fn every_template_parses_and_escapes() {
+        let d = Dash::new(Vec::new(), false);
+        for (name, _) in TEMPLATES {
+            assert!(d.templates.get_template(name).is_ok(), "{name}");
+        }
+        let html = d
+            .templates
+            .get_template("message.html")
+            .unwrap()
+            .render(minijinja::value::Serde(serde_json::json!({ "message": "<b>x</b>" })))
+            .unwrap();
+        assert!(html.contains("&lt;b&gt;x&lt;") && !html.contains("<b>x"), "{html}");
+    }
+
+    #[test]
+    fn the_incidents_list_renders() {
+        let d = Dash::new(Vec::new(), false);
+        let ctx = serde_json::json!({
+            "incidents": [{"id": "i1", "level": "high", "score": 3, "title": "t", "status": "new",
+                "mailboxes": ["a@b"], "ips": ["1.2.3.4"], "tenants": ["t1"], "first": "x", "last": "y"}],
+            "counts": {"high": 1, "low": 0, "medium": 0, "critical": 0, "informational": 0},
+            "truncated": false, "max_listed": 10, "q": {"level": null},
+            "levels": ["critical", "high"], "now": "n", "me": {"name": "a", "role": "viewer"}, "csrf": "c",
+        });
+        let out = d
+            .templates
+            .get_template("incidents.html")
+            .unwrap()
+            .render(minijinja::value::Serde(&ctx));
+        assert!(out.is_ok(), "{out:?}");
+    }
+}

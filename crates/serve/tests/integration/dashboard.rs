@@ -217,7 +217,13 @@ fn every_route_needs_auth_viewers_cannot_change_and_changes_need_the_csrf_token(
         let url = concrete(path);
         let none = s.call(method, &url, None, &[], Vec::new());
         if open_route(path) {
-            assert_ne!(none.status, StatusCode::UNAUTHORIZED, "{method} {path} is open");
+            // Open: answered by its handler (a failed login is its own 401, with the form).
+            let body = String::from_utf8_lossy(&none.body);
+            assert!(
+                none.status == StatusCode::OK || body.contains("Wrong user name or password"),
+                "{method} {path} is open: {} {body}",
+                none.status
+            );
             continue;
         }
         checked += 1;
@@ -349,12 +355,13 @@ fn login_sets_a_strict_http_only_cookie_is_rate_limited_and_logout_ends_the_sess
 }
 
 /// Records that make an incident whose values are hostile: a user name and an inbox rule
-/// parameter holding markup.
+/// parameter holding markup. They come from a Storm-0558 indicator IP inside its window, so
+/// the analytics make an incident of them (an old one: it ranks below a newer intrusion).
 pub(crate) fn hostile_records() -> String {
     let mut out = String::new();
     for (k, op) in [(0, "MailItemsAccessed"), (1, "New-InboxRule"), (2, "MailItemsAccessed")] {
         let rec = json!({
-            "CreationTime": format!("2023-06-12T03:1{k}:07"),
+            "CreationTime": format!("2023-03-10T03:1{k}:07"),
             "Id": format!("hostile-{k}"),
             "Operation": op,
             "RecordType": if op == "New-InboxRule" { 1 } else { 50 },
@@ -362,7 +369,7 @@ pub(crate) fn hostile_records() -> String {
             "MailboxOwnerUPN": "envoy@agency.example",
             "OrganizationId": "t1",
             "Workload": "Exchange",
-            "ClientIPAddress": "203.0.113.66",
+            "ClientIPAddress": "51.89.156.153",
             "SessionId": "s-hostile",
             "ClientInfoString": XSS_SCRIPT,
             "Parameters": [{"Name": "Name", "Value": XSS_SCRIPT}],
@@ -396,7 +403,7 @@ fn pages_render_escape_log_values_and_triage_works() {
     let url = format!("/incidents/{id}");
     let inc = page(&s, &ann, &url);
     assert_escaped(&inc, "incident page");
-    for want in ["envoy@agency.example", "203.0.113.66", "s-hostile", "<svg", "id=\"acknowledge\"", "record id"] {
+    for want in ["envoy@agency.example", "51.89.156.153", "s-hostile", "<svg", "id=\"acknowledge\"", "record id"] {
         assert!(inc.contains(want), "incident page lacks {want}");
     }
     // Filters: by mailbox (found), by another tenant (none), a bad level (400).
@@ -441,7 +448,7 @@ fn pages_render_escape_log_values_and_triage_works() {
         assert!(r.headers["content-disposition"].to_str().unwrap().contains("attachment"));
         if f == "json" {
             let v: Value = serde_json::from_slice(&r.body).unwrap();
-            assert!(v["actor"]["ips"].to_string().contains("203.0.113.66"), "{v}");
+            assert!(v["actor"]["ips"].to_string().contains("51.89.156.153"), "{v}");
         }
     }
     // A viewer sees no actions and is refused them.
@@ -520,3 +527,4 @@ fn openapi_documents_every_api_route_and_only_those() {
         }
     }
 }
+
