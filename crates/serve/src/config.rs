@@ -95,6 +95,7 @@ struct RawDetect {
     clock_advance_after: Option<Span>,
     checkpoint_interval: Option<Span>,
     min_decide_interval: Option<Span>,
+    decide_share: Option<f64>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -270,7 +271,7 @@ pub struct WatchConfig {
 }
 
 /// Detection settings.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct DetectConfig {
     /// Sigma rule files or folders, added to the bundled ones.
     pub rules: Vec<PathBuf>,
@@ -305,6 +306,9 @@ pub struct DetectConfig {
     /// whole state): a backlog of days is then decided in a few steps, not one per hour of
     /// event time. 2 s; 0 decides every hour of event time as soon as it may.
     pub min_decide_interval: Duration,
+    /// The largest share of the detector thread's time the analytics' decisions may take
+    /// while event time runs faster than the clock (a backlog). 0.2; 0 sets no bound.
+    pub decide_share: f32,
 }
 
 /// Retention settings.
@@ -670,6 +674,20 @@ impl Config {
                 span(d.checkpoint_interval, Duration::from_secs(60)),
             )?,
             min_decide_interval: span(d.min_decide_interval, Duration::from_secs(2)),
+            decide_share: match d.decide_share {
+                None => 0.2,
+                Some(x) if (0.0..1.0).contains(&x) => {
+                    #[allow(clippy::cast_possible_truncation)]
+                    let x = x as f32;
+                    x
+                }
+                Some(x) => {
+                    return Err(value_err(
+                        "detect.decide_share",
+                        format!("{x}: expected a share from 0 up to (not including) 1"),
+                    ));
+                }
+            },
         };
         let analytics = match raw.analytics {
             None => None,
@@ -745,7 +763,7 @@ impl Config {
             horizon: self.detect.horizon,
             speculate: self.detect.speculate,
             min_decide_interval: self.detect.min_decide_interval,
-            decide_share: 0.2,
+            decide_share: self.detect.decide_share,
         }
     }
 }
@@ -948,6 +966,7 @@ fn unreachable_defaults(data_dir: PathBuf) -> Config {
             clock_advance_after: Some(Duration::from_secs(1800)),
             checkpoint_interval: Duration::from_secs(60),
             min_decide_interval: Duration::from_secs(2),
+            decide_share: 0.2,
         },
         analytics: None,
         retention: RetentionConfig {

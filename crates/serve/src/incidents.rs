@@ -15,6 +15,18 @@ use stormwatch_store::{IncidentRecord, StoreError, Tx};
 pub(crate) struct Incidents {
     current: BTreeMap<String, Incident>,
     index: IncidentIndex,
+    /// What changed since the alerts were last tied: incident ids (changed or gone) and the
+    /// sessions, IPs, mailboxes and users of those changed.
+    moved: Moved,
+}
+
+#[derive(Debug, Default)]
+struct Moved {
+    ids: Vec<String>,
+    sessions: Vec<String>,
+    ips: Vec<String>,
+    mailboxes: Vec<String>,
+    users: Vec<String>,
 }
 
 impl Incidents {
@@ -32,12 +44,12 @@ impl Incidents {
     }
 
     fn reindex(&mut self) {
-        // The most severe first: it wins an alert two incidents would hold.
+        // In hunt's order (the most severe, then the earliest first): the first wins an alert
+        // two incidents would hold.
         let mut list: Vec<Incident> = self.current.values().cloned().collect();
         list.sort_by(|a, b| {
             b.level
                 .cmp(&a.level)
-                .then(b.score.cmp(&a.score))
                 .then(a.first.cmp(&b.first))
                 .then(a.id.cmp(&b.id))
         });
@@ -70,22 +82,53 @@ impl Incidents {
         for id in &u.detection_ids {
             tx.set_alert_incident(id, Some(&i.id))?;
         }
-        let low = |v: &[String]| -> Vec<String> { v.iter().map(|s| s.to_ascii_lowercase()).collect() };
-        tx.tie_alerts(
-            &i.id,
-            &low(&i.sessions),
-            &i.ips,
-            &low(&i.mailboxes),
-            &low(&i.users),
-        )?;
+        fn low(v: &[String]) -> impl Iterator<Item = String> + '_ {
+            v.iter().map(|s| s.to_ascii_lowercase())
+        }
+        let m = &mut self.moved;
+        m.ids.push(i.id.clone());
+        m.sessions.extend(low(&i.sessions));
+        m.ips.extend(i.ips.iter().cloned());
+        m.mailboxes.extend(low(&i.mailboxes));
+        m.users.extend(low(&i.users));
         self.current.insert(i.id.clone(), i.clone());
         self.reindex();
         Ok(())
     }
 
+    /// Tie again, as `hunt` ties them, the alerts the incident changes since the last call
+    /// may move (an alert two incidents would hold goes to the first in hunt's order, so an
+    /// incident told later may take or give up alerts another holds). Returns how many
+    /// moved.
+    pub(crate) fn retie(&mut self, tx: &Tx<'_>) -> Result<usize, StoreError> {
+        let m = std::mem::take(&mut self.moved);
+        if m.ids.is_empty() {
+            return Ok(0);
+        }
+        let near = tx.alerts_near_incidents(&m.ids, &m.sessions, &m.ips, &m.mailboxes, &m.users)?;
+        let mut moved = 0;
+        for a in near {
+            let mut d = a.detection;
+            // The analytics' own grouping holds while the incident does.
+            if d.incident_id
+                .as_ref()
+                .is_some_and(|id| !self.current.contains_key(id))
+            {
+                d.incident_id = None;
+            }
+            let want = self.index.find(&d);
+            if want != a.incident_id.as_deref() {
+                tx.set_alert_incident(&d.id, want)?;
+                moved += 1;
+            }
+        }
+        Ok(moved)
+    }
+
     /// An incident no longer stands.
     pub(crate) fn gone(&mut self, tx: &Tx<'_>, id: &str) -> Result<(), StoreError> {
         tx.remove_incident(id)?;
+        self.moved.ids.push(id.to_owned());
         if self.current.remove(id).is_some() {
             self.reindex();
         }

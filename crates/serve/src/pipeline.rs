@@ -3,13 +3,14 @@
 //! the watermark, stores what the detector decides with the sinks' outbox in one
 //! transaction, and checkpoints the detector's state with the journal position it covers.
 
+use std::collections::HashSet;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc::{Receiver, RecvTimeoutError, TryRecvError};
 use std::time::{Duration, Instant};
 
 use rayon::prelude::*;
-use stormwatch_core::{Event, Level, Timestamp};
+use stormwatch_core::{Detection, DetectionSource, Event, Level, Location, Timestamp};
 use stormwatch_detect::{Change, Scanned};
 use stormwatch_store::{DetectorCheckpoint, Store, Tx, Upserted};
 use tokio::sync::oneshot;
@@ -415,6 +416,7 @@ impl Pipeline {
             for c in &changes {
                 apply(tx, c, routes, incidents, &mut counts)?;
             }
+            incidents.retie(tx)?;
             if let Some(snap) = &snapshot {
                 tx.save_checkpoint(&DetectorCheckpoint {
                     position,
@@ -478,7 +480,8 @@ fn apply(
 ) -> Result<(), stormwatch_store::StoreError> {
     match c {
         Change::Raise(a) => {
-            let d = &a.detection;
+            let kept = kept_evidence(tx, &a.detection)?;
+            let d = kept.as_ref().unwrap_or(&a.detection);
             let event = match tx.upsert_alert(d, a.late, a.settled)? {
                 Upserted::New => {
                     counts.raised[level_index(d.level)] += 1;
@@ -517,6 +520,41 @@ fn apply(
             )
         }
     }
+}
+
+/// An analytic's detection raised again keeps the records its alert already showed: the
+/// detector ages records older than its horizon out of its state (folded into baselines),
+/// so a detection spanning more than the horizon is told again without its first records.
+/// Evidence once shown stays; `hunt`, which keeps everything, shows the same records. The
+/// detection with the kept records added, or `None` when nothing needs adding.
+fn kept_evidence(
+    tx: &Tx<'_>,
+    d: &Detection,
+) -> Result<Option<Detection>, stormwatch_store::StoreError> {
+    if d.source != DetectionSource::Builtin {
+        return Ok(None);
+    }
+    let Some(stored) = tx.alert(&d.id)? else {
+        return Ok(None);
+    };
+    if stored.withdrawn {
+        return Ok(None);
+    }
+    let now: HashSet<&Location> = d.events.iter().collect();
+    let kept: Vec<Location> = stored
+        .detection
+        .events
+        .into_iter()
+        .filter(|l| !now.contains(l))
+        .collect();
+    if kept.is_empty() {
+        return Ok(None);
+    }
+    let mut merged = d.clone();
+    merged.events = kept;
+    merged.events.extend(d.events.iter().cloned());
+    merged.timestamp = merged.timestamp.min(stored.detection.timestamp);
+    Ok(Some(merged))
 }
 
 fn route(

@@ -378,6 +378,52 @@ impl Tx<'_> {
             .map_err(sql("tie alerts to an incident"))
     }
 
+    /// The live alerts an incident change may move: those tied to one of `incident_ids`, and
+    /// those with one of `sessions`, or one of `ips` with one of `mailboxes` or `users`
+    /// (sessions, mailboxes and users lower-case).
+    ///
+    /// # Errors
+    /// The read fails or a stored row cannot be decoded.
+    pub fn alerts_near_incidents(
+        &self,
+        incident_ids: &[String],
+        sessions: &[String],
+        ips: &[String],
+        mailboxes: &[String],
+        users: &[String],
+    ) -> Result<Vec<StoredAlert>, StoreError> {
+        let arr = |v: &[String]| serde_json::to_string(v).unwrap_or_else(|_| "[]".to_owned());
+        let mut st = self
+            .conn
+            .prepare_cached(&format!(
+                "SELECT {ALERT_COLUMNS} FROM alerts WHERE withdrawn = 0 AND (
+                   incident_id IN (SELECT value FROM json_each(?1))
+                   OR session_id IN (SELECT value FROM json_each(?2))
+                   OR (ip IN (SELECT value FROM json_each(?3))
+                       AND (mailbox IN (SELECT value FROM json_each(?4))
+                            OR lower(user) IN (SELECT value FROM json_each(?5)))))
+                 ORDER BY seq"
+            ))
+            .map_err(sql("find alerts near incidents"))?;
+        let rows = st
+            .query_map(
+                rusqlite::params![
+                    arr(incident_ids),
+                    arr(sessions),
+                    arr(ips),
+                    arr(mailboxes),
+                    arr(users)
+                ],
+                alert_row,
+            )
+            .map_err(sql("find alerts near incidents"))?;
+        let mut out = Vec::new();
+        for r in rows {
+            out.push(decode(r.map_err(sql("find alerts near incidents"))?)?);
+        }
+        Ok(out)
+    }
+
     /// One alert by its id.
     ///
     /// # Errors
