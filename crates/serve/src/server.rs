@@ -381,7 +381,11 @@ async fn serve(
     };
 
     // HTTP.
-    let tls = config.tls.as_ref().map(crate::http::tls_acceptor).transpose()?;
+    let tls = config
+        .tls
+        .as_ref()
+        .map(crate::http::tls_acceptor)
+        .transpose()?;
     let listener = tokio::net::TcpListener::bind(config.listen)
         .await
         .map_err(|source| ServeError::Bind {

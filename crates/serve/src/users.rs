@@ -18,8 +18,7 @@ pub const MAX_PASSWORD: usize = 1024;
 
 /// A hash checked when the user does not exist, so that a login for an unknown name costs as
 /// much as one for a known name.
-const DECOY_HASH: &str =
-    "$argon2id$v=19$m=19456,t=2,p=1$c3Rvcm13YXRjaGRlY295$1kUQ2sMVvVI3H1UrFjbbm3oWqqCq7Tc2yt6pi4V0a0U";
+const DECOY_HASH: &str = "$argon2id$v=19$m=19456,t=2,p=1$c3Rvcm13YXRjaGRlY295$1kUQ2sMVvVI3H1UrFjbbm3oWqqCq7Tc2yt6pi4V0a0U";
 
 fn random(bytes: &mut [u8]) -> Result<(), ServeError> {
     ring::rand::SystemRandom::new()
@@ -101,8 +100,7 @@ fn person_role(role: Role) -> Result<Role, ServeError> {
     if role == Role::Ingest {
         return Err(ServeError::ConfigValue {
             key: "role".into(),
-            message: "a user is a viewer, an analyst or an admin (ingest is for API tokens)"
-                .into(),
+            message: "a user is a viewer, an analyst or an admin (ingest is for API tokens)".into(),
         });
     }
     Ok(role)
@@ -184,16 +182,28 @@ mod tests {
         assert!(add_user(dir.path(), "bob", Role::Ingest, "a long enough password").is_err());
         let list = users(dir.path()).unwrap();
         assert_eq!(list.len(), 1);
-        assert_eq!((list[0].name.as_str(), list[0].role.as_str()), ("alice", "analyst"));
+        assert_eq!(
+            (list[0].name.as_str(), list[0].role.as_str()),
+            ("alice", "analyst")
+        );
         let store = Store::open(dir.path()).unwrap();
         assert_eq!(
             check_login(&store, "alice", "a long enough password").unwrap(),
             Some(Role::Analyst)
         );
-        assert_eq!(check_login(&store, "alice", "wrong password!!").unwrap(), None);
-        assert_eq!(check_login(&store, "mallory", "a long enough password").unwrap(), None);
+        assert_eq!(
+            check_login(&store, "alice", "wrong password!!").unwrap(),
+            None
+        );
+        assert_eq!(
+            check_login(&store, "mallory", "a long enough password").unwrap(),
+            None
+        );
         assert!(remove_user(dir.path(), "alice").unwrap());
         assert!(!remove_user(dir.path(), "alice").unwrap());
-        assert_eq!(check_login(&store, "alice", "a long enough password").unwrap(), None);
+        assert_eq!(
+            check_login(&store, "alice", "a long enough password").unwrap(),
+            None
+        );
     }
 }

@@ -83,7 +83,9 @@ impl Tx<'_> {
             )
             .map_err(sql("look up user"))?;
         if taken {
-            return Err(StoreError::Invalid(format!("a user named {name:?} exists already")));
+            return Err(StoreError::Invalid(format!(
+                "a user named {name:?} exists already"
+            )));
         }
         self.conn
             .execute(
@@ -294,7 +296,8 @@ impl Tx<'_> {
                 })
             })
             .map_err(sql("count rule hits"))?;
-        rows.collect::<Result<_, _>>().map_err(sql("count rule hits"))
+        rows.collect::<Result<_, _>>()
+            .map_err(sql("count rule hits"))
     }
 }
 
@@ -311,4 +314,89 @@ pub struct RuleHits {
     pub alerts: u64,
     /// The newest alert's detection time.
     pub newest: Timestamp,
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+    use crate::Store;
+
+    fn later(secs: i64) -> Timestamp {
+        Timestamp::from_nanos(now_nanos() + secs * 1_000_000_000)
+    }
+
+    #[test]
+    fn users_sessions_and_their_end() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut s = Store::open(dir.path()).unwrap();
+        s.write(|tx| tx.add_user("alice", "analyst", "$argon2id$x"))
+            .unwrap();
+        assert!(s.write(|tx| tx.add_user("alice", "viewer", "h")).is_err());
+        for bad in ["", " alice", "a\nb", &"x".repeat(65)] {
+            assert!(
+                s.write(|tx| tx.add_user(bad, "viewer", "h")).is_err(),
+                "{bad:?}"
+            );
+        }
+        let (u, h) = s.read().user_with_hash("alice").unwrap().unwrap();
+        assert_eq!((u.role.as_str(), h.as_str()), ("analyst", "$argon2id$x"));
+        s.write(|tx| tx.add_session(b"live", "alice", "csrf1", later(60)))
+            .unwrap();
+        s.write(|tx| tx.add_session(b"old", "alice", "csrf2", later(-1)))
+            .unwrap();
+        let live = s.read().session(b"live").unwrap().unwrap();
+        assert_eq!(
+            (live.user.as_str(), live.role.as_str(), live.csrf.as_str()),
+            ("alice", "analyst", "csrf1")
+        );
+        assert!(s.read().session(b"old").unwrap().is_none(), "expired");
+        assert!(s.read().session(b"other").unwrap().is_none());
+        s.write(|tx| tx.remove_session(b"live")).unwrap();
+        assert!(s.read().session(b"live").unwrap().is_none());
+        s.write(|tx| tx.add_session(b"again", "alice", "c", later(60)))
+            .unwrap();
+        assert!(s.write(|tx| tx.remove_user("alice")).unwrap());
+        assert!(
+            s.read().session(b"again").unwrap().is_none(),
+            "ended with the user"
+        );
+        // A new user of the same name does not inherit sessions.
+        s.write(|tx| tx.add_user("alice", "viewer", "h")).unwrap();
+        assert!(s.read().session(b"again").unwrap().is_none());
+        assert_eq!(s.read().users().unwrap().len(), 1);
+    }
+
+    #[test]
+    fn assignments_need_an_incident() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut s = Store::open(dir.path()).unwrap();
+        assert!(
+            !s.write(|tx| tx.assign_incident("INC-1", "bob", "alice"))
+                .unwrap()
+        );
+        s.write(|tx| {
+            tx.upsert_incident(&crate::IncidentRecord {
+                id: "INC-1".into(),
+                level: stormwatch_core::Level::High,
+                score: 50,
+                first: Timestamp::EPOCH,
+                last: Timestamp::EPOCH,
+                title: "t".into(),
+                body: serde_json::json!({}),
+            })
+        })
+        .unwrap();
+        assert!(
+            s.write(|tx| tx.assign_incident("INC-1", "bob", "alice"))
+                .unwrap()
+        );
+        assert!(
+            s.write(|tx| tx.assign_incident("INC-1", "carol", "alice"))
+                .unwrap()
+        );
+        let a = s.read().assignee("INC-1").unwrap().unwrap();
+        assert_eq!((a.assignee.as_str(), a.by.as_str()), ("carol", "alice"));
+        assert!(s.read().rule_hits().unwrap().is_empty());
+    }
 }

@@ -303,7 +303,10 @@ pub fn app(state: AppState) -> Router {
             "/api/v1/admin/dead-letters/replay",
             post(admin::replay_dead_letters),
         )
-        .route("/api/openapi.json", get(crate::dashboard::openapi::document))
+        .route(
+            "/api/openapi.json",
+            get(crate::dashboard::openapi::document),
+        )
         .route_layer(middleware::from_fn_with_state(state.clone(), authenticate))
         // The ingest handler bounds its own body; other bodies are small JSON.
         .layer(axum::extract::DefaultBodyLimit::disable());

@@ -34,10 +34,7 @@ pub(crate) struct Scanned {
 }
 
 /// Every record the journal keeps, oldest batch first, at most [`MAX_RECORDS`].
-pub(crate) fn scan_journal(
-    store: &Store,
-    mut f: impl FnMut(&Event),
-) -> Result<Scanned, AppError> {
+pub(crate) fn scan_journal(store: &Store, mut f: impl FnMut(&Event)) -> Result<Scanned, AppError> {
     let mut out = Scanned::default();
     let mut pos = 0;
     while let Some(b) = store.read().batch_after(pos)? {
@@ -96,7 +93,12 @@ pub(crate) fn assess(store: &Store, id: &str) -> Result<ImpactReport, AppError> 
     let list = |k: &str| -> Vec<String> {
         i.record.body[k]
             .as_array()
-            .map(|a| a.iter().filter_map(Value::as_str).map(str::to_owned).collect())
+            .map(|a| {
+                a.iter()
+                    .filter_map(Value::as_str)
+                    .map(str::to_owned)
+                    .collect()
+            })
             .unwrap_or_default()
     };
     let seeds = Seeds {
@@ -180,7 +182,10 @@ pub(crate) async fn download(
     Path(id): Path<String>,
     q: Result<Query<Download>, axum::extract::rejection::QueryRejection>,
 ) -> Response {
-    let fmt = q.ok().and_then(|Query(q)| q.format).unwrap_or_else(|| "json".into());
+    let fmt = q
+        .ok()
+        .and_then(|Query(q)| q.format)
+        .unwrap_or_else(|| "json".into());
     let (format, ext, ctype) = match fmt.as_str() {
         "html" => (ImpactFormat::Html, "html", "text/html; charset=utf-8"),
         "csv" => (ImpactFormat::Csv, "csv", "text/csv; charset=utf-8"),

@@ -43,20 +43,50 @@ pub(crate) struct Dash {
 
 /// The templates, embedded.
 const TEMPLATES: &[(&str, &str)] = &[
-    ("base.html", include_str!("../../assets/templates/base.html")),
-    ("login.html", include_str!("../../assets/templates/login.html")),
-    ("message.html", include_str!("../../assets/templates/message.html")),
-    ("incidents.html", include_str!("../../assets/templates/incidents.html")),
+    (
+        "base.html",
+        include_str!("../../assets/templates/base.html"),
+    ),
+    (
+        "login.html",
+        include_str!("../../assets/templates/login.html"),
+    ),
+    (
+        "message.html",
+        include_str!("../../assets/templates/message.html"),
+    ),
+    (
+        "incidents.html",
+        include_str!("../../assets/templates/incidents.html"),
+    ),
     (
         "incidents_live.html",
         include_str!("../../assets/templates/incidents_live.html"),
     ),
-    ("incident.html", include_str!("../../assets/templates/incident.html")),
-    ("impact.html", include_str!("../../assets/templates/impact.html")),
-    ("mailbox.html", include_str!("../../assets/templates/mailbox.html")),
-    ("health.html", include_str!("../../assets/templates/health.html")),
-    ("rules.html", include_str!("../../assets/templates/rules.html")),
-    ("tokens.html", include_str!("../../assets/templates/tokens.html")),
+    (
+        "incident.html",
+        include_str!("../../assets/templates/incident.html"),
+    ),
+    (
+        "impact.html",
+        include_str!("../../assets/templates/impact.html"),
+    ),
+    (
+        "mailbox.html",
+        include_str!("../../assets/templates/mailbox.html"),
+    ),
+    (
+        "health.html",
+        include_str!("../../assets/templates/health.html"),
+    ),
+    (
+        "rules.html",
+        include_str!("../../assets/templates/rules.html"),
+    ),
+    (
+        "tokens.html",
+        include_str!("../../assets/templates/tokens.html"),
+    ),
 ];
 
 /// Static files, embedded: name, content type, bytes.
@@ -213,9 +243,14 @@ mod tests {
             .templates
             .get_template("message.html")
             .unwrap()
-            .render(minijinja::value::Serde(serde_json::json!({ "message": "<b>x</b>" })))
+            .render(minijinja::value::Serde(
+                serde_json::json!({ "message": "<b>x</b>" }),
+            ))
             .unwrap();
-        assert!(html.contains("&lt;b&gt;x&lt;") && !html.contains("<b>x"), "{html}");
+        assert!(
+            html.contains("&lt;b&gt;x&lt;") && !html.contains("<b>x"),
+            "{html}"
+        );
     }
 
     #[test]

@@ -27,7 +27,10 @@ const RECORDS_PER_ALERT: usize = 20;
 
 fn page(state: &AppState, v: &Viewer, name: &str, mut ctx: Value) -> Response {
     if let Value::Object(m) = &mut ctx {
-        m.insert("me".into(), json!({ "name": v.who.name, "role": v.who.role }));
+        m.insert(
+            "me".into(),
+            json!({ "name": v.who.name, "role": v.who.role }),
+        );
         m.insert("csrf".into(), json!(v.csrf));
         m.insert("may_triage".into(), json!(v.who.role.may_triage()));
     }
@@ -83,20 +86,28 @@ fn filters(q: &IncidentsQuery) -> Result<Filters, String> {
     Ok(Filters {
         min_level: given(q.level.as_ref())
             .map(|s| {
-                s.parse()
-                    .map_err(|_| format!("level {s:?}: informational, low, medium, high or critical"))
+                s.parse().map_err(|_| {
+                    format!("level {s:?}: informational, low, medium, high or critical")
+                })
             })
             .transpose()?,
         status: given(q.status.as_ref())
-            .map(|s| s.parse().map_err(|_| format!("status {s:?}: new, acknowledged or closed")))
+            .map(|s| {
+                s.parse()
+                    .map_err(|_| format!("status {s:?}: new, acknowledged or closed"))
+            })
             .transpose()?,
         tenant: given(q.tenant.as_ref()).map(str::to_owned),
         mailbox: given(q.mailbox.as_ref()).map(str::to_ascii_lowercase),
         since: given(q.since.as_ref())
-            .map(|s| Timestamp::parse(s).map_err(|_| format!("since {s:?}: a date or an RFC 3339 time")))
+            .map(|s| {
+                Timestamp::parse(s).map_err(|_| format!("since {s:?}: a date or an RFC 3339 time"))
+            })
             .transpose()?,
         until: given(q.until.as_ref())
-            .map(|s| Timestamp::parse(s).map_err(|_| format!("until {s:?}: a date or an RFC 3339 time")))
+            .map(|s| {
+                Timestamp::parse(s).map_err(|_| format!("until {s:?}: a date or an RFC 3339 time"))
+            })
             .transpose()?,
     })
 }
@@ -104,7 +115,12 @@ fn filters(q: &IncidentsQuery) -> Result<Filters, String> {
 fn strings(v: &Value, key: &str) -> Vec<String> {
     v.get(key)
         .and_then(Value::as_array)
-        .map(|a| a.iter().filter_map(Value::as_str).map(str::to_owned).collect())
+        .map(|a| {
+            a.iter()
+                .filter_map(Value::as_str)
+                .map(str::to_owned)
+                .collect()
+        })
         .unwrap_or_default()
 }
 
@@ -125,7 +141,10 @@ fn keeps(f: &Filters, i: &StoredIncident) -> bool {
 
 /// The incidents matching the filters, most severe then newest first, and their counts by
 /// level.
-fn list(store: &stormwatch_store::Store, f: &Filters) -> Result<(Vec<Value>, Value, bool), AppError> {
+fn list(
+    store: &stormwatch_store::Store,
+    f: &Filters,
+) -> Result<(Vec<Value>, Value, bool), AppError> {
     let mut all = Vec::new();
     let mut before = None;
     let mut truncated = false;
@@ -208,7 +227,11 @@ pub(crate) async fn incidents(
     page(
         &state,
         &v,
-        if live { "incidents_live.html" } else { "incidents.html" },
+        if live {
+            "incidents_live.html"
+        } else {
+            "incidents.html"
+        },
         ctx,
     )
 }
@@ -277,9 +300,8 @@ pub(crate) async fn incident(
                 let records: Vec<Value> = records
                     .into_iter()
                     .map(|mut r| {
-                        r["pretty"] = json!(
-                            serde_json::to_string_pretty(&r["record"]).unwrap_or_default()
-                        );
+                        r["pretty"] =
+                            json!(serde_json::to_string_pretty(&r["record"]).unwrap_or_default());
                         r
                     })
                     .collect();
@@ -482,7 +504,10 @@ pub(crate) async fn mailbox(
                 ..AlertFilter::default()
             })?;
             let activity = super::impact::mailbox_activity(s, &m)?;
-            Ok((alerts.alerts.iter().map(alert_json).collect::<Vec<_>>(), activity))
+            Ok((
+                alerts.alerts.iter().map(alert_json).collect::<Vec<_>>(),
+                activity,
+            ))
         })
         .await;
     let (alerts, activity) = match out {
@@ -589,8 +614,13 @@ pub(crate) async fn rules(
             .cmp(&a["alerts"].as_u64())
             .then(a["title"].as_str().cmp(&b["title"].as_str()))
     });
-    let known: std::collections::HashSet<&str> =
-        state.0.dashboard.rules.iter().map(|r| r.id.as_str()).collect();
+    let known: std::collections::HashSet<&str> = state
+        .0
+        .dashboard
+        .rules
+        .iter()
+        .map(|r| r.id.as_str())
+        .collect();
     let analytics: Vec<&stormwatch_store::RuleHits> = hits
         .iter()
         .filter(|h| !known.contains(h.rule_id.as_str()))
@@ -653,6 +683,11 @@ pub(crate) async fn tokens_verify(
                 "pretty_claims": serde_json::to_string_pretty(&j["claims"]).unwrap_or_default(),
             }),
         ),
-        Err(_) => (StatusCode::INTERNAL_SERVER_ERROR, [(header::CONTENT_TYPE, "text/plain")], "verification failed").into_response(),
+        Err(_) => (
+            StatusCode::INTERNAL_SERVER_ERROR,
+            [(header::CONTENT_TYPE, "text/plain")],
+            "verification failed",
+        )
+            .into_response(),
     }
 }

@@ -101,7 +101,10 @@ impl Limiter {
                 s.failures.clear();
             }
         }
-        s.failures.entry(name.to_owned()).or_default().push_back(now);
+        s.failures
+            .entry(name.to_owned())
+            .or_default()
+            .push_back(now);
     }
 
     /// A successful login clears the name's failures.
@@ -134,8 +137,7 @@ fn session_cookie(headers: &HeaderMap) -> Option<&str> {
 /// Equal strings, compared in time independent of where they differ.
 fn same(a: &str, b: &str) -> bool {
     a.len() == b.len()
-        && a
-            .bytes()
+        && a.bytes()
             .zip(b.bytes())
             .fold(0u8, |acc, (x, y)| acc | (x ^ y))
             == 0
@@ -357,7 +359,11 @@ pub(crate) async fn login_page(
 /// form again with 401; 429 when the name or the service had too many attempts.
 pub(crate) async fn login(State(state): State<AppState>, req: Request) -> Response {
     // A login form posted from another site is refused (login CSRF).
-    if let Some(origin) = req.headers().get(header::ORIGIN).and_then(|o| o.to_str().ok()) {
+    if let Some(origin) = req
+        .headers()
+        .get(header::ORIGIN)
+        .and_then(|o| o.to_str().ok())
+    {
         let host = req
             .headers()
             .get(header::HOST)
@@ -376,7 +382,10 @@ pub(crate) async fn login(State(state): State<AppState>, req: Request) -> Respon
     let next = safe_next(form_field(&bytes, "next").as_deref());
     let dash = &state.0.dashboard;
     let again = |status: StatusCode, error: &str| {
-        let mut r = dash.render("login.html", &json!({ "next": next, "error": error, "user": user }));
+        let mut r = dash.render(
+            "login.html",
+            &json!({ "next": next, "error": error, "user": user }),
+        );
         *r.status_mut() = status;
         r
     };
@@ -438,7 +447,11 @@ pub(crate) async fn logout(State(state): State<AppState>, headers: HeaderMap) ->
             .db(move |s| Ok(s.write(|tx| tx.remove_session(&hash))?))
             .await;
     }
-    let secure = if state.0.dashboard.secure { "; Secure" } else { "" };
+    let secure = if state.0.dashboard.secure {
+        "; Secure"
+    } else {
+        ""
+    };
     let mut r = (StatusCode::SEE_OTHER, [(header::LOCATION, "/login")]).into_response();
     if let Ok(v) = HeaderValue::from_str(&format!(
         "{COOKIE}=; Path=/; HttpOnly; SameSite=Strict; Max-Age=0{secure}"
@@ -447,7 +460,6 @@ pub(crate) async fn logout(State(state): State<AppState>, headers: HeaderMap) ->
     }
     r
 }
-
 
 #[cfg(test)]
 mod tests {
@@ -491,7 +503,10 @@ mod tests {
     #[test]
     fn cookies_parse() {
         let mut h = HeaderMap::new();
-        h.insert(header::COOKIE, HeaderValue::from_static("a=b; sw_session=xyz; c=d"));
+        h.insert(
+            header::COOKIE,
+            HeaderValue::from_static("a=b; sw_session=xyz; c=d"),
+        );
         assert_eq!(session_cookie(&h), Some("xyz"));
         assert!(same("abc", "abc") && !same("abc", "abd") && !same("abc", "ab"));
     }

@@ -272,7 +272,9 @@ fn the_dashboard_in_chromium_shows_the_intrusion_triages_it_and_keeps_log_values
             std::env::var_os("CI").is_none(),
             "CI is set but chromium is not on PATH: install it (apt-get install -y chromium)"
         );
-        eprintln!("SKIPPED dashboard browser test: chromium is not on PATH (apt-get install -y chromium)");
+        eprintln!(
+            "SKIPPED dashboard browser test: chromium is not on PATH (apt-get install -y chromium)"
+        );
         return;
     };
     let s = server();
@@ -320,36 +322,70 @@ fn the_dashboard_in_chromium_shows_the_intrusion_triages_it_and_keeps_log_values
     );
     assert!(top.contains("critical") || top.contains("high"), "{top}");
     b.navigate_by("document.querySelector('#incidents tbody tr a.incident-link').click()");
-    assert!(b.eval("location.pathname").as_str().unwrap().starts_with("/incidents/"));
+    assert!(
+        b.eval("location.pathname")
+            .as_str()
+            .unwrap()
+            .starts_with("/incidents/")
+    );
     let ips = b.eval("document.getElementById('ips').innerText");
-    assert!(actor_ips.iter().any(|ip| ips.as_str().unwrap_or("").contains(ip.as_str())), "{ips}");
+    assert!(
+        actor_ips
+            .iter()
+            .any(|ip| ips.as_str().unwrap_or("").contains(ip.as_str())),
+        "{ips}"
+    );
     let mailboxes = b.eval("document.querySelectorAll('#mailboxes li a').length");
     assert!(mailboxes.as_u64().unwrap_or(0) > 0, "no mailbox named");
-    assert_eq!(b.eval("document.querySelectorAll('#timeline circle').length > 0"), json!(true));
+    assert_eq!(
+        b.eval("document.querySelectorAll('#timeline circle').length > 0"),
+        json!(true)
+    );
     let docs = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../docs");
     b.screenshot(&docs.join("dashboard-incident.png"));
     // Acknowledge it.
     b.navigate_by("document.getElementById('acknowledge').click()");
-    assert_eq!(b.eval("document.getElementById('status').innerText"), json!("acknowledged"));
+    assert_eq!(
+        b.eval("document.getElementById('status').innerText"),
+        json!("acknowledged")
+    );
     // Its impact.
     b.navigate_by("document.getElementById('impact-link').click()");
     let summary = b.eval("document.getElementById('impact-summary').innerText");
-    assert!(summary.as_str().unwrap_or("").contains("distinct messages"), "{summary}");
-    assert_eq!(b.eval("document.querySelectorAll('#impact-tree details.org').length > 0"), json!(true));
+    assert!(
+        summary.as_str().unwrap_or("").contains("distinct messages"),
+        "{summary}"
+    );
+    assert_eq!(
+        b.eval("document.querySelectorAll('#impact-tree details.org').length > 0"),
+        json!(true)
+    );
     b.screenshot(&docs.join("dashboard-impact.png"));
     // The incident with hostile log values: shown as text, nothing runs.
     b.goto(&format!("{base}/incidents?mailbox=envoy%40agency.example"));
     b.navigate_by("document.querySelector('#incidents tbody tr a.incident-link').click()");
     let text = b.eval("document.body.innerText");
     let text = text.as_str().unwrap_or_default();
-    assert!(text.contains(XSS_SCRIPT), "the <script> value is not shown as text");
-    assert!(text.contains(XSS_IMG), "the <img> value is not shown as text");
+    assert!(
+        text.contains(XSS_SCRIPT),
+        "the <script> value is not shown as text"
+    );
+    assert!(
+        text.contains(XSS_IMG),
+        "the <img> value is not shown as text"
+    );
     assert_eq!(b.eval("window.xssFired === undefined"), json!(true));
     assert_eq!(b.eval("document.querySelectorAll('img').length"), json!(0));
-    assert_eq!(b.eval("document.querySelectorAll('script').length"), json!(1));
+    assert_eq!(
+        b.eval("document.querySelectorAll('script').length"),
+        json!(1)
+    );
     // The live list refreshes without errors.
     b.goto(&format!("{base}/incidents"));
     b.eval("new Promise(r => setTimeout(r, 11000))");
-    assert_eq!(b.eval("document.querySelectorAll('#incidents tbody tr').length > 0"), json!(true));
+    assert_eq!(
+        b.eval("document.querySelectorAll('#incidents tbody tr').length > 0"),
+        json!(true)
+    );
     assert!(b.errors.is_empty(), "console errors: {:#?}", b.errors);
 }

@@ -47,7 +47,9 @@ pub(crate) fn routes_in(source: &str) -> Vec<(String, String)> {
         for m in ["get", "post", "delete", "put", "patch"] {
             let plain = format!("{m}(");
             let chained = format!(".{m}(");
-            let starts = handlers.trim_start_matches([',', ' ', '\n']).starts_with(&plain);
+            let starts = handlers
+                .trim_start_matches([',', ' ', '\n'])
+                .starts_with(&plain);
             if starts || handlers.contains(&chained) {
                 out.push((m.to_ascii_uppercase(), path.clone()));
             }
@@ -140,16 +142,32 @@ pub(crate) fn login(s: &Server, user: &str, password: &str) -> Resp {
         "/login",
         None,
         &[FORM],
-        form(&[("user", user), ("password", password), ("next", "/incidents")]),
+        form(&[
+            ("user", user),
+            ("password", password),
+            ("next", "/incidents"),
+        ]),
     )
 }
 
 pub(crate) fn session(s: &Server, user: &str) -> Session {
     let r = login(s, user, PASSWORD);
-    assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", String::from_utf8_lossy(&r.body));
+    assert_eq!(
+        r.status,
+        StatusCode::SEE_OTHER,
+        "{}",
+        String::from_utf8_lossy(&r.body)
+    );
     let set = r.headers["set-cookie"].to_str().expect("cookie").to_owned();
     let cookie = set.split(';').next().expect("pair").to_owned();
-    let page = page(s, &Session { cookie: cookie.clone(), csrf: String::new() }, "/tokens");
+    let page = page(
+        s,
+        &Session {
+            cookie: cookie.clone(),
+            csrf: String::new(),
+        },
+        "/tokens",
+    );
     let csrf = between(&page, "name=\"csrf\" value=\"", "\"").expect("csrf in the page");
     Session { cookie, csrf }
 }
@@ -162,7 +180,12 @@ fn between(s: &str, a: &str, b: &str) -> Option<String> {
 
 pub(crate) fn page(s: &Server, sess: &Session, path: &str) -> String {
     let r = s.call("GET", path, None, &[("cookie", &sess.cookie)], Vec::new());
-    assert_eq!(r.status, StatusCode::OK, "GET {path}: {}", String::from_utf8_lossy(&r.body));
+    assert_eq!(
+        r.status,
+        StatusCode::OK,
+        "GET {path}: {}",
+        String::from_utf8_lossy(&r.body)
+    );
     String::from_utf8(r.body).expect("utf-8")
 }
 
@@ -228,9 +251,17 @@ fn every_route_needs_auth_viewers_cannot_change_and_changes_need_the_csrf_token(
         }
         checked += 1;
         // No token, no cookie; a wrong token; a cookie of no session.
-        assert_eq!(none.status, StatusCode::UNAUTHORIZED, "{method} {path} without auth");
+        assert_eq!(
+            none.status,
+            StatusCode::UNAUTHORIZED,
+            "{method} {path} without auth"
+        );
         let wrong = s.call(method, &url, Some("sw_wrong"), &[], Vec::new());
-        assert_eq!(wrong.status, StatusCode::UNAUTHORIZED, "{method} {path} wrong token");
+        assert_eq!(
+            wrong.status,
+            StatusCode::UNAUTHORIZED,
+            "{method} {path} wrong token"
+        );
         let stale = s.call(
             method,
             &url,
@@ -238,7 +269,11 @@ fn every_route_needs_auth_viewers_cannot_change_and_changes_need_the_csrf_token(
             &[("cookie", "sw_session=not-a-session")],
             Vec::new(),
         );
-        assert_eq!(stale.status, StatusCode::UNAUTHORIZED, "{method} {path} stale cookie");
+        assert_eq!(
+            stale.status,
+            StatusCode::UNAUTHORIZED,
+            "{method} {path} stale cookie"
+        );
         // Every response carries the security headers, 401s included.
         assert!(
             none.headers["content-security-policy"]
@@ -256,7 +291,11 @@ fn every_route_needs_auth_viewers_cannot_change_and_changes_need_the_csrf_token(
             let mut h = vec![("cookie", admin.cookie.as_str()), FORM];
             h.extend(headers.iter().copied());
             let r = s.call(method, &url, None, &h, b"csrf=wrong".to_vec());
-            assert_eq!(r.status, StatusCode::FORBIDDEN, "{method} {path} without CSRF");
+            assert_eq!(
+                r.status,
+                StatusCode::FORBIDDEN,
+                "{method} {path} without CSRF"
+            );
             assert!(
                 String::from_utf8_lossy(&r.body).contains("CSRF"),
                 "{method} {path}: {}",
@@ -274,7 +313,11 @@ fn every_route_needs_auth_viewers_cannot_change_and_changes_need_the_csrf_token(
                     ("x-csrf-token", viewer.csrf.as_str()),
                     FORM,
                 ],
-                form(&[("csrf", &viewer.csrf), ("status", "acknowledged"), ("text", "n")]),
+                form(&[
+                    ("csrf", &viewer.csrf),
+                    ("status", "acknowledged"),
+                    ("text", "n"),
+                ]),
             );
             assert_eq!(r.status, StatusCode::FORBIDDEN, "viewer {method} {path}");
         }
@@ -286,9 +329,16 @@ fn every_route_needs_auth_viewers_cannot_change_and_changes_need_the_csrf_token(
         json!({"name": "v", "role": "viewer"}).to_string(),
     );
     let token = r.json()["token"].as_str().unwrap().to_owned();
-    for (method, path) in routes.iter().filter(|(m, p)| m != "GET" && p.starts_with("/api/")) {
+    for (method, path) in routes
+        .iter()
+        .filter(|(m, p)| m != "GET" && p.starts_with("/api/"))
+    {
         let r = s.call(method, &concrete(path), Some(&token), &[], Vec::new());
-        assert_eq!(r.status, StatusCode::FORBIDDEN, "viewer token {method} {path}");
+        assert_eq!(
+            r.status,
+            StatusCode::FORBIDDEN,
+            "viewer token {method} {path}"
+        );
     }
 }
 
@@ -303,7 +353,12 @@ fn login_sets_a_strict_http_only_cookie_is_rate_limited_and_logout_ends_the_sess
     // A page without a session: 401 and the way to the login page.
     let r = s.call("GET", "/incidents", None, &[], Vec::new());
     assert_eq!(r.status, StatusCode::UNAUTHORIZED);
-    assert!(r.headers["refresh"].to_str().unwrap().contains("/login?next=/incidents"));
+    assert!(
+        r.headers["refresh"]
+            .to_str()
+            .unwrap()
+            .contains("/login?next=/incidents")
+    );
     // Wrong password, unknown user: 401, no cookie.
     for (u, p) in [("ann", "not the password!"), ("nobody", PASSWORD)] {
         let r = login(&s, u, p);
@@ -316,23 +371,41 @@ fn login_sets_a_strict_http_only_cookie_is_rate_limited_and_logout_ends_the_sess
     assert_eq!(r.headers["location"], "/incidents");
     let c = r.headers["set-cookie"].to_str().unwrap();
     assert!(c.starts_with("sw_session="), "{c}");
-    assert!(c.contains("HttpOnly") && c.contains("SameSite=Strict") && c.contains("Path=/"), "{c}");
+    assert!(
+        c.contains("HttpOnly") && c.contains("SameSite=Strict") && c.contains("Path=/"),
+        "{c}"
+    );
     assert!(!c.contains("Secure"), "{c}");
     let sess = session(&s, "ann");
     assert!(page(&s, &sess, "/incidents").contains("ann (analyst)"));
     // The session works for the API too (reads; changes need X-CSRF-Token).
-    let r = s.call("GET", "/api/v1/incidents", None, &[("cookie", &sess.cookie)], Vec::new());
+    let r = s.call(
+        "GET",
+        "/api/v1/incidents",
+        None,
+        &[("cookie", &sess.cookie)],
+        Vec::new(),
+    );
     assert_eq!(r.status, StatusCode::OK);
     // Logout ends it.
     let r = post_form(&s, &sess, "/logout", &[]);
     assert_eq!(r.status, StatusCode::SEE_OTHER);
-    let r = s.call("GET", "/incidents", None, &[("cookie", &sess.cookie)], Vec::new());
+    let r = s.call(
+        "GET",
+        "/incidents",
+        None,
+        &[("cookie", &sess.cookie)],
+        Vec::new(),
+    );
     assert_eq!(r.status, StatusCode::UNAUTHORIZED);
     // Five failures for a name: the sixth attempt is refused before the password is checked,
     // even the right password; other names are not held up.
     add_user(&s, "bob", "viewer");
     for _ in 0..5 {
-        assert_eq!(login(&s, "bob", "wrong password 123").status, StatusCode::UNAUTHORIZED);
+        assert_eq!(
+            login(&s, "bob", "wrong password 123").status,
+            StatusCode::UNAUTHORIZED
+        );
     }
     let r = login(&s, "bob", PASSWORD);
     assert_eq!(r.status, StatusCode::TOO_MANY_REQUESTS);
@@ -341,14 +414,24 @@ fn login_sets_a_strict_http_only_cookie_is_rate_limited_and_logout_ends_the_sess
     // A removed user's sessions end at once.
     let ann = session(&s, "ann");
     assert!(stormwatch_serve::remove_user(&s.dir.path().join("data"), "ann").unwrap());
-    let r = s.call("GET", "/incidents", None, &[("cookie", &ann.cookie)], Vec::new());
+    let r = s.call(
+        "GET",
+        "/incidents",
+        None,
+        &[("cookie", &ann.cookie)],
+        Vec::new(),
+    );
     assert_eq!(r.status, StatusCode::UNAUTHORIZED);
     // A login posted from another site is refused.
     let r = s.call(
         "POST",
         "/login",
         None,
-        &[FORM, ("origin", "https://evil.example"), ("host", "127.0.0.1:8514")],
+        &[
+            FORM,
+            ("origin", "https://evil.example"),
+            ("host", "127.0.0.1:8514"),
+        ],
         form(&[("user", "bob"), ("password", PASSWORD)]),
     );
     assert_eq!(r.status, StatusCode::FORBIDDEN);
@@ -359,7 +442,11 @@ fn login_sets_a_strict_http_only_cookie_is_rate_limited_and_logout_ends_the_sess
 /// the analytics make an incident of them (an old one: it ranks below a newer intrusion).
 pub(crate) fn hostile_records() -> String {
     let mut out = String::new();
-    for (k, op) in [(0, "MailItemsAccessed"), (1, "New-InboxRule"), (2, "MailItemsAccessed")] {
+    for (k, op) in [
+        (0, "MailItemsAccessed"),
+        (1, "New-InboxRule"),
+        (2, "MailItemsAccessed"),
+    ] {
         let rec = json!({
             "CreationTime": format!("2023-03-10T03:1{k}:07"),
             "Id": format!("hostile-{k}"),
@@ -381,8 +468,14 @@ pub(crate) fn hostile_records() -> String {
 }
 
 fn assert_escaped(html: &str, what: &str) {
-    assert!(!html.contains(XSS_SCRIPT), "{what}: a raw <script> from a log value");
-    assert!(!html.contains("<img src=x"), "{what}: a raw <img> from a log value");
+    assert!(
+        !html.contains(XSS_SCRIPT),
+        "{what}: a raw <script> from a log value"
+    );
+    assert!(
+        !html.contains("<img src=x"),
+        "{what}: a raw <img> from a log value"
+    );
     assert!(
         html.contains("&lt;script&gt;") || html.contains("&lt;img"),
         "{what}: the hostile value is not shown at all"
@@ -403,13 +496,26 @@ fn pages_render_escape_log_values_and_triage_works() {
     let url = format!("/incidents/{id}");
     let inc = page(&s, &ann, &url);
     assert_escaped(&inc, "incident page");
-    for want in ["envoy@agency.example", "51.89.156.153", "s-hostile", "<svg", "id=\"acknowledge\"", "record id"] {
+    for want in [
+        "envoy@agency.example",
+        "51.89.156.153",
+        "s-hostile",
+        "<svg",
+        "id=\"acknowledge\"",
+        "record id",
+    ] {
         assert!(inc.contains(want), "incident page lacks {want}");
     }
     // Filters: by mailbox (found), by another tenant (none), a bad level (400).
     assert!(page(&s, &ann, "/incidents?mailbox=ENVOY%40agency.example").contains(&id));
     assert!(page(&s, &ann, "/incidents?tenant=other").contains("no-incidents"));
-    let r = s.call("GET", "/incidents?level=severe", None, &[("cookie", &ann.cookie)], Vec::new());
+    let r = s.call(
+        "GET",
+        "/incidents?level=severe",
+        None,
+        &[("cookie", &ann.cookie)],
+        Vec::new(),
+    );
     assert_eq!(r.status, StatusCode::BAD_REQUEST);
     // The live part alone, for the script.
     let r = s.call(
@@ -430,12 +536,19 @@ fn pages_render_escape_log_values_and_triage_works() {
         "/tokens".to_owned(),
     ] {
         let html = page(&s, &ann, &p);
-        assert!(!html.contains(XSS_SCRIPT) && !html.contains("<img src=x"), "{p}");
+        assert!(
+            !html.contains(XSS_SCRIPT) && !html.contains("<img src=x"),
+            "{p}"
+        );
     }
     assert!(page(&s, &ann, "/mailboxes/envoy%40agency.example").contains("MailItemsAccessed"));
     assert!(page(&s, &ann, "/rules").contains("Inbox rule made"));
     // Impact downloads in the three formats.
-    for (f, ctype) in [("html", "text/html"), ("csv", "text/csv"), ("json", "application/json")] {
+    for (f, ctype) in [
+        ("html", "text/html"),
+        ("csv", "text/csv"),
+        ("json", "application/json"),
+    ] {
         let r = s.call(
             "GET",
             &format!("{url}/impact/download?format={f}"),
@@ -444,17 +557,35 @@ fn pages_render_escape_log_values_and_triage_works() {
             Vec::new(),
         );
         assert_eq!(r.status, StatusCode::OK, "{f}");
-        assert!(r.headers["content-type"].to_str().unwrap().starts_with(ctype));
-        assert!(r.headers["content-disposition"].to_str().unwrap().contains("attachment"));
+        assert!(
+            r.headers["content-type"]
+                .to_str()
+                .unwrap()
+                .starts_with(ctype)
+        );
+        assert!(
+            r.headers["content-disposition"]
+                .to_str()
+                .unwrap()
+                .contains("attachment")
+        );
         if f == "json" {
             let v: Value = serde_json::from_slice(&r.body).unwrap();
-            assert!(v["actor"]["ips"].to_string().contains("51.89.156.153"), "{v}");
+            assert!(
+                v["actor"]["ips"].to_string().contains("51.89.156.153"),
+                "{v}"
+            );
         }
     }
     // A viewer sees no actions and is refused them.
     let vera = session(&s, "vera");
     assert!(!page(&s, &vera, &url).contains("id=\"acknowledge\""));
-    let r = post_form(&s, &vera, &format!("{url}/status"), &[("status", "acknowledged")]);
+    let r = post_form(
+        &s,
+        &vera,
+        &format!("{url}/status"),
+        &[("status", "acknowledged")],
+    );
     assert_eq!(r.status, StatusCode::FORBIDDEN);
     // The analyst acknowledges, notes, assigns; the API and the page show it, by name.
     for (path, pairs) in [
@@ -463,7 +594,12 @@ fn pages_render_escape_log_values_and_triage_works() {
         ("assign", vec![("assignee", "ann")]),
     ] {
         let r = post_form(&s, &ann, &format!("{url}/{path}"), &pairs);
-        assert_eq!(r.status, StatusCode::SEE_OTHER, "{path}: {}", String::from_utf8_lossy(&r.body));
+        assert_eq!(
+            r.status,
+            StatusCode::SEE_OTHER,
+            "{path}: {}",
+            String::from_utf8_lossy(&r.body)
+        );
     }
     let api = s.get(&format!("/api/v1/incidents/{id}")).json();
     assert_eq!(api["incident"]["status"], "acknowledged");
@@ -481,11 +617,22 @@ fn pages_render_escape_log_values_and_triage_works() {
     );
     assert_eq!(r.status, StatusCode::CREATED);
     // Tokens: a pasted JWT gets the verdict.
-    let r = post_form(&s, &ann, "/tokens", &[("token", "eyJhbGciOiJub25lIn0.e30.")]);
+    let r = post_form(
+        &s,
+        &ann,
+        "/tokens",
+        &[("token", "eyJhbGciOiJub25lIn0.e30.")],
+    );
     assert_eq!(r.status, StatusCode::OK);
     assert!(String::from_utf8_lossy(&r.body).contains("id=\"verdict\">invalid<"));
     // Unknown incident: 404 page.
-    let r = s.call("GET", "/incidents/nope", None, &[("cookie", &ann.cookie)], Vec::new());
+    let r = s.call(
+        "GET",
+        "/incidents/nope",
+        None,
+        &[("cookie", &ann.cookie)],
+        Vec::new(),
+    );
     assert_eq!(r.status, StatusCode::NOT_FOUND);
 }
 
@@ -509,22 +656,38 @@ fn openapi_documents_every_api_route_and_only_those() {
     let routed: BTreeSet<(String, String)> = routes_in(API_SOURCE).into_iter().collect();
     let undocumented: Vec<_> = routed.difference(&documented).collect();
     let unrouted: Vec<_> = documented.difference(&routed).collect();
-    assert!(undocumented.is_empty(), "routes without documentation: {undocumented:?}");
-    assert!(unrouted.is_empty(), "documented but not routed: {unrouted:?}");
+    assert!(
+        undocumented.is_empty(),
+        "routes without documentation: {undocumented:?}"
+    );
+    assert!(
+        unrouted.is_empty(),
+        "documented but not routed: {unrouted:?}"
+    );
     // Each documented operation reaches a handler (not the fallback), and names its role.
     for (method, path) in &documented {
-        let r = s.call(method, &concrete(path), Some(&s.token.clone()), &[], Vec::new());
+        let r = s.call(
+            method,
+            &concrete(path),
+            Some(&s.token.clone()),
+            &[],
+            Vec::new(),
+        );
         let body = String::from_utf8_lossy(&r.body);
         assert!(!body.contains("no such route"), "{method} {path}: {body}");
         let op = &doc["paths"][path][method.to_ascii_lowercase()];
-        assert!(op["x-role"].is_string() && op["summary"].is_string(), "{method} {path}");
+        assert!(
+            op["x-role"].is_string() && op["summary"].is_string(),
+            "{method} {path}"
+        );
         for p in path.split('/').filter(|s| s.starts_with('{')) {
             let name = p.trim_matches(['{', '}']);
             assert!(
-                op["parameters"].as_array().is_some_and(|a| a.iter().any(|x| x["name"] == name && x["in"] == "path")),
+                op["parameters"]
+                    .as_array()
+                    .is_some_and(|a| a.iter().any(|x| x["name"] == name && x["in"] == "path")),
                 "{method} {path}: path parameter {name} undocumented"
             );
         }
     }
 }
-

@@ -21,16 +21,28 @@ fn have(tool: &str) -> bool {
 #[test]
 fn tls_from_certificate_and_key_files_and_secure_cookies() {
     if !have("openssl") || !have("curl") {
-        eprintln!("SKIPPED tls test: openssl and curl are needed to make a certificate and talk TLS");
+        eprintln!(
+            "SKIPPED tls test: openssl and curl are needed to make a certificate and talk TLS"
+        );
         return;
     }
     let certs = tempfile::tempdir().unwrap();
     let (cert, key) = (certs.path().join("cert.pem"), certs.path().join("key.pem"));
     let made = Command::new("openssl")
         .args([
-            "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1",
-            "-nodes", "-days", "2", "-subj", "/CN=localhost",
-            "-addext", "subjectAltName=DNS:localhost,IP:127.0.0.1",
+            "req",
+            "-x509",
+            "-newkey",
+            "ec",
+            "-pkeyopt",
+            "ec_paramgen_curve:prime256v1",
+            "-nodes",
+            "-days",
+            "2",
+            "-subj",
+            "/CN=localhost",
+            "-addext",
+            "subjectAltName=DNS:localhost,IP:127.0.0.1",
         ])
         .arg("-keyout")
         .arg(&key)
@@ -38,7 +50,11 @@ fn tls_from_certificate_and_key_files_and_secure_cookies() {
         .arg(&cert)
         .output()
         .unwrap();
-    assert!(made.status.success(), "{}", String::from_utf8_lossy(&made.stderr));
+    assert!(
+        made.status.success(),
+        "{}",
+        String::from_utf8_lossy(&made.stderr)
+    );
     // A configuration whose key does not fit is refused at start, naming it.
     let toml = format!(
         "[tls]\ncert = {:?}\nkey = {:?}\n",
@@ -56,12 +72,20 @@ fn tls_from_certificate_and_key_files_and_secure_cookies() {
             .output()
             .unwrap()
     };
-    let health = curl(&["-o", "/dev/null", "-w", "%{http_code}", &format!("https://127.0.0.1:{}/healthz", addr.port())]);
+    let health = curl(&[
+        "-o",
+        "/dev/null",
+        "-w",
+        "%{http_code}",
+        &format!("https://127.0.0.1:{}/healthz", addr.port()),
+    ]);
     assert_eq!(String::from_utf8_lossy(&health.stdout), "200");
     let login = curl(&[
         "-i",
-        "--data-urlencode", "user=ann",
-        "--data-urlencode", &format!("password={PASSWORD}"),
+        "--data-urlencode",
+        "user=ann",
+        "--data-urlencode",
+        &format!("password={PASSWORD}"),
         &format!("https://127.0.0.1:{}/login", addr.port()),
     ]);
     let head = String::from_utf8_lossy(&login.stdout).to_ascii_lowercase();
@@ -69,10 +93,23 @@ fn tls_from_certificate_and_key_files_and_secure_cookies() {
         .lines()
         .find(|l| l.starts_with("set-cookie:"))
         .unwrap_or_else(|| panic!("no cookie: {head}"));
-    assert!(cookie.contains("; secure") && cookie.contains("httponly") && cookie.contains("samesite=strict"), "{cookie}");
+    assert!(
+        cookie.contains("; secure")
+            && cookie.contains("httponly")
+            && cookie.contains("samesite=strict"),
+        "{cookie}"
+    );
     // Plain HTTP on the TLS port gets no HTTP answer.
     let plain = Command::new("curl")
-        .args(["-s", "--max-time", "5", "-o", "/dev/null", "-w", "%{http_code}"])
+        .args([
+            "-s",
+            "--max-time",
+            "5",
+            "-o",
+            "/dev/null",
+            "-w",
+            "%{http_code}",
+        ])
         .arg(format!("http://127.0.0.1:{}/healthz", addr.port()))
         .output()
         .unwrap();
@@ -81,7 +118,14 @@ fn tls_from_certificate_and_key_files_and_secure_cookies() {
     // A key that does not fit the certificate: the service does not start.
     let other = certs.path().join("other.pem");
     let k = Command::new("openssl")
-        .args(["ecparam", "-genkey", "-name", "prime256v1", "-noout", "-out"])
+        .args([
+            "ecparam",
+            "-genkey",
+            "-name",
+            "prime256v1",
+            "-noout",
+            "-out",
+        ])
         .arg(&other)
         .output()
         .unwrap();
