@@ -24,6 +24,9 @@ use crate::render::{alert_json, incident_json};
 const MAX_LISTED: usize = 10_000;
 /// Evidence records shown per alert on the incident page.
 const RECORDS_PER_ALERT: usize = 20;
+/// Alerts whose evidence records the incident page reads back (the newest; every alert is
+/// listed, and each one's records are in the API).
+const ALERTS_WITH_RECORDS: usize = 100;
 
 fn page(state: &AppState, v: &Viewer, name: &str, mut ctx: Value) -> Response {
     if let Value::Object(m) = &mut ctx {
@@ -294,9 +297,14 @@ pub(crate) async fn incident(
                 ..AlertFilter::default()
             })?;
             let mut list = Vec::new();
-            for a in &alerts.alerts {
+            for (k, a) in alerts.alerts.iter().enumerate() {
+                let per_alert = if k < ALERTS_WITH_RECORDS {
+                    RECORDS_PER_ALERT
+                } else {
+                    0
+                };
                 let (records, missing) =
-                    crate::api::alerts::evidence(s, &a.detection.events, RECORDS_PER_ALERT)?;
+                    crate::api::alerts::evidence(s, &a.detection.events, per_alert)?;
                 let records: Vec<Value> = records
                     .into_iter()
                     .map(|mut r| {
@@ -309,8 +317,7 @@ pub(crate) async fn incident(
                 j["records"] = json!(records);
                 j["records_total"] = json!(a.detection.events.len());
                 j["records_not_kept"] = json!(missing);
-                j["records_not_shown"] =
-                    json!(a.detection.events.len().saturating_sub(RECORDS_PER_ALERT));
+                j["records_not_shown"] = json!(a.detection.events.len().saturating_sub(per_alert));
                 list.push(j);
             }
             // Oldest first on the page, as a story.
@@ -341,8 +348,14 @@ pub(crate) async fn incident(
             })
         }),
     );
+    let asns = asns_of(&alerts);
+    let ips: Vec<Value> = strings(&inc, "ips")
+        .into_iter()
+        .map(|ip| json!({ "ip": ip, "asn": asns.get(&ip) }))
+        .collect();
     let ctx = json!({
         "incident": inc,
+        "ips": ips,
         "sentence": sentence(&inc),
         "alerts": alerts,
         "notes": notes,
@@ -352,6 +365,31 @@ pub(crate) async fn incident(
         "statuses": ["new", "acknowledged", "closed"],
     });
     page(&state, &v, "incident.html", ctx)
+}
+
+/// The autonomous system of each IP, where an evidence record tells it (Entra sign-ins carry
+/// `autonomousSystemNumber` beside `ipAddress`).
+fn asns_of(alerts: &[Value]) -> BTreeMap<String, u64> {
+    let mut out = BTreeMap::new();
+    for r in alerts
+        .iter()
+        .filter_map(|a| a["records"].as_array())
+        .flatten()
+    {
+        let rec = &r["record"];
+        let rec = if rec["properties"].is_object() {
+            &rec["properties"]
+        } else {
+            rec
+        };
+        if let (Some(ip), Some(asn)) = (
+            rec["ipAddress"].as_str(),
+            rec["autonomousSystemNumber"].as_u64(),
+        ) {
+            out.insert(ip.to_owned(), asn);
+        }
+    }
+    out
 }
 
 fn refuse_viewer(state: &AppState, v: &Viewer) -> Option<Response> {

@@ -64,6 +64,7 @@ pub(crate) fn svg(first: Timestamp, last: Timestamp, points: impl Iterator<Item 
             json!({
                 "x": (x(t) * 10.0).round() / 10.0,
                 "label": s.get(..16).unwrap_or(&s).replace('T', " "),
+                "anchor": match k { 0 => "start", 4 => "end", _ => "middle" },
             })
         })
         .collect();
