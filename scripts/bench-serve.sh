@@ -31,7 +31,7 @@ echo "# $(git rev-parse --short HEAD) $($bin --version 2>/dev/null || true)"
 
 # UAL records with sign-ins mixed in (as a collector forwarding both would send them), kept
 # zstd-compressed; the push bodies are written out plain, the soak reads the rest as a stream.
-ual=$(( (RECORDS + SOAK_RECORDS) * 10 / 18 + 10000 ))
+ual=$(( (RECORDS + SOAK_RECORDS) * 10 / 13 + 10000 ))
 $gen volume --records "$ual" --signins mixed --compress zst --out "$work/all.ndjson" --seed 7 >/dev/null
 mkdir "$work/bodies"
 # (zstdcat stops on a closed pipe once head has what it needs.)
