@@ -4,16 +4,16 @@
 #
 #   scripts/bench-serve.sh [RECORDS] [SOAK_SECONDS] [SOAK_RATE]
 #
-# RECORDS (default 2,000,000) generated UAL records are pushed as NDJSON bodies of 5,000
+# RECORDS (default 1,500,000) generated records are pushed as NDJSON bodies of 5,000
 # records over 2 keep-alive connections; then push-to-alert latency of single-record
-# detections on the idle service; then a soak at SOAK_RATE records/s (default 20,000) for
+# detections on the idle service; then a soak at SOAK_RATE records/s (default 3,000) for
 # SOAK_SECONDS (default 600) with RSS sampled every 10 s and latency probed every second;
 # then SIGTERM and a restart timed until /healthz answers and the journal is through.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-RECORDS=${1:-2000000}
+RECORDS=${1:-1500000}
 SOAK=${2:-600}
-RATE=${3:-20000}
+RATE=${3:-3000}
 SOAK_RECORDS=$((RATE * SOAK))
 work=$(mktemp -d "${TMPDIR:-/tmp}/bench-serve.XXXXXX")
 server=""
@@ -29,14 +29,16 @@ gen=target/release/stormwatch-gen
 echo "# $(date -u +%Y-%m-%dT%H:%MZ) on $(nproc) cores, $(awk '/MemTotal/ {printf "%.0f GiB", $2/1048576}' /proc/meminfo), $(uname -sr)"
 echo "# $(git rev-parse --short HEAD) $($bin --version 2>/dev/null || true)"
 
-total=$((RECORDS + SOAK_RECORDS))
-$gen volume --records "$total" --out "$work/all.ndjson" --seed 7 >/dev/null
-head -n "$RECORDS" "$work/all.ndjson" >"$work/push.ndjson"
+# UAL records with sign-ins mixed in (as a collector forwarding both would send them), kept
+# zstd-compressed; the push bodies are written out plain, the soak reads the rest as a stream.
+ual=$(( (RECORDS + SOAK_RECORDS) * 10 / 13 + 10000 ))
+$gen volume --records "$ual" --signins mixed --compress zst --out "$work/all.ndjson" --seed 7 >/dev/null
 mkdir "$work/bodies"
-split -l 5000 -a 5 "$work/push.ndjson" "$work/bodies/b"
-rm "$work/push.ndjson"
+# (zstdcat stops on a closed pipe once head has what it needs.)
+{ zstdcat "$work/all.ndjson.zst" 2>/dev/null || true; } | head -n "$RECORDS" |
+    split -l 5000 -a 5 - "$work/bodies/b"
 bytes=$(du -sb "$work/bodies" | cut -f1)
-echo "# push: $RECORDS records in $(ls "$work/bodies" | wc -l) bodies, $((bytes / 1048576)) MiB"
+echo "# push: $RECORDS records (UAL with sign-ins mixed in) in $(ls "$work/bodies" | wc -l) NDJSON bodies, $((bytes / 1048576)) MiB"
 
 port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
 start() {
@@ -65,8 +67,10 @@ echo "## push-to-alert latency, idle service (single-record detection)"
 "${load[@]}" latency --port "$port" --token-file "$tok" --samples 200
 
 echo "## soak: $RATE records/s for ${SOAK}s, RSS every 10 s (MiB)"
-"${load[@]}" stream --port "$port" --token-file "$tok" --file "$work/all.ndjson" \
-    --skip "$RECORDS" --records "$SOAK_RECORDS" --rate "$RATE" --batch 2000 >"$work/stream.json" &
+rm -r "$work/bodies"
+zstdcat "$work/all.ndjson.zst" | tail -n "+$((RECORDS + 1))" |
+    "${load[@]}" stream --port "$port" --token-file "$tok" --file /dev/stdin \
+        --records "$SOAK_RECORDS" --rate "$RATE" --batch 2000 >"$work/stream.json" &
 streamer=$!
 samples=()
 while kill -0 "$streamer" 2>/dev/null; do

@@ -54,7 +54,9 @@ def hunt(seed, staff, days, tmp):
     run = subprocess.run(
         [BIN / "stormwatch", "hunt", "-q", "-f", "jsonl", out / "ndjson", out / "signins-graph"],
         check=True, capture_output=True, text=True)
-    dets = [json.loads(line) for line in run.stdout.splitlines() if line.strip()]
+    lines = [json.loads(line) for line in run.stdout.splitlines() if line.strip()]
+    # Detection lines only (incident lines group them and carry no records of their own).
+    dets = [d for d in lines if d.get("type", "detection") == "detection"]
     return truth, dets
 
 

@@ -554,14 +554,17 @@ impl Analytics {
             keeps_baseline: self.keeps_baseline,
             early_notes: self.early_notes.iter().map(String::as_str).collect(),
         };
-        let enc = postcard::to_allocvec(&body).map_err(|e| bad(format!("cannot encode: {e}")))?;
-        let len = u64::try_from(enc.len()).map_err(|_| bad("too large"))?;
-        let mut out = Vec::with_capacity(HEADER + enc.len());
-        out.extend_from_slice(MAGIC);
-        out.extend_from_slice(&Self::SNAPSHOT_VERSION.to_le_bytes());
-        out.extend_from_slice(&len.to_le_bytes());
-        out.extend_from_slice(&crc32fast::hash(&enc).to_le_bytes());
-        out.extend_from_slice(&enc);
+        // The header's place is kept and filled in once the body is written after it: the
+        // body (the largest part of a monitor's checkpoint) is never copied.
+        let mut out = vec![0u8; HEADER];
+        out[..MAGIC.len()].copy_from_slice(MAGIC);
+        out[8..12].copy_from_slice(&Self::SNAPSHOT_VERSION.to_le_bytes());
+        let mut out =
+            postcard::to_extend(&body, out).map_err(|e| bad(format!("cannot encode: {e}")))?;
+        let len = u64::try_from(out.len() - HEADER).map_err(|_| bad("too large"))?;
+        let crc = crc32fast::hash(&out[HEADER..]);
+        out[12..20].copy_from_slice(&len.to_le_bytes());
+        out[20..24].copy_from_slice(&crc.to_le_bytes());
         Ok(out)
     }
 }

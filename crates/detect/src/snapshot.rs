@@ -2,8 +2,10 @@
 //! the raised detections that may still change, the watermark and what was decided.
 //!
 //! Layout: `SWDT`, the format version (u32, little-endian), then a zstd frame (with its
-//! content checksum) of the postcard encoding of [`Snap`]. The correlator's and the
-//! analytics' parts are their own versioned snapshots, carried as bytes.
+//! content checksum) holding the postcard encoding of [`Snap`] followed, when it says so, by
+//! the analytics' own snapshot up to the end of the frame. The correlator's and the
+//! analytics' parts are their own versioned snapshots. The analytics' part (the largest by
+//! far) is written straight into the compressor and never copied whole.
 
 use serde::{Deserialize, Serialize};
 
@@ -12,7 +14,7 @@ use crate::detector::Detector;
 use crate::ledger::Ledger;
 
 /// Format version of [`Detector::snapshot`].
-pub const DETECTOR_SNAPSHOT_VERSION: u32 = 1;
+pub const DETECTOR_SNAPSHOT_VERSION: u32 = 2;
 
 const MAGIC: &[u8; 4] = b"SWDT";
 /// Largest decompressed snapshot read back (a snapshot is read from disk: untrusted).
@@ -25,7 +27,8 @@ struct Snap {
     evicted_before: Option<i64>,
     ledger: Ledger,
     correlator: Vec<u8>,
-    analytics: Option<Vec<u8>>,
+    /// The analytics' snapshot follows this header in the frame.
+    analytics: bool,
 }
 
 /// What [`Detector::restore`] kept.
@@ -65,15 +68,18 @@ impl Detector {
             evicted_before: self.evicted_before,
             ledger: self.ledger.clone(),
             correlator: self.correlator.snapshot()?,
-            analytics,
+            analytics: analytics.is_some(),
         };
-        let body = postcard::to_stdvec(&snap).map_err(|e| bad(e.to_string()))?;
-        let mut out = Vec::with_capacity(body.len() / 3 + 16);
+        let size = analytics.as_ref().map_or(0, Vec::len) + snap.correlator.len();
+        let mut out = Vec::with_capacity(size / 4 + 16);
         out.extend_from_slice(MAGIC);
         out.extend_from_slice(&DETECTOR_SNAPSHOT_VERSION.to_le_bytes());
         let mut enc = zstd::stream::Encoder::new(out, 1).map_err(|e| bad(e.to_string()))?;
         enc.include_checksum(true).map_err(|e| bad(e.to_string()))?;
-        std::io::Write::write_all(&mut enc, &body).map_err(|e| bad(e.to_string()))?;
+        let mut enc = postcard::to_io(&snap, enc).map_err(|e| bad(e.to_string()))?;
+        if let Some(a) = &analytics {
+            std::io::Write::write_all(&mut enc, a).map_err(|e| bad(e.to_string()))?;
+        }
         enc.finish().map_err(|e| bad(e.to_string()))
     }
 
@@ -108,13 +114,20 @@ impl Detector {
         if body_bytes.len() > MAX_SNAPSHOT_BYTES {
             return Err(bad("larger than any snapshot this build writes"));
         }
-        let snap: Snap = postcard::from_bytes(&body_bytes).map_err(|e| bad(e.to_string()))?;
-        drop(body_bytes);
+        let (snap, rest) =
+            postcard::take_from_bytes::<Snap>(&body_bytes).map_err(|e| bad(e.to_string()))?;
+        let head = body_bytes.len() - rest.len();
         let corr = self.correlator.restore(&snap.correlator)?;
         let analytics_restored = match (&self.analytics, snap.analytics) {
-            (Some(f), Some(a)) => {
-                f.call(move |an| an.restore(&a))??;
+            (Some(f), true) => {
+                // The rest of the frame is the analytics' snapshot: moved to the front in
+                // place, not copied.
+                body_bytes.drain(..head);
+                f.call(move |an| an.restore(&body_bytes))??;
                 true
+            }
+            (_, false) if !rest.is_empty() => {
+                return Err(bad(format!("{} bytes after its end", rest.len())));
             }
             _ => false,
         };

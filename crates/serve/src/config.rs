@@ -998,6 +998,9 @@ mod tests {
         assert_eq!(c.detect.sign_in_grace, Duration::from_secs(7200));
         assert!(c.detect.default_rules && c.detect.builtin);
         assert!(c.sinks.is_empty() && c.watch.is_empty());
+        assert!((c.detect.decide_share - 0.2).abs() < f32::EPSILON);
+        let none = Config::from_toml("[detect]\ndecide_share = 0").unwrap();
+        assert!(none.detect.decide_share.abs() < f32::EPSILON);
         let d = Config::default_for(PathBuf::from("/x"));
         assert_eq!(d.data_dir, PathBuf::from("/x"));
         assert_eq!(d.ingest, unreachable_defaults(PathBuf::new()).ingest);
@@ -1023,6 +1026,7 @@ mod tests {
             [detect]
             lateness = "24h"
             clock_advance_after = "0"
+            decide_share = 0.5
             rules = ["extra"]
             [analytics]
             [retention]
@@ -1049,6 +1053,7 @@ mod tests {
         assert_eq!(c.watch[0].source, "exports");
         assert_eq!(c.detect.lateness, Duration::from_secs(86400));
         assert_eq!(c.detect.clock_advance_after, None);
+        assert!((c.detector_config().decide_share - 0.5).abs() < f32::EPSILON);
         assert_eq!(c.detect.rules, [PathBuf::from("./extra")]);
         assert_eq!(c.retention.alerts, None);
         assert_eq!(c.sinks.len(), 3);
@@ -1083,5 +1088,6 @@ mod tests {
         assert!(e("[[sinks]]\ntype = \"file\"\npath = \"a\"\n[[sinks]]\ntype = \"file\"\npath = \"b\"\nname = \"file\"").contains("another sink"));
         assert!(e("[analytics]\nno_such_setting = 1").contains("analytics"));
         assert!(e("[ingest]\nmax_body = \"1GiB\"").contains("max_decompressed"));
+        assert!(e("[detect]\ndecide_share = 1.5").contains("detect.decide_share"));
     }
 }

@@ -18,6 +18,8 @@ pub(crate) struct Incidents {
     /// What changed since the alerts were last tied: incident ids (changed or gone) and the
     /// sessions, IPs, mailboxes and users of those changed.
     moved: Moved,
+    /// The index lags `current` (rebuilt when next needed, once per batch of changes).
+    stale: bool,
 }
 
 #[derive(Debug, Default)]
@@ -44,6 +46,7 @@ impl Incidents {
     }
 
     fn reindex(&mut self) {
+        self.stale = false;
         // In hunt's order (the most severe, then the earliest first): the first wins an alert
         // two incidents would hold.
         let mut list: Vec<Incident> = self.current.values().cloned().collect();
@@ -57,7 +60,10 @@ impl Incidents {
     }
 
     /// The incident a detection belongs to.
-    pub(crate) fn find<'a>(&'a self, d: &'a Detection) -> Option<&'a str> {
+    pub(crate) fn find<'a>(&'a mut self, d: &'a Detection) -> Option<&'a str> {
+        if self.stale {
+            self.reindex();
+        }
         self.index.find(d)
     }
 
@@ -92,7 +98,7 @@ impl Incidents {
         m.mailboxes.extend(low(&i.mailboxes));
         m.users.extend(low(&i.users));
         self.current.insert(i.id.clone(), i.clone());
-        self.reindex();
+        self.stale = true;
         Ok(())
     }
 
@@ -104,6 +110,9 @@ impl Incidents {
         let m = std::mem::take(&mut self.moved);
         if m.ids.is_empty() {
             return Ok(0);
+        }
+        if self.stale {
+            self.reindex();
         }
         let near = tx.alerts_near_incidents(&m.ids, &m.sessions, &m.ips, &m.mailboxes, &m.users)?;
         let mut moved = 0;
@@ -130,7 +139,7 @@ impl Incidents {
         tx.remove_incident(id)?;
         self.moved.ids.push(id.to_owned());
         if self.current.remove(id).is_some() {
-            self.reindex();
+            self.stale = true;
         }
         Ok(())
     }

@@ -186,6 +186,10 @@ async fn wait_for_signal() {
 
 /// How often the write-ahead log is copied into the database.
 const WAL_CHECKPOINT_EVERY: Duration = Duration::from_millis(500);
+/// A write-ahead log longer than this (pages; 64 MiB of 4 KiB pages) is copied whole and
+/// truncated, writers waiting meanwhile: under sustained ingest a passive checkpoint never
+/// finishes and the log would otherwise grow as long as the ingest lasts.
+const WAL_TRUNCATE_FRAMES: i64 = 16_384;
 
 /// The process's one lock on writes (see [`OpenOptions::write_lock`]).
 type Gate = Arc<std::sync::Mutex<()>>;
@@ -372,8 +376,26 @@ async fn serve(
         let stop = Arc::clone(&wal_stop);
         spawn("stormwatch-wal", move || {
             while !stop.load(Ordering::Relaxed) {
-                if let Err(e) = store.checkpoint_wal() {
-                    tracing::warn!(message = "Write-ahead log checkpoint failed.", error = %e);
+                match store.checkpoint_wal() {
+                    Ok((frames, _)) if frames > WAL_TRUNCATE_FRAMES => {
+                        let started = std::time::Instant::now();
+                        match store.truncate_wal() {
+                            Ok(done) => tracing::debug!(
+                                message = "Write-ahead log truncated.",
+                                frames,
+                                done,
+                                ms = crate::journal::millis_since(started)
+                            ),
+                            Err(e) => tracing::warn!(
+                                message = "Write-ahead log truncation failed.",
+                                error = %e
+                            ),
+                        }
+                    }
+                    Ok(_) => {}
+                    Err(e) => {
+                        tracing::warn!(message = "Write-ahead log checkpoint failed.", error = %e);
+                    }
                 }
                 std::thread::sleep(WAL_CHECKPOINT_EVERY);
             }

@@ -137,6 +137,27 @@ impl Store {
             .map_err(sql("checkpoint the write-ahead log"))
     }
 
+    /// Copy the whole write-ahead log into the database and truncate it to nothing (SQLite's
+    /// truncating checkpoint), holding the process's write lock: this process's writers wait,
+    /// readers are waited for up to the busy timeout. Under a steady stream of commits a
+    /// passive checkpoint never catches up with the last one, and the log would grow without
+    /// bound. Returns whether it completed (false: a reader kept it from finishing).
+    ///
+    /// # Errors
+    /// The checkpoint fails.
+    pub fn truncate_wal(&self) -> Result<bool, StoreError> {
+        let _held = self
+            .write_lock
+            .as_ref()
+            .map(|l| l.lock().unwrap_or_else(std::sync::PoisonError::into_inner));
+        self.conn
+            .query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |r| {
+                r.get::<_, i64>(0)
+            })
+            .map(|busy| busy == 0)
+            .map_err(sql("truncate the write-ahead log"))
+    }
+
     /// The database file.
     #[must_use]
     pub fn path(&self) -> &Path {

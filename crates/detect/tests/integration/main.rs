@@ -8,5 +8,6 @@
 
 mod finish;
 mod late;
+mod snapshot;
 mod stream;
 mod util;

@@ -405,3 +405,21 @@ fn sources_and_metrics_report_ingest_health() {
     assert!(text.contains("stormwatch_watermark_lag_seconds "));
     assert!(text.contains("stormwatch_pipeline_lag_seconds "));
 }
+
+#[test]
+fn retention_removes_old_alerts_and_checkpointed_records() {
+    let toml = "[retention]\nalerts = \"2s\"\nrecords = \"1s\"\ninterval = \"1s\"\n";
+    let mut s = Server::start(toml);
+    s.ingest(format!("{}\n", ual("old-1", 1, "New-InboxRule")));
+    s.flush();
+    assert!(
+        s.alerts("")
+            .iter()
+            .any(|a| a["events"][0]["record_id"] == "old-1")
+    );
+    s.wait_for("retention to remove the alert", |s| s.alerts("").is_empty());
+    s.stop();
+    // The batch the flush's checkpoint covers went too.
+    let store = stormwatch_store::Store::open(&s.dir.path().join("data")).unwrap();
+    assert!(store.read().batch_after(0).unwrap().is_none());
+}

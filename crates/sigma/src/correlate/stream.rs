@@ -410,8 +410,10 @@ impl Correlator {
             return;
         };
         // The groups with new matches, and those whose earliest waiting match the frontier
-        // has passed; in a fixed order (what is fed to chained correlations depends on it).
-        let mut visit: BTreeSet<Box<[Sym]>> = st.touched.drain().collect();
+        // has passed; in the order of their keys' text (what is fed to chained correlations
+        // and the order of what is raised depend on it; symbols are numbered in the order
+        // strings were first seen, which a restore does not keep).
+        let mut visit: HashSet<Box<[Sym]>> = st.touched.drain().collect();
         while st.due.first().is_some_and(|(t, _)| *t <= f) {
             if let Some((_, k)) = st.due.pop_first() {
                 if let Some(g) = st.groups.get_mut(&k) {
@@ -420,6 +422,13 @@ impl Correlator {
                 visit.insert(k);
             }
         }
+        let mut visit: Vec<Box<[Sym]>> = visit.into_iter().collect();
+        let strings = &self.strings;
+        visit.sort_unstable_by(|a, b| {
+            a.iter()
+                .map(|&s| strings.text(s))
+                .cmp(b.iter().map(|&s| strings.text(s)))
+        });
         let mut chained: Vec<(Box<[Sym]>, Fired)> = Vec::new();
         for key in visit {
             let Some(st) = self.states.get_mut(ci) else {

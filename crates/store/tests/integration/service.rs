@@ -335,3 +335,18 @@ fn notes_are_bounded_and_ordered() {
     );
     assert!(s.read().notes(Target::Alert, "inc-1").unwrap().is_empty());
 }
+
+#[test]
+fn the_write_ahead_log_is_truncated_on_demand() {
+    let (d, mut s) = open();
+    s.write(|tx| tx.seen_day(1)).unwrap();
+    for i in 0..50u8 {
+        assert!(s.write(|tx| tx.mark_seen(&[i; 16])).unwrap());
+    }
+    let wal = d.path().join("stormwatch.sqlite-wal");
+    assert!(std::fs::metadata(&wal).unwrap().len() > 0);
+    assert!(s.truncate_wal().unwrap());
+    assert_eq!(std::fs::metadata(&wal).unwrap().len(), 0);
+    // Nothing was lost.
+    assert!(!s.write(|tx| tx.mark_seen(&[7; 16])).unwrap());
+}
