@@ -20,13 +20,23 @@ pub struct DetectionQuery {
     pub limit: Option<u32>,
 }
 
-fn level_number(l: Level) -> i64 {
+pub(crate) fn level_number(l: Level) -> i64 {
     match l {
         Level::Informational => 0,
         Level::Low => 1,
         Level::Medium => 2,
         Level::High => 3,
         Level::Critical => 4,
+    }
+}
+
+pub(crate) fn level_from_number(n: i64) -> Level {
+    match n {
+        i64::MIN..=0 => Level::Informational,
+        1 => Level::Low,
+        2 => Level::Medium,
+        3 => Level::High,
+        _ => Level::Critical,
     }
 }
 

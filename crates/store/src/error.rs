@@ -52,6 +52,9 @@ pub enum StoreError {
         #[source]
         source: serde_json::Error,
     },
+    /// A value given to the store is not valid (an unknown status name, an empty token name).
+    #[error("{0}")]
+    Invalid(String),
     /// A value does not fit the column (e.g. an offset above `i64::MAX`).
     #[error("store: {0} out of range")]
     OutOfRange(&'static str),

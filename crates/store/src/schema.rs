@@ -34,6 +34,13 @@ const MIGRATIONS: &[&str] = &[
         offset      INTEGER NOT NULL,
         saved_at    INTEGER NOT NULL
     );",
+    // 2: the service (`stormwatch serve`): its ingest journal, record dedup, per-source health,
+    // watched files, the detector's checkpoint, alerts and incidents with their status, notes
+    // and history, the sinks' outbox and dead letters, API tokens.
+    include_str!("migrations/002_serve.sql"),
+    // 3: the dashboard: user accounts (argon2 hashes), browser sessions with their CSRF
+    // tokens, incident assignees.
+    include_str!("migrations/003_dashboard.sql"),
 ];
 
 /// The schema version this build writes.

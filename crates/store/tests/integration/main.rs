@@ -1,4 +1,5 @@
 #![allow(clippy::unwrap_used)]
 //! Integration tests of the store.
 
+mod service;
 mod store;

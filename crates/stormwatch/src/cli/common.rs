@@ -217,7 +217,7 @@ pub(crate) fn load_sigma(
     })
 }
 
-fn collect_rule_files(p: &Path, out: &mut Vec<(String, String)>) -> anyhow::Result<()> {
+pub(crate) fn collect_rule_files(p: &Path, out: &mut Vec<(String, String)>) -> anyhow::Result<()> {
     if p.is_dir() {
         let mut entries: Vec<PathBuf> = std::fs::read_dir(p)
             .with_context(|| format!("cannot list {}", p.display()))?

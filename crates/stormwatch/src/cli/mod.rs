@@ -10,6 +10,7 @@ pub(crate) mod common;
 pub(crate) mod hunt;
 pub(crate) mod impact;
 pub(crate) mod rules;
+pub(crate) mod serve;
 pub(crate) mod tokens;
 
 /// Hunt, assess impact and verify tokens in Microsoft 365 and Entra ID audit logs.
@@ -26,7 +27,8 @@ const AFTER_HELP: &str = "Examples:
   stormwatch impact --from-hunt --format html -o impact.html examples/storm-0558/
   stormwatch tokens verify eyJhbGciOi...
   stormwatch rules list
-  stormwatch collect --tenant ID --client-id ID --client-secret-env VAR --since 7d --out evidence/";
+  stormwatch collect --tenant ID --client-id ID --client-secret-env VAR --since 7d --out evidence/
+  stormwatch serve --data-dir /var/lib/stormwatch";
 
 #[derive(Debug, Subcommand)]
 enum Command {
@@ -42,6 +44,8 @@ enum Command {
     Analytics(analytics::AnalyticsArgs),
     /// Pull audit logs from the Management Activity API and Microsoft Graph, with a manifest of what was and was not collected.
     Collect(collect::CollectArgs),
+    /// Monitor continuously: ingest over HTTP and from folders, detect, store and send alerts.
+    Serve(serve::ServeArgs),
 }
 
 /// Run the parsed command.
@@ -53,5 +57,6 @@ pub(crate) fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Rules(a) => rules::run(a),
         Command::Analytics(a) => analytics::run(a),
         Command::Collect(a) => collect::run(a),
+        Command::Serve(a) => serve::run(a),
     }
 }

@@ -9,6 +9,8 @@ mod hunt;
 mod impact;
 mod report;
 mod rules;
+mod serve;
+mod serve_util;
 mod spill;
 mod tokens;
 mod util;
