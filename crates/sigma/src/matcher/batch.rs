@@ -182,11 +182,7 @@ impl Batch {
 /// Every (pattern, end offset) of every occurrence of every pattern of `a` in `hay` (in
 /// `hay` with its ASCII letters lowercased, with `FOLD`).
 #[inline]
-fn walk<A: Automaton, const FOLD: bool>(
-    a: &A,
-    hay: &[u8],
-    report: &mut impl FnMut(usize, usize),
-) {
+fn walk<A: Automaton, const FOLD: bool>(a: &A, hay: &[u8], report: &mut impl FnMut(usize, usize)) {
     let Ok(mut sid) = a.start_state(Anchored::No) else {
         return;
     };
