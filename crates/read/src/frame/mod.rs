@@ -80,7 +80,7 @@ pub(crate) trait Framer: Send {
 pub(crate) struct Spares(Vec<Batch>);
 
 impl Spares {
-    const KEEP: usize = 2;
+    const KEEP: usize = 4;
 
     pub(crate) fn put(&mut self, mut batch: Batch) {
         if self.0.len() < Self::KEEP

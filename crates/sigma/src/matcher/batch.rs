@@ -2,10 +2,10 @@
 //! over the record's values of that field.
 //!
 //! The automaton is built over the lowercase literals, and run over the value's lowercase
-//! bytes: a value with upper-case ASCII letters is copied lower-case into a per-thread
-//! buffer first, one with other characters is lowercased as text. (An automaton folding ASCII
-//! case itself runs on the value in place, but has twice the transitions for every letter:
-//! on the large SigmaHQ Windows sets it was the slower of the two, and 20 MB larger.)
+//! bytes: an ASCII value is lowercased byte by byte as the search walks it (no copy), one
+//! with other characters is lowercased as text first. (An automaton folding ASCII case itself
+//! runs on the value in place, but has twice the transitions for every letter: on the large
+//! SigmaHQ Windows sets it was the slower of the two, and 20 MB larger.)
 //! The search loop walks the automaton's transitions itself (every pattern ending at a
 //! position is reported, as an overlapping search does), which costs less per value than the
 //! library's overlapping iterator on the many short values of a record.
@@ -41,11 +41,6 @@ pub(crate) struct Batch {
     owners: Vec<Vec<(u32, Anchor)>>,
     /// Numeric equalities: number (see [`num_bits`]) → memo slots.
     nums: HashMap<u64, Vec<u32>>,
-}
-
-thread_local! {
-    /// A value's lower-case copy, for the automata (built over lower-case literals).
-    static LOWER: std::cell::RefCell<Vec<u8>> = const { std::cell::RefCell::new(Vec::new()) };
 }
 
 /// Hash key of a number (`-0` and `0` alike).
@@ -154,24 +149,16 @@ impl Batch {
                 continue;
             };
             if text.is_ascii() {
-                if text.bytes().any(|b| b.is_ascii_uppercase()) {
-                    LOWER.with_borrow_mut(|buf| {
-                        buf.clear();
-                        buf.extend_from_slice(text.as_bytes());
-                        buf.make_ascii_lowercase();
-                        self.scan(scanner, buf, &mut mark);
-                    });
-                } else {
-                    self.scan(scanner, text.as_bytes(), &mut mark);
-                }
+                self.scan::<true>(scanner, text.as_bytes(), &mut mark);
             } else {
                 let lower = lower_cow(text);
-                self.scan(scanner, lower.as_bytes(), &mut mark);
+                self.scan::<false>(scanner, lower.as_bytes(), &mut mark);
             }
         }
     }
 
-    fn scan(&self, scanner: &Scanner, hay: &[u8], mark: &mut impl FnMut(u32)) {
+    /// Search `hay` (lowercased ASCII byte by byte on the way with `FOLD`).
+    fn scan<const FOLD: bool>(&self, scanner: &Scanner, hay: &[u8], mark: &mut impl FnMut(u32)) {
         let len = hay.len();
         let mut report = |pid: usize, end: usize| {
             let Some(owners) = self.owners.get(pid) else {
@@ -186,19 +173,21 @@ impl Batch {
             }
         };
         match scanner {
-            Scanner::Dfa(a) => walk(a, hay, &mut report),
-            Scanner::Nfa(a) => walk(a, hay, &mut report),
+            Scanner::Dfa(a) => walk::<_, FOLD>(a, hay, &mut report),
+            Scanner::Nfa(a) => walk::<_, FOLD>(a, hay, &mut report),
         }
     }
 }
 
-/// Every (pattern, end offset) of every occurrence of every pattern of `a` in `hay`.
+/// Every (pattern, end offset) of every occurrence of every pattern of `a` in `hay` (in
+/// `hay` with its ASCII letters lowercased, with `FOLD`).
 #[inline]
-fn walk<A: Automaton>(a: &A, hay: &[u8], report: &mut impl FnMut(usize, usize)) {
+fn walk<A: Automaton, const FOLD: bool>(a: &A, hay: &[u8], report: &mut impl FnMut(usize, usize)) {
     let Ok(mut sid) = a.start_state(Anchored::No) else {
         return;
     };
     for (i, &b) in hay.iter().enumerate() {
+        let b = if FOLD { b.to_ascii_lowercase() } else { b };
         sid = a.next_state(Anchored::No, sid, b);
         if a.is_special(sid) {
             if a.is_dead(sid) {
