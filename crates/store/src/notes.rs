@@ -52,6 +52,32 @@ pub struct StatusChange {
 pub const MAX_NOTE_BYTES: usize = 16 * 1024;
 
 impl Tx<'_> {
+    /// Set the status of an alert or an incident and, when `note` has text, add it with the
+    /// same author. Returns the status it had, or `None` (and adds nothing) when there is no
+    /// such alert or incident.
+    ///
+    /// # Errors
+    /// The note is too long, or the write fails.
+    pub fn triage(
+        &self,
+        target: Target,
+        id: &str,
+        status: Status,
+        author: &str,
+        note: Option<&str>,
+    ) -> Result<Option<Status>, StoreError> {
+        let old = match target {
+            Target::Alert => self.set_alert_status(id, status, author)?,
+            Target::Incident => self.set_incident_status(id, status, author)?,
+        };
+        if old.is_some()
+            && let Some(n) = note.filter(|n| !n.trim().is_empty())
+        {
+            self.add_note(target, id, author, n)?;
+        }
+        Ok(old)
+    }
+
     /// Add a note (at most [`MAX_NOTE_BYTES`]).
     ///
     /// # Errors

@@ -261,11 +261,11 @@ pub(crate) async fn alert_status(
     let out = state
         .db(move |s| {
             s.write(|tx| {
-                if tx.set_alert_status(&id, to, &who.name)?.is_none() {
+                if tx
+                    .triage(Target::Alert, &id, to, &who.name, b.note.as_deref())?
+                    .is_none()
+                {
                     return Ok(None);
-                }
-                if let Some(n) = b.note.as_deref().filter(|n| !n.trim().is_empty()) {
-                    tx.add_note(Target::Alert, &id, &who.name, n)?;
                 }
                 tx.alert(&id)
             })
@@ -371,11 +371,11 @@ pub(crate) async fn incident_status(
     let out = state
         .db(move |s| {
             s.write(|tx| {
-                if tx.set_incident_status(&id, to, &who.name)?.is_none() {
+                if tx
+                    .triage(Target::Incident, &id, to, &who.name, b.note.as_deref())?
+                    .is_none()
+                {
                     return Ok(None);
-                }
-                if let Some(n) = b.note.as_deref().filter(|n| !n.trim().is_empty()) {
-                    tx.add_note(Target::Incident, &id, &who.name, n)?;
                 }
                 tx.incident(&id)
             })

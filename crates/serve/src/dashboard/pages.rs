@@ -434,18 +434,14 @@ pub(crate) async fn incident_status(
         Ok(s) => s,
         Err(e) => return message(&state, &v, StatusCode::BAD_REQUEST, &e.to_string()),
     };
-    let note = form_field(&body, "note").filter(|n| !n.trim().is_empty());
+    let note = form_field(&body, "note");
     let (who, id2) = (v.who.name.clone(), id.clone());
     let out = state
         .db(move |s| {
             Ok(s.write(|tx| {
-                if tx.set_incident_status(&id2, to, &who)?.is_none() {
-                    return Ok(false);
-                }
-                if let Some(n) = &note {
-                    tx.add_note(Target::Incident, &id2, &who, n)?;
-                }
-                Ok(true)
+                Ok(tx
+                    .triage(Target::Incident, &id2, to, &who, note.as_deref())?
+                    .is_some())
             })?)
         })
         .await;
