@@ -192,7 +192,6 @@ pub(crate) fn run(args: HuntArgs) -> anyhow::Result<ExitCode> {
         memory_budget: SPOOL_BUDGET,
         max_held: args.spill_after.map(|n| n.max(1)),
         order: args.format.order(),
-        ..SpoolOptions::default()
     };
     let tmp_parent = spool_opts.parent_dir();
     let stale = stormwatch_report::remove_stale_spools(&tmp_parent);
