@@ -154,7 +154,7 @@ fn run() -> Result<(), (u8, String)> {
         }
         "volume" => {
             args.check(&[
-                "seed", "out", "records", "format", "compress", "signins", "truth",
+                "seed", "out", "records", "format", "compress", "signins", "truth", "days",
             ])
             .map_err(usage)?;
             let out = PathBuf::from(

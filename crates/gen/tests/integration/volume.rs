@@ -131,3 +131,42 @@ fn volume_memory_is_bounded() {
         "peak RSS {kb} kB for 60,000 records (~80 MB of output)"
     );
 }
+
+/// `--days` (in the usage) is taken by the binary, and the records keep within that span.
+#[test]
+fn volume_days_option_sets_the_span() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("ual.ndjson");
+    let run = Command::new(env!("CARGO_BIN_EXE_stormwatch-gen"))
+        .args([
+            "volume",
+            "--records",
+            "2000",
+            "--signins",
+            "none",
+            "--days",
+            "3",
+        ])
+        .arg("--out")
+        .arg(&out)
+        .output()
+        .unwrap();
+    assert!(
+        run.status.success(),
+        "{}",
+        String::from_utf8_lossy(&run.stderr)
+    );
+    let days: BTreeSet<String> = std::fs::read_to_string(&out)
+        .unwrap()
+        .lines()
+        .map(|l| {
+            let v: Value = serde_json::from_str(l).unwrap();
+            v["CreationTime"].as_str().unwrap()[..10].to_owned()
+        })
+        .collect();
+    assert!(
+        !days.is_empty() && days.len() <= 4,
+        "records over {} days: {days:?}",
+        days.len()
+    );
+}
