@@ -454,6 +454,51 @@ impl Analytics {
     /// [`AnalyticsError::StateSnapshot`] if the state cannot be encoded (a count beyond what
     /// the format holds).
     pub fn snapshot(&self) -> Result<Vec<u8>, AnalyticsError> {
+        self.with_body(|body| {
+            // The header's place is kept and filled in once the body is written after it:
+            // the body is never copied.
+            let mut out = vec![0u8; HEADER];
+            out[..MAGIC.len()].copy_from_slice(MAGIC);
+            out[8..12].copy_from_slice(&Self::SNAPSHOT_VERSION.to_le_bytes());
+            let mut out =
+                postcard::to_extend(body, out).map_err(|e| bad(format!("cannot encode: {e}")))?;
+            let len = u64::try_from(out.len() - HEADER).map_err(|_| bad("too large"))?;
+            let crc = crc32fast::hash(&out[HEADER..]);
+            out[12..20].copy_from_slice(&len.to_le_bytes());
+            out[20..24].copy_from_slice(&crc.to_le_bytes());
+            Ok(out)
+        })
+    }
+
+    /// The same bytes as [`Analytics::snapshot`], written to `w` as they are encoded (into a
+    /// compressor, say) instead of gathered whole: the body is encoded twice, first only to
+    /// learn the length and checksum its header announces. `w` is given back.
+    ///
+    /// # Errors
+    /// As [`Analytics::snapshot`], and [`AnalyticsError::StateSnapshot`] when `w` fails.
+    pub fn snapshot_to<W: std::io::Write>(&self, mut w: W) -> Result<W, AnalyticsError> {
+        self.with_body(|body| {
+            let mut probe = std::io::BufWriter::with_capacity(1 << 16, Probe::default());
+            postcard::to_io(body, &mut probe).map_err(|e| bad(format!("cannot encode: {e}")))?;
+            let probe = probe
+                .into_inner()
+                .map_err(|e| bad(format!("cannot encode: {e}")))?;
+            let mut head = [0u8; HEADER];
+            head[..MAGIC.len()].copy_from_slice(MAGIC);
+            head[8..12].copy_from_slice(&Self::SNAPSHOT_VERSION.to_le_bytes());
+            head[12..20].copy_from_slice(&probe.len.to_le_bytes());
+            head[20..24].copy_from_slice(&probe.crc.finalize().to_le_bytes());
+            w.write_all(&head)
+                .map_err(|e| bad(format!("cannot write: {e}")))?;
+            postcard::to_io(body, w).map_err(|e| bad(format!("cannot write: {e}")))
+        })
+    }
+
+    /// Build the body beside the state and hand it to `f`.
+    fn with_body<R>(
+        &self,
+        f: impl FnOnce(&Body<'_>) -> Result<R, AnalyticsError>,
+    ) -> Result<R, AnalyticsError> {
         let st = &self.state;
         let mut files = Files::default();
         let ctxs: Vec<CtxDto<'_>> = st
@@ -554,18 +599,26 @@ impl Analytics {
             keeps_baseline: self.keeps_baseline,
             early_notes: self.early_notes.iter().map(String::as_str).collect(),
         };
-        // The header's place is kept and filled in once the body is written after it: the
-        // body (the largest part of a monitor's checkpoint) is never copied.
-        let mut out = vec![0u8; HEADER];
-        out[..MAGIC.len()].copy_from_slice(MAGIC);
-        out[8..12].copy_from_slice(&Self::SNAPSHOT_VERSION.to_le_bytes());
-        let mut out =
-            postcard::to_extend(&body, out).map_err(|e| bad(format!("cannot encode: {e}")))?;
-        let len = u64::try_from(out.len() - HEADER).map_err(|_| bad("too large"))?;
-        let crc = crc32fast::hash(&out[HEADER..]);
-        out[12..20].copy_from_slice(&len.to_le_bytes());
-        out[20..24].copy_from_slice(&crc.to_le_bytes());
-        Ok(out)
+        f(&body)
+    }
+}
+
+/// Counts and checksums what is written to it, keeping nothing.
+#[derive(Default)]
+struct Probe {
+    len: u64,
+    crc: crc32fast::Hasher,
+}
+
+impl std::io::Write for Probe {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.crc.update(buf);
+        self.len += buf.len() as u64;
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
     }
 }
 
@@ -1155,6 +1208,20 @@ mod tests {
             (1969, 1_285_284_772),
             "the snapshot format changed: bump Analytics::SNAPSHOT_VERSION"
         );
+    }
+
+    /// Written piecewise (into a compressor, say), a snapshot is the same bytes, and a
+    /// writer that fails is an error, not a short snapshot.
+    #[test]
+    fn written_snapshots_are_the_same_bytes() {
+        let mut a = analytics();
+        events().iter().for_each(|e| a.observe(e));
+        let whole = a.snapshot().unwrap();
+        assert!(whole.len() > HEADER + 100);
+        assert_eq!(a.snapshot_to(Vec::new()).unwrap(), whole);
+        let mut short = [0u8; 500];
+        let e = a.snapshot_to(&mut short[..]).unwrap_err();
+        assert!(e.to_string().contains("cannot write"), "{e}");
     }
 
     #[test]
