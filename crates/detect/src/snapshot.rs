@@ -39,6 +39,17 @@ struct Snap {
     analytics: bool,
 }
 
+/// [`Snap`] as written: borrowing what it holds (the same encoding).
+#[derive(Serialize)]
+struct SnapOut<'a> {
+    watermark: Option<i64>,
+    decided_to: Option<i64>,
+    evicted_before: Option<i64>,
+    ledger: &'a Ledger,
+    correlator: &'a Vec<u8>,
+    analytics: bool,
+}
+
 /// What [`Detector::restore`] kept.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct RestoreReport {
@@ -132,16 +143,17 @@ impl Detector {
     /// [`DetectError::AnalyticsThread`] when the analytics stopped on an internal error; the
     /// other errors do not happen on in-memory state.
     pub fn begin_snapshot(&self) -> Result<PendingSnapshot, DetectError> {
-        let snap = Snap {
+        let correlator = self.correlator.snapshot()?;
+        let head = postcard::to_allocvec(&SnapOut {
             watermark: self.watermark,
             decided_to: self.decided_to,
             evicted_before: self.evicted_before,
-            ledger: self.ledger.clone(),
-            correlator: self.correlator.snapshot()?,
+            ledger: &self.ledger,
+            correlator: &correlator,
             analytics: self.analytics.is_some(),
-        };
-        let head = postcard::to_allocvec(&snap).map_err(|e| bad(e.to_string()))?;
-        drop(snap);
+        })
+        .map_err(|e| bad(e.to_string()))?;
+        drop(correlator);
         let inner = match &self.analytics {
             Some(f) => Pending::Writing(f.write_snapshot(move |a| frame(&head, Some(a)))?),
             None => Pending::Done(frame(&head, None)),
