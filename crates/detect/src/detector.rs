@@ -87,6 +87,9 @@ pub struct Detector {
     /// `min_decide_interval` and `decide_share`.
     last_decision: Option<(Instant, std::time::Duration)>,
     scratch: Scanned,
+    /// The size of the last snapshot written (bytes): the room the next one starts with,
+    /// rather than growing to it by doubling (two copies at once of a large snapshot).
+    pub(crate) snapshot_len: Arc<std::sync::atomic::AtomicUsize>,
 }
 
 impl Detector {
@@ -129,6 +132,7 @@ impl Detector {
             incidents: Vec::new(),
             last_decision: None,
             scratch: Scanned::default(),
+            snapshot_len: Arc::default(),
         })
     }
 

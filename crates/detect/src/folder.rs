@@ -90,12 +90,21 @@ impl Folder {
     }
 
     /// Fold a batch. Waits while the queue is full, unless a snapshot is being written and
-    /// fewer than [`HELD`] batches are held.
+    /// at most [`HELD`] batches are held. Once it is written, the batches held meanwhile go
+    /// into the queue as it takes them, at least one each time (so that they do not grow):
+    /// the caller waits for one batch to be folded, not for all of them.
     pub(crate) fn fold(&self, batch: Observed) -> Result<(), DetectError> {
         let mut held = self.held.lock().unwrap_or_else(PoisonError::into_inner);
         held.push_back(batch);
         self.pass(&mut held, false)?;
-        if held.is_empty() || (self.writing() && held.len() <= HELD) {
+        if held.is_empty() || (held.len() <= HELD && self.writing()) {
+            return Ok(());
+        }
+        if held.len() <= HELD {
+            let tx = self.tx.as_ref().ok_or_else(stopped)?;
+            if let Some(b) = held.pop_front() {
+                tx.send(Msg::Fold(b)).map_err(|_| stopped())?;
+            }
             return Ok(());
         }
         self.pass(&mut held, true)

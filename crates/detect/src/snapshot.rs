@@ -10,6 +10,8 @@
 //! ([`Detector::begin_snapshot`]), so a service goes on detecting meanwhile.
 
 use std::io::{BufWriter, Write as _};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::mpsc::Receiver;
 
 use serde::{Deserialize, Serialize};
@@ -103,8 +105,14 @@ impl PendingSnapshot {
 
 /// The frame: the header, then `head` (the postcard [`Snap`]) and the analytics' part
 /// compressed as they are written.
-fn frame(head: &[u8], analytics: Option<&Analytics>) -> Result<Vec<u8>, DetectError> {
-    let mut out = Vec::with_capacity(head.len() / 4 + 16);
+fn frame(
+    head: &[u8],
+    analytics: Option<&Analytics>,
+    room: &AtomicUsize,
+) -> Result<Vec<u8>, DetectError> {
+    // The last one's size and a little more: snapshots grow slowly.
+    let last = room.load(Ordering::Relaxed);
+    let mut out = Vec::with_capacity((head.len() / 4).max(last + last / 16) + 16);
     out.extend_from_slice(MAGIC);
     out.extend_from_slice(&DETECTOR_SNAPSHOT_VERSION.to_le_bytes());
     let mut enc = zstd::stream::Encoder::new(out, 1).map_err(|e| bad(e.to_string()))?;
@@ -117,7 +125,9 @@ fn frame(head: &[u8], analytics: Option<&Analytics>) -> Result<Vec<u8>, DetectEr
             .map_err(|e| bad(e.to_string()))?,
         None => enc,
     };
-    enc.finish().map_err(|e| bad(e.to_string()))
+    let out = enc.finish().map_err(|e| bad(e.to_string()))?;
+    room.store(out.len(), Ordering::Relaxed);
+    Ok(out)
 }
 
 impl Detector {
@@ -154,9 +164,10 @@ impl Detector {
         })
         .map_err(|e| bad(e.to_string()))?;
         drop(correlator);
+        let room = Arc::clone(&self.snapshot_len);
         let inner = match &self.analytics {
-            Some(f) => Pending::Writing(f.write_snapshot(move |a| frame(&head, Some(a)))?),
-            None => Pending::Done(frame(&head, None)),
+            Some(f) => Pending::Writing(f.write_snapshot(move |a| frame(&head, Some(a), &room))?),
+            None => Pending::Done(frame(&head, None, &room)),
         };
         Ok(PendingSnapshot { inner })
     }
