@@ -19,8 +19,8 @@
 //!
 //! The version changes with any change to what the body holds or how (a unit test pins the
 //! bytes of a fixed state); a snapshot of another version is refused, never misread. Writing
-//! builds the body beside the state before encoding it (about the size of the state again,
-//! for the time of the call).
+//! encodes the contexts (most of the state) one by one as they are made; the rest of the body
+//! is built beside the state before encoding it.
 //!
 //! Snapshots are read from disk: restoring treats them as untrusted. Every length is checked
 //! against the bytes present before anything is allocated for it (postcard reads strings
@@ -180,9 +180,10 @@ struct ActivityDto<'a> {
     last: Option<i64>,
 }
 
-/// Everything folded.
+/// Everything folded. Written with the contexts as a [`CtxSeq`] (encoded as they are
+/// made, never gathered: the contexts are most of the state), read back as a `Vec`.
 #[derive(Debug, Serialize, Deserialize)]
-struct Body<'a> {
+struct Body<'a, C = Vec<CtxDto<'a>>> {
     /// [`fingerprint`] of the analytics that took it.
     fingerprint: u64,
     #[serde(borrow)]
@@ -190,8 +191,7 @@ struct Body<'a> {
     #[serde(borrow)]
     files: Vec<Cow<'a, str>>,
     max_events_per_context: u64,
-    #[serde(borrow)]
-    ctxs: Vec<CtxDto<'a>>,
+    ctxs: C,
     sign_ins: SignInsDto,
     #[serde(borrow)]
     ioc_hits: Vec<IocHitDto<'a>>,
@@ -264,16 +264,9 @@ struct Files {
     names: Vec<Arc<str>>,
 }
 
-impl Files {
-    fn of(&mut self, f: &Arc<str>) -> u32 {
-        if let Some(&i) = self.index.get(f) {
-            return i;
-        }
-        let i = u32::try_from(self.names.len()).unwrap_or(u32::MAX);
-        self.index.insert(Arc::clone(f), i);
-        self.names.push(Arc::clone(f));
-        i
-    }
+/// Where file names get their indexes.
+trait FileIndex {
+    fn of(&mut self, f: &Arc<str>) -> u32;
 
     fn loc(&mut self, l: Location) -> LocDto<'static> {
         let id = match l.record_id {
@@ -299,6 +292,49 @@ impl Files {
     }
 }
 
+impl FileIndex for Files {
+    /// The name's index, given the next one when new.
+    fn of(&mut self, f: &Arc<str>) -> u32 {
+        if let Some(&i) = self.index.get(f) {
+            return i;
+        }
+        let i = u32::try_from(self.names.len()).unwrap_or(u32::MAX);
+        self.index.insert(Arc::clone(f), i);
+        self.names.push(Arc::clone(f));
+        i
+    }
+}
+
+/// The table once every name is in it.
+struct Known<'a>(&'a Files);
+
+impl FileIndex for Known<'_> {
+    fn of(&mut self, f: &Arc<str>) -> u32 {
+        // Every name was given its index before (see `with_body`): a miss cannot happen,
+        // and would be refused on restore rather than misread.
+        self.0.index.get(f).copied().unwrap_or(u32::MAX)
+    }
+}
+
+/// The contexts, each encoded as it is made.
+struct CtxSeq<'a> {
+    ctxs: &'a [(CtxKey, Ctx)],
+    files: &'a Files,
+}
+
+impl Serialize for CtxSeq<'_> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let mut files = Known(self.files);
+        s.collect_seq(self.ctxs.iter().map(|(k, c)| ctx_dto(&mut files, k, c)))
+    }
+}
+
+impl std::fmt::Debug for CtxSeq<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} contexts", self.ctxs.len())
+    }
+}
+
 fn kind_code(k: CtxKind) -> u8 {
     match k {
         CtxKind::Mail => 0,
@@ -316,7 +352,7 @@ fn kind_of(c: u8) -> Result<CtxKind, AnalyticsError> {
     })
 }
 
-fn ctx_dto(files: &mut Files, k: &CtxKey, c: &Ctx) -> CtxDto<'static> {
+fn ctx_dto(files: &mut impl FileIndex, k: &CtxKey, c: &Ctx) -> CtxDto<'static> {
     let CtxKey {
         kind,
         mailbox,
@@ -454,13 +490,58 @@ impl Analytics {
     /// [`AnalyticsError::StateSnapshot`] if the state cannot be encoded (a count beyond what
     /// the format holds).
     pub fn snapshot(&self) -> Result<Vec<u8>, AnalyticsError> {
+        self.with_body(|body| {
+            // The header's place is kept and filled in once the body is written after it:
+            // the body is never copied.
+            let mut out = vec![0u8; HEADER];
+            out[..MAGIC.len()].copy_from_slice(MAGIC);
+            out[8..12].copy_from_slice(&Self::SNAPSHOT_VERSION.to_le_bytes());
+            let mut out =
+                postcard::to_extend(body, out).map_err(|e| bad(format!("cannot encode: {e}")))?;
+            let len = u64::try_from(out.len() - HEADER).map_err(|_| bad("too large"))?;
+            let crc = crc32fast::hash(&out[HEADER..]);
+            out[12..20].copy_from_slice(&len.to_le_bytes());
+            out[20..24].copy_from_slice(&crc.to_le_bytes());
+            Ok(out)
+        })
+    }
+
+    /// The same bytes as [`Analytics::snapshot`], written to `w` as they are encoded (into a
+    /// compressor, say) instead of gathered whole: the body is encoded twice, first only to
+    /// learn the length and checksum its header announces. `w` is given back.
+    ///
+    /// # Errors
+    /// As [`Analytics::snapshot`], and [`AnalyticsError::StateSnapshot`] when `w` fails.
+    pub fn snapshot_to<W: std::io::Write>(&self, mut w: W) -> Result<W, AnalyticsError> {
+        self.with_body(|body| {
+            let mut probe = std::io::BufWriter::with_capacity(1 << 16, Probe::default());
+            postcard::to_io(body, &mut probe).map_err(|e| bad(format!("cannot encode: {e}")))?;
+            let probe = probe
+                .into_inner()
+                .map_err(|e| bad(format!("cannot encode: {e}")))?;
+            let mut head = [0u8; HEADER];
+            head[..MAGIC.len()].copy_from_slice(MAGIC);
+            head[8..12].copy_from_slice(&Self::SNAPSHOT_VERSION.to_le_bytes());
+            head[12..20].copy_from_slice(&probe.len.to_le_bytes());
+            head[20..24].copy_from_slice(&probe.crc.finalize().to_le_bytes());
+            w.write_all(&head)
+                .map_err(|e| bad(format!("cannot write: {e}")))?;
+            postcard::to_io(body, w).map_err(|e| bad(format!("cannot write: {e}")))
+        })
+    }
+
+    /// Build the body beside the state and hand it to `f`.
+    fn with_body<R>(
+        &self,
+        f: impl FnOnce(&Body<'_, CtxSeq<'_>>) -> Result<R, AnalyticsError>,
+    ) -> Result<R, AnalyticsError> {
         let st = &self.state;
         let mut files = Files::default();
-        let ctxs: Vec<CtxDto<'_>> = st
-            .ctxs
-            .iter()
-            .map(|(k, c)| ctx_dto(&mut files, k, c))
-            .collect();
+        // The contexts' file names get their indexes first, in the order they are written;
+        // the contexts themselves are made again as they are encoded.
+        for (k, c) in &st.ctxs {
+            ctx_dto(&mut files, k, c);
+        }
         let ioc_hits: Vec<IocHitDto<'_>> = st
             .ioc_hits
             .iter()
@@ -535,7 +616,10 @@ impl Analytics {
                 .collect(),
             max_events_per_context: u64::try_from(self.config.max_events_per_context)
                 .unwrap_or(u64::MAX),
-            ctxs,
+            ctxs: CtxSeq {
+                ctxs: &st.ctxs,
+                files: &files,
+            },
             sign_ins: sign_ins_dto(&st.sign_ins),
             ioc_hits,
             ioc_hits_dropped: st.ioc_hits_dropped,
@@ -554,18 +638,26 @@ impl Analytics {
             keeps_baseline: self.keeps_baseline,
             early_notes: self.early_notes.iter().map(String::as_str).collect(),
         };
-        // The header's place is kept and filled in once the body is written after it: the
-        // body (the largest part of a monitor's checkpoint) is never copied.
-        let mut out = vec![0u8; HEADER];
-        out[..MAGIC.len()].copy_from_slice(MAGIC);
-        out[8..12].copy_from_slice(&Self::SNAPSHOT_VERSION.to_le_bytes());
-        let mut out =
-            postcard::to_extend(&body, out).map_err(|e| bad(format!("cannot encode: {e}")))?;
-        let len = u64::try_from(out.len() - HEADER).map_err(|_| bad("too large"))?;
-        let crc = crc32fast::hash(&out[HEADER..]);
-        out[12..20].copy_from_slice(&len.to_le_bytes());
-        out[20..24].copy_from_slice(&crc.to_le_bytes());
-        Ok(out)
+        f(&body)
+    }
+}
+
+/// Counts and checksums what is written to it, keeping nothing.
+#[derive(Default)]
+struct Probe {
+    len: u64,
+    crc: crc32fast::Hasher,
+}
+
+impl std::io::Write for Probe {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.crc.update(buf);
+        self.len += buf.len() as u64;
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
     }
 }
 
@@ -1155,6 +1247,20 @@ mod tests {
             (1969, 1_285_284_772),
             "the snapshot format changed: bump Analytics::SNAPSHOT_VERSION"
         );
+    }
+
+    /// Written piecewise (into a compressor, say), a snapshot is the same bytes, and a
+    /// writer that fails is an error, not a short snapshot.
+    #[test]
+    fn written_snapshots_are_the_same_bytes() {
+        let mut a = analytics();
+        events().iter().for_each(|e| a.observe(e));
+        let whole = a.snapshot().unwrap();
+        assert!(whole.len() > HEADER + 100);
+        assert_eq!(a.snapshot_to(Vec::new()).unwrap(), whole);
+        let mut short = [0u8; 500];
+        let e = a.snapshot_to(&mut short[..]).unwrap_err();
+        assert!(e.to_string().contains("cannot write"), "{e}");
     }
 
     #[test]

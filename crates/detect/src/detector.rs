@@ -57,7 +57,8 @@ pub struct StateSize {
 ///   than the horizon is aged out.
 /// - [`Detector::flush`] decides everything pending now; [`Detector::finish`] does so at the
 ///   end of a finite input (`hunt`).
-/// - [`Detector::snapshot`] and [`Detector::restore`] save and resume the whole state.
+/// - [`Detector::snapshot`] and [`Detector::restore`] save and resume the whole state;
+///   [`Detector::begin_snapshot`] takes one without waiting for the analytics' part.
 ///
 /// Every detection carries a deterministic id ([`stormwatch_core::detection_id`]): the same
 /// records give the same ids whatever their order (within the lateness bound) or the run.
@@ -86,6 +87,9 @@ pub struct Detector {
     /// `min_decide_interval` and `decide_share`.
     last_decision: Option<(Instant, std::time::Duration)>,
     scratch: Scanned,
+    /// The size of the last snapshot written (bytes): the room the next one starts with,
+    /// rather than growing to it by doubling (two copies at once of a large snapshot).
+    pub(crate) snapshot_len: Arc<std::sync::atomic::AtomicUsize>,
 }
 
 impl Detector {
@@ -128,6 +132,7 @@ impl Detector {
             incidents: Vec::new(),
             last_decision: None,
             scratch: Scanned::default(),
+            snapshot_len: Arc::default(),
         })
     }
 
@@ -244,6 +249,11 @@ impl Detector {
         if let Some((at, took)) = self.last_decision
             && at.elapsed() < self.decide_wait(took)
         {
+            return Ok(());
+        }
+        // A snapshot being written would make the decision wait for it: it is made at the
+        // first advance after.
+        if self.analytics.as_ref().is_some_and(Folder::writing) {
             return Ok(());
         }
         let started = Instant::now();

@@ -1,8 +1,15 @@
 //! The analytics on a thread of their own: batches are folded there while the caller goes on
 //! matching the next records, and every other use of the analytics is a call made on that
 //! thread, in order with the batches sent before it.
+//!
+//! While the analytics write a snapshot (seconds for a large state) the queue fills; the
+//! batches that follow are then held here, up to [`HELD`], instead of making the caller wait,
+//! and are passed on in order as the queue takes them again.
 
-use std::sync::mpsc::{Receiver, SyncSender, sync_channel};
+use std::collections::VecDeque;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::mpsc::{Receiver, SyncSender, TrySendError, sync_channel};
+use std::sync::{Arc, Mutex, PoisonError};
 use std::thread::JoinHandle;
 
 use stormwatch_analytics::{Analytics, Observed, Observer};
@@ -11,6 +18,9 @@ use crate::DetectError;
 
 /// Batches (a few hundred events each) waiting to be folded.
 const QUEUE: usize = 16;
+/// Batches held while a snapshot is being written (at most about as many records as a
+/// minute of a few thousand records a second).
+const HELD: usize = 512;
 
 type Call = Box<dyn FnOnce(&mut Analytics) + Send>;
 
@@ -24,6 +34,19 @@ enum Msg {
 pub(crate) struct Folder {
     tx: Option<SyncSender<Msg>>,
     handle: Option<JoinHandle<Analytics>>,
+    /// Batches not yet in the queue, oldest first: everything sent later waits behind them.
+    held: Mutex<VecDeque<Observed>>,
+    /// Snapshots queued or being written on the thread.
+    writing: Arc<AtomicUsize>,
+}
+
+/// Counts a snapshot as being written until the call is done or dropped unrun.
+struct Writing(Arc<AtomicUsize>);
+
+impl Drop for Writing {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::Release);
+    }
 }
 
 impl std::fmt::Debug for Msg {
@@ -61,19 +84,86 @@ impl Folder {
         Ok(Folder {
             tx: Some(tx),
             handle: Some(handle),
+            held: Mutex::default(),
+            writing: Arc::default(),
         })
     }
 
-    /// Fold a batch (waits while the queue is full).
+    /// Fold a batch. Waits while the queue is full, unless a snapshot is being written and
+    /// at most [`HELD`] batches are held. Once it is written, the batches held meanwhile go
+    /// into the queue as it takes them, at least one each time (so that they do not grow):
+    /// the caller waits for one batch to be folded, not for all of them.
     pub(crate) fn fold(&self, batch: Observed) -> Result<(), DetectError> {
-        self.send(Msg::Fold(batch))
+        let mut held = self.held.lock().unwrap_or_else(PoisonError::into_inner);
+        held.push_back(batch);
+        self.pass(&mut held, false)?;
+        if held.is_empty() || (held.len() <= HELD && self.writing()) {
+            return Ok(());
+        }
+        if held.len() <= HELD {
+            let tx = self.tx.as_ref().ok_or_else(stopped)?;
+            if let Some(b) = held.pop_front() {
+                tx.send(Msg::Fold(b)).map_err(|_| stopped())?;
+            }
+            return Ok(());
+        }
+        self.pass(&mut held, true)
     }
 
+    /// A snapshot is queued or being written on the thread: a call now would wait for it.
+    pub(crate) fn writing(&self) -> bool {
+        self.writing.load(Ordering::Acquire) > 0
+    }
+
+    /// Move held batches into the queue: all of them (waiting for room), or as many as it
+    /// takes now.
+    fn pass(&self, held: &mut VecDeque<Observed>, wait: bool) -> Result<(), DetectError> {
+        let tx = self.tx.as_ref().ok_or_else(stopped)?;
+        while let Some(b) = held.pop_front() {
+            if wait {
+                tx.send(Msg::Fold(b)).map_err(|_| stopped())?;
+                continue;
+            }
+            match tx.try_send(Msg::Fold(b)) {
+                Ok(()) => {}
+                Err(TrySendError::Full(m)) => {
+                    if let Msg::Fold(b) = m {
+                        held.push_front(b);
+                    }
+                    break;
+                }
+                Err(TrySendError::Disconnected(_)) => return Err(stopped()),
+            }
+        }
+        Ok(())
+    }
+
+    /// Send a call behind every batch sent or held before it.
     fn send(&self, msg: Msg) -> Result<(), DetectError> {
+        let mut held = self.held.lock().unwrap_or_else(PoisonError::into_inner);
+        self.pass(&mut held, true)?;
         self.tx
             .as_ref()
             .and_then(|tx| tx.send(msg).ok())
             .ok_or_else(stopped)
+    }
+
+    /// Run `f` (writing a snapshot) on the analytics once every batch sent before is folded,
+    /// without waiting for it: its result comes on the receiver. Until it is done,
+    /// [`Folder::writing`] says so.
+    pub(crate) fn write_snapshot<R: Send + 'static>(
+        &self,
+        f: impl FnOnce(&mut Analytics) -> R + Send + 'static,
+    ) -> Result<Receiver<R>, DetectError> {
+        let (rtx, rrx) = sync_channel(1);
+        self.writing.fetch_add(1, Ordering::AcqRel);
+        let guard = Writing(Arc::clone(&self.writing));
+        self.send(Msg::Call(Box::new(move |a| {
+            let r = f(a);
+            drop(guard);
+            let _ = rtx.send(r);
+        })))?;
+        Ok(rrx)
     }
 
     /// Run `f` on the analytics once every batch sent before is folded, and wait for it.
@@ -90,6 +180,10 @@ impl Folder {
 
     /// Stop the thread once every batch is folded, and take the analytics back.
     pub(crate) fn into_inner(mut self) -> Result<Analytics, DetectError> {
+        {
+            let mut held = self.held.lock().unwrap_or_else(PoisonError::into_inner);
+            self.pass(&mut held, true)?;
+        }
         drop(self.tx.take());
         self.handle
             .take()

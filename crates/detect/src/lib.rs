@@ -56,4 +56,4 @@ pub use config::DetectorConfig;
 pub use detector::{Detector, Finished, StateSize};
 pub use error::DetectError;
 pub use scan::{Scanned, Scanner};
-pub use snapshot::{DETECTOR_SNAPSHOT_VERSION, RestoreReport};
+pub use snapshot::{DETECTOR_SNAPSHOT_VERSION, PendingSnapshot, RestoreReport};

@@ -5,9 +5,17 @@
 //! content checksum) holding the postcard encoding of [`Snap`] followed, when it says so, by
 //! the analytics' own snapshot up to the end of the frame. The correlator's and the
 //! analytics' parts are their own versioned snapshots. The analytics' part (the largest by
-//! far) is written straight into the compressor and never copied whole.
+//! far) is written straight into the compressor on the analytics' own thread and never
+//! copied whole; the caller's thread copies only the small parts
+//! ([`Detector::begin_snapshot`]), so a service goes on detecting meanwhile.
+
+use std::io::{BufWriter, Write as _};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::mpsc::Receiver;
 
 use serde::{Deserialize, Serialize};
+use stormwatch_analytics::Analytics;
 
 use crate::DetectError;
 use crate::detector::Detector;
@@ -19,6 +27,8 @@ pub const DETECTOR_SNAPSHOT_VERSION: u32 = 2;
 const MAGIC: &[u8; 4] = b"SWDT";
 /// Largest decompressed snapshot read back (a snapshot is read from disk: untrusted).
 const MAX_SNAPSHOT_BYTES: usize = 16 << 30;
+/// What the analytics' part is gathered into before it goes to the compressor.
+const WRITE_BUFFER: usize = 1 << 16;
 
 #[derive(Serialize, Deserialize)]
 struct Snap {
@@ -28,6 +38,17 @@ struct Snap {
     ledger: Ledger,
     correlator: Vec<u8>,
     /// The analytics' snapshot follows this header in the frame.
+    analytics: bool,
+}
+
+/// [`Snap`] as written: borrowing what it holds (the same encoding).
+#[derive(Serialize)]
+struct SnapOut<'a> {
+    watermark: Option<i64>,
+    decided_to: Option<i64>,
+    evicted_before: Option<i64>,
+    ledger: &'a Ledger,
+    correlator: &'a Vec<u8>,
     analytics: bool,
 }
 
@@ -50,37 +71,105 @@ fn bad(reason: impl Into<String>) -> DetectError {
     }
 }
 
+/// A snapshot begun by [`Detector::begin_snapshot`]: the state as it was then, finished
+/// on any thread by [`PendingSnapshot::finish`] while the detector goes on.
+#[derive(Debug)]
+#[must_use = "a snapshot is only had by finishing it"]
+pub struct PendingSnapshot {
+    inner: Pending,
+}
+
+#[derive(Debug)]
+enum Pending {
+    Done(Result<Vec<u8>, DetectError>),
+    /// The analytics' thread writes the frame and sends it here.
+    Writing(Receiver<Result<Vec<u8>, DetectError>>),
+}
+
+impl PendingSnapshot {
+    /// Wait for the analytics' part and give the snapshot: the bytes
+    /// [`Detector::snapshot`] would have given at the point it was begun.
+    ///
+    /// # Errors
+    /// [`DetectError::AnalyticsThread`] when the analytics stopped on an internal error;
+    /// [`DetectError::Analytics`] when their state cannot be encoded.
+    pub fn finish(self) -> Result<Vec<u8>, DetectError> {
+        match self.inner {
+            Pending::Done(r) => r,
+            Pending::Writing(rx) => rx.recv().map_err(|_| DetectError::AnalyticsThread {
+                reason: "the built-in analytics stopped while writing a snapshot".to_owned(),
+            })?,
+        }
+    }
+}
+
+/// The frame: the header, then `head` (the postcard [`Snap`]) and the analytics' part
+/// compressed as they are written.
+fn frame(
+    head: &[u8],
+    analytics: Option<&Analytics>,
+    room: &AtomicUsize,
+) -> Result<Vec<u8>, DetectError> {
+    // The last one's size and a little more: snapshots grow slowly.
+    let last = room.load(Ordering::Relaxed);
+    let mut out = Vec::with_capacity((head.len() / 4).max(last + last / 16) + 16);
+    out.extend_from_slice(MAGIC);
+    out.extend_from_slice(&DETECTOR_SNAPSHOT_VERSION.to_le_bytes());
+    let mut enc = zstd::stream::Encoder::new(out, 1).map_err(|e| bad(e.to_string()))?;
+    enc.include_checksum(true).map_err(|e| bad(e.to_string()))?;
+    enc.write_all(head).map_err(|e| bad(e.to_string()))?;
+    let enc = match analytics {
+        Some(a) => a
+            .snapshot_to(BufWriter::with_capacity(WRITE_BUFFER, enc))?
+            .into_inner()
+            .map_err(|e| bad(e.to_string()))?,
+        None => enc,
+    };
+    let out = enc.finish().map_err(|e| bad(e.to_string()))?;
+    room.store(out.len(), Ordering::Relaxed);
+    Ok(out)
+}
+
 impl Detector {
     /// The whole state as bytes to keep: restored into a detector built with the same rules
     /// and settings, it goes on exactly as this one would.
+    /// [`Detector::begin_snapshot`] then [`PendingSnapshot::finish`].
     ///
     /// # Errors
     /// [`DetectError::AnalyticsThread`] when the analytics stopped on an internal error; the
     /// other errors do not happen on in-memory state.
     pub fn snapshot(&self) -> Result<Vec<u8>, DetectError> {
-        let analytics = match &self.analytics {
-            Some(f) => Some(f.call(|a| a.snapshot())??),
-            None => None,
-        };
-        let snap = Snap {
+        self.begin_snapshot()?.finish()
+    }
+
+    /// Begin a snapshot of the state as it is now, without waiting for the analytics' part:
+    /// the correlations, the raised detections and the watermark are copied here (small);
+    /// the analytics write theirs on their own thread, in order with the records given
+    /// before, straight into the compressor. Until they are done the detector goes on: the
+    /// batches it gives them are held (up to a bound) rather than waited for, and the
+    /// analytics' decisions wait for the next [`Detector::advance`] after it.
+    ///
+    /// # Errors
+    /// [`DetectError::AnalyticsThread`] when the analytics stopped on an internal error; the
+    /// other errors do not happen on in-memory state.
+    pub fn begin_snapshot(&self) -> Result<PendingSnapshot, DetectError> {
+        let correlator = self.correlator.snapshot()?;
+        let head = postcard::to_allocvec(&SnapOut {
             watermark: self.watermark,
             decided_to: self.decided_to,
             evicted_before: self.evicted_before,
-            ledger: self.ledger.clone(),
-            correlator: self.correlator.snapshot()?,
-            analytics: analytics.is_some(),
+            ledger: &self.ledger,
+            correlator: &correlator,
+            analytics: self.analytics.is_some(),
+        })
+        .map_err(|e| bad(e.to_string()))?;
+        drop(correlator);
+        let room = Arc::clone(&self.snapshot_len);
+        let inner = match &self.analytics {
+            Some(f) => Pending::Writing(f.write_snapshot(move |a| frame(&head, Some(a), &room))?),
+            None => Pending::Done(frame(&head, None, &room)),
         };
-        let size = analytics.as_ref().map_or(0, Vec::len) + snap.correlator.len();
-        let mut out = Vec::with_capacity(size / 4 + 16);
-        out.extend_from_slice(MAGIC);
-        out.extend_from_slice(&DETECTOR_SNAPSHOT_VERSION.to_le_bytes());
-        let mut enc = zstd::stream::Encoder::new(out, 1).map_err(|e| bad(e.to_string()))?;
-        enc.include_checksum(true).map_err(|e| bad(e.to_string()))?;
-        let mut enc = postcard::to_io(&snap, enc).map_err(|e| bad(e.to_string()))?;
-        if let Some(a) = &analytics {
-            std::io::Write::write_all(&mut enc, a).map_err(|e| bad(e.to_string()))?;
-        }
-        enc.finish().map_err(|e| bad(e.to_string()))
+        Ok(PendingSnapshot { inner })
     }
 
     /// Replace the state with one saved by [`Detector::snapshot`]. Restore into a detector

@@ -58,6 +58,12 @@ impl Live {
         self.det.snapshot()
     }
 
+    /// Begin a snapshot of the state as it is now, finished on another thread (see
+    /// [`stormwatch_detect::Detector::begin_snapshot`]).
+    pub(crate) fn begin_snapshot(&self) -> Result<stormwatch_detect::PendingSnapshot, DetectError> {
+        self.det.begin_snapshot()
+    }
+
     /// Restore a snapshot. On failure the detector is rebuilt fresh (its state would be
     /// unspecified) and `false` returned: the caller reads the journal from its start.
     pub(crate) fn restore(&mut self, snapshot: &[u8]) -> Result<bool, DetectError> {

@@ -10,7 +10,8 @@
 //! - **Detection**: the streaming detector of `stormwatch-detect` with `hunt`'s rules and
 //!   analytics, fed in journal order; the watermark follows the newest record time, never
 //!   beyond the server's clock plus a small skew. Its state is checkpointed with the journal
-//!   position it covers, in the transaction that stores the alerts decided up to there.
+//!   position it covers once the alerts decided up to there are stored, finished and saved
+//!   on a thread of its own while the detector goes on.
 //! - **Alerts**: stored deduplicated by detection id, grouped into incidents, with a status
 //!   (new → acknowledged → closed), notes and history; delivered at least once to sinks
 //!   (signed webhook, RFC 5424 syslog, JSONL file) through a durable outbox with retries and
@@ -38,6 +39,7 @@
 
 mod api;
 mod auth;
+mod checkpoint;
 mod config;
 mod dashboard;
 mod detect;

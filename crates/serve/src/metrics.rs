@@ -57,7 +57,7 @@ pub(crate) struct Metrics {
     pub(crate) checkpoints: AtomicU64,
     /// The last checkpoint's snapshot size (bytes).
     pub(crate) checkpoint_bytes: AtomicU64,
-    /// The last checkpoint's duration (ms).
+    /// The last checkpoint's duration, from begun to saved (ms).
     pub(crate) checkpoint_ms: AtomicU64,
     /// Requests refused because the pipeline was behind.
     pub(crate) throttled: AtomicU64,
@@ -398,7 +398,7 @@ impl Metrics {
             &mut o,
             "stormwatch_checkpoint_seconds",
             "gauge",
-            "Time the last checkpoint took.",
+            "Time the last checkpoint took, from begun to saved (the detector goes on meanwhile).",
         );
         let _ = writeln!(
             o,

@@ -1,7 +1,8 @@
 //! The detector's thread: it takes the journal's batches in order (handed over in memory
 //! when it keeps up, read back from the journal when it does not or after a restart), moves
 //! the watermark, stores what the detector decides with the sinks' outbox in one
-//! transaction, and checkpoints the detector's state with the journal position it covers.
+//! transaction, and checkpoints the detector's state with the journal position it covers
+//! (finished and saved on a thread of its own while it goes on: see [`crate::checkpoint`]).
 
 use std::collections::HashSet;
 use std::sync::Arc;
@@ -16,6 +17,7 @@ use stormwatch_store::{DetectorCheckpoint, Store, Tx, Upserted};
 use tokio::sync::oneshot;
 
 use crate::ServeError;
+use crate::checkpoint::{Checkpointer, Job, Saved};
 use crate::detect::Live;
 use crate::incidents::Incidents;
 use crate::metrics::{Metrics, level_index};
@@ -107,7 +109,10 @@ pub(crate) struct Pipeline {
     incidents: Incidents,
     last_commit: Instant,
     last_checkpoint: Instant,
+    /// The position of the last checkpoint saved.
     checkpointed: i64,
+    /// Finishes and saves checkpoints begun here.
+    checkpoints: Checkpointer,
     last_record: Instant,
     totals: Counts,
 }
@@ -123,6 +128,8 @@ fn nanos(d: Duration) -> i64 {
 /// What the pipeline is built from.
 pub(crate) struct Parts {
     pub(crate) store: Store,
+    /// The checkpoint thread's connection.
+    pub(crate) checkpoint_store: Store,
     pub(crate) live: Live,
     pub(crate) metrics: Arc<Metrics>,
     pub(crate) in_flight: Arc<AtomicU64>,
@@ -139,6 +146,7 @@ impl Pipeline {
     pub(crate) fn recover(p: Parts) -> Result<Pipeline, ServeError> {
         let Parts {
             store,
+            checkpoint_store,
             mut live,
             metrics,
             in_flight,
@@ -201,6 +209,7 @@ impl Pipeline {
             last_commit: Instant::now(),
             last_checkpoint: Instant::now(),
             checkpointed: position,
+            checkpoints: Checkpointer::start(checkpoint_store)?,
             last_record: Instant::now(),
             totals: Counts::default(),
         })
@@ -267,12 +276,14 @@ impl Pipeline {
                     }
                     self.advance()?;
                     if self.position > self.checkpointed
+                        && self.checkpoints.in_flight().is_none()
                         && self.last_checkpoint.elapsed() >= self.timing.checkpoint_interval
                     {
-                        self.try_commit(true);
+                        self.begin_checkpoint();
                     }
                 }
             }
+            self.checkpoint_done(false);
             dirty = self.is_dirty();
             if dirty && self.last_commit.elapsed() >= COMMIT_EVERY {
                 self.try_commit(false);
@@ -289,6 +300,7 @@ impl Pipeline {
     fn stop(mut self) -> Result<(), ServeError> {
         let head = self.store.read().journal_head()?;
         self.catch_up(head)?;
+        self.checkpoint_done(true);
         self.commit(true)?;
         tracing::info!(message = "Detector checkpointed.", position = self.position);
         Ok(())
@@ -377,6 +389,7 @@ impl Pipeline {
         let mut out = Vec::new();
         self.live.flush(&mut out)?;
         self.pending.extend(out);
+        self.checkpoint_done(true);
         self.commit(true)?;
         let t = self.totals;
         Ok(FlushReport {
@@ -386,6 +399,60 @@ impl Pipeline {
             withdrawn: t.withdrawn - before.withdrawn,
             incidents: self.incidents.len(),
         })
+    }
+
+    /// Store what is pending, then begin a checkpoint at the position and hand it to the
+    /// checkpoint thread, which finishes and saves it while batches go on being taken. The
+    /// alerts decided up to the position are stored first: the snapshot counts them as
+    /// raised, so it is begun only once they are.
+    fn begin_checkpoint(&mut self) {
+        self.last_checkpoint = Instant::now();
+        if let Err(e) = self.commit(false) {
+            tracing::error!(message = "Alerts could not be stored; retrying.", error = %e);
+            return;
+        }
+        let begun = Instant::now();
+        let r = self
+            .live
+            .begin_snapshot()
+            .map_err(ServeError::from)
+            .and_then(|snapshot| {
+                self.checkpoints.send(Job {
+                    snapshot,
+                    position: self.position,
+                    max_event: self.max_event,
+                    fingerprint: self.fingerprint.clone(),
+                    begun,
+                })
+            });
+        match r {
+            Ok(()) => tracing::debug!(
+                message = "Detector checkpoint begun.",
+                position = self.position,
+                ms = crate::journal::millis_since(begun)
+            ),
+            Err(e) => tracing::error!(message = "The detector's checkpoint failed.", error = %e),
+        }
+    }
+
+    /// Take the result of the checkpoint in flight when it is done (`wait`: wait for it).
+    fn checkpoint_done(&mut self, wait: bool) {
+        match self.checkpoints.poll(wait) {
+            None => {}
+            Some(Ok(saved)) => self.saved(saved),
+            Some(Err(e)) => {
+                tracing::error!(message = "The detector's checkpoint failed.", error = %e);
+            }
+        }
+    }
+
+    /// A checkpoint was saved.
+    fn saved(&mut self, s: Saved) {
+        self.checkpointed = s.position;
+        let m = &self.metrics;
+        m.checkpoints.fetch_add(1, Ordering::Relaxed);
+        m.checkpoint_bytes.store(s.bytes, Ordering::Relaxed);
+        m.checkpoint_ms.store(s.ms, Ordering::Relaxed);
     }
 
     /// [`Pipeline::commit`], logging a failure (what was pending stays pending).
@@ -400,8 +467,14 @@ impl Pipeline {
     /// with the checkpoint when asked.
     fn commit(&mut self, checkpoint: bool) -> Result<(), ServeError> {
         let started = Instant::now();
-        let snapshot = if checkpoint {
-            Some(self.live.snapshot()?)
+        let checkpoint = if checkpoint {
+            Some(DetectorCheckpoint {
+                position: self.position,
+                max_event: self.max_event.map(Timestamp::from_nanos),
+                fingerprint: self.fingerprint.clone(),
+                saved_at: Timestamp::EPOCH,
+                snapshot: Some(self.live.snapshot()?),
+            })
         } else {
             None
         };
@@ -409,29 +482,21 @@ impl Pipeline {
         let changes = std::mem::take(&mut self.pending);
         let changes_n = changes.len();
         let routes = &self.routes;
-        let (position, max_event, fingerprint) =
-            (self.position, self.max_event, self.fingerprint.clone());
         let result = self.store.write(|tx| {
             let mut counts = Counts::default();
             for c in &changes {
                 apply(tx, c, routes, incidents, &mut counts)?;
             }
             incidents.retie(tx)?;
-            if let Some(snap) = &snapshot {
-                tx.save_checkpoint(&DetectorCheckpoint {
-                    position,
-                    max_event: max_event.map(Timestamp::from_nanos),
-                    fingerprint,
-                    saved_at: Timestamp::EPOCH,
-                    snapshot: Some(snap.clone()),
-                })?;
+            if let Some(cp) = &checkpoint {
+                tx.save_checkpoint(cp)?;
             }
             Ok(counts)
         });
         tracing::debug!(
             message = "Detector commit.",
             changes = changes_n,
-            checkpoint,
+            checkpoint = checkpoint.is_some(),
             ms = crate::journal::millis_since(started)
         );
         match result {
@@ -449,14 +514,13 @@ impl Pipeline {
                 if counts.queued > 0 {
                     self.sink_wake.wake_all();
                 }
-                if let Some(snap) = snapshot {
+                if let Some(cp) = checkpoint {
                     self.last_checkpoint = Instant::now();
-                    self.checkpointed = position;
-                    m.checkpoints.fetch_add(1, Ordering::Relaxed);
-                    m.checkpoint_bytes
-                        .store(snap.len() as u64, Ordering::Relaxed);
-                    m.checkpoint_ms
-                        .store(crate::journal::millis_since(started), Ordering::Relaxed);
+                    self.saved(Saved {
+                        position: cp.position,
+                        bytes: cp.snapshot.as_ref().map_or(0, |s| s.len() as u64),
+                        ms: crate::journal::millis_since(started),
+                    });
                 }
                 Ok(())
             }

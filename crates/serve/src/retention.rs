@@ -23,10 +23,7 @@ pub(crate) fn prune(
     let now = crate::now().nanos();
     // Only what a checkpoint with a snapshot covers may go: the detector needs the rest
     // to come back after a restart.
-    let covered = match store.read().checkpoint_state()? {
-        Some(c) if c.snapshot.is_some() => c.position,
-        _ => 0,
-    };
+    let covered = store.read().snapshot_position()?;
     let cut = RetentionCut {
         alerts_before: r.alerts.map(|d| now.saturating_sub(nanos(d))),
         batches_before: r.records.map(|d| now.saturating_sub(nanos(d))),

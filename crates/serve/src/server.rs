@@ -268,6 +268,7 @@ async fn serve(
     let dashboard = crate::dashboard::Dash::new(live.rules(), config.tls.is_some());
     let pipeline = Pipeline::recover(Parts {
         store: open(&dir, Some(64 << 10), &gate)?,
+        checkpoint_store: open(&dir, None, &gate)?,
         live,
         metrics: Arc::clone(&metrics),
         in_flight: Arc::clone(&in_flight),

@@ -1,5 +1,6 @@
 //! The detector's checkpoint: its state snapshot with the journal position it covers, saved
-//! in the transaction that stores the alerts it raised up to there.
+//! once the alerts it raised up to there are stored (on SIGTERM and flush, in the same
+//! transaction).
 
 use rusqlite::OptionalExtension;
 use stormwatch_core::Timestamp;
@@ -72,6 +73,24 @@ impl Tx<'_> {
             )
             .optional()
             .map_err(sql("read detector checkpoint"))
+    }
+
+    /// The journal position a saved snapshot covers (0 when none is saved), without reading
+    /// the snapshot.
+    ///
+    /// # Errors
+    /// The read fails.
+    pub fn snapshot_position(&self) -> Result<i64, StoreError> {
+        Ok(self
+            .conn
+            .query_row(
+                "SELECT position FROM detector_state WHERE id = 1 AND snapshot IS NOT NULL",
+                [],
+                |r| r.get(0),
+            )
+            .optional()
+            .map_err(sql("read detector checkpoint"))?
+            .unwrap_or(0))
     }
 
     /// The journal position of the saved checkpoint (0 when none).

@@ -269,6 +269,30 @@ fn journal_record_ids_checkpoint_and_retention() {
     })
     .unwrap();
     assert_eq!(s.read().checkpoint_position().unwrap(), id1);
+    assert_eq!(s.read().snapshot_position().unwrap(), id1);
+    // A checkpoint without a snapshot covers nothing retention may remove.
+    s.write(|tx| {
+        tx.save_checkpoint(&DetectorCheckpoint {
+            position: id2,
+            max_event: None,
+            fingerprint: "f".into(),
+            saved_at: Timestamp::EPOCH,
+            snapshot: None,
+        })
+    })
+    .unwrap();
+    assert_eq!(s.read().checkpoint_position().unwrap(), id2);
+    assert_eq!(s.read().snapshot_position().unwrap(), 0);
+    s.write(|tx| {
+        tx.save_checkpoint(&DetectorCheckpoint {
+            position: id1,
+            max_event: None,
+            fingerprint: "f".into(),
+            saved_at: Timestamp::EPOCH,
+            snapshot: Some(b"state".to_vec()),
+        })
+    })
+    .unwrap();
     // Only batches the checkpoint covers go; record ids of old days go.
     let p = s
         .write(|tx| {
