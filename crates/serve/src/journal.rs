@@ -1,9 +1,16 @@
 //! The journal writer: one thread that makes accepted records durable. Requests that arrive
 //! together are committed in one transaction (one sync of the write-ahead log); each is
 //! answered only after that commit, and its new records go on to the detector.
+//!
+//! An HTTP body takes its batch id before it is read ([`reserve`]): its records are named
+//! (`ingest/<id>`) and scanned by the detector's rules as they are parsed, on the request's
+//! threads, as the journal will name them. The writer commits batches in id order (a body
+//! still being read holds back those after it; one given up frees its id), so the detector
+//! takes them in the order they are durable.
 
+use std::collections::BTreeMap;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 use std::sync::mpsc::{SyncSender, TrySendError};
 use std::time::Instant;
 
@@ -40,9 +47,35 @@ impl Kind {
     }
 }
 
+/// The records of an append.
+#[derive(Debug)]
+pub(crate) enum Records {
+    /// Good records (body lines), for the detector to scan.
+    Events(Vec<Event>),
+    /// Good records already scanned as they were read, under the name of the batch id
+    /// reserved for them.
+    Scanned {
+        /// What the detector's scanner made of them, in runs in body order.
+        runs: Vec<stormwatch_detect::Scanned>,
+        /// Each record's key ([`crate::ingest::record_key`]) and body line, in order.
+        keys: Vec<(Option<[u8; 16]>, u64)>,
+    },
+}
+
+impl Records {
+    fn len(&self) -> usize {
+        match self {
+            Records::Events(e) => e.len(),
+            Records::Scanned { keys, .. } => keys.len(),
+        }
+    }
+}
+
 /// One body or file chunk to make durable.
 #[derive(Debug)]
 pub(crate) struct Append {
+    /// The batch id reserved for it (HTTP); `None`: the next when it reaches the writer.
+    pub(crate) id: Option<Reservation>,
     pub(crate) source: String,
     pub(crate) kind: Kind,
     /// The records' location name: a watched file's path; empty for HTTP (the batch is named
@@ -55,8 +88,7 @@ pub(crate) struct Append {
     pub(crate) stored: Vec<u8>,
     /// Bytes received (for counts).
     pub(crate) bytes_received: u64,
-    /// Good records (body lines).
-    pub(crate) events: Vec<Event>,
+    pub(crate) records: Records,
     pub(crate) skipped: u64,
     pub(crate) errors: Vec<stormwatch_core::RecordError>,
     pub(crate) last_line: u64,
@@ -82,6 +114,8 @@ pub(crate) struct Appended {
 pub(crate) enum JournalMsg {
     /// Make this durable.
     Append(Box<Append>),
+    /// A reserved batch id that makes no batch (its body was refused or given up).
+    Skip(i64),
     /// Commit what came before, then stop (what comes after is refused).
     Close,
 }
@@ -89,12 +123,64 @@ pub(crate) enum JournalMsg {
 /// The sending side, for HTTP handlers and the folder watcher.
 pub(crate) type JournalTx = mpsc::Sender<JournalMsg>;
 
+/// The next batch id to give out (shared by [`reserve`] and the writer).
+pub(crate) type BatchIds = Arc<AtomicI64>;
+
+/// A batch id taken before a body is read. Dropped without being appended, it tells the
+/// writer the id makes no batch (so the batches after it are not held back).
+#[derive(Debug)]
+pub(crate) struct Reservation {
+    id: i64,
+    tx: Option<JournalTx>,
+}
+
+impl Reservation {
+    pub(crate) fn id(&self) -> i64 {
+        self.id
+    }
+
+    /// The id, the reservation kept (it is being appended).
+    fn keep(mut self) -> i64 {
+        self.tx = None;
+        self.id
+    }
+}
+
+impl Drop for Reservation {
+    fn drop(&mut self) {
+        let Some(tx) = self.tx.take() else { return };
+        match tx.try_send(JournalMsg::Skip(self.id)) {
+            Ok(()) | Err(mpsc::error::TrySendError::Closed(_)) => {}
+            Err(mpsc::error::TrySendError::Full(m)) => {
+                // The writer waits for this id: the skip must reach it.
+                if let Ok(h) = tokio::runtime::Handle::try_current() {
+                    h.spawn(async move {
+                        let _ = tx.send(m).await;
+                    });
+                } else {
+                    let _ = tx.blocking_send(m);
+                }
+            }
+        }
+    }
+}
+
+/// Take the next batch id for a body about to be read.
+pub(crate) fn reserve(ids: &BatchIds, tx: &JournalTx) -> Reservation {
+    Reservation {
+        id: ids.fetch_add(1, Ordering::Relaxed),
+        tx: Some(tx.clone()),
+    }
+}
+
 /// What the writer hands on.
 pub(crate) struct Writer {
     pub(crate) store: Store,
     pub(crate) metrics: Arc<Metrics>,
     pub(crate) detector: SyncSender<Msg>,
     pub(crate) in_flight: Arc<AtomicU64>,
+    /// Shared with [`reserve`]; its value when the writer starts is the first id it waits for.
+    pub(crate) ids: BatchIds,
 }
 
 /// Days since the epoch of `ns`.
@@ -115,37 +201,83 @@ struct Prepared {
     batch: Option<(i64, String)>,
 }
 
+/// Appends waiting for their turn (by batch id; `None`: the id makes no batch).
+type Waiting = BTreeMap<i64, Option<Append>>;
+
 impl Writer {
-    /// Run until every sender is gone.
+    /// Run until every sender is gone or the writer is closed.
     pub(crate) fn run(mut self, mut rx: mpsc::Receiver<JournalMsg>) {
-        while let Some(JournalMsg::Append(first)) = rx.blocking_recv() {
-            let mut group = vec![*first];
-            let mut bytes: usize = group[0].stored.len();
-            let mut closing = false;
-            while group.len() < GROUP && bytes < GROUP_BYTES {
-                match rx.try_recv() {
-                    Ok(JournalMsg::Append(a)) => {
-                        bytes += a.stored.len();
-                        group.push(*a);
-                    }
-                    Ok(JournalMsg::Close) => {
-                        closing = true;
-                        break;
-                    }
-                    Err(_) => break,
-                }
+        let mut next = self.ids.load(Ordering::Relaxed);
+        let mut waiting = Waiting::new();
+        let mut closing = false;
+        while !closing {
+            let Some(msg) = rx.blocking_recv() else { break };
+            closing = self.take(msg, &mut waiting);
+            // What else has come, without waiting.
+            while !closing && let Ok(m) = rx.try_recv() {
+                closing = self.take(m, &mut waiting);
             }
-            self.commit(group);
-            if closing {
-                break;
-            }
+            self.commit_ready(&mut waiting, &mut next, closing);
         }
         // Anything sent after the close is refused: its sender hears the records were not
         // made durable.
         rx.close();
+        self.commit_ready(&mut waiting, &mut next, true);
     }
 
-    fn commit(&mut self, group: Vec<Append>) {
+    /// Queue a message by its batch id; `true` on close.
+    fn take(&self, msg: JournalMsg, waiting: &mut Waiting) -> bool {
+        match msg {
+            JournalMsg::Append(mut a) => {
+                let id = match a.id.take() {
+                    Some(r) => r.keep(),
+                    None => self.ids.fetch_add(1, Ordering::Relaxed),
+                };
+                waiting.insert(id, Some(*a));
+                false
+            }
+            JournalMsg::Skip(id) => {
+                waiting.insert(id, None);
+                false
+            }
+            JournalMsg::Close => true,
+        }
+    }
+
+    /// Commit the appends whose turn it is, in id order, in groups; with `all`, every one
+    /// waiting (the ids missing will not come).
+    fn commit_ready(&mut self, waiting: &mut Waiting, next: &mut i64, all: bool) {
+        loop {
+            let mut group = Vec::new();
+            let mut bytes = 0;
+            while group.len() < GROUP && bytes < GROUP_BYTES {
+                let Some(entry) = waiting.first_entry() else {
+                    break;
+                };
+                let id = *entry.key();
+                if id > *next && !all {
+                    break;
+                }
+                *next = (*next).max(id + 1);
+                if let Some(a) = entry.remove() {
+                    bytes += a.stored.len();
+                    group.push((id, a));
+                }
+            }
+            if group.is_empty() {
+                if waiting
+                    .first_key_value()
+                    .is_none_or(|(id, _)| *id > *next && !all)
+                {
+                    return;
+                }
+                continue;
+            }
+            self.commit(group);
+        }
+    }
+
+    fn commit(&mut self, group: Vec<(i64, Append)>) {
         let today = day_of(now_ns());
         let t0 = Instant::now();
         let n_group = group.len();
@@ -155,24 +287,38 @@ impl Writer {
             t_locked = Some(t0.elapsed());
             tx.seen_day(today)?;
             let mut out = Vec::with_capacity(group.len());
-            for a in group {
-                let mut keep = Vec::with_capacity(a.events.len());
+            for (id, a) in group {
+                let mut keep = Vec::with_capacity(a.records.len());
                 let mut dup_lines = Vec::new();
                 let mut duplicates = 0;
-                for e in &a.events {
-                    let fresh = match crate::ingest::record_key(e) {
+                let mut check = |key: Option<[u8; 16]>, line: u64| {
+                    let fresh = match key {
                         Some(k) => tx.mark_seen(&k)?,
                         None => true,
                     };
                     if !fresh {
                         duplicates += 1;
-                        dup_lines.push(e.loc.line);
+                        dup_lines.push(line);
                     }
                     keep.push(fresh);
+                    Ok::<_, stormwatch_store::StoreError>(())
+                };
+                match &a.records {
+                    Records::Events(events) => {
+                        for e in events {
+                            check(crate::ingest::record_key(e), e.loc.line)?;
+                        }
+                    }
+                    Records::Scanned { keys, .. } => {
+                        for (k, line) in keys {
+                            check(*k, *line)?;
+                        }
+                    }
                 }
-                let new = a.events.len() as u64 - duplicates;
+                let new = a.records.len() as u64 - duplicates;
                 let batch = if new > 0 {
                     Some(tx.append_batch(&NewBatch {
+                        id: Some(id),
                         source: &a.source,
                         kind: a.kind.as_str(),
                         name: &a.name,
@@ -285,34 +431,59 @@ impl Writer {
         let Some((id, name)) = batch else { return };
         m.committed_records.fetch_add(new, Ordering::Relaxed);
         m.journal_head.fetch_max(id, Ordering::Relaxed);
-        let events = take_new(
-            std::mem::take(&mut append.events),
-            &keep,
-            &name,
-            append.first_line,
-        );
-        let bytes: u64 = events.iter().map(|e| e.raw.len() as u64 + 256).sum();
+        let records = std::mem::replace(&mut append.records, Records::Events(Vec::new()));
+        let (msg, bytes) = match records {
+            Records::Events(events) => {
+                let events = take_new(events, &keep, &name, append.first_line);
+                let bytes: u64 = events.iter().map(|e| e.raw.len() as u64 + 256).sum();
+                (
+                    Msg::Batch {
+                        id,
+                        committed_at,
+                        events,
+                        bytes,
+                    },
+                    bytes,
+                )
+            }
+            // Scanned with the records sent before: the detector reads the new ones back from
+            // the journal (which keeps which lines were left out).
+            Records::Scanned { .. } if duplicates > 0 => {
+                let _ = self.detector.try_send(Msg::Wake);
+                return;
+            }
+            Records::Scanned { runs, .. } => {
+                let bytes = new * SCANNED_RECORD_BYTES;
+                (
+                    Msg::Scanned {
+                        id,
+                        committed_at,
+                        runs,
+                        records: new,
+                        bytes,
+                    },
+                    bytes,
+                )
+            }
+        };
         if self.in_flight.load(Ordering::Relaxed) + bytes > IN_FLIGHT_BYTES {
             // The detector is behind: it reads this batch back from the journal.
             let _ = self.detector.try_send(Msg::Wake);
             return;
         }
         self.in_flight.fetch_add(bytes, Ordering::Relaxed);
-        match self.detector.try_send(Msg::Batch {
-            id,
-            committed_at,
-            events,
-            bytes,
-        }) {
+        match self.detector.try_send(msg) {
             Ok(()) => {}
-            Err(TrySendError::Full(Msg::Batch { bytes, .. }))
-            | Err(TrySendError::Disconnected(Msg::Batch { bytes, .. })) => {
+            Err(TrySendError::Full(_) | TrySendError::Disconnected(_)) => {
                 self.in_flight.fetch_sub(bytes, Ordering::Relaxed);
             }
-            Err(_) => {}
         }
     }
 }
+
+/// What a scanned record is counted for in the in-memory budget (what the rules and the
+/// analytics keep of it).
+const SCANNED_RECORD_BYTES: u64 = 512;
 
 /// The new records of a batch, located as the journal names them: `name` and lines counted
 /// from `first_line`.
