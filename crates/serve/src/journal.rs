@@ -2,11 +2,15 @@
 //! together are committed in one transaction (one sync of the write-ahead log); each is
 //! answered only after that commit, and its new records go on to the detector.
 //!
-//! An HTTP body takes its batch id before it is read ([`reserve`]): its records are named
-//! (`ingest/<id>`) and scanned by the detector's rules as they are parsed, on the request's
-//! threads, as the journal will name them. The writer commits batches in id order (a body
-//! still being read holds back those after it; one given up frees its id), so the detector
-//! takes them in the order they are durable.
+//! An HTTP body takes its place in the writer's order before it is parsed ([`reserve`]), and
+//! with it the batch id it will get if every body before it makes a batch: its records are
+//! named (`ingest/<id>`) and scanned by the detector's rules as they are parsed, on the
+//! request's threads, as the journal will name them. The writer commits in that order (a body
+//! still being parsed holds back those after it; one given up frees its place) and gives batch
+//! ids densely, as before, so that the same bodies make the same batches however often they
+//! are sent. When a body before it made no batch (all its records sent before, or none
+//! readable) the id foreseen is not the one given: the detector then reads that batch back
+//! from the journal, as it does after a restart.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -53,7 +57,7 @@ pub(crate) enum Records {
     /// Good records (body lines), for the detector to scan.
     Events(Vec<Event>),
     /// Good records already scanned as they were read, under the name of the batch id
-    /// reserved for them.
+    /// foreseen for them.
     Scanned {
         /// What the detector's scanner made of them, in runs in body order.
         runs: Vec<stormwatch_detect::Scanned>,
@@ -74,7 +78,8 @@ impl Records {
 /// One body or file chunk to make durable.
 #[derive(Debug)]
 pub(crate) struct Append {
-    /// The batch id reserved for it (HTTP); `None`: the next when it reaches the writer.
+    /// Its place in the writer's order and the batch id foreseen (HTTP); `None`: the next
+    /// place when it reaches the writer.
     pub(crate) id: Option<Reservation>,
     pub(crate) source: String,
     pub(crate) kind: Kind,
@@ -114,7 +119,7 @@ pub(crate) struct Appended {
 pub(crate) enum JournalMsg {
     /// Make this durable.
     Append(Box<Append>),
-    /// A reserved batch id that makes no batch (its body was refused or given up).
+    /// A place in the writer's order given up (its body was refused or its request dropped).
     Skip(i64),
     /// Commit what came before, then stop (what comes after is refused).
     Close,
@@ -123,33 +128,56 @@ pub(crate) enum JournalMsg {
 /// The sending side, for HTTP handlers and the folder watcher.
 pub(crate) type JournalTx = mpsc::Sender<JournalMsg>;
 
-/// The next batch id to give out (shared by [`reserve`] and the writer).
-pub(crate) type BatchIds = Arc<AtomicI64>;
+/// Places in the writer's order (shared by [`reserve`] and the writer).
+#[derive(Debug, Default)]
+pub(crate) struct Order {
+    /// The next place to give out.
+    next: AtomicI64,
+    /// The batch id the writer will give the body at a place, minus the place, as of the
+    /// places committed so far (it shrinks by one for each place that makes no batch).
+    shift: AtomicI64,
+}
 
-/// A batch id taken before a body is read. Dropped without being appended, it tells the
-/// writer the id makes no batch (so the batches after it are not held back).
+/// The writer's order, shared.
+pub(crate) type BatchIds = Arc<Order>;
+
+impl Order {
+    /// Places start at the next batch id (the shift is then zero).
+    pub(crate) fn starting_at(next_batch_id: i64) -> Order {
+        Order {
+            next: AtomicI64::new(next_batch_id),
+            shift: AtomicI64::new(0),
+        }
+    }
+}
+
+/// A place in the writer's order taken before a body is parsed, with the batch id foreseen.
+/// Dropped without being appended, it tells the writer the place is given up (so the
+/// appends after it are not held back).
 #[derive(Debug)]
 pub(crate) struct Reservation {
+    place: i64,
     id: i64,
     tx: Option<JournalTx>,
 }
 
 impl Reservation {
+    /// The batch id foreseen.
     pub(crate) fn id(&self) -> i64 {
         self.id
     }
 
-    /// The id, the reservation kept (it is being appended).
-    fn keep(mut self) -> i64 {
+    /// The place and the id foreseen, the reservation kept (it is being appended).
+    fn keep(mut self) -> (i64, i64) {
         self.tx = None;
-        self.id
+        (self.place, self.id)
     }
 }
 
 impl Drop for Reservation {
     fn drop(&mut self) {
         let Some(tx) = self.tx.take() else { return };
-        match tx.try_send(JournalMsg::Skip(self.id)) {
+        match tx.try_send(JournalMsg::Skip(self.place)) {
             Ok(()) | Err(mpsc::error::TrySendError::Closed(_)) => {}
             Err(mpsc::error::TrySendError::Full(m)) => {
                 // The writer waits for this id: the skip must reach it.
@@ -165,10 +193,12 @@ impl Drop for Reservation {
     }
 }
 
-/// Take the next batch id for a body about to be read.
-pub(crate) fn reserve(ids: &BatchIds, tx: &JournalTx) -> Reservation {
+/// Take the next place in the writer's order for a body about to be parsed.
+pub(crate) fn reserve(order: &BatchIds, tx: &JournalTx) -> Reservation {
+    let place = order.next.fetch_add(1, Ordering::SeqCst);
     Reservation {
-        id: ids.fetch_add(1, Ordering::Relaxed),
+        place,
+        id: place + order.shift.load(Ordering::SeqCst),
         tx: Some(tx.clone()),
     }
 }
@@ -179,7 +209,8 @@ pub(crate) struct Writer {
     pub(crate) metrics: Arc<Metrics>,
     pub(crate) detector: SyncSender<Msg>,
     pub(crate) in_flight: Arc<AtomicU64>,
-    /// Shared with [`reserve`]; its value when the writer starts is the first id it waits for.
+    /// Shared with [`reserve`]; its next place when the writer starts is the first it waits
+    /// for, and the next batch id.
     pub(crate) ids: BatchIds,
 }
 
@@ -195,19 +226,23 @@ fn now_ns() -> i64 {
 /// A prepared append: which of its records are new.
 struct Prepared {
     append: Append,
+    /// The batch id foreseen when its records were scanned.
+    foreseen: Option<i64>,
     keep: Vec<bool>,
     duplicates: u64,
     new: u64,
     batch: Option<(i64, String)>,
 }
 
-/// Appends waiting for their turn (by batch id; `None`: the id makes no batch).
-type Waiting = BTreeMap<i64, Option<Append>>;
+/// Appends waiting for their turn, by place, with the batch id foreseen (`None`: the place
+/// was given up).
+type Waiting = BTreeMap<i64, Option<(Option<i64>, Append)>>;
 
 impl Writer {
     /// Run until every sender is gone or the writer is closed.
     pub(crate) fn run(mut self, mut rx: mpsc::Receiver<JournalMsg>) {
-        let mut next = self.ids.load(Ordering::Relaxed);
+        let mut next = self.ids.next.load(Ordering::SeqCst);
+        let mut next_id = next;
         let mut waiting = Waiting::new();
         let mut closing = false;
         while !closing {
@@ -217,23 +252,26 @@ impl Writer {
             while !closing && let Ok(m) = rx.try_recv() {
                 closing = self.take(m, &mut waiting);
             }
-            self.commit_ready(&mut waiting, &mut next, closing);
+            self.commit_ready(&mut waiting, &mut next, &mut next_id, closing);
         }
         // Anything sent after the close is refused: its sender hears the records were not
         // made durable.
         rx.close();
-        self.commit_ready(&mut waiting, &mut next, true);
+        self.commit_ready(&mut waiting, &mut next, &mut next_id, true);
     }
 
     /// Queue a message by its batch id; `true` on close.
     fn take(&self, msg: JournalMsg, waiting: &mut Waiting) -> bool {
         match msg {
             JournalMsg::Append(mut a) => {
-                let id = match a.id.take() {
-                    Some(r) => r.keep(),
-                    None => self.ids.fetch_add(1, Ordering::Relaxed),
+                let (place, foreseen) = match a.id.take() {
+                    Some(r) => {
+                        let (place, id) = r.keep();
+                        (place, Some(id))
+                    }
+                    None => (self.ids.next.fetch_add(1, Ordering::SeqCst), None),
                 };
-                waiting.insert(id, Some(*a));
+                waiting.insert(place, Some((foreseen, *a)));
                 false
             }
             JournalMsg::Skip(id) => {
@@ -244,9 +282,16 @@ impl Writer {
         }
     }
 
-    /// Commit the appends whose turn it is, in id order, in groups; with `all`, every one
-    /// waiting (the ids missing will not come).
-    fn commit_ready(&mut self, waiting: &mut Waiting, next: &mut i64, all: bool) {
+    /// Commit the appends whose turn it is, in order, in groups; with `all`, every one
+    /// waiting (the places missing will not come). `next` is the next place, `next_id` the
+    /// next batch id.
+    fn commit_ready(
+        &mut self,
+        waiting: &mut Waiting,
+        next: &mut i64,
+        next_id: &mut i64,
+        all: bool,
+    ) {
         loop {
             let mut group = Vec::new();
             let mut bytes = 0;
@@ -254,30 +299,33 @@ impl Writer {
                 let Some(entry) = waiting.first_entry() else {
                     break;
                 };
-                let id = *entry.key();
-                if id > *next && !all {
+                let place = *entry.key();
+                if place > *next && !all {
                     break;
                 }
-                *next = (*next).max(id + 1);
-                if let Some(a) = entry.remove() {
+                *next = (*next).max(place + 1);
+                if let Some((foreseen, a)) = entry.remove() {
                     bytes += a.stored.len();
-                    group.push((id, a));
+                    group.push((foreseen, a));
                 }
             }
-            if group.is_empty() {
-                if waiting
-                    .first_key_value()
-                    .is_none_or(|(id, _)| *id > *next && !all)
-                {
-                    return;
-                }
-                continue;
+            if !group.is_empty() {
+                *next_id = self.commit(group, *next_id);
             }
-            self.commit(group);
+            // The places after these get the batch ids their place says, shifted by the
+            // places that made no batch.
+            self.ids.shift.store(*next_id - *next, Ordering::SeqCst);
+            if waiting
+                .first_key_value()
+                .is_none_or(|(place, _)| *place > *next && !all)
+            {
+                return;
+            }
         }
     }
 
-    fn commit(&mut self, group: Vec<(i64, Append)>) {
+    /// Commit a group, its batches taking ids from `next_id` on; returns the next batch id.
+    fn commit(&mut self, group: Vec<(Option<i64>, Append)>, next_id: i64) -> i64 {
         let today = day_of(now_ns());
         let t0 = Instant::now();
         let n_group = group.len();
@@ -287,7 +335,8 @@ impl Writer {
             t_locked = Some(t0.elapsed());
             tx.seen_day(today)?;
             let mut out = Vec::with_capacity(group.len());
-            for (id, a) in group {
+            let mut id = next_id;
+            for (foreseen, a) in group {
                 let mut keep = Vec::with_capacity(a.records.len());
                 let mut dup_lines = Vec::new();
                 let mut duplicates = 0;
@@ -317,8 +366,9 @@ impl Writer {
                 }
                 let new = a.records.len() as u64 - duplicates;
                 let batch = if new > 0 {
+                    id += 1;
                     Some(tx.append_batch(&NewBatch {
-                        id: Some(id),
+                        id: Some(id - 1),
                         source: &a.source,
                         kind: a.kind.as_str(),
                         name: &a.name,
@@ -372,21 +422,22 @@ impl Writer {
                 t_body = Some(t0.elapsed());
                 out.push(Prepared {
                     append: a,
+                    foreseen,
                     keep,
                     duplicates,
                     new,
                     batch,
                 });
             }
-            Ok(out)
+            Ok((out, id))
         });
-        let prepared = match result {
+        let (prepared, next_id) = match result {
             Ok(p) => p,
             Err(e) => {
                 tracing::error!(message = "Records could not be made durable.", error = %e);
                 // Nothing of the group was kept: every sender hears so (HTTP answers 503).
                 // The group's appends are gone with this error; their senders retry.
-                return;
+                return next_id;
             }
         };
         tracing::debug!(
@@ -400,11 +451,13 @@ impl Writer {
         for p in prepared {
             self.hand_on(p, committed_at);
         }
+        next_id
     }
 
     fn hand_on(&mut self, p: Prepared, committed_at: i64) {
         let Prepared {
             mut append,
+            foreseen,
             keep,
             duplicates,
             new,
@@ -446,9 +499,10 @@ impl Writer {
                     bytes,
                 )
             }
-            // Scanned with the records sent before: the detector reads the new ones back from
-            // the journal (which keeps which lines were left out).
-            Records::Scanned { .. } if duplicates > 0 => {
+            // Scanned with the records sent before, or under another batch id than the one
+            // given: the detector reads the batch back from the journal (which keeps which
+            // lines were left out).
+            Records::Scanned { .. } if duplicates > 0 || foreseen != Some(id) => {
                 let _ = self.detector.try_send(Msg::Wake);
                 return;
             }

@@ -296,7 +296,7 @@ async fn serve(
     // The journal writer.
     let (journal_tx, journal_rx) = tokio::sync::mpsc::channel(QUEUE);
     let writer_store = open(&dir, Some(64 << 10), &gate)?;
-    let batch_ids = Arc::new(std::sync::atomic::AtomicI64::new(
+    let batch_ids = Arc::new(crate::journal::Order::starting_at(
         writer_store.read().next_batch_id()?,
     ));
     let writer = Writer {
