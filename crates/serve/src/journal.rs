@@ -131,6 +131,8 @@ pub(crate) type JournalTx = mpsc::Sender<JournalMsg>;
 /// Places in the writer's order (shared by [`reserve`] and the writer).
 #[derive(Debug, Default)]
 pub(crate) struct Order {
+    /// The first place (and the next batch id when the service started).
+    first: i64,
     /// The next place to give out.
     next: AtomicI64,
     /// The batch id the writer will give the body at a place, minus the place, as of the
@@ -145,6 +147,7 @@ impl Order {
     /// Places start at the next batch id (the shift is then zero).
     pub(crate) fn starting_at(next_batch_id: i64) -> Order {
         Order {
+            first: next_batch_id,
             next: AtomicI64::new(next_batch_id),
             shift: AtomicI64::new(0),
         }
@@ -209,8 +212,8 @@ pub(crate) struct Writer {
     pub(crate) metrics: Arc<Metrics>,
     pub(crate) detector: SyncSender<Msg>,
     pub(crate) in_flight: Arc<AtomicU64>,
-    /// Shared with [`reserve`]; its next place when the writer starts is the first it waits
-    /// for, and the next batch id.
+    /// Shared with [`reserve`]; its first place is the first the writer waits for, and the
+    /// next batch id.
     pub(crate) ids: BatchIds,
 }
 
@@ -241,7 +244,7 @@ type Waiting = BTreeMap<i64, Option<(Option<i64>, Append)>>;
 impl Writer {
     /// Run until every sender is gone or the writer is closed.
     pub(crate) fn run(mut self, mut rx: mpsc::Receiver<JournalMsg>) {
-        let mut next = self.ids.next.load(Ordering::SeqCst);
+        let mut next = self.ids.first;
         let mut next_id = next;
         let mut waiting = Waiting::new();
         let mut closing = false;
@@ -594,4 +597,106 @@ pub(crate) async fn append(tx: &JournalTx, mut a: Append) -> Result<Appended, St
 /// Elapsed since `t`, in milliseconds.
 pub(crate) fn millis_since(t: Instant) -> u64 {
     u64::try_from(t.elapsed().as_millis()).unwrap_or(u64::MAX)
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    fn body(
+        r: Option<Reservation>,
+        key: u8,
+    ) -> (Box<Append>, oneshot::Receiver<Result<Appended, String>>) {
+        let (reply, rx) = oneshot::channel();
+        let a = Append {
+            id: r,
+            source: "http".into(),
+            kind: Kind::Http,
+            name: String::new(),
+            first_line: 1,
+            format: None,
+            stored: b"{}\n".to_vec(),
+            bytes_received: 3,
+            records: Records::Scanned {
+                runs: Vec::new(),
+                keys: vec![(Some([key; 16]), 1)],
+            },
+            skipped: 0,
+            errors: Vec::new(),
+            last_line: 1,
+            newest: None,
+            file: None,
+            reply: Some(reply),
+        };
+        (Box::new(a), rx)
+    }
+
+    /// What the detector is sent for a batch: `Some(id)` what was scanned, `None` a wake to
+    /// read it back from the journal.
+    fn handed(det: &std::sync::mpsc::Receiver<Msg>) -> Option<i64> {
+        match det
+            .recv_timeout(std::time::Duration::from_secs(10))
+            .unwrap()
+        {
+            Msg::Scanned { id, .. } => Some(id),
+            Msg::Wake => None,
+            _ => panic!("unexpected message"),
+        }
+    }
+
+    #[test]
+    fn batches_in_place_order_with_dense_ids_and_foreseen_ones_checked() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path()).unwrap();
+        let order = Arc::new(Order::starting_at(store.read().next_batch_id().unwrap()));
+        let (det_tx, det) = std::sync::mpsc::sync_channel(16);
+        let writer = Writer {
+            store,
+            metrics: Arc::new(Metrics::default()),
+            detector: det_tx,
+            in_flight: Arc::new(AtomicU64::new(0)),
+            ids: Arc::clone(&order),
+        };
+        let (tx, rx) = mpsc::channel(QUEUE);
+        let thread = std::thread::spawn(move || writer.run(rx));
+
+        // Two bodies take places 1 and 2; the second is parsed first and waits for the first,
+        // which is given up: the second gets batch 1, not the 2 it foresaw, so the detector
+        // reads it back from the journal.
+        let (r1, r2) = (reserve(&order, &tx), reserve(&order, &tx));
+        assert_eq!((r1.id(), r2.id()), (1, 2));
+        let (a, b_reply) = body(Some(r2), 1);
+        tx.blocking_send(JournalMsg::Append(a)).unwrap();
+        drop(r1);
+        assert_eq!(b_reply.blocking_recv().unwrap().unwrap().batch, Some(1));
+        assert_eq!(handed(&det), None);
+
+        // Places taken now foresee the ids the writer gives.
+        let r3 = reserve(&order, &tx);
+        assert_eq!(r3.id(), 2);
+        let (a, reply) = body(Some(r3), 2);
+        tx.blocking_send(JournalMsg::Append(a)).unwrap();
+        assert_eq!(reply.blocking_recv().unwrap().unwrap().batch, Some(2));
+        assert_eq!(handed(&det), Some(2));
+
+        // A body of records sent before makes no batch and takes no id.
+        let (a, reply) = body(Some(reserve(&order, &tx)), 1);
+        tx.blocking_send(JournalMsg::Append(a)).unwrap();
+        let got = reply.blocking_recv().unwrap().unwrap();
+        assert_eq!((got.batch, got.duplicates), (None, 1));
+        let (a, reply) = body(Some(reserve(&order, &tx)), 3);
+        tx.blocking_send(JournalMsg::Append(a)).unwrap();
+        assert_eq!(reply.blocking_recv().unwrap().unwrap().batch, Some(3));
+        assert_eq!(handed(&det), Some(3));
+
+        // An append without a place (a watched file) takes the next one.
+        let (a, reply) = body(None, 4);
+        tx.blocking_send(JournalMsg::Append(a)).unwrap();
+        assert_eq!(reply.blocking_recv().unwrap().unwrap().batch, Some(4));
+        assert_eq!(handed(&det), None);
+
+        tx.blocking_send(JournalMsg::Close).unwrap();
+        thread.join().unwrap();
+    }
 }
