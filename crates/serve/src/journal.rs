@@ -313,7 +313,7 @@ impl Writer {
                 }
             }
             if !group.is_empty() {
-                *next_id = self.commit(group, *next_id);
+                *next_id = self.commit(group, *next_id, *next);
             }
             // The places after these get the batch ids their place says, shifted by the
             // places that made no batch.
@@ -327,8 +327,9 @@ impl Writer {
         }
     }
 
-    /// Commit a group, its batches taking ids from `next_id` on; returns the next batch id.
-    fn commit(&mut self, group: Vec<(Option<i64>, Append)>, next_id: i64) -> i64 {
+    /// Commit a group, its batches taking ids from `next_id` on (`next_place` is the place
+    /// after the group's); returns the next batch id.
+    fn commit(&mut self, group: Vec<(Option<i64>, Append)>, next_id: i64, next_place: i64) -> i64 {
         let today = day_of(now_ns());
         let t0 = Instant::now();
         let n_group = group.len();
@@ -450,6 +451,8 @@ impl Writer {
             written_ms = t_body.map(|d| d.as_millis()),
             ms = millis_since(t0)
         );
+        // Before anyone hears of this commit: the places taken from now on foresee their ids.
+        self.ids.shift.store(next_id - next_place, Ordering::SeqCst);
         let committed_at = now_ns();
         for p in prepared {
             self.hand_on(p, committed_at);
