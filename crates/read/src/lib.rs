@@ -55,7 +55,7 @@ mod tenants;
 pub use error::ReadError;
 pub use inspect::Inspect;
 pub use options::{Input, InputFormat, Limits, Progress, ReadOptions};
-pub use run::{read, read_all, read_inspect};
+pub use run::{read, read_all, read_bytes_inspect, read_inspect};
 pub use stream::{InputStream, streams};
 
 /// Parse one PowerShell-flattened `@{Name=…; Value=…}` string into its pairs (as written by

@@ -106,6 +106,27 @@ pub(crate) fn read_in_memory(
     bytes: Vec<u8>,
     opts: &ReadOptions,
 ) -> Result<(Vec<Event>, InputStats), ReadError> {
+    let mut all = Vec::new();
+    let stats = read_bytes_inspect(name, bytes, opts, &Nothing, &mut |mut b, ()| {
+        all.append(&mut b);
+    })?;
+    Ok((all, stats))
+}
+
+/// [`crate::read_bytes`] with an [`Inspect`]: an in-memory input read as if it were a file
+/// named `name`, `inspect` called on every kept event on the reader's worker threads while
+/// its record's parse is at hand, the sink given each run of events (empty when the
+/// inspector does not keep them) with what their inspection made of them, in input order.
+///
+/// # Errors
+/// As [`read`] (only [`ReadError::Threads`] can occur).
+pub fn read_bytes_inspect<I: Inspect>(
+    name: &str,
+    bytes: Vec<u8>,
+    opts: &ReadOptions,
+    inspect: &I,
+    sink: &mut dyn FnMut(Vec<Event>, I::Out),
+) -> Result<InputStats, ReadError> {
     let pool = rayon::ThreadPoolBuilder::new()
         .num_threads(opts.threads)
         .build()?;
@@ -116,14 +137,8 @@ pub(crate) fn read_in_memory(
         opts.progress.as_ref(),
     )?;
     let mut stats = InputStats::default();
-    let mut all = Vec::new();
-    Stage::new(opts, &pool, &Nothing).read_opened(
-        opened,
-        Arc::from(name),
-        &mut stats,
-        &mut |mut b, ()| all.append(&mut b),
-    );
-    Ok((all, stats))
+    Stage::new(opts, &pool, inspect).read_opened(opened, Arc::from(name), &mut stats, sink);
+    Ok(stats)
 }
 
 /// What reading every file of a run shares.

@@ -40,6 +40,18 @@ pub(crate) enum Msg {
         /// Its share of the in-memory budget.
         bytes: u64,
     },
+    /// A batch just made durable, its new records scanned as they were read.
+    Scanned {
+        id: i64,
+        /// When it was committed (ns).
+        committed_at: i64,
+        /// What the detector's scanner made of its records, in runs in order.
+        runs: Vec<Scanned>,
+        /// How many records.
+        records: u64,
+        /// Its share of the in-memory budget.
+        bytes: u64,
+    },
     /// Batches were made durable without being handed over: read them from the journal.
     Wake,
     /// Decide everything pending now.
@@ -253,6 +265,21 @@ impl Pipeline {
                         self.take(id, committed_at, events)?;
                     }
                 }
+                Some(Msg::Scanned {
+                    id,
+                    committed_at,
+                    runs,
+                    records,
+                    bytes,
+                }) => {
+                    self.in_flight.fetch_sub(bytes, Ordering::Relaxed);
+                    if id > self.position {
+                        if id > self.position + 1 {
+                            self.catch_up(id - 1)?;
+                        }
+                        self.absorb(id, committed_at, records, runs)?;
+                    }
+                }
                 Some(Msg::Wake) => {
                     let head = self.metrics.journal_head.load(Ordering::Relaxed);
                     self.catch_up(head)?;
@@ -290,6 +317,11 @@ impl Pipeline {
                 dirty = self.is_dirty();
             }
         }
+    }
+
+    /// A scanner for the request threads: what it fills comes back with the batch.
+    pub(crate) fn scanner(&self) -> stormwatch_detect::Scanner {
+        self.live.scanner()
     }
 
     fn is_dirty(&self) -> bool {
@@ -339,6 +371,17 @@ impl Pipeline {
             })
             .collect();
         drop(events);
+        self.absorb(id, committed_at, n, scanned)
+    }
+
+    /// Give the detector what was scanned of one batch's `n` records.
+    fn absorb(
+        &mut self,
+        id: i64,
+        committed_at: i64,
+        n: u64,
+        scanned: Vec<Scanned>,
+    ) -> Result<(), ServeError> {
         for s in scanned {
             if let Some(t) = s.newest() {
                 let t = t.nanos();

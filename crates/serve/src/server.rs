@@ -282,6 +282,7 @@ async fn serve(
         },
         threads,
     })?;
+    let scanner = pipeline.scanner();
     let (det_tx, det_rx) = std::sync::mpsc::sync_channel::<Msg>(64);
     let (fatal_tx, mut fatal_rx) = tokio::sync::mpsc::channel::<ServeError>(1);
     let detector_thread = spawn("stormwatch-detect", move || {
@@ -295,11 +296,16 @@ async fn serve(
 
     // The journal writer.
     let (journal_tx, journal_rx) = tokio::sync::mpsc::channel(QUEUE);
+    let writer_store = open(&dir, Some(64 << 10), &gate)?;
+    let batch_ids = Arc::new(crate::journal::Order::starting_at(
+        writer_store.read().next_batch_id()?,
+    ));
     let writer = Writer {
-        store: open(&dir, Some(64 << 10), &gate)?,
+        store: writer_store,
         metrics: Arc::clone(&metrics),
         detector: det_tx.clone(),
         in_flight: Arc::clone(&in_flight),
+        ids: Arc::clone(&batch_ids),
     };
     let writer_thread = spawn("stormwatch-journal", move || writer.run(journal_rx))?;
 
@@ -422,6 +428,8 @@ async fn serve(
     let state = AppState(Arc::new(Inner {
         ingest: config.ingest.clone(),
         journal: journal_tx.clone(),
+        batch_ids,
+        scanner,
         detector: det_tx.clone(),
         metrics: Arc::clone(&metrics),
         pool: Pool::new(&dir, &gate),

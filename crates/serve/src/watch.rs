@@ -527,6 +527,7 @@ impl Watcher {
         errors.append(&mut extra_errors);
         let (reply, rx) = oneshot::channel();
         let append = Append {
+            id: None,
             source: self.cfg.source.clone(),
             kind: Kind::File,
             name: state.path.clone(),
@@ -535,7 +536,7 @@ impl Watcher {
             stored,
             bytes_received: bytes,
             skipped: parsed.skipped,
-            events: parsed.events,
+            records: crate::journal::Records::Events(parsed.events),
             errors,
             last_line: parsed.last_line,
             newest: parsed.newest,

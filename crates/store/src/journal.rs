@@ -11,6 +11,9 @@ use crate::store::{Tx, now_nanos};
 /// A batch to append to the journal.
 #[derive(Debug, Clone, Copy)]
 pub struct NewBatch<'a> {
+    /// Its id, when the caller took one from [`Tx::next_batch_id`] onwards (ids given out
+    /// before the batch is made, in the order batches are appended); `None` for the next.
+    pub id: Option<i64>,
     /// The source it came from (an HTTP client's `source`, a watched folder's name).
     pub source: &'a str,
     /// `http` or `file`.
@@ -229,8 +232,8 @@ impl Tx<'_> {
         self.conn
             .prepare_cached(
                 "INSERT INTO ingest_batches (source, kind, name, first_line, last_line, received_at,
-                 records, skipped, duplicates, format, newest_event, dup_lines, body)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)",
+                 records, skipped, duplicates, format, newest_event, dup_lines, body, id)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)",
             )
             .and_then(|mut st| {
                 st.execute(rusqlite::params![
@@ -246,7 +249,8 @@ impl Tx<'_> {
                     b.format,
                     b.newest_event.map(Timestamp::nanos),
                     encode_lines(b.dup_lines),
-                    b.body
+                    b.body,
+                    b.id
                 ])
             })
             .map_err(sql("append batch"))?;
@@ -439,6 +443,23 @@ impl Tx<'_> {
                 r.get(0)
             })
             .map_err(sql("read journal head"))
+    }
+
+    /// The id the next batch appended gets: ids only grow, even when retention has removed
+    /// the newest batches.
+    ///
+    /// # Errors
+    /// The read fails.
+    pub fn next_batch_id(&self) -> Result<i64, StoreError> {
+        self.conn
+            .query_row(
+                "SELECT max(COALESCE((SELECT MAX(id) FROM ingest_batches), 0),
+                            COALESCE((SELECT seq FROM sqlite_sequence
+                                      WHERE name = 'ingest_batches'), 0)) + 1",
+                [],
+                |r| r.get(0),
+            )
+            .map_err(sql("read the next batch id"))
     }
 
     /// Records in the batches after `position`.

@@ -13,8 +13,8 @@ use serde_json::json;
 
 use super::{AppError, AppState, require};
 use crate::auth::{Principal, Role};
-use crate::ingest::{BodyError, compression_of, decompress, parse, stored_form};
-use crate::journal::{Append, Kind, append};
+use crate::ingest::{BodyError, compression_of, parse_scanned, plain_and_stored};
+use crate::journal::{Append, Kind, Records, append, reserve};
 
 /// Query parameters of an ingest request.
 #[derive(Debug, Deserialize)]
@@ -55,7 +55,7 @@ async fn read_body(
                 )))
             }
         }
-        Ok(Ok(c)) => Ok(c.to_bytes().to_vec()),
+        Ok(Ok(c)) => Ok(Vec::from(c.to_bytes())),
     }
 }
 
@@ -152,15 +152,21 @@ async fn ingest_inner(
         .await
         .map_err(|_| AppError::Unavailable("the service is shutting down".to_owned()))?;
     let max_decompressed = cfg.max_decompressed;
-    let (parsed, stored, bytes_received) = tokio::task::spawn_blocking(move || {
-        let plain = decompress(&received, compression, max_decompressed)?;
-        let bytes_received = received.len() as u64;
-        let stored = stored_form(received, compression, &plain);
-        let parsed = parse("request", plain, format, 0).map_err(|e| BodyError::Corrupt {
-            encoding: "records",
-            reason: e.to_string(),
-        })?;
-        Ok::<_, BodyError>((parsed, stored, bytes_received))
+    // The batch id is taken once the body is here and a parse slot free (the batches after
+    // it wait for it at the writer only while it is parsed): its records are scanned under
+    // the name the journal gives them.
+    let reservation = reserve(&state.0.batch_ids, &state.0.journal);
+    let name = format!("ingest/{}", reservation.id());
+    let scanner = state.0.scanner.clone();
+    let bytes_received = received.len() as u64;
+    let (parsed, stored) = tokio::task::spawn_blocking(move || {
+        let (plain, stored) = plain_and_stored(received, compression, max_decompressed)?;
+        let parsed =
+            parse_scanned(&name, plain, format, 0, &scanner).map_err(|e| BodyError::Corrupt {
+                encoding: "records",
+                reason: e.to_string(),
+            })?;
+        Ok::<_, BodyError>((parsed, stored))
     })
     .await
     .map_err(|e| AppError::Internal(format!("parse task: {e}")))?
@@ -186,12 +192,13 @@ async fn ingest_inner(
             v
         })
         .collect();
-    let total = parsed.events.len() as u64;
+    let total = parsed.keys.len() as u64;
     let skipped = parsed.skipped;
     let nothing = total == 0;
     let appended = append(
         &state.0.journal,
         Append {
+            id: Some(reservation),
             source,
             kind: Kind::Http,
             name: String::new(),
@@ -199,7 +206,10 @@ async fn ingest_inner(
             format,
             stored,
             bytes_received,
-            events: parsed.events,
+            records: Records::Scanned {
+                runs: parsed.runs,
+                keys: parsed.keys,
+            },
             skipped,
             errors: parsed.errors,
             last_line: parsed.last_line,

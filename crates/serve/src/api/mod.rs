@@ -51,6 +51,10 @@ pub struct AppState(pub(crate) Arc<Inner>);
 pub(crate) struct Inner {
     pub(crate) ingest: IngestConfig,
     pub(crate) journal: JournalTx,
+    /// Batch ids for bodies about to be read.
+    pub(crate) batch_ids: crate::journal::BatchIds,
+    /// The detector's rules and analytics, run on each record as a body is read.
+    pub(crate) scanner: stormwatch_detect::Scanner,
     pub(crate) detector: SyncSender<Msg>,
     pub(crate) metrics: Arc<Metrics>,
     pub(crate) pool: Pool,

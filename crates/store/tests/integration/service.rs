@@ -219,6 +219,7 @@ fn journal_record_ids_checkpoint_and_retention() {
     assert!(!s.write(|tx| tx.mark_seen(&k1)).unwrap());
     assert!(s.write(|tx| tx.mark_seen(&k2)).unwrap());
     let batch = |name: &'static str, first: u64, last: u64| NewBatch {
+        id: None,
         source: "http",
         kind: "http",
         name,
@@ -314,6 +315,47 @@ fn journal_record_ids_checkpoint_and_retention() {
     );
     assert!(s.write(|tx| tx.mark_seen(&k1)).unwrap());
     assert!(!s.write(|tx| tx.mark_seen(&k2)).unwrap());
+}
+
+#[test]
+fn batch_ids_given_out_ahead_are_kept_and_never_reused() {
+    let (_d, mut s) = open();
+    assert_eq!(s.read().next_batch_id().unwrap(), 1);
+    let batch = |id: Option<i64>| NewBatch {
+        id,
+        source: "http",
+        kind: "http",
+        name: "",
+        first_line: 1,
+        last_line: 1,
+        records: 1,
+        skipped: 0,
+        duplicates: 0,
+        format: None,
+        newest_event: None,
+        dup_lines: &[],
+        body: b"{}\n",
+    };
+    // Ids 1 and 2 were given out; 2's body came first, 1's never (a gap the reader skips).
+    let (id, name) = s.write(|tx| tx.append_batch(&batch(Some(2)))).unwrap();
+    assert_eq!((id, name.as_str()), (2, "ingest/2"));
+    assert_eq!(s.read().next_batch_id().unwrap(), 3);
+    assert_eq!(s.read().batch_after(0).unwrap().unwrap().id, 2);
+    let (id, _) = s.write(|tx| tx.append_batch(&batch(None))).unwrap();
+    assert_eq!(id, 3);
+    s.write(|tx| {
+        tx.prune(&RetentionCut {
+            alerts_before: None,
+            batches_before: Some(i64::MAX),
+            batches_up_to: 3,
+            seen_before_day: None,
+        })
+    })
+    .unwrap();
+    assert!(s.read().batch_after(0).unwrap().is_none());
+    // The journal is empty, and still its next id is 4: the names `ingest/2` and
+    // `ingest/3` that alerts carry keep pointing nowhere rather than at new records.
+    assert_eq!(s.read().next_batch_id().unwrap(), 4);
 }
 
 #[test]
