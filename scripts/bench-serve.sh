@@ -9,6 +9,8 @@
 # detections on the idle service; then a soak at SOAK_RATE records/s (default 3,000) for
 # SOAK_SECONDS (default 600) with RSS sampled every 10 s and latency probed every second;
 # then SIGTERM and a restart timed until /healthz answers and the journal is through.
+# HORIZON=3d (environment) runs the service with that `[detect] horizon` instead of the
+# default 30 days: the soak then shows memory once the state behind the watermark is full.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 RECORDS=${1:-1500000}
@@ -41,8 +43,14 @@ bytes=$(du -sb "$work/bodies" | cut -f1)
 echo "# push: $RECORDS records (UAL with sign-ins mixed in) in $(ls "$work/bodies" | wc -l) NDJSON bodies, $((bytes / 1048576)) MiB"
 
 port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+config=()
+if [[ -n "${HORIZON:-}" ]]; then
+    printf '[detect]\nhorizon = "%s"\n' "$HORIZON" >"$work/stormwatch.toml"
+    config=(--config "$work/stormwatch.toml")
+    echo "# [detect] horizon = \"$HORIZON\""
+fi
 start() {
-    $bin serve --data-dir "$work/data" --listen "127.0.0.1:$port" >>"$work/serve.out" 2>>"$work/serve.log" &
+    $bin serve "${config[@]}" --data-dir "$work/data" --listen "127.0.0.1:$port" >>"$work/serve.out" 2>>"$work/serve.log" &
     server=$!
 }
 wait_health() {
