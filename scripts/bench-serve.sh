@@ -9,8 +9,10 @@
 # detections on the idle service; then a soak at SOAK_RATE records/s (default 3,000) for
 # SOAK_SECONDS (default 600) with RSS sampled every 10 s and latency probed every second;
 # then SIGTERM and a restart timed until /healthz answers and the journal is through.
-# HORIZON=3d (environment) runs the service with that `[detect] horizon` instead of the
-# default 30 days: the soak then shows memory once the state behind the watermark is full.
+# Environment: DAYS=N spreads the generated records over N days of event time (default 30);
+# with more days than the detector holds (its `horizon`, 30 days, and never less than the
+# analytics' longest look back, the 30-day baseline), the soak shows memory once the state
+# behind the watermark is full. HORIZON=3d runs the service with that `[detect] horizon`.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 RECORDS=${1:-1500000}
@@ -34,7 +36,7 @@ echo "# $(git rev-parse --short HEAD) $($bin --version 2>/dev/null || true)"
 # UAL records with sign-ins mixed in (as a collector forwarding both would send them), kept
 # zstd-compressed; the push bodies are written out plain, the soak reads the rest as a stream.
 ual=$(( (RECORDS + SOAK_RECORDS) * 10 / 13 + 10000 ))
-$gen volume --records "$ual" --signins mixed --compress zst --out "$work/all.ndjson" --seed 7 >/dev/null
+$gen volume --records "$ual" --days "${DAYS:-30}" --signins mixed --compress zst --out "$work/all.ndjson" --seed 7 >/dev/null
 mkdir "$work/bodies"
 # (zstdcat stops on a closed pipe once head has what it needs.)
 { zstdcat "$work/all.ndjson.zst" 2>/dev/null || true; } | head -n "$RECORDS" |
@@ -59,6 +61,11 @@ wait_health() {
     python3 -c "import time; print(f'{time.time()-$t0:.2f}')"
 }
 rss_mib() { awk '/VmRSS/ {printf "%.0f", $2/1024}' "/proc/$server/status"; }
+# The size of the detector's last saved checkpoint (MB): how its state grows.
+checkpoint_mb() {
+    curl -sf -H "Authorization: Bearer $(cat "$tok")" "http://127.0.0.1:$port/metrics" |
+        awk '/^stormwatch_checkpoint_bytes / {printf "%.0f", $2 / 1e6}'
+}
 hwm_mib() { awk '/VmHWM/ {printf "%.0f", $2/1024}' "/proc/$server/status"; }
 
 t0=$(date +%s.%N)
@@ -81,13 +88,16 @@ zstdcat "$work/all.ndjson.zst" | tail -n "+$((RECORDS + 1))" |
         --records "$SOAK_RECORDS" --rate "$RATE" --batch 2000 >"$work/stream.json" &
 streamer=$!
 samples=()
+states=()
 while kill -0 "$streamer" 2>/dev/null; do
     samples+=("$(rss_mib)")
+    states+=("$(checkpoint_mb)")
     sleep 10
 done
 wait "$streamer"
 cat "$work/stream.json"
 echo "rss_samples_mib ${samples[*]}"
+echo "checkpoint_mb_at_samples ${states[*]}"
 echo "peak_rss_mib $(hwm_mib)"
 
 echo "## restart with the state above"
