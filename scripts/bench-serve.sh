@@ -12,7 +12,8 @@
 # Environment: DAYS=N spreads the generated records over N days of event time (default 30);
 # with more days than the detector holds (its `horizon`, 30 days, and never less than the
 # analytics' longest look back, the 30-day baseline), the soak shows memory once the state
-# behind the watermark is full. HORIZON=3d runs the service with that `[detect] horizon`.
+# behind the watermark is full. HORIZON=3d runs the service with that `[detect] horizon`;
+# BUILTIN=0 without the built-in analytics.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 RECORDS=${1:-1500000}
@@ -46,10 +47,13 @@ echo "# push: $RECORDS records (UAL with sign-ins mixed in) in $(ls "$work/bodie
 
 port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
 config=()
-if [[ -n "${HORIZON:-}" ]]; then
-    printf '[detect]\nhorizon = "%s"\n' "$HORIZON" >"$work/stormwatch.toml"
+detect=()
+[[ -n "${HORIZON:-}" ]] && detect+=("horizon = \"$HORIZON\"")
+[[ "${BUILTIN:-}" == 0 ]] && detect+=("builtin = false")
+if ((${#detect[@]})); then
+    printf '[detect]\n%s\n' "${detect[@]}" >"$work/stormwatch.toml"
     config=(--config "$work/stormwatch.toml")
-    echo "# [detect] horizon = \"$HORIZON\""
+    echo "# [detect] ${detect[*]}"
 fi
 start() {
     $bin serve "${config[@]}" --data-dir "$work/data" --listen "127.0.0.1:$port" >>"$work/serve.out" 2>>"$work/serve.log" &
