@@ -493,15 +493,11 @@ impl Analytics {
         self.with_body(|body| {
             // The header's place is kept and filled in once the body is written after it:
             // the body is never copied.
-            let mut out = vec![0u8; HEADER];
-            out[..MAGIC.len()].copy_from_slice(MAGIC);
-            out[8..12].copy_from_slice(&Self::SNAPSHOT_VERSION.to_le_bytes());
-            let mut out =
-                postcard::to_extend(body, out).map_err(|e| bad(format!("cannot encode: {e}")))?;
+            let mut out = postcard::to_extend(body, vec![0u8; HEADER])
+                .map_err(|e| bad(format!("cannot encode: {e}")))?;
             let len = u64::try_from(out.len() - HEADER).map_err(|_| bad("too large"))?;
             let crc = crc32fast::hash(&out[HEADER..]);
-            out[12..20].copy_from_slice(&len.to_le_bytes());
-            out[20..24].copy_from_slice(&crc.to_le_bytes());
+            out[..HEADER].copy_from_slice(&header(len, crc));
             Ok(out)
         })
     }
@@ -519,12 +515,7 @@ impl Analytics {
             let probe = probe
                 .into_inner()
                 .map_err(|e| bad(format!("cannot encode: {e}")))?;
-            let mut head = [0u8; HEADER];
-            head[..MAGIC.len()].copy_from_slice(MAGIC);
-            head[8..12].copy_from_slice(&Self::SNAPSHOT_VERSION.to_le_bytes());
-            head[12..20].copy_from_slice(&probe.len.to_le_bytes());
-            head[20..24].copy_from_slice(&probe.crc.finalize().to_le_bytes());
-            w.write_all(&head)
+            w.write_all(&header(probe.len, probe.crc.finalize()))
                 .map_err(|e| bad(format!("cannot write: {e}")))?;
             postcard::to_io(body, w).map_err(|e| bad(format!("cannot write: {e}")))
         })
@@ -640,6 +631,17 @@ impl Analytics {
         };
         f(&body)
     }
+}
+
+/// The header before a body of `len` bytes whose CRC-32 is `crc`: the magic, the format
+/// version, the length and the checksum.
+fn header(len: u64, crc: u32) -> [u8; HEADER] {
+    let mut head = [0u8; HEADER];
+    head[..MAGIC.len()].copy_from_slice(MAGIC);
+    head[8..12].copy_from_slice(&Analytics::SNAPSHOT_VERSION.to_le_bytes());
+    head[12..20].copy_from_slice(&len.to_le_bytes());
+    head[20..24].copy_from_slice(&crc.to_le_bytes());
+    head
 }
 
 /// Counts and checksums what is written to it, keeping nothing.
