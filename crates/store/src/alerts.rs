@@ -227,7 +227,7 @@ impl Tx<'_> {
                     .optional()
             })
             .map_err(sql("look up alert"))?;
-        match stored {
+        let (statement, what, upserted) = match stored {
             Some((old, withdrawn, was_settled)) if old == dg && !withdrawn => {
                 if settled && !was_settled {
                     self.conn
@@ -235,75 +235,55 @@ impl Tx<'_> {
                         .and_then(|mut st| st.execute([&d.id]))
                         .map_err(sql("settle alert"))?;
                 }
-                Ok(Upserted::Unchanged)
+                return Ok(Upserted::Unchanged);
             }
-            Some(_) => {
-                self.conn
-                    .prepare_cached(
-                        "UPDATE alerts SET rule_id = ?2, rule_title = ?3, level = ?4, ts_nanos = ?5,
-                         tenant = ?6, user = ?7, mailbox = ?8, ip = ?9,
-                         incident_id = COALESCE(?10, incident_id), late = late OR ?11,
-                         settled = ?12, withdrawn = 0, withdrawn_reason = NULL,
-                         revision = revision + 1, updated_at = ?13, digest = ?14, json = ?15,
-                         session_id = ?16
-                         WHERE id = ?1",
-                    )
-                    .and_then(|mut st| {
-                        st.execute(rusqlite::params![
-                            d.id,
-                            d.rule_id,
-                            d.rule_title,
-                            level_number(d.level),
-                            d.timestamp.nanos(),
-                            d.tenant,
-                            d.user,
-                            d.mailbox.as_deref().map(str::to_ascii_lowercase),
-                            d.ip,
-                            incident_of(&json),
-                            late,
-                            settled,
-                            now,
-                            dg,
-                            json,
-                            d.session_id.as_deref().map(str::to_ascii_lowercase)
-                        ])
-                    })
-                    .map_err(sql("update alert"))?;
-                Ok(Upserted::Changed)
-            }
-            None => {
-                self.conn
-                    .prepare_cached(
-                        "INSERT INTO alerts (id, rule_id, rule_title, level, ts_nanos, tenant, user,
-                         mailbox, ip, incident_id, status, late, settled, revision, created_at,
-                         updated_at, digest, json, session_id)
-                         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, 'new', ?11, ?12, 1, ?13,
-                         ?13, ?14, ?15, ?16)",
-                    )
-                    .and_then(|mut st| {
-                        st.execute(rusqlite::params![
-                            d.id,
-                            d.rule_id,
-                            d.rule_title,
-                            level_number(d.level),
-                            d.timestamp.nanos(),
-                            d.tenant,
-                            d.user,
-                            d.mailbox.as_deref().map(str::to_ascii_lowercase),
-                            d.ip,
-                            incident_of(&json),
-                            late,
-                            settled,
-                            now,
-                            dg,
-                            json,
-                            d.session_id.as_deref().map(str::to_ascii_lowercase)
-                        ])
-                    })
-                    .map_err(sql("insert alert"))?;
-                Ok(Upserted::New)
-            }
-        }
+            // The same parameters for both: a changed alert keeps its status, notes and
+            // creation time; a new one starts at revision 1, status new.
+            Some(_) => (
+                "UPDATE alerts SET rule_id = ?2, rule_title = ?3, level = ?4, ts_nanos = ?5,
+                 tenant = ?6, user = ?7, mailbox = ?8, ip = ?9,
+                 incident_id = COALESCE(?10, incident_id), late = late OR ?11,
+                 settled = ?12, withdrawn = 0, withdrawn_reason = NULL,
+                 revision = revision + 1, updated_at = ?13, digest = ?14, json = ?15,
+                 session_id = ?16
+                 WHERE id = ?1",
+                "update alert",
+                Upserted::Changed,
+            ),
+            None => (
+                "INSERT INTO alerts (id, rule_id, rule_title, level, ts_nanos, tenant, user,
+                 mailbox, ip, incident_id, status, late, settled, revision, created_at,
+                 updated_at, digest, json, session_id)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, 'new', ?11, ?12, 1, ?13,
+                 ?13, ?14, ?15, ?16)",
+                "insert alert",
+                Upserted::New,
+            ),
+        };
+        self.conn
+            .prepare_cached(statement)
+            .and_then(|mut st| {
+                st.execute(rusqlite::params![
+                    d.id,
+                    d.rule_id,
+                    d.rule_title,
+                    level_number(d.level),
+                    d.timestamp.nanos(),
+                    d.tenant,
+                    d.user,
+                    d.mailbox.as_deref().map(str::to_ascii_lowercase),
+                    d.ip,
+                    incident_of(&json),
+                    late,
+                    settled,
+                    now,
+                    dg,
+                    json,
+                    d.session_id.as_deref().map(str::to_ascii_lowercase)
+                ])
+            })
+            .map_err(sql(what))?;
+        Ok(upserted)
     }
 
     /// Mark an alert withdrawn (a later record made it no longer hold). Returns whether a
