@@ -5,7 +5,7 @@
 //! full.
 //!
 //! `cargo bench -p stormwatch-detect --bench stream` (10,000,000 records over 90 days;
-//! `STREAM_RECORDS`, `STREAM_DAYS`, `STREAM_FILE` change that; the file is generated once with
+//! `STREAM_RECORDS`, `STREAM_DAYS`, `STREAM_FILE` change that, `STREAM_ANALYTICS=0` runs the rules alone; the file is generated once with
 //! stormwatch-gen, Graph sign-ins interleaved, and kept).
 #![allow(
     clippy::print_stdout,
@@ -93,13 +93,16 @@ fn main() {
     let (engine, errors) =
         Engine::from_paths(&[workspace().join("rules")], &EngineOptions::default()).unwrap();
     assert!(errors.is_empty(), "{errors:?}");
-    let analytics = Analytics::new(
-        AnalyticsConfig::default(),
-        IocSet::builtin_storm_0558(),
-        AppCatalog::builtin(),
-        None,
-        Vec::new(),
-    );
+    let with_analytics = env_num("STREAM_ANALYTICS", 1) != 0;
+    let analytics = with_analytics.then(|| {
+        Analytics::new(
+            AnalyticsConfig::default(),
+            IocSet::builtin_storm_0558(),
+            AppCatalog::builtin(),
+            None,
+            Vec::new(),
+        )
+    });
     // As serve runs it: the analytics decide at most every few seconds of wall time when
     // event time runs faster than the clock (a backlog; this whole benchmark).
     let interval = env_num("STREAM_DECIDE_MS", 5000);
@@ -112,7 +115,7 @@ fn main() {
     println!(
         "analytics decide at most every {interval} ms of wall time, and take at most {share}% of it"
     );
-    let mut d = Detector::new(engine, Some(analytics), config).unwrap();
+    let mut d = Detector::new(engine, analytics, config).unwrap();
     let scan = Scan(d.scanner());
     let opts = stormwatch_read::ReadOptions::default();
     let started = Instant::now();
@@ -124,8 +127,17 @@ fn main() {
     let mut next_report = 500_000u64;
     let mut samples: Vec<(u64, u64)> = Vec::new();
     println!(
-        "{:>12} {:>8} {:>12} {:>9} {:>12} {:>12} {:>10}",
-        "records", "secs", "records/s", "RSS MiB", "analytics MB", "corr groups", "watermark"
+        "{:>12} {:>8} {:>12} {:>9} {:>12} {:>12} {:>12} {:>8} {:>8} {:>10}",
+        "records",
+        "secs",
+        "records/s",
+        "RSS MiB",
+        "analytics MB",
+        "corr groups",
+        "corr items",
+        "open",
+        "late",
+        "watermark"
     );
     let stats = stormwatch_read::read_inspect(
         &[stormwatch_read::Input::Path(file.clone())],
@@ -159,11 +171,14 @@ fn main() {
                 let rss = status_kb("VmRSS:");
                 samples.push((seen, rss));
                 println!(
-                    "{seen:>12} {secs:>8.1} {:>12.0} {:>9} {:>12.1} {:>12} {:>10}",
+                    "{seen:>12} {secs:>8.1} {:>12.0} {:>9} {:>12.1} {:>12} {:>12} {:>8} {:>8} {:>10}",
                     seen as f64 / secs,
                     rss / 1024,
                     size.analytics_bytes as f64 / 1e6,
                     size.correlation_groups,
+                    size.correlation_matches,
+                    size.open_detections,
+                    size.late_records,
                     newest.map_or_else(String::new, |t| t.to_string()[..10].to_owned()),
                 );
             }

@@ -43,6 +43,8 @@ pub struct StateSize {
     pub analytics_bytes: usize,
     /// Raised detections that may still change.
     pub open_detections: usize,
+    /// Identities of records that came late since the analytics last decided.
+    pub late_records: usize,
 }
 
 /// The streaming detector: one compiled Sigma engine, its correlations and the built-in
@@ -202,7 +204,12 @@ impl Detector {
             // Taken whole: the next scan fills a spare batch the analytics gave back.
             a.fold(std::mem::take(&mut s.analytics))?;
         }
-        self.ledger.note_late(s.late_records.drain(..));
+        if self.analytics.is_some() {
+            self.ledger.note_late(s.late_records.drain(..));
+        } else {
+            // Nothing clears them without the analytics' decisions.
+            s.late_records.clear();
+        }
         s.events = 0;
         s.newest = None;
         Ok(())
@@ -382,6 +389,7 @@ impl Detector {
             correlation_matches,
             analytics_bytes,
             open_detections: self.ledger.open_count(),
+            late_records: self.ledger.late_records.len(),
         })
     }
 

@@ -82,9 +82,11 @@ impl Scanner {
         out.observations.push(observed);
         if let Some(a) = &self.analytics {
             a.observe(ev, &mut out.analytics);
-        }
-        if late && out.late_records.len() < MAX_LATE_RECORDS {
-            out.late_records.push(record_identity(&ev.loc));
+            // Only the analytics' decisions ask which records came late (rules and
+            // correlations know it as they match).
+            if late && out.late_records.len() < MAX_LATE_RECORDS {
+                out.late_records.push(record_identity(&ev.loc));
+            }
         }
     }
 }
