@@ -95,4 +95,12 @@ impl Analytics {
             + baseline(&self.snapshot)
             + self.early_notes.iter().map(|s| s.capacity()).sum::<usize>()
     }
+
+    /// The part of [`Analytics::state_bytes`] held by the baseline snapshot (what was
+    /// loaded, and what [`Analytics::evict`] folded into it): it is bounded by
+    /// `snapshot_retention_days`, not by the horizon.
+    #[must_use]
+    pub fn baseline_bytes(&self) -> usize {
+        baseline(&self.snapshot)
+    }
 }

@@ -5,7 +5,8 @@
 //! full.
 //!
 //! `cargo bench -p stormwatch-detect --bench stream` (10,000,000 records over 90 days;
-//! `STREAM_RECORDS`, `STREAM_DAYS`, `STREAM_FILE` change that, `STREAM_ANALYTICS=0` runs the rules alone; the file is generated once with
+//! `STREAM_RECORDS`, `STREAM_DAYS`, `STREAM_FILE` change that, `STREAM_ANALYTICS=0` runs the rules alone, `STREAM_EVERY` sets how
+//! many records apart the state is printed and `STREAM_SNAPSHOTS=1` prints the snapshot's size there; the file is generated once with
 //! stormwatch-gen, Graph sign-ins interleaved, and kept).
 #![allow(
     clippy::print_stdout,
@@ -124,15 +125,18 @@ fn main() {
     let mut newest: Option<Timestamp> = None;
     let mut changes: Vec<Change> = Vec::new();
     let (mut raised, mut withdrawn) = (0u64, 0u64);
-    let mut next_report = 500_000u64;
+    let every = env_num("STREAM_EVERY", 500_000);
+    let snapshots = env_num("STREAM_SNAPSHOTS", 0) != 0;
+    let mut next_report = every;
     let mut samples: Vec<(u64, u64)> = Vec::new();
     println!(
-        "{:>12} {:>8} {:>12} {:>9} {:>12} {:>12} {:>12} {:>8} {:>8} {:>10}",
+        "{:>12} {:>8} {:>12} {:>9} {:>12} {:>11} {:>12} {:>12} {:>8} {:>8} {:>10}",
         "records",
         "secs",
         "records/s",
         "RSS MiB",
         "analytics MB",
+        "baseline MB",
         "corr groups",
         "corr items",
         "open",
@@ -165,16 +169,20 @@ fn main() {
                 }
             }
             if seen >= next_report {
-                next_report += 500_000;
+                next_report += every;
                 let secs = started.elapsed().as_secs_f64();
                 let size = d.state_size().unwrap();
+                if snapshots {
+                    println!("snapshot {:.1} MB", d.snapshot().unwrap().len() as f64 / 1e6);
+                }
                 let rss = status_kb("VmRSS:");
                 samples.push((seen, rss));
                 println!(
-                    "{seen:>12} {secs:>8.1} {:>12.0} {:>9} {:>12.1} {:>12} {:>12} {:>8} {:>8} {:>10}",
+                    "{seen:>12} {secs:>8.1} {:>12.0} {:>9} {:>12.1} {:>11.1} {:>12} {:>12} {:>8} {:>8} {:>10}",
                     seen as f64 / secs,
                     rss / 1024,
                     size.analytics_bytes as f64 / 1e6,
+                    size.baseline_bytes as f64 / 1e6,
                     size.correlation_groups,
                     size.correlation_matches,
                     size.open_detections,

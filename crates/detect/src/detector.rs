@@ -41,6 +41,8 @@ pub struct StateSize {
     pub correlation_matches: usize,
     /// Approximate heap bytes held by the analytics.
     pub analytics_bytes: usize,
+    /// Of those, the bytes of their baselines (kept `snapshot_retention_days`).
+    pub baseline_bytes: usize,
     /// Raised detections that may still change.
     pub open_detections: usize,
     /// Identities of records that came late since the analytics last decided.
@@ -81,6 +83,12 @@ pub struct Detector {
     pub(crate) decided_to: Option<i64>,
     /// State before this time (ns) was aged out.
     pub(crate) evicted_before: Option<i64>,
+    /// Records older than [`Detector::evicted_before`] came since the last eviction: their
+    /// state is aged out at the next decision, not a day of event time later (a backfill of
+    /// old records while the watermark stands still would otherwise stay).
+    pub(crate) stale: bool,
+    /// Records at or before the frontier came since the last [`Detector::advance`].
+    behind: bool,
     /// The analytics' longest look back (ns): what must stay behind the eviction point.
     lookback: i64,
     /// The incidents of the analytics' last decision.
@@ -130,6 +138,8 @@ impl Detector {
             ledger: Ledger::default(),
             decided_to: None,
             evicted_before: None,
+            stale: false,
+            behind: false,
             lookback,
             incidents: Vec::new(),
             last_decision: None,
@@ -210,15 +220,23 @@ impl Detector {
             // Nothing clears them without the analytics' decisions.
             s.late_records.clear();
         }
+        if let Some(o) = s.oldest {
+            self.behind |= o <= self.frontier.load(Ordering::Relaxed);
+            self.stale |= self.evicted_before.is_some_and(|e| o < e);
+        }
         s.events = 0;
         s.newest = None;
+        s.oldest = None;
         Ok(())
     }
 
     /// Move the watermark to `watermark` (it never moves back): the correlations decide on
     /// the records at hand and settle those the lateness bound has passed; the analytics
     /// decide on every hour the sign-in grace has passed; once a day of event time, state
-    /// older than the horizon is aged out.
+    /// older than the horizon is aged out. Called again with the same watermark after
+    /// records came late, it settles and decides on them, and ages out at once the state
+    /// of records older than the last eviction point (a backfill of history while the
+    /// watermark stands still holds no more than the horizon).
     ///
     /// # Errors
     /// [`DetectError::AnalyticsThread`] when the analytics stopped on an internal error.
@@ -228,9 +246,15 @@ impl Detector {
         out: &mut Vec<Change>,
     ) -> Result<(), DetectError> {
         let w = watermark.nanos();
-        if self.watermark.is_some_and(|old| old >= w) {
+        let moved = self.watermark.is_none_or(|old| old < w);
+        // With the watermark where it was, only records that came behind the frontier have
+        // something to settle, to decide on or (when older than the last eviction point)
+        // to age out.
+        if !moved && !self.behind && !self.stale && !self.ledger.has_late() {
             return Ok(());
         }
+        self.behind = false;
+        let w = self.watermark.map_or(w, |old| old.max(w));
         self.watermark = Some(w);
         let frontier = w.saturating_sub(nanos(self.config.lateness));
         self.frontier.store(frontier, Ordering::Relaxed);
@@ -250,7 +274,8 @@ impl Detector {
             .saturating_sub(nanos(self.config.sign_in_grace))
             .div_euclid(HOUR)
             .saturating_mul(HOUR);
-        if self.decided_to.is_some_and(|d| d >= decidable) {
+        let new_hour = self.decided_to.is_none_or(|d| d < decidable);
+        if !new_hour && !self.stale && !self.ledger.has_late() {
             return Ok(());
         }
         if let Some((at, took)) = self.last_decision
@@ -264,17 +289,20 @@ impl Detector {
             return Ok(());
         }
         let started = Instant::now();
-        self.decided_to = Some(decidable);
-        self.decide(Some(decidable - 1), false, out)?;
+        let to = self.decided_to.map_or(decidable, |d| d.max(decidable));
+        self.decided_to = Some(to);
+        self.decide(Some(to - 1), false, out)?;
         self.last_decision = Some((started, started.elapsed()));
         // Aged out once a day, right after a decision (so that what the eviction alone
-        // changes is told apart from what new records changed).
+        // changes is told apart from what new records changed), and at once when records
+        // older than the last point came since.
         let before = frontier.saturating_sub(nanos(self.config.horizon).max(self.lookback));
-        if self
-            .evicted_before
-            .is_none_or(|e| before >= e.saturating_add(DAY))
+        if self.stale
+            || self
+                .evicted_before
+                .is_none_or(|e| before >= e.saturating_add(DAY))
         {
-            self.evict(before, decidable, out)?;
+            self.evict(before, to, out)?;
         }
         Ok(())
     }
@@ -317,6 +345,7 @@ impl Detector {
         out: &mut Vec<Change>,
     ) -> Result<(), DetectError> {
         self.evicted_before = Some(before);
+        self.stale = false;
         self.evict_correlations(before);
         let Some(folder) = &self.analytics else {
             return Ok(());
@@ -380,14 +409,15 @@ impl Detector {
     /// [`DetectError::AnalyticsThread`] when the analytics stopped on an internal error.
     pub fn state_size(&self) -> Result<StateSize, DetectError> {
         let (correlation_groups, correlation_matches) = self.correlator.size();
-        let analytics_bytes = match &self.analytics {
-            Some(f) => f.call(|a| a.state_bytes())?,
-            None => 0,
+        let (analytics_bytes, baseline_bytes) = match &self.analytics {
+            Some(f) => f.call(|a| (a.state_bytes(), a.baseline_bytes()))?,
+            None => (0, 0),
         };
         Ok(StateSize {
             correlation_groups,
             correlation_matches,
             analytics_bytes,
+            baseline_bytes,
             open_detections: self.ledger.open_count(),
             late_records: self.ledger.late_records.len(),
         })

@@ -51,6 +51,11 @@ impl Ledger {
         }
     }
 
+    /// Records came late since the analytics last decided.
+    pub(crate) fn has_late(&self) -> bool {
+        self.late_overflow || !self.late_records.is_empty()
+    }
+
     fn is_late(&self, d: &Detection) -> bool {
         self.late_overflow
             || (!self.late_records.is_empty()

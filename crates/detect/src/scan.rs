@@ -37,6 +37,8 @@ pub struct Scanned {
     pub(crate) events: u64,
     /// Newest event time seen (ns).
     pub(crate) newest: Option<i64>,
+    /// Oldest event time seen (ns).
+    pub(crate) oldest: Option<i64>,
     /// Scratch for the rules' detections of one event.
     found: Vec<Detection>,
 }
@@ -69,6 +71,7 @@ impl Scanner {
         let t = ev.time.map(stormwatch_core::Timestamp::nanos);
         if let Some(t) = t {
             out.newest = Some(out.newest.map_or(t, |n| n.max(t)));
+            out.oldest = Some(out.oldest.map_or(t, |o| o.min(t)));
         }
         let late = t.is_some_and(|t| t <= self.frontier.load(Ordering::Relaxed));
         let mut found = std::mem::take(&mut out.found);

@@ -223,6 +223,9 @@ impl Detector {
         self.watermark = snap.watermark;
         self.decided_to = snap.decided_to;
         self.evicted_before = snap.evicted_before;
+        // Whether records older than the point came since is not saved: age out at the
+        // first decision.
+        self.stale = snap.evicted_before.is_some();
         self.ledger = snap.ledger;
         self.set_frontier();
         Ok(RestoreReport {

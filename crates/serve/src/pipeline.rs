@@ -413,9 +413,10 @@ impl Pipeline {
         {
             w = Some(w.map_or(now, |w| w.max(now)));
         }
-        if let Some(w) = w
-            && self.watermark.is_none_or(|old| w > old)
-        {
+        if let Some(w) = w {
+            // Also with the watermark where it was: records that came late since are then
+            // settled and decided on.
+            let w = self.watermark.map_or(w, |old| old.max(w));
             self.live
                 .advance(Timestamp::from_nanos(w), &mut self.pending)?;
             self.watermark = Some(w);

@@ -188,3 +188,79 @@ fn records_beyond_the_lateness_bound_are_processed_and_marked_late() {
     assert_eq!(analytic.len(), 1, "{changes:#?}");
     assert!(analytic[0].late);
 }
+
+#[test]
+fn late_records_are_decided_on_while_the_watermark_stands_still() {
+    let mut d = detector();
+    let mut changes = Vec::new();
+    let evs = events("background.ndjson", BACKGROUND);
+    for ev in evs.iter().filter(|e| e.is_sign_in()) {
+        d.push(ev, &mut changes).unwrap();
+    }
+    let w = Timestamp::parse("2023-06-13T12:00:00Z").unwrap();
+    d.advance(w, &mut changes).unwrap();
+    changes.clear();
+    // The read of the day before arrives; no newer record comes after it.
+    for ev in evs.iter().filter(|e| !e.is_sign_in()) {
+        d.push(ev, &mut changes).unwrap();
+    }
+    d.advance(w, &mut changes).unwrap();
+    let analytic: Vec<_> = changes
+        .iter()
+        .filter_map(|c| match c {
+            Change::Raise(a) if a.detection.rule_id == NO_SIGN_IN => Some(a),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(analytic.len(), 1, "{changes:#?}");
+    assert!(analytic[0].late);
+    // Nothing more to do at the same watermark: nothing is raised twice.
+    changes.clear();
+    d.advance(w, &mut changes).unwrap();
+    assert!(no_sign_in(&changes).is_empty(), "{changes:#?}");
+}
+
+#[test]
+fn a_backfill_older_than_the_horizon_does_not_stay_in_the_state() {
+    let events = crate::util::generated_events(11, 20, 2);
+    let newest = events.iter().filter_map(|e| e.time).max().unwrap();
+    let mut d = detector();
+    let mut changes = Vec::new();
+    // The watermark stands 60 days after the generated month (a live record of today),
+    // and state older than the horizon was aged out once.
+    let w = newest.add_seconds(60 * 86_400);
+    d.advance(w, &mut changes).unwrap();
+    let empty = d.state_size().unwrap();
+    // Then the month is pushed (an export of history), and nothing newer comes.
+    changes.clear();
+    for ev in &events {
+        d.push(ev, &mut changes).unwrap();
+    }
+    let held = d.state_size().unwrap();
+    assert!(
+        held.analytics_bytes - held.baseline_bytes
+            > 4 * (empty.analytics_bytes - empty.baseline_bytes),
+        "{empty:?} {held:?}"
+    );
+    // Its single-record detections were raised, marked late.
+    let rules: Vec<_> = changes
+        .iter()
+        .filter_map(|c| match c {
+            Change::Raise(a) if !a.detection.rule_id.starts_with("builtin/") => Some(a),
+            _ => None,
+        })
+        .collect();
+    assert!(!rules.is_empty());
+    assert!(rules.iter().all(|a| a.late));
+    // At the same watermark, what it left in the state is folded into the baselines and
+    // the correlations' windows are closed.
+    d.advance(w, &mut changes).unwrap();
+    let after = d.state_size().unwrap();
+    assert!(
+        after.analytics_bytes - after.baseline_bytes
+            <= empty.analytics_bytes - empty.baseline_bytes + 4096,
+        "{empty:?} {held:?} {after:?}"
+    );
+    assert!(after.baseline_bytes > empty.baseline_bytes, "{after:?}");
+    assert_eq!(after.correlation_matches, 0, "{after:?}");
+}
