@@ -83,7 +83,11 @@ echo "## sustained HTTP ingest (NDJSON, 2 connections)"
 echo "rss_after_push_mib $(rss_mib) peak_mib $(hwm_mib)"
 
 echo "## push-to-alert latency, idle service (single-record detection)"
-"${load[@]}" latency --port "$port" --token-file "$tok" --samples 200
+# Probes dated like the newest record pushed (the stream's present), so that the soak after
+# them goes on in the same event time.
+when=$(tail -n 1 "$(ls "$work/bodies"/b* | tail -n 1)" |
+    python3 -c 'import json,sys; r=json.loads(sys.stdin.read()); print((r.get("CreationTime") or r.get("createdDateTime"))[:19])')
+"${load[@]}" latency --port "$port" --token-file "$tok" --samples 200 --when "$when"
 
 echo "## soak: $RATE records/s for ${SOAK}s, RSS every 10 s (MiB)"
 rm -r "$work/bodies"
