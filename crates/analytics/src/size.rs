@@ -47,40 +47,55 @@ fn baseline(s: &BaselineSnapshot) -> usize {
     n
 }
 
-fn state(st: &State) -> usize {
+/// The parts of [`state`], by name.
+fn state_parts(st: &State) -> [(&'static str, usize); 6] {
     // Interner: the text, an end offset per string, a hash table of ids.
     let strings = st.names.len();
-    let mut n = st.names.text_bytes() + strings * size_of::<usize>() + strings * 8 / 7 * 5;
-    n += hash_map(&st.ip_syms) + hash_map(&st.ctx_index) + vec(&st.ctxs);
+    let names = st.names.text_bytes() + strings * size_of::<usize>() + strings * 8 / 7 * 5;
+    let mut ctxs = hash_map(&st.ip_syms) + hash_map(&st.ctx_index) + vec(&st.ctxs);
+    let mut hours = 0;
+    let mut locs = 0;
     for (_, c) in &st.ctxs {
-        n += btree_map(&c.hours) + btree_set(&c.utis) + btree_set(&c.folders);
-        n += vec(&c.locs.items);
+        hours += btree_map(&c.hours);
+        ctxs += btree_set(&c.utis) + btree_set(&c.folders);
+        locs += vec(&c.locs.items);
     }
     let si = &st.sign_ins;
-    n += hash_map(&si.sessions) + hash_map(&si.utis) + hash_map(&si.user_ips);
-    n += hash_set(&si.users) + hash_map(&si.user_last);
-    n += si.sessions.values().map(btree_set).sum::<usize>();
-    n += si.user_ips.values().map(btree_set).sum::<usize>();
-    n += vec(&st.ioc_hits);
-    n += st
+    let mut sign_ins = hash_map(&si.sessions) + hash_map(&si.utis) + hash_map(&si.user_ips);
+    sign_ins += hash_set(&si.users) + hash_map(&si.user_last);
+    sign_ins += si.sessions.values().map(btree_set).sum::<usize>();
+    sign_ins += si.user_ips.values().map(btree_set).sum::<usize>();
+    let mut rest = vec(&st.ioc_hits);
+    rest += st
         .ioc_hits
         .iter()
         .map(|h| h.loc.record_id.as_deref().map_or(0, text))
         .sum::<usize>();
-    n += vec(&st.audit_changes);
-    n += st
+    rest += vec(&st.audit_changes);
+    rest += st
         .audit_changes
         .iter()
         .map(|a| text(&a.operation) + a.loc.record_id.as_deref().map_or(0, text))
         .sum::<usize>();
-    n += vec(&st.verdicts);
-    n += st
+    rest += vec(&st.verdicts);
+    rest += st
         .verdicts
         .iter()
         .map(|v| text(&v.verdict) + v.loc.record_id.as_deref().map_or(0, text))
         .sum::<usize>();
-    n += hash_map(&st.activity) + btree_map(&st.days);
-    n
+    rest += hash_map(&st.activity) + btree_map(&st.days);
+    [
+        ("strings", names),
+        ("contexts", ctxs),
+        ("context hours", hours),
+        ("context record locations", locs),
+        ("sign-in index", sign_ins),
+        ("other", rest),
+    ]
+}
+
+fn state(st: &State) -> usize {
+    state_parts(st).iter().map(|(_, n)| n).sum()
 }
 
 impl Analytics {
@@ -94,6 +109,16 @@ impl Analytics {
         state(&self.state)
             + baseline(&self.snapshot)
             + self.early_notes.iter().map(|s| s.capacity()).sum::<usize>()
+    }
+
+    /// [`Analytics::state_bytes`] by part (the interned strings, the contexts, their hours,
+    /// their record locations, the sign-in index, the rest; then the baselines), with how
+    /// many contexts are held: for sizing and benchmarks.
+    #[must_use]
+    pub fn state_parts(&self) -> (usize, Vec<(&'static str, usize)>) {
+        let mut parts = state_parts(&self.state).to_vec();
+        parts.push(("baselines", baseline(&self.snapshot)));
+        (self.state.ctxs.len(), parts)
     }
 
     /// The part of [`Analytics::state_bytes`] held by the baseline snapshot (what was

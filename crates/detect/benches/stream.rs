@@ -6,7 +6,8 @@
 //!
 //! `cargo bench -p stormwatch-detect --bench stream` (10,000,000 records over 90 days;
 //! `STREAM_RECORDS`, `STREAM_DAYS`, `STREAM_FILE` change that, `STREAM_ANALYTICS=0` runs the rules alone, `STREAM_EVERY` sets how
-//! many records apart the state is printed and `STREAM_SNAPSHOTS=1` prints the snapshot's size there; the file is generated once with
+//! many records apart the state is printed and `STREAM_SNAPSHOTS=1` prints the snapshot's size there, `STREAM_PARTS=1` the analytics'
+//! state by part; the file is generated once with
 //! stormwatch-gen, Graph sign-ins interleaved, and kept).
 #![allow(
     clippy::print_stdout,
@@ -127,6 +128,7 @@ fn main() {
     let (mut raised, mut withdrawn) = (0u64, 0u64);
     let every = env_num("STREAM_EVERY", 500_000);
     let snapshots = env_num("STREAM_SNAPSHOTS", 0) != 0;
+    let parts = env_num("STREAM_PARTS", 0) != 0;
     let mut next_report = every;
     let mut samples: Vec<(u64, u64)> = Vec::new();
     println!(
@@ -172,6 +174,13 @@ fn main() {
                 next_report += every;
                 let secs = started.elapsed().as_secs_f64();
                 let size = d.state_size().unwrap();
+                if parts && let Some((contexts, parts)) = d.analytics_parts().unwrap() {
+                    let parts: Vec<String> = parts
+                        .iter()
+                        .map(|(name, n)| format!("{name} {:.1}", *n as f64 / 1e6))
+                        .collect();
+                    println!("{contexts} contexts; MB: {}", parts.join(", "));
+                }
                 if snapshots {
                     println!("snapshot {:.1} MB", d.snapshot().unwrap().len() as f64 / 1e6);
                 }

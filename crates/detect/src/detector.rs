@@ -423,6 +423,20 @@ impl Detector {
         })
     }
 
+    /// The analytics' state by part, with the number of contexts held
+    /// ([`Analytics::state_parts`]); `None` without the analytics.
+    ///
+    /// # Errors
+    /// [`DetectError::AnalyticsThread`] when the analytics stopped on an internal error.
+    pub fn analytics_parts(
+        &self,
+    ) -> Result<Option<(usize, Vec<(&'static str, usize)>)>, DetectError> {
+        match &self.analytics {
+            Some(f) => Ok(Some(f.call(|a| a.state_parts())?)),
+            None => Ok(None),
+        }
+    }
+
     /// Decide everything pending and return what the analytics leave: what a run over a
     /// finite input does at its end.
     ///
