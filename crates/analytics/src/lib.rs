@@ -127,6 +127,7 @@ pub use evict::EvictStats;
 pub use info::{AnalyticInfo, Setting};
 pub use iocs::{Indicator, IocSet};
 pub use observed::{Observed, Observer};
+pub use size::StateParts;
 pub use stormwatch_core::{Incident, Reason, RuleCount};
 
 /// The consumer (Microsoft account) tenant id.

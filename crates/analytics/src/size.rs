@@ -47,6 +47,15 @@ fn baseline(s: &BaselineSnapshot) -> usize {
     n
 }
 
+/// [`Analytics::state_parts`]: the state's estimated bytes by part.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StateParts {
+    /// Contexts held.
+    pub contexts: usize,
+    /// (part, bytes), in a fixed order.
+    pub parts: Vec<(&'static str, usize)>,
+}
+
 /// The parts of [`state`], by name.
 fn state_parts(st: &State) -> [(&'static str, usize); 6] {
     // Interner: the text, an end offset per string, a hash table of ids.
@@ -115,10 +124,13 @@ impl Analytics {
     /// their record locations, the sign-in index, the rest; then the baselines), with how
     /// many contexts are held: for sizing and benchmarks.
     #[must_use]
-    pub fn state_parts(&self) -> (usize, Vec<(&'static str, usize)>) {
+    pub fn state_parts(&self) -> StateParts {
         let mut parts = state_parts(&self.state).to_vec();
         parts.push(("baselines", baseline(&self.snapshot)));
-        (self.state.ctxs.len(), parts)
+        StateParts {
+            contexts: self.state.ctxs.len(),
+            parts,
+        }
     }
 
     /// The part of [`Analytics::state_bytes`] held by the baseline snapshot (what was

@@ -174,8 +174,10 @@ fn main() {
                 next_report += every;
                 let secs = started.elapsed().as_secs_f64();
                 let size = d.state_size().unwrap();
-                if parts && let Some((contexts, parts)) = d.analytics_parts().unwrap() {
-                    let parts: Vec<String> = parts
+                if parts && let Some(p) = d.analytics_parts().unwrap() {
+                    let contexts = p.contexts;
+                    let parts: Vec<String> = p
+                        .parts
                         .iter()
                         .map(|(name, n)| format!("{name} {:.1}", *n as f64 / 1e6))
                         .collect();

@@ -428,9 +428,7 @@ impl Detector {
     ///
     /// # Errors
     /// [`DetectError::AnalyticsThread`] when the analytics stopped on an internal error.
-    pub fn analytics_parts(
-        &self,
-    ) -> Result<Option<(usize, Vec<(&'static str, usize)>)>, DetectError> {
+    pub fn analytics_parts(&self) -> Result<Option<stormwatch_analytics::StateParts>, DetectError> {
         match &self.analytics {
             Some(f) => Ok(Some(f.call(|a| a.state_parts())?)),
             None => Ok(None),
