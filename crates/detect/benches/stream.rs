@@ -7,7 +7,7 @@
 //! `cargo bench -p stormwatch-detect --bench stream` (10,000,000 records over 90 days;
 //! `STREAM_RECORDS`, `STREAM_DAYS`, `STREAM_FILE` change that, `STREAM_ANALYTICS=0` runs the rules alone, `STREAM_EVERY` sets how
 //! many records apart the state is printed and `STREAM_SNAPSHOTS=1` prints the snapshot's size there, `STREAM_PARTS=1` the analytics'
-//! state by part; the file is generated once with
+//! state by part, `STREAM_BACKGROUND=0` makes the analytics decide while the caller waits; the file is generated once with
 //! stormwatch-gen, Graph sign-ins interleaved, and kept).
 #![allow(
     clippy::print_stdout,
@@ -112,6 +112,7 @@ fn main() {
     let config = DetectorConfig {
         min_decide_interval: std::time::Duration::from_millis(interval),
         decide_share: share as f32 / 100.0,
+        background_decisions: env_num("STREAM_BACKGROUND", 1) != 0,
         ..DetectorConfig::default()
     };
     println!(
@@ -188,6 +189,7 @@ fn main() {
                     println!("{contexts} contexts; MB: {}", parts.join(", "));
                 }
                 if snapshots {
+                    d.settle(&mut changes).unwrap();
                     println!("snapshot {:.1} MB", d.snapshot().unwrap().len() as f64 / 1e6);
                 }
                 let rss = status_kb("VmRSS:");
@@ -210,6 +212,7 @@ fn main() {
     .unwrap();
     let secs = started.elapsed().as_secs_f64();
     let peak_streaming = status_kb("VmHWM:");
+    d.settle(&mut changes).unwrap();
     let snap_t = Instant::now();
     let snap = d.snapshot().unwrap();
     let snap_secs = snap_t.elapsed().as_secs_f64();

@@ -32,6 +32,13 @@ pub struct DetectorConfig {
     /// backlog of weeks would otherwise be decided hour by hour. Zero (the default) sets no
     /// such bound; `serve` uses 0.2.
     pub decide_share: f32,
+    /// Let the analytics decide (and age out state) on their thread while records go on
+    /// being taken: [`crate::Detector::advance`] begins a decision and a later call gives
+    /// its changes, so a record pushed meanwhile is matched and raised without waiting for
+    /// the decision. Off (the default), `advance` waits for the decision and gives its
+    /// changes at once. A snapshot is not taken while a decision is under way
+    /// ([`crate::Detector::deciding`], [`crate::Detector::settle`]). `serve` turns it on.
+    pub background_decisions: bool,
 }
 
 impl Default for DetectorConfig {
@@ -43,6 +50,7 @@ impl Default for DetectorConfig {
             speculate: true,
             min_decide_interval: Duration::ZERO,
             decide_share: 0.0,
+            background_decisions: false,
         }
     }
 }

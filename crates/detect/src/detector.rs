@@ -2,7 +2,8 @@
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicI64, Ordering};
-use std::time::Instant;
+use std::sync::mpsc::{Receiver, TryRecvError};
+use std::time::{Duration, Instant};
 
 use stormwatch_analytics::{Analytics, AnalyticsOutput, BaselineSnapshot};
 use stormwatch_core::{Event, Incident, Timestamp};
@@ -13,13 +14,43 @@ use crate::change::Change;
 use crate::config::{DetectorConfig, nanos};
 use crate::folder::Folder;
 use crate::ids::{assign_analytic_ids, stable_incidents};
-use crate::ledger::Ledger;
+use crate::ledger::{Late, Ledger};
 use crate::scan::{Scanned, Scanner};
 
 /// Nanoseconds per hour.
 pub(crate) const HOUR: i64 = 3_600_000_000_000;
 /// Nanoseconds per day.
 const DAY: i64 = 24 * HOUR;
+
+/// One decision of the analytics: their detections and incidents.
+type Decision = (Vec<stormwatch_core::Detection>, Vec<Incident>);
+
+/// What a decision made on the analytics' thread gives back.
+struct Decided {
+    decision: Decision,
+    /// The decision after the eviction that followed it (the ledger's new reference).
+    after_eviction: Option<Decision>,
+    /// How long it took there.
+    took: Duration,
+}
+
+/// A decision under way on the analytics' thread.
+struct Deciding {
+    rx: Receiver<Decided>,
+    /// Its detections at or before this time are raised (ns).
+    cutoff: i64,
+    /// The late records it decides on.
+    late: Late,
+    started: Instant,
+}
+
+impl std::fmt::Debug for Deciding {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Deciding")
+            .field("cutoff", &self.cutoff)
+            .finish_non_exhaustive()
+    }
+}
 
 /// What [`Detector::finish`] leaves besides its last changes.
 #[derive(Debug, Default)]
@@ -89,6 +120,8 @@ pub struct Detector {
     pub(crate) stale: bool,
     /// Records at or before the frontier came since the last [`Detector::advance`].
     behind: bool,
+    /// The analytics' decision under way.
+    deciding: Option<Deciding>,
     /// The analytics' longest look back (ns): what must stay behind the eviction point.
     lookback: i64,
     /// The incidents of the analytics' last decision.
@@ -140,6 +173,7 @@ impl Detector {
             evicted_before: None,
             stale: false,
             behind: false,
+            deciding: None,
             lookback,
             incidents: Vec::new(),
             last_decision: None,
@@ -245,6 +279,7 @@ impl Detector {
         watermark: Timestamp,
         out: &mut Vec<Change>,
     ) -> Result<(), DetectError> {
+        self.take_decided(false, out)?;
         let w = watermark.nanos();
         let moved = self.watermark.is_none_or(|old| old < w);
         // With the watermark where it was, only records that came behind the frontier have
@@ -275,7 +310,7 @@ impl Detector {
             .div_euclid(HOUR)
             .saturating_mul(HOUR);
         let new_hour = self.decided_to.is_none_or(|d| d < decidable);
-        if !new_hour && !self.stale && !self.ledger.has_late() {
+        if self.deciding.is_some() || (!new_hour && !self.stale && !self.ledger.has_late()) {
             return Ok(());
         }
         if let Some((at, took)) = self.last_decision
@@ -288,23 +323,97 @@ impl Detector {
         if self.analytics.as_ref().is_some_and(Folder::writing) {
             return Ok(());
         }
-        let started = Instant::now();
         let to = self.decided_to.map_or(decidable, |d| d.max(decidable));
         self.decided_to = Some(to);
-        self.decide(Some(to - 1), false, out)?;
-        self.last_decision = Some((started, started.elapsed()));
         // Aged out once a day, right after a decision (so that what the eviction alone
         // changes is told apart from what new records changed), and at once when records
         // older than the last point came since.
         let before = frontier.saturating_sub(nanos(self.config.horizon).max(self.lookback));
-        if self.stale
+        let evict = (self.stale
             || self
                 .evicted_before
-                .is_none_or(|e| before >= e.saturating_add(DAY))
-        {
-            self.evict(before, to, out)?;
+                .is_none_or(|e| before >= e.saturating_add(DAY)))
+        .then_some(before);
+        if let Some(before) = evict {
+            self.evicted_before = Some(before);
+            self.stale = false;
+            self.evict_correlations(before);
+        }
+        self.begin_decision(to - 1, evict)?;
+        self.take_decided(!self.config.background_decisions, out)
+    }
+
+    /// Begin a decision of the analytics on their thread, deciding on the hours up to
+    /// `cutoff`; with `evict`, state before that point is then aged out and the analytics
+    /// decide again (what differs is the eviction's doing, not news).
+    fn begin_decision(&mut self, cutoff: i64, evict: Option<i64>) -> Result<(), DetectError> {
+        let Some(folder) = &self.analytics else {
+            return Ok(());
+        };
+        let started = Instant::now();
+        let rx = folder.call_later(move |a| {
+            let t = Instant::now();
+            let (detections, incidents, _notes) = a.decide();
+            let after_eviction = evict.map(|before| {
+                a.evict(Timestamp::from_nanos(before));
+                let (detections, incidents, _notes) = a.decide();
+                (detections, incidents)
+            });
+            Decided {
+                decision: (detections, incidents),
+                after_eviction,
+                took: t.elapsed(),
+            }
+        })?;
+        self.deciding = Some(Deciding {
+            rx,
+            cutoff,
+            late: self.ledger.take_late(),
+            started,
+        });
+        Ok(())
+    }
+
+    /// Give the changes of the decision under way once it is made (`wait`: wait for it).
+    fn take_decided(&mut self, wait: bool, out: &mut Vec<Change>) -> Result<(), DetectError> {
+        let Some(d) = &self.deciding else {
+            return Ok(());
+        };
+        let decided = if wait {
+            d.rx.recv().map_err(|_| stopped())?
+        } else {
+            match d.rx.try_recv() {
+                Ok(decided) => decided,
+                Err(TryRecvError::Empty) => return Ok(()),
+                Err(TryRecvError::Disconnected) => return Err(stopped()),
+            }
+        };
+        let Some(d) = self.deciding.take() else {
+            return Ok(());
+        };
+        self.last_decision = Some((d.started, decided.took));
+        self.take_decision(decided.decision, Some(d.cutoff), false, false, &d.late, out);
+        if let Some(after) = decided.after_eviction {
+            let none = Late::default();
+            self.take_decision(after, Some(d.cutoff), false, true, &none, out);
         }
         Ok(())
+    }
+
+    /// A decision of the analytics is under way on their thread
+    /// ([`DetectorConfig::background_decisions`]): no snapshot can be taken until
+    /// [`Detector::settle`] or an [`Detector::advance`] gives its changes.
+    #[must_use]
+    pub fn deciding(&self) -> bool {
+        self.deciding.is_some()
+    }
+
+    /// Wait for the decision under way, if any, and give its changes.
+    ///
+    /// # Errors
+    /// [`DetectError::AnalyticsThread`] when the analytics stopped on an internal error.
+    pub fn settle(&mut self, out: &mut Vec<Change>) -> Result<(), DetectError> {
+        self.take_decided(true, out)
     }
 
     /// How long after a decision that took `took` the next may come.
@@ -330,31 +439,8 @@ impl Detector {
             return Ok(());
         };
         let (detections, incidents, _notes) = folder.call(Analytics::decide)?;
-        self.take_decision(detections, incidents, cutoff, settled, false, out);
-        Ok(())
-    }
-
-    /// Age out state before `before`: the analytics fold it into their baselines, the
-    /// correlations drop groups nothing can fire from. The analytics then decide again: what
-    /// differs from the decision just made is the eviction's doing (a detection of aged-out
-    /// records shrinks or goes), not news; only detections that are new are raised.
-    fn evict(
-        &mut self,
-        before: i64,
-        decidable: i64,
-        out: &mut Vec<Change>,
-    ) -> Result<(), DetectError> {
-        self.evicted_before = Some(before);
-        self.stale = false;
-        self.evict_correlations(before);
-        let Some(folder) = &self.analytics else {
-            return Ok(());
-        };
-        folder.call(move |a| {
-            a.evict(Timestamp::from_nanos(before));
-        })?;
-        let (detections, incidents, _notes) = folder.call(Analytics::decide)?;
-        self.take_decision(detections, incidents, Some(decidable - 1), false, true, out);
+        let late = self.ledger.take_late();
+        self.take_decision((detections, incidents), cutoff, settled, false, &late, out);
         Ok(())
     }
 
@@ -362,11 +448,11 @@ impl Detector {
     /// the incidents (on them and their detections), then what is new, changed or gone.
     fn take_decision(
         &mut self,
-        mut detections: Vec<stormwatch_core::Detection>,
-        incidents: Vec<Incident>,
+        (mut detections, incidents): Decision,
         cutoff: Option<i64>,
         settled: bool,
         quiet: bool,
+        late: &Late,
         out: &mut Vec<Change>,
     ) {
         assign_analytic_ids(&mut detections);
@@ -377,7 +463,7 @@ impl Detector {
         let updates = stable_incidents(incidents, &mut detections, shown);
         self.incidents = updates.iter().map(|u| u.incident.clone()).collect();
         self.ledger
-            .analytics(detections, cutoff, settled, quiet, out);
+            .analytics(detections, cutoff, settled, quiet, late, out);
         self.ledger.incidents(updates, quiet, out);
     }
 
@@ -395,6 +481,7 @@ impl Detector {
     /// # Errors
     /// [`DetectError::AnalyticsThread`] when the analytics stopped on an internal error.
     pub fn flush(&mut self, out: &mut Vec<Change>) -> Result<(), DetectError> {
+        self.settle(out)?;
         let frontier = self.frontier.load(Ordering::Relaxed);
         let mut ch = CorrelationChanges::default();
         self.correlator
@@ -419,7 +506,7 @@ impl Detector {
             analytics_bytes,
             baseline_bytes,
             open_detections: self.ledger.open_count(),
-            late_records: self.ledger.late_records.len(),
+            late_records: self.ledger.late.records.len(),
         })
     }
 
@@ -445,6 +532,7 @@ impl Detector {
             correlator,
             analytics,
             mut ledger,
+            deciding,
             ..
         } = self;
         let analytics = analytics.map(Folder::into_inner).transpose()?;
@@ -481,7 +569,13 @@ impl Detector {
             baseline,
         } = output;
         assign_analytic_ids(&mut detections);
-        ledger.analytics(detections, None, true, false, out);
+        // A decision still under way is superseded by this one, over everything.
+        let mut late = ledger.take_late();
+        if let Some(d) = deciding {
+            late.records.extend(d.late.records);
+            late.overflow |= d.late.overflow;
+        }
+        ledger.analytics(detections, None, true, false, &late, out);
         Ok(Finished {
             incidents,
             notes,
@@ -495,5 +589,11 @@ impl Detector {
             .watermark
             .map_or(i64::MIN, |w| w.saturating_sub(nanos(self.config.lateness)));
         self.frontier.store(frontier, Ordering::Relaxed);
+    }
+}
+
+fn stopped() -> DetectError {
+    DetectError::AnalyticsThread {
+        reason: "the built-in analytics stopped on an internal error".to_owned(),
     }
 }

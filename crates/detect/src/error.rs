@@ -15,6 +15,10 @@ pub enum DetectError {
         /// Why.
         reason: String,
     },
+    /// A snapshot was asked for while a decision of the analytics is under way
+    /// ([`crate::Detector::deciding`]): [`crate::Detector::settle`] first.
+    #[error("a decision of the analytics is under way: settle it before taking a snapshot")]
+    Deciding,
     /// The correlator's part of a snapshot could not be read back.
     #[error(transparent)]
     Sigma(#[from] stormwatch_sigma::SigmaError),

@@ -2,9 +2,9 @@
 //! matching the next records, and every other use of the analytics is a call made on that
 //! thread, in order with the batches sent before it.
 //!
-//! While the analytics write a snapshot (seconds for a large state) the queue fills; the
-//! batches that follow are then held here, up to [`HELD`], instead of making the caller wait,
-//! and are passed on in order as the queue takes them again.
+//! While the analytics write a snapshot or decide (seconds for a large state) the queue
+//! fills; the batches that follow are then held here, up to [`HELD`], instead of making the
+//! caller wait, and are passed on in order as the queue takes them again.
 
 use std::collections::VecDeque;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -18,8 +18,8 @@ use crate::DetectError;
 
 /// Batches (a few hundred events each) waiting to be folded.
 const QUEUE: usize = 16;
-/// Batches held while a snapshot is being written (at most about as many records as a
-/// minute of a few thousand records a second).
+/// Batches held while a snapshot is being written or a decision made (at most about as
+/// many records as a minute of a few thousand records a second).
 const HELD: usize = 512;
 
 type Call = Box<dyn FnOnce(&mut Analytics) + Send>;
@@ -36,11 +36,12 @@ pub(crate) struct Folder {
     handle: Option<JoinHandle<Analytics>>,
     /// Batches not yet in the queue, oldest first: everything sent later waits behind them.
     held: Mutex<VecDeque<Observed>>,
-    /// Snapshots queued or being written on the thread.
+    /// Calls made without waiting ([`Folder::call_later`]: snapshots, decisions) queued or
+    /// running on the thread.
     writing: Arc<AtomicUsize>,
 }
 
-/// Counts a snapshot as being written until the call is done or dropped unrun.
+/// Counts a call as under way until it is done or dropped unrun.
 struct Writing(Arc<AtomicUsize>);
 
 impl Drop for Writing {
@@ -89,7 +90,7 @@ impl Folder {
         })
     }
 
-    /// Fold a batch. Waits while the queue is full, unless a snapshot is being written and
+    /// Fold a batch. Waits while the queue is full, unless a call is under way and
     /// at most [`HELD`] batches are held. Once it is written, the batches held meanwhile go
     /// into the queue as it takes them, at least one each time (so that they do not grow):
     /// the caller waits for one batch to be folded, not for all of them.
@@ -110,7 +111,8 @@ impl Folder {
         self.pass(&mut held, true)
     }
 
-    /// A snapshot is queued or being written on the thread: a call now would wait for it.
+    /// A call made without waiting (a snapshot, a decision) is queued or running on the
+    /// thread: a call now would wait for it.
     pub(crate) fn writing(&self) -> bool {
         self.writing.load(Ordering::Acquire) > 0
     }
@@ -148,10 +150,10 @@ impl Folder {
             .ok_or_else(stopped)
     }
 
-    /// Run `f` (writing a snapshot) on the analytics once every batch sent before is folded,
-    /// without waiting for it: its result comes on the receiver. Until it is done,
+    /// Run `f` (writing a snapshot, deciding) on the analytics once every batch sent before
+    /// is folded, without waiting for it: its result comes on the receiver. Until it is done,
     /// [`Folder::writing`] says so.
-    pub(crate) fn write_snapshot<R: Send + 'static>(
+    pub(crate) fn call_later<R: Send + 'static>(
         &self,
         f: impl FnOnce(&mut Analytics) -> R + Send + 'static,
     ) -> Result<Receiver<R>, DetectError> {

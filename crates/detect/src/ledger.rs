@@ -22,16 +22,34 @@ pub(crate) struct Open {
     pub(crate) analytic: bool,
 }
 
+/// Records that arrived late (beyond the lateness bound), for marking the analytics'
+/// detections of them late.
+#[derive(Debug, Default, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub(crate) struct Late {
+    /// Their identities.
+    pub(crate) records: BTreeSet<String>,
+    /// More late records than [`MAX_LATE_RECORDS`] arrived.
+    pub(crate) overflow: bool,
+}
+
+impl Late {
+    fn marks(&self, d: &Detection) -> bool {
+        self.overflow
+            || (!self.records.is_empty()
+                && d.events
+                    .iter()
+                    .any(|l| self.records.contains(&record_identity(l))))
+    }
+}
+
 /// Raised detections that may still change, and the records that came late since the
 /// analytics last decided.
 #[derive(Debug, Default, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub(crate) struct Ledger {
     /// By id (ordered, so that a snapshot of the same state is the same bytes).
     pub(crate) open: BTreeMap<String, Open>,
-    /// Identities of records that arrived late since the analytics last decided.
-    pub(crate) late_records: BTreeSet<String>,
-    /// More late records than [`MAX_LATE_RECORDS`] arrived since then.
-    pub(crate) late_overflow: bool,
+    /// Records that arrived late since the analytics' last decision began.
+    pub(crate) late: Late,
     /// Incidents told, by id: what they said.
     pub(crate) incidents: BTreeMap<String, Digest>,
 }
@@ -43,25 +61,22 @@ const ANALYTIC_WITHDRAWN: &str = "records that arrived later (a sign-in after th
 impl Ledger {
     pub(crate) fn note_late(&mut self, ids: impl Iterator<Item = String>) {
         for id in ids {
-            if self.late_records.len() < MAX_LATE_RECORDS {
-                self.late_records.insert(id);
+            if self.late.records.len() < MAX_LATE_RECORDS {
+                self.late.records.insert(id);
             } else {
-                self.late_overflow = true;
+                self.late.overflow = true;
             }
         }
     }
 
-    /// Records came late since the analytics last decided.
+    /// Records came late since the analytics' last decision began.
     pub(crate) fn has_late(&self) -> bool {
-        self.late_overflow || !self.late_records.is_empty()
+        self.late.overflow || !self.late.records.is_empty()
     }
 
-    fn is_late(&self, d: &Detection) -> bool {
-        self.late_overflow
-            || (!self.late_records.is_empty()
-                && d.events
-                    .iter()
-                    .any(|l| self.late_records.contains(&record_identity(l))))
+    /// The late records a decision beginning now decides on.
+    pub(crate) fn take_late(&mut self) -> Late {
+        std::mem::take(&mut self.late)
     }
 
     /// Raise what the correlations raised that is new or changed, withdraw what no longer
@@ -110,12 +125,14 @@ impl Ledger {
     /// the analytics' detections raised before that are no longer among them are withdrawn.
     /// With `quiet`, nothing is said of what changed: the ledger only takes the decision as
     /// its new reference (after an eviction, whose effect on old detections is not news).
+    /// Detections of the `late` records are marked late.
     pub(crate) fn analytics(
         &mut self,
         detections: Vec<Detection>,
         cutoff: Option<i64>,
         settled: bool,
         quiet: bool,
+        late: &Late,
         out: &mut Vec<Change>,
     ) {
         let mut now: HashSet<String> = HashSet::new();
@@ -144,7 +161,7 @@ impl Ledger {
             if quiet && !new {
                 continue;
             }
-            let late = self.is_late(&d);
+            let late = late.marks(&d);
             raised.push(Change::Raise(Alert {
                 detection: d,
                 late,
@@ -169,8 +186,6 @@ impl Ledger {
             }
         }
         out.extend(raised);
-        self.late_records.clear();
-        self.late_overflow = false;
     }
 
     /// The incidents as grouped now: tell those new or changed, and those gone (unless
@@ -251,6 +266,7 @@ mod tests {
             Some(5),
             false,
             false,
+            &Late::default(),
             &mut out,
         );
         assert_eq!(
@@ -269,6 +285,7 @@ mod tests {
             Some(10),
             false,
             false,
+            &Late::default(),
             &mut out,
         );
         assert_eq!(out.iter().map(Change::id).collect::<Vec<_>>(), ["b", "c"]);
@@ -279,6 +296,7 @@ mod tests {
             Some(10),
             false,
             false,
+            &Late::default(),
             &mut out,
         );
         assert!(matches!(&out[..], [Change::Withdraw(w)] if w.id == "b"));
@@ -289,6 +307,7 @@ mod tests {
             None,
             false,
             true,
+            &Late::default(),
             &mut out,
         );
         assert_eq!(out.iter().map(Change::id).collect::<Vec<_>>(), ["e"]);

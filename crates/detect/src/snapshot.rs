@@ -136,6 +136,7 @@ impl Detector {
     /// [`Detector::begin_snapshot`] then [`PendingSnapshot::finish`].
     ///
     /// # Errors
+    /// [`DetectError::Deciding`] while a decision is under way;
     /// [`DetectError::AnalyticsThread`] when the analytics stopped on an internal error; the
     /// other errors do not happen on in-memory state.
     pub fn snapshot(&self) -> Result<Vec<u8>, DetectError> {
@@ -150,9 +151,15 @@ impl Detector {
     /// analytics' decisions wait for the next [`Detector::advance`] after it.
     ///
     /// # Errors
+    /// [`DetectError::Deciding`] while a decision is under way;
     /// [`DetectError::AnalyticsThread`] when the analytics stopped on an internal error; the
     /// other errors do not happen on in-memory state.
     pub fn begin_snapshot(&self) -> Result<PendingSnapshot, DetectError> {
+        // The analytics' state would be that after the decision, the raised detections
+        // those before it.
+        if self.deciding() {
+            return Err(DetectError::Deciding);
+        }
         let correlator = self.correlator.snapshot()?;
         let head = postcard::to_allocvec(&SnapOut {
             watermark: self.watermark,
@@ -166,7 +173,7 @@ impl Detector {
         drop(correlator);
         let room = Arc::clone(&self.snapshot_len);
         let inner = match &self.analytics {
-            Some(f) => Pending::Writing(f.write_snapshot(move |a| frame(&head, Some(a), &room))?),
+            Some(f) => Pending::Writing(f.call_later(move |a| frame(&head, Some(a), &room))?),
             None => Pending::Done(frame(&head, None, &room)),
         };
         Ok(PendingSnapshot { inner })

@@ -764,6 +764,8 @@ impl Config {
             speculate: self.detect.speculate,
             min_decide_interval: self.detect.min_decide_interval,
             decide_share: self.detect.decide_share,
+            // Records pushed while the analytics decide are matched and raised meanwhile.
+            background_decisions: true,
         }
     }
 }

@@ -47,6 +47,16 @@ impl Live {
         self.det.advance(watermark, out)
     }
 
+    /// A decision of the analytics is under way: no snapshot until it is taken.
+    pub(crate) fn deciding(&self) -> bool {
+        self.det.deciding()
+    }
+
+    /// Wait for the decision under way, if any, and take its changes.
+    pub(crate) fn settle(&mut self, out: &mut Vec<Change>) -> Result<(), DetectError> {
+        self.det.settle(out)
+    }
+
     /// Decide everything pending now, keeping the state (records that come later still
     /// count).
     pub(crate) fn flush(&mut self, out: &mut Vec<Change>) -> Result<(), DetectError> {

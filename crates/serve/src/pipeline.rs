@@ -304,6 +304,7 @@ impl Pipeline {
                     self.advance()?;
                     if self.position > self.checkpointed
                         && self.checkpoints.in_flight().is_none()
+                        && !self.live.deciding()
                         && self.last_checkpoint.elapsed() >= self.timing.checkpoint_interval
                     {
                         self.begin_checkpoint();
@@ -333,6 +334,7 @@ impl Pipeline {
         let head = self.store.read().journal_head()?;
         self.catch_up(head)?;
         self.checkpoint_done(true);
+        self.live.settle(&mut self.pending)?;
         self.commit(true)?;
         tracing::info!(message = "Detector checkpointed.", position = self.position);
         Ok(())

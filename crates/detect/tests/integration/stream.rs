@@ -32,7 +32,20 @@ fn stream(
     every: usize,
     cuts: &[usize],
 ) -> (Store, Vec<Change>) {
-    let fresh = || Detector::new(engine.clone(), Some(analytics()), config()).unwrap();
+    stream_in(&config(), engine, events, order, every, cuts)
+}
+
+/// [`stream`] with these settings; with background decisions, the decision under way is
+/// settled before each snapshot (as a monitor does).
+fn stream_in(
+    cfg: &DetectorConfig,
+    engine: &Engine,
+    events: &[Event],
+    order: &[usize],
+    every: usize,
+    cuts: &[usize],
+) -> (Store, Vec<Change>) {
+    let fresh = || Detector::new(engine.clone(), Some(analytics()), cfg.clone()).unwrap();
     let mut d = fresh();
     let mut store = Store::new();
     let mut log = Vec::new();
@@ -40,6 +53,13 @@ fn stream(
     let mut newest = None;
     for (k, &i) in order.iter().enumerate() {
         if cuts.contains(&k) {
+            if d.deciding() {
+                assert!(matches!(
+                    d.snapshot(),
+                    Err(stormwatch_detect::DetectError::Deciding)
+                ));
+            }
+            d.settle(&mut changes).unwrap();
             let bytes = d.snapshot().unwrap();
             d = fresh();
             d.restore(&bytes).unwrap();
@@ -152,6 +172,28 @@ fn raises_are_updates_never_repeats() {
             }
         }
     }
+}
+
+/// With the analytics deciding on their thread while records go on being taken (as
+/// `serve` runs them), and snapshots taken between decisions: the same end state as one
+/// pass in time order.
+#[test]
+fn background_decisions_give_the_time_order_detections() {
+    let (engine, events, want) = scenario();
+    let order = arrival(&events, DELAYS);
+    let cfg = DetectorConfig {
+        background_decisions: true,
+        ..config()
+    };
+    let cuts = [events.len() / 3, events.len() * 2 / 3];
+    let (got, log) = stream_in(&cfg, &engine, &events, &order, 20, &cuts);
+    assert_eq!(got.len(), want.len());
+    assert!(got == want, "the detections differ");
+    let before_end = log
+        .iter()
+        .filter(|c| matches!(c, Change::Raise(a) if a.detection.rule_id.starts_with("builtin/") && !a.settled))
+        .count();
+    assert!(before_end > 0);
 }
 
 /// A restore renumbers the correlator's strings: what one advance raises still comes in the
