@@ -12,7 +12,7 @@ use stormwatch_sigma::{CorrelationChanges, Correlator, Engine};
 use crate::DetectError;
 use crate::change::Change;
 use crate::config::{DetectorConfig, nanos};
-use crate::folder::Folder;
+use crate::folder::{Folder, stopped};
 use crate::ids::{assign_analytic_ids, stable_incidents};
 use crate::ledger::{Late, Ledger};
 use crate::scan::{Scanned, Scanner};
@@ -553,11 +553,7 @@ impl Detector {
             };
             (ch, decided)
         });
-        let decided = decided
-            .transpose()
-            .map_err(|()| DetectError::AnalyticsThread {
-                reason: "the built-in analytics stopped on an internal error".to_owned(),
-            })?;
+        let decided = decided.transpose().map_err(|()| stopped())?;
         ledger.correlations(ch, out);
         let Some(output) = decided else {
             return Ok(Finished::default());
@@ -589,11 +585,5 @@ impl Detector {
             .watermark
             .map_or(i64::MIN, |w| w.saturating_sub(nanos(self.config.lateness)));
         self.frontier.store(frontier, Ordering::Relaxed);
-    }
-}
-
-fn stopped() -> DetectError {
-    DetectError::AnalyticsThread {
-        reason: "the built-in analytics stopped on an internal error".to_owned(),
     }
 }

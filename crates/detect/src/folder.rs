@@ -204,7 +204,7 @@ impl Drop for Folder {
     }
 }
 
-fn stopped() -> DetectError {
+pub(crate) fn stopped() -> DetectError {
     DetectError::AnalyticsThread {
         reason: "the built-in analytics stopped on an internal error".to_owned(),
     }
