@@ -765,7 +765,11 @@ impl Config {
             min_decide_interval: self.detect.min_decide_interval,
             decide_share: self.detect.decide_share,
             // Records pushed while the analytics decide are matched and raised meanwhile.
-            background_decisions: true,
+            // Where they come from then depends on the clock, as it does already when
+            // decisions are spaced by it; with neither bound, decisions depend on the
+            // records alone and the detector waits for each.
+            background_decisions: !self.detect.min_decide_interval.is_zero()
+                || self.detect.decide_share > 0.0,
         }
     }
 }

@@ -222,14 +222,32 @@ fn late_records_are_decided_on_while_the_watermark_stands_still() {
 
 #[test]
 fn a_backfill_older_than_the_horizon_does_not_stay_in_the_state() {
+    backfill(false);
+}
+
+#[test]
+fn with_decisions_in_the_background_a_backfill_does_not_stay_either() {
+    backfill(true);
+}
+
+fn backfill(background_decisions: bool) {
     let events = crate::util::generated_events(11, 20, 2);
     let newest = events.iter().filter_map(|e| e.time).max().unwrap();
-    let mut d = detector();
+    let mut d = Detector::new(
+        bundled_engine(),
+        Some(analytics()),
+        DetectorConfig {
+            background_decisions,
+            ..DetectorConfig::default()
+        },
+    )
+    .unwrap();
     let mut changes = Vec::new();
     // The watermark stands 60 days after the generated month (a live record of today),
     // and state older than the horizon was aged out once.
     let w = newest.add_seconds(60 * 86_400);
     d.advance(w, &mut changes).unwrap();
+    d.settle(&mut changes).unwrap();
     let empty = d.state_size().unwrap();
     // Then the month is pushed (an export of history), and nothing newer comes.
     changes.clear();
@@ -255,6 +273,7 @@ fn a_backfill_older_than_the_horizon_does_not_stay_in_the_state() {
     // At the same watermark, what it left in the state is folded into the baselines and
     // the correlations' windows are closed.
     d.advance(w, &mut changes).unwrap();
+    d.settle(&mut changes).unwrap();
     let after = d.state_size().unwrap();
     assert!(
         after.analytics_bytes - after.baseline_bytes

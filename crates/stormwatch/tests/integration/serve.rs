@@ -189,8 +189,23 @@ fn end_to_end_alerts_equal_hunts_detections() {
 }
 
 #[test]
-#[allow(clippy::too_many_lines)]
 fn kill_9_at_random_points_loses_nothing_and_alerts_nothing_twice() {
+    kill_9_at_random_points(DETERMINISTIC);
+}
+
+/// The same with the analytics deciding on their thread while records go on being taken
+/// (the service's default): checkpoints are taken between decisions. With history kept
+/// longer than the scenario, what is decided at the end does not depend on when the
+/// decisions before it were made.
+#[test]
+fn kill_9_with_decisions_in_the_background_loses_nothing() {
+    kill_9_at_random_points(
+        "[detect]\nclock_advance_after = \"0\"\nhorizon = \"365d\"\nmin_decide_interval = \"0\"\ndecide_share = 0.5\n",
+    );
+}
+
+#[allow(clippy::too_many_lines)]
+fn kill_9_at_random_points(detect: &str) {
     const SECRET: &str = "a-webhook-secret-for-tests";
     let tmp = tempfile::tempdir().unwrap();
     let sc = scenario(&tmp.path().join("scenario"), 31, 2, 6);
@@ -198,7 +213,7 @@ fn kill_9_at_random_points_loses_nothing_and_alerts_nothing_twice() {
     let batches = arrival_batches(&sc.records, 60, 6, &mut rng);
     let config = |port: u16| {
         format!(
-            "{DETERMINISTIC}checkpoint_interval = \"1s\"\n\
+            "{detect}checkpoint_interval = \"1s\"\n\
              [[sinks]]\ntype = \"webhook\"\nurl = \"http://127.0.0.1:{port}/hook\"\nsecret = \"{SECRET}\"\n\
              min_level = \"informational\"\ntimeout = \"2s\"\nbackoff_initial = \"100ms\"\nbackoff_max = \"1s\"\n"
         )
