@@ -319,6 +319,71 @@ fn csv_audit_data_errors_name_the_field() {
     assert_eq!(st.errors[0].loc.line, 2);
 }
 
+/// `AuditData` is parsed as the text the row split gave (checked as UTF-8 once, with the row):
+/// invalid UTF-8, broken and truncated JSON and a non-object each give a located error, and
+/// the good rows around them are read with their unquoted text as `raw`.
+#[test]
+fn csv_audit_data_hostile_rows_are_located() {
+    let quoted = |s: &str| format!("\"{}\"", s.replace('"', "\"\""));
+    let good = |id: u32| {
+        format!(
+            "r{id},2023-06-12T03:14:07.0000000Z,ExchangeItemAggregated,MailItemsAccessed,u,{},,\r\n",
+            quoted(&rec(id))
+        )
+    };
+    let mut text = b"RecordId,CreationDate,RecordType,Operation,UserId,AuditData,AssociatedAdminUnits,AssociatedAdminUnitsNames\r\n".to_vec();
+    text.extend_from_slice(good(1).as_bytes());
+    text.extend_from_slice(
+        b"r2,2023-06-12T03:14:07Z,50,MailItemsAccessed,u,\"{\"\"Id\"\":\"\"\xc3\x28\"\"}\",,\r\n",
+    );
+    text.extend_from_slice(b"r3,2023-06-12T03:14:07Z,50,MailItemsAccessed,u,\"{\"\"Id\"\":\"\"r3\"\",\"\"x\"\":}\",,\r\n");
+    text.extend_from_slice(b"r4,2023-06-12T03:14:07Z,50,MailItemsAccessed,u,\"{\"\"Id\"\":\"\"r4\"\",\"\"CreationTime\"\":\"\"2023-\",,\r\n");
+    text.extend_from_slice(b"r5,2023-06-12T03:14:07Z,50,MailItemsAccessed,u,\"\"\"x\"\"\",,\r\n");
+    text.extend_from_slice(good(6).as_bytes());
+    let (ev, st) = read_text("hostile.csv", text);
+    let got: Vec<(&str, u64)> = ev.iter().map(|e| (e.raw.as_str(), e.loc.line)).collect();
+    assert_eq!(got, vec![(rec(1).as_str(), 2), (rec(6).as_str(), 7)]);
+    let errs: Vec<(u64, Option<&str>)> = st
+        .errors
+        .iter()
+        .map(|e| (e.loc.line, e.field.as_deref()))
+        .collect();
+    assert_eq!(
+        errs,
+        vec![
+            (3, None),
+            (4, Some("AuditData")),
+            (5, Some("AuditData")),
+            (6, Some("AuditData"))
+        ],
+        "{:?}",
+        st.errors
+    );
+    assert!(
+        st.errors[0].reason.contains("invalid UTF-8 at byte"),
+        "{}",
+        st.errors[0]
+    );
+    assert!(
+        st.errors[1]
+            .reason
+            .starts_with("invalid JSON at line 1 column"),
+        "{}",
+        st.errors[1]
+    );
+    assert!(
+        st.errors[2].reason.starts_with("invalid JSON"),
+        "{}",
+        st.errors[2]
+    );
+    assert!(
+        st.errors[3].reason.contains("not a JSON object"),
+        "{}",
+        st.errors[3]
+    );
+    assert_eq!(st.skipped(), 4);
+}
+
 #[test]
 fn forced_formats() {
     // A file that sniffs as CSV is read as NDJSON when told so (each line then an error).
