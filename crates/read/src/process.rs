@@ -397,7 +397,14 @@ fn process_item<I: Inspect>(
             let bytes = data.get(*start..*end).unwrap_or_default();
             match &ctx.csv {
                 Some(cols) => csv_row(bytes, *line, cols, rec, out),
-                None => json_record(bytes, *line, Some(*file_line), None, rec, out),
+                None => json_record(
+                    Text::Unchecked(bytes),
+                    *line,
+                    Some(*file_line),
+                    None,
+                    rec,
+                    out,
+                ),
             }
         }
     }
@@ -495,8 +502,15 @@ impl RowExtras<'_> {
     }
 }
 
+/// A record's text: bytes not yet checked as UTF-8, or text that was.
+#[derive(Clone, Copy)]
+enum Text<'a> {
+    Unchecked(&'a [u8]),
+    Checked(&'a str),
+}
+
 fn json_record<I: Inspect>(
-    bytes: &[u8],
+    input: Text<'_>,
     line: u64,
     file_line: Option<u64>,
     extras: Option<&RowExtras<'_>>,
@@ -505,6 +519,10 @@ fn json_record<I: Inspect>(
 ) {
     let ctx = rec.ctx;
     let field = extras.map(|_| "AuditData".to_owned());
+    let bytes = match input {
+        Text::Unchecked(b) => b,
+        Text::Checked(t) => t.as_bytes(),
+    };
     if depth_exceeds(bytes, ctx.limits.max_depth) {
         out.error(ctx.error(
             line,
@@ -513,9 +531,12 @@ fn json_record<I: Inspect>(
         ));
         return;
     }
-    // UTF-8 is checked once, here: the text is then parsed without sonic-rs checking it again.
-    // Invalid text goes to sonic-rs as bytes, for its located error.
-    let text = simdutf8::basic::from_utf8(bytes).ok();
+    // UTF-8 is checked once (here, or by the caller): the text is then parsed without sonic-rs
+    // checking it again. Invalid text goes to sonic-rs as bytes, for its located error.
+    let text = match input {
+        Text::Unchecked(b) => simdutf8::basic::from_utf8(b).ok(),
+        Text::Checked(t) => Some(t),
+    };
     let parsed = match text {
         Some(t) => sonic_rs::from_str::<Value>(t),
         None => sonic_rs::from_slice::<Value>(bytes),
@@ -650,7 +671,8 @@ fn csv_row<I: Inspect>(
             fields: &fields,
             cols,
         };
-        json_record(audit.as_bytes(), line, None, Some(&extras), rec, out);
+        // The row was checked as UTF-8 when it was split: the field is not checked again.
+        json_record(Text::Checked(audit), line, None, Some(&extras), rec, out);
         return;
     }
     // No AuditData: the row is an object keyed by the header.
@@ -665,7 +687,7 @@ fn csv_row<I: Inspect>(
         obj.push_str(&serde_json::to_string(v.as_ref()).unwrap_or_default());
     }
     obj.push('}');
-    json_record(obj.as_bytes(), line, None, None, rec, out);
+    json_record(Text::Checked(&obj), line, None, None, rec, out);
 }
 
 #[cfg(test)]

@@ -105,36 +105,36 @@ impl Feed {
         }
     }
 
-    /// Read directly into `out` (appending up to `step` bytes); returns how many arrived.
-    pub(crate) fn read_into(&mut self, out: &mut Vec<u8>, step: usize) -> usize {
+    /// Read directly into `out`, overwriting what it holds (a recycled buffer is not zeroed
+    /// again first); returns how many bytes arrived (0 at the end, on error, or for an empty
+    /// `out`).
+    pub(crate) fn read_to(&mut self, out: &mut [u8]) -> usize {
+        if out.is_empty() {
+            return 0;
+        }
         // Serve buffered bytes first.
         if self.pos < self.end {
-            out.extend_from_slice(&self.buf[self.pos..self.end]);
-            let n = self.end - self.pos;
-            self.pos = 0;
-            self.end = 0;
+            let n = (self.end - self.pos).min(out.len());
+            out[..n].copy_from_slice(&self.buf[self.pos..self.pos + n]);
+            self.pos += n;
+            if self.pos == self.end {
+                self.pos = 0;
+                self.end = 0;
+            }
             return n;
         }
         if self.eof {
             return 0;
         }
-        let step = step.max(4096);
-        let start = out.len();
-        out.resize(start + step, 0);
         loop {
-            match self.reader.read(&mut out[start..]) {
+            match self.reader.read(out) {
                 Ok(0) => {
-                    out.truncate(start);
                     self.eof = true;
                     return 0;
                 }
-                Ok(n) => {
-                    out.truncate(start + n);
-                    return n;
-                }
+                Ok(n) => return n,
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
                 Err(e) => {
-                    out.truncate(start);
                     self.eof = true;
                     self.err = Some(e);
                     return 0;

@@ -87,7 +87,6 @@ impl Spares {
             && batch.data.capacity() <= 4 * BATCH_BYTES
             && batch.items.capacity() <= 4 * BATCH_ITEMS
         {
-            batch.data.clear();
             batch.items.clear();
             self.0.push(batch);
         }
@@ -95,6 +94,14 @@ impl Spares {
 
     /// An empty batch (recycled when one is spare).
     pub(crate) fn take(&mut self) -> Batch {
+        let mut batch = self.take_dirty();
+        batch.data.clear();
+        batch
+    }
+
+    /// A batch with no items whose buffer still holds the bytes of an earlier batch, for a
+    /// framer that reads over them (a cleared buffer would be zeroed again before each read).
+    pub(crate) fn take_dirty(&mut self) -> Batch {
         self.0.pop().unwrap_or_default()
     }
 }

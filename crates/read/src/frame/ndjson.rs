@@ -51,34 +51,42 @@ impl Framer for NdjsonFramer {
         if self.done {
             return None;
         }
+        // The buffer is read into over the bytes of the batch it held before: `filled` bytes
+        // of it are this batch's.
         let Batch {
             mut data,
             mut items,
-        } = self.spares.take();
-        data.reserve(BATCH_BYTES.max(self.carry.len()));
-        data.extend_from_slice(&self.carry);
+        } = self.spares.take_dirty();
+        let room = BATCH_BYTES.max(self.carry.len());
+        if data.len() < room {
+            data.resize(room, 0);
+        }
+        data[..self.carry.len()].copy_from_slice(&self.carry);
+        let mut filled = self.carry.len();
         self.carry.clear();
         if self.carry.capacity() > BATCH_BYTES {
             // After an over-long line: do not keep its size.
             self.carry = Vec::new();
         }
         let cut = loop {
-            while data.len() < BATCH_BYTES {
-                let want = BATCH_BYTES - data.len();
-                if self.feed.read_into(&mut data, want) == 0 {
+            while filled < BATCH_BYTES {
+                let n = self.feed.read_to(&mut data[filled..BATCH_BYTES]);
+                if n == 0 {
                     break;
                 }
+                filled += n;
             }
             let eof = self.feed.is_eof();
             if self.discarding {
-                match memchr::memchr(b'\n', &data) {
+                match memchr::memchr(b'\n', &data[..filled]) {
                     Some(i) => {
-                        data.drain(..=i);
+                        data.copy_within(i + 1..filled, 0);
+                        filled -= i + 1;
                         self.discarding = false;
                         self.next_line += 1;
                     }
                     None => {
-                        data.clear();
+                        filled = 0;
                         if eof {
                             break 0;
                         }
@@ -87,20 +95,25 @@ impl Framer for NdjsonFramer {
                 }
             }
             if eof {
-                break data.len();
+                break filled;
             }
-            if let Some(i) = memchr::memrchr(b'\n', &data) {
+            if let Some(i) = memchr::memrchr(b'\n', &data[..filled]) {
                 break i + 1;
             }
-            if data.len() > self.limits.max_record_bytes {
+            if filled > self.limits.max_record_bytes {
                 items.push(Item::Error(self.too_long()));
                 self.discarding = true;
-                data.clear();
+                filled = 0;
                 continue;
             }
             // No newline yet: read on (bounded by the limit above).
-            self.feed.read_into(&mut data, 1 << 20);
+            const MORE: usize = 1 << 20;
+            if data.len() < filled + MORE {
+                data.resize(filled + MORE, 0);
+            }
+            filled += self.feed.read_to(&mut data[filled..filled + MORE]);
         };
+        data.truncate(filled);
         if cut < data.len() {
             self.carry.extend_from_slice(&data[cut..]);
             data.truncate(cut);

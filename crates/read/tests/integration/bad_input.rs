@@ -167,6 +167,95 @@ fn gzip_and_zstd_are_sniffed_and_truncation_is_located() {
     );
 }
 
+/// Bad lines where the NDJSON framer cuts its 4 MiB batches: a line over the size limit that
+/// spans a cut, invalid UTF-8 and a broken record just after it, a line longer than a whole
+/// batch, good records split by the cuts, and a truncated last record. Each is a located error; every good record is read,
+/// on its line; plain, gzip and zstd input (read in the decoders' own chunk sizes) give the
+/// same events and errors.
+#[test]
+fn ndjson_errors_at_batch_cuts_are_located() {
+    const MIB: usize = 1024 * 1024;
+    let limits = Limits {
+        max_record_bytes: MIB,
+        ..Limits::default()
+    };
+    let opts = ReadOptions {
+        limits,
+        ..ReadOptions::default()
+    };
+    let mut text = Vec::new();
+    let mut want = Vec::new();
+    let mut line = 0u64;
+    let mut id = 0u32;
+    let mut good = |text: &mut Vec<u8>, line: &mut u64, until: usize| {
+        while text.len() < until {
+            id += 1;
+            *line += 1;
+            text.extend_from_slice(rec(id).as_bytes());
+            text.push(b'\n');
+            want.push((rec(id), *line));
+        }
+    };
+    // Over the limit, from 3.5 MiB to 5.5 MiB: across the first cut.
+    good(&mut text, &mut line, 7 * MIB / 2);
+    line += 1;
+    let long_line = line;
+    text.extend_from_slice(format!("{{\"a\":\"{}\"}}\n", "x".repeat(2 * MIB)).as_bytes());
+    line += 1;
+    let bad_utf8 = line;
+    text.extend_from_slice(
+        b"{\"CreationTime\":\"2023-06-12T03:14:07\",\"UserId\":\"\xff\xfe\"}\r\n",
+    );
+    line += 1;
+    let broken = line;
+    text.extend_from_slice(b"{\"CreationTime\": oops}\n");
+    // Longer than a whole batch, from 7 MiB to 13 MiB: dropped up to its end.
+    good(&mut text, &mut line, 7 * MIB);
+    line += 1;
+    let longer_line = line;
+    text.extend_from_slice(format!("{{\"a\":\"{}\"}}\n", "y".repeat(6 * MIB)).as_bytes());
+    good(&mut text, &mut line, 17 * MIB);
+    line += 1;
+    let truncated = line;
+    text.extend_from_slice(br#"{"CreationTime":"2023-06-12T03:14:07","Id":"cut"#);
+
+    let check = |name: &str, bytes: Vec<u8>| {
+        let (ev, st) = read_bytes(name, bytes, &opts).unwrap();
+        let got: Vec<(String, u64)> = ev.iter().map(|e| (e.raw.clone(), e.loc.line)).collect();
+        assert_eq!(got.len(), want.len(), "{name}");
+        assert!(
+            got == want,
+            "{name}: records (their text) or their lines differ"
+        );
+        let errs: Vec<u64> = st.errors.iter().map(|e| e.loc.line).collect();
+        assert_eq!(
+            errs,
+            vec![long_line, bad_utf8, broken, longer_line, truncated],
+            "{name}"
+        );
+        assert!(
+            st.errors[0].reason.contains("longer than 1048576 bytes"),
+            "{name}"
+        );
+        assert!(st.errors[1].reason.starts_with("invalid JSON"), "{name}");
+        assert!(st.errors[2].reason.starts_with("invalid JSON"), "{name}");
+        assert!(
+            st.errors[3].reason.contains("longer than 1048576 bytes"),
+            "{name}"
+        );
+        assert!(st.errors[4].reason.starts_with("invalid JSON"), "{name}");
+        assert_eq!(st.skipped(), 5, "{name}");
+        (ev, st)
+    };
+    let (plain, plain_st) = check("cuts.ndjson", text.clone());
+    let (gz, gz_st) = check("cuts.ndjson", gzip(&text));
+    assert!(plain == gz);
+    assert_eq!(plain_st.errors, gz_st.errors);
+    let (zst, zst_st) = check("cuts.ndjson", zstd::encode_all(text.as_slice(), 1).unwrap());
+    assert!(zst == plain);
+    assert_eq!(zst_st.errors, plain_st.errors);
+}
+
 #[test]
 fn decompression_bomb_is_stopped() {
     let zeros = vec![b'\n'; 50 * 1024 * 1024];
@@ -228,6 +317,71 @@ fn csv_audit_data_errors_name_the_field() {
     assert!(ev.is_empty());
     assert_eq!(st.errors[0].field.as_deref(), Some("AuditData"));
     assert_eq!(st.errors[0].loc.line, 2);
+}
+
+/// `AuditData` is parsed as the text the row split gave (checked as UTF-8 once, with the row):
+/// invalid UTF-8, broken and truncated JSON and a non-object each give a located error, and
+/// the good rows around them are read with their unquoted text as `raw`.
+#[test]
+fn csv_audit_data_hostile_rows_are_located() {
+    let quoted = |s: &str| format!("\"{}\"", s.replace('"', "\"\""));
+    let good = |id: u32| {
+        format!(
+            "r{id},2023-06-12T03:14:07.0000000Z,ExchangeItemAggregated,MailItemsAccessed,u,{},,\r\n",
+            quoted(&rec(id))
+        )
+    };
+    let mut text = b"RecordId,CreationDate,RecordType,Operation,UserId,AuditData,AssociatedAdminUnits,AssociatedAdminUnitsNames\r\n".to_vec();
+    text.extend_from_slice(good(1).as_bytes());
+    text.extend_from_slice(
+        b"r2,2023-06-12T03:14:07Z,50,MailItemsAccessed,u,\"{\"\"Id\"\":\"\"\xc3\x28\"\"}\",,\r\n",
+    );
+    text.extend_from_slice(b"r3,2023-06-12T03:14:07Z,50,MailItemsAccessed,u,\"{\"\"Id\"\":\"\"r3\"\",\"\"x\"\":}\",,\r\n");
+    text.extend_from_slice(b"r4,2023-06-12T03:14:07Z,50,MailItemsAccessed,u,\"{\"\"Id\"\":\"\"r4\"\",\"\"CreationTime\"\":\"\"2023-\",,\r\n");
+    text.extend_from_slice(b"r5,2023-06-12T03:14:07Z,50,MailItemsAccessed,u,\"\"\"x\"\"\",,\r\n");
+    text.extend_from_slice(good(6).as_bytes());
+    let (ev, st) = read_text("hostile.csv", text);
+    let got: Vec<(&str, u64)> = ev.iter().map(|e| (e.raw.as_str(), e.loc.line)).collect();
+    assert_eq!(got, vec![(rec(1).as_str(), 2), (rec(6).as_str(), 7)]);
+    let errs: Vec<(u64, Option<&str>)> = st
+        .errors
+        .iter()
+        .map(|e| (e.loc.line, e.field.as_deref()))
+        .collect();
+    assert_eq!(
+        errs,
+        vec![
+            (3, None),
+            (4, Some("AuditData")),
+            (5, Some("AuditData")),
+            (6, Some("AuditData"))
+        ],
+        "{:?}",
+        st.errors
+    );
+    assert!(
+        st.errors[0].reason.contains("invalid UTF-8 at byte"),
+        "{}",
+        st.errors[0]
+    );
+    assert!(
+        st.errors[1]
+            .reason
+            .starts_with("invalid JSON at line 1 column"),
+        "{}",
+        st.errors[1]
+    );
+    assert!(
+        st.errors[2].reason.starts_with("invalid JSON"),
+        "{}",
+        st.errors[2]
+    );
+    assert!(
+        st.errors[3].reason.contains("not a JSON object"),
+        "{}",
+        st.errors[3]
+    );
+    assert_eq!(st.skipped(), 4);
 }
 
 #[test]
