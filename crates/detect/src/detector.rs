@@ -119,7 +119,7 @@ pub struct Detector {
     /// old records while the watermark stands still would otherwise stay).
     pub(crate) stale: bool,
     /// Records at or before the frontier came since the last [`Detector::advance`].
-    behind: bool,
+    pub(crate) behind: bool,
     /// The analytics' decision under way.
     deciding: Option<Deciding>,
     /// The analytics' longest look back (ns): what must stay behind the eviction point.

@@ -22,7 +22,7 @@ use crate::detector::Detector;
 use crate::ledger::Ledger;
 
 /// Format version of [`Detector::snapshot`].
-pub const DETECTOR_SNAPSHOT_VERSION: u32 = 2;
+pub const DETECTOR_SNAPSHOT_VERSION: u32 = 3;
 
 const MAGIC: &[u8; 4] = b"SWDT";
 /// Largest decompressed snapshot read back (a snapshot is read from disk: untrusted).
@@ -35,10 +35,40 @@ struct Snap {
     watermark: Option<i64>,
     decided_to: Option<i64>,
     evicted_before: Option<i64>,
+    /// Records older than `evicted_before` came since the last eviction (version 3).
+    stale: bool,
+    /// Records behind the frontier came since the last advance (version 3).
+    behind: bool,
     ledger: Ledger,
     correlator: Vec<u8>,
     /// The analytics' snapshot follows this header in the frame.
     analytics: bool,
+}
+
+/// [`Snap`] as version 2 wrote it (read back after an upgrade).
+#[derive(Deserialize)]
+struct SnapV2 {
+    watermark: Option<i64>,
+    decided_to: Option<i64>,
+    evicted_before: Option<i64>,
+    ledger: Ledger,
+    correlator: Vec<u8>,
+    analytics: bool,
+}
+
+impl From<SnapV2> for Snap {
+    fn from(s: SnapV2) -> Snap {
+        Snap {
+            watermark: s.watermark,
+            decided_to: s.decided_to,
+            evicted_before: s.evicted_before,
+            stale: false,
+            behind: false,
+            ledger: s.ledger,
+            correlator: s.correlator,
+            analytics: s.analytics,
+        }
+    }
 }
 
 /// [`Snap`] as written: borrowing what it holds (the same encoding).
@@ -47,6 +77,8 @@ struct SnapOut<'a> {
     watermark: Option<i64>,
     decided_to: Option<i64>,
     evicted_before: Option<i64>,
+    stale: bool,
+    behind: bool,
     ledger: &'a Ledger,
     correlator: &'a Vec<u8>,
     analytics: bool,
@@ -165,6 +197,8 @@ impl Detector {
             watermark: self.watermark,
             decided_to: self.decided_to,
             evicted_before: self.evicted_before,
+            stale: self.stale,
+            behind: self.behind,
             ledger: &self.ledger,
             correlator: &correlator,
             analytics: self.analytics.is_some(),
@@ -195,9 +229,9 @@ impl Detector {
         }
         let (version, body) = rest.split_at_checked(4).ok_or_else(|| bad("too short"))?;
         let version = u32::from_le_bytes(version.try_into().map_err(|_| bad("too short"))?);
-        if version != DETECTOR_SNAPSHOT_VERSION {
+        if version != DETECTOR_SNAPSHOT_VERSION && version != 2 {
             return Err(bad(format!(
-                "format version {version}, this build reads {DETECTOR_SNAPSHOT_VERSION}"
+                "format version {version}, this build reads 2 and {DETECTOR_SNAPSHOT_VERSION}"
             )));
         }
         let mut body_bytes = Vec::new();
@@ -210,8 +244,12 @@ impl Detector {
         if body_bytes.len() > MAX_SNAPSHOT_BYTES {
             return Err(bad("larger than any snapshot this build writes"));
         }
-        let (snap, rest) =
-            postcard::take_from_bytes::<Snap>(&body_bytes).map_err(|e| bad(e.to_string()))?;
+        let (snap, rest) = if version == 2 {
+            postcard::take_from_bytes::<SnapV2>(&body_bytes).map(|(s, r)| (Snap::from(s), r))
+        } else {
+            postcard::take_from_bytes::<Snap>(&body_bytes)
+        }
+        .map_err(|e| bad(e.to_string()))?;
         let head = body_bytes.len() - rest.len();
         let corr = self.correlator.restore(&snap.correlator)?;
         let analytics_restored = match (&self.analytics, snap.analytics) {
@@ -230,9 +268,8 @@ impl Detector {
         self.watermark = snap.watermark;
         self.decided_to = snap.decided_to;
         self.evicted_before = snap.evicted_before;
-        // Whether records older than the point came since is not saved: age out at the
-        // first decision.
-        self.stale = snap.evicted_before.is_some();
+        self.stale = snap.stale;
+        self.behind = snap.behind;
         self.ledger = snap.ledger;
         self.set_frontier();
         Ok(RestoreReport {
@@ -240,5 +277,56 @@ impl Detector {
             correlations_dropped: corr.dropped,
             analytics_restored,
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+    use crate::DetectorConfig;
+
+    /// A version-2 snapshot (written before `stale` and `behind` were kept) still restores:
+    /// an upgrade does not throw the detector's state away.
+    #[test]
+    fn a_version_2_snapshot_restores() {
+        #[derive(Serialize)]
+        struct V2<'a> {
+            watermark: Option<i64>,
+            decided_to: Option<i64>,
+            evicted_before: Option<i64>,
+            ledger: &'a Ledger,
+            correlator: &'a Vec<u8>,
+            analytics: bool,
+        }
+        let rules = [(
+            "read.yml".into(),
+            "title: Mail read\nid: 4f1c2a6e-0000-4000-8000-0000000000aa\nlogsource: {product: m365, service: exchange}\ndetection:\n    sel:\n        Operation: MailItemsAccessed\n    condition: sel\nlevel: low\n".into(),
+        )];
+        let (engine, errors) = stormwatch_sigma::Engine::from_sources(
+            &rules,
+            &stormwatch_sigma::EngineOptions::default(),
+        )
+        .unwrap();
+        assert!(errors.is_empty());
+        let d = Detector::new(engine.clone(), None, DetectorConfig::default()).unwrap();
+        let correlator = d.correlator.snapshot().unwrap();
+        let head = postcard::to_allocvec(&V2 {
+            watermark: Some(7_000),
+            decided_to: Some(5_000),
+            evicted_before: Some(1_000),
+            ledger: &Ledger::default(),
+            correlator: &correlator,
+            analytics: false,
+        })
+        .unwrap();
+        let mut bytes = frame(&head, None, &AtomicUsize::new(0)).unwrap();
+        bytes[4..8].copy_from_slice(&2u32.to_le_bytes());
+        let mut back = Detector::new(engine, None, DetectorConfig::default()).unwrap();
+        back.restore(&bytes).unwrap();
+        assert_eq!(back.watermark, Some(7_000));
+        assert_eq!(back.decided_to, Some(5_000));
+        assert_eq!(back.evicted_before, Some(1_000));
+        assert!(!back.stale && !back.behind);
     }
 }
