@@ -105,6 +105,7 @@ print(f"{wall:.2f}", re.search(r"Maximum resident set size \(kbytes\): (\d+)", t
 PY
 }
 declare -A wall rss
+# Chainsaw without -q: with it, its JSON output was cut short (2.16.4, -o FILE).
 for i in $(seq "$RUNS"); do
   read -r a b < <(t "$W/sw.out" "$sw" hunt -q --no-default-rules --no-builtin --rules "$rules" --format jsonl -o "$W/sw.jsonl" "$ev"); wall[sw]+="$a "; rss[sw]+="$b "
   read -r a b < <(t "$W/cs.out" "$CHAINSAW" hunt "$ev" -s "$rules" --mapping "$map" --load-unknown --json -o "$W/cs.json" --skip-errors); wall[cs]+="$a "; rss[cs]+="$b "
