@@ -5,12 +5,13 @@ use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
+use rayon::prelude::*;
 use rsigma_parser::{
     CorrelationCondition, CorrelationRule, FilterRule, FilterRuleTarget, SigmaRule,
 };
 use stormwatch_core::Level;
 
-use crate::compile::{Cx, compile_detections};
+use crate::compile::{Cx, build_regexes, compile_detections};
 use crate::correlate::{CompiledCorrelation, Ref};
 use crate::engine::{
     CompiledRule, Engine, EngineOptions, Inner, LogSourceInfo, RuleInfo, RuleKind, WinFields,
@@ -166,73 +167,89 @@ fn status(s: Option<rsigma_parser::Status>) -> Option<String> {
     s.map(|s| format!("{s:?}").to_ascii_lowercase())
 }
 
+/// One rule file's documents, and the errors that stop them from loading.
+fn parse_file(name: &str, text: &str) -> (Vec<Parsed>, Vec<RuleLoadError>) {
+    let mut parsed = Vec::new();
+    let mut errors = Vec::new();
+    if let Some(e) = precheck(name, text) {
+        errors.push(e);
+        return (parsed, errors);
+    }
+    let text: Arc<str> = Arc::from(text);
+    let coll = match std::panic::catch_unwind(|| rsigma_parser::parse_sigma_yaml(&text)) {
+        Ok(Ok(c)) => c,
+        Ok(Err(e)) => {
+            errors.push(err(name, None, None, None, e.to_string()));
+            return (parsed, errors);
+        }
+        Err(_) => {
+            errors.push(err(
+                name,
+                None,
+                None,
+                None,
+                "the parser failed on this file".into(),
+            ));
+            return (parsed, errors);
+        }
+    };
+    for e in &coll.errors {
+        // Warnings about unknown enum values are not fatal.
+        if e.starts_with("unknown ") || e.contains("invalid value for") {
+            continue;
+        }
+        let key = if e.contains("modifier") {
+            Some("detection".to_string())
+        } else {
+            None
+        };
+        let line = if e.contains("condition") {
+            line_of(&text, "condition:")
+        } else {
+            None
+        };
+        errors.push(err(name, None, key, line, e.clone()));
+    }
+    let file = name.to_string();
+    for r in coll.rules {
+        parsed.push(Parsed {
+            file: file.clone(),
+            text: text.clone(),
+            doc: Doc::Rule(Box::new(r)),
+        });
+    }
+    for c in coll.correlations {
+        parsed.push(Parsed {
+            file: file.clone(),
+            text: text.clone(),
+            doc: Doc::Corr(c),
+        });
+    }
+    for f in coll.filters {
+        parsed.push(Parsed {
+            file: file.clone(),
+            text: text.clone(),
+            doc: Doc::Filter(f),
+        });
+    }
+    (parsed, errors)
+}
+
 pub(crate) fn build(
     sources: &[(String, String)],
     opts: &EngineOptions,
     mut errors: Vec<RuleLoadError>,
 ) -> (Engine, Vec<RuleLoadError>) {
+    // Files are parsed on every worker at once (the YAML parse is a third of loading); the
+    // documents and errors are taken in file order.
     let mut parsed: Vec<Parsed> = Vec::new();
-    for (name, text) in sources {
-        if let Some(e) = precheck(name, text) {
-            errors.push(e);
-            continue;
-        }
-        let text: Arc<str> = Arc::from(text.as_str());
-        let coll = match std::panic::catch_unwind(|| rsigma_parser::parse_sigma_yaml(&text)) {
-            Ok(Ok(c)) => c,
-            Ok(Err(e)) => {
-                errors.push(err(name, None, None, None, e.to_string()));
-                continue;
-            }
-            Err(_) => {
-                errors.push(err(
-                    name,
-                    None,
-                    None,
-                    None,
-                    "the parser failed on this file".into(),
-                ));
-                continue;
-            }
-        };
-        for e in &coll.errors {
-            // Warnings about unknown enum values are not fatal.
-            if e.starts_with("unknown ") || e.contains("invalid value for") {
-                continue;
-            }
-            let key = if e.contains("modifier") {
-                Some("detection".to_string())
-            } else {
-                None
-            };
-            let line = if e.contains("condition") {
-                line_of(&text, "condition:")
-            } else {
-                None
-            };
-            errors.push(err(name, None, key, line, e.clone()));
-        }
-        for r in coll.rules {
-            parsed.push(Parsed {
-                file: name.clone(),
-                text: text.clone(),
-                doc: Doc::Rule(Box::new(r)),
-            });
-        }
-        for c in coll.correlations {
-            parsed.push(Parsed {
-                file: name.clone(),
-                text: text.clone(),
-                doc: Doc::Corr(c),
-            });
-        }
-        for f in coll.filters {
-            parsed.push(Parsed {
-                file: name.clone(),
-                text: text.clone(),
-                doc: Doc::Filter(f),
-            });
-        }
+    let per_file: Vec<(Vec<Parsed>, Vec<RuleLoadError>)> = sources
+        .par_iter()
+        .map(|(name, text)| parse_file(name, text))
+        .collect();
+    for (p, e) in per_file {
+        parsed.extend(p);
+        errors.extend(e);
     }
 
     // Placeholders: options, then pipelines' vars.
@@ -276,6 +293,12 @@ pub(crate) fn build(
         })
         .collect();
 
+    let regexes = build_regexes(parsed.iter().filter_map(|p| match &p.doc {
+        Doc::Rule(r) => Some(&r.detection),
+        Doc::Filter(f) => Some(&f.detection),
+        Doc::Corr(_) => None,
+    }));
+
     // Detection rules.
     let mut by_name: HashMap<String, Ref> = HashMap::new();
     for p in &parsed {
@@ -305,6 +328,7 @@ pub(crate) fn build(
                 field_map: &map,
                 placeholders: &placeholders,
                 seen: Vec::new(),
+                regexes: &regexes,
             };
             match compile_detections(&r.detection, &mut cx) {
                 Ok((mut node, explain)) => {
@@ -331,6 +355,7 @@ pub(crate) fn build(
                             field_map: &map,
                             placeholders: &placeholders,
                             seen: Vec::new(),
+                            regexes: &regexes,
                         };
                         match compile_detections(&f.detection, &mut fcx) {
                             Ok((fnode, fexplain)) => {

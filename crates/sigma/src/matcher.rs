@@ -4,6 +4,7 @@
 use std::collections::HashMap;
 use std::net::IpAddr;
 
+use rayon::prelude::*;
 use sonic_rs::Value;
 
 use crate::doc::{
@@ -95,7 +96,7 @@ impl FieldTable {
     /// necessary condition of a pattern that contains `lit`, used as a gate.
     pub(crate) fn hint(&mut self, field: FieldId, lit: &str) -> Option<u32> {
         let parts = vec![Part::Star, Part::Lit(lit.to_string()), Part::Star];
-        let key = format!("false:{parts:?}");
+        let key = crate::pattern::parts_key(false, &parts);
         let pat = StrPat::from_parts(parts, false).ok()?;
         pat.anchored_literal()?;
         Some(self.memo(field, &key, &pat))
@@ -131,11 +132,19 @@ impl FieldTable {
             .collect();
         fields.sort_unstable();
         fields.dedup();
-        for field in fields {
-            let preds = self.batch_src.get(&field).map_or(&[][..], Vec::as_slice);
-            let nums = self.num_src.get(&field).map_or(&[][..], Vec::as_slice);
+        // The fields' automata are built on every worker at once.
+        let (batch_src, num_src) = (&self.batch_src, &self.num_src);
+        let built: Vec<(FieldId, Option<Batch>)> = fields
+            .par_iter()
+            .map(|&field| {
+                let preds = batch_src.get(&field).map_or(&[][..], Vec::as_slice);
+                let nums = num_src.get(&field).map_or(&[][..], Vec::as_slice);
+                (field, Batch::build(preds, nums))
+            })
+            .collect();
+        for (field, batch) in built {
             if let Some(b) = batches.get_mut(field as usize) {
-                *b = Batch::build(preds, nums);
+                *b = batch;
             }
         }
         self.batches = batches;

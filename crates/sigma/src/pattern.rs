@@ -1,6 +1,8 @@
 //! String patterns: exact, prefix, suffix, contains, wildcard globs and regular expressions,
 //! compiled once and matched against prepared (lowercased once per event) text.
 
+use std::fmt::Write as _;
+
 use memchr::memmem;
 
 /// A piece of a Sigma string value after modifiers were applied.
@@ -67,6 +69,33 @@ enum Kind {
         anchored_end: bool,
     },
     Regex(Box<regex::Regex>),
+}
+
+/// The memo key of a pattern: equal for equal parts and case, different otherwise (each
+/// literal is prefixed with its length). Cheaper than formatting the parts, which escapes
+/// every character.
+pub(crate) fn parts_key(cased: bool, parts: &[Part]) -> String {
+    let text: usize = parts
+        .iter()
+        .map(|p| match p {
+            Part::Lit(s) => s.len() + 8,
+            Part::Star | Part::Quest => 1,
+        })
+        .sum();
+    let mut k = String::with_capacity(6 + text);
+    k.push_str(if cased { "true:" } else { "false:" });
+    for p in parts {
+        match p {
+            Part::Lit(s) => {
+                // Writing to a String cannot fail.
+                let _ = write!(k, "L{}:", s.len());
+                k.push_str(s);
+            }
+            Part::Star => k.push('*'),
+            Part::Quest => k.push('?'),
+        }
+    }
+    k
 }
 
 /// A compiled string pattern.
@@ -378,6 +407,28 @@ mod tests {
 
     fn pat(parts: Vec<Part>) -> StrPat {
         StrPat::from_parts(parts, false).unwrap()
+    }
+
+    #[test]
+    fn memo_keys_tell_patterns_apart() {
+        let lit = |s: &str| Part::Lit(s.into());
+        let key = |cased, parts: &[Part]| parts_key(cased, parts);
+        // Literals whose text holds what the other parts would be written as.
+        let pairs = [
+            (vec![lit("a*")], vec![lit("a"), Part::Star]),
+            (vec![lit("L1:a")], vec![lit("a")]),
+            (vec![lit("ab"), lit("c")], vec![lit("a"), lit("bc")]),
+            (vec![Part::Star, lit("x")], vec![lit("x"), Part::Star]),
+            (vec![lit("?")], vec![Part::Quest]),
+        ];
+        for (a, b) in &pairs {
+            assert_ne!(key(false, a), key(false, b), "{a:?} / {b:?}");
+        }
+        assert_ne!(key(true, &[lit("a")]), key(false, &[lit("a")]));
+        assert_eq!(
+            key(false, &[Part::Star, lit("cmd.exe")]),
+            key(false, &[Part::Star, lit("cmd.exe")])
+        );
     }
 
     #[test]
