@@ -111,6 +111,10 @@ pub(crate) struct Pipeline {
     timing: Timing,
     /// Reader threads for batches read back from the journal.
     threads: usize,
+    /// The threads that scan batches read back from the journal: a pool of their own, so
+    /// that they never wait behind the analytics' decisions (which use the global pool).
+    /// `None` when it could not be built: they are then scanned on the detector's thread.
+    scan_pool: Option<rayon::ThreadPool>,
     /// The last batch taken.
     position: i64,
     /// Newest record time seen (ns).
@@ -213,6 +217,17 @@ impl Pipeline {
             fingerprint,
             timing,
             threads,
+            scan_pool: rayon::ThreadPoolBuilder::new()
+                .num_threads(threads)
+                .thread_name(|i| format!("stormwatch-scan-{i}"))
+                .build()
+                .inspect_err(|e| {
+                    tracing::warn!(
+                        message = "Records read back from the journal are scanned on one thread.",
+                        error = %e
+                    );
+                })
+                .ok(),
             position,
             max_event,
             watermark,
@@ -362,16 +377,19 @@ impl Pipeline {
     fn take(&mut self, id: i64, committed_at: i64, events: Vec<Event>) -> Result<(), ServeError> {
         let n = events.len() as u64;
         let scanner = self.live.scanner();
-        let scanned: Vec<Scanned> = events
-            .par_chunks(SCAN_CHUNK)
-            .map(|chunk| {
-                let mut s = Scanned::default();
-                for e in chunk {
-                    scanner.scan(e, None, &mut s);
-                }
-                s
-            })
-            .collect();
+        let scan = |chunk: &[Event]| {
+            let mut s = Scanned::default();
+            for e in chunk {
+                scanner.scan(e, None, &mut s);
+            }
+            s
+        };
+        let scanned: Vec<Scanned> = match &self.scan_pool {
+            Some(pool) if events.len() > SCAN_CHUNK => {
+                pool.install(|| events.par_chunks(SCAN_CHUNK).map(scan).collect())
+            }
+            _ => events.chunks(SCAN_CHUNK).map(scan).collect(),
+        };
         drop(events);
         self.absorb(id, committed_at, n, scanned)
     }
