@@ -13,7 +13,8 @@
 # with more days than the detector holds (its `horizon`, 30 days, and never less than the
 # analytics' longest look back, the 30-day baseline), the soak shows memory once the state
 # behind the watermark is full. HORIZON=3d runs the service with that `[detect] horizon`;
-# BUILTIN=0 without the built-in analytics.
+# BUILTIN=0 without the built-in analytics. LOG_LEVEL sets the service's `[log] level` (a tracing
+# filter) and SERVE_LOG=FILE keeps its log there.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 RECORDS=${1:-1500000}
@@ -24,6 +25,7 @@ work=$(mktemp -d "${TMPDIR:-/tmp}/bench-serve.XXXXXX")
 server=""
 cleanup() {
     if [[ -n "$server" ]] && kill -0 "$server" 2>/dev/null; then kill "$server"; wait "$server" || true; fi
+    if [[ -n "${SERVE_LOG:-}" && -f "$work/serve.log" ]]; then cp "$work/serve.log" "$SERVE_LOG"; fi
     rm -rf "$work"
 }
 trap cleanup EXIT
@@ -50,10 +52,12 @@ config=()
 detect=()
 [[ -n "${HORIZON:-}" ]] && detect+=("horizon = \"$HORIZON\"")
 [[ "${BUILTIN:-}" == 0 ]] && detect+=("builtin = false")
-if ((${#detect[@]})); then
-    printf '[detect]\n%s\n' "${detect[@]}" >"$work/stormwatch.toml"
+if ((${#detect[@]})) || [[ -n "${LOG_LEVEL:-}" ]]; then
+    { if ((${#detect[@]})); then printf '[detect]\n%s\n' "${detect[@]}"; fi
+      if [[ -n "${LOG_LEVEL:-}" ]]; then printf '[log]\nlevel = "%s"\n' "$LOG_LEVEL"; fi
+    } >"$work/stormwatch.toml"
     config=(--config "$work/stormwatch.toml")
-    echo "# [detect] ${detect[*]}"
+    echo "# config: ${detect[*]} ${LOG_LEVEL:+log level $LOG_LEVEL}"
 fi
 start() {
     $bin serve "${config[@]}" --data-dir "$work/data" --listen "127.0.0.1:$port" >>"$work/serve.out" 2>>"$work/serve.log" &

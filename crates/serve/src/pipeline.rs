@@ -437,8 +437,18 @@ impl Pipeline {
             // Also with the watermark where it was: records that came late since are then
             // settled and decided on.
             let w = self.watermark.map_or(w, |old| old.max(w));
+            let started = Instant::now();
+            let before = self.pending.len();
             self.live
                 .advance(Timestamp::from_nanos(w), &mut self.pending)?;
+            let ms = crate::journal::millis_since(started);
+            if ms >= 50 {
+                tracing::debug!(
+                    message = "Detector advance.",
+                    changes = self.pending.len().saturating_sub(before),
+                    ms
+                );
+            }
             self.watermark = Some(w);
             self.metrics.watermark.store(w, Ordering::Relaxed);
         }
