@@ -376,7 +376,7 @@ impl Detector {
 
     /// Give the changes of the decision under way once it is made (`wait`: wait for it).
     fn take_decided(&mut self, wait: bool, out: &mut Vec<Change>) -> Result<(), DetectError> {
-        let Some(d) = &self.deciding else {
+        let Some(d) = self.deciding.take() else {
             return Ok(());
         };
         let decided = if wait {
@@ -384,12 +384,12 @@ impl Detector {
         } else {
             match d.rx.try_recv() {
                 Ok(decided) => decided,
-                Err(TryRecvError::Empty) => return Ok(()),
+                Err(TryRecvError::Empty) => {
+                    self.deciding = Some(d);
+                    return Ok(());
+                }
                 Err(TryRecvError::Disconnected) => return Err(stopped()),
             }
-        };
-        let Some(d) = self.deciding.take() else {
-            return Ok(());
         };
         self.last_decision = Some((d.started, decided.took));
         self.take_decision(decided.decision, Some(d.cutoff), false, false, &d.late, out);

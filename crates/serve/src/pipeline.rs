@@ -272,11 +272,7 @@ impl Pipeline {
                     events,
                     bytes,
                 }) => {
-                    self.in_flight.fetch_sub(bytes, Ordering::Relaxed);
-                    if id > self.position {
-                        if id > self.position + 1 {
-                            self.catch_up(id - 1)?;
-                        }
+                    if self.arrived(id, bytes)? {
                         self.take(id, committed_at, events)?;
                     }
                 }
@@ -287,11 +283,7 @@ impl Pipeline {
                     records,
                     bytes,
                 }) => {
-                    self.in_flight.fetch_sub(bytes, Ordering::Relaxed);
-                    if id > self.position {
-                        if id > self.position + 1 {
-                            self.catch_up(id - 1)?;
-                        }
+                    if self.arrived(id, bytes)? {
                         self.absorb(id, committed_at, records, runs)?;
                     }
                 }
@@ -353,6 +345,20 @@ impl Pipeline {
         self.commit(true)?;
         tracing::info!(message = "Detector checkpointed.", position = self.position);
         Ok(())
+    }
+
+    /// Batch `id` (of `bytes` in memory) arrived: its bytes no longer count as in flight, and
+    /// the batches before it that have not arrived are read back from the journal. Whether it
+    /// is still to be taken (not taken from the journal already).
+    fn arrived(&mut self, id: i64, bytes: u64) -> Result<bool, ServeError> {
+        self.in_flight.fetch_sub(bytes, Ordering::Relaxed);
+        if id <= self.position {
+            return Ok(false);
+        }
+        if id > self.position + 1 {
+            self.catch_up(id - 1)?;
+        }
+        Ok(true)
     }
 
     /// Take the journal's batches after the position, up to `upto`.

@@ -3,7 +3,7 @@
 //! later than the lateness bound are still processed, and marked late.
 
 use stormwatch_core::{Event, Timestamp};
-use stormwatch_detect::{Change, Detector, DetectorConfig};
+use stormwatch_detect::{Alert, Change, Detector, DetectorConfig};
 
 use crate::util::{analytics, bundled_engine};
 
@@ -41,12 +41,26 @@ fn at(hhmm: &str) -> Timestamp {
 }
 
 fn detector() -> Detector {
-    Detector::new(
-        bundled_engine(),
-        Some(analytics()),
-        DetectorConfig::default(),
-    )
-    .unwrap()
+    detector_with(DetectorConfig::default())
+}
+
+fn detector_with(config: DetectorConfig) -> Detector {
+    Detector::new(bundled_engine(), Some(analytics()), config).unwrap()
+}
+
+/// The alerts raised among `changes` by the rules `rule` picks.
+fn raised(changes: &[Change], rule: impl Fn(&str) -> bool) -> Vec<&Alert> {
+    changes
+        .iter()
+        .filter_map(|c| match c {
+            Change::Raise(a) if rule(&a.detection.rule_id) => Some(a),
+            _ => None,
+        })
+        .collect()
+}
+
+fn sigma(rule: &str) -> bool {
+    !rule.starts_with("builtin/")
 }
 
 fn no_sign_in(changes: &[Change]) -> Vec<&Change> {
@@ -163,13 +177,7 @@ fn records_beyond_the_lateness_bound_are_processed_and_marked_late() {
         d.push(ev, &mut changes).unwrap();
     }
     // Single-record rules raise it at once, marked late.
-    let singles: Vec<_> = changes
-        .iter()
-        .filter_map(|c| match c {
-            Change::Raise(a) if !a.detection.rule_id.starts_with("builtin/") => Some(a),
-            _ => None,
-        })
-        .collect();
+    let singles = raised(&changes, sigma);
     assert_eq!(singles.len(), 1, "{changes:#?}");
     assert!(singles.iter().all(|a| a.late));
     // The analytics decide on it at their next decision, marked late too.
@@ -178,13 +186,7 @@ fn records_beyond_the_lateness_bound_are_processed_and_marked_late() {
         &mut changes,
     )
     .unwrap();
-    let analytic: Vec<_> = changes
-        .iter()
-        .filter_map(|c| match c {
-            Change::Raise(a) if a.detection.rule_id == NO_SIGN_IN => Some(a),
-            _ => None,
-        })
-        .collect();
+    let analytic = raised(&changes, |r| r == NO_SIGN_IN);
     assert_eq!(analytic.len(), 1, "{changes:#?}");
     assert!(analytic[0].late);
 }
@@ -205,13 +207,7 @@ fn late_records_are_decided_on_while_the_watermark_stands_still() {
         d.push(ev, &mut changes).unwrap();
     }
     d.advance(w, &mut changes).unwrap();
-    let analytic: Vec<_> = changes
-        .iter()
-        .filter_map(|c| match c {
-            Change::Raise(a) if a.detection.rule_id == NO_SIGN_IN => Some(a),
-            _ => None,
-        })
-        .collect();
+    let analytic = raised(&changes, |r| r == NO_SIGN_IN);
     assert_eq!(analytic.len(), 1, "{changes:#?}");
     assert!(analytic[0].late);
     // Nothing more to do at the same watermark: nothing is raised twice.
@@ -233,15 +229,10 @@ fn with_decisions_in_the_background_a_backfill_does_not_stay_either() {
 fn backfill(background_decisions: bool) {
     let events = crate::util::generated_events(11, 20, 2);
     let newest = events.iter().filter_map(|e| e.time).max().unwrap();
-    let mut d = Detector::new(
-        bundled_engine(),
-        Some(analytics()),
-        DetectorConfig {
-            background_decisions,
-            ..DetectorConfig::default()
-        },
-    )
-    .unwrap();
+    let mut d = detector_with(DetectorConfig {
+        background_decisions,
+        ..DetectorConfig::default()
+    });
     let mut changes = Vec::new();
     // The watermark stands 60 days after the generated month (a live record of today),
     // and state older than the horizon was aged out once.
@@ -261,13 +252,7 @@ fn backfill(background_decisions: bool) {
         "{empty:?} {held:?}"
     );
     // Its single-record detections were raised, marked late.
-    let rules: Vec<_> = changes
-        .iter()
-        .filter_map(|c| match c {
-            Change::Raise(a) if !a.detection.rule_id.starts_with("builtin/") => Some(a),
-            _ => None,
-        })
-        .collect();
+    let rules = raised(&changes, sigma);
     assert!(!rules.is_empty());
     assert!(rules.iter().all(|a| a.late));
     // At the same watermark, what it left in the state is folded into the baselines and
