@@ -6,9 +6,9 @@
 use std::collections::BTreeMap;
 
 use serde_json::Value;
-use stormwatch_core::{Detection, Incident, IncidentIndex};
+use stormwatch_core::{Detection, DetectionSource, Incident, IncidentIndex, Timestamp};
 use stormwatch_detect::IncidentUpdate;
-use stormwatch_store::{IncidentRecord, StoreError, Tx};
+use stormwatch_store::{AlertTie, IncidentRecord, StoreError, Tx};
 
 /// The current incidents, for tying alerts raised later.
 #[derive(Debug, Default)]
@@ -114,20 +114,14 @@ impl Incidents {
         if self.stale {
             self.reindex();
         }
-        let near = tx.alerts_near_incidents(&m.ids, &m.sessions, &m.ips, &m.mailboxes, &m.users)?;
+        let near =
+            tx.alert_ties_near_incidents(&m.ids, &m.sessions, &m.ips, &m.mailboxes, &m.users)?;
         let mut moved = 0;
         for a in near {
-            let mut d = a.detection;
-            // The analytics' own grouping holds while the incident does.
-            if d.incident_id
-                .as_ref()
-                .is_some_and(|id| !self.current.contains_key(id))
-            {
-                d.incident_id = None;
-            }
+            let d = tie_keys(&a, &self.current);
             let want = self.index.find(&d);
             if want != a.incident_id.as_deref() {
-                tx.set_alert_incident(&d.id, want)?;
+                tx.set_alert_incident(&a.id, want)?;
                 moved += 1;
             }
         }
@@ -148,4 +142,27 @@ impl Incidents {
     pub(crate) fn len(&self) -> usize {
         self.current.len()
     }
+}
+
+/// A detection with what [`IncidentIndex::find`] reads of a stored alert. The analytics' own
+/// grouping holds while the incident does.
+fn tie_keys(a: &AlertTie, current: &BTreeMap<String, Incident>) -> Detection {
+    let mut d = Detection::new(
+        a.rule_id.clone(),
+        String::new(),
+        a.level,
+        DetectionSource::Sigma,
+        Timestamp::EPOCH,
+    );
+    d.id.clone_from(&a.id);
+    d.user.clone_from(&a.user);
+    d.mailbox.clone_from(&a.mailbox);
+    d.ip.clone_from(&a.ip);
+    d.session_id.clone_from(&a.session_id);
+    d.incident_id = a
+        .own_incident_id
+        .as_ref()
+        .filter(|id| current.contains_key(*id))
+        .cloned();
+    d
 }

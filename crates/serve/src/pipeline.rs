@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 use rayon::prelude::*;
 use stormwatch_core::{Detection, DetectionSource, Event, Level, Location, Timestamp};
 use stormwatch_detect::{Change, Scanned};
-use stormwatch_store::{DetectorCheckpoint, Store, Tx, Upserted};
+use stormwatch_store::{DetectorCheckpoint, Store, StoredAlert, Tx, Upserted};
 use tokio::sync::oneshot;
 
 use crate::ServeError;
@@ -97,6 +97,15 @@ struct Counts {
     updated: u64,
     withdrawn: u64,
     queued: u64,
+    /// Time spent storing alerts (raised, revised, withdrawn), incidents, and tying alerts
+    /// to the incidents that moved (for the commit's debug log).
+    alerts_time: Duration,
+    incidents_time: Duration,
+    retie_time: Duration,
+    /// Of `alerts_time`: reading back the evidence an analytic's alert showed, and queueing
+    /// for the sinks.
+    evidence_time: Duration,
+    route_time: Duration,
 }
 
 /// The detector's thread.
@@ -565,19 +574,37 @@ impl Pipeline {
         let result = self.store.write(|tx| {
             let mut counts = Counts::default();
             for c in &changes {
+                let t = Instant::now();
                 apply(tx, c, routes, incidents, &mut counts)?;
+                if matches!(c, Change::Incident(_) | Change::IncidentGone { .. }) {
+                    counts.incidents_time += t.elapsed();
+                } else {
+                    counts.alerts_time += t.elapsed();
+                }
             }
+            let t = Instant::now();
             incidents.retie(tx)?;
+            counts.retie_time = t.elapsed();
             if let Some(cp) = &checkpoint {
                 tx.save_checkpoint(cp)?;
             }
             Ok(counts)
         });
+        let part = |f: fn(&Counts) -> Duration| {
+            result
+                .as_ref()
+                .map_or(0, |c| u64::try_from(f(c).as_millis()).unwrap_or(u64::MAX))
+        };
         tracing::debug!(
             message = "Detector commit.",
             changes = changes_n,
             checkpoint = checkpoint.is_some(),
-            ms = crate::journal::millis_since(started)
+            ms = crate::journal::millis_since(started),
+            alerts_ms = part(|c| c.alerts_time),
+            incidents_ms = part(|c| c.incidents_time),
+            retie_ms = part(|c| c.retie_time),
+            evidence_ms = part(|c| c.evidence_time),
+            route_ms = part(|c| c.route_time)
         );
         match result {
             Ok(counts) => {
@@ -624,7 +651,9 @@ fn apply(
 ) -> Result<(), stormwatch_store::StoreError> {
     match c {
         Change::Raise(a) => {
+            let t = Instant::now();
             let kept = kept_evidence(tx, &a.detection)?;
+            counts.evidence_time += t.elapsed();
             let d = kept.as_ref().unwrap_or(&a.detection);
             let event = match tx.upsert_alert(d, a.late, a.settled)? {
                 Upserted::New => {
@@ -642,7 +671,17 @@ fn apply(
                 }
                 Upserted::Unchanged => return Ok(()),
             };
-            route(tx, &d.id, d.level, event, routes, counts)
+            let t = Instant::now();
+            let r = route(
+                tx,
+                || tx.alert_with(d.clone()),
+                d.level,
+                event,
+                routes,
+                counts,
+            );
+            counts.route_time += t.elapsed();
+            r
         }
         Change::Incident(u) => incidents.update(tx, u),
         Change::IncidentGone { id } => incidents.gone(tx, id),
@@ -654,10 +693,11 @@ fn apply(
             let Some(stored) = tx.alert(&w.id)? else {
                 return Ok(());
             };
+            let level = stored.detection.level;
             route(
                 tx,
-                &w.id,
-                stored.detection.level,
+                || Ok(Some(stored)),
+                level,
                 "alert.withdrawn",
                 routes,
                 counts,
@@ -703,27 +743,26 @@ fn kept_evidence(
 
 fn route(
     tx: &Tx<'_>,
-    id: &str,
+    stored: impl FnOnce() -> Result<Option<StoredAlert>, stormwatch_store::StoreError>,
     level: Level,
     event: &str,
     routes: &[SinkRoute],
     counts: &mut Counts,
 ) -> Result<(), stormwatch_store::StoreError> {
-    let mut payload = None;
-    for r in routes {
-        if level < r.min_level || (event == "alert.withdrawn" && !r.withdrawals) {
-            continue;
-        }
-        if payload.is_none() {
-            let Some(stored) = tx.alert(id)? else {
-                return Ok(());
-            };
-            payload = Some(crate::render::message(event, &stored));
-        }
-        if let Some(p) = &payload {
-            tx.enqueue(&r.name, id, event, p)?;
-            counts.queued += 1;
-        }
+    let wanted: Vec<&SinkRoute> = routes
+        .iter()
+        .filter(|r| level >= r.min_level && (event != "alert.withdrawn" || r.withdrawals))
+        .collect();
+    if wanted.is_empty() {
+        return Ok(());
+    }
+    let Some(stored) = stored()? else {
+        return Ok(());
+    };
+    let payload = crate::render::message(event, &stored);
+    for r in wanted {
+        tx.enqueue(&r.name, &stored.detection.id, event, &payload)?;
+        counts.queued += 1;
     }
     Ok(())
 }

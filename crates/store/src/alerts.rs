@@ -59,6 +59,29 @@ fn status_of(s: &str) -> Status {
     s.parse().unwrap_or(Status::New)
 }
 
+/// What tying an alert to an incident reads of it ([`Tx::alert_ties_near_incidents`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AlertTie {
+    /// The alert's id.
+    pub id: String,
+    /// Its rule.
+    pub rule_id: String,
+    /// Its level.
+    pub level: Level,
+    /// Its user as the detection names it.
+    pub user: Option<String>,
+    /// Lower-case.
+    pub mailbox: Option<String>,
+    /// Its IP address.
+    pub ip: Option<String>,
+    /// Lower-case.
+    pub session_id: Option<String>,
+    /// The incident it is tied to.
+    pub incident_id: Option<String>,
+    /// The incident its detection names itself (the analytics group their own detections).
+    pub own_incident_id: Option<String>,
+}
+
 /// One stored alert.
 #[derive(Debug, Clone, PartialEq)]
 pub struct StoredAlert {
@@ -152,6 +175,10 @@ pub const DEFAULT_PAGE: u32 = 100;
 const ALERT_COLUMNS: &str = "seq, json, status, status_by, status_at, incident_id, late, settled, \
      withdrawn, withdrawn_reason, revision, created_at, updated_at";
 
+/// [`ALERT_COLUMNS`] without the detection's JSON (read as empty).
+const ALERT_STATE_COLUMNS: &str = "seq, '' AS json, status, status_by, status_at, incident_id, \
+     late, settled, withdrawn, withdrawn_reason, revision, created_at, updated_at";
+
 fn alert_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<(StoredAlert, String)> {
     let json: String = r.get(1)?;
     let status: String = r.get(2)?;
@@ -242,7 +269,8 @@ impl Tx<'_> {
             Some(_) => (
                 "UPDATE alerts SET rule_id = ?2, rule_title = ?3, level = ?4, ts_nanos = ?5,
                  tenant = ?6, user = ?7, mailbox = ?8, ip = ?9,
-                 incident_id = COALESCE(?10, incident_id), late = late OR ?11,
+                 incident_id = COALESCE(?10, incident_id), own_incident_id = ?10,
+                 late = late OR ?11,
                  settled = ?12, withdrawn = 0, withdrawn_reason = NULL,
                  revision = revision + 1, updated_at = ?13, digest = ?14, json = ?15,
                  session_id = ?16
@@ -252,9 +280,9 @@ impl Tx<'_> {
             ),
             None => (
                 "INSERT INTO alerts (id, rule_id, rule_title, level, ts_nanos, tenant, user,
-                 mailbox, ip, incident_id, status, late, settled, revision, created_at,
-                 updated_at, digest, json, session_id)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, 'new', ?11, ?12, 1, ?13,
+                 mailbox, ip, incident_id, own_incident_id, status, late, settled, revision,
+                 created_at, updated_at, digest, json, session_id)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?10, 'new', ?11, ?12, 1, ?13,
                  ?13, ?14, ?15, ?16)",
                 "insert alert",
                 Upserted::New,
@@ -273,7 +301,7 @@ impl Tx<'_> {
                     d.user,
                     d.mailbox.as_deref().map(str::to_ascii_lowercase),
                     d.ip,
-                    incident_of(&json),
+                    d.incident_id,
                     late,
                     settled,
                     now,
@@ -358,32 +386,34 @@ impl Tx<'_> {
             .map_err(sql("tie alerts to an incident"))
     }
 
-    /// The live alerts an incident change may move: those tied to one of `incident_ids`, and
-    /// those with one of `sessions`, or one of `ips` with one of `mailboxes` or `users`
-    /// (sessions, mailboxes and users lower-case).
+    /// What tying to incidents reads of the live alerts an incident change may move: those
+    /// tied to one of `incident_ids`, and those with one of `sessions`, or one of `ips` with
+    /// one of `mailboxes` or `users` (sessions, mailboxes and users lower-case). Read from
+    /// the alerts' columns, never their JSON.
     ///
     /// # Errors
-    /// The read fails or a stored row cannot be decoded.
-    pub fn alerts_near_incidents(
+    /// The read fails.
+    pub fn alert_ties_near_incidents(
         &self,
         incident_ids: &[String],
         sessions: &[String],
         ips: &[String],
         mailboxes: &[String],
         users: &[String],
-    ) -> Result<Vec<StoredAlert>, StoreError> {
+    ) -> Result<Vec<AlertTie>, StoreError> {
         let arr = |v: &[String]| serde_json::to_string(v).unwrap_or_else(|_| "[]".to_owned());
         let mut st = self
             .conn
-            .prepare_cached(&format!(
-                "SELECT {ALERT_COLUMNS} FROM alerts WHERE withdrawn = 0 AND (
+            .prepare_cached(
+                "SELECT id, rule_id, level, user, mailbox, ip, session_id, incident_id,
+                   own_incident_id FROM alerts WHERE withdrawn = 0 AND (
                    incident_id IN (SELECT value FROM json_each(?1))
                    OR session_id IN (SELECT value FROM json_each(?2))
                    OR (ip IN (SELECT value FROM json_each(?3))
                        AND (mailbox IN (SELECT value FROM json_each(?4))
                             OR lower(user) IN (SELECT value FROM json_each(?5)))))
-                 ORDER BY seq"
-            ))
+                 ORDER BY seq",
+            )
             .map_err(sql("find alerts near incidents"))?;
         let rows = st
             .query_map(
@@ -394,14 +424,42 @@ impl Tx<'_> {
                     arr(mailboxes),
                     arr(users)
                 ],
-                alert_row,
+                |r| {
+                    Ok(AlertTie {
+                        id: r.get(0)?,
+                        rule_id: r.get(1)?,
+                        level: level_from_number(r.get(2)?),
+                        user: r.get(3)?,
+                        mailbox: r.get(4)?,
+                        ip: r.get(5)?,
+                        session_id: r.get(6)?,
+                        incident_id: r.get(7)?,
+                        own_incident_id: r.get(8)?,
+                    })
+                },
             )
             .map_err(sql("find alerts near incidents"))?;
-        let mut out = Vec::new();
-        for r in rows {
-            out.push(decode(r.map_err(sql("find alerts near incidents"))?)?);
-        }
-        Ok(out)
+        rows.collect::<Result<_, _>>()
+            .map_err(sql("find alerts near incidents"))
+    }
+
+    /// The alert stored under `detection`'s id, with `detection` as its detection: the
+    /// state of one just written, without decoding its JSON again.
+    ///
+    /// # Errors
+    /// The read fails.
+    pub fn alert_with(&self, detection: Detection) -> Result<Option<StoredAlert>, StoreError> {
+        let row = self
+            .conn
+            .prepare_cached(&format!(
+                "SELECT {ALERT_STATE_COLUMNS} FROM alerts WHERE id = ?1"
+            ))
+            .and_then(|mut st| st.query_row([&detection.id], alert_row).optional())
+            .map_err(sql("read alert"))?;
+        Ok(row.map(|(mut a, _)| {
+            a.detection = detection;
+            a
+        }))
     }
 
     /// One alert by its id.
@@ -550,16 +608,4 @@ impl Tx<'_> {
             .map_err(sql("count alerts"))?;
         rows.collect::<Result<_, _>>().map_err(sql("count alerts"))
     }
-}
-
-/// The incident id a detection carries in its JSON (`incident_id`), when it has one.
-fn incident_of(json: &str) -> Option<String> {
-    #[derive(serde::Deserialize)]
-    struct Incident {
-        #[serde(default)]
-        incident_id: Option<String>,
-    }
-    serde_json::from_str::<Incident>(json)
-        .ok()
-        .and_then(|i| i.incident_id)
 }

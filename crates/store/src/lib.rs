@@ -52,7 +52,9 @@ mod store;
 mod tokens;
 mod users;
 
-pub use alerts::{AlertFilter, AlertPage, DEFAULT_PAGE, MAX_PAGE, Status, StoredAlert, Upserted};
+pub use alerts::{
+    AlertFilter, AlertPage, AlertTie, DEFAULT_PAGE, MAX_PAGE, Status, StoredAlert, Upserted,
+};
 pub use baselines::{BaselineBlob, JSON_BASELINE_VERSION};
 pub use checkpoints::Checkpoint;
 pub use detections::DetectionQuery;

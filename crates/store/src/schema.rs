@@ -41,6 +41,8 @@ const MIGRATIONS: &[&str] = &[
     // 3: the dashboard: user accounts (argon2 hashes), browser sessions with their CSRF
     // tokens, incident assignees.
     include_str!("migrations/003_dashboard.sql"),
+    // 4: the incident an alert's detection names itself, in a column read without the JSON.
+    include_str!("migrations/004_alert_groups.sql"),
 ];
 
 /// The schema version this build writes.
@@ -70,4 +72,71 @@ pub(crate) fn migrate(conn: &mut Connection, path: &std::path::Path) -> Result<(
             .map_err(sql("set schema version"))?;
     }
     tx.commit().map_err(sql("commit migration"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A database of version 3 with alerts, one grouped by the analytics: after migration
+    /// the rows, their order and the sequence are kept, and the alert's own incident is in
+    /// its column.
+    #[test]
+    fn alerts_keep_their_rows_and_gain_their_own_incident() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("s.sqlite");
+        let mut conn = Connection::open(&path).unwrap();
+        for m in &MIGRATIONS[..3] {
+            conn.execute_batch(m).unwrap();
+        }
+        conn.pragma_update(None, "user_version", 3).unwrap();
+        let row = |seq: i64, id: &str, json: &str| {
+            conn.execute(
+                "INSERT INTO alerts (seq, id, rule_id, rule_title, level, ts_nanos, incident_id,
+                 status, late, settled, revision, created_at, updated_at, digest, json)
+                 VALUES (?1, ?2, 'builtin/x', 'X', 3, 0, 'inc-2', 'acknowledged', 0, 0, 2, 0,
+                 0, 'd', ?3)",
+                rusqlite::params![seq, id, json],
+            )
+            .unwrap();
+        };
+        row(7, "a", r#"{"id":"a","incident_id":"inc-1"}"#);
+        row(9, "b", r#"{"id":"b"}"#);
+        migrate(&mut conn, &path).unwrap();
+        let got: Vec<(i64, String, Option<String>, Option<String>, String)> = conn
+            .prepare(
+                "SELECT seq, id, incident_id, own_incident_id, status FROM alerts ORDER BY seq",
+            )
+            .unwrap()
+            .query_map([], |r| {
+                Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?))
+            })
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap();
+        let s = |v: &str| Some(v.to_owned());
+        assert_eq!(
+            got,
+            vec![
+                (7, "a".into(), s("inc-2"), s("inc-1"), "acknowledged".into()),
+                (9, "b".into(), s("inc-2"), None, "acknowledged".into()),
+            ]
+        );
+        // A new alert follows the sequence (AUTOINCREMENT kept).
+        conn.execute(
+            "INSERT INTO alerts (id, rule_id, rule_title, level, ts_nanos, status, late, settled,
+             revision, created_at, updated_at, digest, json)
+             VALUES ('c', 'r', 'R', 1, 0, 'new', 0, 0, 1, 0, 0, 'd', '{}')",
+            [],
+        )
+        .unwrap();
+        let seq: i64 = conn
+            .query_row("SELECT seq FROM alerts WHERE id = 'c'", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(seq, 10);
+        let v: i64 = conn
+            .query_row("PRAGMA user_version", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(v, CURRENT);
+    }
 }

@@ -25,10 +25,10 @@ fn creates_directory_and_schema() {
     let state = dir.path().join("nested/state");
     let s = Store::open(&state).unwrap();
     assert!(state.join("stormwatch.sqlite").is_file());
-    assert_eq!(s.schema_version().unwrap(), 3);
+    assert_eq!(s.schema_version().unwrap(), 4);
     drop(s);
     // Reopening applies nothing and keeps the version.
-    assert_eq!(Store::open(&state).unwrap().schema_version().unwrap(), 3);
+    assert_eq!(Store::open(&state).unwrap().schema_version().unwrap(), 4);
 }
 
 #[test]
