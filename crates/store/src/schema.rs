@@ -103,7 +103,8 @@ mod tests {
         row(7, "a", r#"{"id":"a","incident_id":"inc-1"}"#);
         row(9, "b", r#"{"id":"b"}"#);
         migrate(&mut conn, &path).unwrap();
-        let got: Vec<(i64, String, Option<String>, Option<String>, String)> = conn
+        type Row = (i64, String, Option<String>, Option<String>, String);
+        let got: Vec<Row> = conn
             .prepare(
                 "SELECT seq, id, incident_id, own_incident_id, status FROM alerts ORDER BY seq",
             )
