@@ -75,6 +75,13 @@ fn days_h(d: u32) -> i64 {
 }
 
 impl Analytics {
+    /// The most records an analytic's detection shows (`max_events_per_detection`): its
+    /// earliest ones.
+    #[must_use]
+    pub fn max_events_per_detection(&self) -> usize {
+        self.config.max_events_per_detection
+    }
+
     /// The longest look back of any analytic, in whole hours (plus the hour the sign-in joins
     /// round to): how far behind the oldest record still to be folded [`Analytics::evict`]'s
     /// point must stay for the decisions about that record to be those of a run that never

@@ -124,6 +124,8 @@ pub struct Detector {
     deciding: Option<Deciding>,
     /// The analytics' longest look back (ns): what must stay behind the eviction point.
     lookback: i64,
+    /// The most records an analytic's detection shows.
+    evidence_cap: Option<usize>,
     /// The incidents of the analytics' last decision.
     pub(crate) incidents: Vec<Incident>,
     /// When the analytics last decided (wall clock) and how long it took, for
@@ -156,6 +158,7 @@ impl Detector {
         let lookback = analytics
             .as_ref()
             .map_or(0, |a| nanos(a.longest_lookback()));
+        let evidence_cap = analytics.as_ref().map(Analytics::max_events_per_detection);
         let analytics = match (analytics, &scanner.analytics) {
             (Some(a), Some(observer)) => Some(Folder::start(a, observer.clone())?),
             _ => None,
@@ -175,11 +178,19 @@ impl Detector {
             behind: false,
             deciding: None,
             lookback,
+            evidence_cap,
             incidents: Vec::new(),
             last_decision: None,
             scratch: Scanned::default(),
             snapshot_len: Arc::default(),
         })
+    }
+
+    /// The most records an analytic's detection shows (its earliest ones), with the
+    /// analytics.
+    #[must_use]
+    pub fn evidence_cap(&self) -> Option<usize> {
+        self.evidence_cap
     }
 
     /// The rules' engine.

@@ -35,6 +35,11 @@ impl Live {
         self.det.absorb(s, out)
     }
 
+    /// The most records an analytic's detection shows, with the analytics.
+    pub(crate) fn evidence_cap(&self) -> Option<usize> {
+        self.det.evidence_cap()
+    }
+
     pub(crate) fn watermark(&self) -> Option<Timestamp> {
         self.det.watermark()
     }

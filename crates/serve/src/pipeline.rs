@@ -571,11 +571,12 @@ impl Pipeline {
         let changes = std::mem::take(&mut self.pending);
         let changes_n = changes.len();
         let routes = &self.routes;
+        let cap = self.live.evidence_cap().unwrap_or(usize::MAX);
         let result = self.store.write(|tx| {
             let mut counts = Counts::default();
             for c in &changes {
                 let t = Instant::now();
-                apply(tx, c, routes, incidents, &mut counts)?;
+                apply(tx, c, cap, routes, incidents, &mut counts)?;
                 if matches!(c, Change::Incident(_) | Change::IncidentGone { .. }) {
                     counts.incidents_time += t.elapsed();
                 } else {
@@ -645,6 +646,7 @@ impl Pipeline {
 fn apply(
     tx: &Tx<'_>,
     c: &Change,
+    cap: usize,
     routes: &[SinkRoute],
     incidents: &mut Incidents,
     counts: &mut Counts,
@@ -652,7 +654,7 @@ fn apply(
     match c {
         Change::Raise(a) => {
             let t = Instant::now();
-            let kept = kept_evidence(tx, &a.detection)?;
+            let kept = kept_evidence(tx, &a.detection, cap)?;
             counts.evidence_time += t.elapsed();
             let d = kept.as_ref().unwrap_or(&a.detection);
             let event = match tx.upsert_alert(d, a.late, a.settled)? {
@@ -709,11 +711,13 @@ fn apply(
 /// An analytic's detection raised again keeps the records its alert already showed: the
 /// detector ages records older than its horizon out of its state (folded into baselines),
 /// so a detection spanning more than the horizon is told again without its first records.
-/// Evidence once shown stays; `hunt`, which keeps everything, shows the same records. The
-/// detection with the kept records added, or `None` when nothing needs adding.
+/// Evidence once shown stays, up to `cap` records (the analytics' `max_events_per_detection`),
+/// the earliest first: `hunt`, which keeps everything, shows the same records. The detection
+/// with the kept records added, or `None` when nothing needs adding.
 fn kept_evidence(
     tx: &Tx<'_>,
     d: &Detection,
+    cap: usize,
 ) -> Result<Option<Detection>, stormwatch_store::StoreError> {
     if d.source != DetectionSource::Builtin {
         return Ok(None);
@@ -736,7 +740,9 @@ fn kept_evidence(
     }
     let mut merged = d.clone();
     merged.events = kept;
-    merged.events.extend(d.events.iter().cloned());
+    let room = cap.saturating_sub(merged.events.len());
+    merged.events.extend(d.events.iter().take(room).cloned());
+    merged.events.truncate(cap);
     merged.timestamp = merged.timestamp.min(stored.detection.timestamp);
     Ok(Some(merged))
 }
@@ -765,4 +771,60 @@ fn route(
         counts.queued += 1;
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use super::*;
+
+    fn loc(line: u64) -> Location {
+        Location {
+            file: Arc::from("journal"),
+            line,
+            record_id: None,
+        }
+    }
+
+    fn analytic(lines: &[u64], at: i64) -> Detection {
+        let mut d = Detection::new(
+            "builtin/mail-breadth",
+            "Breadth",
+            Level::Medium,
+            DetectionSource::Builtin,
+            Timestamp::from_nanos(at),
+        );
+        d.id = "alert-1".to_owned();
+        d.events = lines.iter().copied().map(loc).collect();
+        d
+    }
+
+    /// Told again after its first records aged out, an analytic's alert keeps the records it
+    /// showed, the earliest first, up to the analytics' cap; told with all it showed, it
+    /// needs nothing added.
+    #[test]
+    fn evidence_once_shown_stays_up_to_the_cap() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut store = Store::open(dir.path()).unwrap();
+        store
+            .write(|tx| tx.upsert_alert(&analytic(&[1, 2, 3, 4], 10), false, false))
+            .unwrap();
+        let lines = |d: &Detection| d.events.iter().map(|l| l.line).collect::<Vec<_>>();
+        let merged = store
+            .write(|tx| kept_evidence(tx, &analytic(&[3, 4, 5, 6], 30), 5))
+            .unwrap()
+            .unwrap();
+        assert_eq!(lines(&merged), [1, 2, 3, 4, 5]);
+        assert_eq!(merged.timestamp, Timestamp::from_nanos(10));
+        let unbounded = store
+            .write(|tx| kept_evidence(tx, &analytic(&[3, 4, 5, 6], 30), usize::MAX))
+            .unwrap()
+            .unwrap();
+        assert_eq!(lines(&unbounded), [1, 2, 3, 4, 5, 6]);
+        let full = store
+            .write(|tx| kept_evidence(tx, &analytic(&[1, 2, 3, 4, 5], 10), 5))
+            .unwrap();
+        assert_eq!(full, None);
+    }
 }
