@@ -66,7 +66,7 @@ pub use format::{DetectionFormat, ImpactFormat};
 pub use impact_html::{ImpactTotals, impact_totals};
 pub use spool::{
     DEFAULT_MEMORY_BUDGET, DetectionCounts, DetectionOrder, RuleCounts, RuleTally,
-    SortedDetections, Spool, SpoolError, SpoolOptions, remove_stale_spools,
+    SortedDetections, Spool, SpoolError, SpoolOptions, own_spool_prefix, remove_stale_spools,
 };
 pub use summary::{HuntSummary, InputFilters, input_warnings, write_summary, write_summary_counts};
 

@@ -29,6 +29,14 @@ use thiserror::Error;
 /// Start of the name of a spool's directory: `stormwatch-spool-<process id>-<random>`.
 const DIR_PREFIX: &str = "stormwatch-spool-";
 
+/// The start of the name of every spool directory this process makes (in
+/// [`SpoolOptions::parent_dir`]): what to remove when the process is interrupted, even before
+/// its spool has said where its directory is.
+#[must_use]
+pub fn own_spool_prefix() -> String {
+    format!("{DIR_PREFIX}{}-", std::process::id())
+}
+
 /// Remove the spool directories under `parent` that runs killed outright (SIGKILL, the
 /// out-of-memory killer) left behind, and return how many were removed. A directory is
 /// removed only when the process named in it is known to be gone: its id has no entry in
@@ -420,7 +428,7 @@ impl Spool {
         if self.dir.is_none() {
             let parent = self.opts.parent_dir();
             let dir = tempfile::Builder::new()
-                .prefix(&format!("{DIR_PREFIX}{}-", std::process::id()))
+                .prefix(&own_spool_prefix())
                 .tempdir_in(&parent)
                 .map_err(|source| SpoolError::TempDir {
                     dir: parent,

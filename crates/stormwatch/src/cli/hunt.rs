@@ -134,16 +134,6 @@ fn raised(changes: &mut Vec<Change>) -> impl Iterator<Item = Detection> + '_ {
     })
 }
 
-/// Have the spool's temporary directory removed if the run is interrupted, once it exists.
-fn remember_spool_dir(spool: &Spool, known: &mut Option<PathBuf>) {
-    if known.is_none()
-        && let Some(dir) = spool.temp_dir()
-    {
-        crate::cleanup::remember(dir);
-        *known = Some(dir.to_path_buf());
-    }
-}
-
 /// Run `stormwatch hunt`.
 pub(crate) fn run(args: HuntArgs) -> anyhow::Result<ExitCode> {
     let started = Instant::now();
@@ -207,8 +197,9 @@ pub(crate) fn run(args: HuntArgs) -> anyhow::Result<ExitCode> {
     // memory budget, so memory stays bounded however many there are.
     let mut spool = Spool::new(spool_opts);
     let mut spool_error = None;
-    // The spool's temporary directory, once it has one: removed if the run is interrupted.
-    let mut spool_dir = None;
+    // The spool's temporary directory, once it has one, is removed if the run is interrupted.
+    let spool_prefix = stormwatch_report::own_spool_prefix();
+    crate::cleanup::remember(&tmp_parent, &spool_prefix);
     crate::cleanup::install();
     let scan = Scan(detector.scanner());
     let mut changes = Vec::new();
@@ -227,7 +218,6 @@ pub(crate) fn run(args: HuntArgs) -> anyhow::Result<ExitCode> {
             cancel.store(true, Ordering::Relaxed);
         }
         changes.clear();
-        remember_spool_dir(&spool, &mut spool_dir);
     });
     // The bar is cleared before any error is said.
     progress.finish();
@@ -252,7 +242,6 @@ pub(crate) fn run(args: HuntArgs) -> anyhow::Result<ExitCode> {
             .context("saving baselines to the state store")?;
     }
     let counts = *spool.counts();
-    remember_spool_dir(&spool, &mut spool_dir);
     let sorted = spool.finish().context("collecting detections")?;
 
     let warnings = stormwatch_report::input_warnings(&stats, &args.input.filters());
@@ -300,9 +289,7 @@ pub(crate) fn run(args: HuntArgs) -> anyhow::Result<ExitCode> {
     )
     .context("writing detections")?;
     // The detections are written, and their temporary files gone with them.
-    if let Some(dir) = &spool_dir {
-        crate::cleanup::forget(dir);
-    }
+    crate::cleanup::forget(&tmp_parent, &spool_prefix);
     out.finish()?;
     if !args.output.quiet {
         let mut err = std::io::stderr().lock();
