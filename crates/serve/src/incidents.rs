@@ -91,6 +91,12 @@ impl Incidents {
         fn low(v: &[String]) -> impl Iterator<Item = String> + '_ {
             v.iter().map(|s| s.to_ascii_lowercase())
         }
+        // An incident whose level, start, sessions, IPs, mailboxes and users stay takes and
+        // gives up no alert: only those that change are tied again.
+        if self.current.get(&i.id).is_some_and(|old| same_ties(old, i)) {
+            self.current.insert(i.id.clone(), i.clone());
+            return Ok(());
+        }
         let m = &mut self.moved;
         m.ids.push(i.id.clone());
         m.sessions.extend(low(&i.sessions));
@@ -142,6 +148,17 @@ impl Incidents {
     pub(crate) fn len(&self) -> usize {
         self.current.len()
     }
+}
+
+/// Whether two tellings of an incident tie the same alerts: what [`IncidentIndex`] indexes
+/// (sessions, IPs, mailboxes, users) and hunt's order of incidents (level, then start).
+fn same_ties(a: &Incident, b: &Incident) -> bool {
+    a.level == b.level
+        && a.first == b.first
+        && a.sessions == b.sessions
+        && a.ips == b.ips
+        && a.mailboxes == b.mailboxes
+        && a.users == b.users
 }
 
 /// A detection with what [`IncidentIndex::find`] reads of a stored alert. The analytics' own
