@@ -118,9 +118,9 @@ pub struct IncidentIndex {
 impl IncidentIndex {
     /// Index incidents; the first one listed wins where two share a session or IP.
     #[must_use]
-    pub fn new(incidents: &[Incident]) -> Self {
+    pub fn new<'a>(incidents: impl IntoIterator<Item = &'a Incident>) -> Self {
         let mut ix = IncidentIndex::default();
-        for (i, inc) in incidents.iter().enumerate() {
+        for (i, inc) in incidents.into_iter().enumerate() {
             ix.ids.push(inc.id.clone());
             for s in &inc.sessions {
                 ix.sessions.entry(s.to_ascii_lowercase()).or_insert(i);

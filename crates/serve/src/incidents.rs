@@ -49,14 +49,14 @@ impl Incidents {
         self.stale = false;
         // In hunt's order (the most severe, then the earliest first): the first wins an alert
         // two incidents would hold.
-        let mut list: Vec<Incident> = self.current.values().cloned().collect();
+        let mut list: Vec<&Incident> = self.current.values().collect();
         list.sort_by(|a, b| {
             b.level
                 .cmp(&a.level)
                 .then(a.first.cmp(&b.first))
                 .then(a.id.cmp(&b.id))
         });
-        self.index = IncidentIndex::new(&list);
+        self.index = IncidentIndex::new(list);
     }
 
     /// The incident a detection belongs to.
