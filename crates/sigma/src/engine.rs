@@ -126,9 +126,16 @@ struct Dispatch {
     member: Vec<u64>,
     /// Members without a gate, as bitset words.
     ungated: Vec<u64>,
-    /// Fields whose batches decide the members' gates.
-    gate_fields: Vec<FieldId>,
+    /// Fields whose batches decide the members' gates, each with the gate batch that
+    /// decides only the members' gates of it (`u32::MAX`: the field's whole batch).
+    gate_fields: Vec<(FieldId, u32)>,
 }
+
+/// A field's gates are decided by a gate batch of their own (rather than by the field's
+/// whole batch) when they are at most this fraction of the field's predicates: the keyword
+/// pseudo-field, whose batch holds the keywords of every log source, on records of a source
+/// whose rules search a few of them.
+const GATE_BATCH_MAX_SHARE: usize = 4;
 
 fn bit_set(words: &mut [u64], i: u32) {
     if let Some(w) = words.get_mut((i / 64) as usize) {
@@ -376,6 +383,7 @@ impl Inner {
                     ungated: vec![0; words],
                     gate_fields: Vec::new(),
                 };
+                let mut gate_slots: Vec<(FieldId, u32)> = Vec::new();
                 for &local in &members {
                     bit_set(&mut d.member, local);
                     let gate = g
@@ -387,19 +395,32 @@ impl Inner {
                         Some(gate) => {
                             for s in gate {
                                 if let (Some(f), _) = self.fields.slot_info(*s) {
-                                    d.gate_fields.push(f);
+                                    gate_slots.push((f, *s));
                                 }
                             }
                         }
                         None => bit_set(&mut d.ungated, local),
                     }
                 }
-                d.gate_fields.sort_unstable();
-                d.gate_fields.dedup();
+                gate_slots.sort_unstable();
+                gate_slots.dedup();
+                for run in gate_slots.chunk_by(|a, b| a.0 == b.0) {
+                    let Some(&(f, _)) = run.first() else {
+                        continue;
+                    };
+                    let gb = if run.len() * GATE_BATCH_MAX_SHARE <= self.fields.batch_len(f) {
+                        self.fields
+                            .gate_batch(f, run.iter().map(|(_, s)| *s).collect())
+                    } else {
+                        u32::MAX
+                    };
+                    d.gate_fields.push((f, gb));
+                }
                 g.lists.push(d);
             }
             groups.insert(kind, g);
         }
+        self.fields.build_gate_batches();
         self.groups = groups;
     }
 
@@ -602,8 +623,12 @@ impl Inner {
         } else {
             // Gates: run the batches of the gate fields, then collect the rules whose gate
             // holds.
-            for &f in &d.gate_fields {
-                ctx.run_batch(f);
+            for &(f, gb) in &d.gate_fields {
+                if gb == u32::MAX {
+                    ctx.run_batch(f);
+                } else {
+                    ctx.run_gate_batch(f, gb);
+                }
             }
             bits.extend_from_slice(&d.ungated);
             for &slot in ctx.hits() {
