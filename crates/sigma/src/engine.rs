@@ -247,6 +247,8 @@ pub(crate) struct Inner {
     pub(crate) groups: HashMap<SourceKind, Group>,
     pub(crate) win: WinFields,
     pub(crate) correlations: Vec<CompiledCorrelation>,
+    /// The rules' Windows channels (lowercase), numbered (see `WinConstraint::channel_ids`).
+    pub(crate) channel_ids: HashMap<String, u32>,
     pub(crate) ignore_logsource: bool,
     pub(crate) raw_prefilter: bool,
 }
@@ -284,6 +286,21 @@ pub(crate) const ALL_KINDS: [SourceKind; 7] = [
 impl Inner {
     /// Group rules by source kind and build the prefilters, gates and dispatch lists.
     pub(crate) fn build_groups(&mut self) {
+        // Channels are compared as numbers.
+        for r in &mut self.rules {
+            for (c, _) in &mut r.variants {
+                if let Some(c) = c {
+                    c.channel_ids = c
+                        .channels
+                        .iter()
+                        .map(|ch| {
+                            let n = u32::try_from(self.channel_ids.len()).unwrap_or(u32::MAX);
+                            *self.channel_ids.entry(ch.clone()).or_insert(n)
+                        })
+                        .collect();
+                }
+            }
+        }
         for r in &mut self.rules {
             let mut all: Option<Vec<u32>> = Some(Vec::new());
             for (_, node) in &r.variants {
@@ -425,11 +442,28 @@ impl Inner {
     }
 
     fn constraint_ok(&self, c: &WinConstraint, ctx: &mut Ctx<'_>) -> bool {
-        if !c.channels.is_empty()
-            && let Some(ch) = ctx.first_text_lower(self.win.channel)
-            && !c.channels.iter().any(|x| x == ch)
-        {
-            return false;
+        if !c.channels.is_empty() {
+            let id = match ctx.channel_id {
+                Some(id) => id,
+                None => {
+                    let id = ctx
+                        .first_text_lower(self.win.channel)
+                        .map(|ch| self.channel_ids.get(ch).copied().unwrap_or(u32::MAX));
+                    ctx.channel_id = Some(id);
+                    id
+                }
+            };
+            if let Some(id) = id {
+                let ok = if c.channel_ids.len() == c.channels.len() {
+                    c.channel_ids.contains(&id)
+                } else {
+                    ctx.first_text_lower(self.win.channel)
+                        .is_some_and(|ch| c.channels.iter().any(|x| x == ch))
+                };
+                if !ok {
+                    return false;
+                }
+            }
         }
         if !c.event_ids.is_empty() {
             let n = match ctx.event_id {

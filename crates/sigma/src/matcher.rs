@@ -400,6 +400,9 @@ pub(crate) struct Ctx<'a> {
     members: Members<'a>,
     /// The Windows event id of the record, once computed.
     pub(crate) event_id: Option<Option<f64>>,
+    /// The number of the record's channel in the engine's table (`u32::MAX`: none of the
+    /// rules' channels; `None` inside: the record has no channel), once computed.
+    pub(crate) channel_id: Option<Option<u32>>,
 }
 
 impl<'a> Ctx<'a> {
@@ -425,6 +428,7 @@ impl<'a> Ctx<'a> {
             members,
             s,
             event_id: None,
+            channel_id: None,
         }
     }
 
@@ -1071,6 +1075,38 @@ mod tests {
             ))
             .is_empty()
         );
+    }
+
+    #[test]
+    fn channel_constraints_compare_the_record_channel() {
+        let src = |id: &str, service: &str| {
+            (
+                format!("{id}.yml"),
+                format!(
+                    "title: t\nid: {id}\nlogsource: {{ product: windows, service: {service} }}\ndetection:\n    sel:\n        Data|contains: 'needle'\n    condition: sel\n"
+                ),
+            )
+        };
+        let sources = vec![src("sys", "system"), src("sec", "security")];
+        let (engine, errs) = Engine::from_sources(&sources, &EngineOptions::default()).unwrap();
+        assert!(errs.is_empty(), "{errs:?}");
+        let ids = |system: &str| {
+            let ev = Event {
+                source: SourceKind::WindowsEvent,
+                raw: format!(
+                    r#"{{"Event":{{"System":{{{system}"EventID":7}},"EventData":{{"Data":"a needle"}}}}}}"#
+                ),
+                ..Event::default()
+            };
+            let mut v = engine.matching_rule_ids(&ev);
+            v.sort_unstable();
+            v.into_iter().map(str::to_string).collect::<Vec<_>>()
+        };
+        assert_eq!(ids(r#""Channel":"System","#), ["sys"]);
+        assert_eq!(ids(r#""Channel":"SECURITY","#), ["sec"]);
+        assert!(ids(r#""Channel":"Application","#).is_empty());
+        // A record without a channel is not held to one.
+        assert_eq!(ids(""), ["sec", "sys"]);
     }
 
     #[test]
