@@ -126,9 +126,16 @@ struct Dispatch {
     member: Vec<u64>,
     /// Members without a gate, as bitset words.
     ungated: Vec<u64>,
-    /// Fields whose batches decide the members' gates.
-    gate_fields: Vec<FieldId>,
+    /// Fields whose batches decide the members' gates, each with the gate batch that
+    /// decides only the members' gates of it (`u32::MAX`: the field's whole batch).
+    gate_fields: Vec<(FieldId, u32)>,
 }
+
+/// A field's gates are decided by a gate batch of their own (rather than by the field's
+/// whole batch) when they are at most this fraction of the field's predicates: the keyword
+/// pseudo-field, whose batch holds the keywords of every log source, on records of a source
+/// whose rules search a few of them.
+const GATE_BATCH_MAX_SHARE: usize = 4;
 
 fn bit_set(words: &mut [u64], i: u32) {
     if let Some(w) = words.get_mut((i / 64) as usize) {
@@ -240,6 +247,8 @@ pub(crate) struct Inner {
     pub(crate) groups: HashMap<SourceKind, Group>,
     pub(crate) win: WinFields,
     pub(crate) correlations: Vec<CompiledCorrelation>,
+    /// The rules' Windows channels (lowercase), numbered (see `WinConstraint::channel_ids`).
+    pub(crate) channel_ids: HashMap<String, u32>,
     pub(crate) ignore_logsource: bool,
     pub(crate) raw_prefilter: bool,
 }
@@ -277,6 +286,21 @@ pub(crate) const ALL_KINDS: [SourceKind; 7] = [
 impl Inner {
     /// Group rules by source kind and build the prefilters, gates and dispatch lists.
     pub(crate) fn build_groups(&mut self) {
+        // Channels are compared as numbers.
+        for r in &mut self.rules {
+            for (c, _) in &mut r.variants {
+                if let Some(c) = c {
+                    c.channel_ids = c
+                        .channels
+                        .iter()
+                        .map(|ch| {
+                            let n = u32::try_from(self.channel_ids.len()).unwrap_or(u32::MAX);
+                            *self.channel_ids.entry(ch.clone()).or_insert(n)
+                        })
+                        .collect();
+                }
+            }
+        }
         for r in &mut self.rules {
             let mut all: Option<Vec<u32>> = Some(Vec::new());
             for (_, node) in &r.variants {
@@ -376,6 +400,7 @@ impl Inner {
                     ungated: vec![0; words],
                     gate_fields: Vec::new(),
                 };
+                let mut gate_slots: Vec<(FieldId, u32)> = Vec::new();
                 for &local in &members {
                     bit_set(&mut d.member, local);
                     let gate = g
@@ -387,28 +412,58 @@ impl Inner {
                         Some(gate) => {
                             for s in gate {
                                 if let (Some(f), _) = self.fields.slot_info(*s) {
-                                    d.gate_fields.push(f);
+                                    gate_slots.push((f, *s));
                                 }
                             }
                         }
                         None => bit_set(&mut d.ungated, local),
                     }
                 }
-                d.gate_fields.sort_unstable();
-                d.gate_fields.dedup();
+                gate_slots.sort_unstable();
+                gate_slots.dedup();
+                for run in gate_slots.chunk_by(|a, b| a.0 == b.0) {
+                    let Some(&(f, _)) = run.first() else {
+                        continue;
+                    };
+                    let gb = if run.len() * GATE_BATCH_MAX_SHARE <= self.fields.batch_len(f) {
+                        self.fields
+                            .gate_batch(f, run.iter().map(|(_, s)| *s).collect())
+                    } else {
+                        u32::MAX
+                    };
+                    d.gate_fields.push((f, gb));
+                }
                 g.lists.push(d);
             }
             groups.insert(kind, g);
         }
+        self.fields.build_gate_batches();
         self.groups = groups;
     }
 
     fn constraint_ok(&self, c: &WinConstraint, ctx: &mut Ctx<'_>) -> bool {
-        if !c.channels.is_empty()
-            && let Some(ch) = ctx.first_text_lower(self.win.channel)
-            && !c.channels.iter().any(|x| x == ch)
-        {
-            return false;
+        if !c.channels.is_empty() {
+            let id = match ctx.channel_id {
+                Some(id) => id,
+                None => {
+                    let id = ctx
+                        .first_text_lower(self.win.channel)
+                        .map(|ch| self.channel_ids.get(ch).copied().unwrap_or(u32::MAX));
+                    ctx.channel_id = Some(id);
+                    id
+                }
+            };
+            if let Some(id) = id {
+                let ok = if c.channel_ids.len() == c.channels.len() {
+                    c.channel_ids.contains(&id)
+                } else {
+                    ctx.first_text_lower(self.win.channel)
+                        .is_some_and(|ch| c.channels.iter().any(|x| x == ch))
+                };
+                if !ok {
+                    return false;
+                }
+            }
         }
         if !c.event_ids.is_empty() {
             let n = match ctx.event_id {
@@ -602,8 +657,12 @@ impl Inner {
         } else {
             // Gates: run the batches of the gate fields, then collect the rules whose gate
             // holds.
-            for &f in &d.gate_fields {
-                ctx.run_batch(f);
+            for &(f, gb) in &d.gate_fields {
+                if gb == u32::MAX {
+                    ctx.run_batch(f);
+                } else {
+                    ctx.run_gate_batch(f, gb);
+                }
             }
             bits.extend_from_slice(&d.ungated);
             for &slot in ctx.hits() {

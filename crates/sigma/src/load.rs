@@ -594,6 +594,7 @@ pub(crate) fn build(
         groups: HashMap::new(),
         win,
         correlations,
+        channel_ids: HashMap::new(),
         ignore_logsource: opts.ignore_logsource,
         raw_prefilter: opts.raw_prefilter,
     };

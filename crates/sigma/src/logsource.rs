@@ -23,6 +23,9 @@ pub(crate) enum Product {
 pub(crate) struct WinConstraint {
     /// Lowercase channel names (empty: any channel).
     pub(crate) channels: Vec<String>,
+    /// Per channel: its number in the engine's table of channels (filled when the engine's
+    /// groups are built).
+    pub(crate) channel_ids: Vec<u32>,
     /// Event ids (empty: any).
     pub(crate) event_ids: Vec<i64>,
     /// Extra `EventData` equalities (`EventType: CreateKey`).
@@ -330,6 +333,7 @@ pub(crate) fn variants(ls: &LogSource) -> Vec<Variant> {
             .map(|(_, svc, ids, extra, renames)| Variant {
                 constraint: Some(WinConstraint {
                     channels: channels_of(svc).unwrap_or_default(),
+                    channel_ids: Vec::new(),
                     event_ids: ids.to_vec(),
                     extra: extra.to_vec(),
                 }),
@@ -346,6 +350,7 @@ pub(crate) fn variants(ls: &LogSource) -> Vec<Variant> {
         return vec![Variant {
             constraint: Some(WinConstraint {
                 channels,
+                channel_ids: Vec::new(),
                 event_ids: Vec::new(),
                 extra: Vec::new(),
             }),

@@ -44,6 +44,12 @@ pub(crate) struct FieldTable {
     /// Per memo slot: the field whose batch decides it (`u32::MAX`: none), after
     /// [`FieldTable::build_batches`].
     decided_by: Vec<FieldId>,
+    /// Gate batches: automata over a few of a field's predicates (the gates of the rules
+    /// offered to one kind of record), registered by [`FieldTable::gate_batch`].
+    gate_src: Vec<(FieldId, Vec<u32>)>,
+    gate_index: HashMap<(FieldId, Vec<u32>), u32>,
+    /// Built by [`FieldTable::build_gate_batches`] (`None`: could not be built).
+    gate_batches: Vec<Option<Batch>>,
 }
 
 impl FieldTable {
@@ -155,6 +161,52 @@ impl FieldTable {
                     (Some(f), Some(_)) if self.batch_decides(s) => f,
                     _ => u32::MAX,
                 }
+            })
+            .collect();
+    }
+
+    /// How many predicates the batch of `field` decides.
+    pub(crate) fn batch_len(&self, field: FieldId) -> usize {
+        self.batch_src.get(&field).map_or(0, Vec::len)
+            + self.num_src.get(&field).map_or(0, Vec::len)
+    }
+
+    /// Register a gate batch of `field` over its batch-decided `slots` (sorted, distinct):
+    /// its index, shared by every caller asking for the same slots.
+    pub(crate) fn gate_batch(&mut self, field: FieldId, slots: Vec<u32>) -> u32 {
+        let key = (field, slots);
+        if let Some(i) = self.gate_index.get(&key) {
+            return *i;
+        }
+        let i = u32::try_from(self.gate_src.len()).unwrap_or(u32::MAX);
+        self.gate_src.push(key.clone());
+        self.gate_index.insert(key, i);
+        i
+    }
+
+    /// Build the gate batches registered with [`FieldTable::gate_batch`], on every worker.
+    pub(crate) fn build_gate_batches(&mut self) {
+        let (batch_src, num_src) = (&self.batch_src, &self.num_src);
+        self.gate_batches = self
+            .gate_src
+            .par_iter()
+            .map(|(field, slots)| {
+                let keep = |s: &u32| slots.binary_search(s).is_ok();
+                let preds: Vec<(u32, Anchor, Vec<u8>)> = batch_src
+                    .get(field)
+                    .into_iter()
+                    .flatten()
+                    .filter(|p| keep(&p.0))
+                    .cloned()
+                    .collect();
+                let nums: Vec<(u64, u32)> = num_src
+                    .get(field)
+                    .into_iter()
+                    .flatten()
+                    .filter(|n| keep(&n.1))
+                    .copied()
+                    .collect();
+                Batch::build(&preds, &nums)
             })
             .collect();
     }
@@ -306,6 +358,8 @@ pub(crate) struct Scratch {
     values: Vec<&'static Value>,
     leaves: Vec<Leaf<'static>>,
     members: Members<'static>,
+    /// The lowercase text of a field's values, joined (see `Batch::run`).
+    joined: Vec<u8>,
     /// Key-set filter of the record (built on the first field lookup).
     bloom: Vec<u64>,
     bloom_built: bool,
@@ -346,6 +400,9 @@ pub(crate) struct Ctx<'a> {
     members: Members<'a>,
     /// The Windows event id of the record, once computed.
     pub(crate) event_id: Option<Option<f64>>,
+    /// The number of the record's channel in the engine's table (`u32::MAX`: none of the
+    /// rules' channels; `None` inside: the record has no channel), once computed.
+    pub(crate) channel_id: Option<Option<u32>>,
 }
 
 impl<'a> Ctx<'a> {
@@ -371,6 +428,7 @@ impl<'a> Ctx<'a> {
             members,
             s,
             event_id: None,
+            channel_id: None,
         }
     }
 
@@ -398,6 +456,10 @@ impl<'a> Ctx<'a> {
             if let Some(x) = s.memo.get_mut(m as usize) {
                 *x = 0;
             }
+        }
+        if s.joined.capacity() > 1 << 20 {
+            // One huge record's text is not kept for the rest of the run.
+            s.joined = Vec::new();
         }
         if s.bloom_built {
             s.bloom.iter_mut().for_each(|w| *w = 0);
@@ -616,7 +678,38 @@ impl<'a> Ctx<'a> {
         let values = self.values.get(r.a as usize..r.b as usize).unwrap_or(&[]);
         let memo = &mut self.s.memo;
         let hits = &mut self.s.hits;
-        batch.run(values, |slot| {
+        batch.run(values, &mut self.s.joined, |slot| {
+            if let Some(x) = memo.get_mut(slot as usize)
+                && *x != 2
+            {
+                *x = 2;
+                hits.push(slot);
+            }
+        });
+    }
+
+    /// Run gate batch `gb` of `field` (see [`FieldTable::gate_batch`]): the slots of it that
+    /// hold are set true and listed in `hits`. The field's other slots stay undecided (its
+    /// batch runs when one of them is asked for). Nothing to do once the field's batch ran.
+    pub(crate) fn run_gate_batch(&mut self, field: FieldId, gb: u32) {
+        let i = field as usize;
+        if self.s.batched.get(i).copied().unwrap_or(true) {
+            return;
+        }
+        let Some(Some(batch)) = self.table.gate_batches.get(gb as usize) else {
+            self.run_batch(field);
+            return;
+        };
+        let Some(r) = self
+            .resolve_entry(field)
+            .and_then(|e| self.s.ranges.get(e).copied())
+        else {
+            return;
+        };
+        let values = self.values.get(r.a as usize..r.b as usize).unwrap_or(&[]);
+        let memo = &mut self.s.memo;
+        let hits = &mut self.s.hits;
+        batch.run(values, &mut self.s.joined, |slot| {
             if let Some(x) = memo.get_mut(slot as usize)
                 && *x != 2
             {
@@ -981,6 +1074,102 @@ mod tests {
                 r#"{{"Event":{{{sys},"EventData":{{"Image":"a"}}}}}}"#
             ))
             .is_empty()
+        );
+    }
+
+    #[test]
+    fn channel_constraints_compare_the_record_channel() {
+        let src = |id: &str, service: &str| {
+            (
+                format!("{id}.yml"),
+                format!(
+                    "title: t\nid: {id}\nlogsource: {{ product: windows, service: {service} }}\ndetection:\n    sel:\n        Data|contains: 'needle'\n    condition: sel\n"
+                ),
+            )
+        };
+        let sources = vec![src("sys", "system"), src("sec", "security")];
+        let (engine, errs) = Engine::from_sources(&sources, &EngineOptions::default()).unwrap();
+        assert!(errs.is_empty(), "{errs:?}");
+        let ids = |system: &str| {
+            let ev = Event {
+                source: SourceKind::WindowsEvent,
+                raw: format!(
+                    r#"{{"Event":{{"System":{{{system}"EventID":7}},"EventData":{{"Data":"a needle"}}}}}}"#
+                ),
+                ..Event::default()
+            };
+            let mut v = engine.matching_rule_ids(&ev);
+            v.sort_unstable();
+            v.into_iter().map(str::to_string).collect::<Vec<_>>()
+        };
+        assert_eq!(ids(r#""Channel":"System","#), ["sys"]);
+        assert_eq!(ids(r#""Channel":"SECURITY","#), ["sec"]);
+        assert!(ids(r#""Channel":"Application","#).is_empty());
+        // A record without a channel is not held to one.
+        assert_eq!(ids(""), ["sec", "sys"]);
+    }
+
+    #[test]
+    fn keywords_gated_by_the_few_a_record_can_match() {
+        // Records of other channels than System are offered `kw` and `both` only: their
+        // gates are decided by an automaton over their keywords alone; `both` then needs a
+        // keyword outside it, decided by the whole keyword batch.
+        let rule = |id: &str, service: &str, det: &str, cond: &str| {
+            (
+                format!("{id}.yml"),
+                format!(
+                    "title: t\nid: {id}\nlogsource: {{ product: windows{service} }}\ndetection:\n{det}\n    condition: {cond}\n"
+                ),
+            )
+        };
+        let words: String = (0..12)
+            .map(|i| format!("        - 'alpha{i}x'\n"))
+            .collect();
+        let sources = vec![
+            rule("kw", "", "    sel:\n        - 'mimikatz'", "sel"),
+            rule(
+                "sys",
+                ", service: system",
+                &format!("    sel:\n{words}"),
+                "sel",
+            ),
+            rule(
+                "both",
+                "",
+                "    a:\n        - 'mimikatz'\n    b:\n        - 'alpha3x'",
+                "a and b",
+            ),
+        ];
+        let (engine, errs) = Engine::from_sources(&sources, &EngineOptions::default()).unwrap();
+        assert!(errs.is_empty(), "{errs:?}");
+        assert!(
+            !engine.inner.fields.gate_src.is_empty(),
+            "no gate batch of its own"
+        );
+        let ids = |channel: &str, data: &str| {
+            let raw = format!(
+                r#"{{"Event":{{"System":{{"Channel":"{channel}","EventID":1}},"EventData":{data}}}}}"#
+            );
+            let ev = Event {
+                source: SourceKind::WindowsEvent,
+                raw,
+                ..Event::default()
+            };
+            let mut v = engine.matching_rule_ids(&ev);
+            v.sort_unstable();
+            v.into_iter().map(str::to_string).collect::<Vec<_>>()
+        };
+        let sysmon = "Microsoft-Windows-Sysmon/Operational";
+        assert_eq!(
+            ids(sysmon, r#"{"A":"x MimiKatz","B":"ALPHA3X"}"#),
+            ["both", "kw"]
+        );
+        assert_eq!(ids(sysmon, r#"{"A":"mimikatz"}"#), ["kw"]);
+        assert!(ids(sysmon, r#"{"A":"alpha3x"}"#).is_empty());
+        assert_eq!(ids("System", r#"{"A":"alpha3x"}"#), ["sys"]);
+        assert_eq!(
+            ids("System", r#"{"A":"alpha3x","B":["mimikatz"]}"#),
+            ["both", "kw", "sys"]
         );
     }
 }

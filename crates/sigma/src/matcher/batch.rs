@@ -9,12 +9,19 @@
 //! The search loop walks the automaton's transitions itself (every pattern ending at a
 //! position is reported, as an overlapping search does), which costs less per value than the
 //! library's overlapping iterator on the many short values of a record.
+//!
+//! A batch whose literals may all occur anywhere in a value (the keyword pseudo-field,
+//! `contains` lists) runs once over all the values, lowercased and joined by a byte no
+//! literal contains (so that no occurrence spans two values); when it has few literals, a
+//! SIMD search for them (Teddy) runs first, and the automaton walks from the first
+//! occurrence it finds, if any: most values hold none, and are passed over at the SIMD
+//! search's speed rather than a transition per byte.
 
 use std::collections::HashMap;
 use std::fmt::Write as _;
 
 use aho_corasick::automaton::Automaton;
-use aho_corasick::{Anchored, MatchKind, dfa, nfa};
+use aho_corasick::{Anchored, MatchKind, dfa, nfa, packed};
 use sonic_rs::{JsonValueTrait, Value};
 
 use crate::doc::{lower_cow, parse_num};
@@ -23,6 +30,12 @@ use crate::pattern::Anchor;
 /// Largest literal set of one field searched with a DFA (larger ones use a contiguous NFA,
 /// whose memory grows with the literals only).
 const DFA_MAX_PATTERNS: usize = 500;
+
+/// Largest literal set of a joined batch searched with a SIMD search before its automaton.
+const PACKED_MAX_PATTERNS: usize = 64;
+
+/// The byte joining a field's values for a joined batch (no literal of it contains it).
+const SEP: u8 = 0;
 
 #[derive(Debug)]
 enum Scanner {
@@ -41,6 +54,11 @@ pub(crate) struct Batch {
     owners: Vec<Vec<(u32, Anchor)>>,
     /// Numeric equalities: number (see [`num_bits`]) → memo slots.
     nums: HashMap<u64, Vec<u32>>,
+    /// Every literal is unanchored and lacks [`SEP`]: the automaton runs once over the
+    /// values joined.
+    joined: bool,
+    /// For a joined batch of few literals: a search for the first occurrence of any.
+    packed: Option<packed::Searcher>,
 }
 
 /// Hash key of a number (`-0` and `0` alike).
@@ -92,17 +110,33 @@ impl Batch {
         for (bits, slot) in nums {
             by_num.entry(*bits).or_default().push(*slot);
         }
+        let joined = preds
+            .iter()
+            .all(|(_, anchor, lit)| *anchor == Anchor::None && !lit.contains(&SEP));
+        let packed = if joined && !pats.is_empty() && pats.len() <= PACKED_MAX_PATTERNS {
+            packed::Config::new()
+                .match_kind(packed::MatchKind::LeftmostFirst)
+                .builder()
+                .extend(&pats)
+                .build()
+        } else {
+            None
+        };
         Some(Batch {
             scanner,
             lens,
             owners,
             nums: by_num,
+            joined,
+            packed,
         })
     }
 
     /// Decide the batch over `values` (a field's values as the lookup found them): `mark`
-    /// receives every memo slot that holds (possibly more than once).
-    pub(crate) fn run(&self, values: &[&Value], mut mark: impl FnMut(u32)) {
+    /// receives every memo slot that holds (possibly more than once). `joined` is a buffer
+    /// for the values' lowercase text (see [`Batch::joined`]).
+    pub(crate) fn run(&self, values: &[&Value], joined: &mut Vec<u8>, mut mark: impl FnMut(u32)) {
+        joined.clear();
         for v in values {
             let mut buf = NumText::default();
             let owned: String;
@@ -148,13 +182,38 @@ impl Batch {
             let Some(scanner) = &self.scanner else {
                 continue;
             };
-            if text.is_ascii() {
+            if self.joined {
+                if text.is_ascii() {
+                    joined.extend(text.bytes().map(|b| b.to_ascii_lowercase()));
+                } else {
+                    joined.extend_from_slice(lower_cow(text).as_bytes());
+                }
+                joined.push(SEP);
+            } else if text.is_ascii() {
                 self.scan::<true>(scanner, text.as_bytes(), &mut mark);
             } else {
                 let lower = lower_cow(text);
                 self.scan::<false>(scanner, lower.as_bytes(), &mut mark);
             }
         }
+        let Some(scanner) = &self.scanner else {
+            return;
+        };
+        if !self.joined || joined.is_empty() {
+            return;
+        }
+        let mut from = 0;
+        if let Some(pf) = &self.packed
+            && joined.len() >= pf.minimum_len()
+        {
+            // No literal occurs before the first occurrence of any.
+            match pf.find(joined.as_slice()) {
+                Some(m) => from = m.start(),
+                None => return,
+            }
+        }
+        // Offsets within the joined text: every literal is unanchored.
+        self.scan::<false>(scanner, joined.get(from..).unwrap_or(&[]), &mut mark);
     }
 
     /// Search `hay` (lowercased ASCII byte by byte on the way with `FOLD`).
@@ -260,7 +319,7 @@ mod tests {
             None => vec![&v],
         };
         let mut out = Vec::new();
-        b.run(&vals, |s| out.push(s));
+        b.run(&vals, &mut Vec::new(), |s| out.push(s));
         out.sort_unstable();
         out.dedup();
         out
@@ -284,5 +343,51 @@ mod tests {
         assert_eq!(marks(&b, "[1234, true, null]"), vec![4]);
         assert_eq!(marks(&b, r#""ÉTÉ""#), vec![5]);
         assert_eq!(marks(&b, r#"{"a":"x12"}"#), vec![4]);
+    }
+
+    #[test]
+    fn joined_values_match_alone_and_never_across() {
+        let lits = ["mimikatz", "sekurlsa::", "ab", "été"];
+        let preds: Vec<(u32, Anchor, Vec<u8>)> = lits
+            .iter()
+            .enumerate()
+            .map(|(i, l)| {
+                (
+                    u32::try_from(i).unwrap(),
+                    Anchor::None,
+                    l.as_bytes().to_vec(),
+                )
+            })
+            .collect();
+        let b = Batch::build(&preds, &[(num_bits(7.0), 9)]).unwrap();
+        assert!(b.joined);
+        // Short and long texts (the SIMD search needs a few bytes of text).
+        assert_eq!(marks(&b, r#"["x", "MimiKatz"]"#), vec![0]);
+        assert_eq!(marks(&b, r#"["a", "b", 7, "ÉTÉ"]"#), vec![3, 9]);
+        let long = "x".repeat(100);
+        assert_eq!(
+            marks(
+                &b,
+                &format!(r#"["{long}", "{long}SEKURLSA::{long}", "{long}a", "b{long}"]"#)
+            ),
+            vec![1]
+        );
+        assert_eq!(
+            marks(
+                &b,
+                &format!(r#"["{long}ab", "{long}mimi", "katz{long}", {{"k":"ÉTÉ"}}]"#)
+            ),
+            vec![2, 3]
+        );
+        assert!(marks(&b, &format!(r#"["{long}", "{long}"]"#)).is_empty());
+        // A literal holding the joining byte: value by value.
+        let b = Batch::build(&[(0, Anchor::None, b"a\0b".to_vec())], &[]).unwrap();
+        assert!(!b.joined);
+        assert_eq!(marks(&b, r#"["a", "b", "xa\u0000b"]"#), vec![0]);
+        // An anchored literal: value by value.
+        let b = Batch::build(&[(0, Anchor::End, b"ab".to_vec())], &[]).unwrap();
+        assert!(!b.joined);
+        assert_eq!(marks(&b, r#"["xab", "ab"]"#), vec![0]);
+        assert!(marks(&b, r#"["abx"]"#).is_empty());
     }
 }
