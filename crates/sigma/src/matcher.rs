@@ -666,26 +666,10 @@ impl<'a> Ctx<'a> {
             _ => return,
         }
         self.s.batched_list.push(field);
-        let Some(Some(batch)) = self.table.batches.get(i) else {
-            return;
-        };
-        let Some(r) = self
-            .resolve_entry(field)
-            .and_then(|e| self.s.ranges.get(e).copied())
-        else {
-            return;
-        };
-        let values = self.values.get(r.a as usize..r.b as usize).unwrap_or(&[]);
-        let memo = &mut self.s.memo;
-        let hits = &mut self.s.hits;
-        batch.run(values, &mut self.s.joined, |slot| {
-            if let Some(x) = memo.get_mut(slot as usize)
-                && *x != 2
-            {
-                *x = 2;
-                hits.push(slot);
-            }
-        });
+        let table = self.table;
+        if let Some(Some(batch)) = table.batches.get(i) {
+            self.run_over_values(field, batch);
+        }
     }
 
     /// Run gate batch `gb` of `field` (see [`FieldTable::gate_batch`]): the slots of it that
@@ -696,10 +680,16 @@ impl<'a> Ctx<'a> {
         if self.s.batched.get(i).copied().unwrap_or(true) {
             return;
         }
-        let Some(Some(batch)) = self.table.gate_batches.get(gb as usize) else {
-            self.run_batch(field);
-            return;
-        };
+        let table = self.table;
+        match table.gate_batches.get(gb as usize) {
+            Some(Some(batch)) => self.run_over_values(field, batch),
+            _ => self.run_batch(field),
+        }
+    }
+
+    /// Run `batch` over the values of `field`: the slots that hold are set true and listed in
+    /// `hits`.
+    fn run_over_values(&mut self, field: FieldId, batch: &Batch) {
         let Some(r) = self
             .resolve_entry(field)
             .and_then(|e| self.s.ranges.get(e).copied())
@@ -1029,6 +1019,25 @@ mod tests {
 
     use crate::{Engine, EngineOptions};
 
+    /// An engine of these rules (every one loads).
+    fn engine(sources: &[(String, String)]) -> Engine {
+        let (engine, errs) = Engine::from_sources(sources, &EngineOptions::default()).unwrap();
+        assert!(errs.is_empty(), "{errs:?}");
+        engine
+    }
+
+    /// The ids of the rules that match a Windows event of this JSON, sorted.
+    fn matching(engine: &Engine, raw: &str) -> Vec<String> {
+        let ev = Event {
+            source: SourceKind::WindowsEvent,
+            raw: raw.into(),
+            ..Event::default()
+        };
+        let mut v = engine.matching_rule_ids(&ev);
+        v.sort_unstable();
+        v.into_iter().map(str::to_string).collect()
+    }
+
     #[test]
     fn keyword_and_field_rules_share_one_record_walk() {
         let rule = |id: &str, det: &str| {
@@ -1044,18 +1053,8 @@ mod tests {
             rule("img", "    sel:\n        Image|endswith: '\\cmd.exe'"),
             rule("both", "    sel:\n        - 'whoami'\n        - 'cmd.exe'"),
         ];
-        let (engine, errs) = Engine::from_sources(&sources, &EngineOptions::default()).unwrap();
-        assert!(errs.is_empty(), "{errs:?}");
-        let ev = |raw: &str| Event {
-            source: SourceKind::WindowsEvent,
-            raw: raw.into(),
-            ..Event::default()
-        };
-        let ids = |raw: &str| {
-            let mut v = engine.matching_rule_ids(&ev(raw));
-            v.sort_unstable();
-            v.into_iter().map(str::to_string).collect::<Vec<_>>()
-        };
+        let engine = engine(&sources);
+        let ids = |raw: &str| matching(&engine, raw);
         let sys = r#""System":{"Channel":"Microsoft-Windows-Sysmon/Operational","EventID":1}"#;
         assert_eq!(
             ids(&format!(
@@ -1088,19 +1087,14 @@ mod tests {
             )
         };
         let sources = vec![src("sys", "system"), src("sec", "security")];
-        let (engine, errs) = Engine::from_sources(&sources, &EngineOptions::default()).unwrap();
-        assert!(errs.is_empty(), "{errs:?}");
+        let engine = engine(&sources);
         let ids = |system: &str| {
-            let ev = Event {
-                source: SourceKind::WindowsEvent,
-                raw: format!(
+            matching(
+                &engine,
+                &format!(
                     r#"{{"Event":{{"System":{{{system}"EventID":7}},"EventData":{{"Data":"a needle"}}}}}}"#
                 ),
-                ..Event::default()
-            };
-            let mut v = engine.matching_rule_ids(&ev);
-            v.sort_unstable();
-            v.into_iter().map(str::to_string).collect::<Vec<_>>()
+            )
         };
         assert_eq!(ids(r#""Channel":"System","#), ["sys"]);
         assert_eq!(ids(r#""Channel":"SECURITY","#), ["sec"]);
@@ -1140,24 +1134,18 @@ mod tests {
                 "a and b",
             ),
         ];
-        let (engine, errs) = Engine::from_sources(&sources, &EngineOptions::default()).unwrap();
-        assert!(errs.is_empty(), "{errs:?}");
+        let engine = engine(&sources);
         assert!(
             !engine.inner.fields.gate_src.is_empty(),
             "no gate batch of its own"
         );
         let ids = |channel: &str, data: &str| {
-            let raw = format!(
-                r#"{{"Event":{{"System":{{"Channel":"{channel}","EventID":1}},"EventData":{data}}}}}"#
-            );
-            let ev = Event {
-                source: SourceKind::WindowsEvent,
-                raw,
-                ..Event::default()
-            };
-            let mut v = engine.matching_rule_ids(&ev);
-            v.sort_unstable();
-            v.into_iter().map(str::to_string).collect::<Vec<_>>()
+            matching(
+                &engine,
+                &format!(
+                    r#"{{"Event":{{"System":{{"Channel":"{channel}","EventID":1}},"EventData":{data}}}}}"#
+                ),
+            )
         };
         let sysmon = "Microsoft-Windows-Sysmon/Operational";
         assert_eq!(
