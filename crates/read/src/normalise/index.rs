@@ -94,6 +94,21 @@ const KEYS: &[&str] = &[
     "records",
     "log_types",
     "p_log_type",
+    "time",
+    "timestamp",
+    "@timestamp",
+    "eventTime",
+    "published",
+    "activityDateTime",
+    "uuid",
+    "tenantId",
+    "callerIpAddress",
+    "sourceIPAddress",
+    "operationName",
+    "eventName",
+    "eventType",
+    "action",
+    "user",
 ];
 
 const N: usize = KEYS.len();
@@ -121,7 +136,7 @@ const fn hash(k: &[u8]) -> usize {
     let a = word(k, 0, m);
     let b = word(k, n - m, m);
     let h =
-        (a.wrapping_mul(0xbe3e_dc0a_1ef2_a4f1) ^ b.wrapping_mul(0xe544_6dd4_552b_82f7) ^ n as u64)
+        (a.wrapping_mul(0x0c5c_7fd0_a6a3_a451) ^ b.wrapping_mul(0xd23f_0824_128b_2f33) ^ n as u64)
             .wrapping_mul(0x9e37_79b9_7f4a_7c15);
     (h >> 54) as usize
 }
@@ -173,7 +188,7 @@ fn ends(k: &[u8]) -> (u64, u64) {
 #[inline]
 fn mix(a: u64, b: u64, n: usize) -> usize {
     let h =
-        (a.wrapping_mul(0xbe3e_dc0a_1ef2_a4f1) ^ b.wrapping_mul(0xe544_6dd4_552b_82f7) ^ n as u64)
+        (a.wrapping_mul(0x0c5c_7fd0_a6a3_a451) ^ b.wrapping_mul(0xd23f_0824_128b_2f33) ^ n as u64)
             .wrapping_mul(0x9e37_79b9_7f4a_7c15);
     (h >> 54) as usize
 }

@@ -294,8 +294,8 @@ pub(crate) fn normalise(
         Shape::GraphAudit => raw_override = ual::graph_audit(ev, rec, limits)?,
         Shape::SignIn => entra::sign_in(ev, v, None, limits)?,
         Shape::AzureMonitor => {
-            let props = field(v, &["properties"]).and_then(|p| nested(p, limits));
-            let category = str_of(v, &["category"]).unwrap_or_default();
+            let props = field(rec, &["properties"]).and_then(|p| nested(p, limits));
+            let category = str_of(rec, &["category"]).unwrap_or_default();
             match props {
                 Some(p) if entra::is_sign_in_category(&category) => {
                     entra::sign_in(ev, &p, Some(v), limits)?;
@@ -306,12 +306,12 @@ pub(crate) fn normalise(
                 {
                     entra::audit(ev, &p, Some(v), limits)?;
                 }
-                _ => other::generic(ev, v)?,
+                _ => other::generic(ev, rec)?,
             }
         }
         Shape::EntraAudit => entra::audit(ev, v, None, limits)?,
         Shape::Windows => other::windows(ev, v)?,
-        Shape::Generic => other::generic(ev, v)?,
+        Shape::Generic => other::generic(ev, rec)?,
     }
     let own = raw_override.is_none();
     ev.raw = raw_override.unwrap_or_else(|| raw.to_owned());

@@ -4,6 +4,7 @@ use sonic_rs::{JsonValueTrait, Value};
 use stormwatch_core::{Event, SourceKind};
 
 use super::access::{field, str_of};
+use super::index::Obj;
 use super::ual::set_ip;
 use super::{FieldError, time_of};
 
@@ -37,7 +38,7 @@ pub(crate) fn windows(ev: &mut Event, rec: &Value) -> Result<(), FieldError> {
 }
 
 /// Any other record: the common names for time, tenant, user, address and operation.
-pub(crate) fn generic(ev: &mut Event, rec: &Value) -> Result<(), FieldError> {
+pub(crate) fn generic<O: Obj + ?Sized>(ev: &mut Event, rec: &O) -> Result<(), FieldError> {
     ev.source = SourceKind::Generic;
     ev.time = time_of(
         rec,
@@ -88,4 +89,28 @@ pub(crate) fn generic(ev: &mut Event, rec: &Value) -> Result<(), FieldError> {
         .and_then(super::access::text),
     );
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::normalise::index::Rec;
+
+    #[test]
+    fn generic_reads_the_same_through_the_key_index() {
+        let records = [
+            r#"{"time":"2023-06-01T10:00:00Z","operationName":"MICROSOFT.AUTHORIZATION/ROLEASSIGNMENTS/WRITE","callerIpAddress":"203.0.113.9","tenantId":"t1","identity":{"claims":{}},"category":"Administrative","user":"u@x.example","operationName":"dup"}"#,
+            r#"{"eventTime":"2023-06-01T10:00:00","eventName":"ConsoleLogin","sourceIPAddress":"198.51.100.1","uuid":"e1","action":"x"}"#,
+            r#"{"@timestamp":"2023-06-01T10:00:00Z","published":"2023-05-01T00:00:00Z","eventType":"user.session.start","activityDateTime":"2023-06-02T00:00:00Z","time":null}"#,
+            r#"{"time":7}"#,
+        ];
+        for raw in records {
+            let v: Value = sonic_rs::from_str(raw).unwrap();
+            let (mut plain, mut indexed) = (Event::default(), Event::default());
+            let a = generic(&mut plain, &v);
+            let b = generic(&mut indexed, &Rec::new(&v));
+            assert_eq!(a.is_ok(), b.is_ok(), "{raw}");
+            assert_eq!(format!("{plain:?}"), format!("{indexed:?}"), "{raw}");
+        }
+    }
 }
