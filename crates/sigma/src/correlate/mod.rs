@@ -21,6 +21,7 @@
 //! the time of the window's oldest match and its first record: the same matches give the same
 //! ids whatever their arrival order.
 
+mod locs;
 mod snapshot;
 mod stream;
 mod window;
