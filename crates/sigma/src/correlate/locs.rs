@@ -23,9 +23,9 @@ pub(crate) enum Rid {
 /// A record location: file (index into [`LocTable`]), line and record id.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct Loc {
-    line: u64,
-    file: u32,
-    id: Rid,
+    pub(super) line: u64,
+    pub(super) file: u32,
+    pub(super) id: Rid,
 }
 
 /// The files and the record ids that are not GUIDs of the locations a correlator holds.

@@ -211,7 +211,12 @@ impl Correlator {
                     window: g.window.items.iter().map(|(q, i)| (*q, item(i))).collect(),
                     ordered: g.window.ordered.clone(),
                     next_seq: g.window.next_seq,
-                    pending: g.pending.iter().map(item).collect(),
+                    pending: g
+                        .pending
+                        .iter()
+                        .map(item)
+                        .chain(g.backlog.iter().map(|i| item(&i)))
+                        .collect(),
                     live: g.live.clone(),
                 })
                 .collect();
@@ -264,6 +269,7 @@ impl Correlator {
                 let group = Group {
                     window: Window::rebuild(cx, window, gs.ordered, gs.next_seq),
                     pending,
+                    backlog: super::backlog::Backlog::default(),
                     disordered: true,
                     spec: None,
                     live: gs.live,
@@ -272,7 +278,7 @@ impl Correlator {
                 let Some(st) = self.states.get_mut(ci) else {
                     continue;
                 };
-                st.groups.insert(key, group);
+                st.groups.insert(key, Box::new(group));
             }
         }
         if self.frontier.is_some() {

@@ -8,6 +8,7 @@ use stormwatch_core::{
     Detection, DetectionSource, Event, Interner, Timestamp, detection_id, record_identity,
 };
 
+use super::backlog::Backlog;
 use super::locs::LocTable;
 use super::window::{Cx, Fired, Item, Locs, Window};
 use super::{CompiledCorrelation, Observation, Plan, Ref, Sym};
@@ -31,6 +32,9 @@ pub(super) struct Group {
     pub(super) window: Window,
     /// Matches not settled yet, in step order unless `disordered`.
     pub(super) pending: Vec<Item>,
+    /// Matches that came before the first advance, packed; they come after `pending` and
+    /// join it when the group is first stepped.
+    pub(super) backlog: Backlog,
     /// A match came in before one already waiting: `pending` must be sorted again and the
     /// speculation started over.
     pub(super) disordered: bool,
@@ -47,6 +51,7 @@ impl Group {
         Group {
             window: Window::new(c),
             pending: Vec::new(),
+            backlog: Backlog::default(),
             disordered: false,
             spec: None,
             live: Vec::new(),
@@ -67,7 +72,8 @@ pub(super) struct Spec {
 /// One correlation's groups.
 #[derive(Debug, Default)]
 pub(super) struct CorrState {
-    pub(super) groups: HashMap<Box<[Sym]>, Group>,
+    /// Boxed: a map's free slots then cost a pointer each, not a group.
+    pub(super) groups: HashMap<Box<[Sym]>, Box<Group>>,
     /// Groups that got matches since the last advance (tracked once the frontier is set).
     pub(super) touched: HashSet<Box<[Sym]>>,
     /// Groups with waiting matches, by the time of their earliest one.
@@ -81,13 +87,20 @@ impl CorrState {
         self.touched.clear();
         self.due.clear();
         for (k, g) in &mut self.groups {
-            if g.pending.is_empty() {
+            if g.pending.is_empty() && g.backlog.is_empty() {
                 continue;
             }
-            g.pending.sort_by(|a, b| a.cmp_order(b, table));
-            g.disordered = false;
             g.spec = None;
-            g.due_at = g.pending.first().map(|i| i.t);
+            if g.backlog.is_empty() {
+                g.pending.sort_by(|a, b| a.cmp_order(b, table));
+                g.disordered = false;
+                g.due_at = g.pending.first().map(|i| i.t);
+            } else {
+                // Sorted when the group is stepped, with its backlog unpacked then.
+                g.disordered = true;
+                let first = g.pending.iter().map(|i| i.t).min();
+                g.due_at = first.into_iter().chain(g.backlog.min_t()).min();
+            }
             if let Some(t) = g.due_at {
                 self.due.insert((t, k.clone()));
             }
@@ -322,11 +335,14 @@ impl Correlator {
             None => st
                 .groups
                 .entry(key.clone())
-                .or_insert_with(|| Group::new(c)),
+                .or_insert_with(|| Box::new(Group::new(c))),
         };
         // Before the first advance nothing is tracked: every group is visited then.
         if !tracking {
-            g.pending.push(item);
+            if let Err(item) = g.backlog.push(item) {
+                g.backlog.drain_into(&mut g.pending);
+                g.pending.push(item);
+            }
             return;
         }
         if g.pending
@@ -595,6 +611,7 @@ impl Correlator {
             let oldest = f.saturating_sub(c.span_ns);
             st.groups.retain(|_, g| {
                 !(g.pending.is_empty()
+                    && g.backlog.is_empty()
                     && g.live.is_empty()
                     && g.window.newest().is_none_or(|n| n < oldest))
             });
@@ -617,7 +634,8 @@ impl Correlator {
         for (k, g) in self.states.iter().flat_map(|st| st.groups.iter()) {
             strings += k.len()
                 + g.window.values().count()
-                + g.pending.iter().filter(|i| i.value().is_some()).count();
+                + g.pending.iter().filter(|i| i.value().is_some()).count()
+                + g.backlog.iter().filter(|i| i.value().is_some()).count();
             locs += g
                 .window
                 .items
@@ -625,7 +643,8 @@ impl Correlator {
                 .map(|(_, i)| i)
                 .chain(&g.pending)
                 .map(|i| 2 * i.locs.as_slice().len())
-                .sum::<usize>();
+                .sum::<usize>()
+                + 2 * g.backlog.len();
         }
         (strings, locs)
     }
@@ -638,7 +657,7 @@ impl Correlator {
             .states
             .iter()
             .flat_map(|s| s.groups.values())
-            .map(|g| g.pending.len() + g.window.items.len())
+            .map(|g| g.pending.len() + g.backlog.len() + g.window.items.len())
             .sum();
         (groups, items)
     }
@@ -655,6 +674,10 @@ fn step_group(
     f: i64,
     speculate: bool,
 ) -> (Vec<(Fired, bool)>, Vec<Fired>, bool) {
+    if !g.backlog.is_empty() {
+        g.backlog.drain_into(&mut g.pending);
+        g.disordered = true;
+    }
     if g.disordered {
         g.pending.sort_by(|a, b| a.cmp_order(b, cx.table));
         g.disordered = false;

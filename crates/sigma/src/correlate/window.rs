@@ -132,7 +132,7 @@ pub(crate) struct Window {
     /// Items per distinct value (value_count only).
     values: HashMap<Sym, usize>,
     count_values: bool,
-    /// Items per ref (temporal).
+    /// Items per ref (temporal only).
     refs: Vec<usize>,
     /// Per ref `j`: the sequence number of the latest match that starts a match of refs
     /// `0..=j` in order among the matches pushed since the window was last cleared
@@ -157,7 +157,12 @@ impl Window {
             next_seq: 0,
             values: HashMap::new(),
             count_values: c.kind == CorrelationType::ValueCount,
-            refs: vec![0; c.refs.len()],
+            // Read by temporal conditions only.
+            refs: if c.kind == CorrelationType::Temporal {
+                vec![0; c.refs.len()]
+            } else {
+                Vec::new()
+            },
             ordered: vec![None; c.refs.len()],
             sum: 0.0,
             numbers: 0,
