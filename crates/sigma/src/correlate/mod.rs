@@ -21,8 +21,12 @@
 //! the time of the window's oldest match and its first record: the same matches give the same
 //! ids whatever their arrival order.
 
+mod backlog;
+mod locs;
 mod snapshot;
 mod stream;
+#[cfg(test)]
+mod tests;
 mod window;
 
 use std::collections::HashMap;

@@ -6,14 +6,14 @@
 //! changed keeps the state of the correlations that did not, and says how many it dropped.
 //! Restoring the same state into a fresh interner also compacts the strings.
 
-use std::collections::HashMap;
 use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
-use stormwatch_core::{Location, PackedLocation, detection_id};
+use stormwatch_core::{Location, detection_id};
 
+use super::locs::{Loc, LocTable};
 use super::stream::{Correlator, Group};
-use super::window::{Item, Locs, Window};
+use super::window::{Cx, Item, Locs, Window};
 use super::{CompiledCorrelation, Ref, Sym};
 use crate::SigmaError;
 use crate::engine::Inner;
@@ -163,36 +163,42 @@ impl Correlator {
             strings.intern(self.strings.text(i));
         }
         self.strings = strings;
+        self.table = LocTable::default();
         let _ = self.load_snap(snap);
     }
 
     fn to_snap(&self) -> Snap {
         let inner = self.inner();
         let text = |s: Sym| self.strings.text(s).to_owned();
-        let item = |i: &Item| ItemSnap {
-            t: i.t,
-            r: i.r,
-            value: i.value.map(text),
-            num: i.num,
-            many: matches!(i.locs, Locs::Many(_)),
-            locs: i
-                .locs
-                .as_slice()
-                .iter()
-                .map(|l| {
-                    let l = l.location();
-                    LocSnap {
-                        file: l.file.to_string(),
-                        line: l.line,
-                        record_id: l.record_id,
-                    }
-                })
-                .collect(),
-        };
         let mut correlations = Vec::new();
         for (ci, st) in self.states.iter().enumerate() {
             let Some(c) = inner.correlations.get(ci) else {
                 continue;
+            };
+            let cx = Cx {
+                c,
+                strings: &self.strings,
+                table: &self.table,
+            };
+            let item = |i: &Item| ItemSnap {
+                t: i.t,
+                r: i.r(),
+                value: i.value().map(text),
+                num: cx.num(i),
+                many: matches!(i.locs, Locs::Many(_)),
+                locs: i
+                    .locs
+                    .as_slice()
+                    .iter()
+                    .map(|l| {
+                        let l = self.table.location(l);
+                        LocSnap {
+                            file: l.file.to_string(),
+                            line: l.line,
+                            record_id: l.record_id,
+                        }
+                    })
+                    .collect(),
             };
             let Some(info) = inner.infos.get(c.info) else {
                 continue;
@@ -205,7 +211,12 @@ impl Correlator {
                     window: g.window.items.iter().map(|(q, i)| (*q, item(i))).collect(),
                     ordered: g.window.ordered.clone(),
                     next_seq: g.window.next_seq,
-                    pending: g.pending.iter().map(item).collect(),
+                    pending: g
+                        .pending
+                        .iter()
+                        .map(item)
+                        .chain(g.backlog.iter().map(|i| item(&i)))
+                        .collect(),
                     live: g.live.clone(),
                 })
                 .collect();
@@ -232,8 +243,6 @@ impl Correlator {
         }
         self.frontier = snap.frontier;
         let mut report = RestoreReport::default();
-        // Each file name once, shared by its records' locations.
-        let mut files: HashMap<String, Arc<str>> = HashMap::new();
         for cs in snap.correlations {
             let found = inner.correlations.iter().enumerate().find(|(_, c)| {
                 inner.infos.get(c.info).is_some_and(|i| i.id == cs.rule_id)
@@ -249,16 +258,18 @@ impl Correlator {
                 let window: Vec<(u64, Item)> = gs
                     .window
                     .into_iter()
-                    .map(|(q, i)| (q, self.item_of(i, &mut files)))
+                    .map(|(q, i)| (q, self.item_of(i)))
                     .collect();
-                let pending: Vec<Item> = gs
-                    .pending
-                    .into_iter()
-                    .map(|i| self.item_of(i, &mut files))
-                    .collect();
+                let pending: Vec<Item> = gs.pending.into_iter().map(|i| self.item_of(i)).collect();
+                let cx = Cx {
+                    c,
+                    strings: &self.strings,
+                    table: &self.table,
+                };
                 let group = Group {
-                    window: Window::rebuild(c, window, gs.ordered, gs.next_seq),
+                    window: Window::rebuild(cx, window, gs.ordered, gs.next_seq),
                     pending,
+                    backlog: super::backlog::Backlog::default(),
                     disordered: true,
                     spec: None,
                     live: gs.live,
@@ -267,44 +278,46 @@ impl Correlator {
                 let Some(st) = self.states.get_mut(ci) else {
                     continue;
                 };
-                st.groups.insert(key, group);
+                st.groups.insert(key, Box::new(group));
             }
         }
         if self.frontier.is_some() {
             for st in &mut self.states {
-                st.track_all();
+                st.track_all(&self.table);
             }
         }
         report
     }
 
-    fn item_of(&mut self, i: ItemSnap, files: &mut HashMap<String, Arc<str>>) -> Item {
-        let mut locs: Vec<PackedLocation> = i
+    /// A saved match (its number is read off its value again when needed).
+    fn item_of(&mut self, i: ItemSnap) -> Item {
+        // Consecutive locations of one file share its name, so the table finds it at once.
+        let mut file: Option<Arc<str>> = None;
+        let mut locs: Vec<Loc> = i
             .locs
             .into_iter()
             .map(|l| {
-                let file = files
-                    .entry(l.file)
-                    .or_insert_with_key(|f| Arc::from(f.as_str()))
-                    .clone();
-                PackedLocation::new(&Location {
-                    file,
+                let name = match file.take() {
+                    Some(f) if *f == *l.file => f,
+                    _ => Arc::from(l.file),
+                };
+                let packed = self.table.pack(&Location {
+                    file: Arc::clone(&name),
                     line: l.line,
                     record_id: l.record_id,
-                })
+                });
+                file = Some(name);
+                packed
             })
             .collect();
-        let locs = if !i.many && locs.len() == 1 {
-            Locs::One(locs.remove(0))
-        } else {
-            Locs::Many(locs)
+        let locs = match locs.pop() {
+            Some(one) if !i.many && locs.is_empty() => Locs::One(one),
+            last => {
+                locs.extend(last);
+                Locs::Many(locs.into())
+            }
         };
-        Item {
-            t: i.t,
-            r: i.r,
-            value: i.value.map(|v| self.strings.intern(&v)),
-            num: i.num,
-            locs,
-        }
+        let value = i.value.map(|v| self.strings.intern(&v));
+        Item::new(i.t, i.r, value, locs)
     }
 }

@@ -4,13 +4,13 @@
 use std::collections::{BTreeSet, HashMap, HashSet};
 use std::sync::Arc;
 
-use rsigma_parser::CorrelationType;
 use stormwatch_core::{
-    Detection, DetectionSource, Event, Interner, PackedLocation, Timestamp, detection_id,
-    record_identity,
+    Detection, DetectionSource, Event, Interner, Timestamp, detection_id, record_identity,
 };
 
-use super::window::{Fired, Item, Locs, Window};
+use super::backlog::Backlog;
+use super::locs::LocTable;
+use super::window::{Cx, Fired, Item, Locs, Window};
 use super::{CompiledCorrelation, Observation, Plan, Ref, Sym};
 use crate::doc::FieldPath;
 use crate::engine::Inner;
@@ -32,11 +32,14 @@ pub(super) struct Group {
     pub(super) window: Window,
     /// Matches not settled yet, in step order unless `disordered`.
     pub(super) pending: Vec<Item>,
+    /// Matches that came before the first advance, packed; they come after `pending` and
+    /// join it when the group is first stepped.
+    pub(super) backlog: Backlog,
     /// A match came in before one already waiting: `pending` must be sorted again and the
     /// speculation started over.
     pub(super) disordered: bool,
     /// The speculation, kept from one advance to the next while matches come in order.
-    pub(super) spec: Option<Spec>,
+    pub(super) spec: Option<Box<Spec>>,
     /// Ids of the speculative detections raised from this group that still hold.
     pub(super) live: Vec<String>,
     /// The time it is filed under in its correlation's `due` (its earliest waiting match).
@@ -48,6 +51,7 @@ impl Group {
         Group {
             window: Window::new(c),
             pending: Vec::new(),
+            backlog: Backlog::default(),
             disordered: false,
             spec: None,
             live: Vec::new(),
@@ -68,7 +72,8 @@ pub(super) struct Spec {
 /// One correlation's groups.
 #[derive(Debug, Default)]
 pub(super) struct CorrState {
-    pub(super) groups: HashMap<Box<[Sym]>, Group>,
+    /// Boxed: a map's free slots then cost a pointer each, not a group.
+    pub(super) groups: HashMap<Box<[Sym]>, Box<Group>>,
     /// Groups that got matches since the last advance (tracked once the frontier is set).
     pub(super) touched: HashSet<Box<[Sym]>>,
     /// Groups with waiting matches, by the time of their earliest one.
@@ -78,17 +83,24 @@ pub(super) struct CorrState {
 impl CorrState {
     /// Track every group with waiting matches (when the frontier is first set, and after a
     /// restore).
-    pub(super) fn track_all(&mut self) {
+    pub(super) fn track_all(&mut self, table: &LocTable) {
         self.touched.clear();
         self.due.clear();
         for (k, g) in &mut self.groups {
-            if g.pending.is_empty() {
+            if g.pending.is_empty() && g.backlog.is_empty() {
                 continue;
             }
-            g.pending.sort_by(Item::cmp_order);
-            g.disordered = false;
             g.spec = None;
-            g.due_at = g.pending.first().map(|i| i.t);
+            if g.backlog.is_empty() {
+                g.pending.sort_by(|a, b| a.cmp_order(b, table));
+                g.disordered = false;
+                g.due_at = g.pending.first().map(|i| i.t);
+            } else {
+                // Sorted when the group is stepped, with its backlog unpacked then.
+                g.disordered = true;
+                let first = g.pending.iter().map(|i| i.t).min();
+                g.due_at = first.into_iter().chain(g.backlog.min_t()).min();
+            }
             if let Some(t) = g.due_at {
                 self.due.insert((t, k.clone()));
             }
@@ -126,6 +138,8 @@ pub struct Correlator {
     /// names, fixed when the correlator was made.
     pub(super) strings: Interner,
     pub(super) fixed: u32,
+    /// The files and record ids of the locations the matches hold.
+    pub(super) table: LocTable,
     pub(super) states: Vec<CorrState>,
     /// Per detection rule: where its matches go.
     routes: HashMap<usize, Vec<Route>>,
@@ -138,16 +152,6 @@ pub struct Correlator {
     order: Vec<usize>,
     /// Matches at or before this time (ns) are settled; `None` until the first advance.
     pub(super) frontier: Option<i64>,
-}
-
-fn numeric(kind: CorrelationType) -> bool {
-    matches!(
-        kind,
-        CorrelationType::ValueSum
-            | CorrelationType::ValueAvg
-            | CorrelationType::ValuePercentile
-            | CorrelationType::ValueMedian
-    )
 }
 
 impl Correlator {
@@ -167,7 +171,9 @@ impl Correlator {
                     .collect(),
             );
             for (i, r) in c.refs.iter().enumerate() {
-                let Ok(ri32) = u32::try_from(i) else { continue };
+                let Some(ri32) = u32::try_from(i).ok().filter(|&r| r < Item::MAX_REFS) else {
+                    continue;
+                };
                 let mut named = |n: String| {
                     let sym = strings.intern(&n.to_ascii_lowercase());
                     (FieldPath::new(&n), sym)
@@ -235,6 +241,7 @@ impl Correlator {
             }),
             strings,
             fixed,
+            table: LocTable::default(),
             states: (0..n).map(|_| CorrState::default()).collect(),
             routes,
             corr_routes,
@@ -272,7 +279,7 @@ impl Correlator {
     /// in any order.
     pub fn record(&mut self, o: Observation) {
         let Some(loc) = o.loc else { return };
-        let packed = PackedLocation::new(&loc);
+        let packed = self.table.pack(&loc);
         for (ri, values) in o.hits {
             let Some(routes) = self.routes.get(&ri) else {
                 continue;
@@ -303,32 +310,16 @@ impl Correlator {
                     continue;
                 };
                 let value = route.value.and_then(get);
-                let num = self.number_of(route.ci, value);
                 items.push((
                     route.ci,
                     key,
-                    Item {
-                        t: o.t,
-                        r: route.r,
-                        value,
-                        num,
-                        locs: Locs::One(packed.clone()),
-                    },
+                    Item::new(o.t, route.r, value, Locs::One(packed)),
                 ));
             }
             for (ci, key, item) in items {
                 self.add(ci, key, item);
             }
         }
-    }
-
-    /// The value as a number, for the numeric kinds.
-    fn number_of(&self, ci: usize, value: Option<Sym>) -> Option<f64> {
-        let kind = self.inner().correlations.get(ci)?.kind;
-        if !numeric(kind) {
-            return None;
-        }
-        crate::doc::parse_num(self.strings.text(value?))
     }
 
     fn add(&mut self, ci: usize, key: Box<[Sym]>, item: Item) {
@@ -344,14 +335,20 @@ impl Correlator {
             None => st
                 .groups
                 .entry(key.clone())
-                .or_insert_with(|| Group::new(c)),
+                .or_insert_with(|| Box::new(Group::new(c))),
         };
         // Before the first advance nothing is tracked: every group is visited then.
         if !tracking {
-            g.pending.push(item);
+            if let Err(item) = g.backlog.push(item) {
+                g.backlog.drain_into(&mut g.pending);
+                g.pending.push(item);
+            }
             return;
         }
-        if g.pending.last().is_some_and(|l| item.cmp_order(l).is_lt()) {
+        if g.pending
+            .last()
+            .is_some_and(|l| item.cmp_order(l, &self.table).is_lt())
+        {
             g.disordered = true;
         }
         let t = item.t;
@@ -384,7 +381,7 @@ impl Correlator {
         let f = old.map_or(f, |o| o.max(f));
         if old.is_none() {
             for st in &mut self.states {
-                st.track_all();
+                st.track_all(&self.table);
             }
         }
         self.frontier = Some(f);
@@ -437,7 +434,12 @@ impl Correlator {
             let Some(g) = st.groups.get_mut(&key) else {
                 continue;
             };
-            let (settled, speculative, fresh) = step_group(c, g, old, f, speculate);
+            let cx = Cx {
+                c,
+                strings: &self.strings,
+                table: &self.table,
+            };
+            let (settled, speculative, fresh) = step_group(cx, g, old, f, speculate);
             if let Some(t) = g.due_at.take() {
                 st.due.remove(&(t, key.clone()));
             }
@@ -522,14 +524,7 @@ impl Correlator {
                     continue;
                 };
                 let value = value.and_then(get);
-                let num = self.number_of(*dci, value);
-                let item = Item {
-                    t: fired.t,
-                    r: *r,
-                    value,
-                    num,
-                    locs: Locs::Many(fired.locs.clone()),
-                };
+                let item = Item::new(fired.t, *r, value, Locs::Many(fired.locs.clone().into()));
                 self.add(*dci, dkey, item);
             }
         }
@@ -547,7 +542,7 @@ impl Correlator {
             DetectionSource::Sigma,
             Timestamp::from_nanos(fired.t),
         );
-        d.events = fired.locs.iter().map(PackedLocation::location).collect();
+        d.events = fired.locs.iter().map(|l| self.table.location(l)).collect();
         d.tags.clone_from(&info.tags);
         let group: Vec<String> = c
             .group_by
@@ -616,29 +611,42 @@ impl Correlator {
             let oldest = f.saturating_sub(c.span_ns);
             st.groups.retain(|_, g| {
                 !(g.pending.is_empty()
+                    && g.backlog.is_empty()
                     && g.live.is_empty()
                     && g.window.newest().is_none_or(|n| n < oldest))
             });
             dropped += before - st.groups.len();
         }
-        let live = self.live_symbols();
-        if self.strings.len() > 1024 + 2 * (live + self.fixed as usize) {
+        let (live, locs) = self.live_symbols();
+        if self.strings.len() > 1024 + 2 * (live + self.fixed as usize)
+            || self.table.len() > 1024 + 2 * locs
+        {
             self.compact();
         }
         dropped
     }
 
-    /// How many distinct strings the groups use (an upper bound: repeats are counted).
-    fn live_symbols(&self) -> usize {
-        self.states
-            .iter()
-            .flat_map(|st| st.groups.iter())
-            .map(|(k, g)| {
-                k.len()
-                    + g.window.values().count()
-                    + g.pending.iter().filter(|i| i.value.is_some()).count()
-            })
-            .sum()
+    /// How many distinct strings the groups use, and how many distinct files and record
+    /// ids their locations (upper bounds: repeats are counted).
+    fn live_symbols(&self) -> (usize, usize) {
+        let mut strings = 0;
+        let mut locs = 0;
+        for (k, g) in self.states.iter().flat_map(|st| st.groups.iter()) {
+            strings += k.len()
+                + g.window.values().count()
+                + g.pending.iter().filter(|i| i.value().is_some()).count()
+                + g.backlog.iter().filter(|i| i.value().is_some()).count();
+            locs += g
+                .window
+                .items
+                .iter()
+                .map(|(_, i)| i)
+                .chain(&g.pending)
+                .map(|i| 2 * i.locs.as_slice().len())
+                .sum::<usize>()
+                + 2 * g.backlog.len();
+        }
+        (strings, locs)
     }
 
     /// Number of groups held, and of matches waiting or in windows (for metrics).
@@ -649,7 +657,7 @@ impl Correlator {
             .states
             .iter()
             .flat_map(|s| s.groups.values())
-            .map(|g| g.pending.len() + g.window.items.len())
+            .map(|g| g.pending.len() + g.backlog.len() + g.window.items.len())
             .sum();
         (groups, items)
     }
@@ -660,14 +668,18 @@ impl Correlator {
 /// the speculation. Returns what settled (with whether it came late), what the speculation
 /// fired that is new (all it holds when `fresh`), and whether it was speculated from scratch.
 fn step_group(
-    c: &CompiledCorrelation,
+    cx: Cx<'_>,
     g: &mut Group,
     old: Option<i64>,
     f: i64,
     speculate: bool,
 ) -> (Vec<(Fired, bool)>, Vec<Fired>, bool) {
+    if !g.backlog.is_empty() {
+        g.backlog.drain_into(&mut g.pending);
+        g.disordered = true;
+    }
     if g.disordered {
-        g.pending.sort_by(Item::cmp_order);
+        g.pending.sort_by(|a, b| a.cmp_order(b, cx.table));
         g.disordered = false;
         g.spec = None;
     }
@@ -687,12 +699,12 @@ fn step_group(
             let late = old.is_some_and(|o| item.t <= o);
             let fired = if late && g.window.newest().is_some_and(|n| n > item.t) {
                 g.spec = None;
-                g.window.step_late(c, item)
+                g.window.step_late(cx, item)
             } else {
                 if late {
                     g.spec = None;
                 }
-                g.window.step(c, item)
+                g.window.step(cx, item)
             };
             if let Some(fired) = fired {
                 settled.push((fired, late));
@@ -702,20 +714,24 @@ fn step_group(
     if g.pending.is_empty() {
         // Nothing waits: what was live either settled just now or no longer holds.
         g.spec = None;
+        // A run that steps everything at its end holds no buffer it no longer needs.
+        g.pending = Vec::new();
         return (settled, Vec::new(), true);
     }
     if !speculate {
         return (settled, Vec::new(), false);
     }
     let fresh = g.spec.is_none();
-    let spec = g.spec.get_or_insert_with(|| Spec {
-        window: g.window.clone(),
-        stepped: 0,
-        fired: Vec::new(),
+    let spec = g.spec.get_or_insert_with(|| {
+        Box::new(Spec {
+            window: g.window.clone(),
+            stepped: 0,
+            fired: Vec::new(),
+        })
     });
     let mut new = Vec::new();
     for item in g.pending.iter().skip(spec.stepped) {
-        if let Some(fired) = spec.window.step(c, item.clone()) {
+        if let Some(fired) = spec.window.step(cx, item.clone()) {
             new.push(fired);
         }
     }

@@ -7,19 +7,20 @@
 use std::collections::{HashMap, HashSet, VecDeque};
 
 use rsigma_parser::{ConditionExpr, ConditionOperator, CorrelationType};
-use stormwatch_core::PackedLocation;
+use stormwatch_core::Interner;
 
+use super::locs::{Loc, LocTable};
 use super::{CompiledCorrelation, MAX_LOCS, Sym};
 
 /// The records behind a match: one record for a rule's match, several for a correlation's.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) enum Locs {
-    One(PackedLocation),
-    Many(Vec<PackedLocation>),
+    One(Loc),
+    Many(Box<[Loc]>),
 }
 
 impl Locs {
-    pub(crate) fn as_slice(&self) -> &[PackedLocation] {
+    pub(crate) fn as_slice(&self) -> &[Loc] {
         match self {
             Locs::One(l) => std::slice::from_ref(l),
             Locs::Many(v) => v,
@@ -27,28 +28,85 @@ impl Locs {
     }
 }
 
-/// One match entering a correlation's group.
+/// One match entering a correlation's group. A correlation may hold one for every record
+/// it saw, so it is kept small: its number (for the numeric kinds) is read off its value
+/// when needed, and whether it has a value is a bit of its ref.
 #[derive(Debug, Clone)]
 pub(crate) struct Item {
     /// Event time (ns).
     pub(crate) t: i64,
-    /// Which of the correlation's rules it matched.
-    pub(crate) r: u32,
+    /// Which of the correlation's rules it matched (the low 31 bits), and whether `value`
+    /// holds one (the top bit).
+    rv: u32,
     /// The value field's value (value_count, the numeric kinds).
-    pub(crate) value: Option<Sym>,
-    /// The value as a number, for the numeric kinds.
-    pub(crate) num: Option<f64>,
+    value: Sym,
     pub(crate) locs: Locs,
 }
 
+const HAS_VALUE: u32 = 1 << 31;
+
 impl Item {
+    /// Refs an item can name: a correlation with more is never fed.
+    pub(crate) const MAX_REFS: u32 = HAS_VALUE;
+
+    /// A match of ref `r` (below [`Item::MAX_REFS`]) with the value field's value.
+    pub(crate) fn new(t: i64, r: u32, value: Option<Sym>, locs: Locs) -> Item {
+        let r = r & !HAS_VALUE;
+        Item {
+            t,
+            rv: if value.is_some() { r | HAS_VALUE } else { r },
+            value: value.unwrap_or(0),
+            locs,
+        }
+    }
+
+    /// Which of the correlation's rules it matched.
+    pub(crate) fn r(&self) -> u32 {
+        self.rv & !HAS_VALUE
+    }
+
+    /// The value field's value.
+    pub(crate) fn value(&self) -> Option<Sym> {
+        (self.rv & HAS_VALUE != 0).then_some(self.value)
+    }
+
     /// The order matches are stepped through: time, rule, records.
-    pub(crate) fn cmp_order(&self, other: &Item) -> std::cmp::Ordering {
+    pub(crate) fn cmp_order(&self, other: &Item, table: &LocTable) -> std::cmp::Ordering {
         self.t
             .cmp(&other.t)
-            .then(self.r.cmp(&other.r))
-            .then_with(|| self.locs.as_slice().cmp(other.locs.as_slice()))
+            .then(self.r().cmp(&other.r()))
+            .then_with(|| table.cmp_all(self.locs.as_slice(), other.locs.as_slice()))
     }
+}
+
+/// What a window reads besides its matches: the correlation, the strings of the values and
+/// the table of the locations.
+#[derive(Clone, Copy)]
+pub(crate) struct Cx<'a> {
+    pub(crate) c: &'a CompiledCorrelation,
+    pub(crate) strings: &'a Interner,
+    pub(crate) table: &'a LocTable,
+}
+
+impl Cx<'_> {
+    /// The value of `item` as a number, for the numeric kinds.
+    pub(crate) fn num(&self, item: &Item) -> Option<f64> {
+        if !numeric(self.c.kind) {
+            return None;
+        }
+        crate::doc::parse_num(self.strings.text(item.value()?))
+    }
+}
+
+/// Whether the kind reads its values as numbers.
+pub(crate) fn numeric(kind: CorrelationType) -> bool {
+    matches!(
+        kind,
+        CorrelationType::ValueSum
+            | CorrelationType::ValueAvg
+            | CorrelationType::ValuePercentile
+            | CorrelationType::ValueMedian
+    )
 }
 
 /// What a window reports when its condition holds.
@@ -59,7 +117,7 @@ pub(crate) struct Fired {
     /// Time of the oldest match in the window then.
     pub(crate) first_t: i64,
     /// The window's records (at most [`MAX_LOCS`]).
-    pub(crate) locs: Vec<PackedLocation>,
+    pub(crate) locs: Vec<Loc>,
 }
 
 /// The matches of one group's window and the aggregates its condition reads: a condition is
@@ -71,9 +129,10 @@ pub(crate) struct Window {
     pub(crate) items: VecDeque<(u64, Item)>,
     /// Sequence number of the next match to enter.
     pub(crate) next_seq: u64,
-    /// Items per distinct value (value_count).
+    /// Items per distinct value (value_count only).
     values: HashMap<Sym, usize>,
-    /// Items per ref (temporal).
+    count_values: bool,
+    /// Items per ref (temporal only).
     refs: Vec<usize>,
     /// Per ref `j`: the sequence number of the latest match that starts a match of refs
     /// `0..=j` in order among the matches pushed since the window was last cleared
@@ -97,7 +156,13 @@ impl Window {
             items: VecDeque::new(),
             next_seq: 0,
             values: HashMap::new(),
-            refs: vec![0; c.refs.len()],
+            count_values: c.kind == CorrelationType::ValueCount,
+            // Read by temporal conditions only.
+            refs: if c.kind == CorrelationType::Temporal {
+                vec![0; c.refs.len()]
+            } else {
+                Vec::new()
+            },
             ordered: vec![None; c.refs.len()],
             sum: 0.0,
             numbers: 0,
@@ -114,14 +179,14 @@ impl Window {
     /// starts as saved, and `next_seq`: the inverse of reading `items`, `ordered` and
     /// `next_seq` off a window.
     pub(crate) fn rebuild(
-        c: &CompiledCorrelation,
+        cx: Cx<'_>,
         items: Vec<(u64, Item)>,
         ordered: Vec<Option<u64>>,
         next_seq: u64,
     ) -> Self {
-        let mut w = Window::new(c);
+        let mut w = Window::new(cx.c);
         for (seq, item) in items {
-            w.count(&item, true);
+            w.count(cx, &item, true);
             w.items.push_back((seq, item));
         }
         if ordered.len() == w.ordered.len() {
@@ -139,20 +204,20 @@ impl Window {
     /// Step one match in (matches come in [`Item::cmp_order`]): it enters, the matches older
     /// than `timespan` before it leave, and if the condition then holds the window fires and
     /// restarts.
-    pub(crate) fn step(&mut self, c: &CompiledCorrelation, item: Item) -> Option<Fired> {
+    pub(crate) fn step(&mut self, cx: Cx<'_>, item: Item) -> Option<Fired> {
         let t = item.t;
         let seq = self.next_seq;
         self.next_seq += 1;
-        self.count_ordered(seq, item.r);
-        self.count(&item, true);
+        self.count_ordered(seq, item.r());
+        self.count(cx, &item, true);
         self.items.push_back((seq, item));
-        let oldest = t.saturating_sub(c.span_ns);
+        let oldest = t.saturating_sub(cx.c.span_ns);
         while self.items.front().is_some_and(|(_, f)| f.t < oldest) {
             if let Some((_, f)) = self.items.pop_front() {
-                self.count(&f, false);
+                self.count(cx, &f, false);
             }
         }
-        if !holds(c, self) {
+        if !holds(cx, self) {
             return None;
         }
         let first_t = self.items.front().map_or(t, |(_, f)| f.t);
@@ -162,7 +227,7 @@ impl Window {
                 if locs.len() >= MAX_LOCS {
                     break 'all;
                 }
-                locs.push(l.clone());
+                locs.push(*l);
             }
         }
         self.clear();
@@ -171,30 +236,30 @@ impl Window {
 
     /// A match older than the window's newest one (it came after the lateness bound): it is
     /// put in its place in time order and the condition tested once.
-    pub(crate) fn step_late(&mut self, c: &CompiledCorrelation, item: Item) -> Option<Fired> {
+    pub(crate) fn step_late(&mut self, cx: Cx<'_>, item: Item) -> Option<Fired> {
         let mut all: Vec<Item> = self.items.drain(..).map(|(_, i)| i).collect();
-        let at = all.partition_point(|x| x.cmp_order(&item).is_le());
+        let at = all.partition_point(|x| x.cmp_order(&item, cx.table).is_le());
         all.insert(at, item);
         let next = self.next_seq;
-        *self = Window::new(c);
+        *self = Window::new(cx.c);
         self.next_seq = next;
         let newest = all.last().map_or(i64::MIN, |i| i.t);
-        let oldest = newest.saturating_sub(c.span_ns);
+        let oldest = newest.saturating_sub(cx.c.span_ns);
         for i in all.into_iter().filter(|i| i.t >= oldest) {
             let seq = self.next_seq;
             self.next_seq += 1;
-            self.count_ordered(seq, i.r);
-            self.count(&i, true);
+            self.count_ordered(seq, i.r());
+            self.count(cx, &i, true);
             self.items.push_back((seq, i));
         }
-        if !holds(c, self) {
+        if !holds(cx, self) {
             return None;
         }
         let first_t = self.items.front().map_or(newest, |(_, f)| f.t);
         let locs = self
             .items
             .iter()
-            .flat_map(|(_, w)| w.locs.as_slice().iter().cloned())
+            .flat_map(|(_, w)| w.locs.as_slice().iter().copied())
             .take(MAX_LOCS)
             .collect();
         self.clear();
@@ -216,11 +281,11 @@ impl Window {
         }
     }
 
-    fn count(&mut self, item: &Item, add: bool) {
-        if let Some(n) = self.refs.get_mut(item.r as usize) {
+    fn count(&mut self, cx: Cx<'_>, item: &Item, add: bool) {
+        if let Some(n) = self.refs.get_mut(item.r() as usize) {
             *n = if add { *n + 1 } else { n.saturating_sub(1) };
         }
-        if let Some(v) = item.value {
+        if let Some(v) = item.value().filter(|_| self.count_values) {
             if add {
                 *self.values.entry(v).or_default() += 1;
             } else if let Some(n) = self.values.get_mut(&v) {
@@ -230,7 +295,7 @@ impl Window {
                 }
             }
         }
-        if let Some(x) = item.num {
+        if let Some(x) = cx.num(item) {
             if self.keep_sorted {
                 let at = self.sorted.partition_point(|y| y.total_cmp(&x).is_lt());
                 if add {
@@ -270,17 +335,17 @@ impl Window {
     }
 
     /// The sum of the numeric values, and how many there are.
-    fn sum(&self) -> (f64, usize) {
+    fn sum(&self, cx: Cx<'_>) -> (f64, usize) {
         if self.inexact == 0 {
             return (self.sum, self.numbers);
         }
-        let v: Vec<f64> = self.items.iter().filter_map(|(_, i)| i.num).collect();
+        let v: Vec<f64> = self.items.iter().filter_map(|(_, i)| cx.num(i)).collect();
         (v.iter().sum(), v.len())
     }
 
     /// Every value symbol the window holds (for compacting the strings).
     pub(crate) fn values(&self) -> impl Iterator<Item = Sym> + '_ {
-        self.items.iter().filter_map(|(_, i)| i.value)
+        self.items.iter().filter_map(|(_, i)| i.value())
     }
 }
 
@@ -298,7 +363,8 @@ fn test_preds(preds: &[(ConditionOperator, u64)], x: f64) -> bool {
     })
 }
 
-fn holds(c: &CompiledCorrelation, window: &Window) -> bool {
+fn holds(cx: Cx<'_>, window: &Window) -> bool {
+    let c = cx.c;
     match c.kind {
         CorrelationType::EventCount => test_preds(&c.preds, window.items.len() as f64),
         CorrelationType::ValueCount => test_preds(&c.preds, window.values.len() as f64),
@@ -321,9 +387,9 @@ fn holds(c: &CompiledCorrelation, window: &Window) -> bool {
                 _ => false,
             }
         }
-        CorrelationType::ValueSum => test_preds(&c.preds, window.sum().0),
+        CorrelationType::ValueSum => test_preds(&c.preds, window.sum(cx).0),
         CorrelationType::ValueAvg => {
-            let (sum, n) = window.sum();
+            let (sum, n) = window.sum(cx);
             n > 0 && test_preds(&c.preds, sum / n as f64)
         }
         CorrelationType::ValuePercentile | CorrelationType::ValueMedian => {
@@ -357,5 +423,27 @@ fn eval_ext(e: &ConditionExpr, c: &CompiledCorrelation, present: &HashSet<usize>
             .position(|names| names.iter().any(|n| n == id))
             .is_some_and(|i| present.contains(&i)),
         ConditionExpr::Selector { .. } => false,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_item_keeps_its_ref_and_value_apart() {
+        let loc = Locs::Many(Box::new([]));
+        let a = Item::new(5, 3, Some(u32::MAX), loc.clone());
+        assert_eq!((a.r(), a.value()), (3, Some(u32::MAX)));
+        let b = Item::new(5, Item::MAX_REFS - 1, None, loc.clone());
+        assert_eq!((b.r(), b.value()), (Item::MAX_REFS - 1, None));
+        let c = Item::new(5, 0, Some(0), loc);
+        assert_eq!((c.r(), c.value()), (0, Some(0)));
+    }
+
+    #[test]
+    fn an_item_takes_48_bytes() {
+        // One is held per match until its window settles: every record of a `hunt`.
+        assert_eq!(std::mem::size_of::<Item>(), 48);
     }
 }
