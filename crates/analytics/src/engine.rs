@@ -6,7 +6,7 @@ use std::sync::Arc;
 use rayon::prelude::*;
 
 use stormwatch_core::{
-    Detection, DetectionSource, Event, Level, Location, Timestamp, sort_detections,
+    Detection, DetectionSource, Event, Level, Location, PackedLocation, Timestamp, sort_detections,
 };
 
 use crate::analytics::{self as a, Cx, Dim, Finding};
@@ -178,7 +178,16 @@ impl Analytics {
     /// The same as [`Analytics::evaluate`] as the last call.
     #[must_use]
     pub fn finish(mut self) -> AnalyticsOutput {
-        self.evaluate()
+        // Nothing is decided after this: each context's record locations are freed once the
+        // detections over it are built, so they and the detections are not all held at once.
+        let (detections, incidents, notes) = self.decide_with(true);
+        let baseline = next_baseline(&self.cx());
+        AnalyticsOutput {
+            detections,
+            incidents,
+            notes,
+            baseline,
+        }
     }
 
     /// Decide over everything folded so far without consuming: the detections, incidents,
@@ -200,6 +209,13 @@ impl Analytics {
     /// [`Analytics::evaluate`] without the next baseline (which costs about a third of it):
     /// the detections, incidents and notes, for a caller that decides often.
     pub fn decide(&mut self) -> (Vec<Detection>, Vec<Incident>, Vec<String>) {
+        self.decide_with(false)
+    }
+
+    /// [`Analytics::decide`]; with `release`, the contexts' record locations are taken out of
+    /// the state and each context's freed after the last detection over it is built (for
+    /// [`Analytics::finish`]: the state keeps none afterwards).
+    fn decide_with(&mut self, release: bool) -> (Vec<Detection>, Vec<Incident>, Vec<String>) {
         // Settling sorts and trims what was kept; it changes no answer, now or later.
         self.state.settle();
         let cx = self.cx();
@@ -232,13 +248,22 @@ impl Analytics {
             .flatten()
             .collect();
         corroborate(&cx, &mut findings);
-        let mut pairs: Vec<(Detection, Links)> = findings
-            .into_par_iter()
-            .map(|mut f| {
-                let bonus = a::actor_hours::apply(&cx, &mut f);
-                to_detection(&cx, f, bonus)
-            })
-            .collect();
+        // The notes count the contexts that kept fewer record locations than they saw.
+        let mut notes = self.early_notes.clone();
+        notes.extend(notes_of(&cx, self.keeps_baseline));
+        let mut pairs: Vec<(Detection, Links)> = if release {
+            drop(cx);
+            self.release_detections(findings)
+        } else {
+            let kept = |i: usize| cx.ctx(i).map_or(&[][..], |(_, c)| c.locs.items.as_slice());
+            findings
+                .into_par_iter()
+                .map(|mut f| {
+                    let bonus = a::actor_hours::apply(&cx, &mut f);
+                    to_detection(&cx, f, bonus, &kept)
+                })
+                .collect()
+        };
         pairs.sort_by(|x, y| {
             x.0.sort_key()
                 .cmp(&y.0.sort_key())
@@ -256,9 +281,53 @@ impl Analytics {
                 }
             }
         }
-        let mut notes = self.early_notes.clone();
-        notes.extend(notes_of(&cx, self.keeps_baseline));
         (detections, incidents, notes)
+    }
+
+    /// The detections of `findings` (in any order), taking the contexts' record locations out
+    /// of the state and freeing each context's after the last batch of findings over it.
+    fn release_detections(&mut self, findings: Vec<Finding>) -> Vec<(Detection, Links)> {
+        /// Findings made into detections at once (in parallel) between releases.
+        const BATCH: usize = 32;
+        let mut taken: Vec<Vec<Kept>> = self
+            .state
+            .ctxs
+            .iter_mut()
+            .map(|(_, c)| std::mem::take(&mut c.locs.items))
+            .collect();
+        // The batch after which each context's locations are read no more (none: never read).
+        let mut last_batch: Vec<Option<usize>> = vec![None; taken.len()];
+        for (n, f) in findings.iter().enumerate() {
+            for &i in &f.ctxs {
+                if let Some(b) = last_batch.get_mut(i) {
+                    *b = Some(n / BATCH);
+                }
+            }
+        }
+        let release = |taken: &mut Vec<Vec<Kept>>, batch: Option<usize>| {
+            for (t, b) in taken.iter_mut().zip(&last_batch) {
+                if *b == batch {
+                    *t = Vec::new();
+                }
+            }
+        };
+        release(&mut taken, None);
+        let cx = self.cx();
+        let mut pairs = Vec::with_capacity(findings.len());
+        let mut rest = findings.into_iter();
+        for batch in 0.. {
+            let now: Vec<Finding> = rest.by_ref().take(BATCH).collect();
+            if now.is_empty() {
+                break;
+            }
+            let kept = |i: usize| taken.get(i).map_or(&[][..], Vec::as_slice);
+            pairs.par_extend(now.into_par_iter().map(|mut f| {
+                let bonus = a::actor_hours::apply(&cx, &mut f);
+                to_detection(&cx, f, bonus, &kept)
+            }));
+            release(&mut taken, Some(batch));
+        }
+        pairs
     }
 
     /// The baseline [`Analytics::finish`] would give (for `--state`) if the input ended now,
@@ -356,12 +425,26 @@ fn in_windows(w: Option<&Vec<(i64, i64)>>, t: i64) -> bool {
     w.is_none_or(|w| w.iter().any(|&(a, b)| t >= a && t < b))
 }
 
-fn to_detection(cx: &Cx<'_>, f: Finding, bonus: u32) -> (Detection, Links) {
+/// The detection of a finding; `kept` gives a context's kept record locations (by index).
+fn to_detection<'a>(
+    cx: &Cx<'a>,
+    f: Finding,
+    bonus: u32,
+    kept: &(dyn Fn(usize) -> &'a [Kept] + Sync),
+) -> (Detection, Links) {
     let mut links = Links {
         strong: f.strong,
         ..Links::default()
     };
-    let mut locs: Vec<(i64, Location)> = f.extra.clone();
+    // The records are sorted and deduplicated packed, by reference (packed locations order and
+    // compare as the locations they stand for): only the `cap` shown become locations. A
+    // finding over many contexts would otherwise copy every location they keep.
+    let extra: Vec<Kept> = f
+        .extra
+        .iter()
+        .map(|(t, l)| Kept::packed(*t, PackedLocation::new(l)))
+        .collect();
+    let mut locs: Vec<&Kept> = extra.iter().collect();
     let mut not_kept = 0u64;
     let mut records = u64::try_from(f.extra.len()).unwrap_or(u64::MAX);
     let mut first_ctx: Option<(i64, usize)> = None;
@@ -383,10 +466,7 @@ fn to_detection(cx: &Cx<'_>, f: Finding, bonus: u32) -> (Detection, Links) {
                     .and_then(|w| w.iter().find(|&&(a, b)| h1 > a && h0 < b))
                     .map_or(agg.first, |&(a, _)| agg.first.max(a));
                 // Ties broken by the context's earliest record, never by its (input-order) index.
-                let tie = |j: usize| {
-                    cx.ctx(j)
-                        .and_then(|(_, c)| c.locs.items.first().map(Kept::location))
-                };
+                let tie = |j: usize| kept(j).first().map(Kept::location);
                 if first_ctx.is_none_or(|(ft, fi)| t < ft || (t == ft && tie(i) < tie(fi))) {
                     first_ctx = Some((t, i));
                 }
@@ -395,18 +475,17 @@ fn to_detection(cx: &Cx<'_>, f: Finding, bonus: u32) -> (Detection, Links) {
         if !any {
             continue;
         }
-        let kept: Vec<&Kept> = c
-            .locs
-            .items
-            .iter()
-            .filter(|k| in_windows(f.windows.as_ref(), k.t))
-            .collect();
-        last = last.max(kept.last().map(|k| k.t));
-        locs.extend(kept.into_iter().map(|k| (k.t, k.location())));
+        let from = locs.len();
+        locs.extend(
+            kept(i)
+                .iter()
+                .filter(|k| in_windows(f.windows.as_ref(), k.t)),
+        );
+        last = last.max(locs.get(from..).and_then(<[_]>::last).map(|k| k.t));
         not_kept += c
             .locs
             .total
-            .saturating_sub(u64::try_from(c.locs.items.len()).unwrap_or(0));
+            .saturating_sub(u64::try_from(kept(i).len()).unwrap_or(0));
         if let Some(t) = cx.opt(k.tenant) {
             links.tenants.insert(t.to_owned());
         }
@@ -432,10 +511,10 @@ fn to_detection(cx: &Cx<'_>, f: Finding, bonus: u32) -> (Detection, Links) {
     links.sessions.extend(f.fields.sessions.iter().cloned());
     links.ips.extend(f.fields.ips.iter().cloned());
     locs.sort_unstable();
-    locs.dedup_by(|a, b| a.1 == b.1);
+    locs.dedup_by(|a, b| a.packed_location() == b.packed_location());
     let total = locs.len();
     let cap = cx.cfg.max_events_per_detection;
-    let at = [locs.first().map(|l| l.0), f.at, first_ctx.map(|f| f.0)]
+    let at = [locs.first().map(|l| l.t), f.at, first_ctx.map(|f| f.0)]
         .into_iter()
         .flatten()
         .min()
@@ -447,7 +526,7 @@ fn to_detection(cx: &Cx<'_>, f: Finding, bonus: u32) -> (Detection, Links) {
         DetectionSource::Builtin,
         Timestamp::from_nanos(at),
     );
-    d.events = locs.into_iter().take(cap).map(|l| l.1).collect();
+    d.events = locs.into_iter().take(cap).map(Kept::location).collect();
     if let Some((_, i)) = first_ctx.or_else(|| f.ctxs.first().map(|&i| (0, i)))
         && let Some((k, _)) = cx.ctx(i)
     {

@@ -216,7 +216,7 @@ impl Analytics {
         si.sessions.retain(|s, hs| {
             let cut = sessions.get(s).map_or(bh, |&p| p.min(bh));
             let n = hs.len();
-            *hs = hs.split_off(&cut);
+            hs.keep_from(&cut);
             dropped += n - hs.len();
             !hs.is_empty()
         });
@@ -227,7 +227,7 @@ impl Analytics {
         si.user_ips.retain(|k, hs| {
             let cut = user_ips.get(k).map_or(bh, |&p| p.min(bh));
             let n = hs.len();
-            *hs = hs.split_off(&cut);
+            hs.keep_from(&cut);
             dropped += n - hs.len();
             !hs.is_empty()
         });

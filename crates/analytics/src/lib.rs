@@ -108,6 +108,7 @@ mod loc;
 mod observed;
 mod size;
 mod snapshot;
+mod sorted;
 mod state;
 mod syms;
 #[cfg(test)]

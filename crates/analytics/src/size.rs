@@ -4,11 +4,12 @@
 //! exact (allocator rounding and the B-tree node headers are estimated), but it grows and
 //! shrinks with what is held.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::mem::size_of;
 
 use crate::baseline::BaselineSnapshot;
 use crate::engine::Analytics;
+use crate::sorted::{SortedMap, SortedSet};
 use crate::state::State;
 
 fn vec<T>(v: &Vec<T>) -> usize {
@@ -27,8 +28,12 @@ fn btree_map<K, V>(m: &BTreeMap<K, V>) -> usize {
     m.len() * (size_of::<K>() + size_of::<V>()) * 3 / 2
 }
 
-fn btree_set<K>(m: &BTreeSet<K>) -> usize {
-    m.len() * size_of::<K>() * 3 / 2
+fn sorted_set<K: Ord + Copy>(m: &SortedSet<K>) -> usize {
+    m.capacity() * size_of::<K>()
+}
+
+fn sorted_map<V>(m: &SortedMap<V>) -> usize {
+    m.capacity() * size_of::<(i64, V)>()
 }
 
 fn text(s: &str) -> usize {
@@ -65,15 +70,15 @@ fn state_parts(st: &State) -> [(&'static str, usize); 6] {
     let mut hours = 0;
     let mut locs = 0;
     for (_, c) in &st.ctxs {
-        hours += btree_map(&c.hours);
-        ctxs += btree_set(&c.utis) + btree_set(&c.folders);
+        hours += sorted_map(&c.hours);
+        ctxs += sorted_set(&c.utis) + sorted_set(&c.folders);
         locs += vec(&c.locs.items);
     }
     let si = &st.sign_ins;
     let mut sign_ins = hash_map(&si.sessions) + hash_map(&si.utis) + hash_map(&si.user_ips);
     sign_ins += hash_set(&si.users) + hash_map(&si.user_last);
-    sign_ins += si.sessions.values().map(btree_set).sum::<usize>();
-    sign_ins += si.user_ips.values().map(btree_set).sum::<usize>();
+    sign_ins += si.sessions.values().map(sorted_set).sum::<usize>();
+    sign_ins += si.user_ips.values().map(sorted_set).sum::<usize>();
     let mut rest = vec(&st.ioc_hits);
     rest += st
         .ioc_hits

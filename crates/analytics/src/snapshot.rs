@@ -30,7 +30,6 @@
 //! leaves the analytics as they were.
 
 use std::borrow::Cow;
-use std::collections::{BTreeMap, BTreeSet};
 use std::net::IpAddr;
 use std::sync::Arc;
 
@@ -43,6 +42,7 @@ use crate::error::AnalyticsError;
 use crate::intern::{FastMap as HashMap, Interner, Sym};
 use crate::loc::Kept;
 use crate::observed::{AUDIT_CHANGE_KINDS, in_time_range};
+use crate::sorted::{SortedMap, SortedSet};
 use crate::state::{
     Activity, AuditChange, Ctx, CtxKey, CtxKind, HOUR_NS, HourAgg, IocHit, LocBuf, SignIns, State,
     Verdict,
@@ -794,9 +794,9 @@ impl Reader<'_> {
                         },
                     )
                 })
-                .collect::<BTreeMap<_, _>>(),
-            utis: d.utis.iter().copied().collect::<BTreeSet<_>>(),
-            folders: d.folders.iter().copied().collect::<BTreeSet<_>>(),
+                .collect::<SortedMap<_>>(),
+            utis: d.utis.iter().copied().collect::<SortedSet<_>>(),
+            folders: d.folders.iter().copied().collect::<SortedSet<_>>(),
             locs: LocBuf {
                 items,
                 total: d.locs_total,

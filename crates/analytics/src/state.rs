@@ -6,7 +6,7 @@
 //! not depend on input order). Sign-ins are folded into per-session, per-token and per-user-IP
 //! hour sets. Memory grows with the number of entities and hours, not with the number of records.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 use std::net::IpAddr;
 
 use stormwatch_core::{Location, LogonType, MailAccessType, PackedLocation, Timestamp};
@@ -14,6 +14,7 @@ use stormwatch_core::{Location, LogonType, MailAccessType, PackedLocation, Times
 use crate::intern::{FastMap as HashMap, FastSet as HashSet, Interner, Sym};
 use crate::loc::Kept;
 use crate::observed::{Body, ExchangePart, IocPart, IpRef, Item, Observed, SignInPart, Span};
+use crate::sorted::{SortedMap, SortedSet};
 
 /// Nanoseconds per hour.
 pub(crate) const HOUR_NS: i64 = 3_600_000_000_000;
@@ -106,8 +107,16 @@ impl LocBuf {
         {
             return;
         }
+        let limit = self.cap + self.cap / 2;
+        let len = self.items.len();
+        if len == self.items.capacity() {
+            // Grow by a quarter, not double: most contexts are small and keep every record, so
+            // doubling would leave about a third of the room they hold unused.
+            self.items
+                .reserve_exact((len / 4).max(4).min(limit.saturating_sub(len)).max(1));
+        }
         self.items.push(Kept::packed(t, loc.clone()));
-        if self.items.len() >= self.cap + self.cap / 2 {
+        if self.items.len() >= limit {
             self.compact();
         }
     }
@@ -131,11 +140,11 @@ pub(crate) struct Ctx {
     pub(crate) ops: u64,
     pub(crate) throttled: u64,
     pub(crate) max_ops: u64,
-    pub(crate) hours: BTreeMap<i64, HourAgg>,
+    pub(crate) hours: SortedMap<HourAgg>,
     /// (hour, token id), at most [`MAX_UTIS`].
-    pub(crate) utis: BTreeSet<(i64, Sym)>,
+    pub(crate) utis: SortedSet<(i64, Sym)>,
     /// Folder paths (Sync exposes whole folders), at most [`MAX_FOLDERS`].
-    pub(crate) folders: BTreeSet<Sym>,
+    pub(crate) folders: SortedSet<Sym>,
     pub(crate) locs: LocBuf,
     pub(crate) guest: bool,
     pub(crate) app_only: bool,
@@ -153,9 +162,9 @@ pub(crate) struct SignIns {
     pub(crate) non_interactive: u64,
     pub(crate) first: Option<i64>,
     pub(crate) last: Option<i64>,
-    pub(crate) sessions: HashMap<Sym, BTreeSet<i64>>,
+    pub(crate) sessions: HashMap<Sym, SortedSet<i64>>,
     pub(crate) utis: HashMap<Sym, (i64, i64)>,
-    pub(crate) user_ips: HashMap<(Sym, Sym), BTreeSet<i64>>,
+    pub(crate) user_ips: HashMap<(Sym, Sym), SortedSet<i64>>,
     pub(crate) users: HashSet<Sym>,
     /// Per user, the latest sign-in (for ageing out [`SignIns::users`]).
     pub(crate) user_last: HashMap<Sym, i64>,
@@ -170,9 +179,7 @@ impl SignIns {
         Some((hour_of(self.first?), hour_of(self.last?)))
     }
     pub(crate) fn session_in(&self, s: Sym, from: i64, to: i64) -> bool {
-        self.sessions
-            .get(&s)
-            .is_some_and(|h| h.range(from..=to).next().is_some())
+        self.sessions.get(&s).is_some_and(|h| h.any_in(from..=to))
     }
     pub(crate) fn uti_in(&self, u: Sym, from: i64, to: i64) -> bool {
         self.utis
@@ -182,7 +189,7 @@ impl SignIns {
     pub(crate) fn user_ip_in(&self, user: Sym, ip: Sym, from: i64, to: i64) -> bool {
         self.user_ips
             .get(&(user, ip))
-            .is_some_and(|h| h.range(from..=to).next().is_some())
+            .is_some_and(|h| h.any_in(from..=to))
     }
 }
 
@@ -393,9 +400,9 @@ impl State {
                         ops: 0,
                         throttled: 0,
                         max_ops: 0,
-                        hours: BTreeMap::new(),
-                        utis: BTreeSet::new(),
-                        folders: BTreeSet::new(),
+                        hours: SortedMap::new(),
+                        utis: SortedSet::new(),
+                        folders: SortedSet::new(),
                         locs: LocBuf::new(cap),
                         guest: false,
                         app_only: false,
@@ -416,7 +423,7 @@ impl State {
         c.ops += ops;
         c.max_ops = c.max_ops.max(ops);
         c.throttled += u64::from(p.throttled);
-        let h = c.hours.entry(hour_of(n)).or_insert(HourAgg {
+        let h = c.hours.get_or_insert_with(hour_of(n), || HourAgg {
             first: n,
             ..HourAgg::default()
         });

@@ -3,9 +3,8 @@
 //! compacted). Both destructure every state type completely, so a field added to one of them
 //! does not compile until it is handled here.
 
-use std::collections::BTreeSet;
-
 use crate::intern::{FastMap as HashMap, FastSet as HashSet, Sym};
+use crate::sorted::SortedSet;
 use crate::state::{Activity, AuditChange, Ctx, CtxKey, IocHit, LocBuf, SignIns, State, Verdict};
 
 fn key_syms(k: &CtxKey, f: &mut impl FnMut(Sym)) {
@@ -227,14 +226,11 @@ pub(crate) fn remap(st: &mut State, m: impl Fn(Sym) -> Sym) {
             guest: _,
             app_only: _,
         } = c;
-        *utis = std::mem::take(utis)
-            .into_iter()
-            .map(|(h, u)| (h, m(u)))
-            .collect::<BTreeSet<_>>();
-        *folders = std::mem::take(folders)
-            .into_iter()
-            .map(&m)
-            .collect::<BTreeSet<_>>();
+        *utis = utis
+            .iter()
+            .map(|&(h, u)| (h, m(u)))
+            .collect::<SortedSet<_>>();
+        *folders = folders.iter().map(|&f| m(f)).collect::<SortedSet<_>>();
     }
     *ctx_index = ctxs.iter().enumerate().map(|(i, (k, _))| (*k, i)).collect();
     let SignIns {
