@@ -180,14 +180,8 @@ impl Analytics {
     pub fn finish(mut self) -> AnalyticsOutput {
         // Nothing is decided after this: each context's record locations are freed once the
         // detections over it are built, so they and the detections are not all held at once.
-        let (detections, incidents, notes) = self.decide_with(true);
-        let baseline = next_baseline(&self.cx());
-        AnalyticsOutput {
-            detections,
-            incidents,
-            notes,
-            baseline,
-        }
+        let decided = self.decide_with(true);
+        self.output(decided)
     }
 
     /// Decide over everything folded so far without consuming: the detections, incidents,
@@ -196,13 +190,20 @@ impl Analytics {
     /// the answer never depends on when (or how often) it was asked. Two calls with nothing
     /// folded between give identical output.
     pub fn evaluate(&mut self) -> AnalyticsOutput {
-        let (detections, incidents, notes) = self.decide();
-        let baseline = next_baseline(&self.cx());
+        let decided = self.decide();
+        self.output(decided)
+    }
+
+    /// What was decided, with the next baseline.
+    fn output(
+        &self,
+        (detections, incidents, notes): (Vec<Detection>, Vec<Incident>, Vec<String>),
+    ) -> AnalyticsOutput {
         AnalyticsOutput {
             detections,
             incidents,
             notes,
-            baseline,
+            baseline: next_baseline(&self.cx()),
         }
     }
 
