@@ -52,7 +52,6 @@ pub(crate) fn run(cx: &Cx<'_>, out: &mut Vec<Finding>) {
                 continue;
             }
             new_reader.insert((m, v.value.clone()));
-            let before = cx.baseline_of(m, Dim::Reader, v.first, days);
             out.push(
                 Finding::new(
                     SLUG,
@@ -61,7 +60,7 @@ pub(crate) fn run(cx: &Cx<'_>, out: &mut Vec<Finding>) {
                         "{} read mailbox {m} (not their own) for the first time at {}; other readers in the {days} days before: {}",
                         v.value,
                         ts(v.first),
-                        cx.baseline_text(Dim::Reader, &before)
+                        cx.baseline_text_at(m, Dim::Reader, v.first, days)
                     ),
                 )
                 .ctxs(v.ctxs.clone())

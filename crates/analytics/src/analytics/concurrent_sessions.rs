@@ -7,13 +7,22 @@
 //! One detection per mailbox and pair of networks, listing every pair of sessions seen
 //! together on them: a phone on mobile data beside the office desktop recurs daily with new
 //! sessions, and one line per session pair buried the rest.
+//!
+//! Beyond [`MAX_NET_PAIRS`] pairs of networks for one mailbox (a mailbox read through a pool
+//! of addresses, or an export built to flood the report), the mailbox gets one detection
+//! instead: how many sessions and networks overlapped, when, and every record in those times.
+//! Pairs are then no longer enumerated, so the work stays linear in the records.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use serde_json::json;
 use stormwatch_core::Level;
 
-use super::{Cx, Finding, ts};
+use super::{Cx, Finding, thousands, ts};
+
+/// Pairs of networks one mailbox may have before it gets one summary detection instead of
+/// one per pair. An owner's phone, laptop, home and office networks make a handful.
+pub(crate) const MAX_NET_PAIRS: usize = 1_000;
 
 /// Session pairs listed by name in a detection's explanation; the evidence lists them all.
 const NAMED_PAIRS: usize = 3;
@@ -53,7 +62,8 @@ pub(crate) fn run(cx: &Cx<'_>, out: &mut Vec<Finding>) {
         // (network a, network b), a < b → what was seen on them
         let mut pairs: BTreeMap<(&str, &str), NetPair<'_>> = BTreeMap::new();
         let mut j = 0;
-        for i in 0..pts.len() {
+        let mut flooded = false;
+        'scan: for i in 0..pts.len() {
             while pts[j].0 < pts[i].0 - win {
                 j += 1;
             }
@@ -61,6 +71,10 @@ pub(crate) fn run(cx: &Cx<'_>, out: &mut Vec<Finding>) {
             for p in &pts[j..i] {
                 if p.1 == q.1 || p.2 == q.2 {
                     continue;
+                }
+                if pairs.len() >= MAX_NET_PAIRS {
+                    flooded = true;
+                    break 'scan;
                 }
                 // Sessions ordered as their networks are.
                 let (nets, sessions) = if p.2 < q.2 {
@@ -86,6 +100,10 @@ pub(crate) fn run(cx: &Cx<'_>, out: &mut Vec<Finding>) {
         } else {
             Level::Low
         };
+        if flooded {
+            out.push(flooded_finding(cx, mailbox, &pts, win, level));
+            continue;
+        }
         for ((na, nb), mut seen) in pairs {
             seen.ctxs.sort_unstable();
             seen.ctxs.dedup();
@@ -142,6 +160,124 @@ pub(crate) fn run(cx: &Cx<'_>, out: &mut Vec<Finding>) {
             );
         }
     }
+}
+
+/// One detection for a mailbox with more than [`MAX_NET_PAIRS`] pairs of networks: the times
+/// when a session was used within the window of another session on another network, found in
+/// one pass by counting the window's points per session, per network and per both.
+fn flooded_finding(
+    cx: &Cx<'_>,
+    mailbox: &str,
+    pts: &[(i64, &str, String, usize)],
+    win: i64,
+    level: Level,
+) -> Finding {
+    // A point overlaps another session on another network before it or after it.
+    let before = partnered(pts.iter().map(|p| (p.0, p.1, p.2.as_str())), win);
+    let after = partnered(
+        pts.iter()
+            .rev()
+            .map(|p| (p.0.saturating_neg(), p.1, p.2.as_str())),
+        win,
+    );
+    let mut windows: Vec<(i64, i64)> = Vec::new();
+    let mut sessions: BTreeSet<&str> = BTreeSet::new();
+    let mut nets: BTreeSet<&str> = BTreeSet::new();
+    for (i, q) in pts.iter().enumerate() {
+        let overlaps = before.get(i).copied().unwrap_or(false)
+            || after.get(pts.len() - 1 - i).copied().unwrap_or(false);
+        if !overlaps {
+            continue;
+        }
+        sessions.insert(q.1);
+        nets.insert(q.2.as_str());
+        let w = (q.0.saturating_sub(win), q.0.saturating_add(win));
+        match windows.last_mut() {
+            Some(last) if last.1 >= w.0 => last.1 = last.1.max(w.1),
+            _ => windows.push(w),
+        }
+    }
+    // Every record of the mailbox's owner in those times.
+    let mut ctxs: Vec<usize> = Vec::new();
+    let mut w = 0;
+    for p in pts {
+        while windows.get(w).is_some_and(|x| x.1 < p.0) {
+            w += 1;
+        }
+        if windows.get(w).is_some_and(|x| x.0 <= p.0) {
+            ctxs.push(p.3);
+        }
+    }
+    ctxs.sort_unstable();
+    ctxs.dedup();
+    let first = windows.first().map_or(0, |x| x.0.saturating_add(win));
+    let last = windows.last().map_or(0, |x| x.1.saturating_sub(win));
+    Finding::new(
+        SLUG,
+        level,
+        format!(
+            "mailbox {mailbox} used by {} sessions from {} networks at overlapping times (within {} minutes of one another), from {} to {}: more than {} pairs of networks, so one detection for the mailbox instead of one per pair{}",
+            thousands(sessions.len() as u64),
+            thousands(nets.len() as u64),
+            cx.cfg.concurrent_sessions.window_minutes,
+            ts(first),
+            ts(last),
+            thousands(MAX_NET_PAIRS as u64),
+            if cx.asn.is_none() { "; networks compared by address prefix (no ASN data loaded), ranked low" } else { "" }
+        ),
+    )
+    .ctxs(ctxs)
+    .windows(windows)
+    .ev("mailbox", json!(mailbox))
+    .ev("sessions_overlapping", json!(sessions.len()))
+    .ev("networks_overlapping", json!(nets.len()))
+    .ev("network_pairs_over", json!(MAX_NET_PAIRS))
+}
+
+/// For each point of a time-sorted sequence of (time, session, network): whether a point up
+/// to `win` before it has another session and another network. One pass, counting the
+/// window's points per session, per network and per both.
+fn partnered<'s>(
+    pts: impl Iterator<Item = (i64, &'s str, &'s str)> + Clone,
+    win: i64,
+) -> Vec<bool> {
+    let mut per_session: HashMap<&str, usize> = HashMap::new();
+    let mut per_net: HashMap<&str, usize> = HashMap::new();
+    let mut per_both: HashMap<(&str, &str), usize> = HashMap::new();
+    let mut tail = pts.clone();
+    let mut in_window = 0usize;
+    let mut out = Vec::new();
+    for (t, s, n) in pts {
+        // Drop points that fell out of the window.
+        loop {
+            let mut peek = tail.clone();
+            match peek.next() {
+                Some((pt, ps, pn)) if pt < t.saturating_sub(win) => {
+                    for (m, k) in [(&mut per_session, ps), (&mut per_net, pn)] {
+                        if let Some(c) = m.get_mut(k) {
+                            *c = c.saturating_sub(1);
+                        }
+                    }
+                    if let Some(c) = per_both.get_mut(&(ps, pn)) {
+                        *c = c.saturating_sub(1);
+                    }
+                    in_window = in_window.saturating_sub(1);
+                    tail = peek;
+                }
+                _ => break,
+            }
+        }
+        let same_s = per_session.get(s).copied().unwrap_or(0);
+        let same_n = per_net.get(n).copied().unwrap_or(0);
+        let same_both = per_both.get(&(s, n)).copied().unwrap_or(0);
+        // Others = all - same session - same network + same both.
+        out.push(in_window + same_both > same_s + same_n);
+        *per_session.entry(s).or_default() += 1;
+        *per_net.entry(n).or_default() += 1;
+        *per_both.entry((s, n)).or_default() += 1;
+        in_window += 1;
+    }
+    out
 }
 
 #[cfg(test)]
@@ -255,5 +391,44 @@ mod tests {
             "{:#?}",
             of(&out, super::SLUG)
         );
+    }
+
+    /// `n` sessions of the owner, each on its own /16, all within a few minutes.
+    fn pool(n: u32) -> Vec<stormwatch_core::Event> {
+        let mut ev = history(M, 3);
+        for k in 0..n {
+            ev.push(
+                Ev::mail(&at(2, 10, k % 20), M)
+                    .session(&format!("pool-{k}"))
+                    .ip(&format!("{}.{}.0.1", 20 + k / 200, k % 200))
+                    .build(),
+            );
+        }
+        ev
+    }
+
+    #[test]
+    fn a_flood_of_network_pairs_is_one_detection_for_the_mailbox() {
+        // 40 networks at once: 780 pairs of them (plus the office's), one detection each.
+        let out = run(pool(40));
+        let d = of(&out, super::SLUG);
+        assert!(
+            d.len() > 700 && d.len() <= super::MAX_NET_PAIRS,
+            "{}",
+            d.len()
+        );
+        // 300 networks at once: 44,850 pairs; one detection saying how many overlapped.
+        let out = run(pool(300));
+        let d = of(&out, super::SLUG);
+        // (The engine splits off the records its session corroboration raised.)
+        assert!(!d.is_empty() && d.len() <= 2, "{}", d.len());
+        assert!(
+            d[0].explanation
+                .contains("used by 301 sessions from 301 networks"),
+            "{}",
+            d[0].explanation
+        );
+        let records: usize = d.iter().map(|x| x.events.len()).sum();
+        assert!(records >= 301, "{records}");
     }
 }

@@ -2,6 +2,7 @@
 //! ([`Cx`]), per-mailbox novelty against the baseline, and [`Finding`], the raw form of a
 //! detection before it is turned into a [`stormwatch_core::Detection`].
 
+use std::cmp::Reverse;
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::fmt::Write as _;
 use std::net::IpAddr;
@@ -95,6 +96,21 @@ pub(crate) struct Value {
 /// (mailbox, dimension, baseline days).
 type ValuesKey = (String, u8, u32);
 
+/// How many values a baseline text names before `and N more`.
+const BASELINE_SHOWN: usize = 8;
+
+/// The baselines of one (mailbox, dimension, baseline length), answered at every time an
+/// analytic asks about (the first record of any value of the mailbox): the most used values
+/// and how many there are, computed in one sweep over the mailbox's records instead of one
+/// walk over all its contexts per question.
+struct Sweep {
+    /// The values, sorted (an id is an index here, so ids sort as the values do).
+    names: Vec<String>,
+    /// Per time: up to [`BASELINE_SHOWN`] (id, records), most used first, and how many values
+    /// have records in the window.
+    at: HashMap<i64, (Vec<(u32, u64)>, usize)>,
+}
+
 /// Everything the analytics read at `finish`.
 pub(crate) struct Cx<'a> {
     pub(crate) cfg: &'a AnalyticsConfig,
@@ -117,6 +133,8 @@ pub(crate) struct Cx<'a> {
     scripted: HashSet<Sym>,
     /// `values` results, computed once per (mailbox, dimension, baseline length).
     values_cache: Mutex<HashMap<ValuesKey, Arc<Vec<Value>>>>,
+    /// Baseline sweeps, computed once per (mailbox, dimension, baseline length).
+    sweep_cache: Mutex<HashMap<ValuesKey, Arc<Sweep>>>,
     /// The owner's (records in the actor window, records) per mailbox.
     pub(crate) owner_norms: Mutex<HashMap<String, (u64, u64)>>,
 }
@@ -189,6 +207,7 @@ impl<'a> Cx<'a> {
             nets,
             scripted,
             values_cache: Mutex::new(HashMap::new()),
+            sweep_cache: Mutex::new(HashMap::new()),
             owner_norms: Mutex::new(HashMap::new()),
         }
     }
@@ -401,11 +420,41 @@ impl<'a> Cx<'a> {
 
     /// `Outlook (1,204 records), OWA (88)` or `none`.
     pub(crate) fn baseline_text(&self, dim: Dim, items: &[(String, u64)]) -> String {
-        if items.is_empty() {
+        let shown = &items[..items.len().min(BASELINE_SHOWN)];
+        self.shown_text(
+            dim,
+            shown.iter().map(|(v, n)| (v.as_str(), *n)),
+            items.len(),
+        )
+    }
+
+    /// [`Cx::baseline_text`] of [`Cx::baseline_of`]`(mailbox, dim, t, days)`, without listing
+    /// every value: the cost does not grow with the mailbox's contexts.
+    pub(crate) fn baseline_text_at(&self, mailbox: &str, dim: Dim, t: i64, days: u32) -> String {
+        let sw = self.sweep(mailbox, dim, days);
+        match sw.at.get(&t) {
+            Some((top, len)) => self.shown_text(
+                dim,
+                top.iter()
+                    .filter_map(|&(id, n)| sw.names.get(id as usize).map(|v| (v.as_str(), n))),
+                *len,
+            ),
+            // A time no value starts at: asked of the records directly.
+            None => self.baseline_text(dim, &self.baseline_of(mailbox, dim, t, days)),
+        }
+    }
+
+    fn shown_text<'v>(
+        &self,
+        dim: Dim,
+        shown: impl Iterator<Item = (&'v str, u64)>,
+        len: usize,
+    ) -> String {
+        if len == 0 {
             return "none".to_owned();
         }
         let mut s = String::new();
-        for (i, (v, n)) in items.iter().take(8).enumerate() {
+        for (i, (v, n)) in shown.enumerate() {
             if i > 0 {
                 s.push_str(", ");
             }
@@ -413,14 +462,145 @@ impl<'a> Cx<'a> {
                 s,
                 "{} ({} record{})",
                 self.label(dim, v),
-                thousands(*n),
-                if *n == 1 { "" } else { "s" }
+                thousands(n),
+                if n == 1 { "" } else { "s" }
             );
         }
-        if items.len() > 8 {
-            let _ = write!(s, " and {} more", items.len() - 8);
+        if len > BASELINE_SHOWN {
+            let _ = write!(s, " and {} more", len - BASELINE_SHOWN);
         }
         s
+    }
+
+    fn sweep(&self, mailbox: &str, dim: Dim, days: u32) -> Arc<Sweep> {
+        let key = (mailbox.to_owned(), dim as u8, days);
+        let cache = || {
+            self.sweep_cache
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+        };
+        if let Some(v) = cache().get(&key) {
+            return Arc::clone(v);
+        }
+        let v = Arc::new(self.compute_sweep(mailbox, dim, days));
+        cache().insert(key, Arc::clone(&v));
+        v
+    }
+
+    /// What [`Cx::baseline_of`] gives, for every time a value of the mailbox (in any
+    /// dimension) is first seen. A record in an hour counts at `t` when it is in
+    /// [`t - days`, `t`), a saved baseline entry when it was seen in that window: each is
+    /// added when the sweep passes its start and taken away when it passes its end.
+    fn compute_sweep(&self, mailbox: &str, dim: Dim, days: u32) -> Sweep {
+        let window = i64::from(days) * DAY_NS;
+        // Per value: (first record time of an hour, records) and the records already folded
+        // into the saved baseline.
+        let mut per: BTreeMap<String, (Vec<(i64, u64)>, u64)> = BTreeMap::new();
+        for &i in self
+            .mail_by_mailbox
+            .get(mailbox)
+            .map_or(&[][..], Vec::as_slice)
+        {
+            let Some((k, c)) = self.ctx(i) else { continue };
+            let Some(v) = self.dim_value(dim, k) else {
+                continue;
+            };
+            let e = per.entry(v).or_default();
+            for (&h, a) in &c.hours {
+                let n = u64::from(a.records);
+                if self.folded(k, h) {
+                    e.1 = e.1.wrapping_add(n);
+                }
+                e.0.push((a.first, n));
+            }
+        }
+        for (v, _) in self.snap.values(mailbox, dim.as_str()) {
+            if !per.contains_key(v) {
+                per.insert(v.clone(), (Vec::new(), 0));
+            }
+        }
+        // (time, id, records): active for the times in (start, end].
+        let mut starts: Vec<(i64, u32, u64)> = Vec::new();
+        let mut ends: Vec<(i64, u32, u64)> = Vec::new();
+        let mut push = |a: i64, b: i64, id: u32, n: u64| {
+            if n > 0 && a < b {
+                starts.push((a, id, n));
+                ends.push((b, id, n));
+            }
+        };
+        let mut names = Vec::with_capacity(per.len());
+        for (id, (v, (hours, folded))) in (0u32..).zip(per) {
+            for (x, n) in hours {
+                push(x, x.saturating_add(window), id, n);
+            }
+            if let Some(s) = self.snap.seen(mailbox, dim.as_str(), &v) {
+                let only_saved = s.records.saturating_sub(folded);
+                push(
+                    s.first.nanos(),
+                    s.last.nanos().saturating_add(window),
+                    id,
+                    only_saved,
+                );
+            }
+            names.push(v);
+        }
+        starts.sort_unstable();
+        ends.sort_unstable();
+        let mut times: Vec<i64> = Dim::ALL
+            .iter()
+            .flat_map(|&d| {
+                self.values(mailbox, d, days)
+                    .iter()
+                    .map(|v| v.first)
+                    .collect::<Vec<_>>()
+            })
+            .collect();
+        times.sort_unstable();
+        times.dedup();
+        let mut counts = vec![0u64; names.len()];
+        // (records, id) of every value with records in the window, most used first.
+        let mut order: BTreeSet<(Reverse<u64>, u32)> = BTreeSet::new();
+        let mut at = HashMap::with_capacity(times.len());
+        let (mut si, mut ei) = (0, 0);
+        for t in times {
+            while let Some(&(a, id, n)) = starts.get(si)
+                && a < t
+            {
+                bump(&mut counts, &mut order, id, n, true);
+                si += 1;
+            }
+            while let Some(&(b, id, n)) = ends.get(ei)
+                && b < t
+            {
+                bump(&mut counts, &mut order, id, n, false);
+                ei += 1;
+            }
+            let top = order
+                .iter()
+                .take(BASELINE_SHOWN)
+                .map(|&(Reverse(n), id)| (id, n))
+                .collect();
+            at.insert(t, (top, order.len()));
+        }
+        Sweep { names, at }
+    }
+}
+
+/// Add `n` records to (or take them from) value `id`, keeping `order` in step.
+fn bump(counts: &mut [u64], order: &mut BTreeSet<(Reverse<u64>, u32)>, id: u32, n: u64, add: bool) {
+    let Some(c) = counts.get_mut(id as usize) else {
+        return;
+    };
+    if *c > 0 {
+        order.remove(&(Reverse(*c), id));
+    }
+    *c = if add {
+        c.wrapping_add(n)
+    } else {
+        c.wrapping_sub(n)
+    };
+    if *c > 0 {
+        order.insert((Reverse(*c), id));
     }
 }
 
@@ -553,3 +733,132 @@ pub(crate) fn hour_ranges(hours: impl IntoIterator<Item = i64>) -> Vec<(i64, i64
 
 #[cfg(test)]
 pub(crate) mod tests_util;
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    use super::Dim;
+    use crate::testkit::{Ev, at, number};
+    use crate::{Analytics, AnalyticsConfig, AppCatalog, IocSet};
+    use stormwatch_core::Event;
+
+    /// Deterministic pseudo-random numbers (xorshift).
+    struct Rng(u64);
+    impl Rng {
+        fn below(&mut self, n: u64) -> u64 {
+            self.0 ^= self.0 << 13;
+            self.0 ^= self.0 >> 7;
+            self.0 ^= self.0 << 17;
+            self.0 % n
+        }
+    }
+
+    /// Reads of three mailboxes over `days` days from few or many networks, clients, apps and
+    /// readers, some of them in the same hour.
+    fn tenant(seed: u64, days: u32, n: usize) -> Vec<Event> {
+        let mut r = Rng(seed | 1);
+        let boxes = ["a@x.example", "b@x.example", "c@x.example"];
+        let mut ev = Vec::new();
+        for _ in 0..n {
+            let m = boxes[r.below(3) as usize];
+            let d = u32::try_from(r.below(u64::from(days))).unwrap();
+            let (h, min) = (
+                u32::try_from(r.below(24)).unwrap(),
+                u32::try_from(r.below(60)).unwrap(),
+            );
+            let spread = if r.below(4) == 0 { 200 } else { 3 };
+            let mut e = Ev::mail(&at(d, h, min), m)
+                .ip(&format!("10.{}.0.{}", r.below(spread), r.below(3)))
+                .client(&format!("Client=c{}", r.below(spread)))
+                .session(&format!("s{}", r.below(50)));
+            if r.below(5) == 0 {
+                e = e.client_app(&format!("00000000-0000-0000-0000-{:012}", r.below(spread)));
+            }
+            if r.below(6) == 0 {
+                e = e.user(&format!("reader{}@x.example", r.below(spread)));
+            }
+            if r.below(7) == 0 {
+                e = e.client("python-requests/2.31");
+            }
+            if r.below(3) == 0 {
+                e = e.sync("\\Inbox");
+            }
+            ev.push(e.build());
+        }
+        number(&mut ev);
+        ev
+    }
+
+    fn analytics(cfg: AnalyticsConfig) -> Analytics {
+        Analytics::new(
+            cfg,
+            IocSet::builtin_storm_0558(),
+            AppCatalog::builtin(),
+            None,
+            Vec::new(),
+        )
+    }
+
+    /// The baseline text from the sweep equals the one from walking every context, at every
+    /// time an analytic asks about, for every mailbox, dimension and baseline length, with and
+    /// without a saved baseline that already holds part of the input.
+    #[test]
+    fn sweep_baseline_equals_walking_every_context() {
+        for seed in [1u64, 7, 42] {
+            let ev = tenant(seed, 20, 1500);
+            let mut first = analytics(AnalyticsConfig::default());
+            for e in ev
+                .iter()
+                .filter(|e| e.time < Some(crate::testkit::t(&at(12, 0, 0))))
+            {
+                first.observe(e);
+            }
+            let saved = first.baseline();
+            let plain = {
+                let mut a = analytics(AnalyticsConfig::default());
+                for e in &ev {
+                    a.observe(e);
+                }
+                a
+            };
+            let resumed = {
+                // The overlap (days 8-11) is in the saved baseline already.
+                let mut a = analytics(AnalyticsConfig::default()).with_baseline(saved);
+                for e in ev
+                    .iter()
+                    .filter(|e| e.time >= Some(crate::testkit::t(&at(8, 0, 0))))
+                {
+                    a.observe(e);
+                }
+                a
+            };
+            let mut checked = 0;
+            let mut long = 0;
+            for a in [&plain, &resumed] {
+                let cx = a.cx();
+                for &m in cx.mail_by_mailbox.keys() {
+                    for days in [1u32, 3, 30] {
+                        for dim in Dim::ALL {
+                            for asked in Dim::ALL {
+                                for v in cx.values(m, asked, days).iter() {
+                                    let walked = cx.baseline_of(m, dim, v.first, days);
+                                    assert_eq!(
+                                        cx.baseline_text_at(m, dim, v.first, days),
+                                        cx.baseline_text(dim, &walked),
+                                        "seed {seed} {m} {dim:?} {days} days at {}",
+                                        v.first
+                                    );
+                                    checked += 1;
+                                    long += usize::from(walked.len() > super::BASELINE_SHOWN);
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+            assert!(checked > 1000, "{checked}");
+            assert!(long > 100, "{long}");
+        }
+    }
+}

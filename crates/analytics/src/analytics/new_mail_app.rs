@@ -5,8 +5,12 @@
 //! (Storm-0558 used OWA). When many mailboxes adopt the same app within `adoption_hours` it is
 //! likely a rollout, and the level drops one step. With less history than `learning_days`,
 //! only third-party apps are reported, at low.
+//!
+//! A mailbox with more than [`MAX_NEW_APPS`] such apps (an export built to flood the report,
+//! or a broken client minting app ids) gets one detection for all of them instead of one each,
+//! so the report and the work stay linear in the records.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 
 use serde_json::json;
 use stormwatch_core::Level;
@@ -14,6 +18,9 @@ use stormwatch_core::Level;
 use super::{Cx, Dim, Finding, Novelty, Value, thousands, ts};
 
 pub(crate) const SLUG: &str = "new-mail-app";
+
+/// New apps one mailbox may have before it gets one detection for all of them.
+pub(crate) const MAX_NEW_APPS: usize = 100;
 
 pub(crate) fn run(cx: &Cx<'_>, out: &mut Vec<Finding>) {
     let cfg = &cx.cfg.new_mail_app;
@@ -46,7 +53,25 @@ pub(crate) fn run(cx: &Cx<'_>, out: &mut Vec<Finding>) {
     let needed = ((active as f64 * cfg.adoption_fraction).ceil() as usize)
         .max(cfg.adoption_min_mailboxes as usize);
     let adopt_ns = i64::from(cfg.adoption_hours) * crate::state::HOUR_NS;
+    let mut per_mailbox: HashMap<&str, usize> = HashMap::new();
+    for (m, _) in &candidates {
+        *per_mailbox.entry(m).or_default() += 1;
+    }
+    let mut flooded: BTreeMap<&str, Vec<Value>> = BTreeMap::new();
     for (mailbox, v) in candidates {
+        if per_mailbox.get(mailbox).copied().unwrap_or(0) > MAX_NEW_APPS {
+            let apps = flooded.entry(mailbox).or_default();
+            if apps.is_empty() {
+                // Placed where the mailbox's first app would have been.
+                out.push(Finding::new(SLUG, Level::Low, String::new()));
+                apps.push(Value {
+                    ctxs: vec![out.len() - 1],
+                    ..v.clone()
+                });
+            }
+            apps.push(v);
+            continue;
+        }
         let first_party = cx.apps.is_first_party(&v.value);
         let label = cx.label(Dim::App, &v.value);
         let adopters = adoption.get(&v.value).map_or(0, |ts| {
@@ -114,6 +139,51 @@ pub(crate) fn run(cx: &Cx<'_>, out: &mut Vec<Finding>) {
                 .ev("rollout", json!(rollout)),
         );
     }
+    for (mailbox, mut apps) in flooded {
+        let slot = apps.remove(0).ctxs.first().copied().unwrap_or(usize::MAX);
+        if let Some(f) = out.get_mut(slot) {
+            *f = flood(cx, mailbox, &apps);
+        }
+    }
+}
+
+/// One detection for the (more than [`MAX_NEW_APPS`]) new apps of one mailbox.
+fn flood(cx: &Cx<'_>, mailbox: &str, apps: &[Value]) -> Finding {
+    let days = cx.cfg.baseline_days;
+    let new = apps.iter().filter(|v| v.novelty == Novelty::New).count();
+    let first = apps.iter().map(|v| v.first).min().unwrap_or(0);
+    let last = apps.iter().map(|v| v.last).max().unwrap_or(0);
+    let records: u64 = apps.iter().map(|v| v.records).sum();
+    let mut ctxs: Vec<usize> = apps.iter().flat_map(|v| v.ctxs.iter().copied()).collect();
+    ctxs.sort_unstable();
+    ctxs.dedup();
+    let named: Vec<String> = apps
+        .iter()
+        .take(3)
+        .map(|v| cx.label(Dim::App, &v.value))
+        .collect();
+    Finding::new(
+        SLUG,
+        if new > 0 { Level::Medium } else { Level::Low },
+        format!(
+            "mailbox {mailbox} read by {} apps not seen for it in the {days} days before ({} of them with less history than the learning period), {} records between {} and {}: more than {} new apps, so one detection for the mailbox instead of one per app; the first: {}",
+            thousands(apps.len() as u64),
+            thousands((apps.len() - new) as u64),
+            thousands(records),
+            ts(first),
+            ts(last),
+            MAX_NEW_APPS,
+            named.join(", ")
+        ),
+    )
+    .ctxs(ctxs)
+    .ev("mailbox", json!(mailbox))
+    .ev("new_apps", json!(apps.len()))
+    .ev(
+        "apps",
+        json!(apps.iter().take(MAX_NEW_APPS).map(|v| &v.value).collect::<Vec<_>>()),
+    )
+    .ev("baseline_days", json!(days))
 }
 
 #[cfg(test)]
@@ -205,5 +275,32 @@ mod tests {
             d.iter().map(|d| d.level).collect::<Vec<_>>()
         );
         assert!(d[0].explanation.contains("rollout"));
+    }
+
+    #[test]
+    fn a_flood_of_new_apps_is_one_detection_for_the_mailbox() {
+        let m = "envoy@agency.example";
+        let flood = |n: u32| {
+            let mut ev = history(m, 10);
+            for k in 0..n {
+                ev.push(
+                    Ev::mail(&at(9, 18 + k / 60, k % 60), m)
+                        .client_app(&format!("00000000-0000-0000-0000-{k:012}"))
+                        .build(),
+                );
+            }
+            ev
+        };
+        assert_eq!(of(&run(flood(40)), super::SLUG).len(), 40);
+        let out = run(flood(300));
+        let d = of(&out, super::SLUG);
+        assert_eq!(d.len(), 1, "{}", d.len());
+        assert!(
+            d[0].explanation
+                .contains("read by 300 apps not seen for it in the 14 days before"),
+            "{}",
+            d[0].explanation
+        );
+        assert_eq!(d[0].events.len(), 300);
     }
 }

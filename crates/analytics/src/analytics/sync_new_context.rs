@@ -4,10 +4,12 @@
 //! from a network or client string not seen for the mailbox in the `baseline_days` before.
 //! Every item of the synced folders is exposed.
 
+use std::collections::HashMap;
+
 use serde_json::json;
 use stormwatch_core::{Level, MailAccessType};
 
-use super::{Cx, Dim, Finding, Novelty, ts};
+use super::{Cx, Dim, Finding, Novelty, Value, ts};
 
 pub(crate) const SLUG: &str = "sync-new-context";
 
@@ -17,17 +19,19 @@ pub(crate) fn run(cx: &Cx<'_>, out: &mut Vec<Finding>) {
     }
     let days = cx.cfg.baseline_days;
     for &mailbox in cx.mail_by_mailbox.keys() {
-        let new_nets: Vec<_> = cx
-            .values(mailbox, Dim::Network, days)
+        // New values by value: a context's value is found by lookup, not by a scan of every
+        // new value's contexts.
+        let nets = cx.values(mailbox, Dim::Network, days);
+        let new_nets: HashMap<&str, &Value> = nets
             .iter()
             .filter(|v| v.novelty == Novelty::New)
-            .cloned()
+            .map(|v| (v.value.as_str(), v))
             .collect();
-        let new_clients: Vec<_> = cx
-            .values(mailbox, Dim::ClientInfo, days)
+        let clients = cx.values(mailbox, Dim::ClientInfo, days);
+        let new_clients: HashMap<&str, &Value> = clients
             .iter()
             .filter(|v| v.novelty == Novelty::New)
-            .cloned()
+            .map(|v| (v.value.as_str(), v))
             .collect();
         for &i in cx
             .mail_by_mailbox
@@ -40,12 +44,9 @@ pub(crate) fn run(cx: &Cx<'_>, out: &mut Vec<Finding>) {
             }
             let net = cx.network(k.ip);
             let client = cx.opt(k.client_info);
-            let net_new = new_nets
-                .iter()
-                .find(|v| Some(&v.value) == net.as_ref() && v.ctxs.contains(&i));
-            let client_new = new_clients
-                .iter()
-                .find(|v| Some(v.value.as_str()) == client && v.ctxs.contains(&i));
+            // The context is one of its value's contexts: `values` groups exactly these.
+            let net_new = net.as_deref().and_then(|n| new_nets.get(n).copied());
+            let client_new = client.and_then(|c| new_clients.get(c).copied());
             if net_new.is_none() && client_new.is_none() {
                 continue;
             }
@@ -53,19 +54,17 @@ pub(crate) fn run(cx: &Cx<'_>, out: &mut Vec<Finding>) {
             folders.sort_unstable();
             let mut what = Vec::new();
             if let Some(v) = net_new {
-                let b = cx.baseline_of(mailbox, Dim::Network, v.first, days);
                 what.push(format!(
                     "network {} (networks in the {days} days before: {})",
                     v.value,
-                    cx.baseline_text(Dim::Network, &b)
+                    cx.baseline_text_at(mailbox, Dim::Network, v.first, days)
                 ));
             }
             if let Some(v) = client_new {
-                let b = cx.baseline_of(mailbox, Dim::ClientInfo, v.first, days);
                 what.push(format!(
                     "client `{}` (clients in the {days} days before: {})",
                     v.value,
-                    cx.baseline_text(Dim::ClientInfo, &b)
+                    cx.baseline_text_at(mailbox, Dim::ClientInfo, v.first, days)
                 ));
             }
             out.push(
