@@ -285,20 +285,11 @@ impl<'a> Cx<'a> {
     /// The values of `dim` for `mailbox`, with their novelty against a `days`-long baseline.
     /// Sorted by first record, then value.
     pub(crate) fn values(&self, mailbox: &str, dim: Dim, days: u32) -> Arc<Vec<Value>> {
-        let key = (mailbox.to_owned(), dim as u8, days);
-        let cache = || {
-            self.values_cache
-                .lock()
-                .unwrap_or_else(PoisonError::into_inner)
-        };
-        if let Some(v) = cache().get(&key) {
-            return Arc::clone(v);
-        }
-        // Computed outside the lock: analytics run in parallel, and a value computed twice
-        // is the same value.
-        let v = Arc::new(self.compute_values(mailbox, dim, days));
-        cache().insert(key, Arc::clone(&v));
-        v
+        cached(
+            &self.values_cache,
+            (mailbox.to_owned(), dim as u8, days),
+            || self.compute_values(mailbox, dim, days),
+        )
     }
 
     fn compute_values(&self, mailbox: &str, dim: Dim, days: u32) -> Vec<Value> {
@@ -473,18 +464,11 @@ impl<'a> Cx<'a> {
     }
 
     fn sweep(&self, mailbox: &str, dim: Dim, days: u32) -> Arc<Sweep> {
-        let key = (mailbox.to_owned(), dim as u8, days);
-        let cache = || {
-            self.sweep_cache
-                .lock()
-                .unwrap_or_else(PoisonError::into_inner)
-        };
-        if let Some(v) = cache().get(&key) {
-            return Arc::clone(v);
-        }
-        let v = Arc::new(self.compute_sweep(mailbox, dim, days));
-        cache().insert(key, Arc::clone(&v));
-        v
+        cached(
+            &self.sweep_cache,
+            (mailbox.to_owned(), dim as u8, days),
+            || self.compute_sweep(mailbox, dim, days),
+        )
     }
 
     /// What [`Cx::baseline_of`] gives, for every time a value of the mailbox (in any
@@ -602,6 +586,22 @@ fn bump(counts: &mut [u64], order: &mut BTreeSet<(Reverse<u64>, u32)>, id: u32, 
     if *c > 0 {
         order.insert((Reverse(*c), id));
     }
+}
+
+/// The value cached under `key`, computed on first use. Computed outside the lock: analytics
+/// run in parallel, and a value computed twice is the same value.
+fn cached<T>(
+    cache: &Mutex<HashMap<ValuesKey, Arc<T>>>,
+    key: ValuesKey,
+    compute: impl FnOnce() -> T,
+) -> Arc<T> {
+    let lock = || cache.lock().unwrap_or_else(PoisonError::into_inner);
+    if let Some(v) = lock().get(&key) {
+        return Arc::clone(v);
+    }
+    let v = Arc::new(compute());
+    lock().insert(key, Arc::clone(&v));
+    v
 }
 
 fn is_scripted_with(patterns: &[String], client: &str) -> bool {
