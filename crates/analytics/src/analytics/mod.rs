@@ -221,6 +221,22 @@ impl<'a> Cx<'a> {
     pub(crate) fn ctx(&self, i: usize) -> Option<&'a (CtxKey, Ctx)> {
         self.st.ctxs.get(i)
     }
+    /// The mail contexts of `mailbox` that have a value of `dim`: index, key, context and
+    /// that value.
+    fn mailbox_values<'s>(
+        &'s self,
+        mailbox: &str,
+        dim: Dim,
+    ) -> impl Iterator<Item = (usize, &'a CtxKey, &'a Ctx, String)> + 's {
+        self.mail_by_mailbox
+            .get(mailbox)
+            .map_or(&[][..], Vec::as_slice)
+            .iter()
+            .filter_map(move |&i| {
+                let (k, c) = self.ctx(i)?;
+                Some((i, k, c, self.dim_value(dim, k)?))
+            })
+    }
     pub(crate) fn ip(&self, s: Option<Sym>) -> Option<IpAddr> {
         s.and_then(|s| self.ips.get(&s).copied())
     }
@@ -294,15 +310,7 @@ impl<'a> Cx<'a> {
 
     fn compute_values(&self, mailbox: &str, dim: Dim, days: u32) -> Vec<Value> {
         let mut by_value: BTreeMap<String, Value> = BTreeMap::new();
-        for &i in self
-            .mail_by_mailbox
-            .get(mailbox)
-            .map_or(&[][..], Vec::as_slice)
-        {
-            let Some((k, c)) = self.ctx(i) else { continue };
-            let Some(v) = self.dim_value(dim, k) else {
-                continue;
-            };
+        for (i, _, c, v) in self.mailbox_values(mailbox, dim) {
             let e = by_value.entry(v.clone()).or_insert_with(|| Value {
                 value: v,
                 first: c.first,
@@ -354,15 +362,7 @@ impl<'a> Cx<'a> {
         // Input records the saved baseline already holds, per value: counted from the input,
         // not a second time from the baseline.
         let mut folded: BTreeMap<String, u64> = BTreeMap::new();
-        for &i in self
-            .mail_by_mailbox
-            .get(mailbox)
-            .map_or(&[][..], Vec::as_slice)
-        {
-            let Some((k, c)) = self.ctx(i) else { continue };
-            let Some(v) = self.dim_value(dim, k) else {
-                continue;
-            };
+        for (_, k, c, v) in self.mailbox_values(mailbox, dim) {
             let known: u64 = c
                 .hours
                 .iter()
@@ -480,15 +480,7 @@ impl<'a> Cx<'a> {
         // Per value: (first record time of an hour, records) and the records already folded
         // into the saved baseline.
         let mut per: BTreeMap<String, (Vec<(i64, u64)>, u64)> = BTreeMap::new();
-        for &i in self
-            .mail_by_mailbox
-            .get(mailbox)
-            .map_or(&[][..], Vec::as_slice)
-        {
-            let Some((k, c)) = self.ctx(i) else { continue };
-            let Some(v) = self.dim_value(dim, k) else {
-                continue;
-            };
+        for (_, k, c, v) in self.mailbox_values(mailbox, dim) {
             let e = per.entry(v).or_default();
             for (&h, a) in &c.hours {
                 let n = u64::from(a.records);
