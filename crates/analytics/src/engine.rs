@@ -296,7 +296,8 @@ impl Analytics {
             .iter_mut()
             .map(|(_, c)| std::mem::take(&mut c.locs.items))
             .collect();
-        // The batch after which each context's locations are read no more (none: never read).
+        // The batch after which each context's locations are read no more (none: never read),
+        // then per batch the contexts it is the last reader of.
         let mut last_batch: Vec<Option<usize>> = vec![None; taken.len()];
         for (n, f) in findings.iter().enumerate() {
             for &i in &f.ctxs {
@@ -305,14 +306,17 @@ impl Analytics {
                 }
             }
         }
-        let release = |taken: &mut Vec<Vec<Kept>>, batch: Option<usize>| {
-            for (t, b) in taken.iter_mut().zip(&last_batch) {
-                if *b == batch {
-                    *t = Vec::new();
+        let mut ends: Vec<Vec<usize>> = vec![Vec::new(); findings.len().div_ceil(BATCH)];
+        for (i, b) in last_batch.iter().enumerate() {
+            match b.and_then(|b| ends.get_mut(b)) {
+                Some(e) => e.push(i),
+                None => {
+                    if let Some(t) = taken.get_mut(i) {
+                        *t = Vec::new();
+                    }
                 }
             }
-        };
-        release(&mut taken, None);
+        }
         let cx = self.cx();
         let mut pairs = Vec::with_capacity(findings.len());
         let mut rest = findings.into_iter();
@@ -326,7 +330,11 @@ impl Analytics {
                 let bonus = a::actor_hours::apply(&cx, &mut f);
                 to_detection(&cx, f, bonus, &kept)
             }));
-            release(&mut taken, Some(batch));
+            for &i in ends.get(batch).map_or(&[][..], Vec::as_slice) {
+                if let Some(t) = taken.get_mut(i) {
+                    *t = Vec::new();
+                }
+            }
         }
         pairs
     }
